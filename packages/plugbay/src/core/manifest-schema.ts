@@ -1,0 +1,102 @@
+import { type Static, Type } from '@sinclair/typebox';
+
+// The manifest schema, written once here; schema/plugin.schema.json is generated from it (`npm run schema`)
+// and a test keeps the two equal.
+
+const Enum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: values });
+const Range = (description: string) => Type.String({ minLength: 1, description });
+const JsonSchema = (description: string) =>
+  Type.Unsafe<Record<string, unknown> | boolean>({ type: ['object', 'boolean'], description });
+
+const FunctionSpec = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    input: JsonSchema('JSON Schema of the input'),
+    output: JsonSchema('JSON Schema of the output'),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Per-call deadline for this function' })),
+    idempotent: Type.Optional(Type.Boolean({ description: 'Safe to retry on a fallback version' })),
+    examples: Type.Optional(
+      Type.Array(Type.Object({ input: Type.Unknown(), output: Type.Optional(Type.Unknown()) }, { additionalProperties: false })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Mount = Type.Object(
+  { host: Type.String({ minLength: 1 }), guest: Type.String({ minLength: 1 }), readOnly: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+
+const Permissions = Type.Object(
+  {
+    fs: Type.Optional(
+      Type.Object(
+        {
+          read: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          write: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          mounts: Type.Optional(Type.Array(Mount)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    net: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Hosts (host or host:port) the plugin may reach' })),
+    env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), { description: 'Environment variables passed in' })),
+    childProcess: Type.Optional(Type.Boolean()),
+    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+  },
+  { additionalProperties: false },
+);
+
+export const manifestSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    name: Type.String({
+      pattern: '^(@[a-z0-9][a-z0-9-]*/)?[a-z0-9][a-z0-9-]*$',
+      maxLength: 214,
+      description: 'Lowercase letters, digits and dashes, optionally @scope/',
+    }),
+    version: Type.String({ minLength: 1, description: 'A semver version' }),
+    description: Type.Optional(Type.String()),
+    runtime: Enum(['node', 'wasm', 'exec'] as const),
+    entry: Type.String({ minLength: 1, description: 'Path of the code inside the plugin directory' }),
+    engines: Type.Optional(
+      Type.Object(
+        { plugbay: Type.Optional(Range('semver range of plugbay')), node: Type.Optional(Range('semver range of Node.js')) },
+        { additionalProperties: false },
+      ),
+    ),
+    platform: Type.Optional(
+      Type.Object(
+        {
+          os: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'process.platform values; !x excludes' })),
+          cpu: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'process.arch values; !x excludes' })),
+          abi: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'process.versions.modules of a native addon' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    implements: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Range('semver range of the contract'))),
+    functions: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), FunctionSpec, {
+      additionalProperties: false,
+    }),
+    permissions: Type.Optional(Permissions),
+    config: Type.Optional(JsonSchema('JSON Schema of the config passed to start()')),
+    protocol: Type.Optional(Enum(['plugbay', 'go-plugin'] as const)),
+    handshake: Type.Optional(
+      Type.Object(
+        {
+          magicCookieKey: Type.String({ minLength: 1 }),
+          magicCookieValue: Type.String({ minLength: 1 }),
+          protocolVersion: Type.Integer({ minimum: 1 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    proto: Type.Optional(Type.String({ minLength: 1 })),
+    service: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' })),
+  },
+  { additionalProperties: false, patternProperties: { '^x-': {} } },
+);
+
+export type Manifest = Static<typeof manifestSchema>;
+export type FunctionSpec = Static<typeof FunctionSpec>;

@@ -1,0 +1,89 @@
+import semver from 'semver';
+import { type Manifest, manifestSchema } from './manifest-schema.js';
+import { compileSchema, createAjv, pointerToField, violationsOf } from './schema.js';
+
+export type { FunctionSpec, Manifest } from './manifest-schema.js';
+export { manifestSchema } from './manifest-schema.js';
+
+/** One broken manifest rule: the field (dotted path), the rule, and what is wrong. */
+export interface ManifestProblem {
+  field: string;
+  rule: string;
+  message: string;
+}
+
+const ajv = createAjv({ allErrors: true });
+const validateShape = ajv.compile<Manifest>(manifestSchema);
+
+/**
+ * Checks a parsed plugin.json against the manifest schema and the rules a schema cannot say (semver versions and
+ * ranges, embedded JSON Schemas, entry path form). Returns every problem, not just the first.
+ */
+export function validateManifest(raw: unknown): { manifest: Manifest; problems: [] } | { problems: ManifestProblem[] } {
+  if (!validateShape(raw)) {
+    const problems = violationsOf(validateShape.errors).map((v) => ({
+      field: pointerToField(v.pointer) || '(root)',
+      rule: v.rule,
+      message: v.message,
+    }));
+    return { problems: dedupe(problems) };
+  }
+  const m = raw;
+  const problems: ManifestProblem[] = [];
+  if (semver.valid(m.version) === null) {
+    problems.push({ field: 'version', rule: 'semver', message: `must be a semver version, got "${m.version}"` });
+  }
+  for (const [key, range] of Object.entries(m.engines ?? {})) {
+    if (range !== undefined && semver.validRange(range) === null) {
+      problems.push({ field: `engines.${key}`, rule: 'semver-range', message: `must be a semver range, got "${range}"` });
+    }
+  }
+  for (const [contract, range] of Object.entries(m.implements ?? {})) {
+    if (semver.validRange(range) === null) {
+      problems.push({ field: `implements.${contract}`, rule: 'semver-range', message: `must be a semver range, got "${range}"` });
+    }
+  }
+  for (const [fn, spec] of Object.entries(m.functions)) {
+    for (const side of ['input', 'output'] as const) {
+      const compiled = compileSchema(ajv, spec[side]);
+      if ('error' in compiled) problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: compiled.error });
+    }
+  }
+  if (m.config !== undefined) {
+    const compiled = compileSchema(ajv, m.config);
+    if ('error' in compiled) problems.push({ field: 'config', rule: 'json-schema', message: compiled.error });
+  }
+  const entryProblem = entryFormProblem(m.entry);
+  if (entryProblem !== undefined) problems.push({ field: 'entry', rule: 'inside-plugin-dir', message: entryProblem });
+  if (m.protocol === 'go-plugin') {
+    for (const field of ['proto', 'service', 'handshake'] as const) {
+      if (m[field] === undefined) problems.push({ field, rule: 'required', message: 'is required when protocol is "go-plugin"' });
+    }
+  }
+  if (m.runtime !== 'exec') {
+    for (const field of ['protocol', 'handshake', 'proto', 'service'] as const) {
+      if (m[field] !== undefined) problems.push({ field, rule: 'runtime', message: 'is only allowed when runtime is "exec"' });
+    }
+  }
+  return problems.length === 0 ? { manifest: m, problems: [] } : { problems };
+}
+
+/** The entry must be a relative path that stays inside the plugin directory (symlinks are checked on disk later). */
+function entryFormProblem(entry: string): string | undefined {
+  if (entry.startsWith('/') || /^[A-Za-z]:[\\/]/.test(entry) || entry.startsWith('\\')) {
+    return `must be a relative path inside the plugin directory, got absolute path "${entry}"`;
+  }
+  if (entry.split(/[\\/]/).includes('..')) return `must not contain "..", got "${entry}"`;
+  if (entry.includes('\0')) return 'must not contain NUL bytes';
+  return undefined;
+}
+
+function dedupe(problems: ManifestProblem[]): ManifestProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.field}\0${p.rule}\0${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

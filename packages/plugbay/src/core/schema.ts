@@ -1,0 +1,69 @@
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { Ajv } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+// ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
+const addFormats = addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv };
+
+/** The one Ajv setup of plugbay: function schemas, manifests and configs are all checked through it. */
+export function createAjv(options: { allErrors?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: options.allErrors ?? false, strict: false, coerceTypes: false, useDefaults: false });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+/** One broken rule, with the JSON pointer of the offending value. */
+export interface SchemaViolation {
+  /** JSON pointer into the validated value, e.g. `/items/0/name` ('' for the root). */
+  pointer: string;
+  /** The JSON Schema keyword that failed, e.g. `type`, `required`, `minLength`. */
+  rule: string;
+  message: string;
+}
+
+/** Turns Ajv's errors into violations; `required` and `additionalProperties` point at the property itself. */
+export function violationsOf(errors: ErrorObject[] | null | undefined): SchemaViolation[] {
+  return (errors ?? []).map((e) => {
+    const params = e.params as { missingProperty?: string; additionalProperty?: string };
+    if (e.keyword === 'required' && params.missingProperty !== undefined) {
+      return { pointer: `${e.instancePath}/${escapePointer(params.missingProperty)}`, rule: 'required', message: 'is required' };
+    }
+    if (e.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
+      return {
+        pointer: `${e.instancePath}/${escapePointer(params.additionalProperty)}`,
+        rule: 'additionalProperties',
+        message: 'is not allowed here',
+      };
+    }
+    return { pointer: e.instancePath, rule: e.keyword, message: e.message ?? `breaks ${e.keyword}` };
+  });
+}
+
+/** Compiles a schema the plugin supplied; returns the reason when it is not a valid JSON Schema. */
+export function compileSchema(ajv: Ajv, schema: unknown): { validate: ValidateFunction } | { error: string } {
+  if (typeof schema === 'boolean') return { validate: ajv.compile(schema) };
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) {
+    return { error: 'must be a JSON Schema object' };
+  }
+  if (!ajv.validateSchema(schema as object)) {
+    return { error: `must be a valid JSON Schema: ${ajv.errorsText(ajv.errors, { dataVar: 'schema' })}` };
+  }
+  try {
+    return { validate: ajv.compile(schema as object) };
+  } catch (err) {
+    return { error: `must be a valid JSON Schema: ${(err as Error).message}` };
+  }
+}
+
+function escapePointer(segment: string): string {
+  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
+}
+
+/** `/functions/resize/input` → `functions.resize.input`. */
+export function pointerToField(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .join('.');
+}

@@ -1,0 +1,111 @@
+import type { EventEmitter } from 'node:events';
+import type { Health, PluginLogger } from '@plugbay/sdk';
+import type { ErrorCode, PlugbayError } from './errors.js';
+import type { Manifest } from './manifest.js';
+
+/** Where a loaded version runs (a host decision; see DESIGN.md "Vocabulary"). */
+export type TierKind = 'inline' | 'thread' | 'process' | 'wasm';
+
+/**
+ * Life of an instance:
+ * - `loading`: the tier is reading the code (import, worker spawn, process launch, wasm compile).
+ * - `starting`: the plugin's start() runs.
+ * - `ready`: takes calls.
+ * - `degraded`: takes calls (they wait) while the tier restarts its worker/process, or health says degraded.
+ * - `draining`: takes no new calls; in-flight calls finish.
+ * - `closed`: released; final.
+ * - `failed`: could not load/start, or the plugin broke the host's trust (inline uncaught error); final.
+ * - `crashloop`: restarted too often; final until reloaded.
+ */
+export type InstanceState = 'loading' | 'starting' | 'ready' | 'degraded' | 'draining' | 'closed' | 'failed' | 'crashloop';
+
+/** One problem found while discovering or checking a plugin. */
+export interface Diagnostic {
+  code: ErrorCode;
+  severity: 'error' | 'warning';
+  message: string;
+  /** The plugin directory the diagnostic is about. */
+  dir: string;
+  plugin?: string;
+  version?: string;
+  /** Dotted path of the manifest field, e.g. `functions.resize.input`. */
+  field?: string;
+  /** The rule broken, e.g. `type`, `pattern`, `engines.node`. */
+  rule?: string;
+  details?: Record<string, unknown>;
+}
+
+/** A plugin that passed discovery and the compatibility checks: safe to hand to a tier. */
+export interface CheckedPlugin {
+  /** `<name>@<version>`. */
+  readonly id: string;
+  readonly dir: string;
+  readonly manifest: Manifest;
+  /** Absolute, resolved path of the manifest's entry; proven to be inside `dir`. */
+  readonly entryPath: string;
+  /** Non-fatal diagnostics (warnings) found while checking. */
+  readonly warnings: readonly Diagnostic[];
+}
+
+/** The per-call context a tier receives. `signal` is made on first read; `onAbort` is the cheap alternative. */
+export interface CallContext {
+  readonly signal: AbortSignal;
+  /** Epoch ms after which the call has failed; Infinity when there is none. */
+  readonly deadline: number;
+  readonly traceparent: string | undefined;
+  readonly key: string | undefined;
+  /** Runs `listener` once if the call is aborted (deadline or caller); never after the call settled. */
+  onAbort(listener: (reason: PlugbayError) => void): void;
+}
+
+/** A structured log line from or about a plugin, as tiers emit it. */
+export interface PluginLogLine {
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  msg: string;
+  fields?: Record<string, unknown>;
+  traceparent?: string;
+}
+
+export interface LoadOptions {
+  /** Logger already bound to plugin, version, tier and instance. */
+  log: PluginLoggerSink;
+  /** Abort to give up loading. */
+  signal: AbortSignal;
+}
+
+/** Where tiers send log lines; the host binds it to pino with the plugin's fields. */
+export interface PluginLoggerSink extends PluginLogger {
+  line(line: PluginLogLine): void;
+}
+
+export interface Tier {
+  readonly kind: TierKind;
+  load(plugin: CheckedPlugin, opts: LoadOptions): Promise<Instance>;
+  /** Releases what the tier holds beyond its instances (temp dirs, pools); idempotent. */
+  close?(): Promise<void>;
+}
+
+export interface InstanceEvents {
+  /** The instance's state changed. */
+  state: [state: InstanceState, previous: InstanceState];
+  /** The worker/process/sandbox died unexpectedly; the tier may restart it. */
+  exit: [error: PlugbayError];
+  /** An error escaped the plugin outside of any call (its own timer, an unhandled rejection). */
+  fault: [error: PlugbayError];
+}
+
+export interface Instance extends EventEmitter<InstanceEvents> {
+  readonly id: string;
+  readonly plugin: CheckedPlugin;
+  readonly tier: TierKind;
+  readonly state: InstanceState;
+  /** Names of the functions the loaded code really exports (for the export audit). */
+  readonly exportedFunctions: readonly string[];
+  start(opts: { signal: AbortSignal; config: unknown }): Promise<void>;
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown>;
+  health(signal: AbortSignal): Promise<Health>;
+  /** Graceful: the plugin's stop() under `timeoutMs`, then release. Idempotent. */
+  close(opts?: { timeoutMs?: number }): Promise<void>;
+  /** Hard: terminate or kill now; pending calls fail. Idempotent. */
+  destroy(reason?: Error): Promise<void>;
+}

@@ -1,0 +1,172 @@
+/**
+ * The one registry of plugbay error codes. Every error that crosses a plugbay API carries one of these codes;
+ * tests and callers match on `code`, never on message text.
+ */
+export const errorCodes = {
+  /** A plugin.json is missing, unparsable, or breaks a rule of the manifest schema. */
+  PLUGBAY_MANIFEST_INVALID: { retryable: false, httpStatus: 500 },
+  /** The plugin needs another plugbay, Node.js, OS, CPU or native ABI than this host has. */
+  PLUGBAY_ENGINE_MISMATCH: { retryable: false, httpStatus: 500 },
+  /** Two plugin directories declare the same name and version. */
+  PLUGBAY_DUPLICATE_PLUGIN: { retryable: false, httpStatus: 409 },
+  /** No plugin of that name is known. */
+  PLUGBAY_UNKNOWN_PLUGIN: { retryable: false, httpStatus: 404 },
+  /** The plugin exists but has no such function. */
+  PLUGBAY_UNKNOWN_FUNCTION: { retryable: false, httpStatus: 404 },
+  /** No loaded, ready instance can answer the call (after routing and fallback). */
+  PLUGBAY_NO_INSTANCE: { retryable: true, httpStatus: 503 },
+  /** The call's input does not validate against the function's input schema. */
+  PLUGBAY_INVALID_INPUT: { retryable: false, httpStatus: 400 },
+  /** The plugin returned output that does not validate against the function's output schema. */
+  PLUGBAY_INVALID_OUTPUT: { retryable: false, httpStatus: 502 },
+  /** The call did not finish before its deadline. */
+  PLUGBAY_TIMEOUT: { retryable: true, httpStatus: 504 },
+  /** The caller aborted the call. */
+  PLUGBAY_CANCELLED: { retryable: false, httpStatus: 499 },
+  /** The plugin's code threw or rejected while handling the call. */
+  PLUGBAY_PLUGIN_ERROR: { retryable: false, httpStatus: 502 },
+  /** The plugin's worker, process or sandbox died while the call was in flight. */
+  PLUGBAY_PLUGIN_CRASHED: { retryable: true, httpStatus: 502 },
+  /** The plugin's start() failed or did not finish within the start timeout. */
+  PLUGBAY_START_FAILED: { retryable: false, httpStatus: 503 },
+  /** The instance or host is closing or closed and takes no new calls. */
+  PLUGBAY_CLOSED: { retryable: true, httpStatus: 503 },
+  /** An argument or option given to a plugbay API breaks a rule. */
+  PLUGBAY_INVALID_ARGUMENT: { retryable: false, httpStatus: 400 },
+  /** The plugin tried something its permissions do not allow. */
+  PLUGBAY_PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
+  /** A plugin failed to load for a reason not covered by a more precise code. */
+  PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
+  /** Something failed inside plugbay itself; a bug. */
+  PLUGBAY_INTERNAL: { retryable: false, httpStatus: 500 },
+} as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value);
+}
+
+/** Where an error came from, when a plugin produced it. */
+export interface ErrorSource {
+  plugin?: string;
+  version?: string;
+}
+
+export interface PlugbayErrorOptions extends ErrorSource {
+  cause?: unknown;
+  /** Overrides the code's default. */
+  retryable?: boolean;
+  /** Structured facts about the error (the field, the rule, both values …); must be JSON-serialisable. */
+  details?: Record<string, unknown>;
+}
+
+/** The plain shape in which errors cross worker, process and wasm boundaries. */
+export interface WireError {
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+  retryable?: boolean;
+  plugin?: string;
+  version?: string;
+  stack?: string;
+}
+
+// Keyed with Symbol.for so that `instanceof PlugbayError` holds across copies of this package: plugins bundle
+// their own SDK, and errors also arrive rebuilt from other realms.
+const brand = Symbol.for('plugbay.error');
+
+export class PlugbayError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+  plugin: string | undefined;
+  version: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: PlugbayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryable = options.retryable ?? errorCodes[code].retryable;
+    this.details = options.details;
+    this.plugin = options.plugin;
+    this.version = options.version;
+    Object.defineProperty(this, brand, { value: true });
+  }
+
+  override get name(): string {
+    return 'PlugbayError';
+  }
+
+  get httpStatus(): number {
+    return errorCodes[this.code].httpStatus;
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
+
+  /** Wraps anything thrown into a PlugbayError; PlugbayErrors pass through unchanged. */
+  static from(value: unknown, code: ErrorCode = 'PLUGBAY_PLUGIN_ERROR', source: ErrorSource = {}): PlugbayError {
+    if (value instanceof PlugbayError) return value;
+    const message = value instanceof Error ? value.message : `non-error thrown: ${safeString(value)}`;
+    const err = new PlugbayError(code, message, { ...source, cause: value });
+    if (value instanceof Error && value.stack) err.stack = `PlugbayError: ${message}\n${stackFrames(value.stack)}`;
+    return err;
+  }
+
+  /** Rebuilds an error that crossed a boundary as `{ code, message, details }`. Unknown codes become PLUGBAY_PLUGIN_ERROR. */
+  static fromWire(wire: WireError, source: ErrorSource = {}): PlugbayError {
+    const code = isErrorCode(wire.code) ? wire.code : 'PLUGBAY_PLUGIN_ERROR';
+    const details = isErrorCode(wire.code) ? wire.details : { ...wire.details, pluginCode: wire.code };
+    const err = new PlugbayError(code, String(wire.message), {
+      details,
+      plugin: wire.plugin ?? source.plugin,
+      version: wire.version ?? source.version,
+      ...(wire.retryable === undefined ? {} : { retryable: wire.retryable }),
+    });
+    if (wire.stack) err.stack = wire.stack;
+    return err;
+  }
+
+  toWire(): WireError {
+    const wire: WireError = { code: this.code, message: this.message, retryable: this.retryable };
+    if (this.details !== undefined) wire.details = this.details;
+    if (this.plugin !== undefined) wire.plugin = this.plugin;
+    if (this.version !== undefined) wire.version = this.version;
+    if (this.stack !== undefined) wire.stack = this.stack;
+    return wire;
+  }
+
+  toJSON(): WireError {
+    const { stack: _stack, ...rest } = this.toWire();
+    return rest;
+  }
+}
+
+/** Turns anything a plugin threw into the wire shape, keeping a plugin's own `code` when it set one. */
+export function toWireError(value: unknown): WireError {
+  if (value instanceof PlugbayError) return value.toWire();
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    const wire: WireError = {
+      code: typeof code === 'string' && code !== '' ? code : 'PLUGBAY_PLUGIN_ERROR',
+      message: value.message,
+    };
+    if (value.stack !== undefined) wire.stack = value.stack;
+    return wire;
+  }
+  return { code: 'PLUGBAY_PLUGIN_ERROR', message: `non-error thrown: ${safeString(value)}` };
+}
+
+function stackFrames(stack: string): string {
+  const i = stack.indexOf('\n    at ');
+  return i === -1 ? '' : stack.slice(i + 1);
+}
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Runs a plugin definition. Every tier that executes JavaScript plugins (inline, thread, process) drives a
+ * definition through this one class, so plugin code behaves the same wherever it runs.
+ */
+import type { CallContext, Health, LifecycleContext, PluginDefinition, PluginLogger } from './define.js';
+import { PlugbayError } from './errors.js';
+
+/** What the tier knows about a call in progress. `signal` may be a lazy getter: most calls never read it. */
+export interface CallScope {
+  readonly signal: AbortSignal;
+  readonly deadline: number;
+  readonly traceparent: string | undefined;
+  readonly key: string | undefined;
+}
+
+export interface RuntimeOptions {
+  /** Makes the logger plugin code sees; `traceparent` is set for lines logged during a call. */
+  logger(traceparent?: string): PluginLogger;
+}
+
+export class PluginRuntime {
+  readonly definition: PluginDefinition;
+  readonly #options: RuntimeOptions;
+  readonly #log: PluginLogger;
+  #config: unknown;
+
+  constructor(definition: PluginDefinition, options: RuntimeOptions) {
+    this.definition = definition;
+    this.#options = options;
+    this.#log = options.logger();
+  }
+
+  get functionNames(): string[] {
+    return Object.keys(this.definition.functions);
+  }
+
+  async start(config: unknown, signal: AbortSignal): Promise<void> {
+    this.#config = config;
+    await this.definition.start?.(this.#lifecycle(signal));
+  }
+
+  async stop(signal: AbortSignal): Promise<void> {
+    await this.definition.stop?.(this.#lifecycle(signal));
+  }
+
+  async health(signal: AbortSignal): Promise<Health> {
+    const health = this.definition.health;
+    return health ? await health(this.#lifecycle(signal)) : { status: 'ok' };
+  }
+
+  /** Runs a handler. Returns what the handler returns (a value or a promise); throws what it throws. */
+  invoke(fn: string, input: unknown, scope: CallScope): unknown {
+    const def = Object.hasOwn(this.definition.functions, fn) ? this.definition.functions[fn] : undefined;
+    if (def === undefined) {
+      throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `plugin ${this.definition.name} has no function ${fn}`, {
+        details: { function: fn },
+      });
+    }
+    return def.handler(input as never, new Context(scope, this.#config, this.#options) as unknown as CallContext<never>);
+  }
+
+  #lifecycle(signal: AbortSignal): LifecycleContext<never> {
+    return { signal, log: this.#log, config: this.#config as never };
+  }
+}
+
+/** The per-call ctx handed to handlers; log and trace id are made on first use to keep the call path cheap. */
+class Context implements CallContext {
+  readonly #scope: CallScope;
+  readonly #options: RuntimeOptions;
+  readonly config: unknown;
+  #log: PluginLogger | undefined;
+
+  constructor(scope: CallScope, config: unknown, options: RuntimeOptions) {
+    this.#scope = scope;
+    this.config = config;
+    this.#options = options;
+  }
+
+  get signal(): AbortSignal {
+    return this.#scope.signal;
+  }
+  get deadline(): number {
+    return this.#scope.deadline;
+  }
+  get key(): string | undefined {
+    return this.#scope.key;
+  }
+  get traceparent(): string | undefined {
+    return this.#scope.traceparent;
+  }
+  get traceId(): string | undefined {
+    return traceIdOf(this.#scope.traceparent);
+  }
+  get log(): PluginLogger {
+    this.#log ??= this.#options.logger(this.#scope.traceparent);
+    return this.#log;
+  }
+}
+
+const traceparentPattern = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The trace id of a W3C traceparent header, or undefined when it is absent or malformed. */
+export function traceIdOf(traceparent: string | undefined): string | undefined {
+  if (traceparent === undefined) return undefined;
+  const m = traceparentPattern.exec(traceparent);
+  return m === null || m[1] === '00000000000000000000000000000000' ? undefined : m[1];
+}
+
+/** The span id of a W3C traceparent header, or undefined. */
+export function spanIdOf(traceparent: string | undefined): string | undefined {
+  if (traceparent === undefined) return undefined;
+  return traceparentPattern.exec(traceparent)?.[2];
+}
+
+/**
+ * Finds the plugin definition in an imported module: its default export, or the module itself when it was
+ * bundled to CommonJS. Throws PLUGBAY_LOAD_FAILED naming what is wrong.
+ */
+export function resolveDefinition(moduleNamespace: unknown): PluginDefinition {
+  const ns = moduleNamespace as { default?: unknown };
+  const candidate = ns !== null && typeof ns === 'object' && 'default' in ns ? ns.default : ns;
+  const def = (candidate as { default?: unknown } | undefined)?.default ?? candidate;
+  const problems: string[] = [];
+  if (def === null || typeof def !== 'object') {
+    problems.push('the module has no default export made with definePlugin()');
+  } else {
+    const d = def as Partial<PluginDefinition>;
+    if (typeof d.name !== 'string') problems.push('name must be a string');
+    if (typeof d.version !== 'string') problems.push('version must be a string');
+    if (d.functions === null || typeof d.functions !== 'object') problems.push('functions must be an object');
+    else {
+      for (const [fn, f] of Object.entries(d.functions)) {
+        if (typeof f?.handler !== 'function') problems.push(`functions.${fn}.handler must be a function`);
+      }
+    }
+    for (const hook of ['start', 'stop', 'health'] as const) {
+      if (d[hook] !== undefined && typeof d[hook] !== 'function') problems.push(`${hook} must be a function`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new PlugbayError('PLUGBAY_LOAD_FAILED', `not a plugin definition: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  return def as PluginDefinition;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system toolchains the tests need when they are missing. Called by `npm test`, so a newcomer and CI
+# run exactly the same thing. Safe to run again: it installs only what is absent.
+set -euo pipefail
+
+# Debian packages the test suite uses; each line: package [command that proves it is installed].
+packages=(
+  # (filled in by the issues that need them: golang, clang, chromium, prometheus, bubblewrap …)
+)
+
+missing=()
+for entry in "${packages[@]}"; do
+  read -r pkg probe <<<"$entry"
+  if [ -n "${probe:-}" ]; then command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+  else dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg"); fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one test command (`npm test`): system toolchains, npm packages, build, lint, typecheck, then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+[ -d node_modules ] || npm ci
+npm run -s build
+npx biome check .
+npx tsc -p examples --noEmit
+
+mapfile -t files < <(find packages/*/dist test/dist -name '*.test.js' 2>/dev/null | sort)
+if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
+mkdir -p test-output
+exec node --test --test-concurrency=2 --test-timeout=120000 "${files[@]}"
