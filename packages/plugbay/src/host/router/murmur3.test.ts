@@ -5,6 +5,16 @@ import { bucketOf, murmur3_32, murmur3_32Bytes, PrefixedMurmur3 } from './murmur
 
 const bytes = (...values: number[]) => Uint8Array.from(values);
 
+// Any UTF-16 text: ASCII, every code point (1–4 UTF-8 bytes), and lone surrogates. (fast-check's own `binary`
+// unit does the same but takes seconds to warm up.)
+const text = fc.string({
+  unit: fc.oneof(
+    fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+    fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c)),
+    fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c)),
+  ),
+});
+
 describe('murmur3_32', () => {
   // Published vectors of the reference MurmurHash3_x86_32 (SMHasher), as collected on
   // https://stackoverflow.com/questions/14747343 and reused by Boost.Hash2 and others.
@@ -56,10 +66,14 @@ describe('murmur3_32', () => {
   it('hashes any string exactly as the reference does over its TextEncoder bytes', () => {
     const encoder = new TextEncoder();
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }), fc.integer({ min: 0, max: 0xffffffff }), (text, seed) => {
-        assert.equal(murmur3_32(text, seed), murmur3_32Bytes(encoder.encode(text), seed));
-      }),
-      { numRuns: 2000 },
+      fc.property(
+        text,
+        fc.integer({ min: -0x80000000, max: 0x7fffffff }).map((n) => n >>> 0),
+        (text, seed) => {
+          assert.equal(murmur3_32(text, seed), murmur3_32Bytes(encoder.encode(text), seed));
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 
@@ -69,18 +83,19 @@ describe('murmur3_32', () => {
   });
 
   it('a prefixed hasher equals hashing the joined string', () => {
+    const encoder = new TextEncoder();
     fc.assert(
-      fc.property(
-        fc.string({ unit: 'binary' }),
-        fc.string({ unit: 'binary' }),
-        fc.nat(),
-        (prefix, suffix, seed) => {
-          const prefixed = new PrefixedMurmur3(prefix, seed);
+      fc.property(text, text, fc.nat(), (prefix, suffix, seed) => {
+        const prefixed = new PrefixedMurmur3(prefix, seed);
+        // Exactly: the UTF-8 of the prefix followed by the UTF-8 of the suffix.
+        const joined = new Uint8Array([...encoder.encode(prefix), ...encoder.encode(suffix)]);
+        assert.equal(prefixed.hash(suffix), murmur3_32Bytes(joined, seed));
+        assert.equal(prefixed.hash(suffix), murmur3_32Bytes(joined, seed), 'reusable');
+        // Which is the joined string's hash unless the split cuts a surrogate pair (never: router prefixes end in ':').
+        if (!/[\ud800-\udbff]$/.test(prefix))
           assert.equal(prefixed.hash(suffix), murmur3_32(prefix + suffix, seed));
-          assert.equal(prefixed.hash(suffix), murmur3_32(prefix + suffix, seed), 'reusable');
-        },
-      ),
-      { numRuns: 2000 },
+      }),
+      { numRuns: 1000 },
     );
   });
 });

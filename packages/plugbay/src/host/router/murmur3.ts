@@ -116,7 +116,8 @@ export function murmur3_32Bytes(data: Uint8Array, seed = 0): number {
 }
 
 /**
- * A murmur3_32 with a fixed string prefix hashed once: `prefixed.hash(s) === murmur3_32(prefix + s, seed)`.
+ * A murmur3_32 with a fixed string prefix hashed once: `prefixed.hash(s) === murmur3_32(prefix + s, seed)` (unless
+ * `prefix` ends in half a surrogate pair that `s` completes: each part is encoded on its own).
  * The router keeps one per bucketing group (`"<plugin>:"`), so a decision hashes only the key.
  */
 export class PrefixedMurmur3 {
