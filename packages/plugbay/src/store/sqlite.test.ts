@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -171,6 +173,36 @@ describe('SqliteStateStore', () => {
     } finally {
       first.close();
     }
+  });
+
+  it('another process holding the store (a second gateway) makes open fail with locked', async () => {
+    const file = freshFile();
+    const storeUrl = new URL('./sqlite.js', import.meta.url).href;
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { SqliteStateStore } = await import(${JSON.stringify(storeUrl)});
+         const store = new SqliteStateStore({ file: ${JSON.stringify(file)} });
+         process.stdout.write('ready\\n');
+         process.stdin.on('end', () => { store.close(); process.exit(0); });
+         process.stdin.resume();`,
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const exited = once(child, 'exit');
+    try {
+      const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+      assert.equal(line.toString().trim(), 'ready');
+      const err = openError({ file, busyTimeoutMs: 20 });
+      assert.equal(err.code, 'PLUGBAY_STATE_UNAVAILABLE');
+      assert.equal(err.details.problem, 'locked');
+    } finally {
+      child.stdin!.end();
+    }
+    assert.deepEqual(await exited, [0, null]);
+    new SqliteStateStore({ file }).close();
   });
 
   it('a file from a newer schema is refused, not downgraded', () => {
