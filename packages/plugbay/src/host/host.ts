@@ -122,7 +122,6 @@ class PluginEntry {
 class Host implements PluginHost {
   readonly #s: Settings;
   readonly #log: Logger;
-  readonly #ajv: Ajv = createAjv();
   readonly #deadlines = new Deadlines();
   readonly #plugins = new Map<string, PluginEntry>();
   readonly #loading = new Set<string>();
@@ -223,8 +222,10 @@ class Host implements PluginHost {
         },
       );
     }
-    const config = this.#checkConfig(plugin);
-    const functions = this.#compile(plugin);
+    // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts).
+    const ajv = createAjv();
+    const config = checkConfig(ajv, plugin, this.#s.config[name]);
+    const functions = compileFunctions(ajv, plugin);
     this.#loading.add(plugin.id);
     const controller = new AbortController();
     const timer = setTimeout(
@@ -288,62 +289,10 @@ class Host implements PluginHost {
       instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
       return status(loaded);
     } catch (err) {
-      this.#forget(functions);
       throw PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED', source);
     } finally {
       clearTimeout(timer);
       this.#loading.delete(plugin.id);
-    }
-  }
-
-  #checkConfig(plugin: CheckedPlugin): unknown {
-    const config = this.#s.config[plugin.manifest.name];
-    const schema = plugin.manifest.config;
-    if (schema === undefined) return config;
-    const compiled = compileSchema(this.#ajv, schema);
-    if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
-    const ok = compiled.validate(config ?? {});
-    const violations = violationsOf(compiled.validate.errors);
-    this.#ajv.removeSchema(schema as object);
-    if (!ok) {
-      throw new PlugbayError(
-        'PLUGBAY_START_FAILED',
-        `config of ${plugin.id} is invalid: ${describe(violations)}`,
-        {
-          plugin: plugin.manifest.name,
-          version: plugin.manifest.version,
-          details: { field: 'config', violations },
-        },
-      );
-    }
-    return config ?? {};
-  }
-
-  #compile(plugin: CheckedPlugin): Map<string, FunctionEntry> {
-    const out = new Map<string, FunctionEntry>();
-    for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
-      const input = compileSchema(this.#ajv, spec.input);
-      const output = compileSchema(this.#ajv, spec.output);
-      // The manifest was validated, so both compile; this only narrows the type.
-      if ('error' in input || 'error' in output)
-        throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: bad schema`);
-      out.set(name, {
-        name,
-        validateInput: input.validate,
-        validateOutput: output.validate,
-        timeoutMs: spec.timeoutMs,
-        idempotent: spec.idempotent ?? false,
-      });
-    }
-    return out;
-  }
-
-  /** Drops compiled schemas from Ajv's cache, so that load/unload cycles do not grow memory. */
-  #forget(functions: ReadonlyMap<string, FunctionEntry>): void {
-    for (const f of functions.values()) {
-      for (const v of [f.validateInput, f.validateOutput]) {
-        if (typeof v.schema === 'object') this.#ajv.removeSchema(v.schema);
-      }
     }
   }
 
@@ -757,7 +706,6 @@ class Host implements PluginHost {
       this.#log.warn({ plugin: v.name, version: v.version, err }, 'graceful close failed; destroying');
       await v.instance.destroy(err as Error);
     }
-    this.#forget(v.functions);
   }
 
   close(): Promise<void> {
@@ -785,6 +733,47 @@ class Host implements PluginHost {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function checkConfig(ajv: Ajv, plugin: CheckedPlugin, config: unknown): unknown {
+  const schema = plugin.manifest.config;
+  if (schema === undefined) return config;
+  const compiled = compileSchema(ajv, schema);
+  if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
+  if (!compiled.validate(config ?? {})) {
+    const violations = violationsOf(compiled.validate.errors);
+    throw new PlugbayError(
+      'PLUGBAY_START_FAILED',
+      `config of ${plugin.id} is invalid: ${describe(violations)}`,
+      {
+        plugin: plugin.manifest.name,
+        version: plugin.manifest.version,
+        details: { field: 'config', violations },
+      },
+    );
+  }
+  return config ?? {};
+}
+
+function compileFunctions(ajv: Ajv, plugin: CheckedPlugin): Map<string, FunctionEntry> {
+  const out = new Map<string, FunctionEntry>();
+  const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+  for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
+    const input = compileSchema(ajv, spec.input);
+    const output = compileSchema(ajv, spec.output);
+    if ('error' in input || 'error' in output) {
+      const error = 'error' in input ? input.error : (output as { error: string }).error;
+      throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: ${error}`, source);
+    }
+    out.set(name, {
+      name,
+      validateInput: input.validate,
+      validateOutput: output.validate,
+      timeoutMs: spec.timeoutMs,
+      idempotent: spec.idempotent ?? false,
+    });
+  }
+  return out;
 }
 
 function functionOf(target: LoadedVersion, fn: string): FunctionEntry {
