@@ -35,6 +35,14 @@ export const errorCodes = {
   PLUGBAY_INVALID_ARGUMENT: { retryable: false, httpStatus: 400 },
   /** The plugin tried something its permissions do not allow. */
   PLUGBAY_PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
+  /** The plugin's signature is missing where required, broken, from an unknown or revoked key, or its files changed. */
+  PLUGBAY_SIGNATURE_INVALID: { retryable: false, httpStatus: 403 },
+  /** The plugin's trust level does not allow the isolation tier it asked for (e.g. a community key asking for inline). */
+  PLUGBAY_TIER_NOT_ALLOWED: { retryable: false, httpStatus: 403 },
+  /** The loaded code exposes functions its manifest does not declare, and the export policy is strict. */
+  PLUGBAY_EXPORTS_UNDECLARED: { retryable: false, httpStatus: 500 },
+  /** The plugin does not implement the contract it claims (function missing, input narrower, output wider). */
+  PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
   /** Something failed inside plugbay itself; a bug. */
@@ -106,11 +114,16 @@ export class PlugbayError extends Error {
   }
 
   /** Wraps anything thrown into a PlugbayError; PlugbayErrors pass through unchanged. */
-  static from(value: unknown, code: ErrorCode = 'PLUGBAY_PLUGIN_ERROR', source: ErrorSource = {}): PlugbayError {
+  static from(
+    value: unknown,
+    code: ErrorCode = 'PLUGBAY_PLUGIN_ERROR',
+    source: ErrorSource = {},
+  ): PlugbayError {
     if (value instanceof PlugbayError) return value;
     const message = value instanceof Error ? value.message : `non-error thrown: ${safeString(value)}`;
     const err = new PlugbayError(code, message, { ...source, cause: value });
-    if (value instanceof Error && value.stack) err.stack = `PlugbayError: ${message}\n${stackFrames(value.stack)}`;
+    if (value instanceof Error && value.stack)
+      err.stack = `PlugbayError: ${message}\n${stackFrames(value.stack)}`;
     return err;
   }
 
