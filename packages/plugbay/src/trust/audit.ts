@@ -3,7 +3,7 @@ import { PlugbayError } from '../core/errors.js';
 /**
  * Names a loaded module exposes that are plumbing, not plugin functions, per runtime:
  * - node: `default` (the definePlugin object itself).
- * - wasm: the memory and the Extism/WASI entry points every PDK emits.
+ * - wasm: the memory, the WASI entry points and the linker/runtime symbols the Extism PDKs emit.
  */
 export const ignoredExports = {
   node: ['default'],
@@ -15,6 +15,13 @@ export const ignoredExports = {
     '__heap_base',
     '__indirect_function_table',
     '__stack_pointer',
+    // AssemblyScript runtime exports (as-pdk built with --exportRuntime)
+    '__new',
+    '__pin',
+    '__unpin',
+    '__collect',
+    '__rtti_base',
+    '__setArgumentsLength',
   ],
   exec: [],
 } as const satisfies Record<string, readonly string[]>;
