@@ -667,3 +667,26 @@ describe('schema diff details', () => {
     assert.ok(changes.some((c) => c.rule === 'input.schema.too-large' && c.verdict === 'unknown'));
   });
 });
+
+describe('hostile names', () => {
+  it('a function or property called __proto__ is compared like any other', async () => {
+    const { snapshotOf } = await import('./snapshot.js');
+    const fns = JSON.parse(
+      '{"__proto__": {"input": {"type": "object", "properties": {"__proto__": {"type": "number"}}}, "output": true}}',
+    );
+    const fnsB = JSON.parse(
+      '{"__proto__": {"input": {"type": "object", "properties": {"__proto__": {"type": "integer"}}}, "output": true}}',
+    );
+    const a = snapshotOf({ name: 'p', version: '1.0.0', functions: fns });
+    const b = snapshotOf({ name: 'p', version: '1.0.0', functions: fnsB });
+    assert.deepEqual(Object.keys(a.functions), ['__proto__']);
+    assert.deepEqual(
+      diffSnapshots(a, b).changes.map((c) => [c.function, c.rule, c.field]),
+      [['__proto__', 'input.type.narrowed', '__proto__']],
+    );
+    assert.deepEqual(
+      diffSchemas({ $ref: '#/%zz' }, { $ref: '#/%zz/x' }, 'input', 'f').map((c) => c.rule),
+      ['input.ref.unresolved'],
+    );
+  });
+});

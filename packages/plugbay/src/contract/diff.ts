@@ -307,7 +307,12 @@ function deref(root: unknown, schema: Record<string, unknown>, ref: string): unk
   if (pointer !== '') {
     if (!pointer.startsWith('/')) return undefined;
     for (const raw of pointer.slice(1).split('/')) {
-      const seg = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+      let seg: string;
+      try {
+        seg = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+      } catch {
+        return undefined; // malformed %-escape: unresolvable
+      }
       if (!isObject(target) && !Array.isArray(target)) return undefined;
       if (!Object.hasOwn(target as object, seg)) return undefined;
       target = (target as Record<string, unknown>)[seg];

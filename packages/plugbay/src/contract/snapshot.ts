@@ -18,7 +18,7 @@ export function snapshotOf(manifest: Pick<Manifest, 'name' | 'version' | 'functi
   const functions: ContractSnapshot['functions'] = {};
   for (const name of Object.keys(manifest.functions).sort()) {
     const spec = manifest.functions[name]!;
-    functions[name] = { input: spec.input, output: spec.output };
+    defineEntry(functions, name, { input: spec.input, output: spec.output });
   }
   return { name: manifest.name, version: manifest.version, functions };
 }
@@ -48,12 +48,7 @@ export function parseSnapshot(raw: unknown, source = 'snapshot'): ContractSnapsh
       if (typeof schema !== 'boolean' && !isObject(schema))
         fail(`functions.${name}.${side}`, 'must be a JSON Schema');
     }
-    Object.defineProperty(functions, name, {
-      value: { input: spec.input as JsonSchema, output: spec.output as JsonSchema },
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    defineEntry(functions, name, { input: spec.input as JsonSchema, output: spec.output as JsonSchema });
   }
   return { name: raw.name as string, version: raw.version as string, functions };
 }
@@ -83,14 +78,14 @@ function sortKeys(value: unknown): unknown {
   if (!isObject(value)) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
-    Object.defineProperty(out, key, {
-      value: sortKeys(value[key]),
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
+    defineEntry(out, key, sortKeys(value[key]));
   }
   return out;
+}
+
+/** Sets an own property even for a key like `__proto__` (plain assignment would change the prototype). */
+function defineEntry(target: object, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
