@@ -176,3 +176,49 @@ describe('export audit', () => {
     assert.equal(auditExports({ declared: ['greet'], exposed: ['greet'], mode: 'strict' }).error, undefined);
   });
 });
+
+describe('trustGate (verify + decide, as the host calls it)', () => {
+  it('valid trusted → inline allowed; community → inline refused; off skips verification', async () => {
+    const { trustGate } = await import('./gate.js');
+    await using dir = await tempDir('gate');
+    await writePlugin(dir.path);
+    await signPlugin(dir.path, { privateKey: communityKey.privateKey });
+    const manifest = { name: 'greeter', version: '1.0.0' };
+    const refused = await trustGate({
+      dir: dir.path,
+      manifest,
+      tier: 'inline',
+      policy: createTrustPolicy(),
+      keyring,
+    });
+    assert.equal(refused.verification?.status, 'valid');
+    assert.ok(!refused.decision.allowed && refused.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED');
+    const thread = await trustGate({
+      dir: dir.path,
+      manifest,
+      tier: 'thread',
+      policy: createTrustPolicy(),
+      keyring,
+    });
+    assert.equal(thread.decision.allowed, true);
+    const noKeyring = await trustGate({
+      dir: dir.path,
+      manifest,
+      tier: 'thread',
+      policy: createTrustPolicy(),
+    });
+    assert.deepEqual(
+      noKeyring.verification?.reasons.map((r) => r.rule),
+      ['key-unknown'],
+    );
+    assert.equal(noKeyring.decision.allowed, false);
+    const off = await trustGate({
+      dir: dir.path,
+      manifest,
+      tier: 'inline',
+      policy: createTrustPolicy({ signatures: 'off' }),
+    });
+    assert.equal(off.verification, undefined);
+    assert.equal(off.decision.allowed, true);
+  });
+});
