@@ -2,6 +2,7 @@
 export { auditExports, type ExportAudit, ignoredExports } from './audit.js';
 export { canonicalJson } from './canonical.js';
 export { type FileEntry, listPluginFiles, signatureFileName, type WalkProblem } from './files.js';
+export { trustGate } from './gate.js';
 export {
   createKeyring,
   type KeyLookup,
