@@ -80,7 +80,10 @@ export function createKeyring(
 export async function loadKeyring(dir: string): Promise<Keyring> {
   let names: string[];
   try {
-    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    // Symlinks count: operators often link keys into the keyring; the keyring is theirs, not a plugin's.
+    names = (await readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isFile() || e.isSymbolicLink())
+      .map((e) => e.name);
   } catch (err) {
     throw new PlugbayError(
       'PLUGBAY_INVALID_ARGUMENT',

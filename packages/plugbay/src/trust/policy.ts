@@ -41,6 +41,9 @@ export type TrustPolicyOptions = Partial<Omit<TrustPolicy, 'tiers'>> & {
 
 /** Fills the defaults and checks every option at once; a PLUGBAY_INVALID_ARGUMENT error lists each broken rule. */
 export function createTrustPolicy(options: TrustPolicyOptions = {}): TrustPolicy {
+  if (typeof options !== 'object' || options === null) {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'trust policy options must be an object');
+  }
   const problems: string[] = [];
   const signatures = options.signatures ?? defaultTrustPolicy.signatures;
   if (!['required', 'warn', 'off'].includes(signatures))
@@ -53,7 +56,7 @@ export function createTrustPolicy(options: TrustPolicyOptions = {}): TrustPolicy
   if (exportsMode !== 'warn' && exportsMode !== 'strict') problems.push('exports must be "warn" or "strict"');
   const tiers = { ...defaultTrustPolicy.tiers };
   for (const [level, list] of Object.entries(options.tiers ?? {})) {
-    if (!(level in tiers)) {
+    if (!Object.hasOwn(tiers, level)) {
       problems.push(`tiers.${level} is not a trust level (trusted, community, unsigned)`);
     } else if (!Array.isArray(list) || list.some((t) => !allTiers.includes(t))) {
       problems.push(`tiers.${level} must be an array of ${allTiers.join(', ')}`);
