@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { cp, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -91,6 +91,25 @@ describe('sign and verify', () => {
     assert.equal(doc.name, 'greeter');
     assert.equal(doc.version, '1.0.0');
     assert.equal(doc.keyId, keyIdOf(alice.publicKey));
+  });
+
+  it('streams large files in chunks: hashes match a one-shot sha256 at and around the chunk size', async () => {
+    await using dir = await tempDir('big');
+    const sizes = [0, 1, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 17];
+    const expected = new Map<string, string>();
+    for (const size of sizes) {
+      const bytes = randomBytes(size);
+      await writeFile(join(dir.path, `f${size}`), bytes);
+      expected.set(`f${size}`, createHash('sha256').update(bytes).digest('hex'));
+    }
+    const { files, problems } = await listPluginFiles(dir.path, { concurrency: 2 });
+    assert.deepEqual(problems, []);
+    for (const f of files) {
+      assert.ok('sha256' in f);
+      assert.equal(f.sha256, expected.get(f.path), f.path);
+      assert.equal(f.size, Number(f.path.slice(1)));
+    }
+    assert.equal(files.length, sizes.length);
   });
 
   it('a freshly signed plugin is valid, with the key trust level', async () => {
