@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir, writePlugin } from '../trust/fixtures.test.helper.js';
+import { tempDir, writePlugin } from '../trust/fixtures.test.shared.js';
 import { keygenCommand, signCommand, verifyCommand } from './trust-commands.js';
 
 describe('keygen / sign / verify commands', () => {

@@ -12,7 +12,7 @@ import { snapshotOf } from '../contract/snapshot.js';
 import { validateManifest } from '../core/manifest.js';
 import { canonicalJson } from './canonical.js';
 import { listPluginFiles, signatureFileName } from './files.js';
-import { tempDir, writePlugin } from './fixtures.test.helper.js';
+import { tempDir, writePlugin } from './fixtures.test.shared.js';
 import { createKeyring } from './keyring.js';
 import { signPlugin } from './sign.js';
 import { type VerificationStatus, verifySignatureText } from './verify.js';

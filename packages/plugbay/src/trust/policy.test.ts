@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { PlugbayError } from '../core/errors.js';
 import type { TierKind } from '../core/types.js';
 import { auditExports } from './audit.js';
-import { newKey, tempDir, writePlugin } from './fixtures.test.helper.js';
+import { newKey, tempDir, writePlugin } from './fixtures.test.shared.js';
 import { createKeyring } from './keyring.js';
 import { createTrustPolicy, decide } from './policy.js';
 import { signPlugin } from './sign.js';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { PlugbayError } from '../core/errors.js';
 import { canonicalJson } from './canonical.js';
 import { listPluginFiles, signatureFileName } from './files.js';
-import { newKey, tempDir, writePlugin } from './fixtures.test.helper.js';
+import { newKey, tempDir, writePlugin } from './fixtures.test.shared.js';
 import { createKeyring, loadKeyring } from './keyring.js';
 import { keygen, keyIdOf, parsePrivateKey, parsePublicKey } from './keys.js';
 import { signPlugin } from './sign.js';

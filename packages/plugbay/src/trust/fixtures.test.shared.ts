@@ -1,4 +1,4 @@
-// Shared by the trust tests (the `.test.` in the name keeps it out of the published package).
+// Shared by the trust tests (named like store/contract.test.shared.ts: not a test file, not published).
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
