@@ -15,6 +15,8 @@ export const errorCodes = {
   PLUGBAY_UNKNOWN_FUNCTION: { retryable: false, httpStatus: 404 },
   /** No loaded, ready instance can answer the call (after routing and fallback). */
   PLUGBAY_NO_INSTANCE: { retryable: true, httpStatus: 503 },
+  /** A route or activation names a version that is not loaded (and cannot be loaded from a known directory). */
+  PLUGBAY_VERSION_NOT_LOADED: { retryable: false, httpStatus: 409 },
   /** The call's input does not validate against the function's input schema. */
   PLUGBAY_INVALID_INPUT: { retryable: false, httpStatus: 400 },
   /** The plugin returned output that does not validate against the function's output schema. */
@@ -45,6 +47,8 @@ export const errorCodes = {
   PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
+  /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
+  PLUGBAY_STATE_UNAVAILABLE: { retryable: false, httpStatus: 500 },
   /** Something failed inside plugbay itself; a bug. */
   PLUGBAY_INTERNAL: { retryable: false, httpStatus: 500 },
 } as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;

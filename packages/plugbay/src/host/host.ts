@@ -1,0 +1,865 @@
+import type { Ajv } from 'ajv';
+import type { Logger } from 'pino';
+import semver from 'semver';
+import { Deadlines } from '../core/deadlines.js';
+import { PlugbayError } from '../core/errors.js';
+import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
+import type { CheckedPlugin, Diagnostic, Tier, TierKind } from '../core/types.js';
+import { defaultLogger, pluginSink } from '../observe/log.js';
+import { MemoryStateStore } from '../store/memory.js';
+import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from '../store/types.js';
+import { Call } from './call.js';
+import { defaultTiers } from './default-tiers.js';
+import { checkPluginDir, discover } from './discover.js';
+import { type FunctionEntry, LoadedVersion } from './loaded.js';
+import { selectionError } from './router/errors.js';
+import {
+  type CompiledRoute,
+  compileRoute,
+  type Route,
+  referencedVersions,
+  routeProblemStatus,
+  selectVersion,
+  validateRoute,
+} from './router/index.js';
+import type {
+  ActivateOptions,
+  ActivateResult,
+  CallOptions,
+  CallResult,
+  ChangeOptions,
+  HostOptions,
+  LoadReport,
+  PluginClient,
+  PluginHost,
+  VersionStatus,
+} from './types.js';
+
+type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit'>> & {
+  tiers: Partial<Record<TierKind, Tier>>;
+  logger: Logger;
+  config: Record<string, unknown>;
+  store: StateStore | undefined;
+  circuit: { failureThreshold: number; coolDownMs: number };
+};
+
+/** Creates a plugin host. Options are checked at once; a bad one throws PLUGBAY_INVALID_ARGUMENT naming it. */
+export function createHost(options: HostOptions = {}): PluginHost {
+  return new Host(normalise(options));
+}
+
+function normalise(o: HostOptions): Settings {
+  const ms = (name: keyof HostOptions, value: number | undefined, fallback: number): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new PlugbayError(
+        'PLUGBAY_INVALID_ARGUMENT',
+        `options.${name} must be a positive integer, got ${value}`,
+        {
+          details: { option: name },
+        },
+      );
+    }
+    return value;
+  };
+  return {
+    tiers: o.tiers ?? defaultTiers(),
+    tierFor: o.tierFor ?? defaultTierFor,
+    logger: o.logger ?? defaultLogger(),
+    callTimeoutMs: ms('callTimeoutMs', o.callTimeoutMs, 30_000),
+    startTimeoutMs: ms('startTimeoutMs', o.startTimeoutMs, 10_000),
+    stopTimeoutMs: ms('stopTimeoutMs', o.stopTimeoutMs, 5_000),
+    drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
+    config: o.config ?? {},
+    store: o.store,
+    circuit: {
+      failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
+      coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
+    },
+  };
+}
+
+/** Errors that say the instance, not the caller or the plugin's own logic, is in trouble: they count for the circuit. */
+const instanceFailures = new Set([
+  'PLUGBAY_PLUGIN_CRASHED',
+  'PLUGBAY_TIMEOUT',
+  'PLUGBAY_INVALID_OUTPUT',
+  'PLUGBAY_CLOSED',
+]);
+
+/** A plugin's route as the call path uses it. */
+interface ActiveRoute {
+  readonly route: Route | undefined;
+  readonly compiled: CompiledRoute;
+  readonly revision: number;
+}
+
+const noOptions: CallOptions = Object.freeze({});
+
+function defaultTierFor(plugin: CheckedPlugin): TierKind {
+  const runtime = plugin.manifest.runtime;
+  return runtime === 'node' ? 'thread' : runtime === 'wasm' ? 'wasm' : 'process';
+}
+
+/** All loaded versions of one plugin name, newest first. */
+class PluginEntry {
+  readonly versions = new Map<string, LoadedVersion>();
+  newestFirst: LoadedVersion[] = [];
+
+  add(v: LoadedVersion): void {
+    this.versions.set(v.version, v);
+    this.#sort();
+  }
+  delete(v: LoadedVersion): void {
+    if (this.versions.get(v.version) === v) this.versions.delete(v.version);
+    this.#sort();
+  }
+  #sort(): void {
+    this.newestFirst = [...this.versions.values()].sort((a, b) => semver.rcompare(a.version, b.version));
+  }
+}
+
+class Host implements PluginHost {
+  readonly #s: Settings;
+  readonly #log: Logger;
+  readonly #ajv: Ajv = createAjv();
+  readonly #deadlines = new Deadlines();
+  readonly #plugins = new Map<string, PluginEntry>();
+  readonly #loading = new Set<string>();
+  /** Diagnostics of the latest check of each plugin directory that failed. */
+  readonly #diagnostics = new Map<string, Diagnostic[]>();
+  readonly #clients = new Map<string, object>();
+  readonly #store: StateStore;
+  readonly #ownsStore: boolean;
+  readonly #routes = new Map<string, ActiveRoute>();
+  /** Every plugin version checked so far, by id: what activate() and rollback() can load again. */
+  readonly #known = new Map<string, CheckedPlugin>();
+  /** Admin changes to one plugin run one at a time. */
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(settings: Settings) {
+    this.#s = settings;
+    this.#log = settings.logger;
+    this.#ownsStore = settings.store === undefined;
+    this.#store = settings.store ?? new MemoryStateStore();
+    for (const [name, stored] of this.#store.routes()) {
+      const checked = validateRoute(stored);
+      if (checked.problems.length > 0) {
+        // Never a silent reset: the stored route stays in the store, is reported, and is not applied.
+        this.#log.error(
+          { plugin: name, problems: checked.problems },
+          `stored route of ${name} is invalid; not applied`,
+        );
+        continue;
+      }
+      const route = (checked as { route: Route }).route;
+      this.#routes.set(name, { route, compiled: compileRoute(name, route), revision: 1 });
+    }
+  }
+
+  // ---- loading ------------------------------------------------------------------------------------------------
+
+  async loadDirectory(dir: string): Promise<LoadReport> {
+    const found = await discover(dir);
+    for (const p of found.plugins) this.#known.set(p.id, p);
+    const diagnostics = [...found.diagnostics];
+    const results = await Promise.allSettled(found.plugins.map((p) => this.#load(p)));
+    const loaded: VersionStatus[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') loaded.push(r.value);
+      else diagnostics.push(loadDiagnostic(found.plugins[i]!, r.reason));
+    });
+    this.#record(diagnostics.filter((d) => d.severity === 'error'));
+    for (const d of diagnostics) {
+      this.#log[d.severity === 'error' ? 'error' : 'warn'](
+        { diagnostic: d, plugin: d.plugin, version: d.version },
+        d.message,
+      );
+    }
+    return { loaded, diagnostics };
+  }
+
+  async load(dir: string): Promise<VersionStatus> {
+    const checked = await checkPluginDir(dir);
+    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
+    if (checked.plugin === undefined || errors.length > 0) {
+      this.#record(errors);
+      const first = errors[0]!;
+      throw new PlugbayError(first.code, first.message, {
+        details: { diagnostics: errors },
+        ...(first.plugin === undefined ? {} : { plugin: first.plugin }),
+        ...(first.version === undefined ? {} : { version: first.version }),
+      });
+    }
+    this.#known.set(checked.plugin.id, checked.plugin);
+    try {
+      return await this.#load(checked.plugin);
+    } catch (err) {
+      this.#record([loadDiagnostic(checked.plugin, err)]);
+      throw err;
+    }
+  }
+
+  async #load(plugin: CheckedPlugin): Promise<VersionStatus> {
+    const { name, version } = plugin.manifest;
+    const source = { plugin: name, version };
+    if (this.#closing) throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed', source);
+    if (this.#plugins.get(name)?.versions.has(version) || this.#loading.has(plugin.id)) {
+      throw new PlugbayError('PLUGBAY_DUPLICATE_PLUGIN', `${plugin.id} is already loaded`, {
+        ...source,
+        details: { dir: plugin.dir },
+      });
+    }
+    const kind = this.#s.tierFor(plugin);
+    const tier = this.#s.tiers[kind];
+    if (tier === undefined) {
+      throw new PlugbayError(
+        'PLUGBAY_LOAD_FAILED',
+        `${plugin.id} needs the ${kind} tier, which this host does not have`,
+        {
+          ...source,
+          details: { tier: kind },
+        },
+      );
+    }
+    const config = this.#checkConfig(plugin);
+    const functions = this.#compile(plugin);
+    this.#loading.add(plugin.id);
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new PlugbayError(
+            'PLUGBAY_START_FAILED',
+            `${plugin.id} did not start within ${this.#s.startTimeoutMs} ms`,
+            source,
+          ),
+        ),
+      this.#s.startTimeoutMs,
+    );
+    try {
+      const log = this.#log.child({ plugin: name, version, tier: kind });
+      const loading = tier.load(plugin, { log: pluginSink(log), signal: controller.signal });
+      // If loading overruns, the instance may still arrive later: release it then.
+      loading.then(
+        (late) => controller.signal.aborted && void late.destroy(),
+        () => {},
+      );
+      const instance = await raceAbort(loading, controller.signal);
+      const missing = [...functions.keys()].filter((f) => !instance.exportedFunctions.includes(f));
+      if (missing.length > 0) {
+        await instance.destroy();
+        throw new PlugbayError(
+          'PLUGBAY_LOAD_FAILED',
+          `${plugin.id} declares functions its code does not export: ${missing.join(', ')}`,
+          {
+            ...source,
+            details: { missing },
+          },
+        );
+      }
+      try {
+        await raceAbort(instance.start({ signal: controller.signal, config }), controller.signal);
+      } catch (err) {
+        await instance.destroy(err as Error);
+        const e = PlugbayError.from(err, 'PLUGBAY_START_FAILED', source);
+        throw e.code === 'PLUGBAY_START_FAILED'
+          ? e
+          : new PlugbayError('PLUGBAY_START_FAILED', `${plugin.id} failed to start: ${e.message}`, {
+              ...source,
+              cause: e,
+            });
+      }
+      const loaded = new LoadedVersion(plugin, instance, functions);
+      const instanceLog = log.child({ instance: instance.id });
+      instance.on('fault', (e) => instanceLog.error({ err: e }, `plugin fault: ${e.message}`));
+      instance.on('exit', (e) => instanceLog.warn({ err: e }, `instance exited: ${e.message}`));
+      instance.on('state', (state, previous) =>
+        instanceLog.info({ state, previous }, `instance ${previous} → ${state}`),
+      );
+      let entry = this.#plugins.get(name);
+      if (entry === undefined) {
+        entry = new PluginEntry();
+        this.#plugins.set(name, entry);
+      }
+      entry.add(loaded);
+      this.#diagnostics.delete(plugin.dir);
+      instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
+      return status(loaded);
+    } catch (err) {
+      this.#forget(functions);
+      throw PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED', source);
+    } finally {
+      clearTimeout(timer);
+      this.#loading.delete(plugin.id);
+    }
+  }
+
+  #checkConfig(plugin: CheckedPlugin): unknown {
+    const config = this.#s.config[plugin.manifest.name];
+    const schema = plugin.manifest.config;
+    if (schema === undefined) return config;
+    const compiled = compileSchema(this.#ajv, schema);
+    if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
+    const ok = compiled.validate(config ?? {});
+    const violations = violationsOf(compiled.validate.errors);
+    this.#ajv.removeSchema(schema as object);
+    if (!ok) {
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `config of ${plugin.id} is invalid: ${describe(violations)}`,
+        {
+          plugin: plugin.manifest.name,
+          version: plugin.manifest.version,
+          details: { field: 'config', violations },
+        },
+      );
+    }
+    return config ?? {};
+  }
+
+  #compile(plugin: CheckedPlugin): Map<string, FunctionEntry> {
+    const out = new Map<string, FunctionEntry>();
+    for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
+      const input = compileSchema(this.#ajv, spec.input);
+      const output = compileSchema(this.#ajv, spec.output);
+      // The manifest was validated, so both compile; this only narrows the type.
+      if ('error' in input || 'error' in output)
+        throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: bad schema`);
+      out.set(name, {
+        name,
+        validateInput: input.validate,
+        validateOutput: output.validate,
+        timeoutMs: spec.timeoutMs,
+        idempotent: spec.idempotent ?? false,
+      });
+    }
+    return out;
+  }
+
+  /** Drops compiled schemas from Ajv's cache, so that load/unload cycles do not grow memory. */
+  #forget(functions: ReadonlyMap<string, FunctionEntry>): void {
+    for (const f of functions.values()) {
+      for (const v of [f.validateInput, f.validateOutput]) {
+        if (typeof v.schema === 'object') this.#ajv.removeSchema(v.schema);
+      }
+    }
+  }
+
+  #record(diagnostics: Diagnostic[]): void {
+    for (const d of diagnostics) this.#diagnostics.set(d.dir, []);
+    for (const d of diagnostics) this.#diagnostics.get(d.dir)!.push(d);
+  }
+
+  // ---- calling ------------------------------------------------------------------------------------------------
+
+  call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T> {
+    return this.#invoke(name, fn, input, options ?? noOptions, false) as Promise<T>;
+  }
+
+  callDetailed<T = unknown>(
+    name: string,
+    fn: string,
+    input: unknown,
+    options?: CallOptions,
+  ): Promise<CallResult<T>> {
+    return this.#invoke(name, fn, input, options ?? noOptions, true) as Promise<CallResult<T>>;
+  }
+
+  /** The call path: select → input check → lease → tier call under a deadline → release → output check. */
+  async #invoke(
+    name: string,
+    fn: string,
+    input: unknown,
+    options: CallOptions,
+    detailed: boolean,
+  ): Promise<unknown> {
+    if (this.#closing !== undefined)
+      throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed and takes no calls');
+    const active = this.#route(name);
+    let [target, arm] = this.#select(name, active, options, undefined);
+    let f = functionOf(target, fn);
+    if (!f.validateInput(input)) throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
+    let output: unknown;
+    try {
+      output = await this.#callInstance(target, f, fn, input, options);
+    } catch (err) {
+      // An idempotent call whose instance died mid-call is retried once, on another version.
+      if (!(f.idempotent && (err as PlugbayError).code === 'PLUGBAY_PLUGIN_CRASHED')) throw err;
+      let retry: [LoadedVersion, string];
+      try {
+        retry = this.#select(name, active, options, target);
+      } catch {
+        throw err;
+      }
+      [target] = retry;
+      arm = 'fallback';
+      f = functionOf(target, fn);
+      output = await this.#callInstance(target, f, fn, input, options);
+    }
+    if (!f.validateOutput(output))
+      throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
+    return detailed
+      ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
+      : output;
+  }
+
+  async #callInstance(
+    target: LoadedVersion,
+    f: FunctionEntry,
+    fn: string,
+    input: unknown,
+    options: CallOptions,
+  ): Promise<unknown> {
+    const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
+    const call = new Call(this.#deadlines, timeoutMs, options.traceparent, options.key, options.signal);
+    target.inflight++;
+    try {
+      const output = await call.run(target.instance.call(fn, input, call));
+      target.succeeded();
+      return output;
+    } catch (err) {
+      const e = attribute(err, target);
+      if (
+        instanceFailures.has(e.code) &&
+        target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
+      ) {
+        this.#log.warn(
+          { plugin: target.name, version: target.version, err: e },
+          `circuit of ${target.plugin.id} opened`,
+        );
+      }
+      throw e;
+    } finally {
+      call.settle();
+      target.release();
+    }
+  }
+
+  #route(name: string): ActiveRoute {
+    let active = this.#routes.get(name);
+    if (active === undefined) {
+      active = { route: undefined, compiled: compileRoute(name), revision: 0 };
+      this.#routes.set(name, active);
+    }
+    return active;
+  }
+
+  /** Picks the version that answers (router/select.ts), optionally leaving one out (the retry after a crash). */
+  #select(
+    name: string,
+    active: ActiveRoute,
+    options: CallOptions,
+    without: LoadedVersion | undefined,
+  ): [LoadedVersion, string] {
+    const entry = this.#plugins.get(name);
+    if (entry === undefined || entry.versions.size === 0) {
+      throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${name} is loaded`, { plugin: name });
+    }
+    const candidates =
+      without === undefined ? entry.newestFirst : entry.newestFirst.filter((v) => v !== without);
+    const selection = selectVersion(active.compiled, candidates, options);
+    if (!selection.ok) throw selectionError(name, selection, options.version);
+    return [entry.versions.get(selection.version)!, selection.arm];
+  }
+
+  client<P>(name: string): PluginClient<P> {
+    let client = this.#clients.get(name);
+    if (client === undefined) {
+      const methods = new Map<string, (input: unknown, options?: CallOptions) => Promise<unknown>>();
+      client = new Proxy(
+        {},
+        {
+          get: (_target, fn) => {
+            if (typeof fn !== 'string' || fn === 'then') return undefined; // not a thenable
+            let m = methods.get(fn);
+            if (m === undefined) {
+              m = (input, options) => this.call(name, fn, input, options);
+              methods.set(fn, m);
+            }
+            return m;
+          },
+        },
+      );
+      this.#clients.set(name, client);
+    }
+    return client as PluginClient<P>;
+  }
+
+  // ---- inspection ---------------------------------------------------------------------------------------------
+
+  versions(): VersionStatus[] {
+    return [...this.#plugins.values()].flatMap((e) => e.newestFirst.map(status));
+  }
+
+  diagnostics(): Diagnostic[] {
+    return [...this.#diagnostics.values()].flat();
+  }
+
+  // ---- routes and hot swap -------------------------------------------------------------------------------------
+
+  route(name: string): Route | undefined {
+    return this.#routes.get(name)?.route;
+  }
+
+  setRoute(name: string, raw: unknown, options: ChangeOptions = {}): Promise<Route> {
+    return this.#exclusive(name, async () => {
+      const loaded = [...(this.#plugins.get(name)?.versions.keys() ?? [])];
+      const checked = validateRoute(raw, loaded);
+      if (checked.problems.length > 0) {
+        const problems = checked.problems;
+        const code =
+          routeProblemStatus(problems) === 409 ? 'PLUGBAY_VERSION_NOT_LOADED' : 'PLUGBAY_INVALID_ARGUMENT';
+        const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+        throw new PlugbayError(code, `route of ${name} refused: ${text}`, {
+          plugin: name,
+          details: { problems },
+        });
+      }
+      const route = (checked as { route: Route }).route;
+      const before = this.#served(name);
+      const stable =
+        route.stable !== undefined && route.stable !== this.#store.stable(name) ? route.stable : undefined;
+      this.#switch(name, route, {
+        ...(stable === undefined ? {} : { activate: { plugin: name, version: stable } }),
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'route',
+          plugin: name,
+          reason: options.reason,
+          details: { route },
+        },
+      });
+      await this.#releaseUnserved(name, before, this.#s.drainTimeoutMs);
+      return route;
+    });
+  }
+
+  activate(name: string, version: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+    return this.#exclusive(name, async () => {
+      await this.#ready(name, version);
+      const previous = this.#currentStable(name);
+      if (this.#store.stableHistory(name).length === 0 && previous !== undefined && previous !== version) {
+        // Remember the stable that was in force by default, so that the first rollback returns to it.
+        this.#store.commit({
+          activate: { plugin: name, version: previous },
+          audit: {
+            actor: 'host',
+            action: 'activate',
+            plugin: name,
+            version: previous,
+            reason: 'the stable before the first activation',
+          },
+        });
+      }
+      const route = this.#withStable(name, version);
+      const before = this.#served(name);
+      this.#switch(name, route, {
+        activate: { plugin: name, version },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'activate',
+          plugin: name,
+          version,
+          reason: options.reason,
+          details: { previous },
+        },
+      });
+      await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
+      return { plugin: name, version, previous, route, revision: this.#route(name).revision };
+    });
+  }
+
+  rollback(name: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+    return this.#exclusive(name, async () => {
+      const history = this.#store.stableHistory(name);
+      const current = history.at(-1)?.version;
+      const previous = history.at(-2)?.version;
+      if (current === undefined || previous === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_INVALID_ARGUMENT',
+          `${name} has no previous stable version to roll back to`,
+          {
+            plugin: name,
+            details: { history: history.map((h) => h.version) },
+          },
+        );
+      }
+      await this.#ready(name, previous);
+      const route = this.#withStable(name, previous);
+      const before = this.#served(name);
+      this.#switch(name, route, {
+        rollback: { plugin: name, from: current },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'rollback',
+          plugin: name,
+          version: previous,
+          reason: options.reason,
+          details: { from: current },
+        },
+      });
+      await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
+      return {
+        plugin: name,
+        version: previous,
+        previous: current,
+        route,
+        revision: this.#route(name).revision,
+      };
+    });
+  }
+
+  audit(query?: AuditQuery): AuditEntry[] {
+    return this.#store.audit(query);
+  }
+
+  /** Loads `version` if it is only known, then checks that it is ready and healthy. Nothing switches on failure. */
+  async #ready(name: string, version: string): Promise<LoadedVersion> {
+    let v = this.#plugins.get(name)?.versions.get(version);
+    if (v === undefined) {
+      const known = this.#known.get(`${name}@${version}`);
+      if (known === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_VERSION_NOT_LOADED',
+          `${name}@${version} is not loaded and no plugin directory provides it`,
+          {
+            plugin: name,
+            version,
+          },
+        );
+      }
+      await this.#load(known);
+      v = this.#plugins.get(name)?.versions.get(version);
+      if (v === undefined)
+        throw new PlugbayError('PLUGBAY_VERSION_NOT_LOADED', `${name}@${version} was unloaded meanwhile`, {
+          plugin: name,
+          version,
+        });
+    }
+    const signal = AbortSignal.timeout(this.#s.startTimeoutMs);
+    const health = await raceAbort(v.instance.health(signal), signal).catch((err: unknown) => {
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `${name}@${version} did not answer its health check: ${(err as Error).message}`,
+        {
+          plugin: name,
+          version,
+          cause: err,
+        },
+      );
+    });
+    if (health.status === 'failing' || !v.available) {
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `${name}@${version} is not healthy: ${health.message ?? v.instance.state}`,
+        {
+          plugin: name,
+          version,
+          details: { health, state: v.instance.state },
+        },
+      );
+    }
+    return v;
+  }
+
+  /** The route with `version` as its stable (a canary of that version is promoted, so it is dropped). */
+  #withStable(name: string, version: string): Route {
+    const { canary, ...rest } = this.#routes.get(name)?.route ?? {};
+    return canary === undefined || canary.version === version
+      ? { ...rest, stable: version }
+      : { ...rest, canary, stable: version };
+  }
+
+  /** The stable version calls get now: the route's, or the newest ready release when the route names none. */
+  #currentStable(name: string): string | undefined {
+    const route = this.#routes.get(name)?.route;
+    if (route?.stable !== undefined) return route.stable;
+    const selection = selectVersion(compileRoute(name), this.#plugins.get(name)?.newestFirst ?? [], {});
+    return selection.ok ? selection.version : undefined;
+  }
+
+  /** Versions that some arm of the route can send calls to now. */
+  #served(name: string): Set<string> {
+    const served = referencedVersions(this.#routes.get(name)?.route);
+    const stable = this.#currentStable(name);
+    if (stable !== undefined) served.add(stable);
+    return served;
+  }
+
+  /** Persists the change and switches the in-memory route in the same synchronous step: no call sees half of it. */
+  #switch(name: string, route: Route, change: Omit<StateChange, 'route'>): void {
+    this.#store.commit({ ...change, route: { plugin: name, route } });
+    const revision = (this.#routes.get(name)?.revision ?? 0) + 1;
+    this.#routes.set(name, { route, compiled: compileRoute(name, route), revision });
+    this.#log.info({ plugin: name, route, revision }, `route of ${name} changed (${change.audit.action})`);
+  }
+
+  /** Drains and releases versions that were served before a change and are not any more. */
+  async #releaseUnserved(name: string, before: Set<string>, drainTimeoutMs: number): Promise<void> {
+    const after = this.#served(name);
+    const entry = this.#plugins.get(name);
+    const gone = [...before].filter((v) => !after.has(v)).flatMap((v) => entry?.versions.get(v) ?? []);
+    await Promise.all(gone.map((v) => this.#unload(v, drainTimeoutMs)));
+  }
+
+  #audit(entry: AuditInput): void {
+    try {
+      this.#store.record(entry);
+    } catch (err) {
+      this.#log.error({ err, entry }, 'could not write the audit log');
+    }
+  }
+
+  #exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.#locks.get(name) ?? Promise.resolve()).then(work);
+    this.#locks.set(
+      name,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
+  // ---- shutdown -----------------------------------------------------------------------------------------------
+
+  async unload(name: string, version: string): Promise<void> {
+    const entry = this.#plugins.get(name);
+    const v = entry?.versions.get(version);
+    if (entry === undefined || v === undefined) {
+      throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `${name}@${version} is not loaded`, {
+        plugin: name,
+        version,
+      });
+    }
+    await this.#unload(v, this.#s.drainTimeoutMs);
+  }
+
+  /** Stops routing to `v`, drains it, releases it, and forgets it. */
+  async #unload(v: LoadedVersion, drainTimeoutMs: number): Promise<void> {
+    await this.#release(v, drainTimeoutMs);
+    const entry = this.#plugins.get(v.name);
+    entry?.delete(v);
+    if (entry?.versions.size === 0) this.#plugins.delete(v.name);
+  }
+
+  /** Drain → graceful close → destroy if the close fails or overruns. */
+  async #release(v: LoadedVersion, drainTimeoutMs: number): Promise<void> {
+    const drained = await v.drain(drainTimeoutMs);
+    if (!drained)
+      this.#log.warn(
+        { plugin: v.name, version: v.version, inflight: v.inflight },
+        'drain timed out; closing anyway',
+      );
+    try {
+      await v.instance.close({ timeoutMs: this.#s.stopTimeoutMs });
+    } catch (err) {
+      this.#log.warn({ plugin: v.name, version: v.version, err }, 'graceful close failed; destroying');
+      await v.instance.destroy(err as Error);
+    }
+    this.#forget(v.functions);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const all = [...this.#plugins.values()].flatMap((e) => [...e.versions.values()]);
+      await Promise.allSettled(all.map((v) => this.#release(v, this.#s.drainTimeoutMs)));
+      this.#plugins.clear();
+      await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
+      this.#deadlines.clear();
+      if (this.#ownsStore) this.#store.close();
+    })();
+    return this.#closing;
+  }
+
+  async destroy(reason?: PlugbayError): Promise<void> {
+    const all = [...this.#plugins.values()].flatMap((e) => [...e.versions.values()]);
+    this.#closing ??= Promise.resolve();
+    await Promise.allSettled(all.map((v) => v.instance.destroy(reason)));
+    this.#plugins.clear();
+    await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
+    this.#deadlines.clear();
+    if (this.#ownsStore) this.#store.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function functionOf(target: LoadedVersion, fn: string): FunctionEntry {
+  const f = target.functions.get(fn);
+  if (f !== undefined) return f;
+  throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `${target.plugin.id} has no function ${fn}`, {
+    plugin: target.name,
+    version: target.version,
+    details: { function: fn, functions: [...target.functions.keys()] },
+  });
+}
+
+function status(v: LoadedVersion): VersionStatus {
+  return {
+    plugin: v.name,
+    version: v.version,
+    tier: v.instance.tier,
+    state: v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state,
+    circuit: v.circuitOpen ? 'open' : 'closed',
+    dir: v.plugin.dir,
+    functions: [...v.functions.keys()],
+    inflight: v.inflight,
+    warnings: [...v.plugin.warnings],
+  };
+}
+
+/** Errors leaving a call always say which plugin and version produced them. */
+function attribute(err: unknown, v: LoadedVersion): PlugbayError {
+  const e = PlugbayError.from(err, 'PLUGBAY_PLUGIN_ERROR', { plugin: v.name, version: v.version });
+  e.plugin ??= v.name;
+  e.version ??= v.version;
+  return e;
+}
+
+function invalid(
+  code: 'PLUGBAY_INVALID_INPUT' | 'PLUGBAY_INVALID_OUTPUT',
+  side: 'input' | 'output',
+  v: LoadedVersion,
+  fn: string,
+  validate: { errors?: Parameters<typeof violationsOf>[0] },
+): PlugbayError {
+  const violations = violationsOf(validate.errors);
+  return new PlugbayError(code, `${side} of ${v.name}.${fn} is invalid: ${describe(violations, side)}`, {
+    plugin: v.name,
+    version: v.version,
+    details: { function: fn, violations },
+  });
+}
+
+function describe(violations: { pointer: string; rule: string; message: string }[], root = ''): string {
+  return violations
+    .map((x) => `${root}${x.pointer || (root ? '' : '/')} ${x.message} (${x.rule})`)
+    .join('; ');
+}
+
+function loadDiagnostic(plugin: CheckedPlugin, err: unknown): Diagnostic {
+  const e = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
+  const d: Diagnostic = {
+    code: e.code,
+    severity: 'error',
+    message: e.message,
+    dir: plugin.dir,
+    plugin: plugin.manifest.name,
+    version: plugin.manifest.version,
+  };
+  if (e.details !== undefined) d.details = e.details;
+  return d;
+}
+
+/** Rejects with the signal's reason when it aborts first; the listener is removed either way. */
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,103 @@
+import type { ValidateFunction } from 'ajv';
+import semver from 'semver';
+import type { CheckedPlugin, Instance } from '../core/types.js';
+
+/** What the call path needs of one function, compiled once at load. */
+export interface FunctionEntry {
+  readonly name: string;
+  readonly validateInput: ValidateFunction;
+  readonly validateOutput: ValidateFunction;
+  /** The function's own deadline, if the manifest sets one. */
+  readonly timeoutMs: number | undefined;
+  readonly idempotent: boolean;
+}
+
+/**
+ * The host's record of one loaded version: its instance, compiled functions, and the in-flight count that
+ * draining waits on.
+ */
+export class LoadedVersion {
+  readonly plugin: CheckedPlugin;
+  readonly instance: Instance;
+  readonly functions: ReadonlyMap<string, FunctionEntry>;
+  /** Not a prerelease: eligible as the default version. Computed once; semver parsing is slow for a call path. */
+  readonly stable: boolean;
+  inflight = 0;
+  #draining = false;
+  /** Consecutive failed calls, and until when the circuit stays open (0: closed). */
+  #failures = 0;
+  #openUntil = 0;
+  #idle: (() => void) | undefined;
+
+  constructor(plugin: CheckedPlugin, instance: Instance, functions: ReadonlyMap<string, FunctionEntry>) {
+    this.plugin = plugin;
+    this.instance = instance;
+    this.functions = functions;
+    this.stable = semver.prerelease(plugin.manifest.version) === null;
+  }
+
+  get name(): string {
+    return this.plugin.manifest.name;
+  }
+  get version(): string {
+    return this.plugin.manifest.version;
+  }
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /**
+   * Takes calls: ready, or degraded (calls wait for the restart), not draining, and its circuit not open. Once the
+   * cool-down has passed the circuit is half-open: calls go through again, and the next failure re-opens it.
+   */
+  get available(): boolean {
+    const s = this.instance.state;
+    return (
+      !this.#draining &&
+      (s === 'ready' || s === 'degraded') &&
+      (this.#openUntil === 0 || Date.now() >= this.#openUntil)
+    );
+  }
+
+  get circuitOpen(): boolean {
+    return this.#openUntil !== 0 && Date.now() < this.#openUntil;
+  }
+
+  succeeded(): void {
+    if (this.#failures !== 0) {
+      this.#failures = 0;
+      this.#openUntil = 0;
+    }
+  }
+
+  /** Counts a failed call; returns true when this failure opened the circuit. */
+  failed(threshold: number, coolDownMs: number): boolean {
+    this.#failures++;
+    const reopen = this.#openUntil !== 0 && Date.now() >= this.#openUntil; // a failed half-open probe
+    if (this.#failures < threshold && !reopen) return false;
+    this.#openUntil = Date.now() + coolDownMs;
+    return true;
+  }
+
+  release(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.#idle !== undefined) this.#idle();
+  }
+
+  /** Stops routing to this version and waits until its in-flight calls finish or `timeoutMs` passes. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    if (this.inflight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => {
+      this.#idle = () => resolve(true);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await idle;
+    } finally {
+      clearTimeout(timer);
+      this.#idle = undefined;
+    }
+  }
+}
