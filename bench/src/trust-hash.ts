@@ -43,16 +43,23 @@ try {
   sha256sum(); // warm the page cache and both code paths
   await listPluginFiles(dir);
   const samples = { sha256sum: [] as number[], hash: [] as number[], verify: [] as number[] };
-  for (let r = 0; r < rounds; r++) {
-    // Interleaved so that machine noise hits all three alike.
-    samples.sha256sum.push(await time(sha256sum));
-    samples.hash.push(await time(() => listPluginFiles(dir)));
-    samples.verify.push(
-      await time(async () => {
+  const runs: [keyof typeof samples, () => unknown][] = [
+    ['sha256sum', sha256sum],
+    ['hash', () => listPluginFiles(dir)],
+    [
+      'verify',
+      async () => {
         const v = await verifyPlugin(dir, { keyring });
         if (v.status !== 'valid') throw new Error(`bench plugin verified as ${v.status}`);
-      }),
-    );
+      },
+    ],
+  ];
+  for (let r = 0; r < rounds; r++) {
+    // Interleaved, and rotated each round, so that machine noise and order effects hit all three alike.
+    for (let k = 0; k < runs.length; k++) {
+      const [name, fn] = runs[(r + k) % runs.length]!;
+      samples[name].push(await time(fn));
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const megabytes = (fileCount * fileSize) / 1024 / 1024;
