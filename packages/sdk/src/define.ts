@@ -90,7 +90,8 @@ type OutputOf<O, K> = K extends keyof O ? (O[K] extends TSchema ? Static<O[K]> :
 type ConfigOf<C> = C extends TSchema ? Static<C> : unknown;
 
 /** A typed plugin, as returned by definePlugin: schemas kept as types so clients get static types. */
-export interface TypedPlugin<I extends Record<string, TSchema>, O extends Record<string, TSchema>> extends PluginDefinition {
+export interface TypedPlugin<I extends Record<string, TSchema>, O extends Record<string, TSchema>>
+  extends PluginDefinition {
   readonly '~types'?: { inputs: I; outputs: O };
 }
 

@@ -106,11 +106,16 @@ export class PlugbayError extends Error {
   }
 
   /** Wraps anything thrown into a PlugbayError; PlugbayErrors pass through unchanged. */
-  static from(value: unknown, code: ErrorCode = 'PLUGBAY_PLUGIN_ERROR', source: ErrorSource = {}): PlugbayError {
+  static from(
+    value: unknown,
+    code: ErrorCode = 'PLUGBAY_PLUGIN_ERROR',
+    source: ErrorSource = {},
+  ): PlugbayError {
     if (value instanceof PlugbayError) return value;
     const message = value instanceof Error ? value.message : `non-error thrown: ${safeString(value)}`;
     const err = new PlugbayError(code, message, { ...source, cause: value });
-    if (value instanceof Error && value.stack) err.stack = `PlugbayError: ${message}\n${stackFrames(value.stack)}`;
+    if (value instanceof Error && value.stack)
+      err.stack = `PlugbayError: ${message}\n${stackFrames(value.stack)}`;
     return err;
   }
 

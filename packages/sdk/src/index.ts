@@ -1,4 +1,5 @@
-export { definePlugin } from './define.js';
+export type { Static, TSchema } from '@sinclair/typebox';
+export { Type } from '@sinclair/typebox';
 export type {
   CallContext,
   FunctionDefinition,
@@ -11,7 +12,6 @@ export type {
   PluginLogger,
   TypedPlugin,
 } from './define.js';
-export { PlugbayError, errorCodes, isErrorCode, toWireError } from './errors.js';
+export { definePlugin } from './define.js';
 export type { ErrorCode, ErrorSource, PlugbayErrorOptions, WireError } from './errors.js';
-export { Type } from '@sinclair/typebox';
-export type { Static, TSchema } from '@sinclair/typebox';
+export { errorCodes, isErrorCode, PlugbayError, toWireError } from './errors.js';

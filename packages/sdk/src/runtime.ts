@@ -52,11 +52,18 @@ export class PluginRuntime {
   invoke(fn: string, input: unknown, scope: CallScope): unknown {
     const def = Object.hasOwn(this.definition.functions, fn) ? this.definition.functions[fn] : undefined;
     if (def === undefined) {
-      throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `plugin ${this.definition.name} has no function ${fn}`, {
-        details: { function: fn },
-      });
+      throw new PlugbayError(
+        'PLUGBAY_UNKNOWN_FUNCTION',
+        `plugin ${this.definition.name} has no function ${fn}`,
+        {
+          details: { function: fn },
+        },
+      );
     }
-    return def.handler(input as never, new Context(scope, this.#config, this.#options) as unknown as CallContext<never>);
+    return def.handler(
+      input as never,
+      new Context(scope, this.#config, this.#options) as unknown as CallContext<never>,
+    );
   }
 
   #lifecycle(signal: AbortSignal): LifecycleContext<never> {

@@ -42,7 +42,12 @@ export function checkEngines(m: Manifest, env: HostEnvironment = currentEnvironm
     const denied = allowed.filter((a) => a.startsWith('!')).map((a) => a.slice(1));
     const wanted = allowed.filter((a) => !a.startsWith('!'));
     if (denied.includes(actual) || (wanted.length > 0 && !wanted.includes(actual))) {
-      out.push({ field, required: allowed.join(','), actual, message: `built for ${what} ${allowed.join(', ')}, this host is ${actual}` });
+      out.push({
+        field,
+        required: allowed.join(','),
+        actual,
+        message: `built for ${what} ${allowed.join(', ')}, this host is ${actual}`,
+      });
     }
   };
   list('platform.os', m.platform?.os, env.os, 'OS');

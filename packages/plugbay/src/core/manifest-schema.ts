@@ -5,25 +5,36 @@ import { type Static, Type } from '@sinclair/typebox';
 
 const Enum = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: values });
 const Range = (description: string) => Type.String({ minLength: 1, description });
-const JsonSchema = (description: string) =>
-  Type.Unsafe<Record<string, unknown> | boolean>({ type: ['object', 'boolean'], description });
+// Embedded JSON Schemas are checked by compiling them (core/manifest.ts), which says more than a type rule could.
+const JsonSchema = (description: string) => Type.Unsafe<Record<string, unknown> | boolean>({ description });
 
 const FunctionSpec = Type.Object(
   {
     description: Type.Optional(Type.String()),
     input: JsonSchema('JSON Schema of the input'),
     output: JsonSchema('JSON Schema of the output'),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'Per-call deadline for this function' })),
+    timeoutMs: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'Per-call deadline for this function' }),
+    ),
     idempotent: Type.Optional(Type.Boolean({ description: 'Safe to retry on a fallback version' })),
     examples: Type.Optional(
-      Type.Array(Type.Object({ input: Type.Unknown(), output: Type.Optional(Type.Unknown()) }, { additionalProperties: false })),
+      Type.Array(
+        Type.Object(
+          { input: Type.Unknown(), output: Type.Optional(Type.Unknown()) },
+          { additionalProperties: false },
+        ),
+      ),
     ),
   },
   { additionalProperties: false },
 );
 
 const Mount = Type.Object(
-  { host: Type.String({ minLength: 1 }), guest: Type.String({ minLength: 1 }), readOnly: Type.Optional(Type.Boolean()) },
+  {
+    host: Type.String({ minLength: 1 }),
+    guest: Type.String({ minLength: 1 }),
+    readOnly: Type.Optional(Type.Boolean()),
+  },
   { additionalProperties: false },
 );
 
@@ -39,8 +50,16 @@ const Permissions = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    net: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Hosts (host or host:port) the plugin may reach' })),
-    env: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), { description: 'Environment variables passed in' })),
+    net: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Hosts (host or host:port) the plugin may reach',
+      }),
+    ),
+    env: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), {
+        description: 'Environment variables passed in',
+      }),
+    ),
     childProcess: Type.Optional(Type.Boolean()),
     memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
   },
@@ -61,21 +80,34 @@ export const manifestSchema = Type.Object(
     entry: Type.String({ minLength: 1, description: 'Path of the code inside the plugin directory' }),
     engines: Type.Optional(
       Type.Object(
-        { plugbay: Type.Optional(Range('semver range of plugbay')), node: Type.Optional(Range('semver range of Node.js')) },
+        {
+          plugbay: Type.Optional(Range('semver range of plugbay')),
+          node: Type.Optional(Range('semver range of Node.js')),
+        },
         { additionalProperties: false },
       ),
     ),
     platform: Type.Optional(
       Type.Object(
         {
-          os: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'process.platform values; !x excludes' })),
-          cpu: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'process.arch values; !x excludes' })),
-          abi: Type.Optional(Type.String({ pattern: '^[0-9]+$', description: 'process.versions.modules of a native addon' })),
+          os: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description: 'process.platform values; !x excludes',
+            }),
+          ),
+          cpu: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), { description: 'process.arch values; !x excludes' }),
+          ),
+          abi: Type.Optional(
+            Type.String({ pattern: '^[0-9]+$', description: 'process.versions.modules of a native addon' }),
+          ),
         },
         { additionalProperties: false },
       ),
     ),
-    implements: Type.Optional(Type.Record(Type.String({ minLength: 1 }), Range('semver range of the contract'))),
+    implements: Type.Optional(
+      Type.Record(Type.String({ minLength: 1 }), Range('semver range of the contract')),
+    ),
     functions: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), FunctionSpec, {
       additionalProperties: false,
     }),

@@ -19,7 +19,9 @@ const validateShape = ajv.compile<Manifest>(manifestSchema);
  * Checks a parsed plugin.json against the manifest schema and the rules a schema cannot say (semver versions and
  * ranges, embedded JSON Schemas, entry path form). Returns every problem, not just the first.
  */
-export function validateManifest(raw: unknown): { manifest: Manifest; problems: [] } | { problems: ManifestProblem[] } {
+export function validateManifest(
+  raw: unknown,
+): { manifest: Manifest; problems: [] } | { problems: ManifestProblem[] } {
   if (!validateShape(raw)) {
     const problems = violationsOf(validateShape.errors).map((v) => ({
       field: pointerToField(v.pointer) || '(root)',
@@ -31,22 +33,35 @@ export function validateManifest(raw: unknown): { manifest: Manifest; problems: 
   const m = raw;
   const problems: ManifestProblem[] = [];
   if (semver.valid(m.version) === null) {
-    problems.push({ field: 'version', rule: 'semver', message: `must be a semver version, got "${m.version}"` });
+    problems.push({
+      field: 'version',
+      rule: 'semver',
+      message: `must be a semver version, got "${m.version}"`,
+    });
   }
   for (const [key, range] of Object.entries(m.engines ?? {})) {
     if (range !== undefined && semver.validRange(range) === null) {
-      problems.push({ field: `engines.${key}`, rule: 'semver-range', message: `must be a semver range, got "${range}"` });
+      problems.push({
+        field: `engines.${key}`,
+        rule: 'semver-range',
+        message: `must be a semver range, got "${range}"`,
+      });
     }
   }
   for (const [contract, range] of Object.entries(m.implements ?? {})) {
     if (semver.validRange(range) === null) {
-      problems.push({ field: `implements.${contract}`, rule: 'semver-range', message: `must be a semver range, got "${range}"` });
+      problems.push({
+        field: `implements.${contract}`,
+        rule: 'semver-range',
+        message: `must be a semver range, got "${range}"`,
+      });
     }
   }
   for (const [fn, spec] of Object.entries(m.functions)) {
     for (const side of ['input', 'output'] as const) {
       const compiled = compileSchema(ajv, spec[side]);
-      if ('error' in compiled) problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: compiled.error });
+      if ('error' in compiled)
+        problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: compiled.error });
     }
   }
   if (m.config !== undefined) {
@@ -54,15 +69,18 @@ export function validateManifest(raw: unknown): { manifest: Manifest; problems: 
     if ('error' in compiled) problems.push({ field: 'config', rule: 'json-schema', message: compiled.error });
   }
   const entryProblem = entryFormProblem(m.entry);
-  if (entryProblem !== undefined) problems.push({ field: 'entry', rule: 'inside-plugin-dir', message: entryProblem });
+  if (entryProblem !== undefined)
+    problems.push({ field: 'entry', rule: 'inside-plugin-dir', message: entryProblem });
   if (m.protocol === 'go-plugin') {
     for (const field of ['proto', 'service', 'handshake'] as const) {
-      if (m[field] === undefined) problems.push({ field, rule: 'required', message: 'is required when protocol is "go-plugin"' });
+      if (m[field] === undefined)
+        problems.push({ field, rule: 'required', message: 'is required when protocol is "go-plugin"' });
     }
   }
   if (m.runtime !== 'exec') {
     for (const field of ['protocol', 'handshake', 'proto', 'service'] as const) {
-      if (m[field] !== undefined) problems.push({ field, rule: 'runtime', message: 'is only allowed when runtime is "exec"' });
+      if (m[field] !== undefined)
+        problems.push({ field, rule: 'runtime', message: 'is only allowed when runtime is "exec"' });
     }
   }
   return problems.length === 0 ? { manifest: m, problems: [] } : { problems };

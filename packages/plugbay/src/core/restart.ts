@@ -15,7 +15,9 @@ export interface RestartOptions {
   stableAfterMs?: number;
 }
 
-export type RestartDecision = { action: 'restart'; delayMs: number } | { action: 'crashloop'; crashes: number };
+export type RestartDecision =
+  | { action: 'restart'; delayMs: number }
+  | { action: 'crashloop'; crashes: number };
 
 export class RestartPolicy {
   readonly options: Required<RestartOptions>;
@@ -44,7 +46,8 @@ export class RestartPolicy {
     if (this.#lastStart !== 0 && now - this.#lastStart >= o.stableAfterMs) this.#attempt = 0;
     this.#crashes = this.#crashes.filter((t) => now - t < o.crashloopWindowMs);
     this.#crashes.push(now);
-    if (this.#crashes.length >= o.crashloopCount) return { action: 'crashloop', crashes: this.#crashes.length };
+    if (this.#crashes.length >= o.crashloopCount)
+      return { action: 'crashloop', crashes: this.#crashes.length };
     const delayMs = Math.min(o.maxDelayMs, o.initialDelayMs * 2 ** this.#attempt);
     this.#attempt++;
     return { action: 'restart', delayMs };

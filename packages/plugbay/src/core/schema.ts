@@ -7,7 +7,12 @@ const addFormats = addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv }
 
 /** The one Ajv setup of plugbay: function schemas, manifests and configs are all checked through it. */
 export function createAjv(options: { allErrors?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: options.allErrors ?? false, strict: false, coerceTypes: false, useDefaults: false });
+  const ajv = new Ajv({
+    allErrors: options.allErrors ?? false,
+    strict: false,
+    coerceTypes: false,
+    useDefaults: false,
+  });
   addFormats.default(ajv);
   return ajv;
 }
@@ -26,7 +31,11 @@ export function violationsOf(errors: ErrorObject[] | null | undefined): SchemaVi
   return (errors ?? []).map((e) => {
     const params = e.params as { missingProperty?: string; additionalProperty?: string };
     if (e.keyword === 'required' && params.missingProperty !== undefined) {
-      return { pointer: `${e.instancePath}/${escapePointer(params.missingProperty)}`, rule: 'required', message: 'is required' };
+      return {
+        pointer: `${e.instancePath}/${escapePointer(params.missingProperty)}`,
+        rule: 'required',
+        message: 'is required',
+      };
     }
     if (e.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
       return {

@@ -17,7 +17,15 @@ export type TierKind = 'inline' | 'thread' | 'process' | 'wasm';
  * - `failed`: could not load/start, or the plugin broke the host's trust (inline uncaught error); final.
  * - `crashloop`: restarted too often; final until reloaded.
  */
-export type InstanceState = 'loading' | 'starting' | 'ready' | 'degraded' | 'draining' | 'closed' | 'failed' | 'crashloop';
+export type InstanceState =
+  | 'loading'
+  | 'starting'
+  | 'ready'
+  | 'degraded'
+  | 'draining'
+  | 'closed'
+  | 'failed'
+  | 'crashloop';
 
 /** One problem found while discovering or checking a plugin. */
 export interface Diagnostic {

@@ -62,14 +62,15 @@ export interface LoadReport {
 }
 
 /** A typed client: one method per function of the plugin. */
-export type PluginClient<P> = P extends TypedPlugin<infer I, infer O>
-  ? {
-      [K in keyof I & keyof O]: (
-        input: Static<I[K] & TSchema>,
-        options?: CallOptions,
-      ) => Promise<O[K] extends TSchema ? Static<O[K]> : unknown>;
-    }
-  : Record<string, (input: unknown, options?: CallOptions) => Promise<unknown>>;
+export type PluginClient<P> =
+  P extends TypedPlugin<infer I, infer O>
+    ? {
+        [K in keyof I & keyof O]: (
+          input: Static<I[K] & TSchema>,
+          options?: CallOptions,
+        ) => Promise<O[K] extends TSchema ? Static<O[K]> : unknown>;
+      }
+    : Record<string, (input: unknown, options?: CallOptions) => Promise<unknown>>;
 
 export interface PluginHost extends AsyncDisposable {
   /** Discovers, checks, loads and starts every plugin below `dir`; broken plugins are reported and skipped. */
@@ -79,9 +80,16 @@ export interface PluginHost extends AsyncDisposable {
   /** Calls `fn` of plugin `name`, routed to one version, with schemas and deadline enforced. */
   call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T>;
   /** Like call(), and says which version answered and why. */
-  callDetailed<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<CallResult<T>>;
+  callDetailed<T = unknown>(
+    name: string,
+    fn: string,
+    input: unknown,
+    options?: CallOptions,
+  ): Promise<CallResult<T>>;
   /** A typed client: `host.client<typeof greeter>('greeter').greet({ name })`. */
-  client<P extends TypedPlugin<Record<string, TSchema>, Record<string, TSchema>>>(name: string): PluginClient<P>;
+  client<P extends TypedPlugin<Record<string, TSchema>, Record<string, TSchema>>>(
+    name: string,
+  ): PluginClient<P>;
   /** Every loaded version. */
   versions(): VersionStatus[];
   /** Diagnostics of everything that failed discovery, checks, load or start. */

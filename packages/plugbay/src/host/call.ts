@@ -1,0 +1,111 @@
+import type { DeadlineEntry, Deadlines, Expirable } from '../core/deadlines.js';
+import { PlugbayError } from '../core/errors.js';
+import type { CallContext } from '../core/types.js';
+
+/**
+ * One call in progress: its deadline, its abort, and the context a tier sees. The AbortSignal is made only when
+ * someone reads it (most plugins never do), and the deadline rides on a shared list instead of a timer per call.
+ */
+export class Call implements CallContext, Expirable {
+  readonly deadline: number;
+  readonly traceparent: string | undefined;
+  readonly key: string | undefined;
+  #controller: AbortController | undefined;
+  #listeners: ((reason: PlugbayError) => void)[] | undefined;
+  #reject: ((reason: PlugbayError) => void) | undefined;
+  #reason: PlugbayError | undefined;
+  #entry: DeadlineEntry | undefined;
+  #callerSignal: AbortSignal | undefined;
+  #settled = false;
+  readonly #deadlines: Deadlines;
+  readonly #timeoutMs: number;
+
+  constructor(
+    deadlines: Deadlines,
+    timeoutMs: number,
+    traceparent?: string,
+    key?: string,
+    signal?: AbortSignal,
+  ) {
+    this.#deadlines = deadlines;
+    this.#timeoutMs = timeoutMs;
+    this.deadline = Date.now() + timeoutMs;
+    this.traceparent = traceparent;
+    this.key = key;
+    if (signal !== undefined) {
+      if (signal.aborted) this.#reason = cancelled(signal);
+      else {
+        this.#callerSignal = signal;
+        signal.addEventListener('abort', this, { once: true });
+      }
+    }
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  onAbort(listener: (reason: PlugbayError) => void): void {
+    if (this.#settled) return;
+    if (this.#reason !== undefined) listener(this.#reason);
+    else if (this.#listeners === undefined) this.#listeners = [listener];
+    else this.#listeners.push(listener);
+  }
+
+  /** Settles with the tier's answer, or rejects first when the deadline passes or the caller aborts. */
+  run<T>(answer: Promise<T>): Promise<T> {
+    if (this.#reason !== undefined) {
+      answer.catch(() => {}); // the tier may still reject; nobody waits for it any more
+      return Promise.reject(this.#reason);
+    }
+    this.#entry = this.#deadlines.add(this.#timeoutMs, this);
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      answer.then(resolve, reject);
+    });
+  }
+
+  /** Deadline reached (called by Deadlines). */
+  expire(): void {
+    this.#entry = undefined;
+    this.#abort(
+      new PlugbayError('PLUGBAY_TIMEOUT', `call did not finish within ${this.#timeoutMs} ms`, {
+        details: { timeoutMs: this.#timeoutMs },
+      }),
+    );
+  }
+
+  /** The caller's signal fired (EventListener object form: no closure per call). */
+  handleEvent(): void {
+    this.#abort(cancelled(this.#callerSignal!));
+  }
+
+  /** The call is over: drop the deadline and the caller's listener. */
+  settle(): void {
+    this.#settled = true;
+    if (this.#entry !== undefined) this.#deadlines.remove(this.#entry);
+    this.#callerSignal?.removeEventListener('abort', this);
+    this.#listeners = undefined;
+    this.#reject = undefined;
+  }
+
+  #abort(reason: PlugbayError): void {
+    if (this.#settled || this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#reject?.(reason);
+    this.#controller?.abort(reason);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (listeners) for (const l of listeners) l(reason);
+  }
+}
+
+function cancelled(signal: AbortSignal): PlugbayError {
+  const reason = signal.reason;
+  if (reason instanceof PlugbayError) return reason;
+  return new PlugbayError('PLUGBAY_CANCELLED', 'the caller aborted the call', { cause: reason });
+}

@@ -1,0 +1,69 @@
+import type { ValidateFunction } from 'ajv';
+import type { CheckedPlugin, Instance } from '../core/types.js';
+
+/** What the call path needs of one function, compiled once at load. */
+export interface FunctionEntry {
+  readonly name: string;
+  readonly validateInput: ValidateFunction;
+  readonly validateOutput: ValidateFunction;
+  /** The function's own deadline, if the manifest sets one. */
+  readonly timeoutMs: number | undefined;
+  readonly idempotent: boolean;
+}
+
+/**
+ * The host's record of one loaded version: its instance, compiled functions, and the in-flight count that
+ * draining waits on.
+ */
+export class LoadedVersion {
+  readonly plugin: CheckedPlugin;
+  readonly instance: Instance;
+  readonly functions: ReadonlyMap<string, FunctionEntry>;
+  inflight = 0;
+  #draining = false;
+  #idle: (() => void) | undefined;
+
+  constructor(plugin: CheckedPlugin, instance: Instance, functions: ReadonlyMap<string, FunctionEntry>) {
+    this.plugin = plugin;
+    this.instance = instance;
+    this.functions = functions;
+  }
+
+  get name(): string {
+    return this.plugin.manifest.name;
+  }
+  get version(): string {
+    return this.plugin.manifest.version;
+  }
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Takes calls: ready, or degraded (calls wait for the restart), and not draining. */
+  get available(): boolean {
+    const s = this.instance.state;
+    return !this.#draining && (s === 'ready' || s === 'degraded');
+  }
+
+  release(): void {
+    this.inflight--;
+    if (this.inflight === 0 && this.#idle !== undefined) this.#idle();
+  }
+
+  /** Stops routing to this version and waits until its in-flight calls finish or `timeoutMs` passes. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    if (this.inflight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => {
+      this.#idle = () => resolve(true);
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await idle;
+    } finally {
+      clearTimeout(timer);
+      this.#idle = undefined;
+    }
+  }
+}

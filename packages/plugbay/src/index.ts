@@ -1,0 +1,27 @@
+// The public API of plugbay. Internals are not exported; import only from here.
+
+export type { ErrorCode, WireError } from './core/errors.js';
+export { errorCodes, isErrorCode, PlugbayError } from './core/errors.js';
+export type { Manifest, ManifestProblem } from './core/manifest.js';
+export { manifestSchema, validateManifest } from './core/manifest.js';
+export type {
+  CallContext,
+  CheckedPlugin,
+  Diagnostic,
+  Instance,
+  InstanceState,
+  LoadOptions,
+  Tier,
+  TierKind,
+} from './core/types.js';
+export { checkPluginDir, discover } from './host/discover.js';
+export { createHost } from './host/host.js';
+export type {
+  CallOptions,
+  CallResult,
+  HostOptions,
+  LoadReport,
+  PluginClient,
+  PluginHost,
+  VersionStatus,
+} from './host/types.js';

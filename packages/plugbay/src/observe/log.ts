@@ -1,0 +1,36 @@
+import { spanIdOf, traceIdOf } from '@plugbay/sdk/runtime';
+import { type Logger, pino } from 'pino';
+import type { PluginLoggerSink, PluginLogLine } from '../core/types.js';
+
+/** The host's default logger: JSON lines on stderr at `info` (LOG_LEVEL overrides). */
+export function defaultLogger(): Logger {
+  return pino({ name: 'plugbay', level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2));
+}
+
+/**
+ * A sink for lines from or about one instance. Every line carries plugin, version, tier and instance (bound on
+ * the child logger) and, when a call is in progress, its traceId and spanId.
+ */
+export function pluginSink(log: Logger): PluginLoggerSink {
+  const write = (line: PluginLogLine) => {
+    const fields: Record<string, unknown> = { ...line.fields };
+    const traceId = traceIdOf(line.traceparent);
+    if (traceId !== undefined) {
+      fields.traceId = traceId;
+      fields.spanId = spanIdOf(line.traceparent);
+    }
+    log[line.level](fields, line.msg);
+  };
+  const at =
+    (level: PluginLogLine['level']) =>
+    (msg: string, fields?: Record<string, unknown>): void =>
+      write(fields === undefined ? { level, msg } : { level, msg, fields });
+  return {
+    line: write,
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+  };
+}
