@@ -19,7 +19,6 @@ export class UsageError extends Error {
 /** A subcommand: parses its own arguments, calls the library, prints, and returns the exit code. */
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   run(args: string[], io: CliIo): Promise<number>;
 }

@@ -6,7 +6,6 @@ import type { Command } from '../io.js';
 
 export const buildCommand: Command = {
   name: 'build',
-  summary: 'bundle TypeScript plugins and generate their plugin.json',
   usage: `plugbay build [dir...]
 
 Builds each dir that holds a TypeScript plugin (src/index.ts with a definePlugin default export) into
