@@ -37,6 +37,8 @@ export const errorCodes = {
   PLUGBAY_PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
+  /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
+  PLUGBAY_STATE_UNAVAILABLE: { retryable: false, httpStatus: 500 },
   /** Something failed inside plugbay itself; a bug. */
   PLUGBAY_INTERNAL: { retryable: false, httpStatus: 500 },
 } as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;

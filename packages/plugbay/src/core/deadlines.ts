@@ -3,38 +3,37 @@
  * each distinct timeout keeps a FIFO list and one timer armed for its head — the idea of Node's own timer lists,
  * minus the Timeout object per call (a setTimeout/clearTimeout pair costs more than the rest of an inline call).
  */
-export interface Expirable {
-  expire(): void;
-}
 
-export class DeadlineEntry {
+/** Something with a deadline; it is its own list node, so scheduling allocates nothing. */
+export abstract class DeadlineEntry {
+  abstract readonly deadline: number;
   prev: DeadlineEntry | undefined = undefined;
   next: DeadlineEntry | undefined = undefined;
-  constructor(
-    readonly deadline: number,
-    readonly target: Expirable,
-    readonly list: DeadlineList,
-  ) {}
+  list: DeadlineList | undefined = undefined;
+  /** Called once when the deadline passes before the entry was removed. */
+  abstract expire(): void;
 }
 
 class DeadlineList {
   head: DeadlineEntry | undefined = undefined;
   tail: DeadlineEntry | undefined = undefined;
   timer: NodeJS.Timeout | undefined = undefined;
-  armedFor = 0;
 }
 
 export class Deadlines {
   readonly #lists = new Map<number, DeadlineList>();
 
-  /** Expires `target` after `timeoutMs` unless the entry is removed first. */
-  add(timeoutMs: number, target: Expirable): DeadlineEntry {
+  /**
+   * Expires `entry` at its deadline unless it is removed first. `timeoutMs` names its list: entries added with
+   * the same timeout must have deadlines in the order they are added (now + timeoutMs does).
+   */
+  add(timeoutMs: number, entry: DeadlineEntry): void {
     let list = this.#lists.get(timeoutMs);
     if (list === undefined) {
       list = new DeadlineList();
       this.#lists.set(timeoutMs, list);
     }
-    const entry = new DeadlineEntry(Date.now() + timeoutMs, target, list);
+    entry.list = list;
     if (list.tail === undefined) {
       list.head = list.tail = entry;
     } else {
@@ -43,17 +42,16 @@ export class Deadlines {
       list.tail = entry;
     }
     if (list.timer === undefined) this.#arm(list);
-    return entry;
   }
 
   remove(entry: DeadlineEntry): void {
     const list = entry.list;
-    if (entry.prev === undefined && list.head !== entry) return; // already removed
+    if (list === undefined) return; // never added, or already removed
     if (entry.prev) entry.prev.next = entry.next;
     else list.head = entry.next;
     if (entry.next) entry.next.prev = entry.prev;
     else list.tail = entry.prev;
-    entry.prev = entry.next = undefined;
+    entry.prev = entry.next = entry.list = undefined;
     // The timer stays armed for a removed head: it re-arms for the new head when it fires (cheaper than re-arming here).
   }
 
@@ -72,7 +70,6 @@ export class Deadlines {
       list.timer = undefined;
       return;
     }
-    list.armedFor = head.deadline;
     list.timer = setTimeout(() => this.#fire(list), Math.max(0, head.deadline - Date.now()));
   }
 
@@ -82,7 +79,7 @@ export class Deadlines {
     let head = list.head;
     while (head !== undefined && head.deadline <= now) {
       this.remove(head);
-      head.target.expire();
+      head.expire();
       head = list.head;
     }
     this.#arm(list);

@@ -1,4 +1,4 @@
-import type { DeadlineEntry, Deadlines, Expirable } from '../core/deadlines.js';
+import { DeadlineEntry, type Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import type { CallContext } from '../core/types.js';
 
@@ -6,7 +6,7 @@ import type { CallContext } from '../core/types.js';
  * One call in progress: its deadline, its abort, and the context a tier sees. The AbortSignal is made only when
  * someone reads it (most plugins never do), and the deadline rides on a shared list instead of a timer per call.
  */
-export class Call implements CallContext, Expirable {
+export class Call extends DeadlineEntry implements CallContext {
   readonly deadline: number;
   readonly traceparent: string | undefined;
   readonly key: string | undefined;
@@ -14,7 +14,6 @@ export class Call implements CallContext, Expirable {
   #listeners: ((reason: PlugbayError) => void)[] | undefined;
   #reject: ((reason: PlugbayError) => void) | undefined;
   #reason: PlugbayError | undefined;
-  #entry: DeadlineEntry | undefined;
   #callerSignal: AbortSignal | undefined;
   #settled = false;
   readonly #deadlines: Deadlines;
@@ -27,6 +26,7 @@ export class Call implements CallContext, Expirable {
     key?: string,
     signal?: AbortSignal,
   ) {
+    super();
     this.#deadlines = deadlines;
     this.#timeoutMs = timeoutMs;
     this.deadline = Date.now() + timeoutMs;
@@ -62,7 +62,7 @@ export class Call implements CallContext, Expirable {
       answer.catch(() => {}); // the tier may still reject; nobody waits for it any more
       return Promise.reject(this.#reason);
     }
-    this.#entry = this.#deadlines.add(this.#timeoutMs, this);
+    this.#deadlines.add(this.#timeoutMs, this);
     return new Promise<T>((resolve, reject) => {
       this.#reject = reject;
       answer.then(resolve, reject);
@@ -71,7 +71,6 @@ export class Call implements CallContext, Expirable {
 
   /** Deadline reached (called by Deadlines). */
   expire(): void {
-    this.#entry = undefined;
     this.#abort(
       new PlugbayError('PLUGBAY_TIMEOUT', `call did not finish within ${this.#timeoutMs} ms`, {
         details: { timeoutMs: this.#timeoutMs },
@@ -87,7 +86,7 @@ export class Call implements CallContext, Expirable {
   /** The call is over: drop the deadline and the caller's listener. */
   settle(): void {
     this.#settled = true;
-    if (this.#entry !== undefined) this.#deadlines.remove(this.#entry);
+    this.#deadlines.remove(this);
     this.#callerSignal?.removeEventListener('abort', this);
     this.#listeners = undefined;
     this.#reject = undefined;

@@ -57,6 +57,8 @@ function normalise(o: HostOptions): Settings {
   };
 }
 
+const noOptions: CallOptions = Object.freeze({});
+
 function defaultTierFor(plugin: CheckedPlugin): TierKind {
   const runtime = plugin.manifest.runtime;
   return runtime === 'node' ? 'thread' : runtime === 'wasm' ? 'wasm' : 'process';
@@ -291,16 +293,27 @@ class Host implements PluginHost {
 
   // ---- calling ------------------------------------------------------------------------------------------------
 
-  async call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T> {
-    return (await this.callDetailed<T>(name, fn, input, options)).output;
+  call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T> {
+    return this.#invoke(name, fn, input, options ?? noOptions, false) as Promise<T>;
   }
 
-  async callDetailed<T = unknown>(
+  callDetailed<T = unknown>(
     name: string,
     fn: string,
     input: unknown,
-    options: CallOptions = {},
+    options?: CallOptions,
   ): Promise<CallResult<T>> {
+    return this.#invoke(name, fn, input, options ?? noOptions, true) as Promise<CallResult<T>>;
+  }
+
+  /** The call path: select → input check → lease → tier call under a deadline → release → output check. */
+  async #invoke(
+    name: string,
+    fn: string,
+    input: unknown,
+    options: CallOptions,
+    detailed: boolean,
+  ): Promise<unknown> {
     if (this.#closing !== undefined)
       throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed and takes no calls');
     const [target, arm] = this.#select(name, options);
@@ -327,7 +340,7 @@ class Host implements PluginHost {
     }
     if (!f.validateOutput(output))
       throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
-    return { output: output as T, plugin: target.name, version: target.version, arm };
+    return detailed ? { output, plugin: target.name, version: target.version, arm } : output;
   }
 
   /** Picks the version that answers: a pinned version or range, else the newest stable one. */
@@ -352,7 +365,7 @@ class Host implements PluginHost {
       });
     }
     const list = entry.newestFirst;
-    for (const v of list) if (v.available && semver.prerelease(v.version) === null) return [v, 'stable'];
+    for (const v of list) if (v.available && v.stable) return [v, 'stable'];
     for (const v of list) if (v.available) return [v, 'stable'];
     throw new PlugbayError('PLUGBAY_NO_INSTANCE', `no version of ${name} is ready`, {
       plugin: name,

@@ -1,4 +1,5 @@
 import type { ValidateFunction } from 'ajv';
+import semver from 'semver';
 import type { CheckedPlugin, Instance } from '../core/types.js';
 
 /** What the call path needs of one function, compiled once at load. */
@@ -19,6 +20,8 @@ export class LoadedVersion {
   readonly plugin: CheckedPlugin;
   readonly instance: Instance;
   readonly functions: ReadonlyMap<string, FunctionEntry>;
+  /** Not a prerelease: eligible as the default version. Computed once; semver parsing is slow for a call path. */
+  readonly stable: boolean;
   inflight = 0;
   #draining = false;
   #idle: (() => void) | undefined;
@@ -27,6 +30,7 @@ export class LoadedVersion {
     this.plugin = plugin;
     this.instance = instance;
     this.functions = functions;
+    this.stable = semver.prerelease(plugin.manifest.version) === null;
   }
 
   get name(): string {

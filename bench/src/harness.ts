@@ -1,0 +1,84 @@
+// Measurement helpers shared by the benchmarks: sequential per-call time and pipelined throughput, both run
+// beside a raw baseline of the same boundary in the same process, so results are read as ratios.
+import { performance } from 'node:perf_hooks';
+
+export interface Sequential {
+  name: string;
+  /** Median per-call time in microseconds. */
+  p50: number;
+  /** 99th percentile per-call time in microseconds (of batch means when batch > 1). */
+  p99: number;
+  callsPerSec: number;
+}
+
+export interface Pipelined {
+  name: string;
+  inflight: number;
+  callsPerSec: number;
+}
+
+/**
+ * Times `calls` sequential awaited calls. Fast boundaries are timed in batches (reading the clock costs ~50 ns),
+ * so percentiles are of batch means there; slow ones call by call.
+ */
+export async function sequential(
+  name: string,
+  fn: () => Promise<unknown>,
+  opts: { calls: number; batch?: number; warmup?: number },
+): Promise<Sequential> {
+  const batch = opts.batch ?? 1;
+  for (let i = 0; i < (opts.warmup ?? Math.min(opts.calls, 20_000)); i++) await fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  for (let done = 0; done < opts.calls; done += batch) {
+    const t0 = performance.now();
+    for (let i = 0; i < batch; i++) await fn();
+    samples.push(((performance.now() - t0) * 1000) / batch);
+  }
+  const elapsed = performance.now() - start;
+  samples.sort((a, b) => a - b);
+  return {
+    name,
+    p50: percentile(samples, 0.5),
+    p99: percentile(samples, 0.99),
+    callsPerSec: (samples.length * batch * 1000) / elapsed,
+  };
+}
+
+/** Keeps `inflight` calls outstanding until `calls` have completed; returns the throughput. */
+export async function pipelined(
+  name: string,
+  fn: () => Promise<unknown>,
+  opts: { calls: number; inflight: number },
+): Promise<Pipelined> {
+  let started = 0;
+  const lane = async () => {
+    while (started < opts.calls) {
+      started++;
+      await fn();
+    }
+  };
+  await Promise.all(Array.from({ length: opts.inflight }, lane)); // warm-up round
+  started = 0;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: opts.inflight }, lane));
+  return { name, inflight: opts.inflight, callsPerSec: (opts.calls * 1000) / (performance.now() - t0) };
+}
+
+function percentile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+/** Formats rows as a markdown table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cell = (v: string | number) => (typeof v === 'number' ? fmt(v) : v);
+  const lines = [headers, headers.map(() => '---'), ...rows.map((r) => r.map(cell))];
+  return lines.map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(3);
+}

@@ -1,0 +1,87 @@
+// `npm run bench`: runs each benchmark in its own process (sequential figures pinned to one core, as DESIGN.md
+// asks), prints markdown tables with the ratios to the raw boundary, and writes bench/results/*.json.
+// BENCH_QUICK=1 runs a twentieth of the calls (a smoke run, not figures to quote).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Pipelined, Sequential } from './harness.js';
+import { table } from './harness.js';
+
+const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
+
+function runMode(script: string, mode: string, pin: boolean): { results: (Sequential | Pipelined)[] } {
+  const args = [here(script), mode];
+  const out =
+    pin && hasTaskset
+      ? execFileSync('taskset', ['-c', '0', process.execPath, ...args])
+      : execFileSync(process.execPath, args);
+  const line = out.toString().trim().split('\n').at(-1) ?? '{}';
+  return JSON.parse(line);
+}
+
+const seq = runMode('./calls.js', 'sequential', true).results as Sequential[];
+const pip = runMode('./calls.js', 'pipelined', false).results as Pipelined[];
+const by = <T extends { name: string }>(rows: T[], name: string) => rows.find((r) => r.name === name)!;
+
+const rawCall = by(seq, 'raw: direct async call');
+const inline = by(seq, 'inline host.call');
+const rawPort = by(seq, 'raw: MessagePort round trip');
+const thread = by(seq, 'thread host.call');
+const piscina = by(seq, 'piscina run (peer)');
+const pRaw = by(pip, 'raw: MessagePort round trip');
+const pThread = by(pip, 'thread host.call');
+const pPiscina = by(pip, 'piscina run (peer)');
+
+console.log(
+  `## Calls: sequential, one core${hasTaskset ? ' (taskset -c 0)' : ' (taskset missing: not pinned)'}\n`,
+);
+console.log(
+  table(
+    ['path', 'p50 µs', 'p99 µs', 'calls/s'],
+    seq.map((r) => [r.name, r.p50, r.p99, r.callsPerSec]),
+  ),
+);
+console.log('\n## Calls: pipelined, 64 in flight\n');
+console.log(
+  table(
+    ['path', 'calls/s'],
+    pip.map((r) => [r.name, r.callsPerSec]),
+  ),
+);
+const checks = [
+  ['inline host.call p50 (target ≤ 0.5 µs)', `${inline.p50.toFixed(3)} µs`, inline.p50 <= 0.5],
+  ['inline overhead over a direct call', `${(inline.p50 - rawCall.p50).toFixed(3)} µs`, true],
+  [
+    'thread p50 − raw round trip (target ≤ 2 µs)',
+    `${(thread.p50 - rawPort.p50).toFixed(2)} µs`,
+    thread.p50 - rawPort.p50 <= 2,
+  ],
+  [
+    'thread pipelined / raw (target ≥ 80 %)',
+    `${((pThread.callsPerSec / pRaw.callsPerSec) * 100).toFixed(1)} %`,
+    pThread.callsPerSec >= 0.8 * pRaw.callsPerSec,
+  ],
+  [
+    'thread vs piscina, sequential p50 (target ≤ 1×)',
+    `${(thread.p50 / piscina.p50).toFixed(2)}×`,
+    thread.p50 <= piscina.p50,
+  ],
+  [
+    'thread vs piscina, pipelined calls/s (target ≥ 1×)',
+    `${(pThread.callsPerSec / pPiscina.callsPerSec).toFixed(2)}×`,
+    pThread.callsPerSec >= pPiscina.callsPerSec,
+  ],
+] as const;
+console.log('\n## Ratios\n');
+console.log(
+  table(
+    ['measure', 'value', 'target met'],
+    checks.map(([m, v, ok]) => [m, v, ok ? 'yes' : 'NO']),
+  ),
+);
+mkdirSync(here('../results'), { recursive: true });
+writeFileSync(
+  here('../results/calls.json'),
+  `${JSON.stringify({ node: process.version, sequential: seq, pipelined: pip }, null, 2)}\n`,
+);

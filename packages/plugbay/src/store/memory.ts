@@ -1,0 +1,149 @@
+import {
+  auditEntry,
+  checkAudit,
+  checkChange,
+  checkNow,
+  checkRollback,
+  closedError,
+  normaliseQuery,
+  toJson,
+} from './checks.js';
+import type {
+  AuditEntry,
+  AuditInput,
+  AuditQuery,
+  StableRecord,
+  StateChange,
+  StateStore,
+  StateStoreOptions,
+  StoredRoute,
+} from './types.js';
+
+interface StoredAudit {
+  id: number;
+  time: string;
+  input: AuditInput;
+  details: string | undefined;
+}
+
+/**
+ * The library's default store: state lives as long as the process. Values are kept as JSON text, so what comes out
+ * is a copy with the same shape SQLite would give back. A change is prepared fully before anything is mutated, so
+ * a failing change leaves nothing half-written.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly kind = 'memory';
+  readonly #now: () => Date;
+  readonly #routes = new Map<string, string>();
+  readonly #history = new Map<string, StableRecord[]>();
+  readonly #audit: StoredAudit[] = [];
+  #closed = false;
+
+  constructor(options: StateStoreOptions = {}) {
+    this.#now = checkNow(options.now);
+  }
+
+  route(plugin: string): StoredRoute | undefined {
+    this.#open();
+    const json = this.#routes.get(plugin);
+    return json === undefined ? undefined : (JSON.parse(json) as StoredRoute);
+  }
+
+  routes(): Map<string, StoredRoute> {
+    this.#open();
+    return new Map(
+      [...this.#routes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([p, json]) => [p, JSON.parse(json)]),
+    );
+  }
+
+  stable(plugin: string): string | undefined {
+    this.#open();
+    return this.#history.get(plugin)?.at(-1)?.version;
+  }
+
+  stableHistory(plugin: string): StableRecord[] {
+    this.#open();
+    return (this.#history.get(plugin) ?? []).map((r) => ({ ...r }));
+  }
+
+  audit(query?: AuditQuery): AuditEntry[] {
+    this.#open();
+    const { plugin, limit, before } = normaliseQuery(query);
+    const out: AuditEntry[] = [];
+    for (let i = this.#audit.length - 1; i >= 0 && out.length < limit; i--) {
+      const a = this.#audit[i]!;
+      if (before !== undefined && a.id >= before) continue;
+      if (plugin !== undefined && a.input.plugin !== plugin) continue;
+      out.push(auditEntry(a.id, a.time, a.input, a.details));
+    }
+    return out;
+  }
+
+  commit(change: StateChange): AuditEntry {
+    this.#open();
+    checkChange(change);
+    const time = this.#now().toISOString();
+    // Prepare everything that can fail first; mutate only after.
+    const routeJson =
+      change.route === undefined || change.route.route === null
+        ? undefined
+        : toJson(change.route.route, 'change.route.route');
+    let history: StableRecord[] | undefined;
+    if (change.activate !== undefined) {
+      const current = this.#history.get(change.activate.plugin) ?? [];
+      history =
+        current.at(-1)?.version === change.activate.version
+          ? current
+          : [...current, { version: change.activate.version, time }];
+    }
+    if (change.rollback !== undefined) {
+      const current = this.#history.get(change.rollback.plugin) ?? [];
+      checkRollback(
+        current.map((r) => r.version),
+        change.rollback.from,
+      );
+      history = current.slice(0, -1);
+    }
+    const audit = this.#prepareAudit(change.audit, time);
+
+    if (change.route !== undefined) {
+      if (routeJson === undefined) this.#routes.delete(change.route.plugin);
+      else this.#routes.set(change.route.plugin, routeJson);
+    }
+    const historyPlugin = change.activate?.plugin ?? change.rollback?.plugin;
+    if (history !== undefined && historyPlugin !== undefined) this.#history.set(historyPlugin, history);
+    this.#audit.push(audit);
+    return auditEntry(audit.id, audit.time, audit.input, audit.details);
+  }
+
+  record(entry: AuditInput): AuditEntry {
+    this.#open();
+    checkAudit(entry);
+    const audit = this.#prepareAudit(entry, this.#now().toISOString());
+    this.#audit.push(audit);
+    return auditEntry(audit.id, audit.time, audit.input, audit.details);
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #prepareAudit(input: AuditInput, time: string): StoredAudit {
+    const details = input.details === undefined ? undefined : toJson(input.details, 'audit.details');
+    const { actor, action, plugin, version, reason } = input;
+    return {
+      id: (this.#audit.at(-1)?.id ?? 0) + 1,
+      time,
+      input: { actor, action, plugin, version, reason },
+      details,
+    };
+  }
+
+  #open(): void {
+    if (this.#closed) throw closedError(this.kind);
+  }
+}

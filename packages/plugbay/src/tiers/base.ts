@@ -1,0 +1,102 @@
+import { EventEmitter } from 'node:events';
+import { PlugbayError } from '../core/errors.js';
+import type { CheckedPlugin, InstanceEvents, InstanceState, TierKind } from '../core/types.js';
+
+/**
+ * Which state may follow which (core/types.ts documents each state). `closed` is final; `failed` and `crashloop`
+ * only lead to `closed` (the host still closes or destroys them to release what they hold).
+ */
+const transitions: Record<InstanceState, readonly InstanceState[]> = {
+  loading: ['starting', 'ready', 'draining', 'closed', 'failed', 'crashloop'],
+  starting: ['ready', 'degraded', 'draining', 'closed', 'failed', 'crashloop'],
+  ready: ['degraded', 'draining', 'closed', 'failed', 'crashloop'],
+  degraded: ['ready', 'draining', 'closed', 'failed', 'crashloop'],
+  draining: ['closed', 'failed'],
+  failed: ['closed'],
+  crashloop: ['closed'],
+  closed: [],
+};
+
+let nextId = 0;
+
+/**
+ * What every Instance implementation shares: the id, the state machine (emits 'state'), and two-phase shutdown
+ * with memoised promises so that close() and destroy() are idempotent and may race. Nothing tier-specific.
+ */
+export abstract class InstanceBase extends EventEmitter<InstanceEvents> {
+  readonly id: string;
+  readonly plugin: CheckedPlugin;
+  readonly tier: TierKind;
+  #state: InstanceState = 'loading';
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(plugin: CheckedPlugin, tier: TierKind) {
+    super();
+    this.plugin = plugin;
+    this.tier = tier;
+    this.id = `${plugin.id}/${tier}/${++nextId}`;
+  }
+
+  get state(): InstanceState {
+    return this.#state;
+  }
+
+  /** True from the moment close() or destroy() was called. */
+  get closing(): boolean {
+    return this.#closing !== undefined || this.#destroying !== undefined;
+  }
+
+  /** Moves to `next` when the state machine allows it; returns whether it did. Emits 'state'. */
+  protected setState(next: InstanceState): boolean {
+    const previous = this.#state;
+    if (previous === next || !transitions[previous].includes(next)) return false;
+    this.#state = next;
+    this.emit('state', next, previous);
+    return true;
+  }
+
+  /** Graceful: runs the tier's onClose (the plugin's stop() under the timeout), then destroy(). Idempotent. */
+  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#closing === undefined) {
+      if (this.#destroying !== undefined) return this.#destroying;
+      this.setState('draining');
+      const timeoutMs = opts.timeoutMs ?? 5000;
+      this.#closing = this.onClose(timeoutMs)
+        .catch(() => {}) // stop() failing must not keep the instance alive: release it anyway
+        .then(() => this.destroy());
+    }
+    return this.#closing;
+  }
+
+  /** Hard: the tier's onDestroy (terminate, drop references, fail pending work), then `closed`. Idempotent. */
+  destroy(reason?: Error): Promise<void> {
+    this.#destroying ??= this.onDestroy(reason).finally(() => this.setState('closed'));
+    return this.#destroying;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** The error a call gets when the instance cannot take calls in its present state. */
+  protected unavailable(): PlugbayError {
+    const state = this.#state;
+    const source = { plugin: this.plugin.manifest.name, version: this.plugin.manifest.version };
+    if (state === 'draining' || state === 'closed') {
+      return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} is ${state}`, {
+        ...source,
+        details: { state },
+      });
+    }
+    return new PlugbayError('PLUGBAY_NO_INSTANCE', `instance ${this.id} is ${state} and takes no calls`, {
+      ...source,
+      details: { state },
+    });
+  }
+
+  /** Runs the plugin's stop() (bounded by timeoutMs). Must not throw for a plugin's failure. */
+  protected abstract onClose(timeoutMs: number): Promise<void>;
+  /** Releases everything now and fails what is pending. Called once. */
+  protected abstract onDestroy(reason: Error | undefined): Promise<void>;
+}

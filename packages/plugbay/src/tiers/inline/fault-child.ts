@@ -1,0 +1,84 @@
+/**
+ * Child process for attribution.test.ts: process-level error listeners must be tested in a process of their own
+ * (node:test installs its own). Runs one scenario (argv[2]) and prints one JSON line of facts on stdout.
+ */
+import { once } from 'node:events';
+import type { PlugbayError } from '../../core/errors.js';
+import type { Instance } from '../../core/types.js';
+import { fixture, loadOptions, noSignal, RecordingLog, TestCall } from '../test-support.js';
+import { createInlineTier } from './tier.js';
+
+const tier = createInlineTier();
+
+async function load(): Promise<{ instance: Instance; log: RecordingLog }> {
+  const log = new RecordingLog();
+  const instance = await tier.load(await fixture('basic'), loadOptions(log));
+  await instance.start({ signal: noSignal, config: {} });
+  return { instance, log };
+}
+
+function report(facts: Record<string, unknown>): void {
+  process.stdout.write(`${JSON.stringify(facts)}\n`);
+}
+
+const scenarios: Record<string, () => Promise<void>> = {
+  async attributed() {
+    const a = await load();
+    const b = await load();
+    const bystander = await load();
+    const faultA = once(a.instance, 'fault') as Promise<[PlugbayError]>;
+    await a.instance.call('throwsInTimer', null, new TestCall());
+    const [errA] = await faultA;
+    const faultB = once(b.instance, 'fault') as Promise<[PlugbayError]>;
+    await b.instance.call('rejectsUnawaited', null, new TestCall());
+    const [errB] = await faultB;
+    const afterFault = await a.instance.call('echo', 1, new TestCall()).then(
+      () => 'served',
+      (e: PlugbayError) => e.code,
+    );
+    report({
+      a: {
+        code: errA.code,
+        plugin: errA.plugin,
+        version: errA.version,
+        origin: errA.details?.origin,
+        state: a.instance.state,
+      },
+      b: { code: errB.code, origin: errB.details?.origin, state: b.instance.state },
+      aLogged: a.log.lines.some((l) => l.level === 'error' && l.fields?.origin === 'uncaughtException'),
+      stack: typeof errA.stack === 'string' && errA.stack.includes('thrown in the plugin timer'),
+      afterFault,
+      bystander: await bystander.instance.call('add', { a: 1, b: 2 }, new TestCall()),
+      bystanderState: bystander.instance.state,
+    });
+    await Promise.all([a.instance.destroy(), b.instance.destroy(), bystander.instance.destroy()]);
+    report({
+      listeners: process.listenerCount('uncaughtException') + process.listenerCount('unhandledRejection'),
+    });
+  },
+
+  async 'unattributed-throw'() {
+    await load();
+    setTimeout(() => {
+      throw new Error('host bug outside any plugin');
+    }, 0);
+  },
+
+  async 'unattributed-rejection'() {
+    await load();
+    void Promise.reject(new Error('host rejection outside any plugin'));
+  },
+
+  async 'application-handler'() {
+    const { instance } = await load();
+    const seen = new Promise<Error>((resolve) => process.once('uncaughtException', resolve));
+    setTimeout(() => {
+      throw new Error('the application handles this');
+    }, 0);
+    const error = await seen;
+    report({ appSaw: error.message, state: instance.state });
+    await instance.destroy();
+  },
+};
+
+await scenarios[process.argv[2] ?? '']?.();

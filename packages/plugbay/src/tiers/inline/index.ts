@@ -1,0 +1,3 @@
+export type { InlineInstance } from './instance.js';
+export type { InlineTierOptions } from './tier.js';
+export { createInlineTier, InlineTier } from './tier.js';

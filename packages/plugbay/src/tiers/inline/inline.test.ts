@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { PlugbayError } from '../../core/errors.js';
+import type { Instance } from '../../core/types.js';
+import { fixture, loadOptions, noSignal, RecordingLog, rejectionOf, TestCall } from '../test-support.js';
+import { createInlineTier, InlineTier } from './tier.js';
+
+const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const opened: Instance[] = [];
+const tier = createInlineTier();
+
+async function started(name: string, config: unknown = {}) {
+  const log = new RecordingLog();
+  const instance = await tier.load(await fixture(name), loadOptions(log));
+  opened.push(instance);
+  await instance.start({ signal: noSignal, config });
+  return { instance, log };
+}
+
+after(async () => {
+  await Promise.all(opened.map((i) => i.destroy()));
+});
+
+describe('inline tier', () => {
+  test('rejects bad options naming the option and rule', () => {
+    assert.throws(
+      () => new InlineTier({ attributeErrors: 'yes' as unknown as boolean }),
+      (e: PlugbayError) =>
+        e.code === 'PLUGBAY_INVALID_ARGUMENT' && /options\.attributeErrors/.test(e.message),
+    );
+  });
+
+  test('loads, starts and calls; exports the functions the code defines', async () => {
+    const { instance, log } = await started('basic', { greeting: 'hi' });
+    assert.equal(instance.tier, 'inline');
+    assert.equal(instance.state, 'ready');
+    assert.ok(instance.exportedFunctions.includes('add'));
+    const input = { a: [1, 2] };
+    assert.equal(await instance.call('echo', input, new TestCall()), input, 'no copy on the host thread');
+    assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
+    assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
+    assert.ok(await log.waitFor('started'));
+  });
+
+  test('ctx.log lines reach the sink with the call traceparent; ctx carries trace id and key', async () => {
+    const { instance, log } = await started('basic');
+    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
+    assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
+    const line = await log.waitFor('hello');
+    assert.equal(line.traceparent, traceparent);
+    assert.deepEqual(line.fields, { n: 1 });
+  });
+
+  test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
+    const { instance } = await started('basic');
+    const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));
+    assert.equal(thrown.code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(thrown.plugin, 'basic');
+    assert.equal(thrown.version, '1.2.3');
+    assert.equal(thrown.details?.pluginCode, 'E_BOOM');
+    assert.ok(thrown.cause instanceof Error);
+    const coded = await rejectionOf(instance.call('throws', 'coded', new TestCall()));
+    assert.equal(coded.code, 'PLUGBAY_INVALID_ARGUMENT');
+    assert.equal(coded.plugin, 'basic');
+    const rejected = await rejectionOf(instance.call('rejects', null, new TestCall()));
+    assert.equal(rejected.code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(rejected.version, '1.2.3');
+    const unknown = await rejectionOf(instance.call('nope', null, new TestCall()));
+    assert.equal(unknown.code, 'PLUGBAY_UNKNOWN_FUNCTION');
+    assert.equal(await instance.call('add', { a: 1, b: 1 }, new TestCall()), 2);
+    assert.equal(instance.state, 'ready');
+  });
+
+  test('the call ctx.signal aborts when the host aborts the call', async () => {
+    const { instance, log } = await started('basic');
+    const call = new TestCall();
+    const answer = instance.call('waitForAbort', null, call);
+    await log.waitFor('waiting');
+    call.abort();
+    assert.equal(await answer, 'aborted'); // the host rejects its caller itself; the plugin saw the abort
+    assert.equal((await log.waitFor('aborted')).fields?.code, 'PLUGBAY_TIMEOUT');
+  });
+
+  test('loading the same entry again warns that the module cannot be unloaded', async () => {
+    const first = await started('basic');
+    const second = await started('basic');
+    const warns = [...first.log.lines, ...second.log.lines].filter((l) => l.level === 'warn');
+    assert.ok(
+      warns.some((l) => l.fields?.entry !== undefined),
+      'a warning naming the entry',
+    );
+    assert.ok(
+      second.log.lines.some((l) => l.level === 'warn'),
+      'the second load warns',
+    );
+  });
+
+  test('a module that is no plugin fails to load with PLUGBAY_LOAD_FAILED', async () => {
+    const error = await rejectionOf(tier.load(await fixture('broken'), loadOptions()));
+    assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
+    assert.equal(error.plugin, 'broken');
+  });
+
+  test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {
+    const instance = await tier.load(await fixture('basic'), loadOptions());
+    opened.push(instance);
+    const error = await rejectionOf(instance.start({ signal: noSignal, config: { failStart: true } }));
+    assert.equal(error.code, 'PLUGBAY_START_FAILED');
+    assert.equal(error.version, '1.2.3');
+    assert.equal(instance.state, 'failed');
+    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_NO_INSTANCE');
+  });
+
+  test('health asks the plugin', async () => {
+    const { instance } = await started('basic', { health: 'degraded' });
+    assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
+  });
+
+  test('close() runs stop() and waits for it; idempotent; calls after it get PLUGBAY_CLOSED', async () => {
+    const { instance, log } = await started('basic');
+    const states: string[] = [];
+    instance.on('state', (s) => states.push(s));
+    const closing = instance.close({ timeoutMs: 5000 });
+    assert.equal(instance.close(), closing);
+    await closing;
+    assert.ok(
+      log.lines.some((l) => l.msg === 'stopped'),
+      'stop() finished before close() resolved',
+    );
+    assert.deepEqual(states, ['draining', 'closed']);
+    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+  });
+
+  test('close() aborts the stop() signal when it overruns, and still closes', async () => {
+    const { instance, log } = await started('basic', { hangInStop: true });
+    await instance.close({ timeoutMs: 20 });
+    assert.equal(instance.state, 'closed');
+    assert.equal((await log.waitFor('stop aborted')).fields?.code, 'PLUGBAY_TIMEOUT');
+  });
+
+  test('destroy() is idempotent and stops calls at once', async () => {
+    const { instance } = await started('basic');
+    const first = instance.destroy();
+    assert.equal(instance.destroy(), first);
+    await first;
+    assert.equal(instance.state, 'closed');
+    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+    await instance.close();
+  });
+});

@@ -1,0 +1,40 @@
+import { PlugbayError } from '../core/errors.js';
+
+/**
+ * Collects every broken option rule of one options object and throws them together, each naming the option and
+ * the rule (`thread tier: options.unresponsiveMs must be a positive integer`).
+ */
+export class OptionChecker {
+  readonly #owner: string;
+  readonly #problems: string[] = [];
+
+  constructor(owner: string) {
+    this.#owner = owner;
+  }
+
+  positiveInteger(name: string, value: unknown): void {
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
+      this.#problems.push(`options.${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+
+  boolean(name: string, value: unknown): void {
+    if (value !== undefined && typeof value !== 'boolean') {
+      this.#problems.push(`options.${name} must be a boolean, got ${typeof value}`);
+    }
+  }
+
+  object(name: string, value: unknown): void {
+    if (value !== undefined && (value === null || typeof value !== 'object')) {
+      this.#problems.push(`options.${name} must be an object`);
+    }
+  }
+
+  /** Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any. */
+  done(): void {
+    if (this.#problems.length === 0) return;
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${this.#owner}: ${this.#problems.join('; ')}`, {
+      details: { problems: this.#problems },
+    });
+  }
+}

@@ -1,0 +1,210 @@
+import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import type { CallContext, PluginLogLine } from '../../core/types.js';
+import { crashError, loadError, remoteError, type WorkerEnd } from './errors.js';
+import { type HostMessage, ToHost, ToWorker, type WorkerInit } from './protocol.js';
+
+const workerUrl = new URL('./worker.js', import.meta.url);
+
+/** A request waiting for its answer. */
+class Pending {
+  constructor(
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: PlugbayError) => void,
+  ) {}
+}
+
+export interface ChannelListener {
+  log(line: PluginLogLine): void;
+  /** The worker died on its own or was killed as unresponsive; not called after close(). */
+  end(channel: WorkerChannel, end: WorkerEnd): void;
+}
+
+/**
+ * One worker and its request/response traffic: call ids, pending answers, liveness pings. Knows nothing of
+ * restarts or instance state (thread/instance.ts does); it reports the worker's end once.
+ */
+export class WorkerChannel {
+  /** Resolves with the plugin's function names once the worker imported it; rejects when it could not. */
+  readonly loaded: Promise<string[]>;
+  readonly #worker: Worker;
+  readonly #pending = new Map<number, Pending>();
+  readonly #source: ErrorSource;
+  readonly #listener: ChannelListener;
+  #nextId = 0;
+  #error: unknown;
+  /** Set when we ended the worker: the end to report (kill) or the error to fail pending work with (close). */
+  #killedAs: WorkerEnd | undefined;
+  #closedWith: PlugbayError | undefined;
+  #exited = false;
+  #ping: { id: number; timer: NodeJS.Timeout } | undefined;
+  #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
+
+  constructor(init: WorkerInit, resourceLimits: ResourceLimits | undefined, listener: ChannelListener) {
+    this.#source = { plugin: init.plugin, version: init.version };
+    this.#listener = listener;
+    this.loaded = new Promise<string[]>((resolve, reject) => {
+      this.#loaded = { resolve, reject };
+    });
+    this.loaded.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    this.#worker = new Worker(workerUrl, { workerData: init, resourceLimits });
+    this.#worker.on('message', (m: HostMessage) => this.#onMessage(m));
+    this.#worker.on('error', (error) => {
+      this.#error = error;
+    });
+    this.#worker.on('messageerror', (error) => {
+      this.#error = error;
+    });
+    this.#worker.on('exit', (exitCode) => this.#onExit(exitCode));
+  }
+
+  /** Sends a call; the answer settles the promise. An abort of ctx cancels it in the worker and checks liveness. */
+  call(fn: string, input: unknown, ctx: CallContext, unresponsiveMs: number): Promise<unknown> {
+    const id = ++this.#nextId;
+    const answer = new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, new Pending(resolve, reject));
+    });
+    try {
+      this.#worker.postMessage([ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key]);
+    } catch (error) {
+      this.#settle(id)?.reject(uncloneable('input', error, this.#source));
+      return answer;
+    }
+    ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs));
+    return answer;
+  }
+
+  /** start(), stop() or health() in the worker. */
+  request(tag: typeof ToWorker.Start | typeof ToWorker.Stop | typeof ToWorker.Health, config?: unknown) {
+    const id = ++this.#nextId;
+    const answer = new Promise<unknown>((resolve, reject) => {
+      this.#pending.set(id, new Pending(resolve, reject));
+    });
+    if (this.#closedWith !== undefined || this.#exited) {
+      this.#settle(id)?.reject(
+        this.#closedWith ?? new PlugbayError('PLUGBAY_CLOSED', 'worker has exited', this.#source),
+      );
+    } else if (tag === ToWorker.Start) {
+      try {
+        this.#worker.postMessage([tag, id, config]);
+      } catch (error) {
+        this.#settle(id)?.reject(uncloneable('config', error, this.#source));
+      }
+    } else {
+      this.#worker.postMessage([tag, id]);
+    }
+    return { id, answer };
+  }
+
+  /**
+   * Gives up on request `id`: rejects it with `reason`, aborts its signal in the worker, and pings the worker —
+   * one that does not answer within `unresponsiveMs` is stuck (busy loop) and is killed.
+   */
+  abort(id: number, reason: PlugbayError, unresponsiveMs: number): void {
+    const pending = this.#settle(id);
+    if (pending === undefined) return;
+    pending.reject(reason);
+    if (this.#exited || this.#closedWith !== undefined) return;
+    this.#worker.postMessage([ToWorker.Cancel, id, reason.toWire()]);
+    this.checkAlive(unresponsiveMs);
+  }
+
+  /** Pings the worker unless a ping is already out; kills it if the answer does not come in time. */
+  checkAlive(unresponsiveMs: number): void {
+    if (this.#ping !== undefined || this.#exited || this.#killedAs !== undefined) return;
+    const id = ++this.#nextId;
+    const timer = setTimeout(() => this.kill({ unresponsiveMs }), unresponsiveMs);
+    this.#ping = { id, timer };
+    this.#worker.postMessage([ToWorker.Ping, id]);
+  }
+
+  /** Terminates the worker as a crash: pending work fails with PLUGBAY_PLUGIN_CRASHED and the listener hears `end`. */
+  kill(end: WorkerEnd): void {
+    if (this.#exited || this.#killedAs !== undefined || this.#closedWith !== undefined) return;
+    this.#killedAs = end;
+    void this.#worker.terminate();
+  }
+
+  /** Terminates the worker on purpose: pending work fails with `error`; the listener hears nothing. */
+  async close(error: PlugbayError): Promise<void> {
+    if (this.#closedWith === undefined) {
+      this.#closedWith = error;
+      this.#failAll(error);
+    }
+    if (!this.#exited) await this.#worker.terminate();
+  }
+
+  get inflight(): number {
+    return this.#pending.size;
+  }
+
+  #settle(id: number): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (pending !== undefined) this.#pending.delete(id);
+    return pending;
+  }
+
+  #onMessage(m: HostMessage): void {
+    switch (m[0]) {
+      case ToHost.Result:
+        this.#settle(m[1])?.resolve(m[2]);
+        return;
+      case ToHost.Failure:
+        this.#settle(m[1])?.reject(remoteError(m[2], this.#source));
+        return;
+      case ToHost.Pong:
+        if (this.#ping?.id === m[1]) {
+          clearTimeout(this.#ping.timer);
+          this.#ping = undefined;
+        }
+        return;
+      case ToHost.Log: {
+        const line: PluginLogLine = { level: m[1], msg: m[2] };
+        if (m[3] !== undefined) line.fields = m[3];
+        if (m[4] !== undefined) line.traceparent = m[4];
+        this.#listener.log(line);
+        return;
+      }
+      case ToHost.Loaded:
+        this.#loaded?.resolve(m[1]);
+        this.#loaded = undefined;
+        return;
+      case ToHost.LoadFailed:
+        this.#loaded?.reject(loadError(m[1], this.#source));
+        this.#loaded = undefined;
+        void this.#worker.terminate();
+        return;
+    }
+  }
+
+  #onExit(exitCode: number): void {
+    this.#exited = true;
+    if (this.#ping !== undefined) clearTimeout(this.#ping.timer);
+    this.#ping = undefined;
+    if (this.#closedWith !== undefined) {
+      this.#loaded?.reject(this.#closedWith);
+      return;
+    }
+    const end: WorkerEnd = this.#killedAs ?? { error: this.#error, exitCode };
+    if (end.error === undefined) delete end.error;
+    const crash = crashError(end, this.#source);
+    this.#loaded?.reject(loadError(crash, this.#source));
+    this.#loaded = undefined;
+    this.#failAll(crash);
+    this.#listener.end(this, end);
+  }
+
+  #failAll(error: PlugbayError): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(error);
+  }
+}
+
+function uncloneable(what: string, error: unknown, source: ErrorSource): PlugbayError {
+  const message = `${what} cannot cross the worker boundary: ${error instanceof Error ? error.message : String(error)}`;
+  return new PlugbayError(what === 'input' ? 'PLUGBAY_INVALID_INPUT' : 'PLUGBAY_INVALID_ARGUMENT', message, {
+    ...source,
+    cause: error,
+  });
+}

@@ -1,0 +1,291 @@
+import { pathToFileURL } from 'node:url';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Health } from '@plugbay/sdk';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import { RestartPolicy } from '../../core/restart.js';
+import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
+import { InstanceBase } from '../base.js';
+import { timeoutSignal } from '../signals.js';
+import { WorkerChannel } from './channel.js';
+import { crashError, type WorkerEnd } from './errors.js';
+import { ToWorker, type WorkerInit } from './protocol.js';
+import type { ThreadTierConfig } from './tier.js';
+
+/** A call that arrived while the worker restarts; it waits for the new worker, bounded by its own deadline. */
+class Waiting {
+  done = false;
+  constructor(
+    readonly fn: string,
+    readonly input: unknown,
+    readonly ctx: CallContext,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: unknown) => void,
+  ) {}
+}
+
+/**
+ * A plugin in its own worker thread. The worker is restarted (with backoff, see core/restart.ts) when it dies or
+ * gets stuck; the plugin's start() runs again with the same config; calls made meanwhile wait for it.
+ */
+export class ThreadInstance extends InstanceBase implements Instance {
+  exportedFunctions: readonly string[] = [];
+  readonly #config: ThreadTierConfig;
+  readonly #log: PluginLoggerSink;
+  readonly #source: ErrorSource;
+  readonly #init: WorkerInit;
+  readonly #resourceLimits: ResourceLimits | undefined;
+  readonly #policy: RestartPolicy;
+  /** The current worker (also while it loads after a restart). */
+  #channel: WorkerChannel | undefined;
+  /** The worker that takes calls: set once it is loaded and started. */
+  #live: WorkerChannel | undefined;
+  #waiting: Waiting[] = [];
+  #restartTimer: NodeJS.Timeout | undefined;
+  #started = false;
+  #pluginConfig: unknown;
+
+  constructor(plugin: CheckedPlugin, log: PluginLoggerSink, config: ThreadTierConfig) {
+    super(plugin, 'thread');
+    this.#config = config;
+    this.#log = log;
+    this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+    this.#init = {
+      entryUrl: pathToFileURL(plugin.entryPath).href,
+      ...(this.#source as Required<ErrorSource>),
+    };
+    const memoryMb = plugin.manifest.permissions?.memoryMb;
+    this.#resourceLimits = memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb };
+    this.#policy = new RestartPolicy(config.restart);
+  }
+
+  /** Spawns the first worker and waits until it imported the plugin. */
+  async init(signal: AbortSignal): Promise<void> {
+    const channel = this.#spawn();
+    const onAbort = (): void => void this.destroy(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal.aborted) throw signal.reason;
+      this.exportedFunctions = await channel.loaded;
+    } catch (error) {
+      await this.destroy();
+      throw error instanceof PlugbayError && error.code === 'PLUGBAY_LOAD_FAILED'
+        ? error
+        : new PlugbayError('PLUGBAY_LOAD_FAILED', `loading was aborted: ${messageOf(error)}`, {
+            ...this.#source,
+            cause: error,
+          });
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
+    const channel = this.#channel;
+    if (channel === undefined || !this.setState('starting')) throw this.unavailable();
+    try {
+      await channel.loaded;
+      await this.#request(channel, ToWorker.Start, opts.signal, opts.config);
+    } catch (error) {
+      this.setState('failed');
+      throw new PlugbayError('PLUGBAY_START_FAILED', `start() failed: ${messageOf(error)}`, {
+        ...this.#source,
+        cause: error,
+      });
+    }
+    this.#started = true;
+    this.#pluginConfig = opts.config;
+    this.#policy.started();
+    if (this.setState('ready')) this.#live = channel;
+  }
+
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    const live = this.#live;
+    if (live !== undefined) return live.call(fn, input, ctx, this.#config.unresponsiveMs);
+    if (this.state === 'degraded' && !this.closing) return this.#wait(fn, input, ctx);
+    return Promise.reject(this.unavailable());
+  }
+
+  async health(signal: AbortSignal): Promise<Health> {
+    const live = this.#live;
+    if (live === undefined) {
+      return this.state === 'degraded'
+        ? { status: 'degraded', message: 'worker is restarting' }
+        : { status: 'failing', message: `instance is ${this.state}` };
+    }
+    try {
+      return (await this.#request(live, ToWorker.Health, signal)) as Health;
+    } catch (error) {
+      return { status: 'failing', message: `health() failed: ${messageOf(error)}` };
+    }
+  }
+
+  protected async onClose(timeoutMs: number): Promise<void> {
+    const live = this.#live;
+    this.#live = undefined;
+    this.#failWaiting(closedError(this.id, this.#source));
+    if (live === undefined || !this.#started) return;
+    const deadline = timeoutSignal(
+      timeoutMs,
+      () => new PlugbayError('PLUGBAY_TIMEOUT', `stop() did not finish within ${timeoutMs} ms`, this.#source),
+    );
+    try {
+      await this.#request(live, ToWorker.Stop, deadline.signal);
+    } catch (error) {
+      this.#log.warn(`stop() failed: ${messageOf(error)}`, { code: (error as PlugbayError).code });
+    } finally {
+      deadline.cleanup();
+    }
+  }
+
+  protected async onDestroy(reason: Error | undefined): Promise<void> {
+    this.#live = undefined;
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    const error = closedError(this.id, this.#source, reason);
+    this.#failWaiting(error);
+    const channel = this.#channel;
+    this.#channel = undefined;
+    await channel?.close(error);
+  }
+
+  #spawn(): WorkerChannel {
+    const channel = new WorkerChannel(this.#init, this.#resourceLimits, {
+      log: (line) => this.#log.line(line),
+      end: (ch, end) => this.#onWorkerEnd(ch, end),
+    });
+    this.#channel = channel;
+    return channel;
+  }
+
+  /** A start/stop/health request; an abort of `signal` cancels it in the worker and checks the worker's liveness. */
+  async #request(
+    channel: WorkerChannel,
+    tag: typeof ToWorker.Start | typeof ToWorker.Stop | typeof ToWorker.Health,
+    signal: AbortSignal,
+    config?: unknown,
+  ): Promise<unknown> {
+    const { id, answer } = channel.request(tag, config);
+    const onAbort = (): void =>
+      channel.abort(id, PlugbayError.from(signal.reason, 'PLUGBAY_CANCELLED'), this.#config.unresponsiveMs);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await answer;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** The worker died or was killed as stuck: fail its calls (done by the channel), report, and restart it. */
+  #onWorkerEnd(channel: WorkerChannel, end: WorkerEnd): void {
+    if (channel !== this.#channel) return;
+    this.#channel = undefined;
+    this.#live = undefined;
+    if (this.closing) return;
+    const error = crashError(end, this.#source);
+    this.#log.error(`worker crashed: ${error.message}`, {
+      code: error.code,
+      ...error.details,
+      stack: error.stack,
+    });
+    this.emit('exit', error);
+    const state = this.state;
+    if (state === 'failed' || state === 'crashloop' || state === 'starting') return; // start() reports it
+    const decision = this.#policy.crashed();
+    if (decision.action === 'crashloop') {
+      this.#log.error(`worker crashed ${decision.crashes} times in a row; giving up (crashloop)`, {
+        crashes: decision.crashes,
+      });
+      this.setState('crashloop');
+      this.#failWaiting(
+        new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `instance ${this.id} is in a crash loop`, {
+          ...this.#source,
+          details: { reason: 'crashloop', crashes: decision.crashes },
+          cause: error,
+        }),
+      );
+      return;
+    }
+    if (state === 'ready') this.setState('degraded');
+    this.#restartTimer = setTimeout(() => void this.#restart(), decision.delayMs);
+  }
+
+  async #restart(): Promise<void> {
+    this.#restartTimer = undefined;
+    if (this.closing || this.state === 'failed' || this.state === 'crashloop') return;
+    const channel = this.#spawn();
+    try {
+      await channel.loaded;
+      if (this.#started) {
+        const { startTimeoutMs } = this.#config;
+        const deadline = timeoutSignal(startTimeoutMs, () => startTimeout(startTimeoutMs, this.#source));
+        try {
+          await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
+        } finally {
+          deadline.cleanup();
+        }
+      }
+    } catch (error) {
+      // A worker that loads but whose start() fails counts as another crash (the channel reports the end).
+      channel.kill({ error });
+      return;
+    }
+    if (channel !== this.#channel || this.closing) return;
+    this.#policy.started();
+    this.#log.info('worker restarted', {});
+    if (this.#started) {
+      this.#live = channel;
+      this.setState('ready');
+      this.#flushWaiting(channel);
+    }
+  }
+
+  #wait(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const waiting = new Waiting(fn, input, ctx, resolve, reject);
+      this.#waiting.push(waiting);
+      ctx.onAbort((reason) => {
+        if (waiting.done) return;
+        waiting.done = true;
+        this.#waiting = this.#waiting.filter((w) => w !== waiting);
+        reject(reason);
+      });
+    });
+  }
+
+  #flushWaiting(channel: WorkerChannel): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) {
+      if (w.done) continue;
+      w.done = true;
+      channel.call(w.fn, w.input, w.ctx, this.#config.unresponsiveMs).then(w.resolve, w.reject);
+    }
+  }
+
+  #failWaiting(error: PlugbayError): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) {
+      if (w.done) continue;
+      w.done = true;
+      w.reject(error);
+    }
+  }
+}
+
+function startTimeout(ms: number, source: ErrorSource): PlugbayError {
+  return new PlugbayError(
+    'PLUGBAY_TIMEOUT',
+    `start() did not finish within ${ms} ms after a restart`,
+    source,
+  );
+}
+
+function closedError(id: string, source: ErrorSource, cause?: Error): PlugbayError {
+  return new PlugbayError('PLUGBAY_CLOSED', `instance ${id} was closed`, { ...source, cause });
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,83 @@
+/**
+ * Messages between a thread-tier instance (host side) and its worker (thread/worker.ts). Compact arrays, tagged
+ * by a small integer in slot 0: structured clone of a short array is cheaper than of an object with named keys.
+ * Requests carry an id chosen by the host; the answer (Result or Failure) repeats it.
+ */
+import type { Health } from '@plugbay/sdk';
+import type { WireError } from '../../core/errors.js';
+import type { PluginLogLine } from '../../core/types.js';
+
+/** Host → worker. */
+export const ToWorker = {
+  Call: 0,
+  Cancel: 1,
+  Ping: 2,
+  Start: 3,
+  Stop: 4,
+  Health: 5,
+} as const;
+
+/** Worker → host. */
+export const ToHost = {
+  Result: 0,
+  Failure: 1,
+  Pong: 2,
+  Log: 3,
+  /** Sent once, after the plugin module was imported and resolved. */
+  Loaded: 4,
+  /** Sent instead of Loaded when the import or the definition failed. */
+  LoadFailed: 5,
+} as const;
+
+export type CallMessage = [
+  tag: typeof ToWorker.Call,
+  id: number,
+  fn: string,
+  input: unknown,
+  traceparent: string | undefined,
+  deadline: number,
+  key: string | undefined,
+];
+/** Aborts the signal of request `id` (a call, start, stop or health) in the worker. */
+export type CancelMessage = [tag: typeof ToWorker.Cancel, id: number, reason: WireError];
+export type PingMessage = [tag: typeof ToWorker.Ping, id: number];
+export type StartMessage = [tag: typeof ToWorker.Start, id: number, config: unknown];
+export type StopMessage = [tag: typeof ToWorker.Stop, id: number];
+export type HealthMessage = [tag: typeof ToWorker.Health, id: number];
+export type WorkerRequest =
+  | CallMessage
+  | CancelMessage
+  | PingMessage
+  | StartMessage
+  | StopMessage
+  | HealthMessage;
+
+export type ResultMessage = [tag: typeof ToHost.Result, id: number, value: unknown];
+export type FailureMessage = [tag: typeof ToHost.Failure, id: number, error: WireError];
+export type PongMessage = [tag: typeof ToHost.Pong, id: number];
+export type LogMessage = [
+  tag: typeof ToHost.Log,
+  level: PluginLogLine['level'],
+  msg: string,
+  fields: Record<string, unknown> | undefined,
+  traceparent: string | undefined,
+];
+export type LoadedMessage = [tag: typeof ToHost.Loaded, functions: string[]];
+export type LoadFailedMessage = [tag: typeof ToHost.LoadFailed, error: WireError];
+export type HostMessage =
+  | ResultMessage
+  | FailureMessage
+  | PongMessage
+  | LogMessage
+  | LoadedMessage
+  | LoadFailedMessage;
+
+/** What the worker is started with (workerData). */
+export interface WorkerInit {
+  /** file: URL of the plugin's entry. */
+  entryUrl: string;
+  plugin: string;
+  version: string;
+}
+
+export type HealthResult = Health;

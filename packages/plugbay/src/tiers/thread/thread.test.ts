@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, describe, test } from 'node:test';
+import type { PlugbayError } from '../../core/errors.js';
+import type { Instance } from '../../core/types.js';
+import {
+  fixture,
+  loadOptions,
+  noSignal,
+  RecordingLog,
+  reach,
+  rejectionOf,
+  TestCall,
+} from '../test-support.js';
+import { createThreadTier, ThreadTier } from './tier.js';
+
+const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+const opened: Instance[] = [];
+
+async function started(name: string, config: unknown = {}, tier = createThreadTier({ unresponsiveMs: 200 })) {
+  const log = new RecordingLog();
+  const instance = await tier.load(await fixture(name), loadOptions(log));
+  opened.push(instance);
+  await instance.start({ signal: noSignal, config });
+  return { instance, log };
+}
+
+after(async () => {
+  await Promise.all(opened.map((i) => i.destroy()));
+});
+
+describe('thread tier', () => {
+  test('rejects bad options naming each option and rule', () => {
+    assert.throws(
+      () => new ThreadTier({ unresponsiveMs: -1, restart: { crashloopCount: 0 } }),
+      (e: PlugbayError) =>
+        e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
+        /options\.unresponsiveMs/.test(e.message) &&
+        /options\.restart\.crashloopCount/.test(e.message),
+    );
+  });
+
+  test('loads, starts and calls; exports the functions the code defines', async () => {
+    const { instance, log } = await started('basic', { greeting: 'hi' });
+    assert.equal(instance.tier, 'thread');
+    assert.equal(instance.state, 'ready');
+    assert.ok(instance.exportedFunctions.includes('echo'));
+    assert.deepEqual(await instance.call('echo', { a: [1, 2] }, new TestCall()), { a: [1, 2] });
+    assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
+    assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
+    assert.equal((await log.waitFor('started')).fields?.config !== undefined, true);
+  });
+
+  test('ctx.log lines reach the sink with the call traceparent', async () => {
+    const { instance, log } = await started('basic');
+    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
+    assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
+    const line = await log.waitFor('hello');
+    assert.equal(line.traceparent, traceparent);
+    assert.deepEqual(line.fields, { n: 1 });
+  });
+
+  test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
+    const { instance } = await started('basic');
+    const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));
+    assert.equal(thrown.code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(thrown.plugin, 'basic');
+    assert.equal(thrown.version, '1.2.3');
+    assert.equal(thrown.details?.pluginCode, 'E_BOOM');
+    const coded = await rejectionOf(instance.call('throws', 'coded', new TestCall()));
+    assert.equal(coded.code, 'PLUGBAY_INVALID_ARGUMENT');
+    assert.equal(coded.plugin, 'basic');
+    const rejected = await rejectionOf(instance.call('rejects', null, new TestCall()));
+    assert.equal(rejected.code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(rejected.version, '1.2.3');
+    const unknown = await rejectionOf(instance.call('nope', null, new TestCall()));
+    assert.equal(unknown.code, 'PLUGBAY_UNKNOWN_FUNCTION');
+    assert.equal(await instance.call('add', { a: 1, b: 1 }, new TestCall()), 2);
+    assert.equal(instance.state, 'ready');
+  });
+
+  test('a throw in the plugin timer kills the worker: in-flight calls crash, the worker restarts', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance } = await started('basic', {}, tier);
+    const exit = once(instance, 'exit');
+    const inflight = instance.call('waitForAbort', null, new TestCall());
+    assert.equal(await instance.call('throwsInTimer', null, new TestCall()), 'scheduled');
+    const crashed = await rejectionOf(inflight);
+    assert.equal(crashed.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(crashed.retryable, true);
+    assert.equal(crashed.details?.reason, 'uncaught-exception');
+    assert.equal(crashed.plugin, 'basic');
+    const [exitError] = (await exit) as [PlugbayError];
+    assert.equal(exitError.code, 'PLUGBAY_PLUGIN_CRASHED');
+    // a call made while the worker restarts waits for the new worker
+    assert.equal(instance.state, 'degraded');
+    assert.equal(await instance.call('add', { a: 2, b: 2 }, new TestCall()), 4);
+    assert.equal(instance.state, 'ready');
+    // module state is fresh in the new worker
+    assert.equal(await instance.call('count', null, new TestCall()), 1);
+  });
+
+  test('an unawaited rejection and process.exit() also end only the worker', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance } = await started('basic', {}, tier);
+    let exit = once(instance, 'exit');
+    await instance.call('rejectsUnawaited', null, new TestCall());
+    assert.equal(((await exit)[0] as PlugbayError).details?.reason, 'uncaught-exception');
+    await reach(instance, 'ready');
+    exit = once(instance, 'exit');
+    const exited = await rejectionOf(instance.call('exit', null, new TestCall()));
+    assert.equal(exited.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(exited.details?.reason, 'exit');
+    assert.equal(exited.details?.exitCode, 3);
+    await exit;
+    assert.equal(await instance.call('echo', 'back', new TestCall()), 'back');
+  });
+
+  test('an aborted call cancels the plugin signal; a responsive worker is kept', async () => {
+    const { instance, log } = await started('basic');
+    const call = new TestCall();
+    const answer = instance.call('waitForAbort', null, call);
+    await log.waitFor('waiting');
+    call.abort();
+    const error = await rejectionOf(answer);
+    assert.equal(error.code, 'PLUGBAY_TIMEOUT');
+    const aborted = await log.waitFor('aborted');
+    assert.equal(aborted.fields?.code, 'PLUGBAY_TIMEOUT');
+    assert.equal(await instance.call('count', null, new TestCall()), 1); // same worker: its counter goes on
+    assert.equal(instance.state, 'ready');
+  });
+
+  test('a busy loop is terminated after the abort and the worker restarts', async () => {
+    const tier = createThreadTier({ unresponsiveMs: 100, restart: { initialDelayMs: 1 } });
+    const { instance, log } = await started('basic', {}, tier);
+    const exit = once(instance, 'exit');
+    const call = new TestCall();
+    const answer = instance.call('spin', null, call);
+    await log.waitFor('spinning');
+    call.abort();
+    assert.equal((await rejectionOf(answer)).code, 'PLUGBAY_TIMEOUT');
+    const [exitError] = (await exit) as [PlugbayError];
+    assert.equal(exitError.details?.reason, 'unresponsive');
+    assert.equal(await instance.call('add', { a: 20, b: 22 }, new TestCall()), 42);
+    assert.equal(instance.state, 'ready');
+  });
+
+  test('calls waiting for a restart are bounded by their own deadline', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 60_000 } });
+    const { instance } = await started('basic', {}, tier);
+    const exit = once(instance, 'exit');
+    await instance.call('throwsInTimer', null, new TestCall());
+    await exit;
+    assert.equal(instance.state, 'degraded');
+    const call = new TestCall();
+    const waiting = instance.call('echo', 1, call);
+    call.abort();
+    assert.equal((await rejectionOf(waiting)).code, 'PLUGBAY_TIMEOUT');
+    // destroy() fails whoever still waits
+    const other = rejectionOf(instance.call('echo', 2, new TestCall()));
+    await instance.destroy();
+    assert.equal((await other).code, 'PLUGBAY_CLOSED');
+  });
+
+  test('crashing again and again ends in crashloop; waiting calls fail', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1, maxDelayMs: 1, crashloopCount: 3 } });
+    const log = new RecordingLog();
+    const instance = await tier.load(await fixture('basic'), loadOptions(log));
+    opened.push(instance);
+    const crashloop = reach(instance, 'crashloop');
+    await instance.start({ signal: noSignal, config: { crashAfterStart: true } });
+    await crashloop;
+    const error = await rejectionOf(instance.call('echo', 1, new TestCall()));
+    assert.equal(error.code, 'PLUGBAY_NO_INSTANCE');
+    assert.equal((await instance.health(noSignal)).status, 'failing');
+  });
+
+  test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {
+    const tier = createThreadTier();
+    const instance = await tier.load(await fixture('basic'), loadOptions());
+    opened.push(instance);
+    const error = await rejectionOf(instance.start({ signal: noSignal, config: { failStart: true } }));
+    assert.equal(error.code, 'PLUGBAY_START_FAILED');
+    assert.equal(error.plugin, 'basic');
+    assert.equal(instance.state, 'failed');
+  });
+
+  test('a module that is no plugin fails to load with PLUGBAY_LOAD_FAILED', async () => {
+    const error = await rejectionOf(createThreadTier().load(await fixture('broken'), loadOptions()));
+    assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
+    assert.equal(error.plugin, 'broken');
+  });
+
+  test('health asks the plugin', async () => {
+    const { instance } = await started('basic', { health: 'degraded' });
+    assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
+  });
+
+  test('close() runs stop() and waits for it, then terminates; idempotent', async () => {
+    const { instance, log } = await started('basic');
+    const states: string[] = [];
+    instance.on('state', (s) => states.push(s));
+    const closing = instance.close({ timeoutMs: 5000 });
+    assert.equal(instance.close(), closing);
+    await closing;
+    assert.ok(
+      log.lines.some((l) => l.msg === 'stopped'),
+      'stop() finished before close() resolved',
+    );
+    assert.deepEqual(states, ['draining', 'closed']);
+    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+    await instance.destroy(); // after close: a no-op
+  });
+
+  test('close() aborts a stop() that overruns its timeout', async () => {
+    const { instance, log } = await started('basic', { hangInStop: true });
+    await instance.close({ timeoutMs: 50 });
+    assert.equal(instance.state, 'closed');
+    // the worker is gone, so the plugin may not have logged its abort; if it did, it saw the timeout code
+    const line = log.lines.find((l) => l.msg === 'stop aborted');
+    if (line !== undefined) assert.equal(line.fields?.code, 'PLUGBAY_TIMEOUT');
+  });
+
+  test('destroy() fails in-flight calls now and is idempotent', async () => {
+    const { instance, log } = await started('basic');
+    const inflight = rejectionOf(instance.call('waitForAbort', null, new TestCall()));
+    await log.waitFor('waiting');
+    const first = instance.destroy(new Error('shutting down'));
+    assert.equal(instance.destroy(), first);
+    await first;
+    assert.equal((await inflight).code, 'PLUGBAY_CLOSED');
+    assert.equal(instance.state, 'closed');
+    assert.equal(await instance.close(), undefined);
+  });
+
+  test('memoryMb caps the worker heap: running out gives PLUGBAY_PLUGIN_CRASHED (out-of-memory)', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance } = await started('hog', {}, tier);
+    const error = await rejectionOf(instance.call('hog', null, new TestCall()));
+    assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(error.details?.reason, 'out-of-memory');
+    assert.equal(error.plugin, 'hog');
+    assert.equal(await instance.call('echo', 'alive', new TestCall()), 'alive');
+  });
+});

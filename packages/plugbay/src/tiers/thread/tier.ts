@@ -1,0 +1,62 @@
+import type { RestartOptions } from '../../core/restart.js';
+import type { CheckedPlugin, Instance, LoadOptions, Tier } from '../../core/types.js';
+import { OptionChecker } from '../options.js';
+import { ThreadInstance } from './instance.js';
+
+export interface ThreadTierOptions {
+  /**
+   * After a call is aborted (deadline or caller), the worker must answer a ping within this time or it is taken
+   * as stuck (busy loop, blocking call), terminated and restarted. Default 1000 ms.
+   */
+  unresponsiveMs?: number;
+  /** Deadline of the plugin's start() when it runs again in a restarted worker. Default 10 000 ms. */
+  startTimeoutMs?: number;
+  /** Backoff and crash-loop detection for restarts (core/restart.ts); its defaults apply. */
+  restart?: RestartOptions;
+}
+
+/** The normalised options. */
+export interface ThreadTierConfig {
+  unresponsiveMs: number;
+  startTimeoutMs: number;
+  restart: RestartOptions;
+}
+
+/**
+ * Runs each plugin version in its own worker thread: a crash, a busy loop or an out-of-memory ends that worker
+ * only; the instance restarts it. `permissions.memoryMb` becomes the worker's heap limit (best effort: V8 does not
+ * count ArrayBuffers, see DESIGN.md).
+ */
+export class ThreadTier implements Tier {
+  readonly kind = 'thread' as const;
+  readonly config: ThreadTierConfig;
+
+  constructor(options: ThreadTierOptions = {}) {
+    const check = new OptionChecker('thread tier');
+    check.positiveInteger('unresponsiveMs', options.unresponsiveMs);
+    check.positiveInteger('startTimeoutMs', options.startTimeoutMs);
+    check.object('restart', options.restart);
+    const r = options.restart ?? {};
+    check.positiveInteger('restart.initialDelayMs', r.initialDelayMs);
+    check.positiveInteger('restart.maxDelayMs', r.maxDelayMs);
+    check.positiveInteger('restart.crashloopCount', r.crashloopCount);
+    check.positiveInteger('restart.crashloopWindowMs', r.crashloopWindowMs);
+    check.positiveInteger('restart.stableAfterMs', r.stableAfterMs);
+    check.done();
+    this.config = {
+      unresponsiveMs: options.unresponsiveMs ?? 1000,
+      startTimeoutMs: options.startTimeoutMs ?? 10_000,
+      restart: { ...r },
+    };
+  }
+
+  async load(plugin: CheckedPlugin, opts: LoadOptions): Promise<Instance> {
+    const instance = new ThreadInstance(plugin, opts.log, this.config);
+    await instance.init(opts.signal);
+    return instance;
+  }
+}
+
+export function createThreadTier(options?: ThreadTierOptions): ThreadTier {
+  return new ThreadTier(options);
+}

@@ -1,0 +1,173 @@
+/**
+ * The worker side of the thread tier: imports the plugin, runs it through PluginRuntime and answers the host's
+ * requests (thread/protocol.ts). A throw in the plugin's own timer is deliberately not caught: the worker dies,
+ * which is the boundary, and the host restarts it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { PluginLogger } from '@plugbay/sdk';
+import { type CallScope, PluginRuntime, resolveDefinition } from '@plugbay/sdk/runtime';
+import { PlugbayError, toWireError, type WireError } from '../../core/errors.js';
+import type { PluginLogLine } from '../../core/types.js';
+import { type HostMessage, ToHost, ToWorker, type WorkerInit, type WorkerRequest } from './protocol.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+
+function post(message: HostMessage): void {
+  port.postMessage(message);
+}
+
+function wire(error: unknown): WireError {
+  const w = toWireError(error);
+  w.plugin ??= init.plugin;
+  w.version ??= init.version;
+  return w;
+}
+
+function log(
+  level: PluginLogLine['level'],
+  msg: string,
+  fields: Record<string, unknown> | undefined,
+  tp?: string,
+): void {
+  try {
+    post([ToHost.Log, level, String(msg), fields, tp]);
+  } catch {
+    // fields that structured clone refuses (functions, symbols …): keep what JSON keeps
+    post([ToHost.Log, level, String(msg), jsonSafe(fields), tp]);
+  }
+}
+
+function logger(traceparent?: string): PluginLogger {
+  return {
+    trace: (msg, fields) => log('trace', msg, fields, traceparent),
+    debug: (msg, fields) => log('debug', msg, fields, traceparent),
+    info: (msg, fields) => log('info', msg, fields, traceparent),
+    warn: (msg, fields) => log('warn', msg, fields, traceparent),
+    error: (msg, fields) => log('error', msg, fields, traceparent),
+  };
+}
+
+/** One request in progress; its AbortSignal is made only if plugin code reads it. */
+class Scope implements CallScope {
+  readonly deadline: number;
+  readonly traceparent: string | undefined;
+  readonly key: string | undefined;
+  #controller: AbortController | undefined;
+  #reason: unknown;
+
+  constructor(deadline: number, traceparent: string | undefined, key: string | undefined) {
+    this.deadline = deadline;
+    this.traceparent = traceparent;
+    this.key = key;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  cancel(reason: unknown): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+const scopes = new Map<number, Scope>();
+let runtime: PluginRuntime;
+
+function settle(id: number, value: unknown): void {
+  scopes.delete(id);
+  try {
+    post([ToHost.Result, id, value]);
+  } catch (error) {
+    // structured clone refused the value (a function, a class with private state …)
+    const message = `output cannot cross the worker boundary: ${error instanceof Error ? error.message : String(error)}`;
+    post([ToHost.Failure, id, wire(new PlugbayError('PLUGBAY_INVALID_OUTPUT', message))]);
+  }
+}
+
+function fail(id: number, error: unknown): void {
+  scopes.delete(id);
+  post([ToHost.Failure, id, wire(error)]);
+}
+
+/** Runs `work` for request `id`, answering with its value or its error (synchronous values answer at once). */
+function answer(id: number, work: () => unknown): void {
+  let result: unknown;
+  try {
+    result = work();
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  if (
+    result !== null &&
+    typeof result === 'object' &&
+    typeof (result as PromiseLike<unknown>).then === 'function'
+  ) {
+    (result as PromiseLike<unknown>).then(
+      (value) => settle(id, value),
+      (error: unknown) => fail(id, error),
+    );
+  } else {
+    settle(id, result);
+  }
+}
+
+function onRequest(m: WorkerRequest): void {
+  switch (m[0]) {
+    case ToWorker.Call: {
+      const id = m[1];
+      const scope = new Scope(m[5], m[4], m[6]);
+      scopes.set(id, scope);
+      answer(id, () => runtime.invoke(m[2], m[3], scope));
+      return;
+    }
+    case ToWorker.Cancel: {
+      scopes.get(m[1])?.cancel(PlugbayError.fromWire(m[2]));
+      return;
+    }
+    case ToWorker.Ping:
+      post([ToHost.Pong, m[1]]);
+      return;
+    case ToWorker.Start: {
+      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
+      scopes.set(m[1], scope);
+      answer(m[1], () => runtime.start(m[2], scope.signal));
+      return;
+    }
+    case ToWorker.Stop: {
+      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
+      scopes.set(m[1], scope);
+      answer(m[1], () => runtime.stop(scope.signal));
+      return;
+    }
+    case ToWorker.Health: {
+      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
+      scopes.set(m[1], scope);
+      answer(m[1], () => runtime.health(scope.signal));
+      return;
+    }
+  }
+}
+
+function jsonSafe(fields: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  try {
+    return fields === undefined ? undefined : (JSON.parse(JSON.stringify(fields)) as Record<string, unknown>);
+  } catch {
+    return { unserializable: true };
+  }
+}
+
+try {
+  runtime = new PluginRuntime(resolveDefinition(await import(init.entryUrl)), { logger });
+  port.on('message', onRequest);
+  post([ToHost.Loaded, runtime.functionNames]);
+} catch (error) {
+  post([ToHost.LoadFailed, wire(error)]);
+}

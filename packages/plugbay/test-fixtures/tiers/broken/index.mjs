@@ -1,0 +1,2 @@
+// Test fixture: a module without a definePlugin() default export.
+export const notAPlugin = true;
