@@ -63,6 +63,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     else parseJson(request, body as string, done);
   });
 
+  // While closing, answers end their connection: a keep-alive socket would hold close() until its idle timeout.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing !== undefined) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   fastify.setErrorHandler((err, request, reply) => {
     const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
     const mapped = httpErrorOf(err, plugin);
@@ -89,7 +95,9 @@ export function createGateway(options: GatewayOptions): Gateway {
     try {
       const options = callOptionsOf(request.headers);
       options.signal = controller.signal;
-      const result = await host.callDetailed(plugin, fn, request.body, options);
+      // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
+      const input = request.body === undefined ? {} : request.body;
+      const result = await host.callDetailed(plugin, fn, input, options);
       reply
         .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
         .header(resultHeaders.arm, result.arm);

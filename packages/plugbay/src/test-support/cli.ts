@@ -54,3 +54,56 @@ export function startPlugbay(
 export async function linkNodeModules(dir: string): Promise<void> {
   await symlink(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
 }
+
+/** A JSON log line of `plugbay serve`. */
+export type LogLine = Record<string, unknown> & { msg?: string };
+
+/**
+ * Reads the child's stderr as JSON log lines and resolves with the first that `match` accepts; rejects when the
+ * child exits first (with what it printed, for the failure message).
+ */
+export function waitForLog(child: ChildProcess, match: (line: LogLine) => boolean): Promise<LogLine> {
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl = buffered.indexOf('\n');
+      while (nl !== -1) {
+        const text = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        seen += `${text}\n`;
+        nl = buffered.indexOf('\n');
+        let line: LogLine;
+        try {
+          line = JSON.parse(text) as LogLine;
+        } catch {
+          continue;
+        }
+        if (match(line)) {
+          cleanup();
+          resolve(line);
+          return;
+        }
+      }
+    };
+    const onExit = (code: number | null) => {
+      cleanup();
+      reject(
+        new Error(`plugbay exited (${code}) before the expected log line; it printed:\n${seen}${buffered}`),
+      );
+    };
+    const cleanup = () => {
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/** Resolves with the exit code once the child has exited. */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}

@@ -84,9 +84,8 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
       if (!shuttingDown) {
+        // The host logs each diagnostic itself; here only the summary.
         const report = await host.loadDirectory(dir);
-        for (const d of report.diagnostics)
-          logger[d.severity === 'error' ? 'error' : 'warn']({ diagnostic: d }, d.message);
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
         gateway.setReady(true);
         logger.info(
