@@ -36,10 +36,7 @@ export function httpErrorOf(err: unknown, plugin?: string): HttpError {
   const status = (err as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const fastifyCode = (err as FastifyError).code;
-    const message =
-      fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE'
-        ? 'request body is larger than the body limit'
-        : (err as Error).message;
+    const message = fastifyMessages[fastifyCode] ?? (err as Error).message;
     return {
       status,
       body: bodyOf('PLUGBAY_INVALID_INPUT', message, plugin, undefined, { httpCode: fastifyCode }),
@@ -58,6 +55,12 @@ export function httpErrorOf(err: unknown, plugin?: string): HttpError {
     internal: true,
   };
 }
+
+// fastify's own texts assume the content type was JSON; every body is read as JSON here, whatever its type.
+const fastifyMessages: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request body is larger than the body limit',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON',
+};
 
 function bodyOf(
   code: ErrorCode,
