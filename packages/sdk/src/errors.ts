@@ -15,6 +15,8 @@ export const errorCodes = {
   PLUGBAY_UNKNOWN_FUNCTION: { retryable: false, httpStatus: 404 },
   /** No loaded, ready instance can answer the call (after routing and fallback). */
   PLUGBAY_NO_INSTANCE: { retryable: true, httpStatus: 503 },
+  /** A route or activation names a version that is not loaded (and cannot be loaded from a known directory). */
+  PLUGBAY_VERSION_NOT_LOADED: { retryable: false, httpStatus: 409 },
   /** The call's input does not validate against the function's input schema. */
   PLUGBAY_INVALID_INPUT: { retryable: false, httpStatus: 400 },
   /** The plugin returned output that does not validate against the function's output schema. */

@@ -98,6 +98,7 @@ for (const tier of ['inline', 'thread'] as const) {
       plugin: 'calc',
       version: '1.0.0',
       arm: 'stable',
+      routeRevision: 0,
     });
   });
 

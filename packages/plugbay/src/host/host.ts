@@ -6,13 +6,28 @@ import { PlugbayError } from '../core/errors.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
 import type { CheckedPlugin, Diagnostic, Tier, TierKind } from '../core/types.js';
 import { defaultLogger, pluginSink } from '../observe/log.js';
+import { MemoryStateStore } from '../store/memory.js';
+import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from '../store/types.js';
 import { Call } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { checkPluginDir, discover } from './discover.js';
 import { type FunctionEntry, LoadedVersion } from './loaded.js';
+import { selectionError } from './router/errors.js';
+import {
+  type CompiledRoute,
+  compileRoute,
+  type Route,
+  referencedVersions,
+  routeProblemStatus,
+  selectVersion,
+  validateRoute,
+} from './router/index.js';
 import type {
+  ActivateOptions,
+  ActivateResult,
   CallOptions,
   CallResult,
+  ChangeOptions,
   HostOptions,
   LoadReport,
   PluginClient,
@@ -20,10 +35,12 @@ import type {
   VersionStatus,
 } from './types.js';
 
-type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config'>> & {
+type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit'>> & {
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
   config: Record<string, unknown>;
+  store: StateStore | undefined;
+  circuit: { failureThreshold: number; coolDownMs: number };
 };
 
 /** Creates a plugin host. Options are checked at once; a bad one throws PLUGBAY_INVALID_ARGUMENT naming it. */
@@ -54,7 +71,27 @@ function normalise(o: HostOptions): Settings {
     stopTimeoutMs: ms('stopTimeoutMs', o.stopTimeoutMs, 5_000),
     drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
     config: o.config ?? {},
+    store: o.store,
+    circuit: {
+      failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
+      coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
+    },
   };
+}
+
+/** Errors that say the instance, not the caller or the plugin's own logic, is in trouble: they count for the circuit. */
+const instanceFailures = new Set([
+  'PLUGBAY_PLUGIN_CRASHED',
+  'PLUGBAY_TIMEOUT',
+  'PLUGBAY_INVALID_OUTPUT',
+  'PLUGBAY_CLOSED',
+]);
+
+/** A plugin's route as the call path uses it. */
+interface ActiveRoute {
+  readonly route: Route | undefined;
+  readonly compiled: CompiledRoute;
+  readonly revision: number;
 }
 
 const noOptions: CallOptions = Object.freeze({});
@@ -92,17 +129,40 @@ class Host implements PluginHost {
   /** Diagnostics of the latest check of each plugin directory that failed. */
   readonly #diagnostics = new Map<string, Diagnostic[]>();
   readonly #clients = new Map<string, object>();
+  readonly #store: StateStore;
+  readonly #ownsStore: boolean;
+  readonly #routes = new Map<string, ActiveRoute>();
+  /** Every plugin version checked so far, by id: what activate() and rollback() can load again. */
+  readonly #known = new Map<string, CheckedPlugin>();
+  /** Admin changes to one plugin run one at a time. */
+  readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
 
   constructor(settings: Settings) {
     this.#s = settings;
     this.#log = settings.logger;
+    this.#ownsStore = settings.store === undefined;
+    this.#store = settings.store ?? new MemoryStateStore();
+    for (const [name, stored] of this.#store.routes()) {
+      const checked = validateRoute(stored);
+      if (checked.problems.length > 0) {
+        // Never a silent reset: the stored route stays in the store, is reported, and is not applied.
+        this.#log.error(
+          { plugin: name, problems: checked.problems },
+          `stored route of ${name} is invalid; not applied`,
+        );
+        continue;
+      }
+      const route = (checked as { route: Route }).route;
+      this.#routes.set(name, { route, compiled: compileRoute(name, route), revision: 1 });
+    }
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
 
   async loadDirectory(dir: string): Promise<LoadReport> {
     const found = await discover(dir);
+    for (const p of found.plugins) this.#known.set(p.id, p);
     const diagnostics = [...found.diagnostics];
     const results = await Promise.allSettled(found.plugins.map((p) => this.#load(p)));
     const loaded: VersionStatus[] = [];
@@ -132,6 +192,7 @@ class Host implements PluginHost {
         ...(first.version === undefined ? {} : { version: first.version }),
       });
     }
+    this.#known.set(checked.plugin.id, checked.plugin);
     try {
       return await this.#load(checked.plugin);
     } catch (err) {
@@ -316,63 +377,91 @@ class Host implements PluginHost {
   ): Promise<unknown> {
     if (this.#closing !== undefined)
       throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed and takes no calls');
-    const [target, arm] = this.#select(name, options);
-    const f = target.functions.get(fn);
-    if (f === undefined) {
-      throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `${target.plugin.id} has no function ${fn}`, {
-        plugin: target.name,
-        version: target.version,
-        details: { function: fn, functions: [...target.functions.keys()] },
-      });
-    }
+    const active = this.#route(name);
+    let [target, arm] = this.#select(name, active, options, undefined);
+    let f = functionOf(target, fn);
     if (!f.validateInput(input)) throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
+    let output: unknown;
+    try {
+      output = await this.#callInstance(target, f, fn, input, options);
+    } catch (err) {
+      // An idempotent call whose instance died mid-call is retried once, on another version.
+      if (!(f.idempotent && (err as PlugbayError).code === 'PLUGBAY_PLUGIN_CRASHED')) throw err;
+      let retry: [LoadedVersion, string];
+      try {
+        retry = this.#select(name, active, options, target);
+      } catch {
+        throw err;
+      }
+      [target] = retry;
+      arm = 'fallback';
+      f = functionOf(target, fn);
+      output = await this.#callInstance(target, f, fn, input, options);
+    }
+    if (!f.validateOutput(output))
+      throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
+    return detailed
+      ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
+      : output;
+  }
+
+  async #callInstance(
+    target: LoadedVersion,
+    f: FunctionEntry,
+    fn: string,
+    input: unknown,
+    options: CallOptions,
+  ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
     const call = new Call(this.#deadlines, timeoutMs, options.traceparent, options.key, options.signal);
     target.inflight++;
-    let output: unknown;
     try {
-      output = await call.run(target.instance.call(fn, input, call));
+      const output = await call.run(target.instance.call(fn, input, call));
+      target.succeeded();
+      return output;
     } catch (err) {
-      throw attribute(err, target);
+      const e = attribute(err, target);
+      if (
+        instanceFailures.has(e.code) &&
+        target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
+      ) {
+        this.#log.warn(
+          { plugin: target.name, version: target.version, err: e },
+          `circuit of ${target.plugin.id} opened`,
+        );
+      }
+      throw e;
     } finally {
       call.settle();
       target.release();
     }
-    if (!f.validateOutput(output))
-      throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
-    return detailed ? { output, plugin: target.name, version: target.version, arm } : output;
   }
 
-  /** Picks the version that answers: a pinned version or range, else the newest stable one. */
-  #select(name: string, options: CallOptions): [LoadedVersion, string] {
+  #route(name: string): ActiveRoute {
+    let active = this.#routes.get(name);
+    if (active === undefined) {
+      active = { route: undefined, compiled: compileRoute(name), revision: 0 };
+      this.#routes.set(name, active);
+    }
+    return active;
+  }
+
+  /** Picks the version that answers (router/select.ts), optionally leaving one out (the retry after a crash). */
+  #select(
+    name: string,
+    active: ActiveRoute,
+    options: CallOptions,
+    without: LoadedVersion | undefined,
+  ): [LoadedVersion, string] {
     const entry = this.#plugins.get(name);
     if (entry === undefined || entry.versions.size === 0) {
       throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${name} is loaded`, { plugin: name });
     }
-    const pinned = options.version;
-    if (pinned !== undefined) {
-      const exact = entry.versions.get(pinned);
-      const range = exact === undefined ? semver.validRange(pinned) : null;
-      const match =
-        exact ??
-        (range === null
-          ? undefined
-          : entry.newestFirst.find((v) => v.available && semver.satisfies(v.version, range)));
-      if (match?.available) return [match, 'pinned'];
-      throw new PlugbayError('PLUGBAY_NO_INSTANCE', `no ready version of ${name} matches ${pinned}`, {
-        plugin: name,
-        details: { version: pinned, loaded: [...entry.versions.keys()] },
-      });
-    }
-    const list = entry.newestFirst;
-    for (const v of list) if (v.available && v.stable) return [v, 'stable'];
-    for (const v of list) if (v.available) return [v, 'stable'];
-    throw new PlugbayError('PLUGBAY_NO_INSTANCE', `no version of ${name} is ready`, {
-      plugin: name,
-      details: {
-        states: Object.fromEntries(list.map((v) => [v.version, v.draining ? 'draining' : v.instance.state])),
-      },
-    });
+    const candidates =
+      without === undefined ? entry.newestFirst : entry.newestFirst.filter((v) => v !== without);
+    const selection = selectVersion(active.compiled, candidates, options);
+    if (!selection.ok) throw selectionError(name, selection, options.version);
+    return [entry.versions.get(selection.version)!, selection.arm];
   }
 
   client<P>(name: string): PluginClient<P> {
@@ -408,6 +497,230 @@ class Host implements PluginHost {
     return [...this.#diagnostics.values()].flat();
   }
 
+  // ---- routes and hot swap -------------------------------------------------------------------------------------
+
+  route(name: string): Route | undefined {
+    return this.#routes.get(name)?.route;
+  }
+
+  setRoute(name: string, raw: unknown, options: ChangeOptions = {}): Promise<Route> {
+    return this.#exclusive(name, async () => {
+      const loaded = [...(this.#plugins.get(name)?.versions.keys() ?? [])];
+      const checked = validateRoute(raw, loaded);
+      if (checked.problems.length > 0) {
+        const problems = checked.problems;
+        const code =
+          routeProblemStatus(problems) === 409 ? 'PLUGBAY_VERSION_NOT_LOADED' : 'PLUGBAY_INVALID_ARGUMENT';
+        const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+        throw new PlugbayError(code, `route of ${name} refused: ${text}`, {
+          plugin: name,
+          details: { problems },
+        });
+      }
+      const route = (checked as { route: Route }).route;
+      const before = this.#served(name);
+      const stable =
+        route.stable !== undefined && route.stable !== this.#store.stable(name) ? route.stable : undefined;
+      this.#switch(name, route, {
+        ...(stable === undefined ? {} : { activate: { plugin: name, version: stable } }),
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'route',
+          plugin: name,
+          reason: options.reason,
+          details: { route },
+        },
+      });
+      await this.#releaseUnserved(name, before, this.#s.drainTimeoutMs);
+      return route;
+    });
+  }
+
+  activate(name: string, version: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+    return this.#exclusive(name, async () => {
+      await this.#ready(name, version);
+      const previous = this.#currentStable(name);
+      if (this.#store.stableHistory(name).length === 0 && previous !== undefined && previous !== version) {
+        // Remember the stable that was in force by default, so that the first rollback returns to it.
+        this.#store.commit({
+          activate: { plugin: name, version: previous },
+          audit: {
+            actor: 'host',
+            action: 'activate',
+            plugin: name,
+            version: previous,
+            reason: 'the stable before the first activation',
+          },
+        });
+      }
+      const route = this.#withStable(name, version);
+      const before = this.#served(name);
+      this.#switch(name, route, {
+        activate: { plugin: name, version },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'activate',
+          plugin: name,
+          version,
+          reason: options.reason,
+          details: { previous },
+        },
+      });
+      await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
+      return { plugin: name, version, previous, route, revision: this.#route(name).revision };
+    });
+  }
+
+  rollback(name: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+    return this.#exclusive(name, async () => {
+      const history = this.#store.stableHistory(name);
+      const current = history.at(-1)?.version;
+      const previous = history.at(-2)?.version;
+      if (current === undefined || previous === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_INVALID_ARGUMENT',
+          `${name} has no previous stable version to roll back to`,
+          {
+            plugin: name,
+            details: { history: history.map((h) => h.version) },
+          },
+        );
+      }
+      await this.#ready(name, previous);
+      const route = this.#withStable(name, previous);
+      const before = this.#served(name);
+      this.#switch(name, route, {
+        rollback: { plugin: name, from: current },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'rollback',
+          plugin: name,
+          version: previous,
+          reason: options.reason,
+          details: { from: current },
+        },
+      });
+      await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
+      return {
+        plugin: name,
+        version: previous,
+        previous: current,
+        route,
+        revision: this.#route(name).revision,
+      };
+    });
+  }
+
+  audit(query?: AuditQuery): AuditEntry[] {
+    return this.#store.audit(query);
+  }
+
+  /** Loads `version` if it is only known, then checks that it is ready and healthy. Nothing switches on failure. */
+  async #ready(name: string, version: string): Promise<LoadedVersion> {
+    let v = this.#plugins.get(name)?.versions.get(version);
+    if (v === undefined) {
+      const known = this.#known.get(`${name}@${version}`);
+      if (known === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_VERSION_NOT_LOADED',
+          `${name}@${version} is not loaded and no plugin directory provides it`,
+          {
+            plugin: name,
+            version,
+          },
+        );
+      }
+      await this.#load(known);
+      v = this.#plugins.get(name)?.versions.get(version);
+      if (v === undefined)
+        throw new PlugbayError('PLUGBAY_VERSION_NOT_LOADED', `${name}@${version} was unloaded meanwhile`, {
+          plugin: name,
+          version,
+        });
+    }
+    const signal = AbortSignal.timeout(this.#s.startTimeoutMs);
+    const health = await raceAbort(v.instance.health(signal), signal).catch((err: unknown) => {
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `${name}@${version} did not answer its health check: ${(err as Error).message}`,
+        {
+          plugin: name,
+          version,
+          cause: err,
+        },
+      );
+    });
+    if (health.status === 'failing' || !v.available) {
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `${name}@${version} is not healthy: ${health.message ?? v.instance.state}`,
+        {
+          plugin: name,
+          version,
+          details: { health, state: v.instance.state },
+        },
+      );
+    }
+    return v;
+  }
+
+  /** The route with `version` as its stable (a canary of that version is promoted, so it is dropped). */
+  #withStable(name: string, version: string): Route {
+    const { canary, ...rest } = this.#routes.get(name)?.route ?? {};
+    return canary === undefined || canary.version === version
+      ? { ...rest, stable: version }
+      : { ...rest, canary, stable: version };
+  }
+
+  /** The stable version calls get now: the route's, or the newest ready release when the route names none. */
+  #currentStable(name: string): string | undefined {
+    const route = this.#routes.get(name)?.route;
+    if (route?.stable !== undefined) return route.stable;
+    const selection = selectVersion(compileRoute(name), this.#plugins.get(name)?.newestFirst ?? [], {});
+    return selection.ok ? selection.version : undefined;
+  }
+
+  /** Versions that some arm of the route can send calls to now. */
+  #served(name: string): Set<string> {
+    const served = referencedVersions(this.#routes.get(name)?.route);
+    const stable = this.#currentStable(name);
+    if (stable !== undefined) served.add(stable);
+    return served;
+  }
+
+  /** Persists the change and switches the in-memory route in the same synchronous step: no call sees half of it. */
+  #switch(name: string, route: Route, change: Omit<StateChange, 'route'>): void {
+    this.#store.commit({ ...change, route: { plugin: name, route } });
+    const revision = (this.#routes.get(name)?.revision ?? 0) + 1;
+    this.#routes.set(name, { route, compiled: compileRoute(name, route), revision });
+    this.#log.info({ plugin: name, route, revision }, `route of ${name} changed (${change.audit.action})`);
+  }
+
+  /** Drains and releases versions that were served before a change and are not any more. */
+  async #releaseUnserved(name: string, before: Set<string>, drainTimeoutMs: number): Promise<void> {
+    const after = this.#served(name);
+    const entry = this.#plugins.get(name);
+    const gone = [...before].filter((v) => !after.has(v)).flatMap((v) => entry?.versions.get(v) ?? []);
+    await Promise.all(gone.map((v) => this.#unload(v, drainTimeoutMs)));
+  }
+
+  #audit(entry: AuditInput): void {
+    try {
+      this.#store.record(entry);
+    } catch (err) {
+      this.#log.error({ err, entry }, 'could not write the audit log');
+    }
+  }
+
+  #exclusive<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.#locks.get(name) ?? Promise.resolve()).then(work);
+    this.#locks.set(
+      name,
+      run.catch(() => {}),
+    );
+    return run;
+  }
+
   // ---- shutdown -----------------------------------------------------------------------------------------------
 
   async unload(name: string, version: string): Promise<void> {
@@ -419,14 +732,20 @@ class Host implements PluginHost {
         version,
       });
     }
-    await this.#release(v);
-    entry.delete(v);
-    if (entry.versions.size === 0) this.#plugins.delete(name);
+    await this.#unload(v, this.#s.drainTimeoutMs);
+  }
+
+  /** Stops routing to `v`, drains it, releases it, and forgets it. */
+  async #unload(v: LoadedVersion, drainTimeoutMs: number): Promise<void> {
+    await this.#release(v, drainTimeoutMs);
+    const entry = this.#plugins.get(v.name);
+    entry?.delete(v);
+    if (entry?.versions.size === 0) this.#plugins.delete(v.name);
   }
 
   /** Drain → graceful close → destroy if the close fails or overruns. */
-  async #release(v: LoadedVersion): Promise<void> {
-    const drained = await v.drain(this.#s.drainTimeoutMs);
+  async #release(v: LoadedVersion, drainTimeoutMs: number): Promise<void> {
+    const drained = await v.drain(drainTimeoutMs);
     if (!drained)
       this.#log.warn(
         { plugin: v.name, version: v.version, inflight: v.inflight },
@@ -444,10 +763,11 @@ class Host implements PluginHost {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const all = [...this.#plugins.values()].flatMap((e) => [...e.versions.values()]);
-      await Promise.allSettled(all.map((v) => this.#release(v)));
+      await Promise.allSettled(all.map((v) => this.#release(v, this.#s.drainTimeoutMs)));
       this.#plugins.clear();
       await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
       this.#deadlines.clear();
+      if (this.#ownsStore) this.#store.close();
     })();
     return this.#closing;
   }
@@ -459,11 +779,22 @@ class Host implements PluginHost {
     this.#plugins.clear();
     await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
     this.#deadlines.clear();
+    if (this.#ownsStore) this.#store.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+function functionOf(target: LoadedVersion, fn: string): FunctionEntry {
+  const f = target.functions.get(fn);
+  if (f !== undefined) return f;
+  throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `${target.plugin.id} has no function ${fn}`, {
+    plugin: target.name,
+    version: target.version,
+    details: { function: fn, functions: [...target.functions.keys()] },
+  });
 }
 
 function status(v: LoadedVersion): VersionStatus {
@@ -472,6 +803,7 @@ function status(v: LoadedVersion): VersionStatus {
     version: v.version,
     tier: v.instance.tier,
     state: v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state,
+    circuit: v.circuitOpen ? 'open' : 'closed',
     dir: v.plugin.dir,
     functions: [...v.functions.keys()],
     inflight: v.inflight,

@@ -24,6 +24,9 @@ export class LoadedVersion {
   readonly stable: boolean;
   inflight = 0;
   #draining = false;
+  /** Consecutive failed calls, and until when the circuit stays open (0: closed). */
+  #failures = 0;
+  #openUntil = 0;
   #idle: (() => void) | undefined;
 
   constructor(plugin: CheckedPlugin, instance: Instance, functions: ReadonlyMap<string, FunctionEntry>) {
@@ -43,10 +46,37 @@ export class LoadedVersion {
     return this.#draining;
   }
 
-  /** Takes calls: ready, or degraded (calls wait for the restart), and not draining. */
+  /**
+   * Takes calls: ready, or degraded (calls wait for the restart), not draining, and its circuit not open. Once the
+   * cool-down has passed the circuit is half-open: calls go through again, and the next failure re-opens it.
+   */
   get available(): boolean {
     const s = this.instance.state;
-    return !this.#draining && (s === 'ready' || s === 'degraded');
+    return (
+      !this.#draining &&
+      (s === 'ready' || s === 'degraded') &&
+      (this.#openUntil === 0 || Date.now() >= this.#openUntil)
+    );
+  }
+
+  get circuitOpen(): boolean {
+    return this.#openUntil !== 0 && Date.now() < this.#openUntil;
+  }
+
+  succeeded(): void {
+    if (this.#failures !== 0) {
+      this.#failures = 0;
+      this.#openUntil = 0;
+    }
+  }
+
+  /** Counts a failed call; returns true when this failure opened the circuit. */
+  failed(threshold: number, coolDownMs: number): boolean {
+    this.#failures++;
+    const reopen = this.#openUntil !== 0 && Date.now() >= this.#openUntil; // a failed half-open probe
+    if (this.#failures < threshold && !reopen) return false;
+    this.#openUntil = Date.now() + coolDownMs;
+    return true;
   }
 
   release(): void {

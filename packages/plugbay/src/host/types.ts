@@ -2,6 +2,8 @@ import type { Static, TSchema, TypedPlugin } from '@plugbay/sdk';
 import type { Logger } from 'pino';
 import type { PlugbayError } from '../core/errors.js';
 import type { CheckedPlugin, Diagnostic, InstanceState, Tier, TierKind } from '../core/types.js';
+import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
+import type { Route } from './router/route.js';
 
 export interface HostOptions {
   /** Tier implementations by kind. Default: inline and thread. */
@@ -20,6 +22,33 @@ export interface HostOptions {
   drainTimeoutMs?: number;
   /** Config passed to each plugin's start(), by plugin name; validated against the manifest's `config` schema. */
   config?: Record<string, unknown>;
+  /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
+  store?: StateStore;
+  /** Circuit breaking per version: after `failureThreshold` consecutive failed calls it is skipped for `coolDownMs`. */
+  circuit?: { failureThreshold?: number; coolDownMs?: number };
+}
+
+/** Who asked for an admin change and why; recorded in the audit log. */
+export interface ChangeOptions {
+  /** Default `api`. */
+  actor?: string;
+  reason?: string;
+}
+
+export interface ActivateOptions extends ChangeOptions {
+  /** How long the previous version may take to finish its in-flight calls. Default: the host's drainTimeoutMs. */
+  drainTimeoutMs?: number;
+}
+
+/** The outcome of activate() or rollback(). */
+export interface ActivateResult {
+  plugin: string;
+  version: string;
+  /** The stable before the switch, if there was one. */
+  previous: string | undefined;
+  route: Route;
+  /** The route revision the switch created: calls routed under it got `version`. */
+  revision: number;
 }
 
 export interface CallOptions {
@@ -39,8 +68,10 @@ export interface CallResult<T = unknown> {
   output: T;
   plugin: string;
   version: string;
-  /** The routing arm that chose the version: `pinned`, `stable`, … */
+  /** The routing arm that chose the version: `pinned`, `experiment:<name>:<variant>`, `canary`, `stable`, `fallback`. */
   arm: string;
+  /** Revision of the plugin's route when the call was routed (increases with every route change). */
+  routeRevision: number;
 }
 
 /** What the host knows of one loaded version. */
@@ -49,6 +80,8 @@ export interface VersionStatus {
   version: string;
   tier: TierKind;
   state: InstanceState;
+  /** `open`: recent calls failed; the router skips this version until the cool-down passes. */
+  circuit: 'open' | 'closed';
   dir: string;
   functions: string[];
   inflight: number;
@@ -96,6 +129,19 @@ export interface PluginHost extends AsyncDisposable {
   diagnostics(): Diagnostic[];
   /** Drains and releases one version. */
   unload(name: string, version: string): Promise<void>;
+  /** The plugin's route (undefined: none set, the newest ready release answers). */
+  route(name: string): Route | undefined;
+  /**
+   * Replaces the plugin's route after validating it: PLUGBAY_INVALID_ARGUMENT (400) for a malformed route,
+   * PLUGBAY_VERSION_NOT_LOADED (409) for a version that is not loaded. Versions no route serves any more are drained.
+   */
+  setRoute(name: string, route: unknown, options?: ChangeOptions): Promise<Route>;
+  /** Load (if needed), start and health-check `version`, then make it the stable in one step and drain the old one. */
+  activate(name: string, version: string, options?: ActivateOptions): Promise<ActivateResult>;
+  /** Returns to the previous stable version. */
+  rollback(name: string, options?: ActivateOptions): Promise<ActivateResult>;
+  /** Audit log entries, newest first. */
+  audit(query?: AuditQuery): AuditEntry[];
   /** Drains every instance, stops plugins, releases tiers. Idempotent. */
   close(): Promise<void>;
   /** Fails in-flight calls and kills every instance now. Idempotent. */
