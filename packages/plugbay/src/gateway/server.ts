@@ -215,6 +215,7 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       version: v.version,
       tier: v.tier,
       state: v.state,
+      circuit: v.circuit,
       functions: v.functions,
       inflight: v.inflight,
       warnings: v.warnings,
