@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import { createHost } from '../host/host.js';
@@ -29,6 +30,18 @@ function echoSource(version: string): string {
     badOutput: { handler: () => ({ wrong: 1 }) },
     text: { handler: () => 'just a string' },
     none: { handler: () => ({ message: 'no input needed' }) },
+    context: { handler: (_input, ctx) => ({ message: JSON.stringify({ key: ctx.key, traceId: ctx.traceId }) }) },
+    hold: {
+      // Inline tier: this runs in the test's own process, so globalThis is how the test sees the call's progress.
+      handler: (_input, ctx) =>
+        new Promise((_resolve, reject) => {
+          globalThis.holdStarted?.();
+          ctx.signal.addEventListener('abort', () => {
+            globalThis.holdAborted?.(ctx.signal.reason);
+            reject(ctx.signal.reason);
+          });
+        }),
+    },
   },
 };
 `;
@@ -44,6 +57,8 @@ function echoManifest(version: string) {
       badOutput: { input: obj({}), output: message },
       text: { input: obj({}), output: { type: 'string' } },
       none: { input: obj({}), output: message },
+      context: { input: obj({}), output: message },
+      hold: { input: obj({}), output: message },
     },
   });
 }
@@ -258,4 +273,38 @@ test('createGateway checks its options at once and names each bad one', () => {
       /options\.port/.test(err.message) &&
       /options\.bodyLimit/.test(err.message),
   );
+});
+
+test('x-plugbay-key and traceparent reach the plugin', async (t) => {
+  const { gateway } = await setup(t);
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const res = await call(gateway, 'context', '{}', {
+    'x-plugbay-key': 'tenant-7',
+    traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+  });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(JSON.parse(res.json().message), { key: 'tenant-7', traceId });
+});
+
+test('a client that hangs up cancels its call (PLUGBAY_CANCELLED reaches the plugin)', async (t) => {
+  const { gateway } = await setup(t);
+  const { port } = await gateway.listen();
+  const g = globalThis as { holdStarted?: () => void; holdAborted?: (reason: unknown) => void };
+  const started = new Promise<void>((resolve) => {
+    g.holdStarted = resolve;
+  });
+  const aborted = new Promise<unknown>((resolve) => {
+    g.holdAborted = resolve;
+  });
+  t.after(() => {
+    g.holdStarted = undefined;
+    g.holdAborted = undefined;
+  });
+  const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/call/echo/hold' });
+  req.on('error', () => {}); // the socket is destroyed on purpose
+  req.end('{}');
+  await started;
+  req.destroy();
+  const reason = (await aborted) as { code?: string };
+  assert.equal(reason.code, 'PLUGBAY_CANCELLED');
 });

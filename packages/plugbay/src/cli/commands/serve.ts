@@ -83,9 +83,13 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
-      if (!shuttingDown) {
-        // The host logs each diagnostic itself; here only the summary.
-        const report = await host.loadDirectory(dir);
+      // The host logs each diagnostic itself; here only the summary. A signal during loading closes the host,
+      // which fails the load: that is the shutdown's business, not an error.
+      const report = await host.loadDirectory(dir).catch((err: unknown) => {
+        if (!shuttingDown) throw err;
+        return undefined;
+      });
+      if (report !== undefined && !shuttingDown) {
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
         gateway.setReady(true);
         logger.info(
