@@ -166,19 +166,9 @@ function callOptionsOf(headers: IncomingHttpHeaders): CallOptions {
   const options: CallOptions = {};
   const key = headers[callHeaders.key];
   if (typeof key === 'string') options.key = key;
+  // A version that is neither a version nor a range is refused by the host's router (PLUGBAY_INVALID_ARGUMENT).
   const version = headers[callHeaders.version];
-  if (typeof version === 'string') {
-    if (semver.validRange(version) === null) {
-      throw new PlugbayError(
-        'PLUGBAY_INVALID_ARGUMENT',
-        `${callHeaders.version} must be a semver version or range, got "${version}"`,
-        {
-          details: { header: callHeaders.version },
-        },
-      );
-    }
-    options.version = version;
-  }
+  if (typeof version === 'string') options.version = version;
   const traceparent = headers[callHeaders.traceparent];
   if (typeof traceparent === 'string') options.traceparent = traceparent;
   const timeout = headers[callHeaders.timeoutMs];
