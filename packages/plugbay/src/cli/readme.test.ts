@@ -6,7 +6,17 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { pino } from 'pino';
+import { createHost } from '../host/host.js';
+import {
+  exitOf,
+  linkNodeModules,
+  repoRoot,
+  runPlugbay,
+  startPlugbay,
+  waitForLog,
+} from '../test-support/cli.js';
+import { tempDir, writePlugin } from '../test-support/plugins.js';
 
 const exec = promisify(execFile);
 
@@ -78,3 +88,21 @@ function splitResponse(raw: string): [string, string] {
   const i = raw.indexOf('\r\n\r\n');
   return i === -1 ? [raw, ''] : [raw.slice(0, i), raw.slice(i + 4)];
 }
+
+test('README "Write a plugin": the example builds with plugbay build and answers through a host', async (t) => {
+  const readme = await readFile(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Write a plugin'));
+  const source = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(source, 'README has the plugin example');
+  const project = await tempDir(t);
+  await linkNodeModules(project);
+  await writePlugin(join(project, 'plugins'), 'shout', { files: { 'src/index.ts': source } });
+
+  const built = await runPlugbay(['build', 'plugins'], { cwd: project });
+  assert.equal(built.code, 0, built.stderr);
+  const host = createHost({ logger: pino({ level: 'silent' }) });
+  t.after(() => host.close());
+  const report = await host.loadDirectory(join(project, 'plugins'));
+  assert.deepEqual(report.diagnostics, []);
+  assert.deepEqual(await host.call('shout', 'shout', { text: 'hi' }), { text: 'HI' });
+});
