@@ -6,6 +6,7 @@ set -euo pipefail
 # Debian packages the test suite uses; each line: package [command that proves it is installed].
 packages=(
   # (filled in by the issues that need them: golang, clang, chromium, prometheus, bubblewrap …)
+  "curl curl"  # the README tour test runs the README's curl lines as written
 )
 
 missing=()

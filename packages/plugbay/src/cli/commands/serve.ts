@@ -1,0 +1,106 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createGateway } from '../../gateway/server.js';
+import { createHost } from '../../host/host.js';
+import { defaultLogger } from '../../observe/log.js';
+import { portOption, usageErrors } from '../args.js';
+import { type Command, UsageError } from '../io.js';
+
+export const serveCommand: Command = {
+  name: 'serve',
+  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576]
+
+Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
+  POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
+Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
+calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
+  async run(args) {
+    const { positionals, values } = usageErrors(() =>
+      parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { port: { type: 'string' }, host: { type: 'string' }, 'body-limit': { type: 'string' } },
+      }),
+    );
+    if (positionals.length > 1) throw new UsageError('takes at most one directory');
+    const dir = resolve(positionals[0] ?? 'plugins');
+    const isDir = await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (!isDir) throw new UsageError(`${dir} is not a directory`);
+    const port = portOption(values.port, 7070);
+    const limit = values['body-limit'];
+    if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
+      throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
+    }
+
+    const logger = defaultLogger();
+    const host = createHost({ logger });
+    const gateway = createGateway({
+      host,
+      port,
+      hostname: values.host ?? '127.0.0.1',
+      ...(limit === undefined ? {} : { bodyLimit: Number(limit) }),
+      logger,
+    });
+
+    // Shutdown: the first signal drains (gateway first, so no new call reaches the host), a second one forces.
+    let stop: (code: number) => void = () => {};
+    const stopped = new Promise<number>((resolve) => {
+      stop = resolve;
+    });
+    let shuttingDown = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (shuttingDown) {
+        logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
+        void host.destroy().finally(() => stop(1));
+        return;
+      }
+      shuttingDown = true;
+      logger.info({ signal }, 'shutting down: finishing in-flight calls');
+      void (async () => {
+        await gateway.close();
+        await host.close();
+        logger.info('plugbay stopped');
+        stop(0);
+      })().catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        stop(1);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const address = await gateway.listen().catch((err: unknown) => {
+        logger.error({ err }, `cannot listen on ${values.host ?? '127.0.0.1'}:${port}`);
+        return undefined;
+      });
+      if (address === undefined) {
+        await host.close();
+        return 1;
+      }
+      logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
+      // The host logs each diagnostic itself; here only the summary. A signal during loading closes the host,
+      // which fails the load: that is the shutdown's business, not an error.
+      const report = await host.loadDirectory(dir).catch((err: unknown) => {
+        if (!shuttingDown) throw err;
+        return undefined;
+      });
+      if (report !== undefined && !shuttingDown) {
+        const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
+        gateway.setReady(true);
+        logger.info(
+          { dir, plugins: names, rejected: report.diagnostics.filter((d) => d.severity === 'error').length },
+          'plugbay ready',
+        );
+      }
+      return await stopped;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

@@ -1,0 +1,72 @@
+import { hostVersion } from '../core/version.js';
+import { type CliIo, type Command, UsageError } from './io.js';
+
+// Commands load on demand: `plugbay build` should not pay for importing fastify.
+const commands: { name: string; summary: string; load(): Promise<Command> }[] = [
+  {
+    name: 'serve',
+    summary: 'serve the plugins of a directory over HTTP',
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+  },
+  {
+    name: 'check',
+    summary: 'check every plugin of a directory without running it; exit 1 if one is rejected',
+    load: async () => (await import('./commands/check.js')).checkCommand,
+  },
+  {
+    name: 'build',
+    summary: 'bundle TypeScript plugins and generate their plugin.json',
+    load: async () => (await import('./commands/build.js')).buildCommand,
+  },
+];
+
+export function usage(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return `plugbay ${hostVersion} — a plugin host for Node.js
+
+Usage: plugbay <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Options:
+  -h, --help     show help (also: plugbay <command> --help)
+  -v, --version  print the version`;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code: 0 ok, 1 failure, 2 usage. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    if (first === undefined) {
+      io.err(usage());
+      return 2;
+    }
+    const topic = first === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
+    io.out(topic ? (await topic.load()).usage : usage());
+    return 0;
+  }
+  if (first === '--version' || first === '-v') {
+    io.out(hostVersion);
+    return 0;
+  }
+  const entry = commands.find((c) => c.name === first);
+  if (entry === undefined) {
+    io.err(`plugbay: unknown command "${first}"\n\n${usage()}`);
+    return 2;
+  }
+  const command = await entry.load();
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.usage);
+    return 0;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`plugbay ${command.name}: ${err.message}\n\nUsage: ${command.usage}`);
+      return 2;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+
+/** Starts `plugbay serve <dir> --port 0`, waits until its plugins are loaded, and returns its base URL. */
+async function serve(t: TestContext, dir: string) {
+  const child = startPlugbay(['serve', dir, '--port', '0']);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const listening = waitForLog(child, (l) => typeof l.port === 'number');
+  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
+  const { port } = await listening;
+  await ready;
+  return { child, url: `http://127.0.0.1:${port}` };
+}
+
+test('plugbay serve examples/plugins: a real HTTP call to greeter.greet, pinned versions, then SIGTERM exits 0', async (t) => {
+  const examples = join(repoRoot, 'examples/plugins');
+  await stat(join(examples, 'greeter@1.0.0/plugin.json')).catch(() => {
+    assert.fail('examples are not built: run `npm run build` first');
+  });
+  const { child, url } = await serve(t, examples);
+
+  const res = await fetch(`${url}/v1/call/greeter/greet`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Ada' }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-plugbay-served-by'), 'greeter@1.1.0');
+  assert.deepEqual(await res.json(), { message: 'Hello, Ada! (greeter 1.1.0)' });
+
+  const pinned = await fetch(`${url}/v1/call/greeter/greet`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-plugbay-version': '1.0.0' },
+    body: '{"name":"Ada"}',
+  });
+  assert.deepEqual(await pinned.json(), { message: 'Hello, Ada!' });
+
+  const ticks = await fetch(`${url}/v1/call/ticker/ticks`, { method: 'POST' });
+  assert.equal(ticks.status, 200);
+  assert.equal(typeof ((await ticks.json()) as { ticks: number }).ticks, 'number');
+
+  assert.equal((await fetch(`${url}/readyz`)).status, 200);
+  const plugins = (await (await fetch(`${url}/v1/plugins`)).json()) as {
+    plugins: { name: string; versions: unknown[]; diagnostics: { code: string }[] }[];
+  };
+  const broken = plugins.plugins.find((p) => p.name === 'broken-manifest');
+  assert.equal(broken?.versions.length, 0);
+  assert.ok(broken?.diagnostics.every((d) => d.code === 'PLUGBAY_MANIFEST_INVALID'));
+
+  child.kill('SIGTERM');
+  assert.equal(await exitOf(child), 0);
+});
+
+test('SIGTERM while a call is in flight: the call completes, then plugbay serve exits 0', async (t) => {
+  // The plugin's handler fetches a URL the test controls, so the test decides when the call may finish.
+  let release: ((res: ServerResponse) => void) | undefined;
+  const held = new Promise<ServerResponse>((resolve) => {
+    release = resolve;
+  });
+  const gate = createServer((_req, res) => release?.(res));
+  await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
+  t.after(() => gate.close());
+  const gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+
+  const root = await tempDir(t);
+  await writePlugin(root, 'gate', {
+    manifest: manifest({
+      name: 'gate',
+      functions: {
+        pass: {
+          input: { type: 'object', properties: { url: { type: 'string' } }, required: ['url'] },
+          output: { type: 'object', properties: { body: { type: 'string' } }, required: ['body'] },
+        },
+      },
+    }),
+    files: {
+      'index.mjs': `export default { name: 'gate', version: '1.0.0', functions: {
+        pass: { handler: async ({ url }) => ({ body: await (await fetch(url)).text() }) },
+      } };\n`,
+    },
+  });
+  const { child, url } = await serve(t, root);
+
+  const inFlight = fetch(`${url}/v1/call/gate/pass`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: gateUrl }),
+  });
+  const gateResponse = await held; // the plugin is now inside its handler
+  const shuttingDown = waitForLog(
+    child,
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'),
+  );
+  child.kill('SIGTERM');
+  await shuttingDown;
+  assert.equal(child.exitCode, null, 'plugbay must wait for the call in flight');
+  gateResponse.end('opened');
+
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { body: 'opened' });
+  assert.equal(await exitOf(child), 0);
+});
+
+test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => {
+  const root = await tempDir(t);
+  for (const args of [
+    ['serve', join(root, 'missing')],
+    ['serve', root, '--port', 'http'],
+    ['serve', root, '--body-limit', '0'],
+    ['serve', root, '--unknown'],
+  ]) {
+    const res = await runPlugbay(args);
+    assert.equal(res.code, 2, args.join(' '));
+    assert.match(res.stderr, /Usage: plugbay serve/);
+  }
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => taken.close());
+  const res = await runPlugbay(['serve', root, '--port', String((taken.address() as AddressInfo).port)]);
+  assert.equal(res.code, 1);
+  assert.match(res.stderr, /EADDRINUSE/);
+});

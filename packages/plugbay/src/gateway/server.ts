@@ -1,0 +1,221 @@
+/**
+ * The HTTP gateway: plugin calls and status over fastify. It owns no plugin logic; every call goes through
+ * `host.callDetailed`, and the host's error codes decide the HTTP status.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import semver from 'semver';
+import { PlugbayError } from '../core/errors.js';
+import type { Diagnostic } from '../core/types.js';
+import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
+import { httpErrorOf } from './errors.js';
+
+export interface GatewayOptions {
+  /** The host whose plugins are served. The gateway never closes it. */
+  host: PluginHost;
+  /** TCP port; 0 picks a free one. Default 7070. */
+  port?: number;
+  /** Interface to listen on. Default 127.0.0.1 (loopback only). */
+  hostname?: string;
+  /** Largest request body in bytes; bigger bodies get 413. Default 1 MiB. */
+  bodyLimit?: number;
+  /** Logs gateway events and internal errors. Default: silent. */
+  logger?: Logger;
+}
+
+export interface Gateway {
+  /** The fastify instance, e.g. for `gateway.fastify.inject(...)` in tests. */
+  readonly fastify: FastifyInstance;
+  /** Starts listening; resolves with the address really bound (the port, when 0 was asked for). */
+  listen(): Promise<{ url: string; hostname: string; port: number }>;
+  /** `/readyz` answers 200 only while ready; `plugbay serve` sets it once the plugins are loaded. */
+  setReady(ready: boolean): void;
+  /** Stops accepting connections and waits for in-flight requests. Idempotent; leaves the host open. */
+  close(): Promise<void>;
+}
+
+/** Headers a caller may send on `POST /v1/call/:plugin/:fn`. */
+export const callHeaders = {
+  key: 'x-plugbay-key',
+  version: 'x-plugbay-version',
+  timeoutMs: 'x-plugbay-timeout-ms',
+  traceparent: 'traceparent',
+} as const;
+
+/** Headers the gateway sets on a successful call. */
+export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-arm' } as const;
+
+export function createGateway(options: GatewayOptions): Gateway {
+  const config = normalise(options);
+  const { host, logger } = config;
+  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit });
+  let ready = false;
+  let closing: Promise<void> | undefined;
+
+  // Every body is JSON, whatever the content type says (so `curl -d` works), and an empty body is `{}`.
+  // fastify's parser refuses __proto__/constructor poisoning.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') done(null, {});
+    else parseJson(request, body as string, done);
+  });
+
+  // While closing, answers end their connection: a keep-alive socket would hold close() until its idle timeout.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing !== undefined) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  fastify.setErrorHandler((err, request, reply) => {
+    const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
+    const mapped = httpErrorOf(err, plugin);
+    if (mapped.internal) logger?.error({ err, url: request.url }, 'gateway: internal error');
+    return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
+  });
+
+  fastify.setNotFoundHandler((request, reply) => {
+    const err = new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `no route ${request.method} ${request.url}`, {
+      details: { method: request.method, url: request.url },
+    });
+    return reply.code(404).send(httpErrorOf(err).body);
+  });
+
+  fastify.post<{ Params: { plugin: string; fn: string } }>('/v1/call/:plugin/:fn', async (request, reply) => {
+    const { plugin, fn } = request.params;
+    const controller = new AbortController();
+    // The client hung up before the answer: cancel the call so the plugin can stop working on it.
+    const onClose = () => {
+      if (!reply.raw.writableEnded)
+        controller.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection'));
+    };
+    reply.raw.once('close', onClose);
+    try {
+      const options = callOptionsOf(request.headers);
+      options.signal = controller.signal;
+      // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
+      const input = request.body === undefined ? {} : request.body;
+      const result = await host.callDetailed(plugin, fn, input, options);
+      reply
+        .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
+        .header(resultHeaders.arm, result.arm);
+      // Serialised here: fastify would send a plain string output as text, not as a JSON string.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+
+  fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
+
+  fastify.get('/healthz', async () => ({ status: 'ok' }));
+
+  fastify.get('/readyz', async (_request, reply) => {
+    if (ready && closing === undefined) return { status: 'ready' };
+    return reply.code(503).send({ status: closing === undefined ? 'loading' : 'closing' });
+  });
+
+  return {
+    fastify,
+    async listen() {
+      await fastify.listen({ port: config.port, host: config.hostname });
+      const address = fastify.server.address() as AddressInfo;
+      const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { url: `http://${hostname}:${address.port}`, hostname: address.address, port: address.port };
+    },
+    setReady(value) {
+      ready = value;
+    },
+    close() {
+      closing ??= fastify.close();
+      return closing;
+    },
+  };
+}
+
+function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logger'>> & { logger?: Logger } {
+  const problems: string[] = [];
+  if (typeof options?.host?.callDetailed !== 'function') problems.push('options.host must be a PluginHost');
+  const port = options.port ?? 7070;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    problems.push('options.port must be an integer from 0 to 65535');
+  const hostname = options.hostname ?? '127.0.0.1';
+  if (typeof hostname !== 'string' || hostname === '')
+    problems.push('options.hostname must be a non-empty string');
+  const bodyLimit = options.bodyLimit ?? 1024 * 1024;
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1)
+    problems.push('options.bodyLimit must be a positive integer (bytes)');
+  if (problems.length > 0) {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createGateway: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  return {
+    host: options.host,
+    port,
+    hostname,
+    bodyLimit,
+    ...(options.logger ? { logger: options.logger } : {}),
+  };
+}
+
+/** Reads the call headers into host call options; a malformed header is the caller's error. */
+function callOptionsOf(headers: IncomingHttpHeaders): CallOptions {
+  const options: CallOptions = {};
+  const key = headers[callHeaders.key];
+  if (typeof key === 'string') options.key = key;
+  // A version that is neither a version nor a range is refused by the host's router (PLUGBAY_INVALID_ARGUMENT).
+  const version = headers[callHeaders.version];
+  if (typeof version === 'string') options.version = version;
+  const traceparent = headers[callHeaders.traceparent];
+  if (typeof traceparent === 'string') options.traceparent = traceparent;
+  const timeout = headers[callHeaders.timeoutMs];
+  if (typeof timeout === 'string') {
+    const ms = Number(timeout);
+    if (!/^\d+$/.test(timeout) || ms < 1 || !Number.isSafeInteger(ms)) {
+      throw new PlugbayError(
+        'PLUGBAY_INVALID_ARGUMENT',
+        `${callHeaders.timeoutMs} must be a positive integer, got "${timeout}"`,
+        {
+          details: { header: callHeaders.timeoutMs },
+        },
+      );
+    }
+    options.timeoutMs = ms;
+  }
+  return options;
+}
+
+/** `GET /v1/plugins`: loaded versions grouped by plugin, each plugin with its diagnostics; the rest apart. */
+export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic[]) {
+  const byName = new Map<string, { name: string; versions: object[]; diagnostics: Diagnostic[] }>();
+  const entry = (name: string) => {
+    let e = byName.get(name);
+    if (e === undefined) {
+      e = { name, versions: [], diagnostics: [] };
+      byName.set(name, e);
+    }
+    return e;
+  };
+  const sorted = [...versions].sort((a, b) => semver.compare(a.version, b.version));
+  for (const v of sorted) {
+    entry(v.plugin).versions.push({
+      version: v.version,
+      tier: v.tier,
+      state: v.state,
+      circuit: v.circuit,
+      functions: v.functions,
+      inflight: v.inflight,
+      warnings: v.warnings,
+    });
+  }
+  const unattributed: Diagnostic[] = [];
+  for (const d of diagnostics) {
+    if (d.plugin === undefined) unattributed.push(d);
+    else entry(d.plugin).diagnostics.push(d);
+  }
+  const plugins = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  return { plugins, diagnostics: unattributed };
+}
