@@ -1,7 +1,7 @@
 import type { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import semver from 'semver';
-import { type ContractRegistry, checkDeclaredContracts } from '../contract/implements.js';
+import { checkDeclaredContracts } from '../contract/implements.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
