@@ -7,9 +7,9 @@ import { type TestContext, test } from 'node:test';
 import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
-/** Starts `plugbay serve <dir> --port 0`, waits until its plugins are loaded, and returns its base URL. */
-async function serve(t: TestContext, dir: string) {
-  const child = startPlugbay(['serve', dir, '--port', '0']);
+/** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
+async function serve(t: TestContext, dir: string, extra: string[]) {
+  const child = startPlugbay(['serve', dir, '--port', '0', ...extra]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -25,7 +25,8 @@ test('plugbay serve examples/plugins: a real HTTP call to greeter.greet, pinned 
   await stat(join(examples, 'greeter@1.0.0/plugin.json')).catch(() => {
     assert.fail('examples are not built: run `npm run build` first');
   });
-  const { child, url } = await serve(t, examples);
+  // The examples are signed by `npm run build` with the demo key; the gateway requires signatures by default.
+  const { child, url } = await serve(t, examples, ['--keyring', join(repoRoot, 'examples/keys')]);
 
   const res = await fetch(`${url}/v1/call/greeter/greet`, {
     method: 'POST',
@@ -87,7 +88,7 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
       } };\n`,
     },
   });
-  const { child, url } = await serve(t, root);
+  const { child, url } = await serve(t, root, ['--signatures', 'off']);
 
   const inFlight = fetch(`${url}/v1/call/gate/pass`, {
     method: 'POST',
@@ -117,6 +118,10 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--port', 'http'],
     ['serve', root, '--body-limit', '0'],
     ['serve', root, '--unknown'],
+    ['serve', root, '--signatures', 'sometimes'],
+    ['serve', root, '--exports', 'loose'],
+    ['serve', root, '--keyring', join(root, 'no-such-keyring')],
+    ['serve', root, '--allow-unsigned', 'a,,b'],
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));

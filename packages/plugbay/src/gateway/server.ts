@@ -209,6 +209,9 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       functions: v.functions,
       inflight: v.inflight,
       warnings: v.warnings,
+      // Signature status at load (valid, unsigned under warn/allowUnsigned, or off), trust level and key id.
+      trust: v.trust,
+      undeclaredExports: v.undeclaredExports,
     });
   }
   const unattributed: Diagnostic[] = [];

@@ -109,7 +109,8 @@ function trustOptions(trust: HostOptions['trust']): Settings['trust'] {
   return { policy: createTrustPolicy({ signatures: 'off', ...policy }), keyring };
 }
 
-function defaultTierFor(plugin: CheckedPlugin): TierKind {
+/** The default placement: node → thread, wasm → wasm, exec → process. */
+export function defaultTierFor(plugin: CheckedPlugin): TierKind {
   const runtime = plugin.manifest.runtime;
   return runtime === 'node' ? 'thread' : runtime === 'wasm' ? 'wasm' : 'process';
 }

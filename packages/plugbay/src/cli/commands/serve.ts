@@ -6,22 +6,30 @@ import { createHost } from '../../host/host.js';
 import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
+import { serveTrust, serveTrustOptions, serveTrustUsage } from './serve-trust.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576]
+  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576] [--keyring dir] [--dev]
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
-calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
+calls, stop the plugins, exit 0; a second signal exits at once with 1.
+
+${serveTrustUsage}`,
   async run(args) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({
         args,
         allowPositionals: true,
         strict: true,
-        options: { port: { type: 'string' }, host: { type: 'string' }, 'body-limit': { type: 'string' } },
+        options: {
+          port: { type: 'string' },
+          host: { type: 'string' },
+          'body-limit': { type: 'string' },
+          ...serveTrustOptions,
+        },
       }),
     );
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
@@ -37,8 +45,12 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
     }
 
+    const trust = await serveTrust(values);
+
     const logger = defaultLogger();
-    const host = createHost({ logger });
+    for (const p of trust.keyringProblems) logger.warn({ keyring: p }, `keyring: ${p.source}: ${p.message}`);
+    logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
+    const host = createHost({ logger, ...trust.hostOptions });
     const gateway = createGateway({
       host,
       port,
