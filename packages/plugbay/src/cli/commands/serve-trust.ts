@@ -17,6 +17,8 @@ export const serveTrustOptions = {
   exports: { type: 'string' },
   contracts: { type: 'string' },
   inline: { type: 'string' },
+  // The same definition as the rollout side's (serve-rollout.ts): one flag, read by both (rollout activate,
+  // signatures warn). Either spread may supply it.
   dev: { type: 'boolean' },
 } as const;
 
