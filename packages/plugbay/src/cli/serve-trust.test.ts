@@ -4,8 +4,11 @@ import assert from 'node:assert/strict';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import type { CheckedPlugin } from '../core/types.js';
+import { createHost } from '../host/host.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { createInlineTier, createThreadTier } from '../tiers/index.js';
 import { generateKeys } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
 import { checkCommand } from './commands/check.js';
@@ -99,4 +102,32 @@ test('plugbay check --keyring: a SIGNATURE column, one diagnostic per reason, ex
   assert.equal(await checkCommand.run([plugins, '--keyring', keys, '--json'], io), 0);
   assert.equal(await checkCommand.run([plugins], io), 0, 'without --keyring signatures are not checked');
   await assert.rejects(checkCommand.run([plugins, '--keyring', join(root, 'none')], io), UsageError);
+});
+
+test('--dev and --allow-unsigned run unsigned plugins at the unsigned level: process and wasm only, so a thread plugin is refused with the reason', async (t) => {
+  const root = await tempDir(t);
+  await writePlugin(root, 'local', {
+    manifest: manifest({ name: 'local' }),
+    files: { 'index.mjs': 'export default { functions: { echo: { handler: (i) => i } } };\n' },
+  });
+  for (const values of [{ dev: true }, { 'allow-unsigned': 'local' }]) {
+    const s = await serveTrust(values);
+    assert.match(s.warnings.join('\n'), /no --keyring/);
+    const host = createHost({
+      logger: pino({ level: 'silent' }),
+      tiers: { inline: createInlineTier(), thread: createThreadTier() },
+      ...s.hostOptions,
+    });
+    t.after(() => host.close());
+    const report = await host.loadDirectory(root);
+    assert.deepEqual(report.loaded, []);
+    const d = report.diagnostics[0];
+    assert.equal(d?.code, 'PLUGBAY_TIER_NOT_ALLOWED', JSON.stringify(values));
+    assert.deepEqual((d?.details ?? {}) as object, {
+      tier: 'thread',
+      trustLevel: 'unsigned',
+      allowedTiers: ['process', 'wasm'],
+      keyId: undefined,
+    });
+  }
 });

@@ -49,8 +49,10 @@ export interface ServeTrustValues {
 export interface ServeTrust {
   /** For createHost: trust, contracts, and tierFor when --inline names plugins. */
   hostOptions: Pick<HostOptions, 'trust' | 'contracts' | 'tierFor'>;
-  /** Keys skipped while reading the keyring (logged by serve). */
+  /** Keys skipped while reading the keyring. */
   keyringProblems: readonly KeyringProblem[];
+  /** What serve logs as warnings at start: skipped keys, and a policy that can load nothing signed. */
+  warnings: string[];
   /** What the policy is, for the startup log line. */
   summary: Record<string, unknown>;
 }
@@ -78,9 +80,17 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
     hostOptions.tierFor = (plugin: CheckedPlugin): TierKind =>
       inline.includes(plugin.manifest.name) ? 'inline' : defaultTierFor(plugin);
   }
+  const keyringProblems = keyring?.problems ?? [];
+  const warnings = keyringProblems.map((p) => `keyring: ${p.source}: ${p.message}; skipped`);
+  if (keyring === undefined && signatures !== 'off') {
+    warnings.push(
+      `signatures ${signatures} but no --keyring: every signature is from an unknown key${signatures === 'required' ? ', so only --allow-unsigned plugins can load' : ''}`,
+    );
+  }
   return {
     hostOptions,
-    keyringProblems: keyring?.problems ?? [],
+    keyringProblems,
+    warnings,
     summary: {
       signatures,
       exports: exportsMode,

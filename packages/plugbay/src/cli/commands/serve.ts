@@ -48,7 +48,7 @@ ${serveTrustUsage}`,
     const trust = await serveTrust(values);
 
     const logger = defaultLogger();
-    for (const p of trust.keyringProblems) logger.warn({ keyring: p }, `keyring: ${p.source}: ${p.message}`);
+    for (const warning of trust.warnings) logger.warn(warning);
     logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
     const host = createHost({ logger, ...trust.hostOptions });
     const gateway = createGateway({
