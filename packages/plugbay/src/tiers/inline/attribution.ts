@@ -41,6 +41,9 @@ export function retainFaultHandlers(): () => void {
     if (--holders === 0) {
       process.off('uncaughtException', onUncaughtException);
       process.off('unhandledRejection', onUnhandledRejection);
+      // Lets Node turn its promise hooks off again: while any AsyncLocalStorage is in use on Node 20, every
+      // promise in the process pays for context propagation.
+      scope.disable();
     }
   };
 }

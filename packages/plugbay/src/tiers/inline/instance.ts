@@ -25,7 +25,8 @@ export class InlineInstance extends InstanceBase implements Instance {
   exportedFunctions: readonly string[] = [];
   readonly #source: ErrorSource;
   readonly #log: PluginLoggerSink;
-  readonly #sink: FaultSink;
+  /** The attribution scope's value for this instance; undefined when attribution is off (no ALS cost at all). */
+  readonly #sink: FaultSink | undefined;
   readonly #releaseHandlers: () => void;
   readonly #onRejected: (error: unknown) => never;
   #runtime: PluginRuntime | undefined;
@@ -35,7 +36,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     super(plugin, 'inline');
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
     this.#log = log;
-    this.#sink = { fault: (value, origin) => this.#fault(value, origin) };
+    this.#sink = attributeErrors ? { fault: (value, origin) => this.#fault(value, origin) } : undefined;
     this.#releaseHandlers = attributeErrors ? retainFaultHandlers() : () => {};
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
@@ -57,7 +58,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     importedEntries.add(url);
     try {
       const ns = await untilAborted(
-        scope.run(this.#sink, () => import(url) as Promise<unknown>),
+        this.#inScope(() => import(url) as Promise<unknown>),
         signal,
       );
       const definition = resolveDefinition(ns);
@@ -76,7 +77,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     if (runtime === undefined || !this.setState('starting')) throw this.unavailable();
     try {
       await untilAborted(
-        scope.run(this.#sink, () => runtime.start(opts.config, opts.signal)),
+        this.#inScope(() => runtime.start(opts.config, opts.signal)),
         opts.signal,
       );
     } catch (error) {
@@ -86,8 +87,14 @@ export class InlineInstance extends InstanceBase implements Instance {
         cause: error,
       });
     }
-    // A fault during start() (its own timer threw) already failed the instance: it stays failed.
-    if (this.setState('ready')) this.#accepting = true;
+    // A fault while start() ran (its own timer threw) already failed the instance: start() fails too.
+    if (!this.setState('ready')) {
+      throw new PlugbayError('PLUGBAY_START_FAILED', `instance became ${this.state} while starting`, {
+        ...this.#source,
+        details: { state: this.state },
+      });
+    }
+    this.#accepting = true;
   }
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
@@ -95,7 +102,8 @@ export class InlineInstance extends InstanceBase implements Instance {
     if (runtime === undefined || !this.#accepting) return Promise.reject(this.unavailable());
     let result: unknown;
     try {
-      result = scope.run(this.#sink, invoke, runtime, fn, input, ctx);
+      const sink = this.#sink;
+      result = sink === undefined ? runtime.invoke(fn, input, ctx) : scope.run(sink, invoke, runtime, fn, input, ctx);
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }
@@ -111,7 +119,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     }
     try {
       return await untilAborted(
-        scope.run(this.#sink, () => runtime.health(signal)),
+        this.#inScope(() => runtime.health(signal)),
         signal,
       );
     } catch (error) {
@@ -131,7 +139,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     );
     try {
       await untilAborted(
-        scope.run(this.#sink, () => runtime.stop(controller.signal)),
+        this.#inScope(() => runtime.stop(controller.signal)),
         controller.signal,
       );
     } catch (error) {
@@ -146,6 +154,11 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#accepting = false;
     this.#runtime = undefined;
     this.#releaseHandlers();
+  }
+
+  /** Runs plugin code inside this instance's attribution scope (when attribution is on). */
+  #inScope<T>(work: () => T): T {
+    return this.#sink === undefined ? work() : scope.run(this.#sink, work);
   }
 
   #fault(value: unknown, origin: FaultOrigin): void {

@@ -43,6 +43,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   #restartTimer: NodeJS.Timeout | undefined;
   #started = false;
   #pluginConfig: unknown;
+  #lastCrash: PlugbayError | undefined;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, config: ThreadTierConfig) {
     super(plugin, 'thread');
@@ -81,7 +82,13 @@ export class ThreadInstance extends InstanceBase implements Instance {
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     const channel = this.#channel;
-    if (channel === undefined || !this.setState('starting')) throw this.unavailable();
+    if (channel === undefined || !this.setState('starting')) {
+      if (this.#lastCrash === undefined) throw this.unavailable();
+      throw new PlugbayError('PLUGBAY_START_FAILED', `worker died before start(): ${this.#lastCrash.message}`, {
+        ...this.#source,
+        cause: this.#lastCrash,
+      });
+    }
     try {
       await channel.loaded;
       await this.#request(channel, ToWorker.Start, opts.signal, opts.config);
@@ -190,7 +197,13 @@ export class ThreadInstance extends InstanceBase implements Instance {
     });
     this.emit('exit', error);
     const state = this.state;
-    if (state === 'failed' || state === 'crashloop' || state === 'starting') return; // start() reports it
+    if (state === 'failed' || state === 'crashloop') return;
+    if (!this.#started) {
+      // Died before its start() succeeded: a broken plugin, not a crash to restart from. start() reports it.
+      this.#lastCrash = error;
+      this.setState('failed');
+      return;
+    }
     const decision = this.#policy.crashed();
     if (decision.action === 'crashloop') {
       this.#log.error(`worker crashed ${decision.crashes} times in a row; giving up (crashloop)`, {

@@ -153,6 +153,7 @@ describe('thread tier', () => {
     await exit;
     assert.equal(instance.state, 'degraded');
     const call = new TestCall();
+    assert.equal((await instance.health(noSignal)).status, 'degraded');
     const waiting = instance.call('echo', 1, call);
     call.abort();
     assert.equal((await rejectionOf(waiting)).code, 'PLUGBAY_TIMEOUT');
@@ -189,6 +190,33 @@ describe('thread tier', () => {
     const error = await rejectionOf(createThreadTier().load(await fixture('broken'), loadOptions()));
     assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(error.plugin, 'broken');
+  });
+
+  test('values structured clone refuses give PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT', async () => {
+    const { instance } = await started('basic');
+    const input = await rejectionOf(instance.call('echo', { f: () => 1 }, new TestCall()));
+    assert.equal(input.code, 'PLUGBAY_INVALID_INPUT');
+    const output = await rejectionOf(instance.call('uncloneable', null, new TestCall()));
+    assert.equal(output.code, 'PLUGBAY_INVALID_OUTPUT');
+    assert.equal(output.plugin, 'basic');
+    assert.equal(await instance.call('echo', 1, new TestCall()), 1);
+  });
+
+  test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {
+    const controller = new AbortController();
+    const loading = createThreadTier().load(await fixture('basic'), loadOptions(new RecordingLog(), controller.signal));
+    controller.abort(new Error('host shutting down'));
+    const error = await rejectionOf(loading);
+    assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
+  });
+
+  test('a worker that dies before start() fails the instance; start() gives PLUGBAY_START_FAILED', async () => {
+    const instance = await createThreadTier().load(await fixture('dies-on-import'), loadOptions());
+    opened.push(instance);
+    await reach(instance, 'failed');
+    const error = await rejectionOf(instance.start({ signal: noSignal, config: {} }));
+    assert.equal(error.code, 'PLUGBAY_START_FAILED');
+    assert.equal((error.cause as PlugbayError).code, 'PLUGBAY_PLUGIN_CRASHED');
   });
 
   test('health asks the plugin', async () => {

@@ -79,6 +79,7 @@ export default definePlugin({
       },
     },
     config: { input: Type.Unknown(), output: Type.Unknown(), handler: (_input, ctx) => ctx.config },
+    uncloneable: { input: Type.Unknown(), output: Type.Unknown(), handler: () => ({ fn: () => 1 }) },
     count: { input: Type.Unknown(), output: Type.Number(), handler: () => ++calls },
     exit: {
       input: Type.Unknown(),
