@@ -103,7 +103,10 @@ export class InlineInstance extends InstanceBase implements Instance {
     let result: unknown;
     try {
       const sink = this.#sink;
-      result = sink === undefined ? runtime.invoke(fn, input, ctx) : scope.run(sink, invoke, runtime, fn, input, ctx);
+      result =
+        sink === undefined
+          ? runtime.invoke(fn, input, ctx)
+          : scope.run(sink, invoke, runtime, fn, input, ctx);
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }

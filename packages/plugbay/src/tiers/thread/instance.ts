@@ -84,10 +84,14 @@ export class ThreadInstance extends InstanceBase implements Instance {
     const channel = this.#channel;
     if (channel === undefined || !this.setState('starting')) {
       if (this.#lastCrash === undefined) throw this.unavailable();
-      throw new PlugbayError('PLUGBAY_START_FAILED', `worker died before start(): ${this.#lastCrash.message}`, {
-        ...this.#source,
-        cause: this.#lastCrash,
-      });
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `worker died before start(): ${this.#lastCrash.message}`,
+        {
+          ...this.#source,
+          cause: this.#lastCrash,
+        },
+      );
     }
     try {
       await channel.loaded;

@@ -204,7 +204,10 @@ describe('thread tier', () => {
 
   test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {
     const controller = new AbortController();
-    const loading = createThreadTier().load(await fixture('basic'), loadOptions(new RecordingLog(), controller.signal));
+    const loading = createThreadTier().load(
+      await fixture('basic'),
+      loadOptions(new RecordingLog(), controller.signal),
+    );
     controller.abort(new Error('host shutting down'));
     const error = await rejectionOf(loading);
     assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');

@@ -1,5 +1,5 @@
 // Test fixture: imports fine, then its own top-level timer throws (before anyone could call start()).
-import { Type, definePlugin } from '@plugbay/sdk';
+import { definePlugin, Type } from '@plugbay/sdk';
 
 setTimeout(() => {
   throw new Error('died right after import');
