@@ -5,7 +5,13 @@
 import { type ErrorSource, PlugbayError, type WireError } from '../../core/errors.js';
 
 /** Why a worker went away; `details.reason` of PLUGBAY_PLUGIN_CRASHED. */
-export type CrashReason = 'out-of-memory' | 'uncaught-exception' | 'exit' | 'unresponsive' | 'worker-failed';
+export type CrashReason =
+  | 'out-of-memory'
+  | 'uncaught-exception'
+  | 'exit'
+  | 'unresponsive'
+  | 'start-failed'
+  | 'worker-failed';
 
 /** What the host saw of a worker's end: the 'error' event (if any), the exit code, or our own verdict. */
 export interface WorkerEnd {
@@ -13,6 +19,8 @@ export interface WorkerEnd {
   exitCode?: number;
   /** Set when the host terminated the worker because it stopped answering. */
   unresponsiveMs?: number;
+  /** Set when the host terminated a restarted worker because the plugin's start() failed there (`error`). */
+  startFailed?: boolean;
 }
 
 /** The error every call in flight gets when its worker dies. Always PLUGBAY_PLUGIN_CRASHED (retryable). */
@@ -33,6 +41,13 @@ function classify(end: WorkerEnd): { reason: CrashReason; message: string } {
     return {
       reason: 'unresponsive',
       message: `worker did not respond within ${end.unresponsiveMs} ms and was terminated`,
+    };
+  }
+  // A restarted worker loaded, but the plugin's start() threw or overran: as useless as a dead worker.
+  if (end.startFailed === true) {
+    return {
+      reason: 'start-failed',
+      message: `start() failed in the restarted worker: ${messageOf(end.error)}`,
     };
   }
   // V8 hit resourceLimits (permissions.memoryMb): Node ends the worker with this error code.

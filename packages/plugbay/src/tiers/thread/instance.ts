@@ -227,34 +227,33 @@ export class ThreadInstance extends InstanceBase implements Instance {
     this.#restartTimer = setTimeout(() => void this.#restart(), decision.delayMs);
   }
 
+  /** Brings up a new worker: import, then the plugin's start() with the config of the first start. */
   async #restart(): Promise<void> {
     this.#restartTimer = undefined;
     if (this.closing || this.state === 'failed' || this.state === 'crashloop') return;
     const channel = this.#spawn();
     try {
       await channel.loaded;
-      if (this.#started) {
-        const { startTimeoutMs } = this.#config;
-        const deadline = timeoutSignal(startTimeoutMs, () => startTimeout(startTimeoutMs, this.#source));
-        try {
-          await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
-        } finally {
-          deadline.cleanup();
-        }
-      }
+    } catch {
+      return; // the worker died or could not import the plugin: the channel reports that end as a crash
+    }
+    const { startTimeoutMs } = this.#config;
+    const deadline = timeoutSignal(startTimeoutMs, () => startTimeout(startTimeoutMs, this.#source));
+    try {
+      await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
     } catch (error) {
-      // A worker that loads but whose start() fails counts as another crash (the channel reports the end).
-      channel.kill({ error });
+      // A worker whose start() fails is as useless as a dead one: count it as another crash.
+      channel.kill({ error, startFailed: true });
       return;
+    } finally {
+      deadline.cleanup();
     }
     if (channel !== this.#channel || this.closing) return;
     this.#policy.started();
     this.#log.info('worker restarted', {});
-    if (this.#started) {
-      this.#live = channel;
-      this.setState('ready');
-      this.#flushWaiting(channel);
-    }
+    this.#live = channel;
+    this.setState('ready');
+    this.#flushWaiting(channel);
   }
 
   #wait(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {

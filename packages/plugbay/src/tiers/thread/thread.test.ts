@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
@@ -174,6 +178,32 @@ describe('thread tier', () => {
     const error = await rejectionOf(instance.call('echo', 1, new TestCall()));
     assert.equal(error.code, 'PLUGBAY_NO_INSTANCE');
     assert.equal((await instance.health(noSignal)).status, 'failing');
+  });
+
+  test('a restarted worker whose start() fails counts as another crash (reason start-failed)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plugbay-thread-'));
+    const marker = join(dir, 'fail-start');
+    try {
+      const tier = createThreadTier({ restart: { initialDelayMs: 20 } });
+      const { instance } = await started('basic', { failStartIfExists: marker }, tier);
+      const reasons: unknown[] = [];
+      const startFailed = new Promise<void>((resolve) => {
+        instance.on('exit', (error) => {
+          reasons.push(error.details?.reason);
+          if (error.details?.reason !== 'start-failed') return;
+          rmSync(marker); // synchronously, before the next restart is even scheduled
+          resolve();
+        });
+      });
+      writeFileSync(marker, '');
+      await instance.call('throwsInTimer', null, new TestCall());
+      await startFailed;
+      await reach(instance, 'ready');
+      assert.deepEqual(reasons, ['uncaught-exception', 'start-failed']);
+      assert.equal(await instance.call('echo', 'again', new TestCall()), 'again');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {

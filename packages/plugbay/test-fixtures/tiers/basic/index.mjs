@@ -1,4 +1,5 @@
 // Test fixture for the tier tests: one function per behaviour a tier must survive or report.
+import { existsSync } from 'node:fs';
 import { definePlugin, PlugbayError, Type } from '@plugbay/sdk';
 
 let calls = 0;
@@ -89,6 +90,8 @@ export default definePlugin({
   },
   start(ctx) {
     if (ctx.config?.failStart) throw new Error('start refused');
+    if (ctx.config?.failStartIfExists && existsSync(ctx.config.failStartIfExists))
+      throw new Error('marker file exists');
     if (ctx.config?.crashAfterStart) {
       setTimeout(() => {
         throw new Error('crash after start');
