@@ -6,8 +6,9 @@ import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../
 import { InstanceBase } from '../base.js';
 import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
-import { type FaultSink, retainFaultHandlers, scope } from './attribution.js';
+import { type FaultSink, registerFaultSink, scope } from './attribution.js';
 import { type FaultOrigin, faultError, pluginError } from './errors.js';
+import type { Attribution } from './tier.js';
 
 // ES modules cannot be unloaded: a second import of the same file returns the first module (and a cache-busted
 // one would leak it). We reuse it and warn, so the user knows edits are not picked up here.
@@ -18,26 +19,28 @@ function invoke(runtime: PluginRuntime, fn: string, input: unknown, ctx: CallSco
 }
 
 /**
- * A plugin running on the host thread: calls cost an AsyncLocalStorage scope on top of the handler itself.
+ * A plugin running on the host thread: a call costs the handler plus, in `async-context` attribution, one
+ * AsyncLocalStorage scope.
  * It cannot be stopped by force; destroy() stops taking calls and drops every reference to the plugin.
  */
 export class InlineInstance extends InstanceBase implements Instance {
   exportedFunctions: readonly string[] = [];
   readonly #source: ErrorSource;
   readonly #log: PluginLoggerSink;
-  /** The attribution scope's value for this instance; undefined when attribution is off (no ALS cost at all). */
+  /** The async-context scope value of this instance; undefined unless attribution is `async-context`. */
   readonly #sink: FaultSink | undefined;
   readonly #releaseHandlers: () => void;
   readonly #onRejected: (error: unknown) => never;
   #runtime: PluginRuntime | undefined;
   #accepting = false;
 
-  constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attributeErrors: boolean) {
+  constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attribution: Attribution) {
     super(plugin, 'inline');
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
     this.#log = log;
-    this.#sink = attributeErrors ? { fault: (value, origin) => this.#fault(value, origin) } : undefined;
-    this.#releaseHandlers = attributeErrors ? retainFaultHandlers() : () => {};
+    const sink: FaultSink = { fault: (value, origin) => this.#fault(value, origin) };
+    this.#sink = attribution === 'async-context' ? sink : undefined;
+    this.#releaseHandlers = attribution === 'off' ? () => {} : registerFaultSink(sink, plugin.dir);
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
     };

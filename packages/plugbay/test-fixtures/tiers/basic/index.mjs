@@ -43,6 +43,16 @@ export default definePlugin({
         return 'scheduled';
       },
     },
+    throwsInMicrotask: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: () => {
+        queueMicrotask(() => {
+          throw new Error('thrown in a plugin microtask');
+        });
+        return 'scheduled';
+      },
+    },
     rejectsUnawaited: {
       input: Type.Unknown(),
       output: Type.Unknown(),
