@@ -1,4 +1,4 @@
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext, PluginLogLine } from '../../core/types.js';
 import { crashError, loadError, remoteError, type WorkerEnd } from './errors.js';
@@ -40,14 +40,15 @@ export class WorkerChannel {
   #ping: { id: number; timer: NodeJS.Timeout } | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
 
-  constructor(init: WorkerInit, resourceLimits: ResourceLimits | undefined, listener: ChannelListener) {
+  /** `options`: what the instance decides about the worker (resourceLimits, env); workerData is added here. */
+  constructor(init: WorkerInit, options: WorkerOptions, listener: ChannelListener) {
     this.#source = { plugin: init.plugin, version: init.version };
     this.#listener = listener;
     this.loaded = new Promise<string[]>((resolve, reject) => {
       this.#loaded = { resolve, reject };
     });
     this.loaded.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
-    this.#worker = new Worker(workerUrl, { workerData: init, resourceLimits });
+    this.#worker = new Worker(workerUrl, { ...options, workerData: init });
     this.#worker.on('message', (m: HostMessage) => this.#onMessage(m));
     this.#worker.on('error', (error) => {
       this.#error = error;

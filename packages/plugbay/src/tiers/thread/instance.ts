@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { WorkerOptions } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import { RestartPolicy } from '../../core/restart.js';
@@ -33,7 +33,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   readonly #log: PluginLoggerSink;
   readonly #source: ErrorSource;
   readonly #init: WorkerInit;
-  readonly #resourceLimits: ResourceLimits | undefined;
+  readonly #workerOptions: WorkerOptions;
   readonly #policy: RestartPolicy;
   /** The current worker (also while it loads after a restart). */
   #channel: WorkerChannel | undefined;
@@ -55,7 +55,11 @@ export class ThreadInstance extends InstanceBase implements Instance {
       ...(this.#source as Required<ErrorSource>),
     };
     const memoryMb = plugin.manifest.permissions?.memoryMb;
-    this.#resourceLimits = memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb };
+    this.#workerOptions = {
+      // V8's heap cap: best effort (ArrayBuffers are not counted), see DESIGN.md.
+      ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
+      env: config.env === 'inherit' ? process.env : declaredEnv(plugin.manifest.permissions?.env ?? []),
+    };
     this.#policy = new RestartPolicy(config.restart);
   }
 
@@ -160,7 +164,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   #spawn(): WorkerChannel {
-    const channel = new WorkerChannel(this.#init, this.#resourceLimits, {
+    const channel = new WorkerChannel(this.#init, this.#workerOptions, {
       log: (line) => this.#log.line(line),
       end: (ch, end) => this.#onWorkerEnd(ch, end),
     });
@@ -288,6 +292,16 @@ export class ThreadInstance extends InstanceBase implements Instance {
       w.reject(error);
     }
   }
+}
+
+/** The host's values of the variables the manifest declares (`permissions.env`), and nothing else. */
+function declaredEnv(names: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 function startTimeout(ms: number, source: ErrorSource): PlugbayError {

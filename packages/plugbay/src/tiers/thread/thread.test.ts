@@ -252,6 +252,26 @@ describe('thread tier', () => {
     assert.equal((error.cause as PlugbayError).code, 'PLUGBAY_PLUGIN_CRASHED');
   });
 
+  test('the worker sees only the environment variables the manifest declares (unless env: inherit)', async () => {
+    process.env.PLUGBAY_TEST_DECLARED = 'visible';
+    process.env.PLUGBAY_TEST_UNDECLARED = 'secret';
+    try {
+      const declared = await started('basic');
+      assert.deepEqual(await declared.instance.call('env', null, new TestCall()), {
+        declared: 'visible',
+        undeclared: null,
+      });
+      const inherit = await started('basic', {}, createThreadTier({ env: 'inherit' }));
+      assert.deepEqual(await inherit.instance.call('env', null, new TestCall()), {
+        declared: 'visible',
+        undeclared: 'secret',
+      });
+    } finally {
+      delete process.env.PLUGBAY_TEST_DECLARED;
+      delete process.env.PLUGBAY_TEST_UNDECLARED;
+    }
+  });
+
   test('health asks the plugin', async () => {
     const { instance } = await started('basic', { health: 'degraded' });
     assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });

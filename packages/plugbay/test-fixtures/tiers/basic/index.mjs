@@ -91,6 +91,14 @@ export default definePlugin({
     },
     config: { input: Type.Unknown(), output: Type.Unknown(), handler: (_input, ctx) => ctx.config },
     uncloneable: { input: Type.Unknown(), output: Type.Unknown(), handler: () => ({ fn: () => 1 }) },
+    env: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: () => ({
+        declared: process.env.PLUGBAY_TEST_DECLARED ?? null,
+        undeclared: process.env.PLUGBAY_TEST_UNDECLARED ?? null,
+      }),
+    },
     count: { input: Type.Unknown(), output: Type.Number(), handler: () => ++calls },
     exit: {
       input: Type.Unknown(),
