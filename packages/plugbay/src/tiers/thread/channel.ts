@@ -170,11 +170,13 @@ export class WorkerChannel {
         this.#loaded?.resolve(m[1]);
         this.#loaded = undefined;
         return;
-      case ToHost.LoadFailed:
-        this.#loaded?.reject(loadError(m[1], this.#source));
+      case ToHost.LoadFailed: {
+        const error = loadError(m[1], this.#source);
+        this.#loaded?.reject(error);
         this.#loaded = undefined;
-        void this.#worker.terminate();
+        this.kill({ error, failedIn: 'load' });
         return;
+      }
     }
   }
 

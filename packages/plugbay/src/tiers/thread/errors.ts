@@ -11,6 +11,7 @@ export type CrashReason =
   | 'exit'
   | 'unresponsive'
   | 'start-failed'
+  | 'load-failed'
   | 'worker-failed';
 
 /** What the host saw of a worker's end: the 'error' event (if any), the exit code, or our own verdict. */
@@ -19,8 +20,8 @@ export interface WorkerEnd {
   exitCode?: number;
   /** Set when the host terminated the worker because it stopped answering. */
   unresponsiveMs?: number;
-  /** Set when the host terminated a restarted worker because the plugin's start() failed there (`error`). */
-  startFailed?: boolean;
+  /** Set when the host terminated a worker because the plugin could not run there (`error` says why). */
+  failedIn?: 'load' | 'start';
 }
 
 /** The error every call in flight gets when its worker dies. Always PLUGBAY_PLUGIN_CRASHED (retryable). */
@@ -44,10 +45,14 @@ function classify(end: WorkerEnd): { reason: CrashReason; message: string } {
     };
   }
   // A restarted worker loaded, but the plugin's start() threw or overran: as useless as a dead worker.
-  if (end.startFailed === true) {
+  if (end.failedIn === 'start') {
+    return { reason: 'start-failed', message: `start() failed in the worker: ${messageOf(end.error)}` };
+  }
+  // The worker could not import the plugin (file gone or changed under a restart): nothing to run.
+  if (end.failedIn === 'load') {
     return {
-      reason: 'start-failed',
-      message: `start() failed in the restarted worker: ${messageOf(end.error)}`,
+      reason: 'load-failed',
+      message: `the worker could not load the plugin: ${messageOf(end.error)}`,
     };
   }
   // V8 hit resourceLimits (permissions.memoryMb): Node ends the worker with this error code.

@@ -75,7 +75,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
       await this.destroy();
       throw error instanceof PlugbayError && error.code === 'PLUGBAY_LOAD_FAILED'
         ? error
-        : new PlugbayError('PLUGBAY_LOAD_FAILED', `loading was aborted: ${messageOf(error)}`, {
+        : new PlugbayError('PLUGBAY_LOAD_FAILED', `loading failed: ${messageOf(error)}`, {
             ...this.#source,
             cause: error,
           });
@@ -247,7 +247,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
       await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
     } catch (error) {
       // A worker whose start() fails is as useless as a dead one: count it as another crash.
-      channel.kill({ error, startFailed: true });
+      channel.kill({ error, failedIn: 'start' });
       return;
     } finally {
       deadline.cleanup();
