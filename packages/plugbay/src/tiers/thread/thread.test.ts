@@ -86,6 +86,8 @@ describe('thread tier', () => {
   test('a throw in the plugin timer kills the worker: in-flight calls crash, the worker restarts', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('basic', {}, tier);
+    assert.equal(await instance.call('count', null, new TestCall()), 1);
+    assert.equal(await instance.call('count', null, new TestCall()), 2);
     const exit = once(instance, 'exit');
     const inflight = instance.call('waitForAbort', null, new TestCall());
     assert.equal(await instance.call('throwsInTimer', null, new TestCall()), 'scheduled');
@@ -100,7 +102,7 @@ describe('thread tier', () => {
     assert.equal(instance.state, 'degraded');
     assert.equal(await instance.call('add', { a: 2, b: 2 }, new TestCall()), 4);
     assert.equal(instance.state, 'ready');
-    // module state is fresh in the new worker
+    // a new worker: module state starts afresh
     assert.equal(await instance.call('count', null, new TestCall()), 1);
   });
 
@@ -121,7 +123,10 @@ describe('thread tier', () => {
   });
 
   test('an aborted call cancels the plugin signal; a responsive worker is kept', async () => {
-    const { instance, log } = await started('basic');
+    const { instance, log } = await started('basic', {}, createThreadTier({ unresponsiveMs: 5000 }));
+    let exits = 0;
+    instance.on('exit', () => exits++);
+    assert.equal(await instance.call('count', null, new TestCall()), 1);
     const call = new TestCall();
     const answer = instance.call('waitForAbort', null, call);
     await log.waitFor('waiting');
@@ -130,8 +135,13 @@ describe('thread tier', () => {
     assert.equal(error.code, 'PLUGBAY_TIMEOUT');
     const aborted = await log.waitFor('aborted');
     assert.equal(aborted.fields?.code, 'PLUGBAY_TIMEOUT');
-    assert.equal(await instance.call('count', null, new TestCall()), 1); // same worker: its counter goes on
+    assert.equal(
+      await instance.call('count', null, new TestCall()),
+      2,
+      'same worker: its module state goes on',
+    );
     assert.equal(instance.state, 'ready');
+    assert.equal(exits, 0);
   });
 
   test('a busy loop is terminated after the abort and the worker restarts', async () => {
