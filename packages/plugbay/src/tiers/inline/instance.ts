@@ -24,7 +24,7 @@ function invoke(runtime: PluginRuntime, fn: string, input: unknown, ctx: CallSco
  * It cannot be stopped by force; destroy() stops taking calls and drops every reference to the plugin.
  */
 export class InlineInstance extends InstanceBase implements Instance {
-  exportedFunctions: readonly string[] = [];
+  #exported: readonly string[] = [];
   readonly #source: ErrorSource;
   readonly #log: PluginLoggerSink;
   /** The async-context scope value of this instance; undefined unless attribution is `async-context`. */
@@ -44,6 +44,11 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
     };
+  }
+
+  /** The functions the loaded code defines (known once load() resolved). */
+  get exportedFunctions(): readonly string[] {
+    return this.#exported;
   }
 
   /** Imports the plugin (inside the attribution scope: its top-level timers are blamed on it too). */
@@ -68,7 +73,7 @@ export class InlineInstance extends InstanceBase implements Instance {
       this.#runtime = new PluginRuntime(definition, {
         logger: (traceparent) => traceLogger(this.#log, traceparent),
       });
-      this.exportedFunctions = this.#runtime.functionNames;
+      this.#exported = this.#runtime.functionNames;
     } catch (error) {
       await this.destroy();
       throw loadError(error, this.#source);

@@ -28,7 +28,7 @@ class Waiting {
  * gets stuck; the plugin's start() runs again with the same config; calls made meanwhile wait for it.
  */
 export class ThreadInstance extends InstanceBase implements Instance {
-  exportedFunctions: readonly string[] = [];
+  #exported: readonly string[] = [];
   readonly #config: ThreadTierConfig;
   readonly #log: PluginLoggerSink;
   readonly #source: ErrorSource;
@@ -63,6 +63,11 @@ export class ThreadInstance extends InstanceBase implements Instance {
     this.#policy = new RestartPolicy(config.restart);
   }
 
+  /** The functions the loaded code defines (known once load() resolved). */
+  get exportedFunctions(): readonly string[] {
+    return this.#exported;
+  }
+
   /** Spawns the first worker and waits until it imported the plugin. */
   async init(signal: AbortSignal): Promise<void> {
     const channel = this.#spawn();
@@ -70,7 +75,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) throw signal.reason;
-      this.exportedFunctions = await channel.loaded;
+      this.#exported = await channel.loaded;
     } catch (error) {
       await this.destroy();
       throw error instanceof PlugbayError && error.code === 'PLUGBAY_LOAD_FAILED'
