@@ -1,3 +1,5 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext, PluginLogLine } from '../../core/types.js';
@@ -57,6 +59,14 @@ export class WorkerChannel {
       this.#error = error;
     });
     this.#worker.on('exit', (exitCode) => this.#onExit(exitCode));
+    if (options.stdout === true) this.#forward(this.#worker.stdout, 'info', 'stdout');
+    if (options.stderr === true) this.#forward(this.#worker.stderr, 'warn', 'stderr');
+  }
+
+  /** Lines the plugin prints (console.log …) become its log lines; the stream ends with the worker. */
+  #forward(stream: Readable, level: PluginLogLine['level'], name: string): void {
+    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    lines.on('line', (msg) => this.#listener.log({ level, msg, fields: { stream: name } }));
   }
 
   /** Sends a call; the answer settles the promise. An abort of ctx cancels it in the worker and checks liveness. */

@@ -59,6 +59,8 @@ export class ThreadInstance extends InstanceBase implements Instance {
       // V8's heap cap: best effort (ArrayBuffers are not counted), see DESIGN.md.
       ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
       env: config.env === 'inherit' ? process.env : declaredEnv(plugin.manifest.permissions?.env ?? []),
+      stdout: config.console === 'log',
+      stderr: config.console === 'log',
     };
     this.#policy = new RestartPolicy(config.restart);
   }

@@ -64,6 +64,21 @@ describe('thread tier', () => {
     assert.deepEqual(line.fields, { n: 1 });
   });
 
+  test("the plugin's stdout and stderr lines become its log lines", async () => {
+    const { instance, log } = await started('basic');
+    await instance.call('print', 'x', new TestCall());
+    assert.deepEqual(await log.waitFor('out: x'), {
+      level: 'info',
+      msg: 'out: x',
+      fields: { stream: 'stdout' },
+    });
+    assert.deepEqual(await log.waitFor('err: x'), {
+      level: 'warn',
+      msg: 'err: x',
+      fields: { stream: 'stderr' },
+    });
+  });
+
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
     const { instance } = await started('basic');
     const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));

@@ -19,6 +19,12 @@ export interface ThreadTierOptions {
    * `declared`.
    */
   env?: 'declared' | 'inherit';
+  /**
+   * What the plugin prints on stdout/stderr (console.log …): `log` turns each line into a log line of the plugin
+   * (info / warn, with `stream`), so it carries plugin, version and tier like the rest; `inherit` lets it through
+   * to the host's own stdout/stderr unchanged. Default `log`.
+   */
+  console?: 'log' | 'inherit';
 }
 
 /** The normalised options. */
@@ -27,6 +33,7 @@ export interface ThreadTierConfig {
   startTimeoutMs: number;
   restart: RestartOptions;
   env: 'declared' | 'inherit';
+  console: 'log' | 'inherit';
 }
 
 /**
@@ -44,6 +51,7 @@ export class ThreadTier implements Tier {
     check.positiveInteger('startTimeoutMs', options.startTimeoutMs);
     check.object('restart', options.restart);
     check.oneOf('env', options.env, ['declared', 'inherit']);
+    check.oneOf('console', options.console, ['log', 'inherit']);
     const r = options.restart ?? {};
     check.positiveInteger('restart.initialDelayMs', r.initialDelayMs);
     check.positiveInteger('restart.maxDelayMs', r.maxDelayMs);
@@ -56,6 +64,7 @@ export class ThreadTier implements Tier {
       startTimeoutMs: options.startTimeoutMs ?? 10_000,
       restart: { ...r },
       env: options.env ?? 'declared',
+      console: options.console ?? 'log',
     };
   }
 

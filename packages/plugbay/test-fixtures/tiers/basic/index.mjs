@@ -99,6 +99,15 @@ export default definePlugin({
         undeclared: process.env.PLUGBAY_TEST_UNDECLARED ?? null,
       }),
     },
+    print: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: (input) => {
+        console.log(`out: ${input}`);
+        console.error(`err: ${input}`);
+        return 'printed';
+      },
+    },
     count: { input: Type.Unknown(), output: Type.Number(), handler: () => ++calls },
     exit: {
       input: Type.Unknown(),
