@@ -8,18 +8,27 @@ import { type HostMessage, ToHost, ToWorker, type WorkerInit } from './protocol.
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
-/** A request waiting for its answer. */
-class Pending {
+/** A request waiting for its answer; calls keep what it takes to send them again. */
+export class Pending {
   constructor(
     readonly resolve: (value: unknown) => void,
-    readonly reject: (error: PlugbayError) => void,
+    readonly reject: (error: unknown) => void,
+    readonly fn?: string,
+    readonly input?: unknown,
+    readonly ctx?: CallContext,
   ) {}
 }
 
+/** A call the dead worker never started: the plugin did not see it, so it may go to the next worker. */
+export type UnstartedCall = Required<Pending>;
+
 export interface ChannelListener {
   log(line: PluginLogLine): void;
-  /** The worker died on its own or was killed as unresponsive; not called after close(). */
-  end(channel: WorkerChannel, end: WorkerEnd): void;
+  /**
+   * The worker died on its own or was killed as unresponsive; not called after close(). Calls it had started
+   * were failed with PLUGBAY_PLUGIN_CRASHED; `unstarted` are still pending, for the listener to send again.
+   */
+  end(channel: WorkerChannel, end: WorkerEnd, unstarted: UnstartedCall[]): void;
 }
 
 /**
@@ -40,6 +49,8 @@ export class WorkerChannel {
   #closedWith: PlugbayError | undefined;
   #exited = false;
   #ping: { id: number; timer: NodeJS.Timeout } | undefined;
+  /** The ids the worker had started when it exited (its Exiting message), if it could tell. */
+  #startedAtExit: Set<number> | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
 
   /** `options`: what the instance decides about the worker (resourceLimits, env); workerData is added here. */
@@ -73,7 +84,7 @@ export class WorkerChannel {
   call(fn: string, input: unknown, ctx: CallContext, unresponsiveMs: number): Promise<unknown> {
     const id = ++this.#nextId;
     const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, new Pending(resolve, reject));
+      this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
     });
     try {
       this.#worker.postMessage([ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key]);
@@ -187,6 +198,9 @@ export class WorkerChannel {
         this.kill({ error, failedIn: 'load' });
         return;
       }
+      case ToHost.Exiting:
+        this.#startedAtExit ??= new Set(m[1]);
+        return;
     }
   }
 
@@ -203,8 +217,17 @@ export class WorkerChannel {
     const crash = crashError(end, this.#source);
     this.#loaded?.reject(loadError(crash, this.#source));
     this.#loaded = undefined;
+    const unstarted: UnstartedCall[] = [];
+    const started = this.#startedAtExit;
+    if (started !== undefined) {
+      for (const [id, p] of this.#pending) {
+        if (p.ctx === undefined || started.has(id)) continue;
+        this.#pending.delete(id);
+        unstarted.push(p as UnstartedCall);
+      }
+    }
     this.#failAll(crash);
-    this.#listener.end(this, end);
+    this.#listener.end(this, end, unstarted);
   }
 
   #failAll(error: PlugbayError): void {

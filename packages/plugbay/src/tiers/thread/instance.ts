@@ -6,7 +6,7 @@ import { RestartPolicy } from '../../core/restart.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
 import { InstanceBase } from '../base.js';
 import { timeoutSignal } from '../signals.js';
-import { WorkerChannel } from './channel.js';
+import { type UnstartedCall, WorkerChannel } from './channel.js';
 import { crashError, type WorkerEnd } from './errors.js';
 import { ToWorker, type WorkerInit } from './protocol.js';
 import type { ThreadTierConfig } from './tier.js';
@@ -173,7 +173,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   #spawn(): WorkerChannel {
     const channel = new WorkerChannel(this.#init, this.#workerOptions, {
       log: (line) => this.#log.line(line),
-      end: (ch, end) => this.#onWorkerEnd(ch, end),
+      end: (ch, end, unstarted) => this.#onWorkerEnd(ch, end, unstarted),
     });
     this.#channel = channel;
     return channel;
@@ -199,7 +199,14 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   /** The worker died or was killed as stuck: fail its calls (done by the channel), report, and restart it. */
-  #onWorkerEnd(channel: WorkerChannel, end: WorkerEnd): void {
+  #onWorkerEnd(channel: WorkerChannel, end: WorkerEnd, unstarted: UnstartedCall[]): void {
+    // Calls the plugin never saw wait for the next worker like calls made during the restart (or fail with them).
+    for (const c of unstarted) this.#enqueue(c.fn, c.input, c.ctx, c.resolve, c.reject);
+    if (unstarted.length > 0) {
+      this.#log.info(`${unstarted.length} calls the worker had not started wait for its restart`, {
+        calls: unstarted.length,
+      });
+    }
     if (channel !== this.#channel) return;
     this.#channel = undefined;
     this.#live = undefined;
@@ -212,11 +219,11 @@ export class ThreadInstance extends InstanceBase implements Instance {
     });
     this.emit('exit', error);
     const state = this.state;
-    if (state === 'failed' || state === 'crashloop') return;
-    if (!this.#started) {
+    if (state === 'failed' || state === 'crashloop' || !this.#started) {
       // Died before its start() succeeded: a broken plugin, not a crash to restart from. start() reports it.
       this.#lastCrash = error;
       this.setState('failed');
+      this.#failWaiting(error);
       return;
     }
     const decision = this.#policy.crashed();
@@ -268,15 +275,23 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   #wait(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const waiting = new Waiting(fn, input, ctx, resolve, reject);
-      this.#waiting.push(waiting);
-      ctx.onAbort((reason) => {
-        if (waiting.done) return;
-        waiting.done = true;
-        this.#waiting = this.#waiting.filter((w) => w !== waiting);
-        reject(reason);
-      });
+    return new Promise((resolve, reject) => this.#enqueue(fn, input, ctx, resolve, reject));
+  }
+
+  #enqueue(
+    fn: string,
+    input: unknown,
+    ctx: CallContext,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const waiting = new Waiting(fn, input, ctx, resolve, reject);
+    this.#waiting.push(waiting);
+    ctx.onAbort((reason) => {
+      if (waiting.done) return;
+      waiting.done = true;
+      this.#waiting = this.#waiting.filter((w) => w !== waiting);
+      reject(reason);
     });
   }
 

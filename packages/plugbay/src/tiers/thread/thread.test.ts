@@ -121,6 +121,25 @@ describe('thread tier', () => {
     assert.equal(await instance.call('count', null, new TestCall()), 1);
   });
 
+  test('calls the dying worker never started go to the restarted worker; started ones fail', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance, log } = await started('basic', {}, tier);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const blocked = rejectionOf(instance.call('blockThenCrash', flag, new TestCall()));
+    // queued behind the blocked handler: the worker dies before it reads any of them
+    const queued = Array.from({ length: 20 }, (_, i) => instance.call('echo', i, new TestCall()));
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    const crashed = await blocked;
+    assert.equal(crashed.code, 'PLUGBAY_PLUGIN_CRASHED', 'the call the plugin had started fails');
+    assert.deepEqual(
+      await Promise.all(queued),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    const requeued = await log.waitFor('20 calls the worker had not started wait for its restart');
+    assert.equal(requeued.fields?.calls, 20);
+  });
+
   test('an unawaited rejection and process.exit() also end only the worker', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('basic', {}, tier);

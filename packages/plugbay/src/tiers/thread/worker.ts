@@ -171,6 +171,15 @@ function jsonSafe(fields: Record<string, unknown> | undefined): Record<string, u
   }
 }
 
+// Tell the host which requests the plugin had started when the worker dies; the others are safe to send again.
+process.on('exit', () => {
+  try {
+    post([ToHost.Exiting, [...scopes.keys()]]);
+  } catch {
+    // the port is gone: the host fails every request it had sent, as when V8 runs out of memory
+  }
+});
+
 try {
   runtime = new PluginRuntime(resolveDefinition(await import(init.entryUrl)), { logger });
   port.on('message', onRequest);

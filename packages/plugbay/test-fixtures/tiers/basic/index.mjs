@@ -53,6 +53,18 @@ export default definePlugin({
         return 'scheduled';
       },
     },
+    blockThenCrash: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      // Blocks the worker until the test flips flag[0] (so that calls pile up unread in its port), then dies.
+      handler: (flag) => {
+        Atomics.wait(flag, 0, 0);
+        process.nextTick(() => {
+          throw new Error('crash after the wake-up');
+        });
+        return new Promise(() => {});
+      },
+    },
     rejectsUnawaited: {
       input: Type.Unknown(),
       output: Type.Unknown(),
