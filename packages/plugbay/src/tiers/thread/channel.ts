@@ -49,8 +49,8 @@ export class WorkerChannel {
   #closedWith: PlugbayError | undefined;
   #exited = false;
   #ping: { id: number; timer: NodeJS.Timeout } | undefined;
-  /** The ids the worker had started when it exited (its Exiting message), if it could tell. */
-  #startedAtExit: Set<number> | undefined;
+  /** The id of the last request the worker read before it exited (its Exiting message), if it could tell. */
+  #lastReceived: number | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
 
   /** `options`: what the instance decides about the worker (resourceLimits, env); workerData is added here. */
@@ -199,7 +199,7 @@ export class WorkerChannel {
         return;
       }
       case ToHost.Exiting:
-        this.#startedAtExit ??= new Set(m[1]);
+        this.#lastReceived = m[1];
         return;
     }
   }
@@ -218,10 +218,10 @@ export class WorkerChannel {
     this.#loaded?.reject(loadError(crash, this.#source));
     this.#loaded = undefined;
     const unstarted: UnstartedCall[] = [];
-    const started = this.#startedAtExit;
-    if (started !== undefined) {
+    const lastReceived = this.#lastReceived;
+    if (lastReceived !== undefined) {
       for (const [id, p] of this.#pending) {
-        if (p.ctx === undefined || started.has(id)) continue;
+        if (p.ctx === undefined || id <= lastReceived) continue;
         this.#pending.delete(id);
         unstarted.push(p as UnstartedCall);
       }

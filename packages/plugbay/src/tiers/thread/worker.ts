@@ -79,6 +79,8 @@ class Scope implements CallScope {
 
 const scopes = new Map<number, Scope>();
 let runtime: PluginRuntime;
+/** The id of the last request read from the port. Ids grow in the order the host sends them. */
+let lastReceived = 0;
 
 function settle(id: number, value: unknown): void {
   scopes.delete(id);
@@ -127,6 +129,7 @@ function lifecycle(id: number, hook: (signal: AbortSignal) => Promise<unknown>):
 }
 
 function onRequest(m: WorkerRequest): void {
+  if (m[0] !== ToWorker.Cancel) lastReceived = m[1];
   switch (m[0]) {
     case ToWorker.Call: {
       // The hot path: no closure per call; the scope is kept only so that a Cancel can find it.
@@ -171,10 +174,10 @@ function jsonSafe(fields: Record<string, unknown> | undefined): Record<string, u
   }
 }
 
-// Tell the host which requests the plugin had started when the worker dies; the others are safe to send again.
+// Tell the host how far the plugin got when the worker dies: later requests never reached it.
 process.on('exit', () => {
   try {
-    post([ToHost.Exiting, [...scopes.keys()]]);
+    post([ToHost.Exiting, lastReceived]);
   } catch {
     // the port is gone: the host fails every request it had sent, as when V8 runs out of memory
   }
