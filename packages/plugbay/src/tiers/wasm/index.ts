@@ -1,0 +1,2 @@
+export type { WasmTierOptions } from './tier.js';
+export { createWasmTier } from './tier.js';
