@@ -30,6 +30,7 @@ import type {
 import { auditModule, Engine } from './engine.js';
 import { badOutput, loadFailure } from './errors.js';
 import type { ExtismLogLevel } from './host-env.js';
+import { auditExports } from './inspect.js';
 import { kernelWasmBase64 } from './kernel-wasm.js';
 import { capMemory, WASM_PAGE } from './module-binary.js';
 import type { WasiMount } from './wasi.js';
@@ -141,6 +142,14 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
             { ...source, details: { unsupported: audit.unsupported } },
           );
         }
+        const missing = auditExports(Object.keys(plugin.manifest.functions), audit.functions).missing;
+        if (missing.length > 0) {
+          throw new PlugbayError(
+            'PLUGBAY_LOAD_FAILED',
+            `${plugin.manifest.entry}: manifest functions the module does not export: ${missing.join(', ')}`,
+            { ...source, details: { field: 'functions', rule: 'exported', missing } },
+          );
+        }
         const kernelPages = Math.floor(((settings.kernelMemoryMb || memoryMb) * 1024 * 1024) / WASM_PAGE);
         const kernel = await kernelFor(kernelPages);
         opts.signal.throwIfAborted();
@@ -235,6 +244,8 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
   #workerReady: Promise<void> | undefined;
   #queue: Pending[] = [];
   #current: Pending | undefined;
+  /** The call running in the host thread (its traceparent goes on log lines). */
+  #hostCall: CallContext | undefined;
   #nextId = 1;
   #idle: (() => void) | undefined;
   /** Sandboxes built (first start, re-instantiations after traps, worker respawns). */
@@ -305,22 +316,30 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     if (state !== 'ready' && state !== 'degraded') {
       return Promise.reject(new PlugbayError('PLUGBAY_CLOSED', `${this.id} is ${state}`, this.#source));
     }
+    const engine = this.#engine;
+    if (engine !== undefined) {
+      // Host thread: synchronous; nothing can interrupt it, so a deadline only applies before it starts.
+      this.#hostCall = ctx;
+      try {
+        if (this.#s.codec === 'json') {
+          const out = engine.callString(fn, JSON.stringify(input) ?? '');
+          return Promise.resolve(this.#decodeText(fn, out));
+        }
+        const msg = this.#encode(fn, input);
+        const out =
+          msg.bytes !== undefined ? engine.callBytes(fn, msg.bytes) : engine.callString(fn, msg.text ?? '');
+        return Promise.resolve(typeof out === 'string' ? Buffer.from(out, 'utf8') : out);
+      } catch (err) {
+        return Promise.reject(err);
+      } finally {
+        this.#hostCall = undefined;
+      }
+    }
     let msg: CallMessage;
     try {
       msg = this.#encode(fn, input);
     } catch (err) {
       return Promise.reject(err);
-    }
-    const engine = this.#engine;
-    if (engine !== undefined) {
-      // Host thread: synchronous; nothing can interrupt it, so a deadline only applies before it starts.
-      try {
-        const out =
-          msg.bytes !== undefined ? engine.callBytes(fn, msg.bytes) : engine.callString(fn, msg.text ?? '');
-        return Promise.resolve(typeof out === 'string' ? this.#decodeText(fn, out) : out);
-      } catch (err) {
-        return Promise.reject(err);
-      }
     }
     return new Promise((resolve, reject) => {
       const p: Pending = { msg, ctx, resolve, reject, settled: false };
@@ -566,7 +585,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
         : level === 'stderr'
           ? { level: 'warn', msg, fields: { stream: 'stderr' } }
           : { level, msg };
-    const tp = this.#current?.ctx.traceparent;
+    const tp = (this.#hostCall ?? this.#current?.ctx)?.traceparent;
     if (tp !== undefined) line.traceparent = tp;
     this.#opts.log.line(line);
   }
