@@ -6,6 +6,7 @@
  *   taskset -c 0 node bench/dist/wasm-call.js [--json]
  */
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import createPlugin from '@extism/extism';
 import wabtInit from 'wabt';
 import { testCallContext } from '../../packages/plugbay/dist/tiers/wasm/call-context.js';
@@ -69,6 +70,42 @@ async function main(): Promise<void> {
       return JSON.parse(buf.toString('utf8', 4096, 4096 + n));
     }),
   );
+
+  // the worker boundary's own cost: a MessagePort round trip carrying the same JSON text
+  const echoWorker = new Worker(
+    "require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))",
+    { eval: true },
+  );
+  let wake: ((v: unknown) => void) | undefined;
+  echoWorker.on('message', (m) => wake?.(m));
+  results.push(
+    await measure('raw worker round trip (postMessage JSON text)', N / 20, () => {
+      const p = new Promise((r) => {
+        wake = r;
+      });
+      echoWorker.postMessage({ id: 1, fn: 'echo', text: JSON.stringify(payload) });
+      return p.then((m) => JSON.parse((m as { text: string }).text));
+    }),
+  );
+  await echoWorker.terminate();
+
+  // instantiate to first call: host thread (compile excluded: it happens once per version at load)
+  const starts: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const p = wasmPlugin(fixture('as'));
+    const instance = await createWasmTier({ run: 'host-thread' }).load(p.plugin, loadOptions());
+    const t = process.hrtime.bigint();
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    await instance.call('echo', payload, testCallContext());
+    starts.push(Number(process.hrtime.bigint() - t));
+    await instance.destroy();
+    p.cleanup();
+  }
+  starts.sort((a, b) => a - b);
+  results.push({
+    name: 'instantiate + first call (host thread, AssemblyScript), median',
+    nsPerCall: starts[10]!,
+  });
 
   const cleanups: (() => unknown)[] = [];
   for (const [label, name] of [

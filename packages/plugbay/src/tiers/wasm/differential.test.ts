@@ -130,4 +130,13 @@ describe('differential: plugbay wasm tier vs @extism/extism', () => {
       assert.ok(compared > 0);
     });
   }
+
+  // A known, deliberate divergence: @extism/extism 1.0.3 (JS) treats a non-zero return without error_set as
+  // success with no output; Extism's Rust runtime and plugbay report it as an error.
+  test('non-zero return without an error message: plugbay fails the call, the JS SDK returns null', async () => {
+    const a = await ours('corpus');
+    const b = await oracle('corpus', false);
+    assert.deepEqual(await viaOurs(a, 'rc7', new Uint8Array(0)), { ok: false, message: 'returned 7' });
+    assert.deepEqual(await viaOracle(b, 'rc7', new Uint8Array(0)), { ok: true, bytes: '' });
+  });
 });
