@@ -3,7 +3,6 @@
  * call path (input into the kernel, call the export, output or error out). Used directly by the host-thread mode
  * and inside the worker of the worker mode, so both behave the same.
  */
-import type { ErrorSource } from '../../core/errors.js';
 import { callFailure, inputTooLarge, ProcExit, pluginError, unknownFunction } from './errors.js';
 import { createHostEnv, type ExtismLogLevel, type HostEnvOptions } from './host-env.js';
 import { Wasi, type WasiOptions } from './wasi.js';
@@ -100,7 +99,6 @@ export interface EngineOptions {
   maxVarBytes: number;
   /** WASI capabilities; used when the module imports WASI. */
   wasi: Omit<WasiOptions, 'stdout' | 'stderr'>;
-  source: ErrorSource;
 }
 
 type Export = () => number | undefined;
@@ -129,7 +127,7 @@ export class Engine {
     const f = this.#fn(fn);
     const len = input.length === 0 ? 0 : Buffer.byteLength(input, 'utf8');
     const ptr = this.#kernel.plugbay_begin(len);
-    if (ptr < 0) throw inputTooLarge(fn, len, this.#o.source);
+    if (ptr < 0) throw inputTooLarge(fn, len);
     if (len !== 0) this.#bytes().write(input, ptr, len, 'utf8');
     this.#run(f, fn);
     const b = this.#bytes();
@@ -141,7 +139,7 @@ export class Engine {
   callBytes(fn: string, input: Uint8Array): Uint8Array {
     const f = this.#fn(fn);
     const ptr = this.#kernel.plugbay_begin(input.length);
-    if (ptr < 0) throw inputTooLarge(fn, input.length, this.#o.source);
+    if (ptr < 0) throw inputTooLarge(fn, input.length);
     if (input.length !== 0) this.#bytes().set(input, ptr);
     this.#run(f, fn);
     const b = this.#bytes();
@@ -172,7 +170,7 @@ export class Engine {
     if (f !== undefined) return f;
     const e = Object.hasOwn(this.#exports, fn) ? this.#exports[fn] : undefined;
     if (typeof e !== 'function' || runtimeExports.has(fn)) {
-      throw unknownFunction(fn, this.#o.source);
+      throw unknownFunction(fn);
     }
     this.#fns.set(fn, e as Export);
     return e as Export;
@@ -187,7 +185,7 @@ export class Engine {
       this.#wasi?.flush();
       // Whatever unwound the guest (trap, refused host call, proc_exit) left its state undefined: rebuild it.
       this.#poisoned = true;
-      if (!(err instanceof ProcExit && err.exitCode === 0)) throw callFailure(err, fn, this.#o.source);
+      if (!(err instanceof ProcExit && err.exitCode === 0)) throw callFailure(err, fn);
       rc = 0;
     }
     const failed = this.#kernel.plugbay_finish();
@@ -195,7 +193,7 @@ export class Engine {
       const b = this.#bytes();
       const e = b.readInt32LE(8);
       const message = failed !== 0 ? b.toString('utf8', e, e + b.readInt32LE(12)) : undefined;
-      throw pluginError(fn, message, rc ?? 0, this.#o.source);
+      throw pluginError(fn, message, rc ?? 0);
     }
   }
 
@@ -220,7 +218,6 @@ export class Engine {
       logLevel: o.logLevel,
       log: o.log,
       net: o.net,
-      source: o.source,
     };
     const env: Record<string, unknown> = createHostEnv(
       {

@@ -3,8 +3,7 @@
  * config_get, var_get/var_set, log_*, get_log_level and http_request. They read and write the kernel memory.
  */
 
-import type { ErrorSource } from '../../core/errors.js';
-import { PlugbayError } from '../../core/errors.js';
+import { hostFunctionFault } from './errors.js';
 
 /** Extism's log levels as get_log_level reports them. */
 export const extismLogLevels = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 } as const;
@@ -28,7 +27,6 @@ export interface HostEnvOptions {
   log(level: ExtismLogLevel, msg: string): void;
   /** Hosts (host or host:port) the plugin may reach; empty: none. */
   net: readonly string[];
-  source: ErrorSource;
 }
 
 const decoder = new TextDecoder();
@@ -44,7 +42,7 @@ export function createHostEnv(
   const handleOf = (h: bigint, what: string): number => {
     const n = h > 0xffffffffn ? 0 : Number(h);
     if (n === 0 || kernel.length(n) === 0) {
-      throw new PlugbayError('PLUGBAY_PLUGIN_ERROR', `invalid handle ${h} for ${what}`, o.source);
+      throw hostFunctionFault('PLUGBAY_PLUGIN_ERROR', `invalid handle ${h} for ${what}`);
     }
     return n;
   };
@@ -82,11 +80,7 @@ export function createHostEnv(
       const value = Uint8Array.from(read(handleOf(v, 'var value')));
       const next = varBytes - (old === undefined ? 0 : key.length + old.length) + key.length + value.length;
       if (next > o.maxVarBytes) {
-        throw new PlugbayError(
-          'PLUGBAY_PLUGIN_ERROR',
-          `variable store is full (${o.maxVarBytes} bytes)`,
-          o.source,
-        );
+        throw hostFunctionFault('PLUGBAY_PLUGIN_ERROR', `variable store is full (${o.maxVarBytes} bytes)`);
       }
       varBytes = next;
       o.vars.set(key, value);
@@ -102,26 +96,25 @@ export function createHostEnv(
       try {
         url = new URL((JSON.parse(readString(req, 'http request')) as { url: string }).url);
       } catch (err) {
-        throw new PlugbayError(
+        throw hostFunctionFault(
           'PLUGBAY_PLUGIN_ERROR',
           `http_request: bad request: ${(err as Error).message}`,
-          o.source,
         );
       }
       if (!hostAllowed(url, o.net)) {
-        throw new PlugbayError(
+        throw hostFunctionFault(
           'PLUGBAY_PERMISSION_DENIED',
           `http_request to ${url.host} denied: the host is not in the plugin's permissions.net`,
-          { ...o.source, details: { permission: 'net', host: url.host } },
+          { permission: 'net', host: url.host },
         );
       }
       // Allowed hosts still fail: a synchronous HTTP client inside a wasm call is not built yet.
-      throw new PlugbayError(
+      throw hostFunctionFault(
         'PLUGBAY_PLUGIN_ERROR',
         `http_request to ${url.host}: not supported by the wasm tier yet`,
         {
-          ...o.source,
-          details: { permission: 'net', host: url.host },
+          permission: 'net',
+          host: url.host,
         },
       );
     },

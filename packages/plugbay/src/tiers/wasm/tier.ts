@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
-import type { ErrorSource } from '../../core/errors.js';
+import type { ErrorCode, ErrorSource } from '../../core/errors.js';
 import { PlugbayError } from '../../core/errors.js';
 import type {
   CallContext,
@@ -28,7 +28,7 @@ import type {
   TierKind,
 } from '../../core/types.js';
 import { auditModule, Engine } from './engine.js';
-import { badOutput, loadFailure } from './errors.js';
+import { badOutput, loadFailure, WasmFault } from './errors.js';
 import type { ExtismLogLevel } from './host-env.js';
 import { auditExports } from './inspect.js';
 import { kernelWasmBase64 } from './kernel-wasm.js';
@@ -166,11 +166,10 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
             clock: settings.clock,
             random: settings.random,
           },
-          source,
         };
-        return new WasmInstance(plugin, opts, settings, config, audit.functions);
+        return new WasmInstance(plugin, opts, settings, config, audit.functions, source);
       } catch (err) {
-        throw loadFailure(err, plugin.manifest.entry, source);
+        throw toPlugbayError(loadFailure(err, plugin.manifest.entry), source, 'PLUGBAY_LOAD_FAILED');
       }
     },
   };
@@ -258,6 +257,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     s: Settings,
     base: Omit<EngineConfig, 'config'>,
     fns: string[],
+    source: ErrorSource,
   ) {
     super();
     this.id = `${plugin.id}#wasm-${++WasmInstance.#ids}`;
@@ -265,7 +265,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     this.#opts = opts;
     this.#s = s;
     this.#base = base;
-    this.#source = base.source;
+    this.#source = source;
     this.exportedFunctions = fns;
   }
 
@@ -302,11 +302,16 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     } catch (err) {
       this.#setState('failed');
       await this.#release();
-      throw err instanceof PlugbayError && err.code !== 'PLUGBAY_LOAD_FAILED'
-        ? err
-        : new PlugbayError('PLUGBAY_START_FAILED', `${this.plugin.id}: ${(err as Error).message}`, {
+      const e = toPlugbayError(
+        loadFailure(err, this.plugin.manifest.entry),
+        this.#source,
+        'PLUGBAY_START_FAILED',
+      );
+      throw e.code === 'PLUGBAY_START_FAILED' || e.code === 'PLUGBAY_CANCELLED'
+        ? e
+        : new PlugbayError('PLUGBAY_START_FAILED', `${this.plugin.id}: ${e.message}`, {
             ...this.#source,
-            cause: err,
+            cause: e,
           });
     }
   }
@@ -330,7 +335,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
           msg.bytes !== undefined ? engine.callBytes(fn, msg.bytes) : engine.callString(fn, msg.text ?? '');
         return Promise.resolve(typeof out === 'string' ? Buffer.from(out, 'utf8') : out);
       } catch (err) {
-        return Promise.reject(err);
+        return Promise.reject(toPlugbayError(err, this.#source));
       } finally {
         this.#hostCall = undefined;
       }
@@ -418,7 +423,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     try {
       return JSON.parse(out);
     } catch (err) {
-      throw badOutput(fn, err, this.#source);
+      throw badOutput(fn, err);
     }
   }
 
@@ -510,7 +515,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     try {
       this.#settle(p, this.#decodeText(p.msg.fn, m.text ?? ''));
     } catch (err) {
-      this.#settle(p, undefined, err as PlugbayError);
+      this.#settle(p, undefined, toPlugbayError(err, this.#source));
     }
   }
 
@@ -607,4 +612,20 @@ function extismConfig(config: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) out[k] = typeof v === 'string' ? v : JSON.stringify(v);
   return out;
+}
+
+/** The host side of the boundary: faults from the sandbox become PlugbayErrors attributed to the plugin. */
+function toPlugbayError(
+  err: unknown,
+  source: ErrorSource,
+  fallback: ErrorCode = 'PLUGBAY_PLUGIN_CRASHED',
+): PlugbayError {
+  if (err instanceof PlugbayError) return err;
+  if (err instanceof WasmFault) {
+    const e = PlugbayError.fromWire(err.toWire(), source);
+    if (err.cause !== undefined)
+      Object.defineProperty(e, 'cause', { value: err.cause, configurable: true, writable: true });
+    return e;
+  }
+  return PlugbayError.from(err, fallback, source);
 }

@@ -4,9 +4,9 @@
  * host-thread mode.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { toWireError } from '../../core/errors.js';
+import type { WireError } from '../../core/errors.js';
 import { Engine, type EngineOptions } from './engine.js';
-import { loadFailure } from './errors.js';
+import { callFailure, loadFailure, WasmFault } from './errors.js';
 
 export type EngineConfig = Omit<EngineOptions, 'log'>;
 
@@ -22,10 +22,10 @@ export interface CallMessage {
 /** worker → host */
 export type WorkerMessage =
   | { t: 'ready'; instantiations: number }
-  | { t: 'init-error'; error: ReturnType<typeof toWireError> }
+  | { t: 'init-error'; error: WireError }
   | { t: 'log'; level: string; msg: string }
   | { t: 'result'; id: number; text?: string; bytes?: Uint8Array; instantiations: number }
-  | { t: 'error'; id: number; error: ReturnType<typeof toWireError>; instantiations: number };
+  | { t: 'error'; id: number; error: WireError; instantiations: number };
 
 const port = parentPort;
 if (port !== null) {
@@ -36,7 +36,7 @@ if (port !== null) {
     engine = new Engine({ ...config, log: (level, msg) => send({ t: 'log', level, msg }) });
     send({ t: 'ready', instantiations: engine.instantiations });
   } catch (err) {
-    send({ t: 'init-error', error: toWireError(loadFailure(err, 'plugin module', config.source)) });
+    send({ t: 'init-error', error: wireOf(loadFailure(err, 'plugin module')) });
   }
   port.on('message', (m: CallMessage) => {
     if (engine === undefined) return;
@@ -51,7 +51,15 @@ if (port !== null) {
         send({ t: 'result', id: m.id, text, instantiations: engine.instantiations });
       }
     } catch (err) {
-      send({ t: 'error', id: m.id, error: toWireError(err), instantiations: engine.instantiations });
+      send({ t: 'error', id: m.id, error: wireOf(err), instantiations: engine.instantiations });
     }
   });
+}
+
+function wireOf(err: unknown): WireError {
+  if (err instanceof WasmFault) return err.toWire();
+  const coded = err as { code?: unknown; message?: unknown; details?: Record<string, unknown> };
+  if (typeof coded?.code === 'string')
+    return { code: coded.code, message: String(coded.message), details: coded.details };
+  return callFailure(err, 'worker').toWire();
 }
