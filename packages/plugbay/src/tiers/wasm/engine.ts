@@ -5,6 +5,7 @@
  */
 import { callFailure, inputTooLarge, ProcExit, pluginError, unknownFunction } from './errors.js';
 import { createHostEnv, type ExtismLogLevel, type HostEnvOptions } from './host-env.js';
+import { SyncHttp } from './sync-http.js';
 import { Wasi, type WasiOptions } from './wasi.js';
 
 /** Exports of kernel.wat. */
@@ -96,6 +97,8 @@ export interface EngineOptions {
   logLevel: ExtismLogLevel;
   log(level: ExtismLogLevel | 'stdout' | 'stderr', msg: string): void;
   net: readonly string[];
+  /** Per-request timeout of http_request. Default 30 s. */
+  httpTimeoutMs?: number;
   maxVarBytes: number;
   /** WASI capabilities; used when the module imports WASI. */
   wasi: Omit<WasiOptions, 'stdout' | 'stderr'>;
@@ -112,6 +115,7 @@ export class Engine {
   #fns = new Map<string, Export>();
   #buf!: Buffer;
   #wasi: Wasi | undefined;
+  #http: SyncHttp | undefined;
   #poisoned = false;
   /** Sandboxes built so far (1 + re-instantiations after traps). */
   instantiations = 0;
@@ -151,6 +155,8 @@ export class Engine {
   close(): void {
     this.#wasi?.close();
     this.#wasi = undefined;
+    this.#http?.close();
+    this.#http = undefined;
   }
 
   /** Bytes the kernel memory holds (grows to the largest call, then stays). */
@@ -218,6 +224,11 @@ export class Engine {
       logLevel: o.logLevel,
       log: o.log,
       net: o.net,
+      http: () => {
+        this.#http ??= new SyncHttp();
+        return this.#http;
+      },
+      httpTimeoutMs: o.httpTimeoutMs ?? 30_000,
     };
     const env: Record<string, unknown> = createHostEnv(
       {

@@ -4,6 +4,7 @@
  */
 
 import { hostFunctionFault } from './errors.js';
+import type { SyncHttp } from './sync-http.js';
 
 /** Extism's log levels as get_log_level reports them. */
 export const extismLogLevels = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 } as const;
@@ -27,6 +28,10 @@ export interface HostEnvOptions {
   log(level: ExtismLogLevel, msg: string): void;
   /** Hosts (host or host:port) the plugin may reach; empty: none. */
   net: readonly string[];
+  /** Makes the blocking HTTP client (only when a request to an allowed host happens). */
+  http(): SyncHttp;
+  /** Per-request timeout of http_request. */
+  httpTimeoutMs: number;
 }
 
 const decoder = new TextDecoder();
@@ -37,6 +42,8 @@ export function createHostEnv(
 ): Record<string, (...args: never[]) => unknown> {
   const minLevel = extismLogLevels[o.logLevel];
   let varBytes = 0;
+  let httpStatus = 0;
+  let httpHeaders: Record<string, string> | undefined;
   for (const [k, v] of o.vars) varBytes += k.length + v.length;
 
   const handleOf = (h: bigint, what: string): number => {
@@ -91,35 +98,45 @@ export function createHostEnv(
     log_warn: log('warn'),
     log_error: log('error'),
     get_log_level: (): number => minLevel,
-    http_request: (req: bigint, _body: bigint): bigint => {
+    http_request: (req: bigint, body: bigint): bigint => {
+      let request: { url: string; method?: string; headers?: Record<string, string> };
       let url: URL;
       try {
-        url = new URL((JSON.parse(readString(req, 'http request')) as { url: string }).url);
+        request = JSON.parse(readString(req, 'http request')) as typeof request;
+        url = new URL(request.url);
       } catch (err) {
         throw hostFunctionFault(
           'PLUGBAY_PLUGIN_ERROR',
           `http_request: bad request: ${(err as Error).message}`,
         );
       }
-      if (!hostAllowed(url, o.net)) {
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !hostAllowed(url, o.net)) {
         throw hostFunctionFault(
           'PLUGBAY_PERMISSION_DENIED',
-          `http_request to ${url.host} denied: the host is not in the plugin's permissions.net`,
+          `http_request to ${url.host || url.href} denied: the host is not in the plugin's permissions.net`,
           { permission: 'net', host: url.host },
         );
       }
-      // Allowed hosts still fail: a synchronous HTTP client inside a wasm call is not built yet.
-      throw hostFunctionFault(
-        'PLUGBAY_PLUGIN_ERROR',
-        `http_request to ${url.host}: not supported by the wasm tier yet`,
-        {
-          permission: 'net',
+      const res = o.http().request({
+        url: url.href,
+        method: request.method ?? 'GET',
+        headers: request.headers ?? {},
+        body: body === 0n ? undefined : Uint8Array.from(read(handleOf(body, 'http body'))),
+        timeoutMs: o.httpTimeoutMs,
+        maxBytes: 50 * 1024 * 1024,
+      });
+      if ('error' in res) {
+        throw hostFunctionFault('PLUGBAY_PLUGIN_ERROR', `http_request to ${url.host} failed: ${res.error}`, {
           host: url.host,
-        },
-      );
+        });
+      }
+      httpStatus = res.status;
+      httpHeaders = res.headers;
+      return res.body.length === 0 ? 0n : store(res.body);
     },
-    http_status_code: (): number => 0,
-    http_headers: (): bigint => 0n,
+    http_status_code: (): number => httpStatus,
+    http_headers: (): bigint =>
+      httpHeaders === undefined ? 0n : store(Buffer.from(JSON.stringify(httpHeaders))),
   };
 }
 

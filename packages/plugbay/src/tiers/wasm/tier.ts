@@ -406,7 +406,8 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     const id = this.#nextId++;
     if (this.#s.codec === 'bytes') {
       if (input instanceof Uint8Array) return { id, fn, bytes: input };
-      if (typeof input === 'string') return { id, fn, text: input };
+      // strings go in as UTF-8 bytes; the output stays bytes (a text round trip would mangle binary output)
+      if (typeof input === 'string') return { id, fn, bytes: new Uint8Array(Buffer.from(input, 'utf8')) };
       throw new PlugbayError(
         'PLUGBAY_INVALID_INPUT',
         `${fn}: the bytes codec takes a Uint8Array or a string`,
