@@ -1,7 +1,7 @@
 import type { Tier, TierKind } from '../core/types.js';
-import { createInlineTier, createThreadTier } from '../tiers/index.js';
+import { createInlineTier, createThreadTier, createWasmTier } from '../tiers/index.js';
 
 /** The tiers a host gets when the options name none. */
 export function defaultTiers(): Partial<Record<TierKind, Tier>> {
-  return { inline: createInlineTier(), thread: createThreadTier() };
+  return { inline: createInlineTier(), thread: createThreadTier(), wasm: createWasmTier() };
 }

@@ -3,3 +3,5 @@ export type { Attribution, InlineInstance, InlineTierOptions } from './inline/in
 export { createInlineTier, InlineTier } from './inline/index.js';
 export type { CrashReason, ThreadInstance, ThreadTierConfig, ThreadTierOptions } from './thread/index.js';
 export { createThreadTier, ThreadTier } from './thread/index.js';
+export type { WasmTierOptions } from './wasm/index.js';
+export { createWasmTier } from './wasm/index.js';
