@@ -37,7 +37,7 @@ await writeFile(
 );
 await writeFile(
   join(pluginDir, 'index.mjs'),
-  "export default { name: 'greeter', version: '1.0.0', functions: { greet: { handler: ({ name }) => ({ message: `Hello, ${name}!` }) } } };\n",
+  `export default { name: 'greeter', version: '1.0.0', functions: { greet: { handler: ({ name }) => ({ message: 'Hello, ' + name + '!' }) } } };\n`,
 );
 
 const bare = Fastify();
