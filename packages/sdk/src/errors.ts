@@ -37,6 +37,14 @@ export const errorCodes = {
   PLUGBAY_INVALID_ARGUMENT: { retryable: false, httpStatus: 400 },
   /** The plugin tried something its permissions do not allow. */
   PLUGBAY_PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
+  /** The plugin's signature is missing where required, broken, from an unknown or revoked key, or its files changed. */
+  PLUGBAY_SIGNATURE_INVALID: { retryable: false, httpStatus: 403 },
+  /** The plugin's trust level does not allow the isolation tier it asked for (e.g. a community key asking for inline). */
+  PLUGBAY_TIER_NOT_ALLOWED: { retryable: false, httpStatus: 403 },
+  /** The loaded code exposes functions its manifest does not declare, and the export policy is strict. */
+  PLUGBAY_EXPORTS_UNDECLARED: { retryable: false, httpStatus: 500 },
+  /** The plugin does not implement the contract it claims (function missing, input narrower, output wider). */
+  PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
   /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */

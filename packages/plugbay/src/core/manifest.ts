@@ -1,6 +1,6 @@
 import semver from 'semver';
 import { type Manifest, manifestSchema } from './manifest-schema.js';
-import { compileSchema, createAjv, pointerToField, violationsOf } from './schema.js';
+import { createAjv, pointerToField, schemaProblem, violationsOf } from './schema.js';
 
 export type { FunctionSpec, Manifest } from './manifest-schema.js';
 export { manifestSchema } from './manifest-schema.js';
@@ -59,14 +59,14 @@ export function validateManifest(
   }
   for (const [fn, spec] of Object.entries(m.functions)) {
     for (const side of ['input', 'output'] as const) {
-      const compiled = compileSchema(ajv, spec[side]);
-      if ('error' in compiled)
-        problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: compiled.error });
+      const problem = schemaProblem(ajv, spec[side]);
+      if (problem !== undefined)
+        problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: problem });
     }
   }
   if (m.config !== undefined) {
-    const compiled = compileSchema(ajv, m.config);
-    if ('error' in compiled) problems.push({ field: 'config', rule: 'json-schema', message: compiled.error });
+    const problem = schemaProblem(ajv, m.config);
+    if (problem !== undefined) problems.push({ field: 'config', rule: 'json-schema', message: problem });
   }
   const entryProblem = entryFormProblem(m.entry);
   if (entryProblem !== undefined)

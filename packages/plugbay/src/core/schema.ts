@@ -64,6 +64,21 @@ export function compileSchema(ajv: Ajv, schema: unknown): { validate: ValidateFu
   }
 }
 
+/**
+ * Says why `schema` is not a valid JSON Schema (checked against the meta-schema), or undefined when it is.
+ * It does not compile: an Ajv instance keeps the generated code of everything it ever compiled (in its code
+ * scope, even after removeSchema), so code compiled for a plugin lives in an Ajv that is dropped with it.
+ */
+export function schemaProblem(ajv: Ajv, schema: unknown): string | undefined {
+  if (typeof schema === 'boolean') return undefined;
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
+    return 'must be a JSON Schema object';
+  if (!ajv.validateSchema(schema as object)) {
+    return `must be a valid JSON Schema: ${ajv.errorsText(ajv.errors, { dataVar: 'schema' })}`;
+  }
+  return undefined;
+}
+
 function escapePointer(segment: string): string {
   return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }

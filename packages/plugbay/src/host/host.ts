@@ -1,6 +1,7 @@
 import type { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import semver from 'semver';
+import { checkDeclaredContracts } from '../contract/implements.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
@@ -8,6 +9,10 @@ import type { CheckedPlugin, Diagnostic, Tier, TierKind } from '../core/types.js
 import { defaultLogger, pluginSink } from '../observe/log.js';
 import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from '../store/types.js';
+import { auditExports } from '../trust/audit.js';
+import { trustGate } from '../trust/gate.js';
+import type { Keyring } from '../trust/keyring.js';
+import { createTrustPolicy, type TrustPolicy } from '../trust/policy.js';
 import { Call } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { checkPluginDir, discover } from './discover.js';
@@ -35,7 +40,8 @@ import type {
   VersionStatus,
 } from './types.js';
 
-type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit'>> & {
+type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust'>> & {
+  trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
   config: Record<string, unknown>;
@@ -72,6 +78,8 @@ function normalise(o: HostOptions): Settings {
     drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
     config: o.config ?? {},
     store: o.store,
+    trust: trustOptions(o.trust),
+    contracts: o.contracts ?? [],
     circuit: {
       failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
       coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
@@ -95,6 +103,11 @@ interface ActiveRoute {
 }
 
 const noOptions: CallOptions = Object.freeze({});
+
+function trustOptions(trust: HostOptions['trust']): Settings['trust'] {
+  const { keyring, ...policy } = trust ?? {};
+  return { policy: createTrustPolicy({ signatures: 'off', ...policy }), keyring };
+}
 
 function defaultTierFor(plugin: CheckedPlugin): TierKind {
   const runtime = plugin.manifest.runtime;
@@ -122,7 +135,6 @@ class PluginEntry {
 class Host implements PluginHost {
   readonly #s: Settings;
   readonly #log: Logger;
-  readonly #ajv: Ajv = createAjv();
   readonly #deadlines = new Deadlines();
   readonly #plugins = new Map<string, PluginEntry>();
   readonly #loading = new Set<string>();
@@ -223,8 +235,28 @@ class Host implements PluginHost {
         },
       );
     }
-    const config = this.#checkConfig(plugin);
-    const functions = this.#compile(plugin);
+    // Trust and contracts are decided before any plugin code is read into a runtime.
+    const contractError = checkDeclaredContracts(plugin.manifest, this.#s.contracts);
+    if (contractError !== undefined) throw contractError;
+    const { policy, keyring } = this.#s.trust;
+    const gate = await trustGate({
+      dir: plugin.dir,
+      manifest: plugin.manifest,
+      tier: kind,
+      policy,
+      ...(keyring ? { keyring } : {}),
+    });
+    if (!gate.decision.allowed) throw Object.assign(gate.decision.error, source);
+    const trust: VersionStatus['trust'] = {
+      status: gate.verification?.status ?? 'off',
+      level: gate.decision.trustLevel,
+    };
+    if (gate.verification?.keyId !== undefined) trust.keyId = gate.verification.keyId;
+    for (const warning of gate.decision.warnings) this.#log.warn({ plugin: name, version }, warning);
+    // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts).
+    const ajv = createAjv();
+    const config = checkConfig(ajv, plugin, this.#s.config[name]);
+    const functions = compileFunctions(ajv, plugin);
     this.#loading.add(plugin.id);
     const controller = new AbortController();
     const timer = setTimeout(
@@ -247,7 +279,25 @@ class Host implements PluginHost {
         () => {},
       );
       const instance = await raceAbort(loading, controller.signal);
-      const missing = [...functions.keys()].filter((f) => !instance.exportedFunctions.includes(f));
+      const audit = auditExports({
+        declared: [...functions.keys()],
+        exposed: instance.exportedFunctions,
+        mode: policy.exports,
+        runtime: plugin.manifest.runtime,
+        plugin: name,
+        version,
+      });
+      if (audit.error !== undefined) {
+        await instance.destroy();
+        throw audit.error;
+      }
+      if (audit.undeclared.length > 0) {
+        log.warn(
+          { undeclared: audit.undeclared },
+          `${plugin.id} exports functions its manifest does not declare: ${audit.undeclared.join(', ')}`,
+        );
+      }
+      const missing = audit.missing;
       if (missing.length > 0) {
         await instance.destroy();
         throw new PlugbayError(
@@ -271,7 +321,7 @@ class Host implements PluginHost {
               cause: e,
             });
       }
-      const loaded = new LoadedVersion(plugin, instance, functions);
+      const loaded = new LoadedVersion(plugin, instance, functions, trust, audit.undeclared);
       const instanceLog = log.child({ instance: instance.id });
       instance.on('fault', (e) => instanceLog.error({ err: e }, `plugin fault: ${e.message}`));
       instance.on('exit', (e) => instanceLog.warn({ err: e }, `instance exited: ${e.message}`));
@@ -288,62 +338,10 @@ class Host implements PluginHost {
       instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
       return status(loaded);
     } catch (err) {
-      this.#forget(functions);
       throw PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED', source);
     } finally {
       clearTimeout(timer);
       this.#loading.delete(plugin.id);
-    }
-  }
-
-  #checkConfig(plugin: CheckedPlugin): unknown {
-    const config = this.#s.config[plugin.manifest.name];
-    const schema = plugin.manifest.config;
-    if (schema === undefined) return config;
-    const compiled = compileSchema(this.#ajv, schema);
-    if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
-    const ok = compiled.validate(config ?? {});
-    const violations = violationsOf(compiled.validate.errors);
-    this.#ajv.removeSchema(schema as object);
-    if (!ok) {
-      throw new PlugbayError(
-        'PLUGBAY_START_FAILED',
-        `config of ${plugin.id} is invalid: ${describe(violations)}`,
-        {
-          plugin: plugin.manifest.name,
-          version: plugin.manifest.version,
-          details: { field: 'config', violations },
-        },
-      );
-    }
-    return config ?? {};
-  }
-
-  #compile(plugin: CheckedPlugin): Map<string, FunctionEntry> {
-    const out = new Map<string, FunctionEntry>();
-    for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
-      const input = compileSchema(this.#ajv, spec.input);
-      const output = compileSchema(this.#ajv, spec.output);
-      // The manifest was validated, so both compile; this only narrows the type.
-      if ('error' in input || 'error' in output)
-        throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: bad schema`);
-      out.set(name, {
-        name,
-        validateInput: input.validate,
-        validateOutput: output.validate,
-        timeoutMs: spec.timeoutMs,
-        idempotent: spec.idempotent ?? false,
-      });
-    }
-    return out;
-  }
-
-  /** Drops compiled schemas from Ajv's cache, so that load/unload cycles do not grow memory. */
-  #forget(functions: ReadonlyMap<string, FunctionEntry>): void {
-    for (const f of functions.values()) {
-      for (const v of [f.validateInput, f.validateOutput]) {
-        if (typeof v.schema === 'object') this.#ajv.removeSchema(v.schema);
-      }
     }
   }
 
@@ -757,7 +755,6 @@ class Host implements PluginHost {
       this.#log.warn({ plugin: v.name, version: v.version, err }, 'graceful close failed; destroying');
       await v.instance.destroy(err as Error);
     }
-    this.#forget(v.functions);
   }
 
   close(): Promise<void> {
@@ -787,6 +784,47 @@ class Host implements PluginHost {
   }
 }
 
+function checkConfig(ajv: Ajv, plugin: CheckedPlugin, config: unknown): unknown {
+  const schema = plugin.manifest.config;
+  if (schema === undefined) return config;
+  const compiled = compileSchema(ajv, schema);
+  if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
+  if (!compiled.validate(config ?? {})) {
+    const violations = violationsOf(compiled.validate.errors);
+    throw new PlugbayError(
+      'PLUGBAY_START_FAILED',
+      `config of ${plugin.id} is invalid: ${describe(violations)}`,
+      {
+        plugin: plugin.manifest.name,
+        version: plugin.manifest.version,
+        details: { field: 'config', violations },
+      },
+    );
+  }
+  return config ?? {};
+}
+
+function compileFunctions(ajv: Ajv, plugin: CheckedPlugin): Map<string, FunctionEntry> {
+  const out = new Map<string, FunctionEntry>();
+  const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+  for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
+    const input = compileSchema(ajv, spec.input);
+    const output = compileSchema(ajv, spec.output);
+    if ('error' in input || 'error' in output) {
+      const error = 'error' in input ? input.error : (output as { error: string }).error;
+      throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: ${error}`, source);
+    }
+    out.set(name, {
+      name,
+      validateInput: input.validate,
+      validateOutput: output.validate,
+      timeoutMs: spec.timeoutMs,
+      idempotent: spec.idempotent ?? false,
+    });
+  }
+  return out;
+}
+
 function functionOf(target: LoadedVersion, fn: string): FunctionEntry {
   const f = target.functions.get(fn);
   if (f !== undefined) return f;
@@ -808,6 +846,8 @@ function status(v: LoadedVersion): VersionStatus {
     functions: [...v.functions.keys()],
     inflight: v.inflight,
     warnings: [...v.plugin.warnings],
+    trust: { ...v.trust },
+    undeclaredExports: [...v.undeclaredExports],
   };
 }
 

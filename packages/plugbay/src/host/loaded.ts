@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import semver from 'semver';
 import type { CheckedPlugin, Instance } from '../core/types.js';
+import type { VersionStatus } from './types.js';
 
 /** What the call path needs of one function, compiled once at load. */
 export interface FunctionEntry {
@@ -29,10 +30,22 @@ export class LoadedVersion {
   #openUntil = 0;
   #idle: (() => void) | undefined;
 
-  constructor(plugin: CheckedPlugin, instance: Instance, functions: ReadonlyMap<string, FunctionEntry>) {
+  /** What the trust gate and the export audit found at load. */
+  readonly trust: VersionStatus['trust'];
+  readonly undeclaredExports: readonly string[];
+
+  constructor(
+    plugin: CheckedPlugin,
+    instance: Instance,
+    functions: ReadonlyMap<string, FunctionEntry>,
+    trust: VersionStatus['trust'],
+    undeclaredExports: readonly string[],
+  ) {
     this.plugin = plugin;
     this.instance = instance;
     this.functions = functions;
+    this.trust = trust;
+    this.undeclaredExports = undeclaredExports;
     this.stable = semver.prerelease(plugin.manifest.version) === null;
   }
 

@@ -1,8 +1,12 @@
 import type { Static, TSchema, TypedPlugin } from '@plugbay/sdk';
 import type { Logger } from 'pino';
+import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
 import type { CheckedPlugin, Diagnostic, InstanceState, Tier, TierKind } from '../core/types.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
+import type { Keyring } from '../trust/keyring.js';
+import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
+import type { VerificationStatus } from '../trust/verify.js';
 import type { Route } from './router/route.js';
 
 export interface HostOptions {
@@ -24,6 +28,13 @@ export interface HostOptions {
   config?: Record<string, unknown>;
   /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
   store?: StateStore;
+  /**
+   * Signature policy and keyring (trust/). Default for the library: `signatures: 'off'` (every tier allowed);
+   * the gateway defaults to `required` (`--dev`: `warn`).
+   */
+  trust?: TrustPolicyOptions & { keyring?: Keyring };
+  /** Contracts plugins may claim to implement (`implements` in the manifest), checked at load. */
+  contracts?: ContractRegistry;
   /** Circuit breaking per version: after `failureThreshold` consecutive failed calls it is skipped for `coolDownMs`. */
   circuit?: { failureThreshold?: number; coolDownMs?: number };
 }
@@ -86,6 +97,10 @@ export interface VersionStatus {
   functions: string[];
   inflight: number;
   warnings: Diagnostic[];
+  /** Signature verification at load (`off`: not checked) and the trust level the plugin runs at. */
+  trust: { status: VerificationStatus | 'off'; level: PolicyTrustLevel; keyId?: string };
+  /** Exports of the loaded code that the manifest does not declare (export audit). */
+  undeclaredExports: string[];
 }
 
 export interface LoadReport {

@@ -1,5 +1,5 @@
 export { InstanceBase } from './base.js';
-export type { InlineInstance, InlineTierOptions } from './inline/index.js';
+export type { Attribution, InlineInstance, InlineTierOptions } from './inline/index.js';
 export { createInlineTier, InlineTier } from './inline/index.js';
 export type { CrashReason, ThreadInstance, ThreadTierConfig, ThreadTierOptions } from './thread/index.js';
 export { createThreadTier, ThreadTier } from './thread/index.js';

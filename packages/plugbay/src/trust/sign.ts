@@ -1,0 +1,115 @@
+import { type KeyObject, sign } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PlugbayError } from '../core/errors.js';
+import { validateManifest } from '../core/manifest.js';
+import { canonicalJson } from './canonical.js';
+import { type FileEntry, type ListOptions, listPluginFiles, signatureFileName } from './files.js';
+import { type KeyId, keyIdOf, parsePrivateKey } from './keys.js';
+
+/** Version of the signature file layout; a verifier refuses formats it does not know. */
+export const signatureFormat = 1;
+
+/** The content of `plugin.sig.json`. Everything but `signature` is covered by the signature. */
+export interface SignatureDocument {
+  format: typeof signatureFormat;
+  /** The manifest's name and version at signing time: a signature copied to another plugin does not verify. */
+  name: string;
+  version: string;
+  /** Every file of the plugin, sorted by path. */
+  files: FileEntry[];
+  keyId: KeyId;
+  /** ISO 8601 time of signing. */
+  signedAt: string;
+  /** Ed25519 signature over `signedBytes(document)`, base64. */
+  signature: string;
+}
+
+export type SignedPayload = Omit<SignatureDocument, 'signature'>;
+
+/** The exact bytes the Ed25519 signature covers: deterministic JSON of every field but `signature`. */
+export function signedBytes(payload: SignedPayload): Buffer {
+  const { format, name, version, files, keyId, signedAt } = payload;
+  return Buffer.from(canonicalJson({ format, name, version, files, keyId, signedAt }), 'utf8');
+}
+
+export interface SignOptions extends ListOptions {
+  /** Ed25519 private key (KeyObject or PEM). */
+  privateKey: KeyObject | string | Buffer;
+  /** Signing time recorded in the file. Default: now. */
+  signedAt?: Date;
+}
+
+/**
+ * Signs a plugin directory: hashes every file, binds the manifest's name and version, and writes
+ * `plugin.sig.json`. Refuses (PLUGBAY_MANIFEST_INVALID / PLUGBAY_INVALID_ARGUMENT) when the manifest is broken or
+ * a file cannot be recorded, so that nothing unverifiable gets signed.
+ */
+export async function signPlugin(
+  dir: string,
+  options: SignOptions,
+): Promise<{ path: string; document: SignatureDocument }> {
+  const privateKey =
+    typeof options.privateKey === 'object' && !Buffer.isBuffer(options.privateKey)
+      ? options.privateKey
+      : parsePrivateKey(options.privateKey);
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'options.privateKey must be an Ed25519 private key');
+  }
+  const { name, version } = await readManifestIdentity(dir);
+  const { files, problems } = await listPluginFiles(dir, options);
+  if (problems.length > 0) {
+    const list = problems.map((p) => `${p.path} (${p.message})`).join(', ');
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot sign ${dir}: cannot record ${list}`, {
+      details: { problems },
+    });
+  }
+  const payload: SignedPayload = {
+    format: signatureFormat,
+    name,
+    version,
+    files,
+    keyId: keyIdOf(privateKey),
+    signedAt: (options.signedAt ?? new Date()).toISOString(),
+  };
+  const document: SignatureDocument = {
+    ...payload,
+    signature: sign(null, signedBytes(payload), privateKey).toString('base64'),
+  };
+  const path = join(dir, signatureFileName);
+  // Write then rename: rename replaces a planted symlink instead of writing through it.
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(document, null, 2)}\n`, { flag: 'wx' });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot write ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return { path, document };
+}
+
+async function readManifestIdentity(dir: string): Promise<{ name: string; version: string }> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8'));
+  } catch (err) {
+    throw new PlugbayError(
+      'PLUGBAY_MANIFEST_INVALID',
+      `cannot read plugin.json in ${dir}: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const result = validateManifest(raw);
+  if (!('manifest' in result)) {
+    const list = result.problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+    throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `plugin.json in ${dir} is invalid: ${list}`, {
+      details: { problems: result.problems },
+    });
+  }
+  return { name: result.manifest.name, version: result.manifest.version };
+}
