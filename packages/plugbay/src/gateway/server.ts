@@ -51,7 +51,9 @@ export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-
 export function createGateway(options: GatewayOptions): Gateway {
   const config = normalise(options);
   const { host, logger } = config;
-  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit });
+  // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
+  // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
+  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit, return503OnClosing: false });
   let ready = false;
   let closing: Promise<void> | undefined;
 
