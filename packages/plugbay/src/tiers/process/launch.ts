@@ -88,7 +88,8 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
   let exitInfo: ExitInfo | undefined;
 
   const exited = new Promise<ExitInfo>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close' rather than 'exit': stdio is drained by then, so stderrTail holds the plugin's last words (OOM).
+    child.once('close', (code, signal) => {
       exitInfo = { code, signal, stderrTail };
       resolve(exitInfo);
     });

@@ -58,8 +58,9 @@ else if (mode === 'exit-early') { process.stderr.write('[ERROR] cannot open the 
 else {
   if (mode === 'garbage-then-ok') out('debug: stray line before the handshake');
   const { optionsFromEnv, servePlugin } = await import(${JSON.stringify(sdkServe)});
-  const opts = optionsFromEnv(process.env);
-  await servePlugin({ ...opts, entry: ${JSON.stringify(pluginModule)}, carrier: mode === 'grpc' ? 'grpc' : 'frames' });
+  process.env.PLUGBAY_PLUGIN_ENTRY = ${JSON.stringify(pluginModule)};
+  process.env.PLUGBAY_CARRIER = mode === 'grpc' ? 'grpc' : 'frames';
+  await servePlugin(optionsFromEnv(process.env));
 }
 `;
 }
