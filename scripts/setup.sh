@@ -6,6 +6,14 @@ set -euo pipefail
 # Debian packages the test suite uses; each line: package [command that proves it is installed].
 packages=(
   # (filled in by the issues that need them: golang, clang, chromium, prometheus, bubblewrap …)
+  # process tier: OS sandbox layers and the Go plugins built with hashicorp/go-plugin (GOPATH mode, no downloads)
+  "bubblewrap bwrap"
+  "util-linux setpriv"
+  "golang go"
+  "golang-github-hashicorp-go-plugin-dev"
+  "golang-google-grpc-dev"
+  "protobuf-compiler protoc"
+  "golang-goprotobuf-dev protoc-gen-go"
 )
 
 missing=()
