@@ -15,7 +15,8 @@ const levels: Record<string, Level> = {
   panic: 'fatal',
 };
 
-const bracketed = /^\s*(?:\S+\s+)?\[(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|ERR|FATAL)\]\s*(.*)$/i;
+// `[ERROR] text`, also after a timestamp (`2024/01/01 10:00:00 [ERROR] text`, Go's log package and hclog text).
+const bracketed = /^[^[]*\[(TRACE|DEBUG|INFO|WARN|WARNING|ERROR|ERR|FATAL)\]\s*(.*)$/i;
 
 /** `fallback` is the level of a line that says none (stderr: info, as go-plugin does). */
 export function parseLogLine(line: string, fallback: Level): PluginLogLine {
