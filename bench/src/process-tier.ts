@@ -159,7 +159,7 @@ async function tierCall(carrier: 'frames' | 'grpc') {
   await instance.start({ signal: new AbortController().signal, config: undefined });
   await instance.call('echo', payload, callContext());
   const coldMs = performance.now() - t0;
-  return { tier, coldMs, once: () => instance.call('echo', payload, callContext({ timeoutMs: 10_000 })) };
+  return { tier, coldMs, once: () => instance.call('echo', payload, callContext()) };
 }
 const frames = await tierCall('frames');
 const grpcTier = await tierCall('grpc');

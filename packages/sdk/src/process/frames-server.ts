@@ -3,6 +3,25 @@ import net from 'node:net';
 import type { PluginHandlers } from './handlers.js';
 import { encodeError, encodeFrame, FrameKind, FrameReader } from './wire.js';
 
+/** An abort signal made on first read: most calls never look at ctx.signal, and an AbortController is not free. */
+export class LazyAbort {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
 export function serveFrames(
   socketPath: string,
   handlers: PluginHandlers,
@@ -10,35 +29,53 @@ export function serveFrames(
 ): Promise<net.Server> {
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
-    const inflight = new Map<number, AbortController>();
+    // Calls in flight; the AbortController is made only when the handler reads ctx.signal or a cancel arrives.
+    const inflight = new Map<number, LazyAbort>();
+    // Replies written in one tick leave in one syscall.
+    let corked = false;
+    const uncork = (): void => {
+      corked = false;
+      socket.uncork();
+    };
     const reply = (kind: number, id: number, payload: Uint8Array): void => {
-      if (!socket.destroyed) socket.write(encodeFrame(kind | FrameKind.reply, id, payload));
+      if (socket.destroyed) return;
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(uncork);
+      }
+      socket.write(encodeFrame(kind | FrameKind.reply, id, payload));
+    };
+    const transportError = (id: number, err: unknown): void => {
+      const message = err instanceof Error ? err.message : String(err);
+      if (!socket.destroyed) {
+        socket.write(
+          encodeFrame(
+            FrameKind.transportError,
+            id,
+            encodeError({ code: 'PLUGBAY_INTERNAL', message, details: '' }),
+          ),
+        );
+      }
     };
     const settle = (kind: number, id: number, work: Promise<Uint8Array>): void => {
       work.then(
-        (payload) => reply(kind, id, payload),
+        (payload) => {
+          if (kind === FrameKind.call) inflight.delete(id);
+          reply(kind, id, payload);
+        },
         (err: unknown) => {
-          const message = err instanceof Error ? err.message : String(err);
-          if (!socket.destroyed) {
-            socket.write(
-              encodeFrame(
-                FrameKind.transportError,
-                id,
-                encodeError({ code: 'PLUGBAY_INTERNAL', message, details: '' }),
-              ),
-            );
-          }
+          if (kind === FrameKind.call) inflight.delete(id);
+          transportError(id, err);
         },
       );
     };
     const reader = new FrameReader((kind, id, payload) => {
       switch (kind) {
         case FrameKind.call: {
-          const ac = new AbortController();
-          inflight.set(id, ac);
-          const work = handlers.call(payload, ac.signal);
-          work.finally(() => inflight.delete(id)).catch(() => {});
-          settle(kind, id, work);
+          const abort = new LazyAbort();
+          inflight.set(id, abort);
+          settle(kind, id, handlers.call(payload, abort));
           return;
         }
         case FrameKind.cancel:
@@ -79,7 +116,7 @@ export function serveFrames(
     });
     socket.on('error', () => {});
     socket.on('close', () => {
-      for (const ac of inflight.values()) ac.abort();
+      for (const abort of inflight.values()) abort.abort();
       inflight.clear();
     });
   });

@@ -52,7 +52,7 @@ export async function serveGrpc(
       Call: unary((req, call) => {
         const ac = new AbortController();
         call.on('cancelled', () => ac.abort()); // deadline passed or the host cancelled
-        return handlers.call(req, ac.signal);
+        return handlers.call(req, ac);
       }),
       Stop: unary(() => handlers.stop()),
     },

@@ -19,12 +19,8 @@ import {
 export interface PluginHandlers {
   describe(): Uint8Array;
   start(req: Uint8Array): Promise<Uint8Array>;
-  /** `signal` aborts when the host cancels or the deadline passes. */
-  call(
-    req: Uint8Array,
-    signal: AbortSignal,
-    onDeadline?: (deadlineUnixMs: number) => void,
-  ): Promise<Uint8Array>;
+  /** `abort.signal` (read lazily) aborts when the host cancels or the deadline passes. */
+  call(req: Uint8Array, abort: { readonly signal: AbortSignal }): Promise<Uint8Array>;
   stop(): Promise<Uint8Array>;
   health(req: Uint8Array): Promise<Uint8Array>;
 }
@@ -79,12 +75,14 @@ export function createHandlers(runtime: PluginRuntime): PluginHandlers {
         return encodeErrorOnly(errorToMessage(err));
       }
     },
-    async call(req, signal) {
+    async call(req, abort) {
       try {
         const r = decodeCallRequest(req);
         const input = r.input.length === 0 ? undefined : JSON.parse(decoder.decode(r.input));
         const output = await runtime.invoke(r.function, input, {
-          signal,
+          get signal() {
+            return abort.signal;
+          },
           deadline: r.deadlineUnixMs === 0 ? Number.POSITIVE_INFINITY : r.deadlineUnixMs,
           traceparent: r.traceparent === '' ? undefined : r.traceparent,
           key: r.routingKey === '' ? undefined : r.routingKey,
