@@ -21,7 +21,7 @@ find "$build/out/plugbayv1" -name '*.pb.go' -exec cp {} "$pkg/gen/plugbayv1/" \;
 find "$build/out/kvproto" -name '*.pb.go' -exec sed 's/^package proto$/package kvproto/' {} \; >"$pkg/gen/kvproto/kv.pb.go"
 
 export GO111MODULE=off GOPATH="$build:/usr/share/gocode" GOFLAGS=
-for name in plugbay-echo kv; do
+for name in plugbay-echo kv kv-host; do
   mkdir -p "$pkg/$name" "$src/$name/bin"
   cp "$src/$name/main.go" "$pkg/$name/"
   (cd "$pkg/$name" && CGO_ENABLED=0 go build -o "$src/$name/bin/$name" .)

@@ -186,6 +186,49 @@ console.log(
   `cold start to first call: frames ${frames.coldMs.toFixed(0)} ms, grpc ${grpcTier.coldMs.toFixed(0)} ms (target <= 150)`,
 );
 
+// Our TS host calling the plain go-plugin KV plugin vs hashicorp/go-plugin's Go host calling the same binary.
+const goDir = path.resolve(here, '../../examples/go-plugins');
+const kvBin = path.join(goDir, 'kv/bin/kv');
+const kvHost = path.join(goDir, 'kv-host/bin/kv-host');
+if (fs.existsSync(kvBin) && fs.existsSync(kvHost)) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(goDir, 'kv/plugin.json'), 'utf8'));
+  const kvTier = new ProcessTier({ socketRoot: root, sandbox: false });
+  const t0 = performance.now();
+  const kv = await kvTier.load(
+    { id: 'go-kv@1.0.0', dir: path.join(goDir, 'kv'), manifest, entryPath: kvBin, warnings: [] },
+    logSink().opts(),
+  );
+  await kv.start({ signal: new AbortController().signal, config: undefined });
+  await kv.call(
+    'Put',
+    { key: 'k', value: Buffer.from('0123456789abcdef0123456789abcdef').toString('base64') },
+    callContext(),
+  );
+  const coldMs = performance.now() - t0;
+  const ours = await measure('TS host -> Go KV (go-plugin)', () =>
+    kv.call('Get', { key: 'k' }, callContext()),
+  );
+  await kvTier.close();
+  const go = await new Promise<{ p50us: number; callsPerSec: number; coldMs: number }>((resolve, reject) => {
+    const child = spawn(kvHost, [kvBin, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`kv-host exited ${code}`)),
+    );
+  });
+  console.log('\n| Go KV Get, sequential | p50 µs | calls/s | cold start ms |\n|---|---|---|---|');
+  console.log(
+    `| plugbay TS host | ${ours.p50us.toFixed(1)} | ${Math.round(N / ((ours.meanUs * N) / 1e6))} | ${coldMs.toFixed(0)} |`,
+  );
+  console.log(
+    `| go-plugin Go host | ${go.p50us.toFixed(1)} | ${Math.round(go.callsPerSec)} | ${go.coldMs} |`,
+  );
+  console.log(`TS/Go p50 ratio: ${(ours.p50us / go.p50us).toFixed(2)}`);
+}
+
 sock.destroy();
 client.close();
 stopRawFrames();

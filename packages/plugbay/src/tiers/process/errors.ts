@@ -79,14 +79,16 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
   /** Last stderr lines, for the error's details. */
   stderrTail: string[];
+  /** Some stderr line said the heap ran out (the line may have scrolled out of the tail: V8 prints a stack after it). */
+  oom?: boolean;
 }
 
 /** Node prints this when --max-old-space-size is exceeded; the process then aborts. */
-const oomPattern = /heap out of memory|Allocation failed - JavaScript heap|out of memory/i;
+export const oomPattern = /heap out of memory|Allocation failed - JavaScript heap|out of memory/i;
 
 /** Why a process ended, as the error that in-flight calls and the 'exit' event carry. */
 export function fromExit(exit: ExitInfo, source: ErrorSource): PlugbayError {
-  const oom = exit.stderrTail.some((l) => oomPattern.test(l));
+  const oom = exit.oom === true || exit.stderrTail.some((l) => oomPattern.test(l));
   const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   const reason = oom ? 'out-of-memory' : exit.signal !== null ? 'signal' : 'exit';
   return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `plugin process ${how}${oom ? ' (out of memory)' : ''}`, {

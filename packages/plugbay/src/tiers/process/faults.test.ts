@@ -206,7 +206,9 @@ describe('process tier fault injection', () => {
   });
 
   it('OOM past memoryMb crashes the process, reported as out-of-memory, and it restarts', async () => {
-    const instance = await started('oom', { permissions: { memoryMb: 64 } });
+    // Slow health probes here: a heap near its limit thrashes in GC, and fast probes would kill it first.
+    const t = new ProcessTier({ sdkEntry, socketRoot: dirs.root, restart: { initialDelayMs: 10 } });
+    const instance = await started('oom', { permissions: { memoryMb: 64 } }, t);
     const exited = new Promise<PlugbayError>((resolve) => instance.once('exit', resolve));
     const degraded = stateReached(instance, 'degraded');
     const err = await call(instance, 'oom').catch((e: unknown) => e);
@@ -217,6 +219,7 @@ describe('process tier fault injection', () => {
     await stateReached(instance, 'ready');
     assert.equal(((await call(instance, 'echo', 'ok')) as { input: string }).input, 'ok');
     await instance.close();
+    await t.close();
   });
 
   it('crashes in a row reach crashloop; calls then fail fast', async () => {

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { PluginLoggerSink } from '../../core/types.js';
-import type { ExitInfo } from './errors.js';
+import { type ExitInfo, oomPattern } from './errors.js';
 import { lineSplitter, parseLogLine } from './log-lines.js';
 
 export interface LaunchSpec {
@@ -86,11 +86,12 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
   const stray: string[] = [];
   let handshakeDone = false;
   let exitInfo: ExitInfo | undefined;
+  let oom = false;
 
   const exited = new Promise<ExitInfo>((resolve) => {
     // 'close' rather than 'exit': stdio is drained by then, so stderrTail holds the plugin's last words (OOM).
     child.once('close', (code, signal) => {
-      exitInfo = { code, signal, stderrTail };
+      exitInfo = { code, signal, stderrTail, oom };
       resolve(exitInfo);
     });
     child.once('error', (err) => {
@@ -104,6 +105,7 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
   child.stderr?.on(
     'data',
     lineSplitter((line) => {
+      if (!oom && oomPattern.test(line)) oom = true;
       stderrTail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
       if (stderrTail.length > tailLines) stderrTail.shift();
       opts.log.line(parseLogLine(line, 'info'));
