@@ -21,6 +21,8 @@ find "$build/out/plugbayv1" -name '*.pb.go' -exec cp {} "$pkg/gen/plugbayv1/" \;
 find "$build/out/kvproto" -name '*.pb.go' -exec sed 's/^package proto$/package kvproto/' {} \; >"$pkg/gen/kvproto/kv.pb.go"
 
 export GO111MODULE=off GOPATH="$build:/usr/share/gocode" GOFLAGS=
+# A build cache that outlives this script (the grpc packages take a minute to compile the first time).
+export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/go-build}"
 for name in plugbay-echo kv kv-host; do
   mkdir -p "$pkg/$name" "$src/$name/bin"
   cp "$src/$name/main.go" "$pkg/$name/"
