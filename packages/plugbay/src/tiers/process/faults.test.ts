@@ -105,12 +105,16 @@ describe('process tier fault injection', () => {
 
   it('exit during start() fails start with PLUGBAY_START_FAILED', async () => {
     const instance = await tier.load(nodePlugin(dirs.root, 'exit-in-start'), logSink().opts());
+    const exited = new Promise<PlugbayError>((resolve) => instance.once('exit', resolve));
     const err = await instance
       .start({ signal: noSignal, config: { exitInStart: true } })
       .catch((e: unknown) => e);
     assert.ok(err instanceof PlugbayError);
     assert.equal(err.code, 'PLUGBAY_START_FAILED');
+    assert.equal((await exited).details?.exitCode, 3);
+    // a failed instance is not restarted (a restart would have turned it degraded in the same exit handler)
     assert.equal(instance.state, 'failed');
+    assert.equal(instance.restarts, 0);
     await instance.destroy();
   });
 

@@ -356,7 +356,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     this.#disarmHealth();
     this.#load.log.line({ level: 'error', msg: err.message, fields: { ...err.details } });
     this.emit('exit', err);
-    if (this.#state === 'loading' || this.#state === 'starting') return; // load()/start() report it themselves
+    // Only a serving instance restarts: load()/start() report their own failures, and failed/closed ones stay down.
+    if (this.#state !== 'ready' && this.#state !== 'degraded') return;
     this.#scheduleRestart();
   }
 
@@ -383,7 +384,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     let run: Running | undefined;
     try {
       run = await this.#launch();
-      this.#run = run;
+      // Not this.#run until started: a crash during start() is this catch's business, not #onExit's.
       if (this.#started) await this.#startPlugin(run, new AbortController().signal);
     } catch (err) {
       this.#load.log.line({
@@ -405,6 +406,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.#kill(run);
       return;
     }
+    this.#run = run;
     this.restarts++;
     this.#policy.started();
     this.#setState('ready');

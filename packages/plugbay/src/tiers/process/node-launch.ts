@@ -65,7 +65,11 @@ export function nodeArgs(input: NodeLaunchInput): string[] {
   // grpc-js is loaded only for the grpc carrier: only then may the plugin read it.
   if (input.carrier === 'grpc') for (const d of packageClosure(sdkEntry, ['@grpc/grpc-js'])) read.add(d);
   for (const p of perms.fs?.read ?? []) read.add(path.resolve(plugin.dir, p));
-  const args = ['--experimental-permission', '--disable-warning=ExperimentalWarning'];
+  // Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later).
+  const permissionFlag = process.allowedNodeEnvironmentFlags.has('--permission')
+    ? '--permission'
+    : '--experimental-permission';
+  const args = [permissionFlag, '--disable-warning=ExperimentalWarning'];
   for (const p of read) args.push(`--allow-fs-read=${p}`);
   for (const p of perms.fs?.write ?? []) args.push(`--allow-fs-write=${path.resolve(plugin.dir, p)}`);
   if (perms.childProcess === true) args.push('--allow-child-process');
