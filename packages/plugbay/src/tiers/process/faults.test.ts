@@ -26,8 +26,6 @@ describe('process tier fault injection', () => {
     socketRoot: dirs.root,
     sandbox: false,
     startTimeoutMs: 5000,
-    healthIntervalMs: 100,
-    healthTimeoutMs: 200,
     restart: { initialDelayMs: 10, maxDelayMs: 50 },
   });
   let bystander: ProcessInstance;
@@ -91,7 +89,15 @@ describe('process tier fault injection', () => {
   });
 
   it('a plugin that stops answering health probes is killed and restarted', async () => {
-    const instance = await started('frozen');
+    // Fast probes only here: on a loaded machine they would kill healthy plugins too (the bystander).
+    const t = new ProcessTier({
+      sdkEntry,
+      socketRoot: dirs.root,
+      healthIntervalMs: 100,
+      healthTimeoutMs: 300,
+      restart: { initialDelayMs: 10 },
+    });
+    const instance = await started('frozen', {}, t);
     const pid = instance.pid;
     const degraded = stateReached(instance, 'degraded');
     const frozen = call(instance, 'freeze');
@@ -101,6 +107,7 @@ describe('process tier fault injection', () => {
     assert.notEqual(instance.pid, pid);
     assert.equal(((await call(instance, 'echo', 1)) as { input: number }).input, 1);
     await instance.close();
+    await t.close();
   });
 
   it('exit during start() fails start with PLUGBAY_START_FAILED', async () => {
