@@ -81,7 +81,14 @@ export class FramesCarrier implements Carrier {
   constructor(socket: net.Socket, source: ErrorSource) {
     this.#socket = socket;
     this.#source = source;
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.#onData(chunk);
+      } catch (err) {
+        // a frame we cannot decode: the peer is broken, so is every call on this connection
+        this.destroy(PlugbayError.from(err, 'PLUGBAY_PLUGIN_CRASHED', this.#source));
+      }
+    });
     socket.on('error', () => {}); // 'close' follows and fails what is pending
     socket.on('close', () =>
       this.destroy(
