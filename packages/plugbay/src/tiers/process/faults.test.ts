@@ -204,6 +204,15 @@ describe('process tier fault injection', () => {
     assert.equal(err.details?.exitCode, 2);
   });
 
+  it('a plugin sending broken frames fails the load, not the host', async () => {
+    const err = await tier
+      .load(execHelperPlugin(dirs.root, 'broken-frames'), logSink().opts())
+      .catch((e: unknown) => e);
+    assert.ok(err instanceof PlugbayError);
+    assert.equal(err.code, 'PLUGBAY_START_FAILED');
+    assert.equal(err.details?.cause, 'PLUGBAY_PLUGIN_CRASHED');
+  });
+
   it('1 MB to stdout and to stderr neither blocks the plugin nor the host', async () => {
     const log = logSink();
     const instance = await tier.load(nodePlugin(dirs.root, 'spam'), log.opts());

@@ -137,7 +137,21 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       if (this.#run) this.#kill(this.#run);
       this.#run = undefined;
       this.#setState('failed');
-      throw err instanceof PlugbayError ? err : PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED', this.#source);
+      if (
+        err instanceof PlugbayError &&
+        (err.code === 'PLUGBAY_START_FAILED' || err.code === 'PLUGBAY_LOAD_FAILED')
+      )
+        throw err;
+      // up, but Describe failed (crashed, broken peer, no answer): the start failed
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `plugin did not answer Describe: ${(err as Error).message}`,
+        {
+          ...this.#source,
+          cause: err,
+          details: { cause: err instanceof PlugbayError ? err.code : undefined },
+        },
+      );
     }
   }
 

@@ -54,6 +54,11 @@ const out = (s) => process.stdout.write(s + '\\n');
 if (mode === 'wrong-version') { out('1|7|unix|/nowhere.sock|grpc|'); setInterval(() => {}, 1000); }
 else if (mode === 'garbage-only') { out('hello from a plugin that prints before its handshake'); out('{"not":"a handshake"}'); setInterval(() => {}, 1000); }
 else if (mode === 'silent') { setInterval(() => {}, 1000); }
+else if (mode === 'broken-frames') {
+  const net = await import('node:net');
+  const sock = (process.env.PLUGIN_UNIX_SOCKET_DIR || '/tmp') + '/broken-' + process.pid + '.sock';
+  net.createServer((s) => s.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]))).listen(sock, () => out('1|1|unix|' + sock + '|frames|'));
+}
 else if (mode === 'exit-early') { process.stderr.write('[ERROR] cannot open the database\\n'); process.exit(2); }
 else {
   if (mode === 'garbage-then-ok') out('debug: stray line before the handshake');
