@@ -1,5 +1,6 @@
 /** The process tier: each loaded plugin version runs in its own child process (DESIGN.md "Process tier protocol"). */
 import fs from 'node:fs';
+import { PlugbayError } from '../../core/errors.js';
 import type { CheckedPlugin, LoadOptions, Tier } from '../../core/types.js';
 import { ProcessInstance } from './instance.js';
 import { type ProcessTierOptions, type ResolvedProcessTierOptions, resolveOptions } from './options.js';
@@ -23,7 +24,7 @@ export class ProcessTier implements Tier {
   }
 
   async load(plugin: CheckedPlugin, opts: LoadOptions): Promise<ProcessInstance> {
-    if (this.#closed) throw new Error('process tier is closed');
+    if (this.#closed) throw new PlugbayError('PLUGBAY_CLOSED', 'the process tier is closed');
     const instance = new ProcessInstance(plugin, this.options, opts, this.socketDir);
     this.#instances.add(instance);
     instance.on('state', (state) => {
