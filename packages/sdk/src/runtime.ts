@@ -5,6 +5,10 @@
 import type { CallContext, Health, LifecycleContext, PluginDefinition, PluginLogger } from './define.js';
 import { PlugbayError } from './errors.js';
 
+// Re-exported here so that code running plugins (the thread tier's worker) gets the errors without loading the
+// main entry, whose `Type` export pulls in all of TypeBox (about 10x the import time of this module).
+export { PlugbayError, toWireError } from './errors.js';
+
 /** What the tier knows about a call in progress. `signal` may be a lazy getter: most calls never read it. */
 export interface CallScope {
   readonly signal: AbortSignal;
@@ -52,11 +56,18 @@ export class PluginRuntime {
   invoke(fn: string, input: unknown, scope: CallScope): unknown {
     const def = Object.hasOwn(this.definition.functions, fn) ? this.definition.functions[fn] : undefined;
     if (def === undefined) {
-      throw new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `plugin ${this.definition.name} has no function ${fn}`, {
-        details: { function: fn },
-      });
+      throw new PlugbayError(
+        'PLUGBAY_UNKNOWN_FUNCTION',
+        `plugin ${this.definition.name} has no function ${fn}`,
+        {
+          details: { function: fn },
+        },
+      );
     }
-    return def.handler(input as never, new Context(scope, this.#config, this.#options) as unknown as CallContext<never>);
+    return def.handler(
+      input as never,
+      new Context(scope, this.#config, this.#options) as unknown as CallContext<never>,
+    );
   }
 
   #lifecycle(signal: AbortSignal): LifecycleContext<never> {
