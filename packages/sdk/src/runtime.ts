@@ -5,6 +5,10 @@
 import type { CallContext, Health, LifecycleContext, PluginDefinition, PluginLogger } from './define.js';
 import { PlugbayError } from './errors.js';
 
+// Re-exported here so that code running plugins (the thread tier's worker) gets the errors without loading the
+// main entry, whose `Type` export pulls in all of TypeBox (about 10x the import time of this module).
+export { PlugbayError, toWireError } from './errors.js';
+
 /** What the tier knows about a call in progress. `signal` may be a lazy getter: most calls never read it. */
 export interface CallScope {
   readonly signal: AbortSignal;

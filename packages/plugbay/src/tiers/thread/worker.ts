@@ -5,10 +5,19 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PluginLogger } from '@plugbay/sdk';
-import { type CallScope, PluginRuntime, resolveDefinition } from '@plugbay/sdk/runtime';
-import { PlugbayError, toWireError, type WireError } from '../../core/errors.js';
+import type { CallScope } from '@plugbay/sdk/runtime';
+import * as sdkRuntime from '@plugbay/sdk/runtime';
+import type * as CoreErrors from '../../core/errors.js';
+import type { WireError } from '../../core/errors.js';
 import type { PluginLogLine } from '../../core/types.js';
 import { type HostMessage, ToHost, ToWorker, type WorkerInit, type WorkerRequest } from './protocol.js';
+
+const { PluginRuntime, resolveDefinition } = sdkRuntime;
+// The SDK's runtime entry exports its errors (no TypeBox: a faster worker start). An SDK built before it did
+// lacks them; then the main entry serves (it loads TypeBox too).
+type Errors = Pick<typeof CoreErrors, 'PlugbayError' | 'toWireError'>;
+const { PlugbayError, toWireError }: Errors =
+  'PlugbayError' in sdkRuntime ? (sdkRuntime as unknown as Errors) : await import('../../core/errors.js');
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -78,7 +87,7 @@ class Scope implements CallScope {
 }
 
 const scopes = new Map<number, Scope>();
-let runtime: PluginRuntime;
+let runtime: sdkRuntime.PluginRuntime;
 /** The id of the last request read from the port. Ids grow in the order the host sends them. */
 let lastReceived = 0;
 
