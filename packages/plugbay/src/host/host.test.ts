@@ -199,6 +199,13 @@ test('thread: a throw inside the plugin timer kills only its worker; it restarts
   assert.equal(await h.call('calc', 'add', { a: 2, b: 2 }), 4);
 });
 
+test('thread: a busy loop is cut off by the deadline, the worker is replaced, and the next call succeeds', async (t) => {
+  const h = host(t, 'thread');
+  await h.load(await calcDir(t));
+  await assert.rejects(h.call('calc', 'spin', {}, { timeoutMs: 100 }), { code: 'PLUGBAY_TIMEOUT' });
+  assert.equal(await h.call('calc', 'add', { a: 20, b: 22 }), 42);
+});
+
 test('close() waits for in-flight calls, then refuses new ones', async (t) => {
   const h = host(t, 'inline');
   await h.load(await calcDir(t));

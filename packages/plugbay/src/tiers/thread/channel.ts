@@ -135,7 +135,12 @@ export class WorkerChannel {
   checkAlive(unresponsiveMs: number): void {
     if (this.#ping !== undefined || this.#exited || this.#killedAs !== undefined) return;
     const id = ++this.#nextId;
-    const timer = setTimeout(() => this.kill({ unresponsiveMs }), unresponsiveMs);
+    const timer = setTimeout(() => {
+      // The worker reads messages in order and never read this ping, so it never read anything sent after it
+      // either: those calls go to the restarted worker instead of failing.
+      this.#lastReceived ??= id;
+      this.kill({ unresponsiveMs });
+    }, unresponsiveMs);
     this.#ping = { id, timer };
     this.#worker.postMessage([ToWorker.Ping, id]);
   }
