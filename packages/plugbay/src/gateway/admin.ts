@@ -100,8 +100,9 @@ function changeOf(request: FastifyRequest, bodyReason: unknown): ChangeOptions {
   };
 }
 
-/** The body as an object with only `allowed` keys (an empty body is `{}`). */
+/** The body as an object with only `allowed` keys (no body or an empty one is `{}`). */
 function objectBody(body: unknown, allowed: string[]): Record<string, unknown> {
+  if (body === undefined) return {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw argument('(root)', 'the body must be a JSON object');
   }
