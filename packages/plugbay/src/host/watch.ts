@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { PlugbayError } from '../core/errors.js';
 import type { AuditInput } from '../store/types.js';
 import { checkPluginDir } from './discover.js';
-import { compileRoute, type Route, selectVersion } from './router/index.js';
+import { compileRoute, type Route, referencedVersions, selectVersion } from './router/index.js';
 import type { LoadReport, PluginHost } from './types.js';
 
 /** What happens to a new version of a plugin that already has one: see docs/routing.md. */
@@ -347,6 +347,13 @@ class Watcher implements DirectoryWatcher {
     }
     report.unloaded.push(id);
     this.#record({ actor: 'watcher', action: 'unload', plugin, version, details: { dir } });
+    if (referencedVersions(this.#s.host.route(plugin)).has(version)) {
+      // The route still names it: its calls now take the fallback chain (or fail) until the route is changed.
+      this.#s.logger?.warn(
+        { plugin, version, route: this.#s.host.route(plugin) },
+        `watcher: the route of ${plugin} still names the removed ${version}; change it (plugbay routes set)`,
+      );
+    }
     this.#s.logger?.info({ dir, plugin, version }, `watcher: ${dir} was removed; ${id} drained and unloaded`);
   }
 
