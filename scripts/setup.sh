@@ -5,8 +5,22 @@ set -euo pipefail
 
 # Debian packages the test suite uses; each line: package [command that proves it is installed].
 packages=(
-  # (filled in by the issues that need them: golang, clang, chromium, prometheus, bubblewrap …)
   "curl curl"  # the README tour test runs the README's curl lines as written
+  # wasm tier fixtures (scripts/build-wasm-fixtures.mjs): C as a WASI reactor, Rust for wasm32
+  "clang clang"
+  "lld wasm-ld"
+  "wasi-libc"
+  "libclang-rt-14-dev-wasm32"
+  "rustc"
+  "libstd-rust-dev-wasm32"
+  # process tier: OS sandbox layers and the Go plugins built with hashicorp/go-plugin (GOPATH mode, no downloads)
+  "bubblewrap bwrap"
+  "util-linux setpriv"
+  "golang go"
+  "golang-github-hashicorp-go-plugin-dev"
+  "golang-google-grpc-dev"
+  "protobuf-compiler protoc"
+  "golang-goprotobuf-dev protoc-gen-go"
 )
 
 missing=()

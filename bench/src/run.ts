@@ -142,3 +142,47 @@ writeFileSync(
   here('../results/calls.json'),
   `${JSON.stringify({ node: process.version, sequential: seq, pipelined: pip }, null, 2)}\n`,
 );
+
+// Plugin verification (trust-hash.ts): its own process, bounded, so a slow disk cannot hang the whole run.
+// Not pinned: plugbay hashes 8 files at a time, and sha256sum's single process is the baseline either way.
+{
+  const hashLimitMs = 5 * 60_000;
+  let out: string | undefined;
+  try {
+    out = execFileSync(process.execPath, [here('./trust-hash.js')], {
+      timeout: hashLimitMs,
+      env: process.env,
+    }).toString();
+  } catch (err) {
+    console.log(`\n## Plugin verification\n\nskipped: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (out !== undefined) {
+    const lines = out.trim().split('\n');
+    const hash = JSON.parse(lines.at(-1) ?? '{}') as {
+      speedVsSha256sum: number;
+      verifySpeedVsSha256sum: number;
+    };
+    console.log(`\n${lines.slice(0, -1).join('\n')}\n`);
+    console.log(
+      table(
+        ['measure', 'value', 'target met'],
+        [
+          [
+            'hashing speed vs sha256sum (target ≥ 80 %)',
+            `${(hash.speedVsSha256sum * 100).toFixed(0)} %`,
+            hash.speedVsSha256sum >= 0.8 ? 'yes' : 'NO',
+          ],
+          [
+            'full verification speed vs sha256sum',
+            `${(hash.verifySpeedVsSha256sum * 100).toFixed(0)} %`,
+            '-',
+          ],
+        ],
+      ),
+    );
+    writeFileSync(
+      here('../results/trust-hash.json'),
+      `${JSON.stringify({ node: process.version, ...hash }, null, 2)}\n`,
+    );
+  }
+}

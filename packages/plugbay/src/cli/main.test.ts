@@ -10,7 +10,7 @@ test('plugbay --version, --help, help <command>; no command or an unknown one is
 
   const help = await runPlugbay(['--help']);
   assert.equal(help.code, 0);
-  for (const command of ['serve', 'check', 'build'])
+  for (const command of ['serve', 'check', 'build', 'keygen', 'sign', 'verify', 'contract'])
     assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
 
   const helpBuild = await runPlugbay(['help', 'build']);

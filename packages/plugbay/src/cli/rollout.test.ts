@@ -21,7 +21,8 @@ async function writeSvc(root: string, version: string): Promise<void> {
 
 /** Starts `plugbay serve` and waits until it is ready; returns its URL. */
 async function serve(t: TestContext, args: string[]) {
-  const child = startPlugbay(['serve', ...args, '--port', '0']);
+  // The test plugins are unsigned: signatures are not what is tested here.
+  const child = startPlugbay(['serve', ...args, '--port', '0', '--signatures', 'off']);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -18,6 +18,26 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     summary: 'bundle TypeScript plugins and generate their plugin.json',
     load: async () => (await import('./commands/build.js')).buildCommand,
   },
+  {
+    name: 'keygen',
+    summary: 'write an Ed25519 key pair (<name>.key, <name>.pub) for signing plugins',
+    load: async () => (await import('./commands/trust.js')).keygenCli,
+  },
+  {
+    name: 'sign',
+    summary: 'sign plugin directories (writes plugin.sig.json)',
+    load: async () => (await import('./commands/trust.js')).signCli,
+  },
+  {
+    name: 'verify',
+    summary: "verify a plugin's signature against a keyring; exit 0 only when valid",
+    load: async () => (await import('./commands/trust.js')).verifyCli,
+  },
+  {
+    name: 'contract',
+    summary: 'contract snapshot, diff (breaking-change rules) and check (the CI gate)',
+    load: async () => (await import('./commands/contract.js')).contractCli,
+  },
   ...(['routes', 'activate', 'rollback', 'audit'] as const).map((name) => ({
     name,
     summary: {

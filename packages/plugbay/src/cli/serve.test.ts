@@ -7,11 +7,11 @@ import { type TestContext, test } from 'node:test';
 import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
-/** Starts `plugbay serve <dir> --port 0`, waits until its plugins are loaded, and returns its base URL. */
-async function serve(t: TestContext, dir: string) {
+/** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
+async function serve(t: TestContext, dir: string, extra: string[]) {
   // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
   const state = join(await tempDir(t), 'state.db');
-  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state]);
+  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -27,7 +27,8 @@ test('plugbay serve examples/plugins: a real HTTP call to greeter.greet, pinned 
   await stat(join(examples, 'greeter@1.0.0/plugin.json')).catch(() => {
     assert.fail('examples are not built: run `npm run build` first');
   });
-  const { child, url } = await serve(t, examples);
+  // The examples are signed by `npm run build` with the demo key; the gateway requires signatures by default.
+  const { child, url } = await serve(t, examples, ['--keyring', join(repoRoot, 'examples/keys')]);
 
   const res = await fetch(`${url}/v1/call/greeter/greet`, {
     method: 'POST',
@@ -89,7 +90,7 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
       } };\n`,
     },
   });
-  const { child, url } = await serve(t, root);
+  const { child, url } = await serve(t, root, ['--signatures', 'off']);
 
   const inFlight = fetch(`${url}/v1/call/gate/pass`, {
     method: 'POST',
@@ -108,6 +109,8 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
 
   const res = await inFlight;
   assert.equal(res.status, 200);
+  // Ends the keep-alive connection, or close() would wait for its idle timeout.
+  assert.equal(res.headers.get('connection'), 'close');
   assert.deepEqual(await res.json(), { body: 'opened' });
   assert.equal(await exitOf(child), 0);
 });
@@ -119,6 +122,10 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--port', 'http'],
     ['serve', root, '--body-limit', '0'],
     ['serve', root, '--unknown'],
+    ['serve', root, '--signatures', 'sometimes'],
+    ['serve', root, '--exports', 'loose'],
+    ['serve', root, '--keyring', join(root, 'no-such-keyring')],
+    ['serve', root, '--allow-unsigned', 'a,,b'],
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));
@@ -127,7 +134,8 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.after(() => taken.close());
-  const res = await runPlugbay(['serve', root, '--port', String((taken.address() as AddressInfo).port)]);
+  const port = String((taken.address() as AddressInfo).port);
+  const res = await runPlugbay(['serve', root, '--port', port, '--state', join(root, 'state.db')]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /EADDRINUSE/);
 });

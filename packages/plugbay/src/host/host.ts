@@ -12,7 +12,7 @@ import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from
 import { auditExports } from '../trust/audit.js';
 import { trustGate } from '../trust/gate.js';
 import type { Keyring } from '../trust/keyring.js';
-import { createTrustPolicy, type TrustPolicy } from '../trust/policy.js';
+import { createTrustPolicy, decide, type TrustPolicy } from '../trust/policy.js';
 import { Call } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { checkPluginDir, discover } from './discover.js';
@@ -109,7 +109,15 @@ function trustOptions(trust: HostOptions['trust']): Settings['trust'] {
   return { policy: createTrustPolicy({ signatures: 'off', ...policy }), keyring };
 }
 
-function defaultTierFor(plugin: CheckedPlugin): TierKind {
+/** The default placement: node → thread, wasm → wasm, exec → process. */
+/** Tiers that can run each runtime, most isolated first (after the default choice). */
+const tiersFor: Record<CheckedPlugin['manifest']['runtime'], TierKind[]> = {
+  node: ['process', 'thread', 'inline'],
+  wasm: ['wasm'],
+  exec: ['process'],
+};
+
+export function defaultTierFor(plugin: CheckedPlugin): TierKind {
   const runtime = plugin.manifest.runtime;
   return runtime === 'node' ? 'thread' : runtime === 'wasm' ? 'wasm' : 'process';
 }
@@ -223,7 +231,39 @@ class Host implements PluginHost {
         details: { dir: plugin.dir },
       });
     }
-    const kind = this.#s.tierFor(plugin);
+    // Trust and contracts are decided before any plugin code is read into a runtime.
+    const contractError = checkDeclaredContracts(plugin.manifest, this.#s.contracts);
+    if (contractError !== undefined) throw contractError;
+    const { policy, keyring } = this.#s.trust;
+    let kind = this.#s.tierFor(plugin);
+    const gate = await trustGate({
+      dir: plugin.dir,
+      manifest: plugin.manifest,
+      tier: kind,
+      policy,
+      ...(keyring ? { keyring } : {}),
+    });
+    if (
+      !gate.decision.allowed &&
+      gate.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED' &&
+      this.#s.tierFor === defaultTierFor
+    ) {
+      // The tier was ours to choose: place the plugin in the most isolated tier its trust level allows instead.
+      const level = gate.decision.trustLevel;
+      const allowed = level === undefined ? [] : policy.tiers[level];
+      const other = tiersFor[plugin.manifest.runtime].find(
+        (k) => allowed.includes(k) && this.#s.tiers[k] !== undefined,
+      );
+      if (other !== undefined && gate.verification !== undefined) {
+        this.#log.info(
+          { plugin: name, version, level, tier: other },
+          `${plugin.id} runs in the ${other} tier: ${level} plugins may not use ${kind}`,
+        );
+        kind = other;
+        gate.decision = decide(policy, gate.verification, kind, name);
+      }
+    }
+    if (!gate.decision.allowed) throw Object.assign(gate.decision.error, source);
     const tier = this.#s.tiers[kind];
     if (tier === undefined) {
       throw new PlugbayError(
@@ -235,18 +275,6 @@ class Host implements PluginHost {
         },
       );
     }
-    // Trust and contracts are decided before any plugin code is read into a runtime.
-    const contractError = checkDeclaredContracts(plugin.manifest, this.#s.contracts);
-    if (contractError !== undefined) throw contractError;
-    const { policy, keyring } = this.#s.trust;
-    const gate = await trustGate({
-      dir: plugin.dir,
-      manifest: plugin.manifest,
-      tier: kind,
-      policy,
-      ...(keyring ? { keyring } : {}),
-    });
-    if (!gate.decision.allowed) throw Object.assign(gate.decision.error, source);
     const trust: VersionStatus['trust'] = {
       status: gate.verification?.status ?? 'off',
       level: gate.decision.trustLevel,

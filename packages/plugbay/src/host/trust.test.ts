@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
-import { createInlineTier, createThreadTier } from '../tiers/index.js';
+import { createInlineTier, createProcessTier, createThreadTier } from '../tiers/index.js';
 import { createKeyring } from '../trust/keyring.js';
 import { generateKeys } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
@@ -126,4 +126,18 @@ test('a plugin claiming a contract it breaks is refused with each difference lis
     assert.ok((e.details?.differences?.length ?? 0) >= 2);
     return true;
   });
+});
+
+test('when the host picks the tier, an unsigned plugin under warn goes to the most isolated tier it may use', async (t) => {
+  const root = await tempDir(t);
+  const dir = await plugin(root, 'local');
+  const h = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { thread: createThreadTier(), process: createProcessTier() },
+    trust: { signatures: 'warn' },
+  });
+  t.after(() => h.close());
+  const v = await h.load(dir);
+  assert.deepEqual([v.tier, v.trust.status, v.trust.level], ['process', 'unsigned', 'unsigned']);
+  assert.deepEqual(await h.call('local', 'echo', { text: 'hi' }), { text: 'hi' });
 });

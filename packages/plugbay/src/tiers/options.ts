@@ -24,6 +24,14 @@ export class OptionChecker {
     }
   }
 
+  oneOf(name: string, value: unknown, allowed: readonly string[]): void {
+    if (value !== undefined && !allowed.includes(value as string)) {
+      this.#problems.push(
+        `options.${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${String(value)}`,
+      );
+    }
+  }
+
   object(name: string, value: unknown): void {
     if (value !== undefined && (value === null || typeof value !== 'object')) {
       this.#problems.push(`options.${name} must be an object`);

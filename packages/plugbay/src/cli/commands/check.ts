@@ -2,6 +2,8 @@ import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
+import { type Keyring, loadKeyring } from '../../trust/keyring.js';
+import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
@@ -13,6 +15,8 @@ export interface CheckedRow {
   runtime: string;
   status: 'ok' | 'warnings' | 'rejected';
   dir: string;
+  /** With --keyring: the signature status, the key's trust level and id. */
+  signature?: { status: string; trust?: string; keyId?: string };
 }
 
 /** What `plugbay check --json` prints. `ok` is false when any plugin is rejected. */
@@ -24,18 +28,31 @@ export interface CheckReport {
 
 export const checkCommand: Command = {
   name: 'check',
-  usage: `plugbay check [dir] [--json]
+  usage: `plugbay check [dir] [--json] [--keyring dir]
 
 Discovers every plugin below dir (each subfolder is one plugin) and runs the checks done before any plugin code
 runs: manifest schema, entry path, engines and platform, duplicates. Prints a table of plugins and one of
-diagnostics (--json: one JSON object). Default dir: ./plugins. Exits 1 when any plugin is rejected.`,
+diagnostics (--json: one JSON object). Default dir: ./plugins. Exits 1 when any plugin is rejected.
+With --keyring, each plugin's signature is verified too (as plugbay serve --signatures required does): a plugin
+whose signature is not valid is rejected, with one diagnostic per reason.`,
   async run(args, io) {
     const { positionals, values } = usageErrors(() =>
-      parseArgs({ args, allowPositionals: true, strict: true, options: { json: { type: 'boolean' } } }),
+      parseArgs({
+        args,
+        allowPositionals: true,
+        strict: true,
+        options: { json: { type: 'boolean' }, keyring: { type: 'string' } },
+      }),
     );
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
     const root = resolve(positionals[0] ?? 'plugins');
-    const report = await checkReport(root);
+    let keyring: Keyring | undefined;
+    if (values.keyring !== undefined) {
+      keyring = await loadKeyring(resolve(values.keyring)).catch((err: Error) => {
+        throw new UsageError(err.message);
+      });
+    }
+    const report = await checkReport(root, keyring);
     if (values.json) {
       io.out(JSON.stringify(report, null, 2));
     } else {
@@ -45,7 +62,7 @@ diagnostics (--json: one JSON object). Default dir: ./plugins. Exits 1 when any 
   },
 };
 
-async function checkReport(root: string): Promise<CheckReport> {
+async function checkReport(root: string, keyring: Keyring | undefined): Promise<CheckReport> {
   const { plugins, diagnostics } = await discover(root);
   const rows: CheckedRow[] = plugins.map((p) => ({
     name: p.manifest.name,
@@ -66,8 +83,33 @@ async function checkReport(root: string): Promise<CheckReport> {
       dir,
     });
   }
+  // Signatures last: their diagnostics belong to plugins that already have a row.
+  if (keyring !== undefined) {
+    for (const [i, p] of plugins.entries()) {
+      const v = await verifyPlugin(p.dir, { keyring, manifest: p.manifest });
+      const row = rows[i]!;
+      row.signature = { status: v.status };
+      if (v.trust !== undefined) row.signature.trust = v.trust;
+      if (v.keyId !== undefined) row.signature.keyId = v.keyId;
+      if (v.status === 'valid') continue;
+      row.status = 'rejected';
+      for (const r of v.reasons) {
+        const d: Diagnostic = {
+          code: 'PLUGBAY_SIGNATURE_INVALID',
+          severity: 'error',
+          message: r.message,
+          dir: p.dir,
+          plugin: p.manifest.name,
+          version: p.manifest.version,
+          rule: r.rule,
+          details: { status: v.status, ...r },
+        };
+        diagnostics.push(d);
+      }
+    }
+  }
   rows.sort((a, b) => a.dir.localeCompare(b.dir));
-  return { ok: rejected.size === 0, plugins: rows, diagnostics };
+  return { ok: rows.every((r) => r.status !== 'rejected'), plugins: rows, diagnostics };
 }
 
 function humanReport(root: string, report: CheckReport): string {
@@ -75,10 +117,24 @@ function humanReport(root: string, report: CheckReport): string {
   const parts: string[] = [];
   if (report.plugins.length === 0) parts.push(`no plugins in ${root}`);
   else {
+    const signed = report.plugins.some((p) => p.signature !== undefined);
+    const signature = (p: CheckedRow) =>
+      p.signature === undefined
+        ? '-'
+        : p.signature.trust === undefined
+          ? p.signature.status
+          : `${p.signature.status} (${p.signature.trust}, ${p.signature.keyId})`;
     parts.push(
       table(
-        ['PLUGIN', 'VERSION', 'RUNTIME', 'STATUS', 'DIR'],
-        report.plugins.map((p) => [p.name, p.version, p.runtime, p.status, where(p.dir)]),
+        ['PLUGIN', 'VERSION', 'RUNTIME', 'STATUS', ...(signed ? ['SIGNATURE'] : []), 'DIR'],
+        report.plugins.map((p) => [
+          p.name,
+          p.version,
+          p.runtime,
+          p.status,
+          ...(signed ? [signature(p)] : []),
+          where(p.dir),
+        ]),
       ),
     );
   }

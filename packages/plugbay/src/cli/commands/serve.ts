@@ -15,18 +15,21 @@ import {
   startWatcher,
   watchTimingOf,
 } from './serve-rollout.js';
+import { serveTrust, serveTrustOptions, serveTrustUsage } from './serve-trust.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576]
-              [--state .plugbay/state.db] [--rollout manual|activate|canary:<percent>] [--dev]
+  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576] [--keyring dir] [--dev]
+              [--state .plugbay/state.db] [--rollout manual|activate|canary:<percent>]
               [--settle-ms 500] [--watch-interval-ms 2000]
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
 ${rolloutUsage}
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
-calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
+calls, stop the plugins, exit 0; a second signal exits at once with 1.
+
+${serveTrustUsage}`,
   async run(args) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({
@@ -37,6 +40,7 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
           port: { type: 'string' },
           host: { type: 'string' },
           'body-limit': { type: 'string' },
+          ...serveTrustOptions,
           ...rolloutOptions,
         },
       }),
@@ -54,16 +58,17 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
     }
 
-    // --dev: a development gateway. It picks the `activate` rollout here; it is also the hook for the
-    // signature mode (`warn` instead of `required`) where the host's trust options are built.
-    const dev = values.dev === true;
-    const rollout = rolloutOf(values.rollout, dev);
+    const trust = await serveTrust(values);
+    // --dev also makes the rollout `activate` (serve-rollout.ts), besides signatures `warn` (serve-trust.ts).
+    const rollout = rolloutOf(values.rollout, values.dev === true);
     const timing = watchTimingOf(values);
 
     const logger = defaultLogger();
+    for (const warning of trust.warnings) logger.warn(warning);
+    logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
     const store = openStateStore(values.state, logger);
     if (store === undefined) return 1;
-    const host = createHost({ logger, store });
+    const host = createHost({ logger, ...trust.hostOptions, store });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,

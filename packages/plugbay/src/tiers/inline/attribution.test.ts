@@ -6,12 +6,20 @@ import { fileURLToPath } from 'node:url';
 const child = fileURLToPath(new URL('./fault-child.js', import.meta.url));
 
 /** Runs one scenario of fault-child.js in a fresh Node process. */
-function run(scenario: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  scenario: string,
+  attribution = 'async-context',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [child, scenario], { timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [child, scenario, attribution],
+      { timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -44,6 +52,26 @@ describe('inline tier error attribution (child processes)', () => {
       bystanderState: 'ready',
     });
     assert.deepEqual(second, { listeners: 0 }, 'the process listeners go away with the last inline instance');
+  });
+
+  for (const attribution of ['async-context', 'stack']) {
+    test(`${attribution}: timer throw, unawaited rejection and microtask throw are all attributed`, async () => {
+      const { code, stdout, stderr } = await run('kinds', attribution);
+      assert.equal(code, 0, stderr);
+      assert.deepEqual(facts(stdout), [
+        {
+          throwsInTimer: { code: 'PLUGBAY_PLUGIN_ERROR', origin: 'uncaughtException', state: 'failed' },
+          rejectsUnawaited: { code: 'PLUGBAY_PLUGIN_ERROR', origin: 'unhandledRejection', state: 'failed' },
+          throwsInMicrotask: { code: 'PLUGBAY_PLUGIN_ERROR', origin: 'uncaughtException', state: 'failed' },
+        },
+      ]);
+    });
+  }
+
+  test('attribution off: a throw in a plugin timer ends the process with code 1, as without plugbay', async () => {
+    const { code, stderr } = await run('kinds', 'off');
+    assert.equal(code, 1);
+    assert.match(stderr, /thrown in the plugin timer/);
   });
 
   test('an unattributed uncaught exception still ends the process with code 1, as without plugbay', async () => {

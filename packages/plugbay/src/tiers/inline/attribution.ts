@@ -2,10 +2,16 @@
  * Attributes errors that escape inline plugin code (a throw in the plugin's own timer, a rejected promise nobody
  * awaits) to the instance that caused them, so one plugin's bug fails that instance instead of the host process.
  *
- * Every piece of plugin code (import, start, calls, stop, health) runs inside `scope.run(sink, …)`. Timers,
- * immediates, nextTicks and promises created there carry the sink, and Node 20 still exposes it to
- * 'uncaughtException' / 'unhandledRejection' listeners. One pair of process listeners is installed while at least
- * one inline instance is alive (reference-counted).
+ * Two ways to find the culprit, tried in this order:
+ * - `async-context`: every piece of plugin code (import, start, calls, stop, health) runs inside
+ *   `scope.run(sink, …)`. Timers, immediates, nextTicks and promises created there carry the sink, and Node 20
+ *   still exposes it to 'uncaughtException' / 'unhandledRejection' listeners. Exact, but on Node 20 an active
+ *   AsyncLocalStorage makes every promise in the process pay for context propagation (measured ~+170 ns per
+ *   awaited async call); Node ≥ 22 with AsyncContextFrame makes that nearly free.
+ * - `stack`: the error's stack names a file inside the plugin's directory (the top-most such frame wins). Free on
+ *   the call path; misses errors made outside plugin files (a library callback, a non-Error rejection) and
+ *   `queueMicrotask` callbacks, which lose the async context on Node 20.
+ * One pair of process listeners is installed while at least one instance uses attribution (reference-counted).
  *
  * Errors we cannot attribute behave as Node would without our listeners:
  * - uncaught exception: when nobody else listens, print it and exit with code 1 (Node's own behaviour);
@@ -13,9 +19,11 @@
  * - unhandled rejection: when nobody else listens, follow `--unhandled-rejections` (default `throw`: raised as an
  *   uncaught exception, i.e. other 'uncaughtException' listeners get it with origin 'unhandledRejection', else
  *   print and exit 1; `warn`, `warn-with-error-code`, `none` and `strict` as documented by Node).
- * Known gap: callbacks of `queueMicrotask` lose the context on Node 20, so a throw there is unattributed.
+ * An error from a plugin whose last instance is gone is no longer attributed (nothing listens any more).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import type { FaultOrigin } from './errors.js';
 
@@ -26,27 +34,54 @@ export interface FaultSink {
 
 export const scope = new AsyncLocalStorage<FaultSink>();
 
-let holders = 0;
+/** Every attributed instance, with the path prefixes of its plugin directory (as a path and as a file: URL). */
+const sinks = new Map<FaultSink, readonly string[]>();
 
-/** Installs the process listeners (once for all instances); returns the matching idempotent release. */
-export function retainFaultHandlers(): () => void {
-  if (holders++ === 0) {
+/**
+ * Makes `sink` a candidate for errors whose stack points into `dir`, and installs the process listeners with the
+ * first sink. Returns the matching idempotent release.
+ */
+export function registerFaultSink(sink: FaultSink, dir: string): () => void {
+  const base = dir.endsWith(sep) ? dir.slice(0, -1) : dir;
+  sinks.set(sink, [base + sep, `${pathToFileURL(base).href}/`]);
+  if (sinks.size === 1) {
     process.on('uncaughtException', onUncaughtException);
     process.on('unhandledRejection', onUnhandledRejection);
   }
-  let released = false;
   return () => {
-    if (released) return;
-    released = true;
-    if (--holders === 0) {
-      process.off('uncaughtException', onUncaughtException);
-      process.off('unhandledRejection', onUnhandledRejection);
-    }
+    if (!sinks.delete(sink) || sinks.size > 0) return;
+    process.off('uncaughtException', onUncaughtException);
+    process.off('unhandledRejection', onUnhandledRejection);
+    // Lets Node turn its promise hooks off again (see above: their cost is process-wide on Node 20).
+    scope.disable();
   };
 }
 
+/** The instance to blame: the async context first, then the stack. */
+function culprit(error: unknown): FaultSink | undefined {
+  return scope.getStore() ?? byStack(error);
+}
+
+/** The sink whose plugin directory appears in the top-most frame of the error's stack. */
+function byStack(error: unknown): FaultSink | undefined {
+  const stack = error instanceof Error ? error.stack : undefined;
+  if (typeof stack !== 'string') return undefined;
+  let best: FaultSink | undefined;
+  let bestAt = Number.POSITIVE_INFINITY;
+  for (const [sink, prefixes] of sinks) {
+    for (const prefix of prefixes) {
+      const at = stack.indexOf(prefix);
+      if (at !== -1 && at < bestAt) {
+        best = sink;
+        bestAt = at;
+      }
+    }
+  }
+  return best;
+}
+
 function onUncaughtException(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): void {
-  const sink = scope.getStore();
+  const sink = culprit(error);
   if (sink !== undefined) {
     sink.fault(error, origin === 'unhandledRejection' ? 'unhandledRejection' : 'uncaughtException');
     return;
@@ -56,7 +91,7 @@ function onUncaughtException(error: unknown, origin: NodeJS.UncaughtExceptionOri
 }
 
 function onUnhandledRejection(reason: unknown): void {
-  const sink = scope.getStore();
+  const sink = culprit(reason);
   if (sink !== undefined) {
     sink.fault(reason, 'unhandledRejection');
     return;

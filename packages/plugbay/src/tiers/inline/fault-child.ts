@@ -6,9 +6,9 @@ import { once } from 'node:events';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
 import { fixture, loadOptions, noSignal, RecordingLog, TestCall } from '../test-support.js';
-import { createInlineTier } from './tier.js';
+import { type Attribution, createInlineTier } from './tier.js';
 
-const tier = createInlineTier();
+const tier = createInlineTier({ attribution: (process.argv[3] ?? 'async-context') as Attribution });
 
 async function load(): Promise<{ instance: Instance; log: RecordingLog }> {
   const log = new RecordingLog();
@@ -55,6 +55,20 @@ const scenarios: Record<string, () => Promise<void>> = {
     report({
       listeners: process.listenerCount('uncaughtException') + process.listenerCount('unhandledRejection'),
     });
+  },
+
+  /** Faults from a timer, an unawaited rejection and a microtask; prints what each instance saw. */
+  async kinds() {
+    const results: Record<string, unknown> = {};
+    for (const fn of ['throwsInTimer', 'rejectsUnawaited', 'throwsInMicrotask']) {
+      const { instance } = await load();
+      const fault = once(instance, 'fault') as Promise<[PlugbayError]>;
+      await instance.call(fn, null, new TestCall());
+      const [error] = await fault;
+      results[fn] = { code: error.code, origin: error.details?.origin, state: instance.state };
+      await instance.destroy();
+    }
+    report(results);
   },
 
   async 'unattributed-throw'() {

@@ -1,3 +1,3 @@
 export type { InlineInstance } from './instance.js';
-export type { InlineTierOptions } from './tier.js';
+export type { Attribution, InlineTierOptions } from './tier.js';
 export { createInlineTier, InlineTier } from './tier.js';

@@ -24,9 +24,8 @@ after(async () => {
 describe('inline tier', () => {
   test('rejects bad options naming the option and rule', () => {
     assert.throws(
-      () => new InlineTier({ attributeErrors: 'yes' as unknown as boolean }),
-      (e: PlugbayError) =>
-        e.code === 'PLUGBAY_INVALID_ARGUMENT' && /options\.attributeErrors/.test(e.message),
+      () => new InlineTier({ attribution: 'yes' as 'off' }),
+      (e: PlugbayError) => e.code === 'PLUGBAY_INVALID_ARGUMENT' && /options\.attribution/.test(e.message),
     );
   });
 
@@ -136,6 +135,18 @@ describe('inline tier', () => {
     await instance.close({ timeoutMs: 20 });
     assert.equal(instance.state, 'closed');
     assert.equal((await log.waitFor('stop aborted')).fields?.code, 'PLUGBAY_TIMEOUT');
+  });
+
+  test('attribution off installs no process listeners', async () => {
+    const before = process.listenerCount('uncaughtException');
+    const instance = await createInlineTier({ attribution: 'off' }).load(
+      await fixture('basic'),
+      loadOptions(),
+    );
+    opened.push(instance);
+    await instance.start({ signal: noSignal, config: {} });
+    assert.equal(process.listenerCount('uncaughtException'), before);
+    assert.equal(await instance.call('add', { a: 1, b: 2 }, new TestCall()), 3);
   });
 
   test('destroy() is idempotent and stops calls at once', async () => {

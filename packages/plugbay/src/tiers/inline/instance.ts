@@ -6,8 +6,9 @@ import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../
 import { InstanceBase } from '../base.js';
 import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
-import { type FaultSink, retainFaultHandlers, scope } from './attribution.js';
+import { type FaultSink, registerFaultSink, scope } from './attribution.js';
 import { type FaultOrigin, faultError, pluginError } from './errors.js';
+import type { Attribution } from './tier.js';
 
 // ES modules cannot be unloaded: a second import of the same file returns the first module (and a cache-busted
 // one would leak it). We reuse it and warn, so the user knows edits are not picked up here.
@@ -18,28 +19,36 @@ function invoke(runtime: PluginRuntime, fn: string, input: unknown, ctx: CallSco
 }
 
 /**
- * A plugin running on the host thread: calls cost an AsyncLocalStorage scope on top of the handler itself.
+ * A plugin running on the host thread: a call costs the handler plus, in `async-context` attribution, one
+ * AsyncLocalStorage scope.
  * It cannot be stopped by force; destroy() stops taking calls and drops every reference to the plugin.
  */
 export class InlineInstance extends InstanceBase implements Instance {
-  exportedFunctions: readonly string[] = [];
+  #exported: readonly string[] = [];
   readonly #source: ErrorSource;
   readonly #log: PluginLoggerSink;
-  readonly #sink: FaultSink;
+  /** The async-context scope value of this instance; undefined unless attribution is `async-context`. */
+  readonly #sink: FaultSink | undefined;
   readonly #releaseHandlers: () => void;
   readonly #onRejected: (error: unknown) => never;
   #runtime: PluginRuntime | undefined;
   #accepting = false;
 
-  constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attributeErrors: boolean) {
+  constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attribution: Attribution) {
     super(plugin, 'inline');
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
     this.#log = log;
-    this.#sink = { fault: (value, origin) => this.#fault(value, origin) };
-    this.#releaseHandlers = attributeErrors ? retainFaultHandlers() : () => {};
+    const sink: FaultSink = { fault: (value, origin) => this.#fault(value, origin) };
+    this.#sink = attribution === 'async-context' ? sink : undefined;
+    this.#releaseHandlers = attribution === 'off' ? () => {} : registerFaultSink(sink, plugin.dir);
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
     };
+  }
+
+  /** The functions the loaded code defines (known once load() resolved). */
+  get exportedFunctions(): readonly string[] {
+    return this.#exported;
   }
 
   /** Imports the plugin (inside the attribution scope: its top-level timers are blamed on it too). */
@@ -57,14 +66,14 @@ export class InlineInstance extends InstanceBase implements Instance {
     importedEntries.add(url);
     try {
       const ns = await untilAborted(
-        scope.run(this.#sink, () => import(url) as Promise<unknown>),
+        this.#inScope(() => import(url) as Promise<unknown>),
         signal,
       );
       const definition = resolveDefinition(ns);
       this.#runtime = new PluginRuntime(definition, {
         logger: (traceparent) => traceLogger(this.#log, traceparent),
       });
-      this.exportedFunctions = this.#runtime.functionNames;
+      this.#exported = this.#runtime.functionNames;
     } catch (error) {
       await this.destroy();
       throw loadError(error, this.#source);
@@ -76,7 +85,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     if (runtime === undefined || !this.setState('starting')) throw this.unavailable();
     try {
       await untilAborted(
-        scope.run(this.#sink, () => runtime.start(opts.config, opts.signal)),
+        this.#inScope(() => runtime.start(opts.config, opts.signal)),
         opts.signal,
       );
     } catch (error) {
@@ -86,8 +95,14 @@ export class InlineInstance extends InstanceBase implements Instance {
         cause: error,
       });
     }
-    // A fault during start() (its own timer threw) already failed the instance: it stays failed.
-    if (this.setState('ready')) this.#accepting = true;
+    // A fault while start() ran (its own timer threw) already failed the instance: start() fails too.
+    if (!this.setState('ready')) {
+      throw new PlugbayError('PLUGBAY_START_FAILED', `instance became ${this.state} while starting`, {
+        ...this.#source,
+        details: { state: this.state },
+      });
+    }
+    this.#accepting = true;
   }
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
@@ -95,7 +110,11 @@ export class InlineInstance extends InstanceBase implements Instance {
     if (runtime === undefined || !this.#accepting) return Promise.reject(this.unavailable());
     let result: unknown;
     try {
-      result = scope.run(this.#sink, invoke, runtime, fn, input, ctx);
+      const sink = this.#sink;
+      result =
+        sink === undefined
+          ? runtime.invoke(fn, input, ctx)
+          : scope.run(sink, invoke, runtime, fn, input, ctx);
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }
@@ -111,7 +130,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     }
     try {
       return await untilAborted(
-        scope.run(this.#sink, () => runtime.health(signal)),
+        this.#inScope(() => runtime.health(signal)),
         signal,
       );
     } catch (error) {
@@ -131,7 +150,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     );
     try {
       await untilAborted(
-        scope.run(this.#sink, () => runtime.stop(controller.signal)),
+        this.#inScope(() => runtime.stop(controller.signal)),
         controller.signal,
       );
     } catch (error) {
@@ -146,6 +165,11 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#accepting = false;
     this.#runtime = undefined;
     this.#releaseHandlers();
+  }
+
+  /** Runs plugin code inside this instance's attribution scope (when attribution is on). */
+  #inScope<T>(work: () => T): T {
+    return this.#sink === undefined ? work() : scope.run(this.#sink, work);
   }
 
   #fault(value: unknown, origin: FaultOrigin): void {

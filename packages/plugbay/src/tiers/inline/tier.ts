@@ -2,13 +2,24 @@ import type { CheckedPlugin, Instance, LoadOptions, Tier } from '../../core/type
 import { OptionChecker } from '../options.js';
 import { InlineInstance } from './instance.js';
 
+/**
+ * How errors that escape plugin code (its own timers, promises nobody awaits) are traced to their instance:
+ * - `async-context`: AsyncLocalStorage around all plugin code, with the stack as fallback. Exact; on Node 20 every
+ *   promise in the process costs more while an inline instance is loaded (see inline/attribution.ts).
+ * - `stack`: only the error's stack (a frame inside the plugin directory). No cost on any call; misses errors made
+ *   outside plugin files.
+ * - `off`: no process listeners at all; such errors crash the process as they would without plugbay.
+ */
+export type Attribution = 'async-context' | 'stack' | 'off';
+export const attributionModes: readonly Attribution[] = ['async-context', 'stack', 'off'];
+
 export interface InlineTierOptions {
   /**
-   * Install process-level 'uncaughtException' / 'unhandledRejection' listeners (while an inline instance is alive)
-   * that blame errors escaping plugin code on their instance, which then fails instead of the process.
-   * Unattributed errors keep Node's default behaviour (see inline/attribution.ts). Default true.
+   * How errors escaping plugin code are blamed on their instance, which then fails ('fault' event, state
+   * `failed`) while the process lives on. Unattributed errors keep Node's default behaviour. Default
+   * `async-context`.
    */
-  attributeErrors?: boolean;
+  attribution?: Attribution;
 }
 
 /** Runs trusted plugins on the host thread: the fastest tier, and the one with no isolation at all. */
@@ -18,13 +29,13 @@ export class InlineTier implements Tier {
 
   constructor(options: InlineTierOptions = {}) {
     const check = new OptionChecker('inline tier');
-    check.boolean('attributeErrors', options.attributeErrors);
+    check.oneOf('attribution', options.attribution, attributionModes);
     check.done();
-    this.options = { attributeErrors: options.attributeErrors ?? true };
+    this.options = { attribution: options.attribution ?? 'async-context' };
   }
 
   async load(plugin: CheckedPlugin, opts: LoadOptions): Promise<Instance> {
-    const instance = new InlineInstance(plugin, opts.log, this.options.attributeErrors);
+    const instance = new InlineInstance(plugin, opts.log, this.options.attribution);
     await instance.init(opts.signal);
     return instance;
   }

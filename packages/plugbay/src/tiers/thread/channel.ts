@@ -1,4 +1,6 @@
-import { type ResourceLimits, Worker } from 'node:worker_threads';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext, PluginLogLine } from '../../core/types.js';
 import { crashError, loadError, remoteError, type WorkerEnd } from './errors.js';
@@ -6,18 +8,27 @@ import { type HostMessage, ToHost, ToWorker, type WorkerInit } from './protocol.
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
-/** A request waiting for its answer. */
-class Pending {
+/** A request waiting for its answer; calls keep what it takes to send them again. */
+export class Pending {
   constructor(
     readonly resolve: (value: unknown) => void,
-    readonly reject: (error: PlugbayError) => void,
+    readonly reject: (error: unknown) => void,
+    readonly fn?: string,
+    readonly input?: unknown,
+    readonly ctx?: CallContext,
   ) {}
 }
 
+/** A call the dead worker never started: the plugin did not see it, so it may go to the next worker. */
+export type UnstartedCall = Required<Pending>;
+
 export interface ChannelListener {
   log(line: PluginLogLine): void;
-  /** The worker died on its own or was killed as unresponsive; not called after close(). */
-  end(channel: WorkerChannel, end: WorkerEnd): void;
+  /**
+   * The worker died on its own or was killed as unresponsive; not called after close(). Calls it had started
+   * were failed with PLUGBAY_PLUGIN_CRASHED; `unstarted` are still pending, for the listener to send again.
+   */
+  end(channel: WorkerChannel, end: WorkerEnd, unstarted: UnstartedCall[]): void;
 }
 
 /**
@@ -38,16 +49,19 @@ export class WorkerChannel {
   #closedWith: PlugbayError | undefined;
   #exited = false;
   #ping: { id: number; timer: NodeJS.Timeout } | undefined;
+  /** The id of the last request the worker read before it exited (its Exiting message), if it could tell. */
+  #lastReceived: number | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
 
-  constructor(init: WorkerInit, resourceLimits: ResourceLimits | undefined, listener: ChannelListener) {
+  /** `options`: what the instance decides about the worker (resourceLimits, env); workerData is added here. */
+  constructor(init: WorkerInit, options: WorkerOptions, listener: ChannelListener) {
     this.#source = { plugin: init.plugin, version: init.version };
     this.#listener = listener;
     this.loaded = new Promise<string[]>((resolve, reject) => {
       this.#loaded = { resolve, reject };
     });
     this.loaded.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
-    this.#worker = new Worker(workerUrl, { workerData: init, resourceLimits });
+    this.#worker = new Worker(workerUrl, { ...options, workerData: init });
     this.#worker.on('message', (m: HostMessage) => this.#onMessage(m));
     this.#worker.on('error', (error) => {
       this.#error = error;
@@ -56,13 +70,21 @@ export class WorkerChannel {
       this.#error = error;
     });
     this.#worker.on('exit', (exitCode) => this.#onExit(exitCode));
+    if (options.stdout === true) this.#forward(this.#worker.stdout, 'info', 'stdout');
+    if (options.stderr === true) this.#forward(this.#worker.stderr, 'warn', 'stderr');
+  }
+
+  /** Lines the plugin prints (console.log …) become its log lines; the stream ends with the worker. */
+  #forward(stream: Readable, level: PluginLogLine['level'], name: string): void {
+    const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    lines.on('line', (msg) => this.#listener.log({ level, msg, fields: { stream: name } }));
   }
 
   /** Sends a call; the answer settles the promise. An abort of ctx cancels it in the worker and checks liveness. */
   call(fn: string, input: unknown, ctx: CallContext, unresponsiveMs: number): Promise<unknown> {
     const id = ++this.#nextId;
     const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, new Pending(resolve, reject));
+      this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
     });
     try {
       this.#worker.postMessage([ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key]);
@@ -169,10 +191,15 @@ export class WorkerChannel {
         this.#loaded?.resolve(m[1]);
         this.#loaded = undefined;
         return;
-      case ToHost.LoadFailed:
-        this.#loaded?.reject(loadError(m[1], this.#source));
+      case ToHost.LoadFailed: {
+        const error = loadError(m[1], this.#source);
+        this.#loaded?.reject(error);
         this.#loaded = undefined;
-        void this.#worker.terminate();
+        this.kill({ error, failedIn: 'load' });
+        return;
+      }
+      case ToHost.Exiting:
+        this.#lastReceived = m[1];
         return;
     }
   }
@@ -190,8 +217,17 @@ export class WorkerChannel {
     const crash = crashError(end, this.#source);
     this.#loaded?.reject(loadError(crash, this.#source));
     this.#loaded = undefined;
+    const unstarted: UnstartedCall[] = [];
+    const lastReceived = this.#lastReceived;
+    if (lastReceived !== undefined) {
+      for (const [id, p] of this.#pending) {
+        if (p.ctx === undefined || id <= lastReceived) continue;
+        this.#pending.delete(id);
+        unstarted.push(p as UnstartedCall);
+      }
+    }
     this.#failAll(crash);
-    this.#listener.end(this, end);
+    this.#listener.end(this, end, unstarted);
   }
 
   #failAll(error: PlugbayError): void {

@@ -5,7 +5,14 @@
 import { type ErrorSource, PlugbayError, type WireError } from '../../core/errors.js';
 
 /** Why a worker went away; `details.reason` of PLUGBAY_PLUGIN_CRASHED. */
-export type CrashReason = 'out-of-memory' | 'uncaught-exception' | 'exit' | 'unresponsive' | 'worker-failed';
+export type CrashReason =
+  | 'out-of-memory'
+  | 'uncaught-exception'
+  | 'exit'
+  | 'unresponsive'
+  | 'start-failed'
+  | 'load-failed'
+  | 'worker-failed';
 
 /** What the host saw of a worker's end: the 'error' event (if any), the exit code, or our own verdict. */
 export interface WorkerEnd {
@@ -13,6 +20,8 @@ export interface WorkerEnd {
   exitCode?: number;
   /** Set when the host terminated the worker because it stopped answering. */
   unresponsiveMs?: number;
+  /** Set when the host terminated a worker because the plugin could not run there (`error` says why). */
+  failedIn?: 'load' | 'start';
 }
 
 /** The error every call in flight gets when its worker dies. Always PLUGBAY_PLUGIN_CRASHED (retryable). */
@@ -33,6 +42,17 @@ function classify(end: WorkerEnd): { reason: CrashReason; message: string } {
     return {
       reason: 'unresponsive',
       message: `worker did not respond within ${end.unresponsiveMs} ms and was terminated`,
+    };
+  }
+  // A restarted worker loaded, but the plugin's start() threw or overran: as useless as a dead worker.
+  if (end.failedIn === 'start') {
+    return { reason: 'start-failed', message: `start() failed in the worker: ${messageOf(end.error)}` };
+  }
+  // The worker could not import the plugin (file gone or changed under a restart): nothing to run.
+  if (end.failedIn === 'load') {
+    return {
+      reason: 'load-failed',
+      message: `the worker could not load the plugin: ${messageOf(end.error)}`,
     };
   }
   // V8 hit resourceLimits (permissions.memoryMb): Node ends the worker with this error code.

@@ -1,12 +1,12 @@
 import { pathToFileURL } from 'node:url';
-import type { ResourceLimits } from 'node:worker_threads';
+import type { WorkerOptions } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import { RestartPolicy } from '../../core/restart.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
 import { InstanceBase } from '../base.js';
 import { timeoutSignal } from '../signals.js';
-import { WorkerChannel } from './channel.js';
+import { type UnstartedCall, WorkerChannel } from './channel.js';
 import { crashError, type WorkerEnd } from './errors.js';
 import { ToWorker, type WorkerInit } from './protocol.js';
 import type { ThreadTierConfig } from './tier.js';
@@ -28,12 +28,12 @@ class Waiting {
  * gets stuck; the plugin's start() runs again with the same config; calls made meanwhile wait for it.
  */
 export class ThreadInstance extends InstanceBase implements Instance {
-  exportedFunctions: readonly string[] = [];
+  #exported: readonly string[] = [];
   readonly #config: ThreadTierConfig;
   readonly #log: PluginLoggerSink;
   readonly #source: ErrorSource;
   readonly #init: WorkerInit;
-  readonly #resourceLimits: ResourceLimits | undefined;
+  readonly #workerOptions: WorkerOptions;
   readonly #policy: RestartPolicy;
   /** The current worker (also while it loads after a restart). */
   #channel: WorkerChannel | undefined;
@@ -43,6 +43,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   #restartTimer: NodeJS.Timeout | undefined;
   #started = false;
   #pluginConfig: unknown;
+  #lastCrash: PlugbayError | undefined;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, config: ThreadTierConfig) {
     super(plugin, 'thread');
@@ -54,8 +55,19 @@ export class ThreadInstance extends InstanceBase implements Instance {
       ...(this.#source as Required<ErrorSource>),
     };
     const memoryMb = plugin.manifest.permissions?.memoryMb;
-    this.#resourceLimits = memoryMb === undefined ? undefined : { maxOldGenerationSizeMb: memoryMb };
+    this.#workerOptions = {
+      // V8's heap cap: best effort (ArrayBuffers are not counted), see DESIGN.md.
+      ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
+      env: config.env === 'inherit' ? process.env : declaredEnv(plugin.manifest.permissions?.env ?? []),
+      stdout: config.console === 'log',
+      stderr: config.console === 'log',
+    };
     this.#policy = new RestartPolicy(config.restart);
+  }
+
+  /** The functions the loaded code defines (known once load() resolved). */
+  get exportedFunctions(): readonly string[] {
+    return this.#exported;
   }
 
   /** Spawns the first worker and waits until it imported the plugin. */
@@ -65,12 +77,12 @@ export class ThreadInstance extends InstanceBase implements Instance {
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       if (signal.aborted) throw signal.reason;
-      this.exportedFunctions = await channel.loaded;
+      this.#exported = await channel.loaded;
     } catch (error) {
       await this.destroy();
       throw error instanceof PlugbayError && error.code === 'PLUGBAY_LOAD_FAILED'
         ? error
-        : new PlugbayError('PLUGBAY_LOAD_FAILED', `loading was aborted: ${messageOf(error)}`, {
+        : new PlugbayError('PLUGBAY_LOAD_FAILED', `loading failed: ${messageOf(error)}`, {
             ...this.#source,
             cause: error,
           });
@@ -81,7 +93,17 @@ export class ThreadInstance extends InstanceBase implements Instance {
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     const channel = this.#channel;
-    if (channel === undefined || !this.setState('starting')) throw this.unavailable();
+    if (channel === undefined || !this.setState('starting')) {
+      if (this.#lastCrash === undefined) throw this.unavailable();
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `worker died before start(): ${this.#lastCrash.message}`,
+        {
+          ...this.#source,
+          cause: this.#lastCrash,
+        },
+      );
+    }
     try {
       await channel.loaded;
       await this.#request(channel, ToWorker.Start, opts.signal, opts.config);
@@ -149,9 +171,9 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   #spawn(): WorkerChannel {
-    const channel = new WorkerChannel(this.#init, this.#resourceLimits, {
+    const channel = new WorkerChannel(this.#init, this.#workerOptions, {
       log: (line) => this.#log.line(line),
-      end: (ch, end) => this.#onWorkerEnd(ch, end),
+      end: (ch, end, unstarted) => this.#onWorkerEnd(ch, end, unstarted),
     });
     this.#channel = channel;
     return channel;
@@ -177,7 +199,14 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   /** The worker died or was killed as stuck: fail its calls (done by the channel), report, and restart it. */
-  #onWorkerEnd(channel: WorkerChannel, end: WorkerEnd): void {
+  #onWorkerEnd(channel: WorkerChannel, end: WorkerEnd, unstarted: UnstartedCall[]): void {
+    // Calls the plugin never saw wait for the next worker like calls made during the restart (or fail with them).
+    for (const c of unstarted) this.#enqueue(c.fn, c.input, c.ctx, c.resolve, c.reject);
+    if (unstarted.length > 0) {
+      this.#log.info(`${unstarted.length} calls the worker had not started wait for its restart`, {
+        calls: unstarted.length,
+      });
+    }
     if (channel !== this.#channel) return;
     this.#channel = undefined;
     this.#live = undefined;
@@ -190,7 +219,13 @@ export class ThreadInstance extends InstanceBase implements Instance {
     });
     this.emit('exit', error);
     const state = this.state;
-    if (state === 'failed' || state === 'crashloop' || state === 'starting') return; // start() reports it
+    if (state === 'failed' || state === 'crashloop' || !this.#started) {
+      // Died before its start() succeeded: a broken plugin, not a crash to restart from. start() reports it.
+      this.#lastCrash = error;
+      this.setState('failed');
+      this.#failWaiting(error);
+      return;
+    }
     const decision = this.#policy.crashed();
     if (decision.action === 'crashloop') {
       this.#log.error(`worker crashed ${decision.crashes} times in a row; giving up (crashloop)`, {
@@ -210,46 +245,53 @@ export class ThreadInstance extends InstanceBase implements Instance {
     this.#restartTimer = setTimeout(() => void this.#restart(), decision.delayMs);
   }
 
+  /** Brings up a new worker: import, then the plugin's start() with the config of the first start. */
   async #restart(): Promise<void> {
     this.#restartTimer = undefined;
     if (this.closing || this.state === 'failed' || this.state === 'crashloop') return;
     const channel = this.#spawn();
     try {
       await channel.loaded;
-      if (this.#started) {
-        const { startTimeoutMs } = this.#config;
-        const deadline = timeoutSignal(startTimeoutMs, () => startTimeout(startTimeoutMs, this.#source));
-        try {
-          await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
-        } finally {
-          deadline.cleanup();
-        }
-      }
+    } catch {
+      return; // the worker died or could not import the plugin: the channel reports that end as a crash
+    }
+    const { startTimeoutMs } = this.#config;
+    const deadline = timeoutSignal(startTimeoutMs, () => startTimeout(startTimeoutMs, this.#source));
+    try {
+      await this.#request(channel, ToWorker.Start, deadline.signal, this.#pluginConfig);
     } catch (error) {
-      // A worker that loads but whose start() fails counts as another crash (the channel reports the end).
-      channel.kill({ error });
+      // A worker whose start() fails is as useless as a dead one: count it as another crash.
+      channel.kill({ error, failedIn: 'start' });
       return;
+    } finally {
+      deadline.cleanup();
     }
     if (channel !== this.#channel || this.closing) return;
     this.#policy.started();
     this.#log.info('worker restarted', {});
-    if (this.#started) {
-      this.#live = channel;
-      this.setState('ready');
-      this.#flushWaiting(channel);
-    }
+    this.#live = channel;
+    this.setState('ready');
+    this.#flushWaiting(channel);
   }
 
   #wait(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const waiting = new Waiting(fn, input, ctx, resolve, reject);
-      this.#waiting.push(waiting);
-      ctx.onAbort((reason) => {
-        if (waiting.done) return;
-        waiting.done = true;
-        this.#waiting = this.#waiting.filter((w) => w !== waiting);
-        reject(reason);
-      });
+    return new Promise((resolve, reject) => this.#enqueue(fn, input, ctx, resolve, reject));
+  }
+
+  #enqueue(
+    fn: string,
+    input: unknown,
+    ctx: CallContext,
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    const waiting = new Waiting(fn, input, ctx, resolve, reject);
+    this.#waiting.push(waiting);
+    ctx.onAbort((reason) => {
+      if (waiting.done) return;
+      waiting.done = true;
+      this.#waiting = this.#waiting.filter((w) => w !== waiting);
+      reject(reason);
     });
   }
 
@@ -272,6 +314,16 @@ export class ThreadInstance extends InstanceBase implements Instance {
       w.reject(error);
     }
   }
+}
+
+/** The host's values of the variables the manifest declares (`permissions.env`), and nothing else. */
+function declaredEnv(names: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of names) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
 
 function startTimeout(ms: number, source: ErrorSource): PlugbayError {

@@ -27,6 +27,13 @@ export const ToHost = {
   Loaded: 4,
   /** Sent instead of Loaded when the import or the definition failed. */
   LoadFailed: 5,
+  /**
+   * Sent from the worker's process 'exit' event (uncaught exception, unhandled rejection, process.exit()): the id
+   * of the last request it read. Node delivers it before the Worker's 'exit' event, so the host knows that calls
+   * with a higher id never reached the plugin and can go to the restarted worker. Not sent when V8 runs out of
+   * memory or the worker is terminated.
+   */
+  Exiting: 6,
 } as const;
 
 export type CallMessage = [
@@ -64,13 +71,15 @@ export type LogMessage = [
 ];
 export type LoadedMessage = [tag: typeof ToHost.Loaded, functions: string[]];
 export type LoadFailedMessage = [tag: typeof ToHost.LoadFailed, error: WireError];
+export type ExitingMessage = [tag: typeof ToHost.Exiting, lastReceived: number];
 export type HostMessage =
   | ResultMessage
   | FailureMessage
   | PongMessage
   | LogMessage
   | LoadedMessage
-  | LoadFailedMessage;
+  | LoadFailedMessage
+  | ExitingMessage;
 
 /** What the worker is started with (workerData). */
 export interface WorkerInit {

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
@@ -60,6 +64,21 @@ describe('thread tier', () => {
     assert.deepEqual(line.fields, { n: 1 });
   });
 
+  test("the plugin's stdout and stderr lines become its log lines", async () => {
+    const { instance, log } = await started('basic');
+    await instance.call('print', 'x', new TestCall());
+    assert.deepEqual(await log.waitFor('out: x'), {
+      level: 'info',
+      msg: 'out: x',
+      fields: { stream: 'stdout' },
+    });
+    assert.deepEqual(await log.waitFor('err: x'), {
+      level: 'warn',
+      msg: 'err: x',
+      fields: { stream: 'stderr' },
+    });
+  });
+
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
     const { instance } = await started('basic');
     const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));
@@ -82,6 +101,8 @@ describe('thread tier', () => {
   test('a throw in the plugin timer kills the worker: in-flight calls crash, the worker restarts', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('basic', {}, tier);
+    assert.equal(await instance.call('count', null, new TestCall()), 1);
+    assert.equal(await instance.call('count', null, new TestCall()), 2);
     const exit = once(instance, 'exit');
     const inflight = instance.call('waitForAbort', null, new TestCall());
     assert.equal(await instance.call('throwsInTimer', null, new TestCall()), 'scheduled');
@@ -96,8 +117,27 @@ describe('thread tier', () => {
     assert.equal(instance.state, 'degraded');
     assert.equal(await instance.call('add', { a: 2, b: 2 }, new TestCall()), 4);
     assert.equal(instance.state, 'ready');
-    // module state is fresh in the new worker
+    // a new worker: module state starts afresh
     assert.equal(await instance.call('count', null, new TestCall()), 1);
+  });
+
+  test('calls the dying worker never started go to the restarted worker; started ones fail', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance, log } = await started('basic', {}, tier);
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const blocked = rejectionOf(instance.call('blockThenCrash', flag, new TestCall()));
+    // queued behind the blocked handler: the worker dies before it reads any of them
+    const queued = Array.from({ length: 20 }, (_, i) => instance.call('echo', i, new TestCall()));
+    Atomics.store(flag, 0, 1);
+    Atomics.notify(flag, 0);
+    const crashed = await blocked;
+    assert.equal(crashed.code, 'PLUGBAY_PLUGIN_CRASHED', 'the call the plugin had started fails');
+    assert.deepEqual(
+      await Promise.all(queued),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    const requeued = await log.waitFor('20 calls the worker had not started wait for its restart');
+    assert.equal(requeued.fields?.calls, 20);
   });
 
   test('an unawaited rejection and process.exit() also end only the worker', async () => {
@@ -117,7 +157,10 @@ describe('thread tier', () => {
   });
 
   test('an aborted call cancels the plugin signal; a responsive worker is kept', async () => {
-    const { instance, log } = await started('basic');
+    const { instance, log } = await started('basic', {}, createThreadTier({ unresponsiveMs: 5000 }));
+    let exits = 0;
+    instance.on('exit', () => exits++);
+    assert.equal(await instance.call('count', null, new TestCall()), 1);
     const call = new TestCall();
     const answer = instance.call('waitForAbort', null, call);
     await log.waitFor('waiting');
@@ -126,8 +169,13 @@ describe('thread tier', () => {
     assert.equal(error.code, 'PLUGBAY_TIMEOUT');
     const aborted = await log.waitFor('aborted');
     assert.equal(aborted.fields?.code, 'PLUGBAY_TIMEOUT');
-    assert.equal(await instance.call('count', null, new TestCall()), 1); // same worker: its counter goes on
+    assert.equal(
+      await instance.call('count', null, new TestCall()),
+      2,
+      'same worker: its module state goes on',
+    );
     assert.equal(instance.state, 'ready');
+    assert.equal(exits, 0);
   });
 
   test('a busy loop is terminated after the abort and the worker restarts', async () => {
@@ -153,6 +201,7 @@ describe('thread tier', () => {
     await exit;
     assert.equal(instance.state, 'degraded');
     const call = new TestCall();
+    assert.equal((await instance.health(noSignal)).status, 'degraded');
     const waiting = instance.call('echo', 1, call);
     call.abort();
     assert.equal((await rejectionOf(waiting)).code, 'PLUGBAY_TIMEOUT');
@@ -175,6 +224,32 @@ describe('thread tier', () => {
     assert.equal((await instance.health(noSignal)).status, 'failing');
   });
 
+  test('a restarted worker whose start() fails counts as another crash (reason start-failed)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'plugbay-thread-'));
+    const marker = join(dir, 'fail-start');
+    try {
+      const tier = createThreadTier({ restart: { initialDelayMs: 20 } });
+      const { instance } = await started('basic', { failStartIfExists: marker }, tier);
+      const reasons: unknown[] = [];
+      const startFailed = new Promise<void>((resolve) => {
+        instance.on('exit', (error) => {
+          reasons.push(error.details?.reason);
+          if (error.details?.reason !== 'start-failed') return;
+          rmSync(marker); // synchronously, before the next restart is even scheduled
+          resolve();
+        });
+      });
+      writeFileSync(marker, '');
+      await instance.call('throwsInTimer', null, new TestCall());
+      await startFailed;
+      await reach(instance, 'ready');
+      assert.deepEqual(reasons, ['uncaught-exception', 'start-failed']);
+      assert.equal(await instance.call('echo', 'again', new TestCall()), 'again');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {
     const tier = createThreadTier();
     const instance = await tier.load(await fixture('basic'), loadOptions());
@@ -189,6 +264,56 @@ describe('thread tier', () => {
     const error = await rejectionOf(createThreadTier().load(await fixture('broken'), loadOptions()));
     assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(error.plugin, 'broken');
+  });
+
+  test('values structured clone refuses give PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT', async () => {
+    const { instance } = await started('basic');
+    const input = await rejectionOf(instance.call('echo', { f: () => 1 }, new TestCall()));
+    assert.equal(input.code, 'PLUGBAY_INVALID_INPUT');
+    const output = await rejectionOf(instance.call('uncloneable', null, new TestCall()));
+    assert.equal(output.code, 'PLUGBAY_INVALID_OUTPUT');
+    assert.equal(output.plugin, 'basic');
+    assert.equal(await instance.call('echo', 1, new TestCall()), 1);
+  });
+
+  test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {
+    const controller = new AbortController();
+    const loading = createThreadTier().load(
+      await fixture('basic'),
+      loadOptions(new RecordingLog(), controller.signal),
+    );
+    controller.abort(new Error('host shutting down'));
+    const error = await rejectionOf(loading);
+    assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
+  });
+
+  test('a worker that dies before start() fails the instance; start() gives PLUGBAY_START_FAILED', async () => {
+    const instance = await createThreadTier().load(await fixture('dies-on-import'), loadOptions());
+    opened.push(instance);
+    await reach(instance, 'failed');
+    const error = await rejectionOf(instance.start({ signal: noSignal, config: {} }));
+    assert.equal(error.code, 'PLUGBAY_START_FAILED');
+    assert.equal((error.cause as PlugbayError).code, 'PLUGBAY_PLUGIN_CRASHED');
+  });
+
+  test('the worker sees only the environment variables the manifest declares (unless env: inherit)', async () => {
+    process.env.PLUGBAY_TEST_DECLARED = 'visible';
+    process.env.PLUGBAY_TEST_UNDECLARED = 'secret';
+    try {
+      const declared = await started('basic');
+      assert.deepEqual(await declared.instance.call('env', null, new TestCall()), {
+        declared: 'visible',
+        undeclared: null,
+      });
+      const inherit = await started('basic', {}, createThreadTier({ env: 'inherit' }));
+      assert.deepEqual(await inherit.instance.call('env', null, new TestCall()), {
+        declared: 'visible',
+        undeclared: 'secret',
+      });
+    } finally {
+      delete process.env.PLUGBAY_TEST_DECLARED;
+      delete process.env.PLUGBAY_TEST_UNDECLARED;
+    }
   });
 
   test('health asks the plugin', async () => {

@@ -13,6 +13,18 @@ export interface ThreadTierOptions {
   startTimeoutMs?: number;
   /** Backoff and crash-loop detection for restarts (core/restart.ts); its defaults apply. */
   restart?: RestartOptions;
+  /**
+   * The worker's `process.env`: `declared` gives it only the variables the manifest lists in `permissions.env`
+   * (the rest of the host's environment stays invisible to the plugin); `inherit` a copy of the host's. Default
+   * `declared`.
+   */
+  env?: 'declared' | 'inherit';
+  /**
+   * What the plugin prints on stdout/stderr (console.log …): `log` turns each line into a log line of the plugin
+   * (info / warn, with `stream`), so it carries plugin, version and tier like the rest; `inherit` lets it through
+   * to the host's own stdout/stderr unchanged. Default `log`.
+   */
+  console?: 'log' | 'inherit';
 }
 
 /** The normalised options. */
@@ -20,6 +32,8 @@ export interface ThreadTierConfig {
   unresponsiveMs: number;
   startTimeoutMs: number;
   restart: RestartOptions;
+  env: 'declared' | 'inherit';
+  console: 'log' | 'inherit';
 }
 
 /**
@@ -36,6 +50,8 @@ export class ThreadTier implements Tier {
     check.positiveInteger('unresponsiveMs', options.unresponsiveMs);
     check.positiveInteger('startTimeoutMs', options.startTimeoutMs);
     check.object('restart', options.restart);
+    check.oneOf('env', options.env, ['declared', 'inherit']);
+    check.oneOf('console', options.console, ['log', 'inherit']);
     const r = options.restart ?? {};
     check.positiveInteger('restart.initialDelayMs', r.initialDelayMs);
     check.positiveInteger('restart.maxDelayMs', r.maxDelayMs);
@@ -47,6 +63,8 @@ export class ThreadTier implements Tier {
       unresponsiveMs: options.unresponsiveMs ?? 1000,
       startTimeoutMs: options.startTimeoutMs ?? 10_000,
       restart: { ...r },
+      env: options.env ?? 'declared',
+      console: options.console ?? 'log',
     };
   }
 

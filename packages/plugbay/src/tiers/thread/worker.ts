@@ -79,6 +79,8 @@ class Scope implements CallScope {
 
 const scopes = new Map<number, Scope>();
 let runtime: PluginRuntime;
+/** The id of the last request read from the port. Ids grow in the order the host sends them. */
+let lastReceived = 0;
 
 function settle(id: number, value: unknown): void {
   scopes.delete(id);
@@ -96,15 +98,8 @@ function fail(id: number, error: unknown): void {
   post([ToHost.Failure, id, wire(error)]);
 }
 
-/** Runs `work` for request `id`, answering with its value or its error (synchronous values answer at once). */
-function answer(id: number, work: () => unknown): void {
-  let result: unknown;
-  try {
-    result = work();
-  } catch (error) {
-    fail(id, error);
-    return;
-  }
+/** Answers request `id` with `result`: at once for a plain value, when it settles for a promise. */
+function reply(id: number, result: unknown): void {
   if (
     result !== null &&
     typeof result === 'object' &&
@@ -119,40 +114,55 @@ function answer(id: number, work: () => unknown): void {
   }
 }
 
+/** Runs a lifecycle hook for request `id` with its own cancellable signal. */
+function lifecycle(id: number, hook: (signal: AbortSignal) => Promise<unknown>): void {
+  const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
+  scopes.set(id, scope);
+  let result: unknown;
+  try {
+    result = hook(scope.signal);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  reply(id, result);
+}
+
 function onRequest(m: WorkerRequest): void {
+  if (m[0] !== ToWorker.Cancel) lastReceived = m[1];
   switch (m[0]) {
     case ToWorker.Call: {
+      // The hot path: no closure per call; the scope is kept only so that a Cancel can find it.
       const id = m[1];
       const scope = new Scope(m[5], m[4], m[6]);
       scopes.set(id, scope);
-      answer(id, () => runtime.invoke(m[2], m[3], scope));
+      let result: unknown;
+      try {
+        result = runtime.invoke(m[2], m[3], scope);
+      } catch (error) {
+        fail(id, error);
+        return;
+      }
+      reply(id, result);
       return;
     }
-    case ToWorker.Cancel: {
+    case ToWorker.Cancel:
       scopes.get(m[1])?.cancel(PlugbayError.fromWire(m[2]));
       return;
-    }
     case ToWorker.Ping:
       post([ToHost.Pong, m[1]]);
       return;
     case ToWorker.Start: {
-      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
-      scopes.set(m[1], scope);
-      answer(m[1], () => runtime.start(m[2], scope.signal));
+      const config = m[2];
+      lifecycle(m[1], (signal) => runtime.start(config, signal));
       return;
     }
-    case ToWorker.Stop: {
-      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
-      scopes.set(m[1], scope);
-      answer(m[1], () => runtime.stop(scope.signal));
+    case ToWorker.Stop:
+      lifecycle(m[1], (signal) => runtime.stop(signal));
       return;
-    }
-    case ToWorker.Health: {
-      const scope = new Scope(Number.POSITIVE_INFINITY, undefined, undefined);
-      scopes.set(m[1], scope);
-      answer(m[1], () => runtime.health(scope.signal));
+    case ToWorker.Health:
+      lifecycle(m[1], (signal) => runtime.health(signal));
       return;
-    }
   }
 }
 
@@ -163,6 +173,15 @@ function jsonSafe(fields: Record<string, unknown> | undefined): Record<string, u
     return { unserializable: true };
   }
 }
+
+// Tell the host how far the plugin got when the worker dies: later requests never reached it.
+process.on('exit', () => {
+  try {
+    post([ToHost.Exiting, lastReceived]);
+  } catch {
+    // the port is gone: the host fails every request it had sent, as when V8 runs out of memory
+  }
+});
 
 try {
   runtime = new PluginRuntime(resolveDefinition(await import(init.entryUrl)), { logger });

@@ -1,4 +1,5 @@
 // Test fixture for the tier tests: one function per behaviour a tier must survive or report.
+import { existsSync } from 'node:fs';
 import { definePlugin, PlugbayError, Type } from '@plugbay/sdk';
 
 let calls = 0;
@@ -42,6 +43,28 @@ export default definePlugin({
         return 'scheduled';
       },
     },
+    throwsInMicrotask: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: () => {
+        queueMicrotask(() => {
+          throw new Error('thrown in a plugin microtask');
+        });
+        return 'scheduled';
+      },
+    },
+    blockThenCrash: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      // Blocks the worker until the test flips flag[0] (so that calls pile up unread in its port), then dies.
+      handler: (flag) => {
+        Atomics.wait(flag, 0, 0);
+        process.nextTick(() => {
+          throw new Error('crash after the wake-up');
+        });
+        return new Promise(() => {});
+      },
+    },
     rejectsUnawaited: {
       input: Type.Unknown(),
       output: Type.Unknown(),
@@ -79,6 +102,24 @@ export default definePlugin({
       },
     },
     config: { input: Type.Unknown(), output: Type.Unknown(), handler: (_input, ctx) => ctx.config },
+    uncloneable: { input: Type.Unknown(), output: Type.Unknown(), handler: () => ({ fn: () => 1 }) },
+    env: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: () => ({
+        declared: process.env.PLUGBAY_TEST_DECLARED ?? null,
+        undeclared: process.env.PLUGBAY_TEST_UNDECLARED ?? null,
+      }),
+    },
+    print: {
+      input: Type.Unknown(),
+      output: Type.Unknown(),
+      handler: (input) => {
+        console.log(`out: ${input}`);
+        console.error(`err: ${input}`);
+        return 'printed';
+      },
+    },
     count: { input: Type.Unknown(), output: Type.Number(), handler: () => ++calls },
     exit: {
       input: Type.Unknown(),
@@ -88,6 +129,8 @@ export default definePlugin({
   },
   start(ctx) {
     if (ctx.config?.failStart) throw new Error('start refused');
+    if (ctx.config?.failStartIfExists && existsSync(ctx.config.failStartIfExists))
+      throw new Error('marker file exists');
     if (ctx.config?.crashAfterStart) {
       setTimeout(() => {
         throw new Error('crash after start');

@@ -1,0 +1,95 @@
+// The CI gate a plugin repository runs, on real plugin directories through the real CLI: snapshot the released
+// contract, then `plugbay contract check` each new version against it.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runPlugbay } from '../test-support/cli.js';
+import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+
+const input = {
+  type: 'object',
+  properties: { url: { type: 'string' }, width: { type: 'integer', minimum: 1 } },
+  required: ['url', 'width'],
+};
+const output = (required: string[]) => ({
+  type: 'object',
+  properties: Object.fromEntries(
+    required.map((p) => [p, p === 'bytes' ? { type: 'integer' } : { type: 'string' }]),
+  ),
+  required,
+});
+
+async function images(root: string, folder: string, version: string, outputRequired: string[]) {
+  return writePlugin(root, folder, {
+    manifest: manifest({
+      name: 'images',
+      version,
+      functions: { resize: { input, output: output(outputRequired) } },
+    }),
+    files: { 'index.mjs': 'export default { name: "images", functions: {} };\n' },
+  });
+}
+
+test('contract check: removing a required output field fails (exit 1, naming the field) until the major version is bumped', async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url', 'bytes']);
+  const snapshot = join(root, 'images.contract.json');
+
+  const snap = await runPlugbay(['contract', 'snapshot', v1, '--out', snapshot]);
+  assert.equal(snap.code, 0, snap.stderr);
+  const saved = JSON.parse(await readFile(snapshot, 'utf8'));
+  assert.deepEqual(Object.keys(saved.functions), ['resize']);
+  assert.equal(saved.version, '1.0.0');
+  const printed = await runPlugbay(['contract', 'snapshot', v1]);
+  assert.deepEqual(JSON.parse(printed.stdout), saved);
+
+  // 1.1.0 stops returning `bytes`: callers relying on it would break.
+  const minor = await images(root, 'v1.1', '1.1.0', ['url']);
+  const failed = await runPlugbay(['contract', 'check', minor, '--against', snapshot]);
+  assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /^error: .*resize.*bytes/m);
+  assert.match(failed.stdout, /failed: \d+ error/);
+
+  const json = await runPlugbay(['contract', 'check', minor, '--against', snapshot, '--json']);
+  assert.equal(json.code, 1);
+  const result = JSON.parse(json.stdout) as { ok: boolean; errors: { rule?: string; path?: string }[] };
+  assert.equal(result.ok, false);
+  assert.ok(result.errors.length >= 1);
+
+  // diff says the same, per change: breaking, exit 1; --json lists the rule ids.
+  const diff = await runPlugbay(['contract', 'diff', snapshot, minor, '--json']);
+  assert.equal(diff.code, 1);
+  const changes = (JSON.parse(diff.stdout) as { changes: { rule: string; verdict: string; path: string }[] })
+    .changes;
+  assert.ok(
+    changes.some((c) => c.verdict === 'breaking' && c.rule.startsWith('output.') && c.path.includes('bytes')),
+    JSON.stringify(changes),
+  );
+
+  // 2.0.0 with the same change passes the gate: a major bump announces the break.
+  const major = await images(root, 'v2', '2.0.0', ['url']);
+  const passed = await runPlugbay(['contract', 'check', major, '--against', snapshot]);
+  assert.equal(passed.code, 0, passed.stdout + passed.stderr);
+  assert.match(passed.stdout, /^ok /m);
+
+  // A compatible change (an extra output field promised) passes diff with exit 0.
+  const more = await images(root, 'v1.2', '1.2.0', ['url', 'bytes', 'etag']);
+  assert.equal((await runPlugbay(['contract', 'diff', snapshot, more])).code, 0);
+});
+
+test('contract commands: bad usage exits 2', async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url']);
+  for (const args of [
+    ['contract'],
+    ['contract', 'frobnicate'],
+    ['contract', 'diff', v1],
+    ['contract', 'check', v1],
+    ['contract', 'snapshot', v1, '--against', v1],
+    ['contract', 'diff', join(root, 'missing.json'), v1],
+  ]) {
+    const res = await runPlugbay(args);
+    assert.equal(res.code, 2, `${args.join(' ')}: ${res.stdout}${res.stderr}`);
+  }
+});

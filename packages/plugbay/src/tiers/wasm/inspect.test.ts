@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { PlugbayError } from '../../core/errors.js';
+import { validateManifest } from '../../core/manifest.js';
+import { auditExports, draftFunctions, inspectWasmModule } from './inspect.js';
+import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
+import { createWasmTier } from './tier.js';
+
+const cleanups: (() => void)[] = [];
+before(() => buildFixtures());
+after(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+test('inspectWasmModule lists functions and WASI use; draftFunctions makes a valid manifest', async () => {
+  const c = await inspectWasmModule(fixture('c'));
+  assert.deepEqual(c, {
+    functions: ['echo', 'read_file', 'write_file', 'get_env', 'print', 'now'],
+    wasi: true,
+    unsupported: [],
+  });
+  const user = await inspectWasmModule(fixture('user-import'));
+  assert.deepEqual(user.unsupported, ['extism:host/user.lookup']);
+  const manifest = {
+    name: 'c',
+    version: '1.0.0',
+    runtime: 'wasm',
+    entry: 'plugin.wasm',
+    functions: draftFunctions(c.functions),
+  };
+  assert.deepEqual(validateManifest(manifest).problems, []);
+});
+
+test('auditExports reports extra exports and missing functions; a missing function fails the load', async () => {
+  assert.deepEqual(auditExports(['echo', 'gone'], ['echo', 'debug_dump']), {
+    extra: ['debug_dump'],
+    missing: ['gone'],
+  });
+  const p = wasmPlugin(fixture('as'), {
+    functions: { echo: { input: {}, output: {} }, gone: { input: {}, output: {} } },
+  });
+  cleanups.push(p.cleanup);
+  await assert.rejects(
+    createWasmTier().load(p.plugin, loadOptions()),
+    (e: PlugbayError) =>
+      e.code === 'PLUGBAY_LOAD_FAILED' && (e.details?.missing as string[] | undefined)?.[0] === 'gone',
+  );
+});

@@ -1,0 +1,42 @@
+/**
+ * What a wasm plugin's module offers, without running it: for `plugbay build` (fill `functions` from the exports;
+ * the author then adds the schemas) and for the export audit (exports that are not manifest functions).
+ */
+import { readFile } from 'node:fs/promises';
+import type { FunctionSpec } from '../../core/manifest.js';
+import { auditModule } from './engine.js';
+
+export interface WasmModuleReport {
+  /** Function exports, toolchain and ABI exports removed. */
+  functions: string[];
+  /** The module uses WASI preview 1. */
+  wasi: boolean;
+  /** Imports this host does not provide (`module.name`); such a module will not load. */
+  unsupported: string[];
+}
+
+export async function inspectWasmModule(pathOrBytes: string | Uint8Array): Promise<WasmModuleReport> {
+  const bytes = typeof pathOrBytes === 'string' ? new Uint8Array(await readFile(pathOrBytes)) : pathOrBytes;
+  return auditModule(await WebAssembly.compile(bytes));
+}
+
+/** Manifest `functions` for a module's exports: accept-anything schemas the author narrows later. */
+export function draftFunctions(functions: readonly string[]): Record<string, FunctionSpec> {
+  const out: Record<string, FunctionSpec> = {};
+  for (const fn of functions)
+    out[fn] = { description: `${fn} (from the wasm exports)`, input: {}, output: {} };
+  return out;
+}
+
+/** Exports that are not manifest functions (reported by the audit) and manifest functions the module lacks. */
+export function auditExports(
+  manifestFunctions: readonly string[],
+  exported: readonly string[],
+): { extra: string[]; missing: string[] } {
+  const declared = new Set(manifestFunctions);
+  const offered = new Set(exported);
+  return {
+    extra: exported.filter((f) => !declared.has(f)),
+    missing: manifestFunctions.filter((f) => !offered.has(f)),
+  };
+}
