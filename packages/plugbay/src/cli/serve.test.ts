@@ -9,7 +9,9 @@ import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
 /** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
 async function serve(t: TestContext, dir: string, extra: string[]) {
-  const child = startPlugbay(['serve', dir, '--port', '0', ...extra]);
+  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
+  const state = join(await tempDir(t), 'state.db');
+  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -132,7 +134,8 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
   t.after(() => taken.close());
-  const res = await runPlugbay(['serve', root, '--port', String((taken.address() as AddressInfo).port)]);
+  const port = String((taken.address() as AddressInfo).port);
+  const res = await runPlugbay(['serve', root, '--port', port, '--state', join(root, 'state.db')]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /EADDRINUSE/);
 });

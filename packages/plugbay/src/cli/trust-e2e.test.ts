@@ -168,6 +168,8 @@ test('plugbay sign + serve --keyring: every kind of bad signature is refused wit
     'good,community-inline',
     '--contracts',
     contracts,
+    '--state',
+    join(await tempDir(t), 'state.db'),
   ]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

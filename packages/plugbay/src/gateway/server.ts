@@ -11,6 +11,7 @@ import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
 import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
+import { adminRoutes } from './admin.js';
 import { httpErrorOf } from './errors.js';
 
 export interface GatewayOptions {
@@ -99,6 +100,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     // Serialised here: fastify would send a plain string output as text, not as a JSON string.
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
   });
+
+  fastify.register(adminRoutes, { host });
 
   fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
 

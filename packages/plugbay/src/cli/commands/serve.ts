@@ -3,17 +3,29 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
+import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
+import {
+  openStateStore,
+  rolloutOf,
+  rolloutOptions,
+  rolloutUsage,
+  startWatcher,
+  watchTimingOf,
+} from './serve-rollout.js';
 import { serveTrust, serveTrustOptions, serveTrustUsage } from './serve-trust.js';
 
 export const serveCommand: Command = {
   name: 'serve',
   usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576] [--keyring dir] [--dev]
+              [--state .plugbay/state.db] [--rollout manual|activate|canary:<percent>]
+              [--settle-ms 500] [--watch-interval-ms 2000]
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
+${rolloutUsage}
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls, stop the plugins, exit 0; a second signal exits at once with 1.
 
@@ -29,6 +41,7 @@ ${serveTrustUsage}`,
           host: { type: 'string' },
           'body-limit': { type: 'string' },
           ...serveTrustOptions,
+          ...rolloutOptions,
         },
       }),
     );
@@ -46,11 +59,17 @@ ${serveTrustUsage}`,
     }
 
     const trust = await serveTrust(values);
+    // --dev also makes the rollout `activate` (serve-rollout.ts), besides signatures `warn` (serve-trust.ts).
+    const rollout = rolloutOf(values.rollout, values.dev === true);
+    const timing = watchTimingOf(values);
 
     const logger = defaultLogger();
     for (const warning of trust.warnings) logger.warn(warning);
     logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
-    const host = createHost({ logger, ...trust.hostOptions });
+    const store = openStateStore(values.state, logger);
+    if (store === undefined) return 1;
+    const host = createHost({ logger, ...trust.hostOptions, store });
+    const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,
       port,
@@ -68,14 +87,22 @@ ${serveTrustUsage}`,
     const onSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
-        void host.destroy().finally(() => stop(1));
+        void watcher
+          .close()
+          .then(() => host.destroy())
+          .finally(() => {
+            store.close();
+            stop(1);
+          });
         return;
       }
       shuttingDown = true;
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
         await gateway.close();
+        await watcher.close();
         await host.close();
+        store.close();
         logger.info('plugbay stopped');
         stop(0);
       })().catch((err: unknown) => {
@@ -92,12 +119,13 @@ ${serveTrustUsage}`,
       });
       if (address === undefined) {
         await host.close();
+        store.close();
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
       // The host logs each diagnostic itself; here only the summary. A signal during loading closes the host,
       // which fails the load: that is the shutdown's business, not an error.
-      const report = await host.loadDirectory(dir).catch((err: unknown) => {
+      const report = await watcher.start().catch((err: unknown) => {
         if (!shuttingDown) throw err;
         return undefined;
       });
@@ -105,7 +133,13 @@ ${serveTrustUsage}`,
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
         gateway.setReady(true);
         logger.info(
-          { dir, plugins: names, rejected: report.diagnostics.filter((d) => d.severity === 'error').length },
+          {
+            dir,
+            plugins: names,
+            state: store.file,
+            rollout: formatRolloutPolicy(rollout),
+            rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
+          },
           'plugbay ready',
         );
       }
