@@ -2,6 +2,8 @@
 
 export type { BuildOutcome, BuiltPlugin } from './build/build.js';
 export { buildPlugin, buildPlugins } from './build/build.js';
+export type { ContractSnapshot, DiffResult } from './contract/index.js';
+export { checkAgainst, diffSnapshots } from './contract/index.js';
 export type { ErrorCode, WireError } from './core/errors.js';
 export { errorCodes, isErrorCode, PlugbayError } from './core/errors.js';
 export type { Manifest, ManifestProblem } from './core/manifest.js';
@@ -20,12 +22,29 @@ export type { Gateway, GatewayOptions } from './gateway/server.js';
 export { createGateway } from './gateway/server.js';
 export { checkPluginDir, discover } from './host/discover.js';
 export { createHost } from './host/host.js';
+export type { Route } from './host/router/index.js';
 export type {
+  ActivateOptions,
+  ActivateResult,
   CallOptions,
   CallResult,
+  ChangeOptions,
   HostOptions,
   LoadReport,
   PluginClient,
   PluginHost,
   VersionStatus,
 } from './host/types.js';
+export type { DirectoryWatcher, RolloutPolicy, WatcherOptions } from './host/watch.js';
+export { createWatcher, parseRolloutPolicy } from './host/watch.js';
+export type { AuditEntry, AuditQuery, StateStore } from './store/index.js';
+export { MemoryStateStore, SqliteStateStore } from './store/index.js';
+export type {
+  InlineTierOptions,
+  ProcessTierOptions,
+  ThreadTierOptions,
+  WasmTierOptions,
+} from './tiers/index.js';
+export { createInlineTier, createProcessTier, createThreadTier, createWasmTier } from './tiers/index.js';
+export type { Keyring, TrustPolicy, TrustPolicyOptions, Verification } from './trust/index.js';
+export { createKeyring, keygen, loadKeyring, signPlugin, verifyPlugin } from './trust/index.js';
