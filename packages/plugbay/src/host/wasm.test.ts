@@ -52,6 +52,32 @@ test('a wasm plugin (AssemblyScript, Extism PDK) answers through host.call and o
   assert.equal(res.headers['x-plugbay-served-by'], 'echoer@1.0.0');
 });
 
+test('plugins from each toolchain (AssemblyScript, C, Rust) answer over HTTP with schemas enforced', async (t) => {
+  const host = wasmHost(t);
+  for (const lang of ['as', 'c', 'rust']) {
+    const p = wasmPlugin(fixture(lang), {
+      name: `echo-${lang}`,
+      functions: { echo: { input: { type: 'object', required: ['text'] }, output: { type: 'object' } } },
+    });
+    t.after(() => p.cleanup());
+    await host.load(p.dir);
+  }
+  const gateway = createGateway({ host, port: 0 });
+  t.after(() => gateway.close());
+  const { url } = await gateway.listen();
+  for (const lang of ['as', 'c', 'rust']) {
+    const ok = await fetch(`${url}/v1/call/echo-${lang}/echo`, {
+      method: 'POST',
+      body: JSON.stringify({ text: 'héllo 世界' }),
+    });
+    assert.equal(ok.status, 200, lang);
+    assert.deepEqual(await ok.json(), { text: 'héllo 世界' }, lang);
+    const bad = await fetch(`${url}/v1/call/echo-${lang}/echo`, { method: 'POST', body: '{}' });
+    assert.equal(bad.status, 400, lang);
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'PLUGBAY_INVALID_INPUT');
+  }
+});
+
 test('hot swap between two .wasm versions: activate, calls move, the old version is drained', async (t) => {
   const host = wasmHost(t);
   await host.load(versionDir(t, 'as', '1.0.0'));
