@@ -2,6 +2,7 @@ import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
+import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
@@ -17,6 +18,11 @@ export interface CheckedRow {
   dir: string;
   /** With --keyring: the signature status, the key's trust level and id. */
   signature?: { status: string; trust?: string; keyId?: string };
+  /**
+   * The OS sandbox layers the process tier applies to this plugin on this machine (detected now; a layer whose tool
+   * is missing is listed with applied: false). Wasm plugins are sandboxed by WASI instead: empty.
+   */
+  sandbox?: SandboxLayer[];
 }
 
 /** What `plugbay check --json` prints. `ok` is false when any plugin is rejected. */
@@ -70,6 +76,7 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
     runtime: p.manifest.runtime,
     status: p.warnings.length > 0 ? 'warnings' : 'ok',
     dir: p.dir,
+    sandbox: sandboxReport(p.manifest),
   }));
   // A directory with an error diagnostic was rejected; it appears once, named as well as its manifest allows.
   const rejected = new Map<string, Diagnostic>();
@@ -112,6 +119,14 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
   return { ok: rows.every((r) => r.status !== 'rejected'), plugins: rows, diagnostics };
 }
 
+/** Only layers that really apply are named; `none` when none does (never claim a missing one). */
+function sandboxText(p: CheckedRow): string {
+  if (p.runtime === 'wasm') return 'wasm: WASI capabilities';
+  if (p.sandbox === undefined) return '-';
+  const applied = p.sandbox.filter((l) => l.applied).map((l) => l.layer);
+  return applied.length === 0 ? 'none' : applied.join(' + ');
+}
+
 function humanReport(root: string, report: CheckReport): string {
   const where = (dir: string) => relative(root, dir) || '.';
   const parts: string[] = [];
@@ -126,13 +141,22 @@ function humanReport(root: string, report: CheckReport): string {
           : `${p.signature.status} (${p.signature.trust}, ${p.signature.keyId})`;
     parts.push(
       table(
-        ['PLUGIN', 'VERSION', 'RUNTIME', 'STATUS', ...(signed ? ['SIGNATURE'] : []), 'DIR'],
+        [
+          'PLUGIN',
+          'VERSION',
+          'RUNTIME',
+          'STATUS',
+          ...(signed ? ['SIGNATURE'] : []),
+          'SANDBOX (process tier)',
+          'DIR',
+        ],
         report.plugins.map((p) => [
           p.name,
           p.version,
           p.runtime,
           p.status,
           ...(signed ? [signature(p)] : []),
+          sandboxText(p),
           where(p.dir),
         ]),
       ),
