@@ -18,6 +18,11 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     summary: 'bundle TypeScript plugins and generate their plugin.json',
     load: async () => (await import('./commands/build.js')).buildCommand,
   },
+  {
+    name: 'test',
+    summary: 'run the conformance checks on one plugin; exit 1 if one fails',
+    load: async () => (await import('./commands/test.js')).testCommand,
+  },
 ];
 
 export function usage(): string {
