@@ -13,6 +13,14 @@ packages=(
   "libclang-rt-14-dev-wasm32"
   "rustc"
   "libstd-rust-dev-wasm32"
+  # process tier: OS sandbox layers and the Go plugins built with hashicorp/go-plugin (GOPATH mode, no downloads)
+  "bubblewrap bwrap"
+  "util-linux setpriv"
+  "golang go"
+  "golang-github-hashicorp-go-plugin-dev"
+  "golang-google-grpc-dev"
+  "protobuf-compiler protoc"
+  "golang-goprotobuf-dev protoc-gen-go"
 )
 
 missing=()

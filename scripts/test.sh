@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+bash scripts/build-go-plugins.sh
 [ -d node_modules ] || npm ci
 npm run -s build
 npx biome check .

@@ -106,6 +106,8 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
 
   const res = await inFlight;
   assert.equal(res.status, 200);
+  // Ends the keep-alive connection, or close() would wait for its idle timeout.
+  assert.equal(res.headers.get('connection'), 'close');
   assert.deepEqual(await res.json(), { body: 'opened' });
   assert.equal(await exitOf(child), 0);
 });

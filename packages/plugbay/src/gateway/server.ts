@@ -2,8 +2,9 @@
  * The HTTP gateway: plugin calls and status over fastify. It owns no plugin logic; every call goes through
  * `host.callDetailed`, and the host's error codes decide the HTTP status.
  */
+import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
@@ -50,7 +51,9 @@ export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-
 export function createGateway(options: GatewayOptions): Gateway {
   const config = normalise(options);
   const { host, logger } = config;
-  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit });
+  // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
+  // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
+  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit, return503OnClosing: false });
   let ready = false;
   let closing: Promise<void> | undefined;
 
@@ -85,27 +88,16 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   fastify.post<{ Params: { plugin: string; fn: string } }>('/v1/call/:plugin/:fn', async (request, reply) => {
     const { plugin, fn } = request.params;
-    const controller = new AbortController();
-    // The client hung up before the answer: cancel the call so the plugin can stop working on it.
-    const onClose = () => {
-      if (!reply.raw.writableEnded)
-        controller.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection'));
-    };
-    reply.raw.once('close', onClose);
-    try {
-      const options = callOptionsOf(request.headers);
-      options.signal = controller.signal;
-      // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
-      const input = request.body === undefined ? {} : request.body;
-      const result = await host.callDetailed(plugin, fn, input, options);
-      reply
-        .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
-        .header(resultHeaders.arm, result.arm);
-      // Serialised here: fastify would send a plain string output as text, not as a JSON string.
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    const options = callOptionsOf(request.headers);
+    options.signal = connectionSignal(request.raw.socket);
+    // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
+    const input = request.body === undefined ? {} : request.body;
+    const result = await host.callDetailed(plugin, fn, input, options);
+    reply
+      .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
+      .header(resultHeaders.arm, result.arm);
+    // Serialised here: fastify would send a plain string output as text, not as a JSON string.
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
   });
 
   fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
@@ -159,6 +151,30 @@ function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logg
     bodyLimit,
     ...(options.logger ? { logger: options.logger } : {}),
   };
+}
+
+const connectionAbort = Symbol('plugbay.connectionAbort');
+
+/**
+ * One abort signal per client connection, fired when the client hangs up: the calls still running for it are
+ * cancelled (PLUGBAY_CANCELLED reaches the plugin). Per connection rather than per request because a fresh
+ * AbortController with a listener costs ~13 µs on Node 20, a quarter of a whole gateway request; HTTP/1.1 has one
+ * request in flight per connection anyway.
+ */
+function connectionSignal(socket: Socket): AbortSignal {
+  const holder = socket as Socket & { [connectionAbort]?: AbortController };
+  let controller = holder[connectionAbort];
+  if (controller === undefined) {
+    const created = new AbortController();
+    // Pipelined requests share the signal: no leak warning for more than 10 listeners.
+    setMaxListeners(0, created.signal);
+    controller = created;
+    holder[connectionAbort] = created;
+    socket.once('close', () =>
+      created.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection')),
+    );
+  }
+  return controller.signal;
 }
 
 /** Reads the call headers into host call options; a malformed header is the caller's error. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import { pino } from 'pino';
 import { createGateway } from '../gateway/server.js';
-import { tempDir } from '../test-support/plugins.js';
+import type { tempDir } from '../test-support/plugins.js';
 import { createWasmTier } from '../tiers/index.js';
 import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
 import { createHost } from './host.js';
@@ -26,7 +26,10 @@ function versionDir(t: Parameters<typeof tempDir>[0], wasm: string, version: str
 }
 
 function wasmHost(t: Parameters<typeof tempDir>[0]) {
-  const host = createHost({ logger: pino({ level: 'silent' }), tiers: { wasm: createWasmTier({ run: 'host-thread' }) } });
+  const host = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { wasm: createWasmTier({ run: 'host-thread' }) },
+  });
   t.after(() => host.close());
   return host;
 }
@@ -39,7 +42,11 @@ test('a wasm plugin (AssemblyScript, Extism PDK) answers through host.call and o
 
   const gateway = createGateway({ host, port: 0 });
   t.after(() => gateway.close());
-  const res = await gateway.fastify.inject({ method: 'POST', url: '/v1/call/echoer/echo', payload: { hi: 'there' } });
+  const res = await gateway.fastify.inject({
+    method: 'POST',
+    url: '/v1/call/echoer/echo',
+    payload: { hi: 'there' },
+  });
   assert.equal(res.statusCode, 200);
   assert.deepEqual(res.json(), { hi: 'there' });
   assert.equal(res.headers['x-plugbay-served-by'], 'echoer@1.0.0');

@@ -1,0 +1,238 @@
+// Process tier beside its raw boundaries, in one run: `frames` vs a raw unix-socket frame round trip, and `grpc`
+// vs raw grpc-js unary over a unix socket; plus cold start to first call. Run pinned to one core for the
+// sequential figures: `taskset -c 0 node bench/dist/process-tier.js` (children inherit the affinity).
+// BENCH_QUICK=1 runs a tenth of the calls.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { ProcessTier } from '../../packages/plugbay/dist/tiers/process/index.js';
+import { callContext, logSink, writePlugin } from '../../packages/plugbay/dist/tiers/process/test-helpers.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sdkEntry = path.resolve(here, '../../packages/sdk/dist/process/main.js');
+const quick = process.env.BENCH_QUICK === '1';
+const N = quick ? 500 : 5000;
+const P = quick ? 2000 : 20000;
+const payload = { text: 'x'.repeat(52) }; // 64 bytes of JSON
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plugbay-bench-process-'));
+
+const rawFramesServer = `
+import net from 'node:net';
+const server = net.createServer((s) => {
+  s.setNoDelay(true);
+  let rest = Buffer.alloc(0);
+  s.on('data', (c) => {
+    let buf = rest.length ? Buffer.concat([rest, c]) : c;
+    let pos = 0;
+    while (buf.length - pos >= 4) {
+      const len = buf.readUInt32BE(pos);
+      if (buf.length - pos - 4 < len) break;
+      // the same work the SDK does per call: parse and stringify the JSON
+      const body = JSON.stringify(JSON.parse(buf.toString('utf8', pos + 8, pos + 4 + len)));
+      const out = Buffer.allocUnsafe(8 + Buffer.byteLength(body));
+      out.writeUInt32BE(out.length - 4, 0); out.writeUInt32BE(buf.readUInt32BE(pos + 4), 4); out.write(body, 8);
+      s.write(out);
+      pos += 4 + len;
+    }
+    rest = buf.subarray(pos);
+  });
+});
+server.listen(process.argv[2], () => process.stdout.write('ready\\n'));
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+`;
+
+const rawGrpcServer = `
+import * as grpc from ${JSON.stringify(import.meta.resolve('@grpc/grpc-js'))};
+const server = new grpc.Server();
+const id = (b) => b;
+server.addService({ Echo: { path: '/raw.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: id, requestDeserialize: id, responseSerialize: id, responseDeserialize: id } },
+  { Echo: (call, cb) => cb(null, Buffer.from(JSON.stringify(JSON.parse(call.request.toString())))) });
+server.bindAsync('unix:' + process.argv[2], grpc.ServerCredentials.createInsecure(), () => process.stdout.write('ready\\n'));
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+`;
+
+function startChild(source: string, name: string, socket: string): Promise<() => void> {
+  const file = path.join(root, name);
+  fs.writeFileSync(file, source);
+  const child = spawn(process.execPath, [file, socket], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve) => child.stdout.once('data', () => resolve(() => child.kill())));
+}
+
+interface Result {
+  name: string;
+  p50us: number;
+  meanUs: number;
+  callsPerSec: number;
+}
+
+async function measure(name: string, once: () => Promise<unknown>): Promise<Result> {
+  for (let i = 0; i < N / 10; i++) await once(); // warm-up
+  const times = new Float64Array(N);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) {
+    const s = process.hrtime.bigint();
+    await once();
+    times[i] = Number(process.hrtime.bigint() - s) / 1000;
+  }
+  const total = Number(process.hrtime.bigint() - t0) / 1000;
+  times.sort();
+  // throughput with 64 calls in flight
+  let started = 0;
+  const t1 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (started < P) {
+        started++;
+        await once();
+      }
+    }),
+  );
+  const secs = Number(process.hrtime.bigint() - t1) / 1e9;
+  return { name, p50us: times[N >> 1] as number, meanUs: total / N, callsPerSec: P / secs };
+}
+
+// raw frames
+const rawFramesSock = path.join(root, 'raw-frames.sock');
+const stopRawFrames = await startChild(rawFramesServer, 'raw-frames.mjs', rawFramesSock);
+const sock = net.connect(rawFramesSock);
+sock.setNoDelay(true);
+await new Promise((r) => sock.once('connect', r));
+const waiting = new Map<number, (v: unknown) => void>();
+let rest: Buffer = Buffer.alloc(0);
+sock.on('data', (c: Buffer) => {
+  const buf = rest.length ? Buffer.concat([rest, c]) : c;
+  let pos = 0;
+  while (buf.length - pos >= 4) {
+    const len = buf.readUInt32BE(pos);
+    if (buf.length - pos - 4 < len) break;
+    const id = buf.readUInt32BE(pos + 4);
+    const value = JSON.parse(buf.toString('utf8', pos + 8, pos + 4 + len));
+    waiting.get(id)?.(value);
+    waiting.delete(id);
+    pos += 4 + len;
+  }
+  rest = buf.subarray(pos);
+});
+let nextId = 0;
+const rawFrame = () =>
+  new Promise((resolve) => {
+    const id = nextId++;
+    const body = JSON.stringify(payload);
+    const out = Buffer.allocUnsafe(8 + Buffer.byteLength(body));
+    out.writeUInt32BE(out.length - 4, 0);
+    out.writeUInt32BE(id, 4);
+    out.write(body, 8);
+    waiting.set(id, resolve);
+    sock.write(out);
+  });
+
+// raw grpc-js
+const rawGrpcSock = path.join(root, 'raw-grpc.sock');
+const stopRawGrpc = await startChild(rawGrpcServer, 'raw-grpc.mjs', rawGrpcSock);
+const client = new grpc.Client(`unix:${rawGrpcSock}`, grpc.credentials.createInsecure());
+const id = (b: Buffer) => b;
+const rawGrpc = () =>
+  new Promise((resolve, reject) => {
+    client.makeUnaryRequest('/raw.Echo/Echo', id, id, Buffer.from(JSON.stringify(payload)), (err, res) =>
+      err ? reject(err) : resolve(JSON.parse((res as Buffer).toString())),
+    );
+  });
+
+// plugbay process tier
+const plugin = writePlugin(
+  root,
+  'echo',
+  { name: 'echo' },
+  {
+    'plugin.mjs':
+      "export default { name: 'echo', version: '1.0.0', functions: { echo: { input: {}, output: {}, handler: (input) => input } } };",
+  },
+);
+async function tierCall(carrier: 'frames' | 'grpc') {
+  const tier = new ProcessTier({ sdkEntry, nodeCarrier: carrier, socketRoot: root });
+  const t0 = performance.now();
+  const instance = await tier.load(plugin, logSink().opts());
+  await instance.start({ signal: new AbortController().signal, config: undefined });
+  await instance.call('echo', payload, callContext());
+  const coldMs = performance.now() - t0;
+  return { tier, coldMs, once: () => instance.call('echo', payload, callContext()) };
+}
+const frames = await tierCall('frames');
+const grpcTier = await tierCall('grpc');
+
+const results = [
+  await measure('raw unix-socket frames', rawFrame),
+  await measure('process tier (frames)', frames.once),
+  await measure('raw grpc-js unary', rawGrpc),
+  await measure('process tier (grpc)', grpcTier.once),
+];
+const [rf, pf, rg, pg] = results as [Result, Result, Result, Result];
+console.log('| path | p50 µs | mean µs | calls/s (64 in flight) |\n|---|---|---|---|');
+for (const r of results)
+  console.log(
+    `| ${r.name} | ${r.p50us.toFixed(1)} | ${r.meanUs.toFixed(1)} | ${Math.round(r.callsPerSec)} |`,
+  );
+console.log(
+  `frames: ${(pf.p50us / rf.p50us).toFixed(2)}x raw p50 (target <= 1.15), ${((pf.callsPerSec / rf.callsPerSec) * 100).toFixed(0)}% of raw throughput (target >= 75%)`,
+);
+console.log(
+  `grpc: ${(pg.p50us / rg.p50us).toFixed(2)}x raw grpc-js p50 (target <= 1.1), ${((pg.callsPerSec / rg.callsPerSec) * 100).toFixed(0)}% of raw throughput`,
+);
+console.log(
+  `cold start to first call: frames ${frames.coldMs.toFixed(0)} ms, grpc ${grpcTier.coldMs.toFixed(0)} ms (target <= 150)`,
+);
+
+// Our TS host calling the plain go-plugin KV plugin vs hashicorp/go-plugin's Go host calling the same binary.
+const goDir = path.resolve(here, '../../examples/go-plugins');
+const kvBin = path.join(goDir, 'kv/bin/kv');
+const kvHost = path.join(goDir, 'kv-host/bin/kv-host');
+if (fs.existsSync(kvBin) && fs.existsSync(kvHost)) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(goDir, 'kv/plugin.json'), 'utf8'));
+  const kvTier = new ProcessTier({ socketRoot: root, sandbox: false });
+  const t0 = performance.now();
+  const kv = await kvTier.load(
+    { id: 'go-kv@1.0.0', dir: path.join(goDir, 'kv'), manifest, entryPath: kvBin, warnings: [] },
+    logSink().opts(),
+  );
+  await kv.start({ signal: new AbortController().signal, config: undefined });
+  await kv.call(
+    'Put',
+    { key: 'k', value: Buffer.from('0123456789abcdef0123456789abcdef').toString('base64') },
+    callContext(),
+  );
+  const coldMs = performance.now() - t0;
+  const ours = await measure('TS host -> Go KV (go-plugin)', () =>
+    kv.call('Get', { key: 'k' }, callContext()),
+  );
+  await kvTier.close();
+  const go = await new Promise<{ p50us: number; callsPerSec: number; coldMs: number }>((resolve, reject) => {
+    const child = spawn(kvHost, [kvBin, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`kv-host exited ${code}`)),
+    );
+  });
+  console.log('\n| Go KV Get, sequential | p50 µs | calls/s | cold start ms |\n|---|---|---|---|');
+  console.log(
+    `| plugbay TS host | ${ours.p50us.toFixed(1)} | ${Math.round(N / ((ours.meanUs * N) / 1e6))} | ${coldMs.toFixed(0)} |`,
+  );
+  console.log(
+    `| go-plugin Go host | ${go.p50us.toFixed(1)} | ${Math.round(go.callsPerSec)} | ${go.coldMs} |`,
+  );
+  console.log(`TS/Go p50 ratio: ${(ours.p50us / go.p50us).toFixed(2)}`);
+}
+
+sock.destroy();
+client.close();
+stopRawFrames();
+stopRawGrpc();
+await frames.tier.close();
+await grpcTier.tier.close();
+fs.rmSync(root, { recursive: true, force: true });

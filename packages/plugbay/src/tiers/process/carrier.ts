@@ -1,0 +1,22 @@
+/** The one internal seam between the instance and the bytes: frames and gRPC implement it alike. */
+import type { Health } from '@plugbay/sdk';
+import type { CallContext } from '../../core/types.js';
+
+export interface Described {
+  name: string;
+  version: string;
+  functions: string[];
+}
+
+export interface Carrier {
+  readonly kind: 'frames' | 'grpc' | 'go-plugin';
+  describe(timeoutMs: number): Promise<Described>;
+  start(config: unknown, timeoutMs: number): Promise<void>;
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown>;
+  stop(timeoutMs: number): Promise<void>;
+  health(timeoutMs: number): Promise<Health>;
+  /** go-plugin's Controller.Shutdown (or the shutdown frame): asks the process to exit. */
+  shutdown(timeoutMs: number): Promise<void>;
+  /** Fails every call in flight at once with `err` and closes the connection; idempotent. */
+  destroy(err: Error): void;
+}

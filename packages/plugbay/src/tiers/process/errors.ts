@@ -1,0 +1,98 @@
+/**
+ * Every failure of the process tier becomes a PLUGBAY_* error here, and only here: gRPC status codes, exit codes
+ * and signals, plugin-level errors from the wire.
+ */
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import type { ErrorMessage } from './proto.js';
+
+const decoder = new TextDecoder();
+
+/** A plugin-level error from a response (`plugbay.v1.Error`), attributed to the plugin. */
+export function fromErrorMessage(e: ErrorMessage, source: ErrorSource): PlugbayError {
+  let details: Record<string, unknown> | undefined;
+  if (e.details !== undefined && e.details.length > 0) {
+    try {
+      const parsed: unknown = JSON.parse(decoder.decode(e.details));
+      if (parsed !== null && typeof parsed === 'object') details = parsed as Record<string, unknown>;
+    } catch {
+      details = { raw: decoder.decode(e.details) };
+    }
+  }
+  return PlugbayError.fromWire(
+    {
+      code: e.code || 'PLUGBAY_PLUGIN_ERROR',
+      message: e.message ?? '',
+      details,
+      ...(e.hasRetryable ? { retryable: e.retryable === true } : {}),
+    },
+    source,
+  );
+}
+
+/** gRPC status codes (grpc/status.h numbers, stable across every gRPC implementation). */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+/** A transport failure reported as a gRPC status. */
+export function fromGrpcStatus(
+  status: { code?: number; details?: string; message?: string },
+  source: ErrorSource,
+): PlugbayError {
+  const message = status.details || status.message || 'gRPC call failed';
+  const details = { grpcCode: status.code };
+  switch (status.code) {
+    // The deadline we set from ctx.deadline passed: the call timed out.
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return new PlugbayError('PLUGBAY_TIMEOUT', message, { ...source, details });
+    // We cancelled it (caller abort); the abort reason normally wins before this is seen.
+    case GrpcStatus.CANCELLED:
+      return new PlugbayError('PLUGBAY_CANCELLED', message, { ...source, details });
+    // The socket broke or the server is gone: the plugin process died or is dying.
+    case GrpcStatus.UNAVAILABLE:
+      return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', message, { ...source, details });
+    // The plugin's service has no such method (go-plugin services: an unknown function).
+    case GrpcStatus.UNIMPLEMENTED:
+      return new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', message, { ...source, details });
+    case GrpcStatus.INVALID_ARGUMENT:
+      return new PlugbayError('PLUGBAY_INVALID_INPUT', message, { ...source, details });
+    case GrpcStatus.PERMISSION_DENIED:
+      return new PlugbayError('PLUGBAY_PERMISSION_DENIED', message, { ...source, details });
+    // UNKNOWN, INTERNAL and the rest: the plugin's handler failed (a go-plugin service returns its errors this way).
+    default:
+      return new PlugbayError('PLUGBAY_PLUGIN_ERROR', message, { ...source, details });
+  }
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Last stderr lines, for the error's details. */
+  stderrTail: string[];
+  /** Some stderr line said the heap ran out (the line may have scrolled out of the tail: V8 prints a stack after it). */
+  oom?: boolean;
+}
+
+/** Node prints this when --max-old-space-size is exceeded; the process then aborts. */
+export const oomPattern = /heap out of memory|Allocation failed - JavaScript heap|out of memory/i;
+
+/** Why a process ended, as the error that in-flight calls and the 'exit' event carry. */
+export function fromExit(exit: ExitInfo, source: ErrorSource): PlugbayError {
+  const oom = exit.oom === true || exit.stderrTail.some((l) => oomPattern.test(l));
+  const how = exit.signal !== null ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const reason = oom ? 'out-of-memory' : exit.signal !== null ? 'signal' : 'exit';
+  return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `plugin process ${how}${oom ? ' (out of memory)' : ''}`, {
+    ...source,
+    details: { reason, exitCode: exit.code, signal: exit.signal, stderrTail: exit.stderrTail.slice(-5) },
+  });
+}

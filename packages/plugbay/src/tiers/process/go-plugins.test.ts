@@ -1,0 +1,99 @@
+// Go plugins built with hashicorp/go-plugin (Debian's 1.0.1): one speaking plugbay.v1.Plugin, one plain KV
+// service called through protocol "go-plugin". Built by scripts/build-go-plugins.sh (npm test runs it).
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { PlugbayError } from '../../core/errors.js';
+import { type Manifest, validateManifest } from '../../core/manifest.js';
+import type { CheckedPlugin } from '../../core/types.js';
+import { call, codeOf, logSink, tempRoot } from './test-helpers.js';
+import { ProcessTier } from './tier.js';
+
+const examples = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../../examples/go-plugins',
+);
+const built =
+  fs.existsSync(path.join(examples, 'kv/bin/kv')) &&
+  fs.existsSync(path.join(examples, 'plugbay-echo/bin/plugbay-echo'));
+const skip = built ? false : 'Go plugins not built (run scripts/build-go-plugins.sh)';
+
+function checkedExample(name: string): CheckedPlugin {
+  const dir = path.join(examples, name);
+  const result = validateManifest(JSON.parse(fs.readFileSync(path.join(dir, 'plugin.json'), 'utf8')));
+  if (!('manifest' in result)) throw new Error(`bad manifest ${JSON.stringify(result.problems)}`);
+  const manifest: Manifest = result.manifest;
+  return {
+    id: `${manifest.name}@${manifest.version}`,
+    dir,
+    manifest,
+    entryPath: path.join(dir, manifest.entry),
+    warnings: [],
+  };
+}
+
+describe('go-plugin compatibility', { skip }, () => {
+  const dirs = tempRoot();
+  const tier = new ProcessTier({ socketRoot: dirs.root });
+  after(async () => {
+    await tier.close();
+    dirs.cleanup();
+  });
+
+  it('a Go plugin implementing plugbay.v1.Plugin runs as an exec plugin', async () => {
+    const log = logSink();
+    const instance = await tier.load(checkedExample('plugbay-echo'), log.opts());
+    assert.deepEqual([...instance.exportedFunctions], ['echo', 'fail']);
+    await instance.start({ signal: new AbortController().signal, config: { greeting: 'hi' } });
+    const out = (await call(instance, 'echo', { a: 1 }, { key: 'tenant-1', timeoutMs: 5000 })) as Record<
+      string,
+      unknown
+    >;
+    assert.deepEqual(out.input, { a: 1 });
+    assert.equal(out.lang, 'go');
+    assert.equal(out.key, 'tenant-1');
+    const err = await call(instance, 'fail').catch((e: unknown) => e);
+    assert.ok(err instanceof PlugbayError);
+    assert.equal(err.code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(err.details?.pluginCode, 'GO_FAILED');
+    assert.equal((await instance.health(new AbortController().signal)).status, 'ok');
+    // hclog JSON from the plugin arrives as structured lines
+    const started = await log.waitFor((l) => l.msg === 'started');
+    assert.equal(started.level, 'info');
+    assert.equal(started.fields?.config, '{"greeting":"hi"}');
+    const pid = instance.pid as number;
+    await instance.close();
+    assert.throws(() => process.kill(pid, 0), 'process gone after close');
+  });
+
+  it('a plain go-plugin KV service: Put and Get as functions, JSON <-> protobuf', async () => {
+    const instance = await tier.load(checkedExample('kv'), logSink().opts());
+    assert.deepEqual([...instance.exportedFunctions].sort(), ['Get', 'Put']);
+    await instance.start({ signal: new AbortController().signal, config: undefined });
+    const value = Buffer.from('hello from node').toString('base64');
+    assert.deepEqual(await call(instance, 'Put', { key: 'greeting', value }), {});
+    assert.deepEqual(await call(instance, 'Get', { key: 'greeting' }), { value });
+    // the service's own error (key not found) is a plugin error; an unknown method is an unknown function
+    assert.equal(await codeOf(call(instance, 'Get', { key: 'missing' })), 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(await codeOf(call(instance, 'Delete', { key: 'x' })), 'PLUGBAY_UNKNOWN_FUNCTION');
+    assert.equal((await instance.health(new AbortController().signal)).status, 'ok');
+    const pid = instance.pid as number;
+    await instance.close();
+    assert.throws(() => process.kill(pid, 0), 'process gone after Controller.Shutdown');
+  });
+
+  it('a killed Go plugin fails its calls, restarts and serves again', async () => {
+    const t = new ProcessTier({ socketRoot: dirs.root, restart: { initialDelayMs: 10 } });
+    const instance = await t.load(checkedExample('kv'), logSink().opts());
+    await instance.start({ signal: new AbortController().signal, config: undefined });
+    process.kill(instance.pid as number, 'SIGKILL');
+    await new Promise<void>((resolve) => instance.once('state', () => resolve()));
+    assert.equal(instance.state, 'degraded');
+    const value = Buffer.from('again').toString('base64');
+    assert.deepEqual(await call(instance, 'Put', { key: 'k', value }), {});
+    assert.deepEqual(await call(instance, 'Get', { key: 'k' }), { value });
+    await t.close();
+  });
+});

@@ -1,0 +1,260 @@
+/**
+ * The gRPC carrier, host side (grpc-js over the unix socket): plugbay.v1.Plugin with protobufjs codecs, plus what
+ * every go-plugin server has: grpc.health.v1 Check for "plugin", plugin.GRPCController/Shutdown and
+ * plugin.GRPCStdio/StreamStdio (absent in go-plugin 1.0.1: UNIMPLEMENTED is expected and ignored).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Health } from '@plugbay/sdk';
+import type protobuf from 'protobufjs';
+import type { ErrorSource } from '../../core/errors.js';
+import type { CallContext } from '../../core/types.js';
+import type { Carrier, Described } from './carrier.js';
+import { fromErrorMessage, fromGrpcStatus } from './errors.js';
+import { type ErrorMessage, protocolTypes } from './proto.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const serializer = (type: protobuf.Type) => (value: object) =>
+  Buffer.from(type.encode(type.fromObject(value)).finish());
+const deserializer = (type: protobuf.Type) => (buf: Buffer) =>
+  type.decode(buf) as unknown as Record<string, unknown>;
+
+export function grpcClient(socketPath: string): grpc.Client {
+  // No retries or reconnect backoff games: a broken plugin connection is the supervisor's business.
+  return new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure(), {
+    'grpc.enable_retries': 0,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+  });
+}
+
+/** One unary call that honours a deadline and a cancel hook; rejects with a PLUGBAY_* error. */
+export function unary<Res>(
+  client: grpc.Client,
+  path: string,
+  serialize: (v: object) => Buffer,
+  deserialize: (b: Buffer) => Res,
+  request: object,
+  opts: { deadline: number; source: ErrorSource; metadata?: grpc.Metadata; onAbort?: CallContext['onAbort'] },
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    let aborted = false;
+    const call = client.makeUnaryRequest(
+      path,
+      serialize,
+      deserialize,
+      request,
+      opts.metadata ?? new grpc.Metadata(),
+      Number.isFinite(opts.deadline) ? { deadline: opts.deadline } : {},
+      (err, res) => {
+        if (aborted) return;
+        if (err) reject(fromGrpcStatus(err, opts.source));
+        else resolve(res as Res);
+      },
+    );
+    opts.onAbort?.((reason) => {
+      aborted = true;
+      call.cancel(); // the plugin sees the call cancelled
+      reject(reason);
+    });
+  });
+}
+
+/** Health, Shutdown and StreamStdio: shared by the plugbay and go-plugin gRPC carriers. */
+export class GoPluginServices {
+  readonly #client: grpc.Client;
+  readonly #source: ErrorSource;
+  readonly #types = protocolTypes();
+  #stdio: grpc.ClientReadableStream<unknown> | undefined;
+
+  constructor(client: grpc.Client, source: ErrorSource) {
+    this.#client = client;
+    this.#source = source;
+  }
+
+  async health(timeoutMs: number): Promise<Health> {
+    const t = this.#types;
+    const res = await unary(
+      this.#client,
+      '/grpc.health.v1.Health/Check',
+      serializer(t.HealthCheckRequest),
+      deserializer(t.HealthCheckResponse),
+      { service: 'plugin' },
+      { deadline: Date.now() + timeoutMs, source: this.#source },
+    );
+    return res.status === 1
+      ? { status: 'ok' }
+      : { status: 'failing', message: `health status ${String(res.status ?? 0)}` };
+  }
+
+  async shutdown(timeoutMs: number): Promise<void> {
+    const t = this.#types;
+    await unary(
+      this.#client,
+      '/plugin.GRPCController/Shutdown',
+      serializer(t.ControllerEmpty),
+      deserializer(t.ControllerEmpty),
+      {},
+      { deadline: Date.now() + timeoutMs, source: this.#source },
+    );
+  }
+
+  /**
+   * Reads the plugin's stdout/stderr stream at once (newer go-plugin servers block on stdout until someone does).
+   * go-plugin 1.0.1 and plugbay's SDK have no such service: UNIMPLEMENTED ends it quietly.
+   */
+  streamStdio(onData: (channel: 'stdout' | 'stderr', data: Uint8Array) => void): void {
+    const t = this.#types;
+    const stream = this.#client.makeServerStreamRequest(
+      '/plugin.GRPCStdio/StreamStdio',
+      serializer(t.Empty),
+      deserializer(t.StdioData),
+      {},
+    );
+    this.#stdio = stream;
+    stream.on('data', (d: { channel?: number; data?: Uint8Array }) => {
+      if (d.data && d.data.length > 0) onData(d.channel === 2 ? 'stderr' : 'stdout', d.data);
+    });
+    stream.on('error', () => {}); // UNIMPLEMENTED (no GRPCStdio), or the process went away
+  }
+
+  close(): void {
+    this.#stdio?.cancel();
+    this.#client.close();
+  }
+}
+
+export class GrpcCarrier implements Carrier {
+  readonly kind = 'grpc';
+  readonly #client: grpc.Client;
+  readonly #source: ErrorSource;
+  readonly #services: GoPluginServices;
+  readonly #types = protocolTypes();
+  readonly #inflight = new Set<(err: Error) => void>();
+  #closedWith: Error | undefined;
+
+  constructor(socketPath: string, source: ErrorSource) {
+    this.#client = grpcClient(socketPath);
+    this.#source = source;
+    this.#services = new GoPluginServices(this.#client, source);
+  }
+
+  get services(): GoPluginServices {
+    return this.#services;
+  }
+
+  /** Tracks a request so that destroy() fails it at once instead of waiting for grpc-js to notice. */
+  #track<T>(work: Promise<T>): Promise<T> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    return new Promise<T>((resolve, reject) => {
+      this.#inflight.add(reject);
+      work.then(resolve, reject).finally(() => this.#inflight.delete(reject));
+    });
+  }
+
+  #unary<Res>(
+    method: string,
+    reqType: protobuf.Type,
+    resType: protobuf.Type,
+    req: object,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return this.#track(
+      unary(
+        this.#client,
+        `/plugbay.v1.Plugin/${method}`,
+        serializer(reqType),
+        deserializer(resType) as (b: Buffer) => Res,
+        req,
+        {
+          deadline: Date.now() + timeoutMs,
+          source: this.#source,
+        },
+      ),
+    );
+  }
+
+  async describe(timeoutMs: number): Promise<Described> {
+    const t = this.#types;
+    const d = await this.#unary<Partial<Described>>(
+      'Describe',
+      t.DescribeRequest,
+      t.DescribeResponse,
+      {},
+      timeoutMs,
+    );
+    return { name: d.name ?? '', version: d.version ?? '', functions: d.functions ?? [] };
+  }
+
+  async start(config: unknown, timeoutMs: number): Promise<void> {
+    const t = this.#types;
+    const req = { config: config === undefined ? undefined : encoder.encode(JSON.stringify(config)) };
+    const res = await this.#unary<{ error?: ErrorMessage }>(
+      'Start',
+      t.StartRequest,
+      t.StartResponse,
+      req,
+      timeoutMs,
+    );
+    if (res.error) throw fromErrorMessage(res.error, this.#source);
+  }
+
+  async call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    const t = this.#types;
+    const metadata = new grpc.Metadata();
+    if (ctx.traceparent !== undefined) metadata.set('traceparent', ctx.traceparent);
+    if (ctx.key !== undefined) metadata.set('x-plugbay-key', ctx.key);
+    const req = {
+      function: fn,
+      input: encoder.encode(JSON.stringify(input ?? null)),
+      metadata: {
+        traceparent: ctx.traceparent ?? '',
+        routingKey: ctx.key ?? '',
+        deadlineUnixMs: Number.isFinite(ctx.deadline) ? ctx.deadline : 0,
+      },
+    };
+    const res = await this.#track(
+      unary<{ output?: Uint8Array; error?: ErrorMessage }>(
+        this.#client,
+        '/plugbay.v1.Plugin/Call',
+        serializer(t.CallRequest),
+        deserializer(t.CallResponse) as (b: Buffer) => { output?: Uint8Array; error?: ErrorMessage },
+        req,
+        { deadline: ctx.deadline, source: this.#source, metadata, onAbort: (l) => ctx.onAbort(l) },
+      ),
+    );
+    if (res.error) throw fromErrorMessage(res.error, this.#source);
+    return res.output === undefined || res.output.length === 0
+      ? undefined
+      : JSON.parse(decoder.decode(res.output));
+  }
+
+  async stop(timeoutMs: number): Promise<void> {
+    const t = this.#types;
+    const res = await this.#unary<{ error?: ErrorMessage }>(
+      'Stop',
+      t.StopRequest,
+      t.StopResponse,
+      {},
+      timeoutMs,
+    );
+    if (res.error) throw fromErrorMessage(res.error, this.#source);
+  }
+
+  health(timeoutMs: number): Promise<Health> {
+    return this.#track(this.#services.health(timeoutMs));
+  }
+
+  shutdown(timeoutMs: number): Promise<void> {
+    return this.#track(this.#services.shutdown(timeoutMs));
+  }
+
+  destroy(err: Error): void {
+    if (this.#closedWith) return;
+    this.#closedWith = err;
+    for (const reject of [...this.#inflight]) reject(err);
+    this.#inflight.clear();
+    this.#services.close();
+  }
+}

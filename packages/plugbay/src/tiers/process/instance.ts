@@ -1,0 +1,512 @@
+/**
+ * One plugin version in its own process, supervised: health probes, restart with backoff after a crash or too
+ * many failed probes, crash-loop detection, graceful then hard stop. Calls in flight when the process dies fail
+ * at once with PLUGBAY_PLUGIN_CRASHED; calls that arrive while it restarts wait for it (state `degraded`).
+ */
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Health } from '@plugbay/sdk';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import { RestartPolicy } from '../../core/restart.js';
+import type {
+  CallContext,
+  CheckedPlugin,
+  Instance,
+  InstanceEvents,
+  InstanceState,
+  LoadOptions,
+} from '../../core/types.js';
+import type { Carrier } from './carrier.js';
+import { fromExit } from './errors.js';
+import { connectFrames } from './frames-client.js';
+import { GoPluginCarrier, loadService } from './go-plugin-client.js';
+import { GrpcCarrier } from './grpc-client.js';
+import { type Launched, launch } from './launch.js';
+import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
+import type { ResolvedProcessTierOptions } from './options.js';
+import { detectSandboxTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
+
+/** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
+export const sdkHandshake = {
+  magicCookieKey: 'PLUGBAY_PLUGIN_MAGIC_COOKIE',
+  magicCookieValue: 'd7f0c3a6e2b94c1f8a5e6b7d9c0a1f2e',
+  protocolVersion: 1,
+} as const;
+
+interface Running {
+  launched: Launched;
+  carrier: Carrier;
+  socketPath: string;
+  /** Set when we are the ones stopping it: its exit is no crash. */
+  stopping: boolean;
+}
+
+let instanceCounter = 0;
+
+export class ProcessInstance extends EventEmitter<InstanceEvents> implements Instance {
+  readonly id: string;
+  readonly plugin: CheckedPlugin;
+  readonly tier = 'process' as const;
+  exportedFunctions: readonly string[] = [];
+  /** The OS and runtime layers that apply to this plugin's process. */
+  sandbox: SandboxLayer[] = [];
+  /** Restarts so far (not counting the first launch). */
+  restarts = 0;
+
+  readonly #opts: ResolvedProcessTierOptions;
+  readonly #load: LoadOptions;
+  readonly #socketDir: string;
+  readonly #source: ErrorSource;
+  readonly #policy: RestartPolicy;
+  #state: InstanceState = 'loading';
+  #run: Running | undefined;
+  #config: unknown;
+  #started = false;
+  #healthTimer: NodeJS.Timeout | undefined;
+  #restartTimer: NodeJS.Timeout | undefined;
+  #probing = false;
+  #failures = 0;
+  #waiters: { resolve(run: Running): void; reject(err: Error): void }[] = [];
+
+  constructor(plugin: CheckedPlugin, opts: ResolvedProcessTierOptions, load: LoadOptions, socketDir: string) {
+    super();
+    this.id = `${plugin.id}#process-${++instanceCounter}`;
+    this.plugin = plugin;
+    this.#opts = opts;
+    this.#load = load;
+    this.#socketDir = socketDir;
+    this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+    this.#policy = new RestartPolicy(opts.restart);
+  }
+
+  get state(): InstanceState {
+    return this.#state;
+  }
+
+  /** The running process's pid (tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.#run?.launched.child.pid;
+  }
+
+  /** The socket the current process serves on. */
+  get socketPath(): string | undefined {
+    return this.#run?.socketPath;
+  }
+
+  #setState(next: InstanceState): void {
+    const prev = this.#state;
+    if (prev === next) return;
+    this.#state = next;
+    this.emit('state', next, prev);
+    if (next === 'ready' && this.#run) {
+      const run = this.#run;
+      for (const w of this.#waiters.splice(0)) w.resolve(run);
+    } else if (next === 'crashloop' || next === 'closed' || next === 'failed' || next === 'draining') {
+      const err = this.#unavailable();
+      for (const w of this.#waiters.splice(0)) w.reject(err);
+    }
+  }
+
+  #unavailable(): PlugbayError {
+    if (this.#state === 'crashloop') {
+      return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `plugin ${this.plugin.id} is in a crash loop`, {
+        ...this.#source,
+        details: { state: 'crashloop' },
+      });
+    }
+    if (this.#state === 'failed') {
+      return new PlugbayError('PLUGBAY_START_FAILED', `plugin ${this.plugin.id} failed`, {
+        ...this.#source,
+        details: { state: 'failed' },
+      });
+    }
+    return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} is ${this.#state}`, {
+      ...this.#source,
+      details: { state: this.#state },
+    });
+  }
+
+  /** First launch: process up, handshake read, Describe answered. */
+  async load(): Promise<this> {
+    try {
+      this.#run = await this.#launch();
+      this.exportedFunctions = (await this.#run.carrier.describe(this.#opts.startTimeoutMs)).functions;
+      return this;
+    } catch (err) {
+      if (this.#run) this.#kill(this.#run);
+      this.#run = undefined;
+      this.#setState('failed');
+      if (
+        err instanceof PlugbayError &&
+        (err.code === 'PLUGBAY_START_FAILED' || err.code === 'PLUGBAY_LOAD_FAILED')
+      )
+        throw err;
+      // up, but Describe failed (crashed, broken peer, no answer): the start failed
+      throw new PlugbayError(
+        'PLUGBAY_START_FAILED',
+        `plugin did not answer Describe: ${(err as Error).message}`,
+        {
+          ...this.#source,
+          cause: err,
+          details: { cause: err instanceof PlugbayError ? err.code : undefined },
+        },
+      );
+    }
+  }
+
+  async #launch(): Promise<Running> {
+    const { plugin } = this;
+    const m = plugin.manifest;
+    const perms = m.permissions ?? {};
+    let command: string;
+    let args: string[];
+    let env: Record<string, string>;
+    let protocols: string[];
+    let handshake: { magicCookieKey: string; magicCookieValue: string; protocolVersion: number } =
+      sdkHandshake;
+    if (m.runtime === 'node') {
+      const sdkEntry = this.#opts.sdkEntry ?? defaultSdkEntry();
+      command = this.#opts.nodePath;
+      args = nodeArgs({ plugin, sdkEntry, carrier: this.#opts.nodeCarrier, nodePath: command });
+      env = pluginEnv(perms.env, {
+        [sdkHandshake.magicCookieKey]: sdkHandshake.magicCookieValue,
+        PLUGIN_PROTOCOL_VERSIONS: String(sdkHandshake.protocolVersion),
+        PLUGIN_UNIX_SOCKET_DIR: this.#socketDir,
+        PLUGBAY_PLUGIN_ENTRY: plugin.entryPath,
+        PLUGBAY_CARRIER: this.#opts.nodeCarrier,
+        ...(this.#opts.nodeCarrier === 'grpc'
+          ? { PLUGBAY_GRPC_MODULE: grpcModuleUrl(sdkEntry) ?? '@grpc/grpc-js' }
+          : {}),
+      });
+      protocols = [this.#opts.nodeCarrier];
+      this.sandbox = nodeLayers(m);
+    } else if (m.runtime === 'exec') {
+      handshake = m.handshake ?? sdkHandshake;
+      const wrapped = wrapExec({
+        manifest: m,
+        pluginDir: fs.realpathSync(plugin.dir),
+        entryPath: plugin.entryPath,
+        socketDir: this.#socketDir,
+        tools: detectSandboxTools(),
+        disabled: !this.#opts.sandbox,
+      });
+      command = wrapped.command;
+      args = wrapped.args;
+      this.sandbox = wrapped.layers;
+      // go-plugin 1.0.1 makes its socket in os.TempDir() ($TMPDIR); newer ones honour PLUGIN_UNIX_SOCKET_DIR.
+      env = pluginEnv(perms.env, {
+        [handshake.magicCookieKey]: handshake.magicCookieValue,
+        PLUGIN_PROTOCOL_VERSIONS: String(handshake.protocolVersion),
+        PLUGIN_UNIX_SOCKET_DIR: this.#socketDir,
+        TMPDIR: this.#socketDir,
+      });
+      protocols = m.protocol === 'go-plugin' ? ['grpc'] : ['grpc', 'frames'];
+    } else {
+      throw new PlugbayError(
+        'PLUGBAY_LOAD_FAILED',
+        `the process tier runs node and exec plugins, not ${m.runtime}`,
+        this.#source,
+      );
+    }
+
+    const launched = await launch(
+      { command, args, env, cwd: plugin.dir },
+      {
+        startTimeoutMs: this.#opts.startTimeoutMs,
+        protocolVersions: [handshake.protocolVersion],
+        protocols,
+        log: this.#load.log,
+        signal: this.#load.signal,
+        source: this.#source,
+      },
+    );
+    const { address, protocol } = launched.handshake;
+    let carrier: Carrier;
+    try {
+      if (protocol === 'frames') {
+        carrier = await connectFrames(address, this.#source, this.#opts.startTimeoutMs);
+      } else if (m.protocol === 'go-plugin') {
+        const methods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
+        const c = new GoPluginCarrier(address, methods, { name: m.name, version: m.version }, this.#source);
+        c.services.streamStdio((channel, data) => this.#stdio(channel, data));
+        carrier = c;
+      } else {
+        const c = new GrpcCarrier(address, this.#source);
+        c.services.streamStdio((channel, data) => this.#stdio(channel, data));
+        carrier = c;
+      }
+    } catch (err) {
+      launched.child.kill('SIGKILL');
+      throw err;
+    }
+    const run: Running = { launched, carrier, socketPath: address, stopping: false };
+    launched.exited.then(() => this.#onExit(run));
+    return run;
+  }
+
+  #stdio(channel: 'stdout' | 'stderr', data: Uint8Array): void {
+    for (const line of Buffer.from(data).toString('utf8').split('\n')) {
+      if (line !== '') this.#load.log.line({ level: 'info', msg: line, fields: { stream: channel } });
+    }
+  }
+
+  async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
+    const run = this.#run;
+    if (run === undefined || this.#state !== 'loading') throw this.#unavailable();
+    this.#setState('starting');
+    this.#config = opts.config;
+    try {
+      await this.#startPlugin(run, opts.signal);
+    } catch (err) {
+      this.#setState('failed');
+      this.#kill(run);
+      const code = err instanceof PlugbayError ? err.code : undefined;
+      throw new PlugbayError('PLUGBAY_START_FAILED', `start() failed: ${(err as Error).message}`, {
+        ...this.#source,
+        cause: err,
+        details: { cause: code, ...(err instanceof PlugbayError ? err.details : {}) },
+      });
+    }
+    this.#started = true;
+    this.#policy.started();
+    this.#setState('ready');
+    this.#armHealth();
+  }
+
+  async #startPlugin(run: Running, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    const work = run.carrier.start(this.#config, this.#opts.pluginStartTimeoutMs);
+    // A process that dies during start() fails it at once (its exit fails the carrier's pending request).
+    await work;
+  }
+
+  async call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    const run = this.#run;
+    if (this.#state === 'ready' && run !== undefined) return run.carrier.call(fn, input, ctx);
+    if (this.#state === 'degraded') return (await this.#waitReady(ctx)).carrier.call(fn, input, ctx);
+    throw this.#unavailable();
+  }
+
+  #waitReady(ctx: CallContext): Promise<Running> {
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.#waiters.push(waiter);
+      ctx.onAbort((reason) => {
+        const i = this.#waiters.indexOf(waiter);
+        if (i !== -1) this.#waiters.splice(i, 1);
+        reject(reason);
+      });
+    });
+  }
+
+  async health(signal: AbortSignal): Promise<Health> {
+    signal.throwIfAborted();
+    const run = this.#run;
+    if (run === undefined) return { status: 'failing', message: `instance is ${this.#state}` };
+    try {
+      return await run.carrier.health(this.#opts.healthTimeoutMs);
+    } catch (err) {
+      return { status: 'failing', message: (err as Error).message };
+    }
+  }
+
+  #armHealth(): void {
+    if (this.#healthTimer !== undefined) return;
+    this.#healthTimer = setInterval(() => void this.#probe(), this.#opts.healthIntervalMs);
+    this.#healthTimer.unref();
+  }
+
+  #disarmHealth(): void {
+    if (this.#healthTimer !== undefined) clearInterval(this.#healthTimer);
+    this.#healthTimer = undefined;
+  }
+
+  async #probe(): Promise<void> {
+    const run = this.#run;
+    if (this.#probing || run === undefined || this.#state !== 'ready') return;
+    this.#probing = true;
+    let ok = false;
+    let message = '';
+    try {
+      const h = await run.carrier.health(this.#opts.healthTimeoutMs);
+      ok = h.status !== 'failing';
+      message = h.message ?? '';
+    } catch (err) {
+      message = (err as Error).message;
+    } finally {
+      this.#probing = false;
+    }
+    if (run !== this.#run) return;
+    if (ok) {
+      this.#failures = 0;
+      return;
+    }
+    this.#failures++;
+    this.#load.log.line({
+      level: 'warn',
+      msg: 'health probe failed',
+      fields: { failures: this.#failures, reason: message },
+    });
+    if (this.#failures >= this.#opts.failureThreshold) {
+      this.#load.log.line({
+        level: 'error',
+        msg: 'plugin process unhealthy: killing it for a restart',
+        fields: { failures: this.#failures },
+      });
+      this.#failures = 0;
+      run.launched.child.kill('SIGKILL'); // its exit takes the crash path: calls fail, restart with backoff
+    }
+  }
+
+  /** The process ended. If we did not ask for it, that is a crash: fail calls, then restart or declare a crash loop. */
+  #onExit(run: Running): void {
+    const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
+    const err = fromExit(exit, this.#source);
+    run.carrier.destroy(run.stopping ? this.#unavailable() : err);
+    removeSocket(run.socketPath, this.#socketDir);
+    if (run !== this.#run || run.stopping) return;
+    this.#run = undefined;
+    this.#disarmHealth();
+    this.#load.log.line({ level: 'error', msg: err.message, fields: { ...err.details } });
+    this.emit('exit', err);
+    // Only a serving instance restarts: load()/start() report their own failures, and failed/closed ones stay down.
+    if (this.#state !== 'ready' && this.#state !== 'degraded') return;
+    this.#scheduleRestart();
+  }
+
+  #scheduleRestart(): void {
+    const decision = this.#policy.crashed();
+    if (decision.action === 'crashloop') {
+      this.#load.log.line({
+        level: 'error',
+        msg: 'plugin is in a crash loop: not restarting',
+        fields: { crashes: decision.crashes },
+      });
+      this.#setState('crashloop');
+      return;
+    }
+    this.#setState('degraded');
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      void this.#relaunch();
+    }, decision.delayMs);
+  }
+
+  async #relaunch(): Promise<void> {
+    if (this.#state !== 'degraded') return;
+    let run: Running | undefined;
+    try {
+      run = await this.#launch();
+      // Not this.#run until started: a crash during start() is this catch's business, not #onExit's.
+      if (this.#started) await this.#startPlugin(run, new AbortController().signal);
+    } catch (err) {
+      this.#load.log.line({
+        level: 'error',
+        msg: `restart failed: ${(err as Error).message}`,
+        fields: { code: (err as PlugbayError).code },
+      });
+      if (run !== undefined) {
+        run.stopping = true;
+        this.#kill(run);
+      }
+      this.#run = undefined;
+      if (this.#state === 'degraded') this.#scheduleRestart();
+      return;
+    }
+    if (this.#state !== 'degraded') {
+      // closed while restarting
+      run.stopping = true;
+      this.#kill(run);
+      return;
+    }
+    this.#run = run;
+    this.restarts++;
+    this.#policy.started();
+    this.#setState('ready');
+    this.#armHealth();
+  }
+
+  #kill(run: Running): void {
+    if (run.launched.exitInfo === undefined) run.launched.child.kill('SIGKILL');
+  }
+
+  async close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.#state === 'closed') return;
+    const budget = opts.timeoutMs ?? this.#opts.stopTimeoutMs;
+    const deadline = Date.now() + budget;
+    const left = (): number => Math.max(1, deadline - Date.now());
+    this.#setState('draining');
+    this.#cancelTimers();
+    const run = this.#run;
+    if (run !== undefined) {
+      run.stopping = true;
+      const exited = run.launched.exited;
+      const exitedBy = (ms: number): Promise<boolean> =>
+        Promise.race([
+          exited.then(() => true),
+          new Promise<boolean>((r) => setTimeout(r, ms, false).unref()),
+        ]);
+      try {
+        if (this.#started) await run.carrier.stop(left());
+      } catch (err) {
+        this.#load.log.line({ level: 'warn', msg: `stop() failed: ${(err as Error).message}` });
+      }
+      // Controller.Shutdown (or the shutdown frame) → SIGTERM → SIGKILL, each with part of the budget.
+      await run.carrier.shutdown(left()).catch(() => {});
+      if (!(await exitedBy(Math.min(left(), budget / 2)))) {
+        run.launched.child.kill('SIGTERM');
+        if (!(await exitedBy(left()))) run.launched.child.kill('SIGKILL');
+      }
+      await exited;
+      run.carrier.destroy(this.#unavailable());
+    }
+    this.#run = undefined;
+    this.#setState('closed');
+  }
+
+  async destroy(reason?: Error): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#cancelTimers();
+    const run = this.#run;
+    this.#run = undefined;
+    this.#setState('closed');
+    if (run !== undefined) {
+      run.stopping = true;
+      const err =
+        reason instanceof PlugbayError
+          ? reason
+          : new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was destroyed`, {
+              ...this.#source,
+              cause: reason,
+            });
+      run.carrier.destroy(err);
+      this.#kill(run);
+      await run.launched.exited;
+    }
+  }
+
+  #cancelTimers(): void {
+    this.#disarmHealth();
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+  }
+}
+
+/** Removes a dead plugin's socket file, but only inside our own socket dir. */
+function removeSocket(socketPath: string, socketDir: string): void {
+  if (path.dirname(socketPath) !== socketDir) return;
+  fs.rmSync(socketPath, { force: true });
+}
+
+function defaultSdkEntry(): string {
+  try {
+    return new URL(import.meta.resolve('@plugbay/sdk/process/main')).pathname;
+  } catch (err) {
+    throw new PlugbayError(
+      'PLUGBAY_LOAD_FAILED',
+      'cannot find @plugbay/sdk/process/main to run a node plugin in a process',
+      { cause: err },
+    );
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Starts a plugin process and reads its handshake, go-plugin style: the host sets the magic cookie and
+ * `PLUGIN_PROTOCOL_VERSIONS`; the plugin prints one line `CORE|APP-VERSION|NETWORK|ADDRESS|PROTOCOL|` on stdout.
+ * Stray stdout before that line is tolerated, logged and reported if the handshake never comes; a line that looks
+ * like a handshake but is wrong fails at once; exit or the start timeout fail at once. Never a hang.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import type { PluginLoggerSink } from '../../core/types.js';
+import { type ExitInfo, oomPattern } from './errors.js';
+import { lineSplitter, parseLogLine } from './log-lines.js';
+
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+}
+
+export interface Handshake {
+  appVersion: number;
+  network: 'unix' | 'tcp';
+  address: string;
+  protocol: string;
+}
+
+export interface Launched {
+  child: ChildProcess;
+  handshake: Handshake;
+  /** Settles when the process has exited (never rejects). */
+  exited: Promise<ExitInfo>;
+  /** Set once the process exited. */
+  exitInfo: ExitInfo | undefined;
+}
+
+export interface LaunchOptions {
+  startTimeoutMs: number;
+  /** App protocol versions the host accepts. */
+  protocolVersions: number[];
+  /** Protocol names the host accepts in the handshake's last field. */
+  protocols: string[];
+  log: PluginLoggerSink;
+  signal?: AbortSignal;
+  source: ErrorSource;
+}
+
+const maxStray = 20;
+const tailLines = 20;
+
+/** Parses a handshake line; returns a reason string when it is one but wrong, undefined when it is no handshake. */
+export function parseHandshake(
+  line: string,
+  opts: Pick<LaunchOptions, 'protocolVersions' | 'protocols'>,
+): Handshake | string | undefined {
+  if (!/^\d+\|/.test(line)) return undefined;
+  const parts = line.trim().split('|');
+  if (parts.length < 4) return `handshake line has ${parts.length} fields, expected at least 4`;
+  const [core, app, network, address, protocol] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string | undefined,
+  ];
+  if (core !== '1') return `core protocol version ${core} is not supported (expected 1)`;
+  const appVersion = Number(app);
+  if (!opts.protocolVersions.includes(appVersion)) {
+    return `plugin speaks protocol version ${app}, host accepts ${opts.protocolVersions.join(',')}`;
+  }
+  if (network !== 'unix' && network !== 'tcp') return `network ${network} is not supported (unix or tcp)`;
+  if (address === '') return 'handshake has an empty address';
+  // go-plugin: an empty protocol field means netrpc.
+  const proto = protocol === undefined || protocol === '' ? 'netrpc' : protocol;
+  if (!opts.protocols.includes(proto))
+    return `protocol ${proto} is not supported here (expected ${opts.protocols.join(' or ')})`;
+  return { appVersion, network, address, protocol: proto };
+}
+
+export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched> {
+  const child = spawn(spec.command, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const stderrTail: string[] = [];
+  const stray: string[] = [];
+  let handshakeDone = false;
+  let exitInfo: ExitInfo | undefined;
+  let oom = false;
+
+  const exited = new Promise<ExitInfo>((resolve) => {
+    // 'close' rather than 'exit': stdio is drained by then, so stderrTail holds the plugin's last words (OOM).
+    child.once('close', (code, signal) => {
+      exitInfo = { code, signal, stderrTail, oom };
+      resolve(exitInfo);
+    });
+    child.once('error', (err) => {
+      // spawn failed (ENOENT, EACCES): no 'exit' follows
+      stderrTail.push(`spawn failed: ${err.message}`);
+      exitInfo = { code: null, signal: null, stderrTail };
+      resolve(exitInfo);
+    });
+  });
+  child.stdin?.on('error', () => {}); // EPIPE once the plugin is gone
+  child.stderr?.on(
+    'data',
+    lineSplitter((line) => {
+      if (!oom && oomPattern.test(line)) oom = true;
+      stderrTail.push(line.length > 500 ? `${line.slice(0, 500)}…` : line);
+      if (stderrTail.length > tailLines) stderrTail.shift();
+      opts.log.line(parseLogLine(line, 'info'));
+    }),
+  );
+
+  return new Promise<Launched>((resolve, reject) => {
+    const fail = (message: string, details: Record<string, unknown>): void => {
+      if (handshakeDone) return;
+      handshakeDone = true;
+      cleanup();
+      child.kill('SIGKILL');
+      reject(
+        new PlugbayError('PLUGBAY_START_FAILED', message, {
+          ...opts.source,
+          details: { ...details, strayStdout: stray, stderrTail: stderrTail.slice(-5) },
+        }),
+      );
+    };
+    const timer = setTimeout(
+      () =>
+        fail(`no handshake within the start timeout (${opts.startTimeoutMs} ms)`, {
+          timeoutMs: opts.startTimeoutMs,
+        }),
+      opts.startTimeoutMs,
+    );
+    const onAbort = (): void => fail('launch aborted', {});
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    };
+    exited.then((exit) => {
+      // Let stderr drain first so that the error names the plugin's last words.
+      setImmediate(() =>
+        fail(
+          `plugin process ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`} before the handshake`,
+          {
+            exitCode: exit.code,
+            signal: exit.signal,
+          },
+        ),
+      );
+    });
+    child.stdout?.on(
+      'data',
+      lineSplitter((line) => {
+        if (handshakeDone) {
+          opts.log.line({ level: 'info', msg: line, fields: { stream: 'stdout' } });
+          return;
+        }
+        const parsed = parseHandshake(line, opts);
+        if (parsed === undefined) {
+          if (stray.length < maxStray) stray.push(line.length > 200 ? `${line.slice(0, 200)}…` : line);
+          opts.log.line({
+            level: 'warn',
+            msg: 'plugin wrote to stdout before its handshake',
+            fields: { stream: 'stdout', line: line.slice(0, 200) },
+          });
+          return;
+        }
+        if (typeof parsed === 'string') {
+          fail(`bad handshake: ${parsed}`, { handshake: line.slice(0, 500) });
+          return;
+        }
+        handshakeDone = true;
+        cleanup();
+        resolve({
+          child,
+          handshake: parsed,
+          exited,
+          get exitInfo() {
+            return exitInfo;
+          },
+        });
+      }),
+    );
+  });
+}

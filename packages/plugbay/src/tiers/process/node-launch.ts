@@ -1,0 +1,102 @@
+/** The command line of a Node plugin: the SDK's process entry under Node's permission model. */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CheckedPlugin } from '../../core/types.js';
+
+/**
+ * Directories a package needs to be loaded: its own and those of its dependencies, found the way Node's resolver
+ * walks node_modules. Both the path as seen through symlinks (the resolver checks that one) and the real path.
+ */
+export function packageClosure(fromFile: string, names: string[]): string[] {
+  const dirs = new Set<string>();
+  const find = (fromDir: string, name: string): string | undefined => {
+    let dir = fromDir;
+    for (;;) {
+      const candidate = path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      const parent = path.dirname(dir);
+      if (parent === dir) return undefined;
+      dir = parent;
+    }
+  };
+  const visit = (fromDir: string, name: string): void => {
+    const found = find(fromDir, name);
+    if (found === undefined) return; // optional or absent: loading it fails with an error naming it
+    const real = fs.realpathSync(found);
+    if (dirs.has(real)) return;
+    dirs.add(real);
+    dirs.add(found);
+    const pkg = JSON.parse(fs.readFileSync(path.join(real, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const dep of Object.keys(pkg.dependencies ?? {})) visit(real, dep);
+  };
+  for (const name of names) visit(path.dirname(fromFile), name);
+  return [...dirs];
+}
+
+/** The package directory holding `file` (the nearest package.json above it). */
+export function packageDirOf(file: string): string {
+  let dir = path.dirname(fs.realpathSync(file));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.dirname(file);
+    dir = parent;
+  }
+  return dir;
+}
+
+export interface NodeLaunchInput {
+  plugin: CheckedPlugin;
+  /** Path of the SDK's process entry (`@plugbay/sdk/process/main`). */
+  sdkEntry: string;
+  carrier: 'frames' | 'grpc';
+  nodePath: string;
+}
+
+/** Node flags from the manifest's permissions (DESIGN.md "Node facts": untrusted JS gets the permission model). */
+export function nodeArgs(input: NodeLaunchInput): string[] {
+  const { plugin, sdkEntry } = input;
+  const perms = plugin.manifest.permissions ?? {};
+  const sdkDir = packageDirOf(sdkEntry);
+  const read = new Set<string>([fs.realpathSync(plugin.dir), sdkDir]);
+  // grpc-js is loaded only for the grpc carrier: only then may the plugin read it.
+  if (input.carrier === 'grpc') for (const d of packageClosure(sdkEntry, ['@grpc/grpc-js'])) read.add(d);
+  for (const p of perms.fs?.read ?? []) read.add(path.resolve(plugin.dir, p));
+  // Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later).
+  const permissionFlag = process.allowedNodeEnvironmentFlags.has('--permission')
+    ? '--permission'
+    : '--experimental-permission';
+  const args = [permissionFlag, '--disable-warning=ExperimentalWarning'];
+  for (const p of read) args.push(`--allow-fs-read=${p}`);
+  for (const p of perms.fs?.write ?? []) args.push(`--allow-fs-write=${path.resolve(plugin.dir, p)}`);
+  if (perms.childProcess === true) args.push('--allow-child-process');
+  // Never --allow-worker or --allow-addons: the manifest has no way to ask for them (DESIGN.md).
+  if (perms.memoryMb !== undefined) args.push(`--max-old-space-size=${perms.memoryMb}`);
+  args.push(sdkEntry);
+  return args;
+}
+
+/** Only the variables the plugin declared, plus the launch protocol's own. */
+export function pluginEnv(
+  declared: readonly string[] | undefined,
+  launchVars: Record<string, string>,
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of declared ?? []) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...launchVars };
+}
+
+/** The real file URL of grpc-js as the SDK entry would load it (passed to the plugin as PLUGBAY_GRPC_MODULE). */
+export function grpcModuleUrl(sdkEntry: string): string | undefined {
+  try {
+    return pathToFileURL(createRequire(sdkEntry).resolve('@grpc/grpc-js')).href;
+  } catch {
+    return undefined;
+  }
+}

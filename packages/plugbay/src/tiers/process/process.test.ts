@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { PlugbayError } from '../../core/errors.js';
+import { call, codeOf, logSink, nodePlugin, sdkEntry, tempRoot } from './test-helpers.js';
+import { ProcessTier } from './tier.js';
+
+const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+for (const carrier of ['frames', 'grpc'] as const) {
+  describe(`node plugin over ${carrier}`, () => {
+    const dirs = tempRoot();
+    const tier = new ProcessTier({ sdkEntry, nodeCarrier: carrier, socketRoot: dirs.root });
+    after(async () => {
+      await tier.close();
+      dirs.cleanup();
+    });
+
+    it('describes, starts, calls with metadata and maps plugin errors', async () => {
+      const log = logSink();
+      const plugin = nodePlugin(dirs.root, `ok-${carrier}`);
+      const instance = await tier.load(plugin, log.opts());
+      assert.ok(instance.exportedFunctions.includes('echo'));
+      await instance.start({ signal: new AbortController().signal, config: { a: 1 } });
+      assert.equal(instance.state, 'ready');
+      const out = (await call(
+        instance,
+        'echo',
+        { hello: 'world' },
+        { key: 'user-7', traceparent, timeoutMs: 5000 },
+      )) as Record<string, unknown>;
+      assert.deepEqual(out.input, { hello: 'world' });
+      assert.equal(out.key, 'user-7');
+      assert.equal(out.traceId, '0af7651916cd43dd8448eb211c80319c');
+      assert.equal(typeof out.deadline, 'number');
+      assert.notEqual(out.pid, process.pid);
+
+      const err = await call(instance, 'fail').catch((e: unknown) => e);
+      assert.ok(err instanceof PlugbayError);
+      assert.equal(err.code, 'PLUGBAY_PLUGIN_ERROR');
+      assert.equal(err.details?.pluginCode, 'FIXTURE_FAILED');
+      assert.equal(err.plugin, 'fixture');
+      assert.equal(await codeOf(call(instance, 'nope')), 'PLUGBAY_UNKNOWN_FUNCTION');
+
+      const socket = instance.socketPath as string;
+      assert.ok(fs.existsSync(socket));
+      await instance.close();
+      assert.equal(instance.state, 'closed');
+      assert.equal(fs.existsSync(socket), false, 'socket file removed');
+    });
+
+    it('carries cancellation and deadlines across the boundary', async () => {
+      const log = logSink();
+      const instance = await tier.load(nodePlugin(dirs.root, `cancel-${carrier}`), log.opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      const ac = new AbortController();
+      const pending = call(instance, 'waitAbort', {}, { signal: ac.signal });
+      setImmediate(() => ac.abort());
+      assert.equal(await codeOf(pending), 'PLUGBAY_CANCELLED');
+      await log.waitFor((l) => l.msg === 'aborted in plugin');
+      assert.equal(await codeOf(call(instance, 'waitAbort', {}, { timeoutMs: 50 })), 'PLUGBAY_TIMEOUT');
+      await log.waitFor(
+        (l) =>
+          l.msg === 'aborted in plugin' && log.lines.filter((x) => x.msg === 'aborted in plugin').length >= 2,
+      );
+      // still serving afterwards
+      assert.deepEqual(((await call(instance, 'echo', 1)) as { input: number }).input, 1);
+      await instance.close();
+    });
+  });
+}

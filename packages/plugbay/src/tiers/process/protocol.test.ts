@@ -1,0 +1,176 @@
+// Pure parts of the protocol: the SDK's hand-written codec against protobufjs reading the .proto, the handshake
+// parser, log-line parsing, option checks and the failure mapping.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PlugbayError } from '../../core/errors.js';
+import { fromExit, fromGrpcStatus, GrpcStatus } from './errors.js';
+import { parseHandshake } from './launch.js';
+import { lineSplitter, parseLogLine } from './log-lines.js';
+import { resolveOptions } from './options.js';
+import { protocolTypes } from './proto.js';
+import { sdkServe } from './test-helpers.js';
+
+async function sdkWire(): Promise<Record<string, unknown>> {
+  // The SDK built in this checkout (its wire module sits next to serve.js).
+  return (await import(new URL('wire.js', `file://${sdkServe}`).href)) as Record<string, unknown>;
+}
+
+describe('SDK codec vs protobufjs', () => {
+  const t = protocolTypes();
+  const enc = new TextEncoder();
+
+  it('CallRequest encoded by the host decodes in the SDK', async () => {
+    const w = (await sdkWire()) as { decodeCallRequest(b: Uint8Array): Record<string, unknown> };
+    const deadline = Date.now() + 1234;
+    const bytes = t.CallRequest.encode({
+      function: 'résumé',
+      input: enc.encode('{"a":1}'),
+      metadata: { traceparent: 'tp', routingKey: 'k', deadlineUnixMs: deadline },
+    }).finish();
+    const r = w.decodeCallRequest(bytes);
+    assert.equal(r.function, 'résumé');
+    assert.equal(Buffer.from(r.input as Uint8Array).toString(), '{"a":1}');
+    assert.equal(r.traceparent, 'tp');
+    assert.equal(r.routingKey, 'k');
+    assert.equal(r.deadlineUnixMs, deadline);
+  });
+
+  it('responses encoded by the SDK decode with protobufjs', async () => {
+    const w = (await sdkWire()) as {
+      encodeCallResponse(o: Uint8Array | undefined, e: unknown): Uint8Array;
+      encodeDescribeResponse(d: unknown): Uint8Array;
+      encodeHealthCheckResponse(s: number): Uint8Array;
+    };
+    const ok = t.CallResponse.decode(w.encodeCallResponse(enc.encode('[1,2]'), undefined)) as {
+      output?: Uint8Array;
+      error?: unknown;
+    };
+    assert.equal(Buffer.from(ok.output as Uint8Array).toString(), '[1,2]');
+    assert.ok(!ok.error);
+    const bad = t.CallResponse.decode(
+      w.encodeCallResponse(undefined, { code: 'X', message: 'm', details: '{"d":1}', retryable: false }),
+    ) as unknown as {
+      error: {
+        code: string;
+        message: string;
+        details: Uint8Array;
+        retryable: boolean;
+        hasRetryable: boolean;
+      };
+    };
+    assert.equal(bad.error.code, 'X');
+    assert.equal(bad.error.message, 'm');
+    assert.equal(Buffer.from(bad.error.details).toString(), '{"d":1}');
+    assert.equal(bad.error.hasRetryable, true);
+    assert.equal(bad.error.retryable, false);
+    const d = t.DescribeResponse.decode(
+      w.encodeDescribeResponse({ name: 'n', version: '1.2.3', functions: ['a', 'b'] }),
+    ) as unknown as {
+      functions: string[];
+      version: string;
+    };
+    assert.deepEqual(d.functions, ['a', 'b']);
+    assert.equal(d.version, '1.2.3');
+    assert.equal(
+      (t.HealthCheckResponse.decode(w.encodeHealthCheckResponse(2)) as unknown as { status: number }).status,
+      2,
+    );
+  });
+});
+
+describe('handshake line', () => {
+  const opts = { protocolVersions: [1], protocols: ['grpc', 'frames'] };
+
+  it('parses go-plugin and plugbay handshakes', () => {
+    assert.deepEqual(parseHandshake('1|1|unix|/tmp/p.sock|grpc|', opts), {
+      appVersion: 1,
+      network: 'unix',
+      address: '/tmp/p.sock',
+      protocol: 'grpc',
+    });
+    assert.equal(
+      (parseHandshake('1|1|unix|/tmp/p.sock|frames|', opts) as { protocol: string }).protocol,
+      'frames',
+    );
+    // go-plugin with AutoMTLS adds a sixth field (the server cert)
+    assert.equal(typeof parseHandshake('1|1|unix|/tmp/p.sock|grpc|CERT', opts), 'object');
+  });
+
+  it('rejects wrong versions and protocols with a reason; ignores lines that are no handshake', () => {
+    assert.match(parseHandshake('2|1|unix|/x|grpc|', opts) as string, /core protocol version/);
+    assert.match(parseHandshake('1|9|unix|/x|grpc|', opts) as string, /protocol version 9/);
+    assert.match(parseHandshake('1|1|unix|/x||', opts) as string, /netrpc/);
+    assert.match(parseHandshake('1|1|udp|/x|grpc|', opts) as string, /network/);
+    assert.equal(parseHandshake('hello world', opts), undefined);
+    assert.equal(parseHandshake('{"json":1}', opts), undefined);
+  });
+});
+
+describe('log lines', () => {
+  it('parses hclog JSON, [LEVEL] text and plain lines', () => {
+    assert.deepEqual(
+      parseLogLine('{"@level":"warn","@message":"disk low","@timestamp":"t","free":3}', 'info'),
+      {
+        level: 'warn',
+        msg: 'disk low',
+        fields: { free: 3 },
+      },
+    );
+    assert.deepEqual(parseLogLine('2024/01/01 10:00:00 [ERROR] boom', 'info'), {
+      level: 'error',
+      msg: 'boom',
+    });
+    assert.deepEqual(parseLogLine('[DEBUG] detail', 'info'), { level: 'debug', msg: 'detail' });
+    assert.deepEqual(parseLogLine('just text', 'info'), { level: 'info', msg: 'just text' });
+    assert.deepEqual(parseLogLine('{not json', 'info'), { level: 'info', msg: '{not json' });
+  });
+
+  it('splits chunks into lines and cuts overlong ones', () => {
+    const lines: string[] = [];
+    const push = lineSplitter((l) => lines.push(l), 8);
+    push(Buffer.from('ab'));
+    push(Buffer.from('c\r\nde'));
+    push(Buffer.from('f\n0123456789abc\nz\n'));
+    assert.deepEqual(lines, ['abc', 'def', '01234567… [cut at 8 bytes]', 'z']);
+  });
+});
+
+describe('options and failure mapping', () => {
+  it('checks options at once, naming the option', () => {
+    assert.throws(
+      () => resolveOptions({ healthIntervalMs: 0 }),
+      (e: unknown) =>
+        e instanceof PlugbayError &&
+        e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
+        e.details?.option === 'healthIntervalMs',
+    );
+    assert.throws(() => resolveOptions({ nodeCarrier: 'http' as 'grpc' }), /nodeCarrier/);
+    const o = resolveOptions();
+    assert.equal(o.healthIntervalMs, 5000);
+    assert.equal(o.healthTimeoutMs, 2000);
+    assert.equal(o.failureThreshold, 3);
+    assert.equal(o.nodeCarrier, 'frames');
+  });
+
+  it('maps gRPC status codes and exits to PLUGBAY codes', () => {
+    const src = { plugin: 'p', version: '1.0.0' };
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.DEADLINE_EXCEEDED }, src).code, 'PLUGBAY_TIMEOUT');
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.UNAVAILABLE }, src).code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.UNIMPLEMENTED }, src).code, 'PLUGBAY_UNKNOWN_FUNCTION');
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.CANCELLED }, src).code, 'PLUGBAY_CANCELLED');
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.UNKNOWN }, src).code, 'PLUGBAY_PLUGIN_ERROR');
+    assert.equal(fromGrpcStatus({ code: GrpcStatus.UNKNOWN }, src).plugin, 'p');
+    const oom = fromExit(
+      {
+        code: null,
+        signal: 'SIGABRT',
+        stderrTail: ['FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory'],
+      },
+      src,
+    );
+    assert.equal(oom.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(oom.details?.reason, 'out-of-memory');
+    assert.equal(fromExit({ code: null, signal: 'SIGKILL', stderrTail: [] }, src).details?.reason, 'signal');
+    assert.equal(fromExit({ code: 3, signal: null, stderrTail: [] }, src).details?.exitCode, 3);
+  });
+});

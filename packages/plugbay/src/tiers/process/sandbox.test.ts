@@ -1,0 +1,58 @@
+// Exec plugins under the OS layers this machine has (bubblewrap, prlimit, setpriv); each layer is reported
+// only where it applies.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { PlugbayError } from '../../core/errors.js';
+import { detectSandboxTools, sandboxReport, wrapExec } from './sandbox.js';
+import { call, execHelperPlugin, logSink, sdkServe, tempRoot } from './test-helpers.js';
+import { ProcessTier } from './tier.js';
+
+const tools = detectSandboxTools();
+
+describe('exec plugin sandbox', () => {
+  const dirs = tempRoot();
+  after(() => dirs.cleanup());
+
+  it('never claims a layer whose tool is missing', () => {
+    const none = { bwrap: false, prlimit: false, setpriv: false };
+    const wrapped = wrapExec({
+      manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
+      pluginDir: '/p',
+      entryPath: '/p/bin',
+      socketDir: '/tmp/s',
+      tools: none,
+      disabled: false,
+    });
+    assert.equal(wrapped.command, '/p/bin');
+    assert.deepEqual(wrapped.args, []);
+    for (const layer of wrapped.layers)
+      if (layer.layer !== 'env-allowlist') assert.equal(layer.applied, false, layer.layer);
+    const report = sandboxReport(
+      { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
+      tools,
+    );
+    assert.equal(report.find((l) => l.layer === 'bubblewrap')?.applied, tools.bwrap);
+    assert.equal(report.find((l) => l.layer === 'pdeathsig')?.applied, tools.setpriv);
+  });
+
+  it('runs an exec plugin inside bubblewrap: /etc is not there, the plugin still serves', {
+    skip: !tools.bwrap && 'bwrap does not run here',
+  }, async () => {
+    const tier = new ProcessTier({ socketRoot: dirs.root });
+    const sdkDir = path.resolve(path.dirname(sdkServe), '../..'); // the package, for its package.json (type: module)
+    const plugin = execHelperPlugin(dirs.root, 'ok', { permissions: { fs: { read: [sdkDir] } } });
+    const instance = await tier.load(plugin, logSink().opts());
+    await instance.start({ signal: new AbortController().signal, config: undefined });
+    assert.equal(((await call(instance, 'echo', 'boxed')) as { input: string }).input, 'boxed');
+    const err = await call(instance, 'readPasswd').catch((e: unknown) => e);
+    assert.ok(err instanceof PlugbayError);
+    assert.equal(err.details?.pluginCode, 'ENOENT', 'no /etc/passwd inside the sandbox');
+    const applied = instance.sandbox.filter((l) => l.applied).map((l) => l.layer);
+    assert.ok(applied.includes('bubblewrap'));
+    assert.equal(applied.includes('prlimit'), tools.prlimit);
+    assert.equal(applied.includes('pdeathsig'), tools.setpriv);
+    await instance.close();
+    await tier.close();
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * OS layers for process plugins, detected once at start-up and applied when present. Every plugin gets a report
+ * of the layers that really apply to it; a layer that is missing is reported as missing, never claimed.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import type { Manifest } from '../../core/manifest.js';
+
+export interface SandboxTools {
+  /** bubblewrap runs here (probed: `bwrap … true` exits 0; it needs user namespaces or root). */
+  bwrap: boolean;
+  prlimit: boolean;
+  /** util-linux setpriv, for --pdeathsig. */
+  setpriv: boolean;
+}
+
+export type SandboxLayerName =
+  | 'bubblewrap'
+  | 'prlimit'
+  | 'pdeathsig'
+  | 'node-permission-model'
+  | 'max-old-space-size'
+  | 'env-allowlist'
+  | 'parent-watch';
+
+export interface SandboxLayer {
+  layer: SandboxLayerName;
+  applied: boolean;
+  /** What the layer does for this plugin, or why it does not apply. */
+  detail: string;
+}
+
+let detected: SandboxTools | undefined;
+
+function runs(command: string, args: string[]): boolean {
+  try {
+    return spawnSync(command, args, { stdio: 'ignore', timeout: 5000 }).status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Probes the machine once per host process. */
+export function detectSandboxTools(): SandboxTools {
+  detected ??= {
+    bwrap: runs('bwrap', [
+      '--unshare-all',
+      '--die-with-parent',
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      'true',
+    ]),
+    prlimit: runs('prlimit', ['--nofile=1024:1024', 'true']),
+    setpriv: runs('setpriv', ['--pdeathsig', 'KILL', 'true']),
+  };
+  return detected;
+}
+
+export interface WrapInput {
+  manifest: Manifest;
+  pluginDir: string;
+  entryPath: string;
+  socketDir: string;
+  tools: SandboxTools;
+  /** Turn OS layers off (tests of the bare protocol, or a host that runs in its own sandbox). */
+  disabled: boolean;
+}
+
+const systemDirs = ['/usr', '/etc/ssl', '/etc/ca-certificates', '/etc/alternatives'];
+
+/** The command line of an exec plugin with every available layer wrapped around it, and the report. */
+export function wrapExec(input: WrapInput): { command: string; args: string[]; layers: SandboxLayer[] } {
+  const { manifest, tools } = input;
+  const perms = manifest.permissions ?? {};
+  const layers: SandboxLayer[] = [
+    {
+      layer: 'env-allowlist',
+      applied: true,
+      detail: `only declared env: ${(perms.env ?? []).join(', ') || 'none'}`,
+    },
+  ];
+  let argv = [input.entryPath];
+
+  const useBwrap = tools.bwrap && !input.disabled;
+  if (useBwrap) {
+    const net = (perms.net ?? []).length > 0;
+    const b = ['--unshare-all', '--die-with-parent', '--new-session'];
+    if (net) b.push('--share-net');
+    for (const dir of systemDirs) b.push('--ro-bind-try', dir, dir);
+    b.push(
+      '--symlink',
+      'usr/lib',
+      '/lib',
+      '--symlink',
+      'usr/lib64',
+      '/lib64',
+      '--symlink',
+      'usr/bin',
+      '/bin',
+      '--symlink',
+      'usr/sbin',
+      '/sbin',
+    );
+    b.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+    b.push('--ro-bind', input.pluginDir, input.pluginDir);
+    for (const p of perms.fs?.read ?? []) {
+      const abs = path.resolve(input.pluginDir, p);
+      b.push('--ro-bind-try', abs, abs);
+    }
+    for (const p of perms.fs?.write ?? []) {
+      const abs = path.resolve(input.pluginDir, p);
+      b.push('--bind-try', abs, abs);
+    }
+    b.push('--bind', input.socketDir, input.socketDir, '--chdir', input.pluginDir, '--');
+    argv = ['bwrap', ...b, ...argv];
+    layers.push({
+      layer: 'bubblewrap',
+      applied: true,
+      detail: `namespaces unshared, plugin dir read-only, /usr read-only, network ${net ? 'shared (declared)' : 'none'}`,
+    });
+  } else {
+    layers.push({
+      layer: 'bubblewrap',
+      applied: false,
+      detail: input.disabled ? 'disabled by the host' : 'bwrap is not available or does not run here',
+    });
+  }
+
+  if (tools.prlimit && !input.disabled) {
+    const limits = ['--nofile=1024:1024', '--core=0'];
+    if (perms.memoryMb !== undefined) limits.push(`--as=${perms.memoryMb * 1024 * 1024}`);
+    argv = ['prlimit', ...limits, '--', ...argv];
+    layers.push({
+      layer: 'prlimit',
+      applied: true,
+      detail: `nofile 1024, no core dumps${perms.memoryMb ? `, address space ${perms.memoryMb} MB` : ''}`,
+    });
+  } else {
+    layers.push({
+      layer: 'prlimit',
+      applied: false,
+      detail: input.disabled ? 'disabled by the host' : 'prlimit is not available',
+    });
+  }
+
+  // Outermost, so that the host's death kills the first process of the chain (bwrap then kills its children).
+  if (tools.setpriv) {
+    argv = ['setpriv', '--pdeathsig', 'KILL', '--', ...argv];
+    layers.push({ layer: 'pdeathsig', applied: true, detail: 'SIGKILL when the host dies' });
+  } else {
+    layers.push({
+      layer: 'pdeathsig',
+      applied: false,
+      detail: 'setpriv is not available: a killed host may leave the plugin running',
+    });
+  }
+  const [command, ...args] = argv as [string, ...string[]];
+  return { command, args, layers };
+}
+
+/** What applies to a plugin without launching it (for `plugbay check`). */
+export function sandboxReport(
+  manifest: Manifest,
+  tools: SandboxTools = detectSandboxTools(),
+): SandboxLayer[] {
+  if (manifest.runtime === 'node') return nodeLayers(manifest);
+  if (manifest.runtime === 'exec') {
+    return wrapExec({
+      manifest,
+      pluginDir: '/plugin',
+      entryPath: '/plugin/entry',
+      socketDir: '/tmp',
+      tools,
+      disabled: false,
+    }).layers;
+  }
+  return [];
+}
+
+export function nodeLayers(manifest: Manifest): SandboxLayer[] {
+  const perms = manifest.permissions ?? {};
+  return [
+    {
+      layer: 'node-permission-model',
+      applied: true,
+      detail: `fs read: plugin dir, SDK${perms.fs?.read?.length ? `, ${perms.fs.read.join(', ')}` : ''}; fs write: ${perms.fs?.write?.join(', ') || 'none'}; child processes ${perms.childProcess ? 'allowed' : 'denied'}; workers denied`,
+    },
+    {
+      layer: 'max-old-space-size',
+      applied: perms.memoryMb !== undefined,
+      detail: perms.memoryMb !== undefined ? `${perms.memoryMb} MB heap` : 'no memoryMb declared',
+    },
+    {
+      layer: 'env-allowlist',
+      applied: true,
+      detail: `only declared env: ${(perms.env ?? []).join(', ') || 'none'}`,
+    },
+    {
+      layer: 'parent-watch',
+      applied: true,
+      detail: 'exits within 2 s when the host dies (stdin pipe, ppid)',
+    },
+  ];
+}

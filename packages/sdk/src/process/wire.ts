@@ -1,0 +1,314 @@
+/**
+ * The plugbay.v1 protobuf messages (proto/plugbay/v1/plugin.proto) and grpc.health.v1 Check, encoded by hand so
+ * that the SDK needs no protobuf library: a few flat messages of strings, bytes and varints. The host codes the
+ * same messages with protobufjs from the .proto file, which keeps this file honest (tests cross-check both).
+ *
+ * Frames carrier: every frame is `u32 length | u8 kind | u32 call id | payload`, big-endian, where `length`
+ * counts the bytes after itself. A reply has the request's kind with the high bit set and the request's id.
+ */
+export const FrameKind = {
+  describe: 1,
+  start: 2,
+  call: 3,
+  stop: 4,
+  health: 5,
+  shutdown: 6,
+  /** Host → plugin: abort call `id`; no reply. */
+  cancel: 7,
+  /** Reply bit. */
+  reply: 0x80,
+  /** Plugin → host: a transport failure for request `id`; payload is an Error message. */
+  transportError: 0xff,
+} as const;
+
+export const frameHeaderBytes = 9;
+
+export interface WireErrorMessage {
+  code: string;
+  message: string;
+  /** JSON text; '' when none. */
+  details: string;
+  retryable?: boolean;
+}
+
+export interface CallRequestMessage {
+  function: string;
+  input: Uint8Array;
+  traceparent: string;
+  routingKey: string;
+  deadlineUnixMs: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A growable protobuf writer, just big enough for our messages. */
+class Writer {
+  buf = new Uint8Array(64);
+  pos = 0;
+
+  #grow(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  varint(value: number): void {
+    this.#grow(10);
+    let v = value;
+    while (v > 127) {
+      this.buf[this.pos++] = (v % 128) | 128;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+
+  tag(field: number, wireType: number): void {
+    this.varint(field * 8 + wireType);
+  }
+
+  bytes(field: number, value: Uint8Array): void {
+    if (value.length === 0) return;
+    this.tag(field, 2);
+    this.varint(value.length);
+    this.#grow(value.length);
+    this.buf.set(value, this.pos);
+    this.pos += value.length;
+  }
+
+  string(field: number, value: string): void {
+    if (value !== '') this.bytes(field, encoder.encode(value));
+  }
+
+  uint(field: number, value: number): void {
+    if (value === 0) return;
+    this.tag(field, 0);
+    this.varint(value);
+  }
+
+  bool(field: number, value: boolean): void {
+    if (value) this.uint(field, 1);
+  }
+
+  message(field: number, write: (w: Writer) => void): void {
+    const inner = new Writer();
+    write(inner);
+    this.tag(field, 2);
+    this.varint(inner.pos);
+    this.#grow(inner.pos);
+    this.buf.set(inner.buf.subarray(0, inner.pos), this.pos);
+    this.pos += inner.pos;
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+}
+
+/** Walks the fields of one message; unknown fields are skipped, as protobuf requires. */
+function readFields(buf: Uint8Array, onField: (field: number, value: number | Uint8Array) => void): void {
+  let pos = 0;
+  const varint = (): number => {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      if (pos >= buf.length) throw new RangeError('truncated varint');
+      const b = buf[pos++] as number;
+      result += (b & 127) * scale;
+      if (b < 128) return result;
+      scale *= 128;
+    }
+  };
+  while (pos < buf.length) {
+    const key = varint();
+    const field = Math.floor(key / 8);
+    const type = key % 8;
+    if (type === 0) onField(field, varint());
+    else if (type === 2) {
+      const len = varint();
+      if (pos + len > buf.length) throw new RangeError('truncated field');
+      onField(field, buf.subarray(pos, pos + len));
+      pos += len;
+    } else if (type === 1) pos += 8;
+    else if (type === 5) pos += 4;
+    else throw new RangeError(`unsupported wire type ${type}`);
+  }
+}
+
+const str = (v: number | Uint8Array): string => (typeof v === 'number' ? '' : decoder.decode(v));
+const bytes = (v: number | Uint8Array): Uint8Array => (typeof v === 'number' ? new Uint8Array(0) : v);
+const num = (v: number | Uint8Array): number => (typeof v === 'number' ? v : 0);
+
+function writeError(w: Writer, e: WireErrorMessage): void {
+  w.string(1, e.code);
+  w.string(2, e.message);
+  w.string(3, e.details);
+  if (e.retryable !== undefined) {
+    w.bool(4, e.retryable);
+    w.bool(5, true);
+  }
+}
+
+function readError(buf: Uint8Array): WireErrorMessage {
+  const e: WireErrorMessage = { code: '', message: '', details: '' };
+  let retryable = false;
+  let hasRetryable = false;
+  readFields(buf, (f, v) => {
+    if (f === 1) e.code = str(v);
+    else if (f === 2) e.message = str(v);
+    else if (f === 3) e.details = str(v);
+    else if (f === 4) retryable = num(v) !== 0;
+    else if (f === 5) hasRetryable = num(v) !== 0;
+  });
+  if (hasRetryable) e.retryable = retryable;
+  return e;
+}
+
+export const encodeError = (e: WireErrorMessage): Uint8Array => {
+  const w = new Writer();
+  writeError(w, e);
+  return w.finish();
+};
+export const decodeError = readError;
+
+export function encodeDescribeResponse(d: {
+  name: string;
+  version: string;
+  functions: string[];
+}): Uint8Array {
+  const w = new Writer();
+  w.string(1, d.name);
+  w.string(2, d.version);
+  for (const fn of d.functions) w.bytes(3, encoder.encode(fn));
+  return w.finish();
+}
+
+export function decodeStartRequest(buf: Uint8Array): { config: Uint8Array } {
+  let config: Uint8Array = new Uint8Array(0);
+  readFields(buf, (f, v) => {
+    if (f === 1) config = bytes(v);
+  });
+  return { config };
+}
+
+/** StartResponse, StopResponse: one optional Error in field 1. */
+export function encodeErrorOnly(error: WireErrorMessage | undefined): Uint8Array {
+  const w = new Writer();
+  if (error !== undefined) w.message(1, (m) => writeError(m, error));
+  return w.finish();
+}
+
+export function decodeCallRequest(buf: Uint8Array): CallRequestMessage {
+  const req: CallRequestMessage = {
+    function: '',
+    input: new Uint8Array(0),
+    traceparent: '',
+    routingKey: '',
+    deadlineUnixMs: 0,
+  };
+  readFields(buf, (f, v) => {
+    if (f === 1) req.function = str(v);
+    else if (f === 2) req.input = bytes(v);
+    else if (f === 3) {
+      readFields(bytes(v), (mf, mv) => {
+        if (mf === 1) req.traceparent = str(mv);
+        else if (mf === 2) req.routingKey = str(mv);
+        else if (mf === 3) req.deadlineUnixMs = num(mv);
+      });
+    }
+  });
+  return req;
+}
+
+export function encodeCallResponse(
+  output: Uint8Array | undefined,
+  error: WireErrorMessage | undefined,
+): Uint8Array {
+  const w = new Writer();
+  if (output !== undefined) w.bytes(1, output);
+  if (error !== undefined) w.message(2, (m) => writeError(m, error));
+  return w.finish();
+}
+
+export function decodeHealthCheckRequest(buf: Uint8Array): { service: string } {
+  let service = '';
+  readFields(buf, (f, v) => {
+    if (f === 1) service = str(v);
+  });
+  return { service };
+}
+
+/** grpc.health.v1 ServingStatus. */
+export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;
+
+export function encodeHealthCheckResponse(status: number): Uint8Array {
+  const w = new Writer();
+  w.uint(1, status);
+  return w.finish();
+}
+
+/** Builds one frame: header and payload in one buffer, so that one socket write sends it. */
+export function encodeFrame(kind: number, id: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(frameHeaderBytes + payload.length);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, frameHeaderBytes - 4 + payload.length);
+  view.setUint8(4, kind);
+  view.setUint32(5, id);
+  frame.set(payload, frameHeaderBytes);
+  return frame;
+}
+
+/** Largest frame either side accepts; a bigger length prefix means a broken peer. */
+export const maxFrameBytes = 64 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into frames. Feed it socket chunks; it calls `onFrame` for every complete frame and
+ * keeps the partial rest.
+ */
+export class FrameReader {
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  readonly #onFrame: (kind: number, id: number, payload: Uint8Array) => void;
+
+  constructor(onFrame: (kind: number, id: number, payload: Uint8Array) => void) {
+    this.#onFrame = onFrame;
+  }
+
+  push(chunk: Uint8Array): void {
+    let buf: Uint8Array = chunk;
+    if (this.#pendingBytes > 0) {
+      this.#pending.push(chunk);
+      buf = concat(this.#pending, this.#pendingBytes + chunk.length);
+      this.#pending = [];
+      this.#pendingBytes = 0;
+    }
+    let pos = 0;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    while (buf.length - pos >= 4) {
+      const len = view.getUint32(pos);
+      if (len < frameHeaderBytes - 4 || len > maxFrameBytes) throw new RangeError(`bad frame length ${len}`);
+      if (buf.length - pos - 4 < len) break;
+      const kind = view.getUint8(pos + 4);
+      const id = view.getUint32(pos + 5);
+      this.#onFrame(kind, id, buf.subarray(pos + frameHeaderBytes, pos + 4 + len));
+      pos += 4 + len;
+    }
+    if (pos < buf.length) {
+      this.#pending.push(buf.subarray(pos));
+      this.#pendingBytes = buf.length - pos;
+    }
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let pos = 0;
+  for (const p of parts) {
+    out.set(p, pos);
+    pos += p.length;
+  }
+  return out;
+}
