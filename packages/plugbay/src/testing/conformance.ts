@@ -133,7 +133,13 @@ async function runLifecycle(
     });
   } catch (err) {
     const e = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
-    add('load', 'fail', { problem: `${e.code}: ${e.message}`, fix: fixFor(e.code, { details: e.details }) });
+    // A process that died before its handshake says why on stderr: show its last line.
+    const stderr = e.details?.stderrTail as string[] | undefined;
+    const last = stderr?.at(-1);
+    add('load', 'fail', {
+      problem: `${e.code}: ${e.message}${last ? ` (stderr: ${last.slice(0, 300)})` : ''}`,
+      fix: fixFor(e.code, { details: e.details }),
+    });
     for (const id of ['exports', 'health', 'examples', 'stop'] as const) {
       add(id, 'skip', { notes: ['the plugin did not load'] });
     }

@@ -22,7 +22,9 @@ export function fixFor(
       return `Declare ${names} under functions in the plugin definition (with input and output schemas), or stop exporting ${names} (keep helpers private to the module).`;
     }
     case 'PLUGBAY_START_FAILED':
-      return 'Make start() succeed (and finish before the start timeout): check its config and what it connects to.';
+      return context.details?.stderrTail !== undefined
+        ? 'The plugin process exited before it was ready: read its stderr above. Node plugins in the process tier run under the Node permission model and may read only their own directory: bundle them (`plugbay build`) instead of importing from node_modules outside it.'
+        : 'Make start() succeed (and finish before the start timeout): check its config and what it connects to.';
     case 'PLUGBAY_LOAD_FAILED':
       return 'Make the entry importable and export every function plugin.json declares (rebuild: `plugbay build`); the host must have the tier the runtime needs.';
     case 'PLUGBAY_INVALID_INPUT':
