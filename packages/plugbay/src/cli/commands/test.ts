@@ -14,7 +14,8 @@ export const testCommand: Command = {
 Runs the conformance checks on the plugin in dir, in a real host: manifest valid, declared contracts satisfied,
 loads and starts, no undeclared exports, health answers, every example's output validates (and equals the
 expected output when given), stop() within its timeout, no timers left behind inline. Each failure names the
-problem and the fix. Exits 0 when every check passes, 1 when one fails, 2 on bad arguments.`,
+problem and the fix. Node plugins are also loaded inline once, in this process, for the timer-leak check.
+Exits 0 when every check passes, 1 when one fails, 2 on bad arguments.`,
   async run(args, io) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({
