@@ -113,6 +113,21 @@ describe('plugbay new', () => {
     assert.equal((await runPlugbay(['new', 'ok-name', '--dir', parent])).code, 2);
   });
 
+  test('fills the name, the tier and the .gitignore in; a scoped name makes an unscoped directory', async () => {
+    const made = await scaffold({ name: '@acme/fast-one', lang: 'ts', tier: 'inline', parent });
+    assert.equal(made.dir, join(parent, 'fast-one'));
+    assert.ok(made.files.includes('.gitignore'));
+    assert.ok(!made.files.some((f) => f.endsWith('_gitignore')));
+    assert.match(await readFile(join(made.dir, 'src/index.ts'), 'utf8'), /name: '@acme\/fast-one'/);
+    assert.match(await readFile(join(made.dir, 'test/plugin.test.js'), 'utf8'), /tier: 'inline'/);
+    const go = await scaffold({ name: '@acme/go-one', lang: 'go', parent });
+    assert.equal(go.tier, 'process');
+    assert.match(
+      await readFile(join(go.dir, 'main.go'), 'utf8'),
+      /plugbay\.dev\/acme-go-one\/gen\/plugbayv1/,
+    );
+  });
+
   for (const lang of ['ts', 'c', 'rust', 'assemblyscript', 'go'] as const) {
     const missing = missingToolchain(lang);
     test(`${lang}: new → build → plugbay test → sign`, {
