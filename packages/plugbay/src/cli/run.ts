@@ -48,6 +48,16 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     }[name],
     load: async () => (await import('./commands/routes.js'))[`${name}Command`],
   })),
+  {
+    name: 'test',
+    summary: 'run the conformance checks on one plugin; exit 1 if one fails',
+    load: async () => (await import('./commands/test.js')).testCommand,
+  },
+  {
+    name: 'new',
+    summary: 'create a plugin project (ts, assemblyscript, c, rust, go) that builds and passes its test',
+    load: async () => (await import('./commands/new.js')).newCommand,
+  },
 ];
 
 export function usage(): string {

@@ -114,7 +114,7 @@ export type PluginClient<P> =
   P extends TypedPlugin<infer I, infer O>
     ? {
         [K in keyof I & keyof O]: (
-          input: Static<I[K] & TSchema>,
+          input: I[K] extends TSchema ? Static<I[K]> : unknown,
           options?: CallOptions,
         ) => Promise<O[K] extends TSchema ? Static<O[K]> : unknown>;
       }
