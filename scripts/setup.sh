@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # (filled in by the issues that need them: golang, clang, chromium, prometheus, bubblewrap …)
   "curl curl"  # the README tour test runs the README's curl lines as written
+  "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
+  "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
 )
 
 missing=()

@@ -11,6 +11,7 @@ import { PlugbayError } from '../core/errors.js';
 import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { httpErrorOf } from './errors.js';
+import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
 
 export interface GatewayOptions {
   /** The host whose plugins are served. The gateway never closes it. */
@@ -53,6 +54,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit });
   let ready = false;
   let closing: Promise<void> | undefined;
+  const tracing = new GatewayTracing();
 
   // Every body is JSON, whatever the content type says (so `curl -d` works), and an empty body is `{}`.
   // fastify's parser refuses __proto__/constructor poisoning.
@@ -92,9 +94,14 @@ export function createGateway(options: GatewayOptions): Gateway {
         controller.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection'));
     };
     reply.raw.once('close', onClose);
+    let span: ReturnType<GatewayTracing['start']>['span'];
+    let failure: unknown;
     try {
       const options = callOptionsOf(request.headers);
       options.signal = controller.signal;
+      const traced = tracing.start(plugin, fn, options.traceparent);
+      options.traceparent = traced.traceparent;
+      span = traced.span;
       // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
       const input = request.body === undefined ? {} : request.body;
       const result = await host.callDetailed(plugin, fn, input, options);
@@ -103,12 +110,18 @@ export function createGateway(options: GatewayOptions): Gateway {
         .header(resultHeaders.arm, result.arm);
       // Serialised here: fastify would send a plain string output as text, not as a JSON string.
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
+      tracing.end(span, failure);
       reply.raw.off('close', onClose);
     }
   });
 
   fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
+
+  registerObserveRoutes(fastify, host);
 
   fastify.get('/healthz', async () => ({ status: 'ok' }));
 
