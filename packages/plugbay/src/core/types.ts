@@ -102,6 +102,16 @@ export interface InstanceEvents {
   fault: [error: PlugbayError];
 }
 
+/** A resource plugin code created and left alive after its instance closed (inline tier's leak report). */
+export interface Leak {
+  /** `timeout`, `interval`, `immediate`, `socket`, `server`, `watcher`, or the async_hooks type for others. */
+  kind: string;
+  /** The async_hooks resource type, e.g. `Timeout`, `TCPWRAP`, `TCPSERVERWRAP`. */
+  type: string;
+  /** Where plugin code created it. */
+  stack: string;
+}
+
 export interface Instance extends EventEmitter<InstanceEvents> {
   readonly id: string;
   readonly plugin: CheckedPlugin;
@@ -116,4 +126,9 @@ export interface Instance extends EventEmitter<InstanceEvents> {
   close(opts?: { timeoutMs?: number }): Promise<void>;
   /** Hard: terminate or kill now; pending calls fail. Idempotent. */
   destroy(reason?: Error): Promise<void>;
+  /**
+   * What the instance left alive once closed (inline tier only; undefined before close and in tiers that reclaim
+   * everything by terminating their worker, process or wasm instance).
+   */
+  readonly leaks?: readonly Leak[] | undefined;
 }

@@ -5,14 +5,31 @@
  */
 import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
+import { PlugbayError } from '../core/errors.js';
 import type { PluginHost } from '../host/types.js';
 import { newTraceparent, parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
+import { httpErrorOf } from './errors.js';
 
 export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost): void {
   fastify.get('/metrics', async (_request, reply) => {
     const registry = host.registry;
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
+  });
+  // One plugin: its loaded versions, its diagnostics, and leak reports of its closed inline instances.
+  fastify.get<{ Params: { plugin: string } }>('/v1/plugins/:plugin', async (request, reply) => {
+    const name = request.params.plugin;
+    const versions = host.versions().filter((v) => v.plugin === name);
+    const diagnostics = host.diagnostics().filter((d) => d.plugin === name);
+    const leaks = host.leaks(name);
+    if (versions.length === 0 && diagnostics.length === 0 && leaks.length === 0) {
+      const err = new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${name} is known`, {
+        plugin: name,
+      });
+      const mapped = httpErrorOf(err, name);
+      return reply.code(mapped.status).send(mapped.body);
+    }
+    return { name, versions, diagnostics, leaks, route: host.route(name) ?? null };
   });
   // Totals since load; the dashboard derives rates from two polls (`at` is the server's clock, ms).
   fastify.get('/v1/stats', async () => ({ at: Date.now(), versions: host.stats() }));

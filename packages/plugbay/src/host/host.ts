@@ -47,6 +47,7 @@ import type {
   CallResult,
   ChangeOptions,
   HostOptions,
+  LeakReport,
   LoadReport,
   PluginClient,
   PluginHost,
@@ -201,6 +202,7 @@ class Host implements PluginHost {
   readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
   readonly #metrics: HostMetrics | undefined;
+  readonly #leaks = new Map<string, LeakReport[]>();
   /** Set when a TracerProvider was registered at creation; the call path checks only this field. */
   readonly #tracer: Tracer | undefined;
 
@@ -231,6 +233,10 @@ class Host implements PluginHost {
         decisions: this.#metrics?.routeDecisions(name),
       });
     }
+  }
+
+  leaks(name: string): LeakReport[] {
+    return [...(this.#leaks.get(name) ?? [])];
   }
 
   get registry(): Registry {
@@ -1004,6 +1010,21 @@ class Host implements PluginHost {
     } catch (err) {
       this.#log.warn({ plugin: v.name, version: v.version, err }, 'graceful close failed; destroying');
       await v.instance.destroy(err as Error);
+    }
+    const leaks = v.instance.leaks;
+    if (leaks !== undefined && leaks.length > 0) {
+      const report = {
+        plugin: v.name,
+        version: v.version,
+        instance: v.instance.id,
+        closedAt: Date.now(),
+        leaks: [...leaks],
+      };
+      const reports = this.#leaks.get(v.name) ?? [];
+      reports.push(report);
+      if (reports.length > 20) reports.shift();
+      this.#leaks.set(v.name, reports);
+      if (channels.leak.hasSubscribers) channels.leak.publish({ ...report, tier: v.instance.tier });
     }
   }
 

@@ -3,7 +3,7 @@ import type { Level, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
-import type { CheckedPlugin, Diagnostic, InstanceState, Tier, TierKind } from '../core/types.js';
+import type { CheckedPlugin, Diagnostic, InstanceState, Leak, Tier, TierKind } from '../core/types.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
@@ -49,6 +49,16 @@ export interface HostOptions {
   tracing?: 'auto' | 'off';
   /** Log level per plugin name (e.g. `{ greeter: 'debug' }`); others use the logger's level. */
   logLevels?: Record<string, Level>;
+}
+
+/** Resources one closed instance left alive (inline tier), with the stack where plugin code created each. */
+export interface LeakReport {
+  plugin: string;
+  version: string;
+  instance: string;
+  /** Epoch ms. */
+  closedAt: number;
+  leaks: Leak[];
 }
 
 /** Live figures of one version for dashboards (`GET /v1/stats`): totals since load, durations in seconds. */
@@ -187,6 +197,8 @@ export interface PluginHost extends AsyncDisposable {
   readonly registry: Registry;
   /** Call counts and latency per version (loaded now or earlier in this process). */
   stats(): VersionStats[];
+  /** Leak reports of the plugin's closed inline instances that left resources alive (newest last; kept 20). */
+  leaks(name: string): LeakReport[];
   /** Drains every instance, stops plugins, releases tiers. Idempotent. */
   close(): Promise<void>;
   /** Fails in-flight calls and kills every instance now. Idempotent. */

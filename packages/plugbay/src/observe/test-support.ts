@@ -59,7 +59,8 @@ export default {
     echo: { input: {}, output: {}, handler: (input, ctx) => { ctx.log.info('echoing', { size: input.text.length }); return input; } },
     fails: { input: {}, output: {}, handler: () => { throw new Error('handler failed'); } },
     timer: { input: {}, output: {}, handler: () => { setTimeout(() => { throw new Error('timer failed'); }, 0); return 'ok'; } },
-    leak: { input: {}, output: {}, handler: () => { setInterval(() => {}, 60_000); return 'ok'; } },
+    // Forgets its interval (the test clears it through globalThis once the report is checked).
+    leak: { input: {}, output: {}, handler: () => { (globalThis.__leaked ??= []).push(setInterval(() => {}, 60_000)); return 'ok'; } },
     span: { input: {}, output: {}, handler: (_input, ctx) => (globalThis.__pluginSpan ? globalThis.__pluginSpan(ctx.traceparent) : 'no tracer') },
   },
 };

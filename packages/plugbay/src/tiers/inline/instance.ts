@@ -8,6 +8,7 @@ import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
 import { type FaultSink, retainFaultHandlers, scope } from './attribution.js';
 import { type FaultOrigin, faultError, pluginError } from './errors.js';
+import { type Leak, trackLeaks } from './leaks.js';
 
 // ES modules cannot be unloaded: a second import of the same file returns the first module (and a cache-busted
 // one would leak it). We reuse it and warn, so the user knows edits are not picked up here.
@@ -30,6 +31,8 @@ export class InlineInstance extends InstanceBase implements Instance {
   readonly #onRejected: (error: unknown) => never;
   #runtime: PluginRuntime | undefined;
   #accepting = false;
+  readonly #leakReport: () => Promise<Leak[]>;
+  #leaks: Leak[] | undefined;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attributeErrors: boolean) {
     super(plugin, 'inline');
@@ -40,6 +43,15 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
     };
+    this.#leakReport = trackLeaks(this.#sink);
+  }
+
+  /**
+   * Timers, intervals, sockets and servers the plugin created and left alive, known once the instance is closed
+   * (undefined before). The inline tier cannot reclaim them: they keep running on the host thread.
+   */
+  get leaks(): readonly Leak[] | undefined {
+    return this.#leaks;
   }
 
   /** Imports the plugin (inside the attribution scope: its top-level timers are blamed on it too). */
@@ -146,6 +158,13 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#accepting = false;
     this.#runtime = undefined;
     this.#releaseHandlers();
+    this.#leaks = await this.#leakReport();
+    if (this.#leaks.length > 0) {
+      this.#log.warn(
+        `inline instance closed with ${this.#leaks.length} resource(s) still alive: ${this.#leaks.map((l) => l.kind).join(', ')}`,
+        { leaks: this.#leaks },
+      );
+    }
   }
 
   #fault(value: unknown, origin: FaultOrigin): void {
