@@ -10,7 +10,7 @@ import {
   selectVersion,
 } from '../../packages/plugbay/dist/host/router/index.js';
 
-const ROUNDS = 2_000_000;
+const ROUNDS = process.env.BENCH_QUICK === '1' ? 200_000 : 2_000_000;
 const keys = Array.from({ length: 1024 }, (_, i) => `user-${i * 7919}`);
 const candidates: Candidate[] = ['0.9.0', '1.0.0', '1.1.0', '2.0.0-beta.1'].map((version) => ({
   version,
@@ -57,7 +57,15 @@ const results = cases.map(([name, fn]) => {
   };
 });
 
-console.log(JSON.stringify({ benchmark: 'router', baselineNs: Math.round(baseline), results }, null, 2));
-console.log('\n| decision | ns | × raw hash+compare | ≤ 1 µs |\n|---|---|---|---|');
-for (const r of results)
-  console.log(`| ${r.name} | ${r.nsPerDecision} | ${r.ratioToBaseline} | ${r.withinTarget ? 'yes' : 'NO'} |`);
+const report = { benchmark: 'router', baselineNs: Math.round(baseline), results };
+// --json: one JSON document only (run.ts reads it); otherwise the JSON and a table for people.
+if (process.argv.includes('--json')) {
+  console.log(JSON.stringify(report));
+} else {
+  console.log(JSON.stringify(report, null, 2));
+  console.log('\n| decision | ns | × raw hash+compare | ≤ 1 µs |\n|---|---|---|---|');
+  for (const r of results)
+    console.log(
+      `| ${r.name} | ${r.nsPerDecision} | ${r.ratioToBaseline} | ${r.withinTarget ? 'yes' : 'NO'} |`,
+    );
+}

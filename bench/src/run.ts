@@ -80,7 +80,64 @@ console.log(
     checks.map(([m, v, ok]) => [m, v, ok ? 'yes' : 'NO']),
   ),
 );
+// Issue 3: the router's decision cost (pinned to one core) and latency during hot swaps (all cores).
+interface RouterRun {
+  baselineNs: number;
+  results: { name: string; nsPerDecision: number; ratioToBaseline: number; withinTarget: boolean }[];
+}
+interface SwitchPhase {
+  name: string;
+  calls: number;
+  failed: number;
+  p50Us: number;
+  p99Us: number;
+  callsPerSec: number;
+}
+interface SwitchRun {
+  phases: SwitchPhase[];
+  ratios: { name: string; p99Ratio: number; throughputRatio: number; failed: number; targetMet: boolean }[];
+}
+const runJson = <T>(script: string, pin: boolean): T => {
+  const args = [here(script), '--json'];
+  const out =
+    pin && hasTaskset
+      ? execFileSync('taskset', ['-c', '0', process.execPath, ...args])
+      : execFileSync(process.execPath, args);
+  return JSON.parse(out.toString()) as T;
+};
+const router = runJson<RouterRun>('./router.js', true);
+console.log(
+  `\n## Router decision (target ≤ 1 µs; baseline: one murmur3 + compare = ${router.baselineNs} ns)\n`,
+);
+console.log(
+  table(
+    ['case', 'ns/decision', '× baseline', 'target met'],
+    router.results.map((r) => [r.name, r.nsPerDecision, r.ratioToBaseline, r.withinTarget ? 'yes' : 'NO']),
+  ),
+);
+const swap = runJson<SwitchRun>('./switch.js', false);
+console.log('\n## Hot swap under load: thread tier, 64 in flight\n');
+console.log(
+  table(
+    ['phase', 'calls', 'failed', 'p50 µs', 'p99 µs', 'calls/s'],
+    swap.phases.map((p) => [p.name, p.calls, p.failed, p.p50Us, p.p99Us, p.callsPerSec]),
+  ),
+);
+console.log('');
+console.log(
+  table(
+    ['phase', 'p99 / steady p99 (target ≤ 2×)', 'calls/s / steady', 'target met'],
+    swap.ratios.map((r) => [
+      `${r.name}`,
+      `${r.p99Ratio}×`,
+      `${r.throughputRatio}×`,
+      r.targetMet ? 'yes' : 'NO',
+    ]),
+  ),
+);
 mkdirSync(here('../results'), { recursive: true });
+writeFileSync(here('../results/router.json'), `${JSON.stringify(router, null, 2)}\n`);
+writeFileSync(here('../results/switch.json'), `${JSON.stringify(swap, null, 2)}\n`);
 writeFileSync(
   here('../results/calls.json'),
   `${JSON.stringify({ node: process.version, sequential: seq, pipelined: pip }, null, 2)}\n`,

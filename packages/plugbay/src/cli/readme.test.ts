@@ -44,7 +44,9 @@ test('README tour: every command does what the README says', async (t) => {
   await stat(join(repoRoot, 'examples/plugins/greeter@1.0.0/plugin.json')).catch(() => {
     assert.fail('examples are not built: run `npm run build` first');
   });
-  const child = startPlugbay(['serve', 'examples/plugins', '--port', '0']);
+  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
+  const state = join(await tempDir(t), 'state.db');
+  const child = startPlugbay(['serve', 'examples/plugins', '--port', '0', '--state', state]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

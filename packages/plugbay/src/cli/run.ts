@@ -18,6 +18,16 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     summary: 'bundle TypeScript plugins and generate their plugin.json',
     load: async () => (await import('./commands/build.js')).buildCommand,
   },
+  ...(['routes', 'activate', 'rollback', 'audit'] as const).map((name) => ({
+    name,
+    summary: {
+      routes: "get or set a plugin's route on a running gateway (--url)",
+      activate: 'make a version the stable on a running gateway (hot swap)',
+      rollback: 'return a plugin to its previous stable on a running gateway',
+      audit: 'show the audit log of a running gateway',
+    }[name],
+    load: async () => (await import('./commands/routes.js'))[`${name}Command`],
+  })),
 ];
 
 export function usage(): string {

@@ -9,7 +9,9 @@ import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
 /** Starts `plugbay serve <dir> --port 0`, waits until its plugins are loaded, and returns its base URL. */
 async function serve(t: TestContext, dir: string) {
-  const child = startPlugbay(['serve', dir, '--port', '0']);
+  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
+  const state = join(await tempDir(t), 'state.db');
+  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state]);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -10,6 +10,7 @@ import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
 import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
+import { adminRoutes } from './admin.js';
 import { httpErrorOf } from './errors.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
 
@@ -118,6 +119,8 @@ export function createGateway(options: GatewayOptions): Gateway {
       reply.raw.off('close', onClose);
     }
   });
+
+  fastify.register(adminRoutes, { host });
 
   fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
 

@@ -3,16 +3,28 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
+import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
+import {
+  openStateStore,
+  rolloutOf,
+  rolloutOptions,
+  rolloutUsage,
+  startWatcher,
+  watchTimingOf,
+} from './serve-rollout.js';
 
 export const serveCommand: Command = {
   name: 'serve',
   usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576]
+              [--state .plugbay/state.db] [--rollout manual|activate|canary:<percent>] [--dev]
+              [--settle-ms 500] [--watch-interval-ms 2000]
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
+${rolloutUsage}
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
   async run(args) {
@@ -21,7 +33,12 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
         args,
         allowPositionals: true,
         strict: true,
-        options: { port: { type: 'string' }, host: { type: 'string' }, 'body-limit': { type: 'string' } },
+        options: {
+          port: { type: 'string' },
+          host: { type: 'string' },
+          'body-limit': { type: 'string' },
+          ...rolloutOptions,
+        },
       }),
     );
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
@@ -37,8 +54,17 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
     }
 
+    // --dev: a development gateway. It picks the `activate` rollout here; it is also the hook for the
+    // signature mode (`warn` instead of `required`) where the host's trust options are built.
+    const dev = values.dev === true;
+    const rollout = rolloutOf(values.rollout, dev);
+    const timing = watchTimingOf(values);
+
     const logger = defaultLogger();
-    const host = createHost({ logger });
+    const store = openStateStore(values.state, logger);
+    if (store === undefined) return 1;
+    const host = createHost({ logger, store });
+    const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,
       port,
@@ -56,14 +82,22 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
     const onSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
-        void host.destroy().finally(() => stop(1));
+        void watcher
+          .close()
+          .then(() => host.destroy())
+          .finally(() => {
+            store.close();
+            stop(1);
+          });
         return;
       }
       shuttingDown = true;
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
         await gateway.close();
+        await watcher.close();
         await host.close();
+        store.close();
         logger.info('plugbay stopped');
         stop(0);
       })().catch((err: unknown) => {
@@ -80,12 +114,13 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
       });
       if (address === undefined) {
         await host.close();
+        store.close();
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
       // The host logs each diagnostic itself; here only the summary. A signal during loading closes the host,
       // which fails the load: that is the shutdown's business, not an error.
-      const report = await host.loadDirectory(dir).catch((err: unknown) => {
+      const report = await watcher.start().catch((err: unknown) => {
         if (!shuttingDown) throw err;
         return undefined;
       });
@@ -93,7 +128,13 @@ calls, stop the plugins, exit 0; a second signal exits at once with 1.`,
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
         gateway.setReady(true);
         logger.info(
-          { dir, plugins: names, rejected: report.diagnostics.filter((d) => d.severity === 'error').length },
+          {
+            dir,
+            plugins: names,
+            state: store.file,
+            rollout: formatRolloutPolicy(rollout),
+            rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
+          },
           'plugbay ready',
         );
       }

@@ -1,0 +1,139 @@
+// A small client of the gateway's admin API for `plugbay routes|activate|rollback|audit`.
+import { readFile } from 'node:fs/promises';
+import type { CliIo } from '../io.js';
+import { UsageError } from '../io.js';
+
+export const defaultUrl = 'http://127.0.0.1:7070';
+
+/** parseArgs options every admin command takes. */
+export const clientOptions = {
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  actor: { type: 'string' },
+  reason: { type: 'string' },
+} as const;
+
+export interface ClientValues {
+  url?: string | undefined;
+  json?: boolean | undefined;
+  actor?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** The answer of one admin request: the parsed JSON body and the status. */
+export interface Answer {
+  status: number;
+  body: unknown;
+}
+
+/** Sends one request; a gateway that cannot be reached is reported as status 0 with the cause. */
+export async function request(
+  values: ClientValues,
+  method: 'GET' | 'PUT' | 'POST',
+  path: string,
+  body?: string,
+): Promise<Answer> {
+  const base = baseUrl(values.url);
+  const headers: Record<string, string> = { 'x-plugbay-actor': values.actor ?? 'cli' };
+  if (values.reason !== undefined) headers['x-plugbay-reason'] = values.reason;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, base), { method, headers, ...(body === undefined ? {} : { body }) });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    return {
+      status: 0,
+      body: {
+        error: {
+          code: cause?.code ?? 'UNREACHABLE',
+          message: `cannot reach ${base}: ${cause?.message ?? (err as Error).message}`,
+        },
+      },
+    };
+  }
+  const text = await res.text();
+  try {
+    return { status: res.status, body: JSON.parse(text) as unknown };
+  } catch {
+    return {
+      status: res.status,
+      body: {
+        error: { code: 'NOT_JSON', message: `${base} answered ${res.status} with: ${text.slice(0, 200)}` },
+      },
+    };
+  }
+}
+
+function baseUrl(url: string | undefined): string {
+  const text = url ?? process.env.PLUGBAY_URL ?? defaultUrl;
+  try {
+    const u = new URL(text);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http');
+    return u.href;
+  } catch {
+    throw new UsageError(`--url must be an http(s) URL such as ${defaultUrl}, got "${text}"`);
+  }
+}
+
+/**
+ * Prints the answer: on success `render(body)` (or the JSON with --json) and exit 0; a refusal prints the
+ * server's error code, message and the fields it names, exit 1.
+ */
+export function finish(
+  io: CliIo,
+  values: ClientValues,
+  answer: Answer,
+  render: (body: never) => string,
+): number {
+  const ok = answer.status >= 200 && answer.status < 300;
+  if (values.json) {
+    (ok ? io.out : io.err)(JSON.stringify(answer.body, null, 2));
+    return ok ? 0 : 1;
+  }
+  if (ok) {
+    io.out(render(answer.body as never));
+    return 0;
+  }
+  io.err(describeError(answer));
+  return 1;
+}
+
+function describeError(answer: Answer): string {
+  const error = (
+    answer.body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } }
+  ).error;
+  const status = answer.status === 0 ? '' : ` (HTTP ${answer.status})`;
+  const lines = [
+    `error ${error?.code ?? 'UNKNOWN'}${status}: ${error?.message ?? JSON.stringify(answer.body)}`,
+  ];
+  const problems = error?.details?.problems;
+  if (Array.isArray(problems)) {
+    for (const p of problems as { field?: string; message?: string }[])
+      lines.push(`  ${p.field}: ${p.message}`);
+  } else if (typeof error?.details?.field === 'string') {
+    lines.push(`  field: ${error.details.field}`);
+  }
+  return lines.join('\n');
+}
+
+/** A route argument: inline JSON, or `@file` to read it from a file (`@-`: stdin). */
+export async function routeArgument(text: string): Promise<string> {
+  let json = text;
+  if (text.startsWith('@')) {
+    const file = text.slice(1);
+    try {
+      json = file === '-' ? await readStdin() : await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  // Sent as it is: the gateway refuses malformed JSON with its own error (PLUGBAY_INVALID_ARGUMENT, field (root)).
+  return json;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,429 @@
+/**
+ * Directory watching for `plugbay serve`: a version dropped into the plugins directory is checked, loaded and
+ * handed to the rollout policy; a removed one is drained. fs.watch on the root only triggers a scan (its events
+ * are unreliable: coalesced, missing for nested writes, platform-dependent), a periodic rescan catches the rest,
+ * and scan() can be driven directly (tests).
+ *
+ * A directory is loaded only once it has settled: its plugin.json parses and the fingerprint of its files
+ * (names, sizes, mtimes) is the same in two scans at least `settleMs` apart — a half-copied directory waits.
+ */
+import { type Dirent, type FSWatcher, watch } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { PlugbayError } from '../core/errors.js';
+import type { AuditInput } from '../store/types.js';
+import { checkPluginDir } from './discover.js';
+import { compileRoute, type Route, referencedVersions, selectVersion } from './router/index.js';
+import type { LoadReport, PluginHost } from './types.js';
+
+/** What happens to a new version of a plugin that already has one: see docs/routing.md. */
+export type RolloutPolicy = { kind: 'manual' } | { kind: 'activate' } | { kind: 'canary'; percent: number };
+
+/** Parses `manual`, `activate` or `canary:<percent>` (1–100); PLUGBAY_INVALID_ARGUMENT names the rule otherwise. */
+export function parseRolloutPolicy(text: string): RolloutPolicy {
+  if (text === 'manual' || text === 'activate') return { kind: text };
+  const m = /^canary:(\d{1,3})$/.exec(text);
+  const percent = m === null ? Number.NaN : Number(m[1]);
+  if (percent >= 1 && percent <= 100) return { kind: 'canary', percent };
+  throw new PlugbayError(
+    'PLUGBAY_INVALID_ARGUMENT',
+    `rollout must be manual, activate or canary:<percent> with a percent from 1 to 100, got "${text}"`,
+    { details: { field: 'rollout' } },
+  );
+}
+
+export function formatRolloutPolicy(policy: RolloutPolicy): string {
+  return policy.kind === 'canary' ? `canary:${policy.percent}` : policy.kind;
+}
+
+export interface WatcherOptions {
+  host: PluginHost;
+  /** The plugins directory: each subfolder is one plugin version. */
+  dir: string;
+  /** Default manual. */
+  policy?: RolloutPolicy;
+  /** How long a directory's files must stay unchanged before it is loaded. Default 500 ms. */
+  settleMs?: number;
+  /** Periodic rescan, in case fs.watch misses something. Default 2 000 ms. */
+  intervalMs?: number;
+  /** Use fs.watch on the root as a scan trigger. Default true (tests drive scan() themselves). */
+  watch?: boolean;
+  /** Records loads, unloads and failed rollouts (the gateway passes its state store's `record`). */
+  audit?: (entry: AuditInput) => void;
+  logger?: Logger;
+  /** Clock in ms; tests pass their own to decide when a directory has settled. Default Date.now. */
+  now?: () => number;
+}
+
+/** What one scan did, by directory path (and `name@version` for loads and unloads). */
+export interface ScanReport {
+  loaded: string[];
+  unloaded: string[];
+  /** New or changing directories not loaded yet. */
+  pending: string[];
+  /** Settled directories that could not be checked or loaded (retried when their files change). */
+  failed: string[];
+}
+
+export interface DirectoryWatcher {
+  /**
+   * Loads the whole directory (host.loadDirectory, no rollout policy: this is the starting set), remembers what
+   * it saw, and starts watching. Call once.
+   */
+  start(): Promise<LoadReport>;
+  /** One scan now (waits for a running one first). */
+  scan(): Promise<ScanReport>;
+  /** Stops watching; waits for a running scan. Idempotent. Leaves the host and its plugins alone. */
+  close(): Promise<void>;
+}
+
+/**
+ * `pending`: new or changed, waiting to settle; `loaded`: its version is in the host; `failed`: settled but
+ * refused (check or load failed), retried when it changes; `changed`: loaded, then its files changed — versions
+ * are immutable, so this is reported once and not reloaded.
+ */
+type DirState = 'pending' | 'loaded' | 'failed' | 'changed';
+
+interface Tracked {
+  fingerprint: string;
+  /** When this fingerprint was first seen. */
+  since: number;
+  state: DirState;
+  plugin?: string;
+  version?: string;
+}
+
+export function createWatcher(options: WatcherOptions): DirectoryWatcher {
+  return new Watcher(checkOptions(options));
+}
+
+type Settings = Required<Omit<WatcherOptions, 'audit' | 'logger'>> & Pick<WatcherOptions, 'audit' | 'logger'>;
+
+function checkOptions(o: WatcherOptions): Settings {
+  const problems: string[] = [];
+  if (typeof o?.host?.load !== 'function') problems.push('options.host must be a PluginHost');
+  if (typeof o.dir !== 'string' || o.dir === '') problems.push('options.dir must be a directory path');
+  const ms = (name: string, value: number | undefined, fallback: number, min: number) => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value < min) problems.push(`options.${name} must be an integer ≥ ${min}`);
+    return value;
+  };
+  const settings: Settings = {
+    host: o.host,
+    dir: resolve(o.dir ?? '.'),
+    policy: o.policy ?? { kind: 'manual' },
+    settleMs: ms('settleMs', o.settleMs, 500, 0),
+    intervalMs: ms('intervalMs', o.intervalMs, 2_000, 10),
+    watch: o.watch ?? true,
+    audit: o.audit,
+    logger: o.logger,
+    now: o.now ?? Date.now,
+  };
+  if (problems.length > 0) {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createWatcher: ${problems.join('; ')}`, {
+      details: { problems },
+    });
+  }
+  return settings;
+}
+
+class Watcher implements DirectoryWatcher {
+  readonly #s: Settings;
+  readonly #dirs = new Map<string, Tracked>();
+  #running: Promise<ScanReport> | undefined;
+  #fsWatcher: FSWatcher | undefined;
+  #interval: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(settings: Settings) {
+    this.#s = settings;
+  }
+
+  async start(): Promise<LoadReport> {
+    // Fingerprints are taken before loading: a directory that changes meanwhile differs at the next scan.
+    const before = await this.#listing();
+    const report = await this.#s.host.loadDirectory(this.#s.dir);
+    const now = this.#s.now();
+    const loadedDirs = new Map(report.loaded.map((v) => [v.dir, v]));
+    for (const [dir, fingerprint] of before) {
+      const v = loadedDirs.get(dir);
+      this.#dirs.set(
+        dir,
+        v === undefined
+          ? { fingerprint, since: now, state: 'failed' }
+          : { fingerprint, since: now, state: 'loaded', plugin: v.plugin, version: v.version },
+      );
+    }
+    if (!this.#closed) this.#startWatching();
+    return report;
+  }
+
+  scan(): Promise<ScanReport> {
+    if (this.#running !== undefined) {
+      // One scan at a time; a request during one runs one more scan after it.
+      return this.#running.then(() => this.scan());
+    }
+    this.#running = this.#scan().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#fsWatcher?.close();
+    this.#fsWatcher = undefined;
+    clearInterval(this.#interval);
+    clearTimeout(this.#soon);
+    await this.#running?.catch(() => {});
+  }
+
+  #startWatching(): void {
+    this.#interval = setInterval(() => this.#background(), this.#s.intervalMs);
+    this.#interval.unref();
+    if (!this.#s.watch) return;
+    try {
+      this.#fsWatcher = watch(this.#s.dir, { persistent: false }, () => this.#scheduleSoon(50));
+      this.#fsWatcher.on('error', (err) => {
+        // The periodic rescan still works; the trigger only makes changes show up sooner.
+        this.#s.logger?.warn({ err, dir: this.#s.dir }, 'watcher: fs.watch failed; rescanning periodically');
+        this.#fsWatcher?.close();
+        this.#fsWatcher = undefined;
+      });
+    } catch (err) {
+      this.#s.logger?.warn(
+        { err, dir: this.#s.dir },
+        'watcher: fs.watch unavailable; rescanning periodically',
+      );
+    }
+  }
+
+  #scheduleSoon(delayMs: number): void {
+    if (this.#closed || this.#soon !== undefined) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      this.#background();
+    }, delayMs);
+    this.#soon.unref();
+  }
+
+  #background(): void {
+    if (this.#closed || this.#running !== undefined) return;
+    this.scan().then(
+      (report) => {
+        // Something is settling: look again once it may have settled, rather than at the next interval.
+        if (report.pending.length > 0) this.#scheduleSoon(this.#s.settleMs + 10);
+      },
+      (err: unknown) => this.#s.logger?.error({ err }, 'watcher: scan failed'),
+    );
+  }
+
+  async #scan(): Promise<ScanReport> {
+    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [] };
+    const listing = await this.#listing();
+    const now = this.#s.now();
+
+    for (const [dir, tracked] of this.#dirs) {
+      if (listing.has(dir) || this.#closed) continue;
+      this.#dirs.delete(dir);
+      if (tracked.state === 'loaded' || tracked.state === 'changed') await this.#remove(dir, tracked, report);
+    }
+    for (const [dir, fingerprint] of listing) {
+      if (this.#closed) break;
+      let tracked = this.#dirs.get(dir);
+      if (tracked === undefined) {
+        tracked = { fingerprint, since: now, state: 'pending' };
+        this.#dirs.set(dir, tracked);
+      } else if (tracked.fingerprint !== fingerprint) {
+        tracked.fingerprint = fingerprint;
+        tracked.since = now;
+        if (tracked.state === 'loaded') {
+          tracked.state = 'changed';
+          this.#s.logger?.warn(
+            { dir, plugin: tracked.plugin, version: tracked.version },
+            `watcher: files of the loaded ${tracked.plugin}@${tracked.version} changed; versions are immutable, so it is not reloaded (remove it and add a new version)`,
+          );
+        } else if (tracked.state === 'failed') {
+          tracked.state = 'pending';
+        }
+      }
+      if (tracked.state !== 'pending') continue;
+      if (fingerprint === unreadable || now - tracked.since < this.#s.settleMs) {
+        report.pending.push(dir);
+        continue;
+      }
+      await this.#add(dir, tracked, report);
+    }
+    return report;
+  }
+
+  /** A settled directory: check it, pin the current stable if needed, load it, apply the rollout policy. */
+  async #add(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
+    const { host, logger, policy } = this.#s;
+    const checked = await checkPluginDir(dir);
+    if (checked.plugin === undefined) {
+      tracked.state = 'failed';
+      report.failed.push(dir);
+      logger?.warn({ dir, diagnostics: checked.diagnostics }, `watcher: ${dir} is not a loadable plugin`);
+      return;
+    }
+    const { name, version } = checked.plugin.manifest;
+    const id = `${name}@${version}`;
+    try {
+      // A plugin already serving traffic with no pinned stable: pin the one serving now, so that the newcomer
+      // (maybe the highest version, which answers by default) does not take over before the policy decides.
+      const before = this.#stableOf(name);
+      if (before !== undefined && host.route(name)?.stable === undefined && before !== version) {
+        await host.setRoute(
+          name,
+          { ...host.route(name), stable: before },
+          {
+            actor: 'watcher',
+            reason: `pinned the current stable ${before} so that the new version ${version} does not take over (rollout ${formatRolloutPolicy(policy)})`,
+          },
+        );
+      }
+      await host.load(dir);
+      tracked.state = 'loaded';
+      tracked.plugin = name;
+      tracked.version = version;
+      report.loaded.push(id);
+      this.#record({ actor: 'watcher', action: 'load', plugin: name, version, details: { dir } });
+      logger?.info({ dir, plugin: name, version }, `watcher: loaded ${id}`);
+      if (before !== undefined && before !== version) await this.#rollOut(name, version, before);
+    } catch (err) {
+      tracked.state = 'failed';
+      report.failed.push(dir);
+      logger?.error({ dir, err, plugin: name, version }, `watcher: ${id} was not loaded or rolled out`);
+    }
+  }
+
+  /** Applies the policy to a newly loaded version of a plugin whose stable is `stable`. */
+  async #rollOut(name: string, version: string, stable: string): Promise<void> {
+    const { host, logger, policy } = this.#s;
+    const reason = `rollout ${formatRolloutPolicy(policy)}: new version ${version} found in the plugins directory`;
+    try {
+      if (policy.kind === 'activate') {
+        await host.activate(name, version, { actor: 'watcher', reason });
+      } else if (policy.kind === 'canary') {
+        const route: Route = { ...host.route(name), stable: host.route(name)?.stable ?? stable };
+        route.canary = { version, percent: policy.percent };
+        await host.setRoute(name, route, { actor: 'watcher', reason });
+      } else {
+        logger?.info(
+          { plugin: name, version, stable },
+          `watcher: ${name}@${version} is loaded but not routed (rollout manual); ${stable} stays stable`,
+        );
+        return;
+      }
+      logger?.info({ plugin: name, version, policy: formatRolloutPolicy(policy) }, `watcher: ${reason}`);
+    } catch (err) {
+      // The version stays loaded and unrouted; an operator can retry with the admin API.
+      const e = PlugbayError.from(err);
+      this.#record({
+        actor: 'watcher',
+        action: 'rollout-failed',
+        plugin: name,
+        version,
+        reason: `${reason}: ${e.code}: ${e.message}`,
+      });
+      logger?.error({ err: e, plugin: name, version }, `watcher: rollout of ${name}@${version} failed`);
+    }
+  }
+
+  async #remove(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
+    const { plugin, version } = tracked as Required<Tracked>;
+    const id = `${plugin}@${version}`;
+    try {
+      await this.#s.host.unload(plugin, version);
+    } catch (err) {
+      // Already released (a switch drained it): nothing left to drain.
+      if ((err as PlugbayError).code !== 'PLUGBAY_UNKNOWN_PLUGIN') {
+        this.#s.logger?.error({ err, dir, plugin, version }, `watcher: unloading ${id} failed`);
+        return;
+      }
+    }
+    report.unloaded.push(id);
+    this.#record({ actor: 'watcher', action: 'unload', plugin, version, details: { dir } });
+    if (referencedVersions(this.#s.host.route(plugin)).has(version)) {
+      // The route still names it: its calls now take the fallback chain (or fail) until the route is changed.
+      this.#s.logger?.warn(
+        { plugin, version, route: this.#s.host.route(plugin) },
+        `watcher: the route of ${plugin} still names the removed ${version}; change it (plugbay routes set)`,
+      );
+    }
+    this.#s.logger?.info({ dir, plugin, version }, `watcher: ${dir} was removed; ${id} drained and unloaded`);
+  }
+
+  /** The version answering unpinned calls now: the route's stable, else the newest available release. */
+  #stableOf(name: string): string | undefined {
+    const pinned = this.#s.host.route(name)?.stable;
+    if (pinned !== undefined) return pinned;
+    const candidates = this.#s.host
+      .versions()
+      .filter((v) => v.plugin === name)
+      .map((v) => ({ version: v.version, available: v.state === 'ready' && v.circuit === 'closed' }));
+    const selection = selectVersion(compileRoute(name), candidates, {});
+    return selection.ok ? selection.version : undefined;
+  }
+
+  #record(entry: AuditInput): void {
+    try {
+      this.#s.audit?.(entry);
+    } catch (err) {
+      this.#s.logger?.error({ err, entry }, 'watcher: could not write the audit log');
+    }
+  }
+
+  /** Plugin subfolders (hidden ones skipped, like discovery does) with their fingerprints. */
+  async #listing(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    let entries: Dirent[];
+    try {
+      entries = await readdir(this.#s.dir, { withFileTypes: true });
+    } catch (err) {
+      this.#s.logger?.error({ err, dir: this.#s.dir }, 'watcher: cannot read the plugins directory');
+      return new Map([...this.#dirs].map(([dir, t]) => [dir, t.fingerprint]));
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || !(e.isDirectory() || e.isSymbolicLink())) continue;
+      const dir = join(this.#s.dir, e.name);
+      out.set(dir, await fingerprint(dir));
+    }
+    return out;
+  }
+}
+
+const unreadable = 'unreadable';
+/** Beyond this many entries a directory is not a plugin anyone copies in by hand; the rest is not fingerprinted. */
+const maxEntries = 10_000;
+
+/** Names, types, sizes and mtimes of every file below `dir` (symlinks not followed), as one string. */
+async function fingerprint(dir: string): Promise<string> {
+  const parts: string[] = [];
+  const walk = async (path: string, rel: string): Promise<void> => {
+    const entries = await readdir(path, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      if (parts.length >= maxEntries) return;
+      const full = join(path, e.name);
+      const s = await lstat(full);
+      const name = `${rel}${e.name}`;
+      if (s.isDirectory()) {
+        parts.push(`${name}/`);
+        await walk(full, `${name}/`);
+      } else {
+        parts.push(`${name}:${s.isSymbolicLink() ? 'l' : 'f'}:${s.size}:${s.mtimeMs}`);
+      }
+    }
+  };
+  try {
+    await walk(dir, '');
+  } catch {
+    // Vanished or unreadable mid-walk: still changing, so not settled.
+    return unreadable;
+  }
+  return parts.join('\n');
+}
