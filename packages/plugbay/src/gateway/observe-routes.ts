@@ -8,9 +8,11 @@ import type { FastifyInstance } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import type { PluginHost } from '../host/types.js';
 import { newTraceparent, parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
+import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 
 export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost): void {
+  registerDashboard(fastify);
   fastify.get('/metrics', async (_request, reply) => {
     const registry = host.registry;
     const text = await registry.metrics();

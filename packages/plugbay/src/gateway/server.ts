@@ -225,6 +225,7 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       functions: v.functions,
       inflight: v.inflight,
       warnings: v.warnings,
+      trust: v.trust,
     });
   }
   const unattributed: Diagnostic[] = [];
