@@ -131,4 +131,20 @@ export interface Instance extends EventEmitter<InstanceEvents> {
    * everything by terminating their worker, process or wasm instance).
    */
   readonly leaks?: readonly Leak[] | undefined;
+  /** What the tier can measure of the instance now (read at metrics scrape time); only measured fields are set. */
+  resources?(): InstanceResources;
+}
+
+/** Per-instance measurements a tier may report; every field optional: only what is really measured. */
+export interface InstanceResources {
+  /** JS heap in use, bytes. */
+  heapUsedBytes?: number;
+  /** Resident set size of the instance's own process (process tier). */
+  rssBytes?: number;
+  /** CPU time used by the instance, seconds. */
+  cpuSeconds?: number;
+  /** WebAssembly memory pages (64 KiB). */
+  wasmMemoryPages?: number;
+  /** Event loop utilisation (0..1) of the instance's own loop since it started (thread tier). */
+  eventLoopUtilization?: number;
 }

@@ -275,7 +275,15 @@ class Host implements PluginHost {
       e.newestFirst.flatMap((v) =>
         v.metrics === undefined
           ? []
-          : [{ cells: v.metrics, state: status(v).state, inflight: v.inflight, signature: v.trust.status }],
+          : [
+              {
+                cells: v.metrics,
+                state: status(v).state,
+                inflight: v.inflight,
+                signature: v.trust.status,
+                resources: v.instance.resources?.(),
+              },
+            ],
       ),
     );
   }

@@ -160,6 +160,14 @@ test('a live gateway /metrics after traffic passes promtool check metrics', asyn
     sample(text, 'plugbay_calls_total', { plugin: 'obs-thread', tier: 'thread', fn: 'echo', outcome: 'ok' }),
     5,
   );
+  const elu = sample(text, 'plugbay_instance_event_loop_utilization', {
+    plugin: 'obs-thread',
+    tier: 'thread',
+  });
+  assert.ok(
+    elu !== undefined && elu >= 0 && elu <= 1,
+    'the thread tier reports its worker event loop utilisation',
+  );
   const file = join(await tempDir(t), 'metrics.txt');
   await writeFile(file, text);
   // promtool reads the exposition on stdin; any lint or parse problem makes it exit non-zero.

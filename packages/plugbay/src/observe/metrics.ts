@@ -6,7 +6,9 @@
  * signature, in-flight, memory) is read from the host at scrape time.
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
-import type { TierKind } from '../core/types.js';
+import type { InstanceResources, TierKind } from '../core/types.js';
+
+export type { InstanceResources };
 
 /** Upper bounds (seconds) of the call duration histogram: 50 µs to 10 s. */
 export const durationBuckets = [
@@ -97,20 +99,6 @@ export interface VersionSnapshot {
   inflight: number;
   signature: string;
   resources?: InstanceResources | undefined;
-}
-
-/** What a tier can measure of one instance; every field is optional: only what is really measured. */
-export interface InstanceResources {
-  /** JS heap in use, bytes (thread: the worker's own heap, reported by the worker). */
-  heapUsedBytes?: number;
-  /** Resident set size of the instance's own process (process tier). */
-  rssBytes?: number;
-  /** CPU time used by the instance, seconds (process tier: the child's; thread: the worker thread's). */
-  cpuSeconds?: number;
-  /** WebAssembly memory pages (64 KiB) of the instance. */
-  wasmMemoryPages?: number;
-  /** Event loop utilisation of the instance's own loop (0..1), where it has one. */
-  eventLoopUtilization?: number;
 }
 
 const instanceStates = [

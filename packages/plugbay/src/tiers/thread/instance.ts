@@ -58,6 +58,12 @@ export class ThreadInstance extends InstanceBase implements Instance {
     this.#policy = new RestartPolicy(config.restart);
   }
 
+  /** What can be measured from the host side: the current worker's event loop utilisation. */
+  resources(): { eventLoopUtilization?: number } {
+    const channel = this.#live;
+    return channel === undefined ? {} : { eventLoopUtilization: channel.eventLoopUtilization() };
+  }
+
   /** Spawns the first worker and waits until it imported the plugin. */
   async init(signal: AbortSignal): Promise<void> {
     const channel = this.#spawn();
