@@ -103,7 +103,7 @@ function normalise(o: HostOptions): Settings {
       failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
       coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
     },
-    registry: o.registry ?? new Registry(),
+    registry: registryOption(o.registry),
     metrics: o.metrics ?? true,
     tracing: oneOf('tracing', o.tracing, ['auto', 'off'] as const, 'auto'),
     logLevels: logLevelsOption(o.logLevels),
@@ -120,6 +120,16 @@ function oneOf<T extends string>(name: string, value: T | undefined, allowed: re
     );
   }
   return value;
+}
+
+function registryOption(registry: HostOptions['registry']): Registry {
+  if (registry === undefined) return new Registry();
+  if (typeof (registry as { registerMetric?: unknown }).registerMetric !== 'function') {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'options.registry must be a prom-client Registry', {
+      details: { option: 'registry' },
+    });
+  }
+  return registry;
 }
 
 function logLevelsOption(levels: HostOptions['logLevels']): Record<string, string> {

@@ -56,3 +56,14 @@ test('logLevels with an unknown level is refused naming the option', () => {
     details: { option: 'logLevels' },
   });
 });
+
+test('registry and tracing options are checked at once', () => {
+  assert.throws(() => createHost({ registry: {} as never }), {
+    code: 'PLUGBAY_INVALID_ARGUMENT',
+    details: { option: 'registry' },
+  });
+  assert.throws(() => createHost({ tracing: 'on' as 'auto' }), {
+    code: 'PLUGBAY_INVALID_ARGUMENT',
+    details: { option: 'tracing' },
+  });
+});
