@@ -21,6 +21,8 @@ packages=(
   "golang-google-grpc-dev"
   "protobuf-compiler protoc"
   "golang-goprotobuf-dev protoc-gen-go"
+  "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
+  "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
 )
 
 missing=()

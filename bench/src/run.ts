@@ -202,3 +202,51 @@ writeFileSync(
     );
   }
 }
+
+// Issue 7: the cost of observability on the inline call path, and the gateway beside a bare fastify route.
+const obsInline = runMode('./observe.js', 'inline', true).results as Sequential[];
+const obsGateway = runMode('./observe.js', 'gateway', false).results as unknown as {
+  name: string;
+  requestsPerSec: number;
+}[];
+const [obsOff, obsOn] = obsInline as [Sequential, Sequential];
+const [bareRoute, gatewayRoute] = obsGateway as [
+  { name: string; requestsPerSec: number },
+  { name: string; requestsPerSec: number },
+];
+console.log(`\n## Observability on the inline call path${hasTaskset ? ' (taskset -c 0)' : ''}\n`);
+console.log(
+  table(
+    ['path', 'p50 µs', 'p99 µs', 'calls/s'],
+    obsInline.map((r) => [r.name, r.p50, r.p99, r.callsPerSec]),
+  ),
+);
+console.log('\n## Gateway vs bare fastify (autocannon, 16 connections, loopback)\n');
+console.log(
+  table(
+    ['server', 'requests/s'],
+    obsGateway.map((r) => [r.name, r.requestsPerSec]),
+  ),
+);
+const obsChecks = [
+  [
+    'metrics + logs added per inline call (target ≤ 0.3 µs)',
+    `${(obsOn.p50 - obsOff.p50).toFixed(3)} µs`,
+    obsOn.p50 - obsOff.p50 <= 0.3,
+  ],
+  [
+    'gateway /v1/call vs bare fastify (target ≥ 70 %)',
+    `${((gatewayRoute.requestsPerSec / bareRoute.requestsPerSec) * 100).toFixed(1)} %`,
+    gatewayRoute.requestsPerSec >= 0.7 * bareRoute.requestsPerSec,
+  ],
+] as const;
+console.log(
+  `\n${table(
+    ['measure', 'value', 'target met'],
+    obsChecks.map(([m, v, ok]) => [m, v, ok ? 'yes' : 'NO']),
+  )}`,
+);
+writeFileSync(
+  here('../results/observe.json'),
+  `${JSON.stringify({ node: process.version, inline: obsInline, gateway: obsGateway }, null, 2)}\n`,
+);

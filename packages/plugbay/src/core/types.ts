@@ -102,6 +102,16 @@ export interface InstanceEvents {
   fault: [error: PlugbayError];
 }
 
+/** A resource plugin code created and left alive after its instance closed (inline tier's leak report). */
+export interface Leak {
+  /** `timeout`, `interval`, `immediate`, `socket`, `server`, `watcher`, or the async_hooks type for others. */
+  kind: string;
+  /** The async_hooks resource type, e.g. `Timeout`, `TCPWRAP`, `TCPSERVERWRAP`. */
+  type: string;
+  /** Where plugin code created it. */
+  stack: string;
+}
+
 export interface Instance extends EventEmitter<InstanceEvents> {
   readonly id: string;
   readonly plugin: CheckedPlugin;
@@ -116,4 +126,25 @@ export interface Instance extends EventEmitter<InstanceEvents> {
   close(opts?: { timeoutMs?: number }): Promise<void>;
   /** Hard: terminate or kill now; pending calls fail. Idempotent. */
   destroy(reason?: Error): Promise<void>;
+  /**
+   * What the instance left alive once closed (inline tier only; undefined before close and in tiers that reclaim
+   * everything by terminating their worker, process or wasm instance).
+   */
+  readonly leaks?: readonly Leak[] | undefined;
+  /** What the tier can measure of the instance now (read at metrics scrape time); only measured fields are set. */
+  resources?(): InstanceResources;
+}
+
+/** Per-instance measurements a tier may report; every field optional: only what is really measured. */
+export interface InstanceResources {
+  /** JS heap in use, bytes. */
+  heapUsedBytes?: number;
+  /** Resident set size of the instance's own process (process tier). */
+  rssBytes?: number;
+  /** CPU time used by the instance, seconds. */
+  cpuSeconds?: number;
+  /** WebAssembly memory pages (64 KiB). */
+  wasmMemoryPages?: number;
+  /** Event loop utilisation (0..1) of the instance's own loop since it started (thread tier). */
+  eventLoopUtilization?: number;
 }

@@ -13,6 +13,7 @@ import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
 import { httpErrorOf } from './errors.js';
+import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
 
 export interface GatewayOptions {
   /** The host whose plugins are served. The gateway never closes it. */
@@ -57,6 +58,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit, return503OnClosing: false });
   let ready = false;
   let closing: Promise<void> | undefined;
+  const tracing = new GatewayTracing();
 
   // Every body is JSON, whatever the content type says (so `curl -d` works), and an empty body is `{}`.
   // fastify's parser refuses __proto__/constructor poisoning.
@@ -89,21 +91,35 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   fastify.post<{ Params: { plugin: string; fn: string } }>('/v1/call/:plugin/:fn', async (request, reply) => {
     const { plugin, fn } = request.params;
-    const options = callOptionsOf(request.headers);
-    options.signal = connectionSignal(request.raw.socket);
-    // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
-    const input = request.body === undefined ? {} : request.body;
-    const result = await host.callDetailed(plugin, fn, input, options);
-    reply
-      .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
-      .header(resultHeaders.arm, result.arm);
-    // Serialised here: fastify would send a plain string output as text, not as a JSON string.
-    return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+    let span: ReturnType<GatewayTracing['start']>['span'];
+    let failure: unknown;
+    try {
+      const options = callOptionsOf(request.headers);
+      options.signal = connectionSignal(request.raw.socket);
+      const traced = tracing.start(plugin, fn, options.traceparent);
+      options.traceparent = traced.traceparent;
+      span = traced.span;
+      // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
+      const input = request.body === undefined ? {} : request.body;
+      const result = await host.callDetailed(plugin, fn, input, options);
+      reply
+        .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
+        .header(resultHeaders.arm, result.arm);
+      // Serialised here: fastify would send a plain string output as text, not as a JSON string.
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+    } catch (err) {
+      failure = err;
+      throw err;
+    } finally {
+      tracing.end(span, failure);
+    }
   });
 
   fastify.register(adminRoutes, { host });
 
   fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
+
+  registerObserveRoutes(fastify, host);
 
   fastify.get('/healthz', async () => ({ status: 'ok' }));
 

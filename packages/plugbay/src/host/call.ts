@@ -25,11 +25,14 @@ export class Call extends DeadlineEntry implements CallContext {
     traceparent?: string,
     key?: string,
     signal?: AbortSignal,
+    /** performance.now() at the start of the call, when the caller read it already (one clock read per call). */
+    startedAt?: number,
   ) {
     super();
     this.#deadlines = deadlines;
     this.#timeoutMs = timeoutMs;
-    this.deadline = Date.now() + timeoutMs;
+    this.deadline =
+      startedAt === undefined ? Date.now() + timeoutMs : performance.timeOrigin + startedAt + timeoutMs;
     this.traceparent = traceparent;
     this.key = key;
     if (signal !== undefined) {

@@ -1,12 +1,25 @@
+import { performance } from 'node:perf_hooks';
+import {
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import type { Ajv } from 'ajv';
-import type { Logger } from 'pino';
+import { type Logger, pino } from 'pino';
+import { Registry } from 'prom-client';
 import semver from 'semver';
 import { checkDeclaredContracts } from '../contract/implements.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
 import type { CheckedPlugin, Diagnostic, Tier, TierKind } from '../core/types.js';
+import { channels } from '../observe/channels.js';
 import { defaultLogger, pluginSink } from '../observe/log.js';
+import { type FnCells, HostMetrics } from '../observe/metrics.js';
+import { parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
 import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from '../store/types.js';
 import { auditExports } from '../trust/audit.js';
@@ -34,19 +47,25 @@ import type {
   CallResult,
   ChangeOptions,
   HostOptions,
+  LeakReport,
   LoadReport,
   PluginClient,
   PluginHost,
+  VersionStats,
   VersionStatus,
 } from './types.js';
 
-type Settings = Required<Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust'>> & {
+type Settings = Required<
+  Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels'>
+> & {
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
   config: Record<string, unknown>;
   store: StateStore | undefined;
   circuit: { failureThreshold: number; coolDownMs: number };
+  registry: Registry;
+  logLevels: Record<string, string>;
 };
 
 /** Creates a plugin host. Options are checked at once; a bad one throws PLUGBAY_INVALID_ARGUMENT naming it. */
@@ -84,7 +103,48 @@ function normalise(o: HostOptions): Settings {
       failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
       coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
     },
+    registry: registryOption(o.registry),
+    metrics: o.metrics ?? true,
+    tracing: oneOf('tracing', o.tracing, ['auto', 'off'] as const, 'auto'),
+    logLevels: logLevelsOption(o.logLevels),
   };
+}
+
+function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value)) {
+    throw new PlugbayError(
+      'PLUGBAY_INVALID_ARGUMENT',
+      `options.${name} must be one of ${allowed.join(', ')}, got ${String(value)}`,
+      { details: { option: name } },
+    );
+  }
+  return value;
+}
+
+function registryOption(registry: HostOptions['registry']): Registry {
+  if (registry === undefined) return new Registry();
+  if (typeof (registry as { registerMetric?: unknown }).registerMetric !== 'function') {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'options.registry must be a prom-client Registry', {
+      details: { option: 'registry' },
+    });
+  }
+  return registry;
+}
+
+function logLevelsOption(levels: HostOptions['logLevels']): Record<string, string> {
+  if (levels === undefined) return {};
+  const known = Object.keys(pino.levels.values);
+  for (const [name, level] of Object.entries(levels)) {
+    if (!known.includes(level) && (level as string) !== 'silent') {
+      throw new PlugbayError(
+        'PLUGBAY_INVALID_ARGUMENT',
+        `options.logLevels.${name} must be one of ${known.join(', ')}, silent; got ${String(level)}`,
+        { details: { option: 'logLevels' } },
+      );
+    }
+  }
+  return { ...levels };
 }
 
 /** Errors that say the instance, not the caller or the plugin's own logic, is in trouble: they count for the circuit. */
@@ -100,6 +160,8 @@ interface ActiveRoute {
   readonly route: Route | undefined;
   readonly compiled: CompiledRoute;
   readonly revision: number;
+  /** Route decision counters by arm (shared by every revision of the plugin's route); undefined: metrics off. */
+  readonly decisions?: Map<string, number> | undefined;
 }
 
 const noOptions: CallOptions = Object.freeze({});
@@ -157,10 +219,18 @@ class Host implements PluginHost {
   /** Admin changes to one plugin run one at a time. */
   readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
+  readonly #metrics: HostMetrics | undefined;
+  readonly #leaks = new Map<string, LeakReport[]>();
+  /** Set when a TracerProvider was registered at creation; the call path checks only this field. */
+  readonly #tracer: Tracer | undefined;
 
   constructor(settings: Settings) {
     this.#s = settings;
     this.#log = settings.logger;
+    this.#metrics = settings.metrics
+      ? new HostMetrics({ registry: settings.registry, snapshot: () => this.#snapshot() })
+      : undefined;
+    this.#tracer = settings.tracing === 'auto' ? registeredTracer() : undefined;
     this.#ownsStore = settings.store === undefined;
     this.#store = settings.store ?? new MemoryStateStore();
     for (const [name, stored] of this.#store.routes()) {
@@ -174,8 +244,66 @@ class Host implements PluginHost {
         continue;
       }
       const route = (checked as { route: Route }).route;
-      this.#routes.set(name, { route, compiled: compileRoute(name, route), revision: 1 });
+      this.#routes.set(name, {
+        route,
+        compiled: compileRoute(name, route),
+        revision: 1,
+        decisions: this.#metrics?.routeDecisions(name),
+      });
     }
+  }
+
+  leaks(name: string): LeakReport[] {
+    return [...(this.#leaks.get(name) ?? [])];
+  }
+
+  get registry(): Registry {
+    return this.#s.registry;
+  }
+
+  stats(): VersionStats[] {
+    if (this.#metrics === undefined) return [];
+    return this.#metrics.allVersions().map((v) => {
+      let calls = 0;
+      let errors = 0;
+      const merged = { count: 0 } as { count: number; cells?: FnCells };
+      for (const f of v.fns.values()) {
+        calls += f.count;
+        for (const n of f.failed.values()) errors += n;
+        if (f.count > merged.count) merged.cells = f;
+        merged.count = Math.max(merged.count, f.count);
+      }
+      const busiest = merged.cells;
+      return {
+        plugin: v.plugin,
+        version: v.version,
+        tier: v.tier,
+        calls,
+        errors,
+        p50: busiest?.quantile(0.5),
+        p99: busiest?.quantile(0.99),
+        faults: v.faults,
+        restarts: v.restarts,
+      };
+    });
+  }
+
+  #snapshot() {
+    return [...this.#plugins.values()].flatMap((e) =>
+      e.newestFirst.flatMap((v) =>
+        v.metrics === undefined
+          ? []
+          : [
+              {
+                cells: v.metrics,
+                state: status(v).state,
+                inflight: v.inflight,
+                signature: v.trust.status,
+                resources: v.instance.resources?.(),
+              },
+            ],
+      ),
+    );
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
@@ -191,6 +319,7 @@ class Host implements PluginHost {
       else diagnostics.push(loadDiagnostic(found.plugins[i]!, r.reason));
     });
     this.#record(diagnostics.filter((d) => d.severity === 'error'));
+    if (channels.check.hasSubscribers && diagnostics.length > 0) channels.check.publish({ dir, diagnostics });
     for (const d of diagnostics) {
       this.#log[d.severity === 'error' ? 'error' : 'warn'](
         { diagnostic: d, plugin: d.plugin, version: d.version },
@@ -280,11 +409,20 @@ class Host implements PluginHost {
       level: gate.decision.trustLevel,
     };
     if (gate.verification?.keyId !== undefined) trust.keyId = gate.verification.keyId;
+    if (channels.verify.hasSubscribers)
+      channels.verify.publish({
+        plugin: name,
+        version,
+        tier: kind,
+        status: trust.status,
+        level: trust.level,
+      });
     for (const warning of gate.decision.warnings) this.#log.warn({ plugin: name, version }, warning);
     // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts).
     const ajv = createAjv();
     const config = checkConfig(ajv, plugin, this.#s.config[name]);
-    const functions = compileFunctions(ajv, plugin);
+    const cells = this.#metrics?.version(name, version, kind, Object.keys(plugin.manifest.functions));
+    const functions = compileFunctions(ajv, plugin, cells?.fns);
     this.#loading.add(plugin.id);
     const controller = new AbortController();
     const timer = setTimeout(
@@ -299,8 +437,13 @@ class Host implements PluginHost {
       this.#s.startTimeoutMs,
     );
     try {
-      const log = this.#log.child({ plugin: name, version, tier: kind });
-      const loading = tier.load(plugin, { log: pluginSink(log), signal: controller.signal });
+      const level = this.#s.logLevels[name];
+      const log = this.#log.child(
+        { plugin: name, version, tier: kind },
+        level === undefined ? {} : { level },
+      );
+      const sink = pluginSink(log);
+      const loading = tier.load(plugin, { log: sink, signal: controller.signal });
       // If loading overruns, the instance may still arrive later: release it then.
       loading.then(
         (late) => controller.signal.aborted && void late.destroy(),
@@ -349,13 +492,29 @@ class Host implements PluginHost {
               cause: e,
             });
       }
+      sink.bindInstance(instance.id);
       const loaded = new LoadedVersion(plugin, instance, functions, trust, audit.undeclared);
+      loaded.metrics = cells;
       const instanceLog = log.child({ instance: instance.id });
-      instance.on('fault', (e) => instanceLog.error({ err: e }, `plugin fault: ${e.message}`));
-      instance.on('exit', (e) => instanceLog.warn({ err: e }, `instance exited: ${e.message}`));
-      instance.on('state', (state, previous) =>
-        instanceLog.info({ state, previous }, `instance ${previous} → ${state}`),
-      );
+      const about = { plugin: name, version, tier: kind, instance: instance.id };
+      instance.on('fault', (e) => {
+        // Attributed to this plugin and version: counted, logged with the stack, published.
+        if (cells !== undefined) cells.faults++;
+        instanceLog.error({ err: e, stack: e.stack }, `plugin fault: ${e.message}`);
+        if (channels.fault.hasSubscribers) channels.fault.publish({ ...about, error: e });
+      });
+      instance.on('exit', (e) => {
+        if (cells !== undefined) cells.exits++;
+        instanceLog.warn({ err: e }, `instance exited: ${e.message}`);
+        if (channels.crash.hasSubscribers) channels.crash.publish({ ...about, error: e });
+      });
+      instance.on('state', (state, previous) => {
+        if (state === 'ready' && previous === 'degraded') {
+          if (cells !== undefined) cells.restarts++;
+          if (channels.restart.hasSubscribers) channels.restart.publish(about);
+        }
+        instanceLog.info({ state, previous }, `instance ${previous} → ${state}`);
+      });
       let entry = this.#plugins.get(name);
       if (entry === undefined) {
         entry = new PluginEntry();
@@ -364,6 +523,8 @@ class Host implements PluginHost {
       entry.add(loaded);
       this.#diagnostics.delete(plugin.dir);
       instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
+      if (channels.start.hasSubscribers) channels.start.publish(about);
+      if (channels.load.hasSubscribers) channels.load.publish({ ...about, dir: plugin.dir });
       return status(loaded);
     } catch (err) {
       throw PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED', source);
@@ -381,6 +542,8 @@ class Host implements PluginHost {
   // ---- calling ------------------------------------------------------------------------------------------------
 
   call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T> {
+    if (this.#tracer !== undefined)
+      return this.#traced(name, fn, input, options ?? noOptions, false) as Promise<T>;
     return this.#invoke(name, fn, input, options ?? noOptions, false) as Promise<T>;
   }
 
@@ -390,7 +553,40 @@ class Host implements PluginHost {
     input: unknown,
     options?: CallOptions,
   ): Promise<CallResult<T>> {
+    if (this.#tracer !== undefined)
+      return this.#traced(name, fn, input, options ?? noOptions, true) as Promise<CallResult<T>>;
     return this.#invoke(name, fn, input, options ?? noOptions, true) as Promise<CallResult<T>>;
+  }
+
+  /**
+   * The call path with spans (only when a TracerProvider was registered): a `plugbay.route` span for the whole
+   * call, child of the caller's traceparent, made active while the call runs; #callInstance adds the instance span.
+   */
+  async #traced(
+    name: string,
+    fn: string,
+    input: unknown,
+    options: CallOptions,
+    detailed: boolean,
+  ): Promise<unknown> {
+    const span = this.#tracer!.startSpan(
+      `plugbay.route ${name}.${fn}`,
+      { kind: SpanKind.INTERNAL, attributes: { 'plugbay.plugin': name, 'plugbay.function': fn } },
+      parentContext(options.traceparent),
+    );
+    const traced: CallOptions = { ...options, traceparent: traceparentOf(span) };
+    try {
+      const result = (await otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+        this.#invoke(name, fn, input, traced, true),
+      )) as CallResult;
+      span.setAttributes({ 'plugbay.version': result.version, 'plugbay.arm': result.arm });
+      return detailed ? result : result.output;
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 
   /** The call path: select → input check → lease → tier call under a deadline → release → output check. */
@@ -405,11 +601,18 @@ class Host implements PluginHost {
       throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed and takes no calls');
     const active = this.#route(name);
     let [target, arm] = this.#select(name, active, options, undefined);
+    const decisions = active.decisions;
+    if (decisions !== undefined) decisions.set(arm, (decisions.get(arm) ?? 0) + 1);
+    if (channels.routeDecision.hasSubscribers)
+      channels.routeDecision.publish({ plugin: name, version: target.version, arm, key: options.key });
     let f = functionOf(target, fn);
-    if (!f.validateInput(input)) throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
+    if (!f.validateInput(input)) {
+      if (target.metrics !== undefined) target.metrics.validationFailures.input++;
+      throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
+    }
     let output: unknown;
     try {
-      output = await this.#callInstance(target, f, fn, input, options);
+      output = await this.#callInstance(target, f, fn, input, options, arm);
     } catch (err) {
       // An idempotent call whose instance died mid-call is retried once, on another version.
       if (!(f.idempotent && (err as PlugbayError).code === 'PLUGBAY_PLUGIN_CRASHED')) throw err;
@@ -421,11 +624,14 @@ class Host implements PluginHost {
       }
       [target] = retry;
       arm = 'fallback';
+      if (decisions !== undefined) decisions.set(arm, (decisions.get(arm) ?? 0) + 1);
       f = functionOf(target, fn);
-      output = await this.#callInstance(target, f, fn, input, options);
+      output = await this.#callInstance(target, f, fn, input, options, arm);
     }
-    if (!f.validateOutput(output))
+    if (!f.validateOutput(output)) {
+      if (target.metrics !== undefined) target.metrics.validationFailures.output++;
       throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
+    }
     return detailed
       ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
       : output;
@@ -437,16 +643,46 @@ class Host implements PluginHost {
     fn: string,
     input: unknown,
     options: CallOptions,
+    arm: string,
   ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
-    const call = new Call(this.#deadlines, timeoutMs, options.traceparent, options.key, options.signal);
+    const span = this.#tracer === undefined ? undefined : this.#instanceSpan(target, fn, arm, options);
+    const traceparent = span === undefined ? options.traceparent : traceparentOf(span);
+    // The call's deadline and its duration share this one clock read; metrics add one more at the end.
+    const started = performance.now();
+    const call = new Call(this.#deadlines, timeoutMs, traceparent, options.key, options.signal, started);
+    const cells = f.cells;
+    if (channels.callStart.hasSubscribers)
+      channels.callStart.publish(callMessage(target, fn, arm, traceparent));
     target.inflight++;
     try {
       const output = await call.run(target.instance.call(fn, input, call));
       target.succeeded();
+      if (cells !== undefined) {
+        cells.ok++;
+        cells.observe((performance.now() - started) / 1000);
+      }
+      if (channels.callEnd.hasSubscribers)
+        channels.callEnd.publish({
+          ...callMessage(target, fn, arm, traceparent),
+          durationMs: performance.now() - started,
+        });
+      span?.end();
       return output;
     } catch (err) {
       const e = attribute(err, target);
+      if (cells !== undefined) {
+        cells.fail(e.code);
+        cells.observe((performance.now() - started) / 1000);
+      }
+      if (channels.callError.hasSubscribers) {
+        const durationMs = performance.now() - started;
+        channels.callError.publish({ ...callMessage(target, fn, arm, traceparent), durationMs, error: e });
+      }
+      if (span !== undefined) {
+        failSpan(span, e);
+        span.end();
+      }
       if (
         instanceFailures.has(e.code) &&
         target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
@@ -463,10 +699,33 @@ class Host implements PluginHost {
     }
   }
 
+  #instanceSpan(target: LoadedVersion, fn: string, arm: string, options: CallOptions): Span {
+    return this.#tracer!.startSpan(
+      `plugbay.call ${target.name}@${target.version}.${fn}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'plugbay.plugin': target.name,
+          'plugbay.version': target.version,
+          'plugbay.tier': target.instance.tier,
+          'plugbay.instance': target.instance.id,
+          'plugbay.function': fn,
+          'plugbay.arm': arm,
+        },
+      },
+      parentContext(options.traceparent),
+    );
+  }
+
   #route(name: string): ActiveRoute {
     let active = this.#routes.get(name);
     if (active === undefined) {
-      active = { route: undefined, compiled: compileRoute(name), revision: 0 };
+      active = {
+        route: undefined,
+        compiled: compileRoute(name),
+        revision: 0,
+        decisions: this.#metrics?.routeDecisions(name),
+      };
       this.#routes.set(name, active);
     }
     return active;
@@ -593,7 +852,10 @@ class Host implements PluginHost {
         },
       });
       await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
-      return { plugin: name, version, previous, route, revision: this.#route(name).revision };
+      const revision = this.#route(name).revision;
+      if (channels.activate.hasSubscribers)
+        channels.activate.publish({ plugin: name, version, previous, revision });
+      return { plugin: name, version, previous, route, revision };
     });
   }
 
@@ -627,6 +889,10 @@ class Host implements PluginHost {
         },
       });
       await this.#releaseUnserved(name, before, options.drainTimeoutMs ?? this.#s.drainTimeoutMs);
+      if (channels.rollback.hasSubscribers) {
+        const revision = this.#route(name).revision;
+        channels.rollback.publish({ plugin: name, version: previous, previous: current, revision });
+      }
       return {
         plugin: name,
         version: previous,
@@ -665,7 +931,9 @@ class Host implements PluginHost {
         });
     }
     const signal = AbortSignal.timeout(this.#s.startTimeoutMs);
+    const cells = v.metrics;
     const health = await raceAbort(v.instance.health(signal), signal).catch((err: unknown) => {
+      if (cells !== undefined) cells.health.set('error', (cells.health.get('error') ?? 0) + 1);
       throw new PlugbayError(
         'PLUGBAY_START_FAILED',
         `${name}@${version} did not answer its health check: ${(err as Error).message}`,
@@ -676,6 +944,7 @@ class Host implements PluginHost {
         },
       );
     });
+    if (cells !== undefined) cells.health.set(health.status, (cells.health.get(health.status) ?? 0) + 1);
     if (health.status === 'failing' || !v.available) {
       throw new PlugbayError(
         'PLUGBAY_START_FAILED',
@@ -718,7 +987,12 @@ class Host implements PluginHost {
   #switch(name: string, route: Route, change: Omit<StateChange, 'route'>): void {
     this.#store.commit({ ...change, route: { plugin: name, route } });
     const revision = (this.#routes.get(name)?.revision ?? 0) + 1;
-    this.#routes.set(name, { route, compiled: compileRoute(name, route), revision });
+    this.#routes.set(name, {
+      route,
+      compiled: compileRoute(name, route),
+      revision,
+      decisions: this.#metrics?.routeDecisions(name),
+    });
     this.#log.info({ plugin: name, route, revision }, `route of ${name} changed (${change.audit.action})`);
   }
 
@@ -783,6 +1057,21 @@ class Host implements PluginHost {
       this.#log.warn({ plugin: v.name, version: v.version, err }, 'graceful close failed; destroying');
       await v.instance.destroy(err as Error);
     }
+    const leaks = v.instance.leaks;
+    if (leaks !== undefined && leaks.length > 0) {
+      const report = {
+        plugin: v.name,
+        version: v.version,
+        instance: v.instance.id,
+        closedAt: Date.now(),
+        leaks: [...leaks],
+      };
+      const reports = this.#leaks.get(v.name) ?? [];
+      reports.push(report);
+      if (reports.length > 20) reports.shift();
+      this.#leaks.set(v.name, reports);
+      if (channels.leak.hasSubscribers) channels.leak.publish({ ...report, tier: v.instance.tier });
+    }
   }
 
   close(): Promise<void> {
@@ -832,7 +1121,11 @@ function checkConfig(ajv: Ajv, plugin: CheckedPlugin, config: unknown): unknown 
   return config ?? {};
 }
 
-function compileFunctions(ajv: Ajv, plugin: CheckedPlugin): Map<string, FunctionEntry> {
+function compileFunctions(
+  ajv: Ajv,
+  plugin: CheckedPlugin,
+  cells: ReadonlyMap<string, FnCells> | undefined,
+): Map<string, FunctionEntry> {
   const out = new Map<string, FunctionEntry>();
   const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
   for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
@@ -848,6 +1141,7 @@ function compileFunctions(ajv: Ajv, plugin: CheckedPlugin): Map<string, Function
       validateOutput: output.validate,
       timeoutMs: spec.timeoutMs,
       idempotent: spec.idempotent ?? false,
+      cells: cells?.get(name),
     });
   }
   return out;
@@ -877,6 +1171,17 @@ function status(v: LoadedVersion): VersionStatus {
     trust: { ...v.trust },
     undeclaredExports: [...v.undeclaredExports],
   };
+}
+
+function callMessage(v: LoadedVersion, fn: string, arm: string, traceparent: string | undefined) {
+  return { plugin: v.name, version: v.version, tier: v.instance.tier, fn, arm, traceparent };
+}
+
+function failSpan(span: Span, err: unknown): void {
+  const e = err as { code?: string; message?: string };
+  span.setStatus({ code: SpanStatusCode.ERROR, message: e?.message ?? String(err) });
+  if (err instanceof Error) span.recordException(err);
+  if (typeof e?.code === 'string') span.setAttribute('plugbay.error.code', e.code);
 }
 
 /** Errors leaving a call always say which plugin and version produced them. */

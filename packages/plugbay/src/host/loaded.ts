@@ -1,6 +1,7 @@
 import type { ValidateFunction } from 'ajv';
 import semver from 'semver';
 import type { CheckedPlugin, Instance } from '../core/types.js';
+import type { FnCells, VersionCells } from '../observe/metrics.js';
 import type { VersionStatus } from './types.js';
 
 /** What the call path needs of one function, compiled once at load. */
@@ -11,6 +12,8 @@ export interface FunctionEntry {
   /** The function's own deadline, if the manifest sets one. */
   readonly timeoutMs: number | undefined;
   readonly idempotent: boolean;
+  /** Metric cells of this function (undefined: metrics off). */
+  readonly cells: FnCells | undefined;
 }
 
 /**
@@ -33,6 +36,8 @@ export class LoadedVersion {
   /** What the trust gate and the export audit found at load. */
   readonly trust: VersionStatus['trust'];
   readonly undeclaredExports: readonly string[];
+  /** Metric cells of this version (undefined: metrics off). */
+  metrics: VersionCells | undefined;
 
   constructor(
     plugin: CheckedPlugin,

@@ -1,8 +1,9 @@
 import type { Static, TSchema, TypedPlugin } from '@plugbay/sdk';
-import type { Logger } from 'pino';
+import type { Level, Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
-import type { CheckedPlugin, Diagnostic, InstanceState, Tier, TierKind } from '../core/types.js';
+import type { CheckedPlugin, Diagnostic, InstanceState, Leak, Tier, TierKind } from '../core/types.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
@@ -37,6 +38,41 @@ export interface HostOptions {
   contracts?: ContractRegistry;
   /** Circuit breaking per version: after `failureThreshold` consecutive failed calls it is skipped for `coolDownMs`. */
   circuit?: { failureThreshold?: number; coolDownMs?: number };
+  /** prom-client registry the host's `plugbay_*` metrics are registered in. Default: a new Registry. */
+  registry?: Registry;
+  /** Count calls, durations, route decisions (observe/metrics.ts). Default true. */
+  metrics?: boolean;
+  /**
+   * Spans through @opentelemetry/api. Default `auto`: on when a TracerProvider is registered at host creation
+   * (checked once; register the SDK before creating the host), off otherwise.
+   */
+  tracing?: 'auto' | 'off';
+  /** Log level per plugin name (e.g. `{ greeter: 'debug' }`); others use the logger's level. */
+  logLevels?: Record<string, Level>;
+}
+
+/** Resources one closed instance left alive (inline tier), with the stack where plugin code created each. */
+export interface LeakReport {
+  plugin: string;
+  version: string;
+  instance: string;
+  /** Epoch ms. */
+  closedAt: number;
+  leaks: Leak[];
+}
+
+/** Live figures of one version for dashboards (`GET /v1/stats`): totals since load, durations in seconds. */
+export interface VersionStats {
+  plugin: string;
+  version: string;
+  tier: TierKind;
+  calls: number;
+  errors: number;
+  /** Estimated from the duration histogram's buckets; undefined before the first call. */
+  p50: number | undefined;
+  p99: number | undefined;
+  faults: number;
+  restarts: number;
 }
 
 /** Who asked for an admin change and why; recorded in the audit log. */
@@ -157,6 +193,12 @@ export interface PluginHost extends AsyncDisposable {
   rollback(name: string, options?: ActivateOptions): Promise<ActivateResult>;
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
+  /** The registry holding the host's metrics (`registry.metrics()` is the Prometheus text). */
+  readonly registry: Registry;
+  /** Call counts and latency per version (loaded now or earlier in this process). */
+  stats(): VersionStats[];
+  /** Leak reports of the plugin's closed inline instances that left resources alive (newest last; kept 20). */
+  leaks(name: string): LeakReport[];
   /** Drains every instance, stops plugins, releases tiers. Idempotent. */
   close(): Promise<void>;
   /** Fails in-flight calls and kills every instance now. Idempotent. */

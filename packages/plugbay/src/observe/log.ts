@@ -11,8 +11,11 @@ export function defaultLogger(): Logger {
  * A sink for lines from or about one instance. Every line carries plugin, version, tier and instance (bound on
  * the child logger) and, when a call is in progress, its traceId and spanId.
  */
-export function pluginSink(log: Logger): PluginLoggerSink {
+export function pluginSink(base: Logger): PluginLoggerSink & { bindInstance(id: string): void } {
+  let log = base;
   const write = (line: PluginLogLine) => {
+    // Below the plugin's level (host option logLevels): nothing is built for the line.
+    if (line.level !== 'fatal' && !log.isLevelEnabled(line.level)) return;
     const fields: Record<string, unknown> = { ...line.fields };
     const traceId = traceIdOf(line.traceparent);
     if (traceId !== undefined) {
@@ -26,6 +29,10 @@ export function pluginSink(log: Logger): PluginLoggerSink {
     (msg: string, fields?: Record<string, unknown>): void =>
       write(fields === undefined ? { level, msg } : { level, msg, fields });
   return {
+    // The instance id exists only once the tier made the instance; lines logged while importing lack it.
+    bindInstance(id: string) {
+      log = base.child({ instance: id });
+    },
     line: write,
     trace: at('trace'),
     debug: at('debug'),

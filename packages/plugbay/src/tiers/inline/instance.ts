@@ -8,6 +8,7 @@ import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
 import { type FaultSink, registerFaultSink, scope } from './attribution.js';
 import { type FaultOrigin, faultError, pluginError } from './errors.js';
+import { type Leak, trackLeaks } from './leaks.js';
 import type { Attribution } from './tier.js';
 
 // ES modules cannot be unloaded: a second import of the same file returns the first module (and a cache-busted
@@ -33,6 +34,8 @@ export class InlineInstance extends InstanceBase implements Instance {
   readonly #onRejected: (error: unknown) => never;
   #runtime: PluginRuntime | undefined;
   #accepting = false;
+  readonly #leakReport: () => Promise<Leak[]>;
+  #leaks: Leak[] | undefined;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attribution: Attribution) {
     super(plugin, 'inline');
@@ -44,6 +47,16 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#onRejected = (error) => {
       throw pluginError(error, this.#source);
     };
+    // Leaks are found through the async context, so only the async-context attribution can report them.
+    this.#leakReport = this.#sink === undefined ? async () => [] : trackLeaks(this.#sink);
+  }
+
+  /**
+   * Timers, intervals, sockets and servers the plugin created and left alive, known once the instance is closed
+   * (undefined before). The inline tier cannot reclaim them: they keep running on the host thread.
+   */
+  get leaks(): readonly Leak[] | undefined {
+    return this.#leaks;
   }
 
   /** The functions the loaded code defines (known once load() resolved). */
@@ -165,6 +178,13 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#accepting = false;
     this.#runtime = undefined;
     this.#releaseHandlers();
+    this.#leaks = await this.#leakReport();
+    if (this.#leaks.length > 0) {
+      this.#log.warn(
+        `inline instance closed with ${this.#leaks.length} resource(s) still alive: ${this.#leaks.map((l) => l.kind).join(', ')}`,
+        { leaks: this.#leaks },
+      );
+    }
   }
 
   /** Runs plugin code inside this instance's attribution scope (when attribution is on). */

@@ -36,6 +36,11 @@ export interface ChannelListener {
  * restarts or instance state (thread/instance.ts does); it reports the worker's end once.
  */
 export class WorkerChannel {
+  /** Event loop utilisation of the worker since it started (0..1), read from the host side. */
+  eventLoopUtilization(): number {
+    return this.#worker.performance.eventLoopUtilization().utilization;
+  }
+
   /** Resolves with the plugin's function names once the worker imported it; rejects when it could not. */
   readonly loaded: Promise<string[]>;
   readonly #worker: Worker;

@@ -70,6 +70,12 @@ export class ThreadInstance extends InstanceBase implements Instance {
     return this.#exported;
   }
 
+  /** What can be measured from the host side: the current worker's event loop utilisation. */
+  resources(): { eventLoopUtilization?: number } {
+    const channel = this.#live;
+    return channel === undefined ? {} : { eventLoopUtilization: channel.eventLoopUtilization() };
+  }
+
   /** Spawns the first worker and waits until it imported the plugin. */
   async init(signal: AbortSignal): Promise<void> {
     const channel = this.#spawn();

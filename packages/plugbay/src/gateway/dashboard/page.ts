@@ -1,0 +1,70 @@
+/** The dashboard's HTML and CSS (no CDN, no framework): the browser code is app.ts, compiled with the package. */
+export const dashboardHtml = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>plugbay</title>
+<link rel="stylesheet" href="/dashboard/style.css">
+</head>
+<body>
+<header><h1>plugbay</h1><p id="updated" aria-live="off">Loading…</p></header>
+<p id="status" class="status" role="status" aria-live="polite"></p>
+<main>
+<section aria-labelledby="plugins-title" class="card">
+<h2 id="plugins-title">Plugins</h2>
+<table><thead><tr><th scope="col">Plugin</th><th scope="col">Version</th><th scope="col">Tier</th><th scope="col">State</th><th scope="col">Circuit</th><th scope="col">Signature</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+<tbody id="plugins-body"></tbody></table>
+</section>
+<section aria-labelledby="routes-title">
+<h2 id="routes-title">Routes</h2>
+<div id="routes" class="routes"></div>
+</section>
+<section aria-labelledby="stats-title" class="card">
+<h2 id="stats-title">Live calls</h2>
+<table><thead><tr><th scope="col">Version</th><th scope="col">Calls</th><th scope="col">Errors</th><th scope="col">Total</th><th scope="col">p50</th><th scope="col">p99</th></tr></thead>
+<tbody id="stats-body"></tbody></table>
+</section>
+<section aria-labelledby="audit-title" class="card">
+<h2 id="audit-title">Audit log</h2>
+<table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Plugin</th><th scope="col">Reason</th></tr></thead>
+<tbody id="audit-body"></tbody></table>
+</section>
+<section aria-labelledby="diag-title" class="card">
+<h2 id="diag-title">Load diagnostics</h2>
+<ul id="diagnostics"></ul>
+</section>
+</main>
+<script type="module" src="/dashboard/app.js"></script>
+</body>
+</html>
+`;
+
+export const dashboardCss = `
+:root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f4f5f7; }
+body { margin: 0 auto; max-width: 1200px; padding: 1rem 1.5rem; }
+header { display: flex; align-items: baseline; justify-content: space-between; }
+h1 { margin: 0.2rem 0; font-size: 1.6rem; }
+h2 { font-size: 1.15rem; margin: 0 0 0.6rem; }
+h3 { margin: 0 0 0.4rem; font-size: 1rem; }
+.card { background: #fff; border: 1px solid #d0d5dc; border-radius: 8px; padding: 0.9rem 1rem; margin-bottom: 1rem; }
+table { border-collapse: collapse; width: 100%; font-size: 0.92rem; }
+th, td { text-align: left; padding: 0.35rem 0.5rem; border-bottom: 1px solid #e4e7eb; }
+thead th { color: #4a5563; font-weight: 600; }
+.routes { display: grid; grid-template-columns: repeat(auto-fill, minmax(400px, 1fr)); gap: 1rem; margin-bottom: 1rem; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 0.8rem; margin: 0 0 0.6rem; }
+dt { color: #4a5563; }
+dd { margin: 0; }
+form.canary { display: flex; flex-wrap: wrap; align-items: center; gap: 0.4rem; margin-bottom: 0.5rem; }
+input[type=number] { width: 4.5rem; }
+button, select, input { font: inherit; padding: 0.25rem 0.55rem; border-radius: 5px; border: 1px solid #8a94a3; background: #fff; }
+button { background: #1f5fbf; color: #fff; border-color: #1f5fbf; cursor: pointer; }
+button:disabled { background: #c7cdd6; border-color: #c7cdd6; color: #4a5563; cursor: default; }
+:focus-visible { outline: 3px solid #f0b400; outline-offset: 2px; }
+.badge { padding: 0.05rem 0.45rem; border-radius: 999px; background: #e4e7eb; }
+.state-ready { background: #d4f2dc; } .state-degraded { background: #fff0c2; }
+.state-failed, .state-crashloop { background: #fbd5d5; }
+.status { min-height: 1.3rem; margin: 0.2rem 0 0.8rem; } .status.error { color: #b00020; }
+.sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+code { background: #eef0f3; padding: 0 0.25rem; border-radius: 3px; }
+`;

@@ -1,0 +1,69 @@
+/**
+ * The gateway's observability routes: `GET /metrics` (the host's prom-client registry, Prometheus text format) and
+ * `GET /v1/stats` (per-version call rate inputs and latency for the dashboard), plus the gateway's own span
+ * around each call.
+ */
+import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import type { FastifyInstance } from 'fastify';
+import { PlugbayError } from '../core/errors.js';
+import type { PluginHost } from '../host/types.js';
+import { newTraceparent, parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
+import { registerDashboard } from './dashboard/routes.js';
+import { httpErrorOf } from './errors.js';
+
+export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost): void {
+  registerDashboard(fastify);
+  fastify.get('/metrics', async (_request, reply) => {
+    const registry = host.registry;
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
+  });
+  // One plugin: its loaded versions, its diagnostics, and leak reports of its closed inline instances.
+  fastify.get<{ Params: { plugin: string } }>('/v1/plugins/:plugin', async (request, reply) => {
+    const name = request.params.plugin;
+    const versions = host.versions().filter((v) => v.plugin === name);
+    const diagnostics = host.diagnostics().filter((d) => d.plugin === name);
+    const leaks = host.leaks(name);
+    if (versions.length === 0 && diagnostics.length === 0 && leaks.length === 0) {
+      const err = new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${name} is known`, {
+        plugin: name,
+      });
+      const mapped = httpErrorOf(err, name);
+      return reply.code(mapped.status).send(mapped.body);
+    }
+    return { name, versions, diagnostics, leaks, route: host.route(name) ?? null };
+  });
+  // Totals since load; the dashboard derives rates from two polls (`at` is the server's clock, ms).
+  fastify.get('/v1/stats', async () => ({ at: Date.now(), versions: host.stats() }));
+}
+
+/**
+ * The traceparent a call runs under: with a registered tracer, a server span child of the caller's traceparent
+ * (or a new trace); without one, the caller's traceparent, or a new one so that logs of the call still correlate.
+ */
+export class GatewayTracing {
+  readonly #tracer: Tracer | undefined = registeredTracer();
+
+  start(plugin: string, fn: string, incoming: string | undefined): { traceparent: string; span?: Span } {
+    if (this.#tracer === undefined) return { traceparent: incoming ?? newTraceparent() };
+    const span = this.#tracer.startSpan(
+      `POST /v1/call/${plugin}/${fn}`,
+      {
+        kind: SpanKind.SERVER,
+        attributes: { 'http.request.method': 'POST', 'plugbay.plugin': plugin, 'plugbay.function': fn },
+      },
+      parentContext(incoming),
+    );
+    return { traceparent: traceparentOf(span), span };
+  }
+
+  end(span: Span | undefined, error?: unknown): void {
+    if (span === undefined) return;
+    if (error !== undefined) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message ?? String(error) });
+      const code = (error as { code?: unknown })?.code;
+      if (typeof code === 'string') span.setAttribute('plugbay.error.code', code);
+    }
+    span.end();
+  }
+}

@@ -1,0 +1,371 @@
+/**
+ * Prometheus metrics of a host. The call path never touches prom-client: a prom-client child re-hashes its labels
+ * on every inc()/observe() (~0.3 µs), which alone would spend the whole budget. Instead each loaded version gets
+ * plain number cells per function at load (`FnCells`), the call path does `cells.ok++` and one bucket increment,
+ * and the registry reads the cells when it is scraped (`collect`/`get`). Everything not on the call path (state,
+ * signature, in-flight, memory) is read from the host at scrape time.
+ */
+import { Counter, Gauge, type Metric, Registry } from 'prom-client';
+import type { InstanceResources, TierKind } from '../core/types.js';
+
+export type { InstanceResources };
+
+/** Upper bounds (seconds) of the call duration histogram: 50 µs to 10 s. */
+export const durationBuckets = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+] as const;
+const bucketCount = durationBuckets.length;
+
+/** The counters of one function of one loaded version; the call path writes them directly. */
+export class FnCells {
+  readonly fn: string;
+  ok = 0;
+  /** Failed calls by outcome (the error code in lower case without the prefix, e.g. `timeout`). */
+  readonly failed = new Map<string, number>();
+  /** Per-bucket counts (not cumulative); the last cell is +Inf. */
+  readonly buckets = new Float64Array(bucketCount + 1);
+  sum = 0;
+  count = 0;
+
+  constructor(fn: string) {
+    this.fn = fn;
+  }
+
+  /** Records one duration in seconds: a linear scan of 16 bounds, no allocation. */
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < bucketCount && seconds > durationBuckets[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+    this.count++;
+  }
+
+  fail(code: string): void {
+    const outcome = outcomeOf(code);
+    this.failed.set(outcome, (this.failed.get(outcome) ?? 0) + 1);
+  }
+
+  /** Duration quantile estimated from the buckets (linear inside a bucket), for /v1/stats; undefined when empty. */
+  quantile(q: number): number | undefined {
+    if (this.count === 0) return undefined;
+    const rank = q * this.count;
+    let seen = 0;
+    for (let i = 0; i <= bucketCount; i++) {
+      const n = this.buckets[i]!;
+      if (seen + n >= rank && n > 0) {
+        const lower = i === 0 ? 0 : durationBuckets[i - 1]!;
+        const upper = i < bucketCount ? durationBuckets[i]! : lower;
+        return lower + ((upper - lower) * (rank - seen)) / n;
+      }
+      seen += n;
+    }
+    return durationBuckets[bucketCount - 1];
+  }
+}
+
+/** `PLUGBAY_TIMEOUT` → `timeout`: a small, fixed label set (codes come from one registry). */
+export function outcomeOf(code: string): string {
+  return code.startsWith('PLUGBAY_') ? code.slice(8).toLowerCase() : 'error';
+}
+
+/** Metrics of one loaded version, bound at load. */
+export class VersionCells {
+  readonly plugin: string;
+  readonly version: string;
+  readonly tier: TierKind;
+  readonly fns = new Map<string, FnCells>();
+  restarts = 0;
+  faults = 0;
+  exits = 0;
+  readonly health = new Map<string, number>();
+  validationFailures = { input: 0, output: 0 };
+
+  constructor(plugin: string, version: string, tier: TierKind, functions: Iterable<string>) {
+    this.plugin = plugin;
+    this.version = version;
+    this.tier = tier;
+    for (const fn of functions) this.fns.set(fn, new FnCells(fn));
+  }
+
+  labels(): { plugin: string; version: string; tier: TierKind } {
+    return { plugin: this.plugin, version: this.version, tier: this.tier };
+  }
+}
+
+/** What the host tells the metrics at scrape time about the versions it has now. */
+export interface VersionSnapshot {
+  cells: VersionCells;
+  state: string;
+  inflight: number;
+  signature: string;
+  resources?: InstanceResources | undefined;
+}
+
+const instanceStates = [
+  'loading',
+  'starting',
+  'ready',
+  'degraded',
+  'draining',
+  'closed',
+  'failed',
+  'crashloop',
+] as const;
+
+export interface HostMetricsOptions {
+  registry?: Registry;
+  /** Versions loaded now; called at scrape time. */
+  snapshot: () => VersionSnapshot[];
+}
+
+/**
+ * The host's metrics. Cells of unloaded versions are kept (counters never go backwards while the process lives)
+ * until the same plugin@version is loaded again, which continues them.
+ */
+export class HostMetrics {
+  readonly registry: Registry;
+  readonly #snapshot: () => VersionSnapshot[];
+  /** Every version ever loaded, by `plugin@version`. */
+  readonly #versions = new Map<string, VersionCells>();
+  /** Route decisions by plugin, then arm. */
+  readonly #routes = new Map<string, Map<string, number>>();
+
+  constructor(options: HostMetricsOptions) {
+    this.registry = options.registry ?? new Registry();
+    this.#snapshot = options.snapshot;
+    this.#register();
+  }
+
+  /** The cells of a version being loaded (continued when it was loaded before in this process). */
+  version(plugin: string, version: string, tier: TierKind, functions: Iterable<string>): VersionCells {
+    const key = `${plugin}@${version}`;
+    const existing = this.#versions.get(key);
+    if (existing !== undefined && existing.tier === tier) {
+      for (const fn of functions) if (!existing.fns.has(fn)) existing.fns.set(fn, new FnCells(fn));
+      return existing;
+    }
+    const cells = new VersionCells(plugin, version, tier, functions);
+    this.#versions.set(key, cells);
+    return cells;
+  }
+
+  /** The per-arm counters of one plugin's route decisions (the host caches the map with the route). */
+  routeDecisions(plugin: string): Map<string, number> {
+    let m = this.#routes.get(plugin);
+    if (m === undefined) {
+      m = new Map();
+      this.#routes.set(plugin, m);
+    }
+    return m;
+  }
+
+  /** All versions ever loaded (for /v1/stats). */
+  allVersions(): VersionCells[] {
+    return [...this.#versions.values()];
+  }
+
+  #register(): void {
+    const r = this.registry;
+    const versions = () => [...this.#versions.values()];
+    const self = this;
+    new Counter({
+      name: 'plugbay_calls_total',
+      help: 'Calls answered by a plugin version, by function and outcome (ok, or the error code without PLUGBAY_).',
+      labelNames: ['plugin', 'version', 'tier', 'fn', 'outcome'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const v of versions()) {
+          for (const f of v.fns.values()) {
+            const base = { ...v.labels(), fn: f.fn };
+            this.inc({ ...base, outcome: 'ok' }, f.ok);
+            for (const [outcome, n] of f.failed) this.inc({ ...base, outcome }, n);
+          }
+        }
+      },
+    });
+    r.registerMetric(durationHistogram(versions) as unknown as Metric);
+    new Gauge({
+      name: 'plugbay_inflight',
+      help: 'Calls in progress per loaded version.',
+      labelNames: ['plugin', 'version', 'tier'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of self.#snapshot()) this.set(s.cells.labels(), s.inflight);
+      },
+    });
+    new Gauge({
+      name: 'plugbay_instance_state',
+      help: 'State of each loaded version: 1 for its current state, 0 for the others.',
+      labelNames: ['plugin', 'version', 'tier', 'state'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of self.#snapshot()) {
+          for (const state of instanceStates)
+            this.set({ ...s.cells.labels(), state }, state === s.state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'plugbay_signature_status',
+      help: 'Signature verification of each loaded version at load (off: not checked); always 1.',
+      labelNames: ['plugin', 'version', 'tier', 'status'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const s of self.#snapshot()) this.set({ ...s.cells.labels(), status: s.signature }, 1);
+      },
+    });
+    const perVersion = (name: string, help: string, read: (v: VersionCells) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['plugin', 'version', 'tier'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const v of versions()) this.inc(v.labels(), read(v));
+        },
+      });
+    perVersion(
+      'plugbay_restarts_total',
+      'Restarts of an instance after its worker or process died.',
+      (v) => v.restarts,
+    );
+    perVersion(
+      'plugbay_crashes_total',
+      'Unexpected exits of an instance (worker/process death).',
+      (v) => v.exits,
+    );
+    perVersion(
+      'plugbay_plugin_faults_total',
+      'Errors that escaped plugin code outside any call (own timers, unhandled rejections).',
+      (v) => v.faults,
+    );
+    new Counter({
+      name: 'plugbay_health_checks_total',
+      help: 'Health checks run by the host, by result status.',
+      labelNames: ['plugin', 'version', 'tier', 'status'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const v of versions())
+          for (const [status, n] of v.health) this.inc({ ...v.labels(), status }, n);
+      },
+    });
+    new Counter({
+      name: 'plugbay_validation_failures_total',
+      help: 'Calls refused because the input or the output did not match the function schema.',
+      labelNames: ['plugin', 'version', 'tier', 'side'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const v of versions()) {
+          this.inc({ ...v.labels(), side: 'input' }, v.validationFailures.input);
+          this.inc({ ...v.labels(), side: 'output' }, v.validationFailures.output);
+        }
+      },
+    });
+    new Counter({
+      name: 'plugbay_route_decisions_total',
+      help: 'Versions chosen by the router, by arm (pinned, experiment:<name>:<variant>, canary, stable, fallback).',
+      labelNames: ['plugin', 'arm'],
+      registers: [r],
+      collect() {
+        this.reset();
+        for (const [plugin, arms] of self.#routes) for (const [arm, n] of arms) this.inc({ plugin, arm }, n);
+      },
+    });
+    const resource = (name: string, help: string, read: (x: InstanceResources) => number | undefined) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['plugin', 'version', 'tier'],
+        registers: [r],
+        collect() {
+          this.reset();
+          for (const s of self.#snapshot()) {
+            const value = s.resources === undefined ? undefined : read(s.resources);
+            if (value !== undefined) this.set(s.cells.labels(), value);
+          }
+        },
+      });
+    resource(
+      'plugbay_instance_heap_used_bytes',
+      'JS heap in use by the instance (tiers that can measure it).',
+      (x) => x.heapUsedBytes,
+    );
+    resource(
+      'plugbay_instance_rss_bytes',
+      'Resident memory of the instance process (process tier).',
+      (x) => x.rssBytes,
+    );
+    resource(
+      'plugbay_instance_cpu_seconds',
+      'CPU time used by the instance (tiers that can measure it).',
+      (x) => x.cpuSeconds,
+    );
+    resource(
+      'plugbay_instance_wasm_memory_pages',
+      'WebAssembly memory pages (64 KiB) of the instance.',
+      (x) => x.wasmMemoryPages,
+    );
+    resource(
+      'plugbay_instance_event_loop_utilization',
+      'Event loop utilisation (0..1) of the instance own loop (thread tier).',
+      (x) => x.eventLoopUtilization,
+    );
+    new Gauge({
+      name: 'plugbay_host_rss_bytes',
+      help: 'Resident memory of the host process (inline plugins count here).',
+      registers: [r],
+      collect() {
+        this.set(process.memoryUsage.rss());
+      },
+    });
+    new Counter({
+      name: 'plugbay_host_cpu_seconds_total',
+      help: 'CPU time of the host process, user + system (inline plugins count here).',
+      registers: [r],
+      collect() {
+        const u = process.cpuUsage();
+        this.reset();
+        this.inc((u.user + u.system) / 1e6);
+      },
+    });
+  }
+}
+
+/**
+ * plugbay_call_duration_seconds as a prom-client metric object: prom-client's Histogram cannot take bucket counts
+ * kept elsewhere, so this produces the same `get()` shape from the cells.
+ */
+function durationHistogram(versions: () => VersionCells[]) {
+  const name = 'plugbay_call_duration_seconds';
+  return {
+    name,
+    help: 'Duration of calls as the host sees them (tier call, without routing and input check).',
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const v of versions()) {
+        for (const f of v.fns.values()) {
+          const labels = { ...v.labels(), fn: f.fn };
+          let cumulative = 0;
+          for (let i = 0; i <= bucketCount; i++) {
+            cumulative += f.buckets[i]!;
+            const le = i < bucketCount ? durationBuckets[i]! : '+Inf';
+            values.push({ labels: { ...labels, le }, value: cumulative, metricName: `${name}_bucket` });
+          }
+          values.push({ labels, value: f.sum, metricName: `${name}_sum` });
+          values.push({ labels, value: f.count, metricName: `${name}_count` });
+        }
+      }
+      return { name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+    },
+    reset() {},
+  };
+}
