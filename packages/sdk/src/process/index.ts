@@ -8,3 +8,5 @@ export {
   optionsFromEnv,
   servePlugin,
 } from './serve.js';
+// The frames wire format, shared with the host's frames client so that both ends read one definition.
+export { FrameKind, frameHeaderBytes } from './wire.js';

@@ -4,24 +4,16 @@
  */
 import net from 'node:net';
 import type { Health } from '@plugbay/sdk';
+import { FrameKind, frameHeaderBytes } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described } from './carrier.js';
 import { fromErrorMessage } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
-export const FrameKind = {
-  describe: 1,
-  start: 2,
-  call: 3,
-  stop: 4,
-  health: 5,
-  shutdown: 6,
-  cancel: 7,
-  reply: 0x80,
-  transportError: 0xff,
-} as const;
-const headerBytes = 9;
+export { FrameKind };
+
+const headerBytes = frameHeaderBytes;
 const maxFrameBytes = 64 * 1024 * 1024;
 
 interface Pending {
