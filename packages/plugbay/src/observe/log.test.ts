@@ -2,22 +2,24 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TierKind } from '../core/types.js';
 import { createHost } from '../host/host.js';
-import { createInlineTier, createThreadTier } from '../tiers/index.js';
+import { createInlineTier, createProcessTier, createThreadTier, createWasmTier } from '../tiers/index.js';
+import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
 import { obsPlugin, recordingLogger, traceparent } from './test-support.js';
 
-for (const tier of ['inline', 'thread'] as TierKind[]) {
+for (const tier of ['inline', 'thread', 'process'] as TierKind[]) {
   test(`${tier}: a plugin's ctx.log lines carry plugin, version, tier, instance, traceId and spanId`, async (t) => {
     const { logger, lines } = recordingLogger();
     const host = createHost({
       logger,
-      tiers: { inline: createInlineTier(), thread: createThreadTier() },
+      tiers: { inline: createInlineTier(), thread: createThreadTier(), process: createProcessTier() },
       tierFor: () => tier,
     });
     t.after(() => host.close());
     const [loaded] = (await host.loadDirectory(await obsPlugin(t))).loaded;
     assert.ok(loaded);
     await host.call('obs', 'echo', { text: 'hello' }, { traceparent });
-    const line = lines.find((l) => l.msg === 'echoing');
+    // A process plugin's lines come over its stderr: they may arrive just after the answer.
+    const line = await eventually(() => lines.find((l) => l.msg === 'echoing'));
     assert.ok(line, 'the plugin line arrived');
     assert.equal(line.plugin, 'obs');
     assert.equal(line.version, '1.0.0');
@@ -66,4 +68,32 @@ test('registry and tracing options are checked at once', () => {
     code: 'PLUGBAY_INVALID_ARGUMENT',
     details: { option: 'tracing' },
   });
+});
+
+/** The value once `find` returns one, checked after each short pause (bounded): lines cross a pipe. */
+async function eventually<T>(find: () => T | undefined, timeoutMs = 5000): Promise<T | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined || Date.now() > until) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test("wasm: a plugin's log_* lines carry plugin, version, tier, instance, traceId and spanId", async (t) => {
+  buildFixtures();
+  const p = wasmPlugin(fixture('as'), { name: 'obs-wasm', functions: { log: { input: {}, output: {} } } });
+  t.after(() => p.cleanup());
+  const { logger, lines } = recordingLogger();
+  const host = createHost({ logger, tiers: { wasm: createWasmTier({ run: 'host-thread' }) } });
+  t.after(() => host.close());
+  await host.load(p.dir);
+  await host.call('obs-wasm', 'log', {}, { traceparent });
+  const line = await eventually(() => lines.find((l) => l.msg === 'hello from AssemblyScript'));
+  assert.ok(line, 'the plugin line arrived');
+  assert.deepEqual(
+    [line.plugin, line.version, line.tier, line.traceId, line.spanId],
+    ['obs-wasm', '1.0.0', 'wasm', '0af7651916cd43dd8448eb211c80319c', 'b7ad6b7169203331'],
+  );
+  assert.match(String(line.instance), /^obs-wasm@1\.0\.0\/wasm\/\d+$/);
 });

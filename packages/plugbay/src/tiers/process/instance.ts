@@ -71,7 +71,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   constructor(plugin: CheckedPlugin, opts: ResolvedProcessTierOptions, load: LoadOptions, socketDir: string) {
     super();
-    this.id = `${plugin.id}#process-${++instanceCounter}`;
+    this.id = `${plugin.id}/process/${++instanceCounter}`;
     this.plugin = plugin;
     this.#opts = opts;
     this.#load = load;

@@ -260,7 +260,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     source: ErrorSource,
   ) {
     super();
-    this.id = `${plugin.id}#wasm-${++WasmInstance.#ids}`;
+    this.id = `${plugin.id}/wasm/${++WasmInstance.#ids}`;
     this.plugin = plugin;
     this.#opts = opts;
     this.#s = s;
