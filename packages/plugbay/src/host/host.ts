@@ -365,6 +365,10 @@ class Host implements PluginHost {
     if (contractError !== undefined) throw contractError;
     const { policy, keyring } = this.#s.trust;
     let kind = this.#s.tierFor(plugin);
+    if (this.#s.tierFor === defaultTierFor && this.#s.tiers[kind] === undefined) {
+      // The host's own choice, and this host was built without that tier: use one it has for this runtime.
+      kind = tiersFor[plugin.manifest.runtime].find((k) => this.#s.tiers[k] !== undefined) ?? kind;
+    }
     const gate = await trustGate({
       dir: plugin.dir,
       manifest: plugin.manifest,

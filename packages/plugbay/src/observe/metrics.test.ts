@@ -5,11 +5,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { createGateway } from '../gateway/server.js';
 import { createHost } from '../host/host.js';
-import { tempDir } from '../test-support/plugins.js';
-import { createInlineTier, createThreadTier } from '../tiers/index.js';
+import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { createInlineTier, createProcessTier, createThreadTier, createWasmTier } from '../tiers/index.js';
+import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
 import { channelNames } from './channels.js';
 import { obsPlugin, recordingLogger } from './test-support.js';
 
@@ -179,4 +181,37 @@ test('a live gateway /metrics after traffic passes promtool check metrics', asyn
     versions: { plugin: string; calls: number }[];
   };
   assert.equal(stats.versions.find((v) => v.plugin === 'obs')?.calls, 6);
+});
+
+test('per-instance resources: a process plugin reports RSS and CPU time, a wasm plugin its memory pages', async (t) => {
+  buildFixtures();
+  const registry = new Registry();
+  const host = createHost({
+    logger: pino({ level: 'silent' }),
+    registry,
+    tiers: { process: createProcessTier(), wasm: createWasmTier({ run: 'host-thread' }) },
+  });
+  t.after(() => host.close());
+  const root = await tempDir(t);
+  await host.load(
+    await writePlugin(root, 'proc', {
+      manifest: manifest({ name: 'proc' }),
+      files: {
+        'index.mjs': `export default { name: 'proc', version: '1.0.0', functions: { echo: { input: {}, output: {}, handler: (i) => i } } };`,
+      },
+    }),
+  );
+  const wasm = wasmPlugin(fixture('as'), { name: 'pages', functions: { echo: { input: {}, output: {} } } });
+  t.after(() => wasm.cleanup());
+  await host.load(wasm.dir);
+  await host.call('proc', 'echo', { text: 'x' });
+  await host.call('pages', 'echo', { a: 1 });
+  const value = async (name: string, tier: string) =>
+    (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.tier === tier)?.value;
+  assert.ok(
+    ((await value('plugbay_instance_rss_bytes', 'process')) ?? 0) > 10 * 1048576,
+    'a Node process holds > 10 MB',
+  );
+  assert.ok(((await value('plugbay_instance_cpu_seconds', 'process')) ?? -1) > 0);
+  assert.ok(((await value('plugbay_instance_wasm_memory_pages', 'wasm')) ?? 0) >= 1);
 });

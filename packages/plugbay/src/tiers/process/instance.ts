@@ -14,6 +14,7 @@ import type {
   CheckedPlugin,
   Instance,
   InstanceEvents,
+  InstanceResources,
   InstanceState,
   LoadOptions,
 } from '../../core/types.js';
@@ -25,6 +26,7 @@ import { GrpcCarrier } from './grpc-client.js';
 import { type Launched, launch } from './launch.js';
 import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
 import type { ResolvedProcessTierOptions } from './options.js';
+import { processResources } from './resources.js';
 import { detectSandboxTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
@@ -87,6 +89,12 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   /** The running process's pid (tests and diagnostics). */
   get pid(): number | undefined {
     return this.#run?.launched.child.pid;
+  }
+
+  /** The plugin process's resident memory and CPU time, read from /proc at metrics scrape time (Linux). */
+  resources(): InstanceResources {
+    const pid = this.pid;
+    return pid === undefined ? {} : processResources(pid);
   }
 
   /** The socket the current process serves on. */

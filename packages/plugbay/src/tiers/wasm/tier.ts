@@ -21,6 +21,7 @@ import type {
   CheckedPlugin,
   Instance,
   InstanceEvents,
+  InstanceResources,
   InstanceState,
   LoadOptions,
   PluginLogLine,
@@ -286,6 +287,12 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
       workerSpawns: this.#spawns,
       ...(e ? { kernelMemoryBytes: e.kernelMemoryBytes, pluginMemoryBytes: e.pluginMemoryBytes } : {}),
     };
+  }
+
+  /** Memory pages of the plugin's own memory, when it runs on the host thread (a worker's memory is not visible here). */
+  resources(): InstanceResources {
+    const e = this.#engine;
+    return e === undefined ? {} : { wasmMemoryPages: e.pluginMemoryBytes / 65536 };
   }
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
