@@ -131,7 +131,8 @@ describe('plugbay new', () => {
   for (const lang of ['ts', 'c', 'rust', 'assemblyscript', 'go'] as const) {
     const missing = missingToolchain(lang);
     test(`${lang}: new → build → plugbay test → sign`, {
-      skip: missing ? `${missing} not installed` : false,
+      // CI installs every toolchain (scripts/setup.sh): there a missing one is a failure, not a skip.
+      skip: missing && !process.env.CI ? `${missing} not installed` : false,
     }, async () => {
       const name = `hello-${lang}`;
       const made = await runPlugbay(['new', name, '--lang', lang, '--dir', parent]);
@@ -159,7 +160,7 @@ describe('plugbay new', () => {
   }
 
   test('the signed scaffolds answer POST /v1/call through a gateway that requires signatures', async (t) => {
-    if (ready.length === 0) return t.skip('no language was built');
+    if (ready.length === 0 && !process.env.CI) return t.skip('no language was built');
     const host = createHost({
       logger: pino({ level: 'silent' }),
       trust: { signatures: 'required', keyring: await loadKeyring(keys) },
