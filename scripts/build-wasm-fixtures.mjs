@@ -78,10 +78,16 @@ for (const file of readdirSync(join(src, 'wat')).filter((f) => f.endsWith('.wat'
 // C: Debian clang 14 + wasi-libc, a WASI reactor
 if (have('clang', ['--version']) && existsSync('/usr/lib/wasm32-wasi/libc.a')) {
   const input = join(src, 'c/plugin.c');
-  step('c', join(out, 'c.wasm'), [input, join(src, 'c/extism.h')], (o) => {
-    execFileSync('clang', ['--target=wasm32-wasi', '-mexec-model=reactor', '-O2', '-o', o, input], {
-      stdio: 'inherit',
-    });
+  // The header `plugbay new --lang c` ships: the fixture builds against the very file users get.
+  const headers = join(root, 'packages/plugbay/templates/c');
+  step('c', join(out, 'c.wasm'), [input, join(headers, 'extism.h')], (o) => {
+    execFileSync(
+      'clang',
+      ['--target=wasm32-wasi', '-mexec-model=reactor', '-O2', '-I', headers, '-o', o, input],
+      {
+        stdio: 'inherit',
+      },
+    );
   });
 } else {
   status.skipped.c =
