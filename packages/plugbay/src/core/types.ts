@@ -112,6 +112,9 @@ export interface Leak {
   stack: string;
 }
 
+/** An output a tier had at once (see Instance.call); never a promise or other thenable. */
+export type SyncOutput = unknown;
+
 export interface Instance extends EventEmitter<InstanceEvents> {
   readonly id: string;
   readonly plugin: CheckedPlugin;
@@ -120,7 +123,12 @@ export interface Instance extends EventEmitter<InstanceEvents> {
   /** Names of the functions the loaded code really exports (for the export audit). */
   readonly exportedFunctions: readonly string[];
   start(opts: { signal: AbortSignal; config: unknown }): Promise<void>;
-  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown>;
+  /**
+   * Runs function `fn`. Returns a promise of the output, or the output itself when the plugin answered while
+   * call() ran (a synchronous inline handler, a host-thread wasm call): the host's call path then skips its
+   * promise hops. Failures always come as a rejected promise, never as a throw.
+   */
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> | SyncOutput;
   health(signal: AbortSignal): Promise<Health>;
   /** Graceful: the plugin's stop() under `timeoutMs`, then release. Idempotent. */
   close(opts?: { timeoutMs?: number }): Promise<void>;

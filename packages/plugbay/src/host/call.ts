@@ -106,7 +106,8 @@ export class Call extends DeadlineEntry implements CallContext {
   }
 }
 
-function cancelled(signal: AbortSignal): PlugbayError {
+/** The error of a call its caller aborted: the signal's reason when that is a PlugbayError. */
+export function cancelled(signal: AbortSignal): PlugbayError {
   const reason = signal.reason;
   if (reason instanceof PlugbayError) return reason;
   return new PlugbayError('PLUGBAY_CANCELLED', 'the caller aborted the call', { cause: reason });

@@ -26,7 +26,7 @@ import { auditExports } from '../trust/audit.js';
 import { trustGate } from '../trust/gate.js';
 import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, decide, type TrustPolicy } from '../trust/policy.js';
-import { Call } from './call.js';
+import { Call, cancelled } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { checkPluginDir, discover } from './discover.js';
 import { type FunctionEntry, LoadedVersion } from './loaded.js';
@@ -593,7 +593,11 @@ class Host implements PluginHost {
     }
   }
 
-  /** The call path: select → input check → lease → tier call under a deadline → release → output check. */
+  /**
+   * The call path: select → input check → lease → tier call under a deadline → release → output check. One async
+   * function with one await: every promise hop here is paid on each call (and, on Node 20 with AsyncLocalStorage
+   * on, by every promise in the process), so the bookkeeping around the await is plain synchronous code.
+   */
   async #invoke(
     name: string,
     fn: string,
@@ -603,65 +607,52 @@ class Host implements PluginHost {
   ): Promise<unknown> {
     if (this.#closing !== undefined)
       throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed and takes no calls');
+    if (options.signal?.aborted) throw cancelled(options.signal);
     const active = this.#route(name);
     let [target, arm] = this.#select(name, active, options, undefined);
-    const decisions = active.decisions;
-    if (decisions !== undefined) decisions.set(arm, (decisions.get(arm) ?? 0) + 1);
-    if (channels.routeDecision.hasSubscribers)
-      channels.routeDecision.publish({ plugin: name, version: target.version, arm, key: options.key });
-    let f = functionOf(target, fn);
-    if (!f.validateInput(input)) {
-      if (target.metrics !== undefined) target.metrics.validationFailures.input++;
-      throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
-    }
-    let output: unknown;
-    try {
-      output = await this.#callInstance(target, f, fn, input, options, arm);
-    } catch (err) {
-      // An idempotent call whose instance died mid-call is retried once, on another version.
-      if (!(f.idempotent && (err as PlugbayError).code === 'PLUGBAY_PLUGIN_CRASHED')) throw err;
-      let retry: [LoadedVersion, string];
-      try {
-        retry = this.#select(name, active, options, target);
-      } catch {
-        throw err;
-      }
-      [target] = retry;
-      arm = 'fallback';
+    let retried = false;
+    for (;;) {
+      const decisions = active.decisions;
       if (decisions !== undefined) decisions.set(arm, (decisions.get(arm) ?? 0) + 1);
-      f = functionOf(target, fn);
-      output = await this.#callInstance(target, f, fn, input, options, arm);
-    }
-    if (!f.validateOutput(output)) {
-      if (target.metrics !== undefined) target.metrics.validationFailures.output++;
-      throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
-    }
-    return detailed
-      ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
-      : output;
-  }
-
-  async #callInstance(
-    target: LoadedVersion,
-    f: FunctionEntry,
-    fn: string,
-    input: unknown,
-    options: CallOptions,
-    arm: string,
-  ): Promise<unknown> {
-    const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
-    const span = this.#tracer === undefined ? undefined : this.#instanceSpan(target, fn, arm, options);
-    const traceparent = span === undefined ? options.traceparent : traceparentOf(span);
-    // The call's deadline and its duration share this one clock read; metrics add one more at the end.
-    const started = performance.now();
-    const call = new Call(this.#deadlines, timeoutMs, traceparent, options.key, options.signal, started);
-    const cells = f.cells;
-    if (channels.callStart.hasSubscribers)
-      channels.callStart.publish(callMessage(target, fn, arm, traceparent));
-    target.inflight++;
-    try {
-      const output = await call.run(target.instance.call(fn, input, call));
+      if (channels.routeDecision.hasSubscribers)
+        channels.routeDecision.publish({ plugin: name, version: target.version, arm, key: options.key });
+      const f = functionOf(target, fn);
+      if (!f.validateInput(input)) {
+        if (target.metrics !== undefined) target.metrics.validationFailures.input++;
+        throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
+      }
+      const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
+      const span = this.#tracer === undefined ? undefined : this.#instanceSpan(target, fn, arm, options);
+      const traceparent = span === undefined ? options.traceparent : traceparentOf(span);
+      // The call's deadline and its duration share this one clock read; metrics add one more at the end.
+      const started = performance.now();
+      const call = new Call(this.#deadlines, timeoutMs, traceparent, options.key, options.signal, started);
+      if (channels.callStart.hasSubscribers)
+        channels.callStart.publish(callMessage(target, fn, arm, traceparent));
+      target.inflight++;
+      let output: unknown;
+      let failure: PlugbayError | undefined;
+      try {
+        const answer = target.instance.call(fn, input, call);
+        output = answer instanceof Promise ? await call.run(answer) : answer;
+      } catch (err) {
+        failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err);
+      } finally {
+        call.settle();
+        target.release();
+      }
+      if (failure !== undefined) {
+        // An idempotent call whose instance died mid-call is retried once, on another version.
+        const retry = f.idempotent && failure.code === 'PLUGBAY_PLUGIN_CRASHED' && !retried;
+        const next = retry ? this.#otherVersion(name, active, options, target) : undefined;
+        if (next === undefined) throw failure;
+        target = next;
+        arm = 'fallback';
+        retried = true;
+        continue;
+      }
       target.succeeded();
+      const cells = f.cells;
       if (cells !== undefined) {
         cells.ok++;
         cells.observe((performance.now() - started) / 1000);
@@ -672,35 +663,51 @@ class Host implements PluginHost {
           durationMs: performance.now() - started,
         });
       span?.end();
-      return output;
-    } catch (err) {
-      const e = attribute(err, target);
-      if (cells !== undefined) {
-        cells.fail(e.code);
-        cells.observe((performance.now() - started) / 1000);
+      if (!f.validateOutput(output)) {
+        if (target.metrics !== undefined) target.metrics.validationFailures.output++;
+        throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
       }
-      if (channels.callError.hasSubscribers) {
-        const durationMs = performance.now() - started;
-        channels.callError.publish({ ...callMessage(target, fn, arm, traceparent), durationMs, error: e });
-      }
-      if (span !== undefined) {
-        failSpan(span, e);
-        span.end();
-      }
-      if (
-        instanceFailures.has(e.code) &&
-        target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
-      ) {
-        this.#log.warn(
-          { plugin: target.name, version: target.version, err: e },
-          `circuit of ${target.plugin.id} opened`,
-        );
-      }
-      throw e;
-    } finally {
-      call.settle();
-      target.release();
+      return detailed
+        ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
+        : output;
     }
+  }
+
+  /** The bookkeeping of a failed tier call (metrics, channels, span, circuit); returns the attributed error. */
+  #callFailed(
+    target: LoadedVersion,
+    f: FunctionEntry,
+    fn: string,
+    arm: string,
+    traceparent: string | undefined,
+    started: number,
+    span: Span | undefined,
+    err: unknown,
+  ): PlugbayError {
+    const e = attribute(err, target);
+    const cells = f.cells;
+    if (cells !== undefined) {
+      cells.fail(e.code);
+      cells.observe((performance.now() - started) / 1000);
+    }
+    if (channels.callError.hasSubscribers) {
+      const durationMs = performance.now() - started;
+      channels.callError.publish({ ...callMessage(target, fn, arm, traceparent), durationMs, error: e });
+    }
+    if (span !== undefined) {
+      failSpan(span, e);
+      span.end();
+    }
+    if (
+      instanceFailures.has(e.code) &&
+      target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
+    ) {
+      this.#log.warn(
+        { plugin: target.name, version: target.version, err: e },
+        `circuit of ${target.plugin.id} opened`,
+      );
+    }
+    return e;
   }
 
   #instanceSpan(target: LoadedVersion, fn: string, arm: string, options: CallOptions): Span {
@@ -733,6 +740,20 @@ class Host implements PluginHost {
       this.#routes.set(name, active);
     }
     return active;
+  }
+
+  /** The version a retry goes to: the route's choice without `failed`, if there is one. */
+  #otherVersion(
+    name: string,
+    active: ActiveRoute,
+    options: CallOptions,
+    failed: LoadedVersion,
+  ): LoadedVersion | undefined {
+    try {
+      return this.#select(name, active, options, failed)[0];
+    } catch {
+      return undefined;
+    }
   }
 
   /** Picks the version that answers (router/select.ts), optionally leaving one out (the retry after a crash). */

@@ -113,7 +113,8 @@ export async function reach(instance: Instance, state: InstanceState): Promise<v
 }
 
 /** Asserts-friendly: the rejection of `promise` (fails when it resolves). */
-export async function rejectionOf(promise: Promise<unknown>): Promise<PlugbayError> {
+/** The PlugbayError an answer rejects with (an Instance.call answer may also be a plain value: then this fails). */
+export async function rejectionOf(promise: unknown): Promise<PlugbayError> {
   try {
     await promise;
   } catch (error) {

@@ -32,7 +32,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     const faultB = once(b.instance, 'fault') as Promise<[PlugbayError]>;
     await b.instance.call('rejectsUnawaited', null, new TestCall());
     const [errB] = await faultB;
-    const afterFault = await a.instance.call('echo', 1, new TestCall()).then(
+    const afterFault = await Promise.resolve(a.instance.call('echo', 1, new TestCall())).then(
       () => 'served',
       (e: PlugbayError) => e.code,
     );

@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import type { Health } from '@plugbay/sdk';
 import { type CallScope, PluginRuntime, resolveDefinition } from '@plugbay/sdk/runtime';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
-import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
+import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink, SyncOutput } from '../../core/types.js';
 import { InstanceBase } from '../base.js';
 import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
@@ -118,7 +118,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#accepting = true;
   }
 
-  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> | SyncOutput {
     const runtime = this.#runtime;
     if (runtime === undefined || !this.#accepting) return Promise.reject(this.unavailable());
     let result: unknown;
@@ -133,7 +133,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     }
     if (result instanceof Promise) return result.then(undefined, this.#onRejected);
     if (isThenable(result)) return Promise.resolve(result).then(undefined, this.#onRejected);
-    return Promise.resolve(result);
+    return result;
   }
 
   async health(signal: AbortSignal): Promise<Health> {

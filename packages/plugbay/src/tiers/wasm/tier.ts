@@ -25,6 +25,7 @@ import type {
   InstanceState,
   LoadOptions,
   PluginLogLine,
+  SyncOutput,
   Tier,
   TierKind,
 } from '../../core/types.js';
@@ -323,7 +324,7 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     }
   }
 
-  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> | SyncOutput {
     const state = this.#state;
     if (state !== 'ready' && state !== 'degraded') {
       return Promise.reject(new PlugbayError('PLUGBAY_CLOSED', `${this.id} is ${state}`, this.#source));
@@ -335,12 +336,12 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
       try {
         if (this.#s.codec === 'json') {
           const out = engine.callString(fn, JSON.stringify(input) ?? '');
-          return Promise.resolve(this.#decodeText(fn, out));
+          return this.#decodeText(fn, out);
         }
         const msg = this.#encode(fn, input);
         const out =
           msg.bytes !== undefined ? engine.callBytes(fn, msg.bytes) : engine.callString(fn, msg.text ?? '');
-        return Promise.resolve(typeof out === 'string' ? Buffer.from(out, 'utf8') : out);
+        return typeof out === 'string' ? Buffer.from(out, 'utf8') : out;
       } catch (err) {
         return Promise.reject(toPlugbayError(err, this.#source));
       } finally {
