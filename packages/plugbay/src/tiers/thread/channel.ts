@@ -4,7 +4,14 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext, PluginLogLine } from '../../core/types.js';
 import { crashError, loadError, remoteError, type WorkerEnd } from './errors.js';
-import { type HostMessage, ToHost, ToWorker, type WorkerInit } from './protocol.js';
+import {
+  callStride,
+  type HostMessage,
+  ToHost,
+  ToWorker,
+  type WorkerInit,
+  type WorkerRequest,
+} from './protocol.js';
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
@@ -57,6 +64,12 @@ export class WorkerChannel {
   /** The id of the last request the worker read before it exited (its Exiting message), if it could tell. */
   #lastReceived: number | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
+  /** Calls not posted yet (a Calls message being filled), and whether some of them were aborted meanwhile. */
+  #outbox: unknown[] | undefined;
+  #outboxAborted = false;
+  /** The highest request id posted to the worker: anything above it never left this thread. */
+  #lastPosted = 0;
+  readonly #flush = (): void => this.#flushCalls();
 
   /** `options`: what the instance decides about the worker (resourceLimits, env); workerData is added here. */
   constructor(init: WorkerInit, options: WorkerOptions, listener: ChannelListener) {
@@ -85,20 +98,71 @@ export class WorkerChannel {
     lines.on('line', (msg) => this.#listener.log({ level, msg, fields: { stream: name } }));
   }
 
-  /** Sends a call; the answer settles the promise. An abort of ctx cancels it in the worker and checks liveness. */
+  /**
+   * Sends a call; the answer settles the promise. An abort of ctx cancels it in the worker and checks liveness.
+   * A call made while none is in flight is posted at once; the others wait for the end of this turn of the event
+   * loop and go together in one message (protocol.ts says why).
+   */
   call(fn: string, input: unknown, ctx: CallContext, unresponsiveMs: number): Promise<unknown> {
     const id = ++this.#nextId;
     const answer = new Promise<unknown>((resolve, reject) => {
       this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
     });
-    try {
-      this.#worker.postMessage([ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key]);
-    } catch (error) {
-      this.#settle(id)?.reject(uncloneable('input', error, this.#source));
-      return answer;
-    }
     ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs));
+    if (this.#outbox !== undefined) {
+      this.#outbox.push(id, fn, input, ctx.traceparent, ctx.deadline, ctx.key);
+    } else if (this.#pending.size > 1) {
+      this.#outbox = [ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key];
+      setImmediate(this.#flush);
+    } else {
+      this.#postCalls([ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key]);
+    }
     return answer;
+  }
+
+  #flushCalls(): void {
+    let batch = this.#outbox;
+    this.#outbox = undefined;
+    // A worker on its way out gets nothing more: these calls fail on close, or go to its successor on a kill.
+    if (batch === undefined || this.#exited || this.#killedAs !== undefined || this.#closedWith !== undefined)
+      return;
+    if (this.#outboxAborted) {
+      this.#outboxAborted = false;
+      batch = this.#stillPending(batch);
+      if (batch.length === 1) return;
+    }
+    this.#postCalls(batch);
+  }
+
+  /** The calls of `batch` that nobody gave up on while they waited in the outbox. */
+  #stillPending(batch: unknown[]): unknown[] {
+    const kept: unknown[] = [ToWorker.Call];
+    for (let i = 1; i < batch.length; i += callStride) {
+      if (this.#pending.has(batch[i] as number)) kept.push(...batch.slice(i, i + callStride));
+    }
+    return kept;
+  }
+
+  /** Posts a Calls message; when structured clone refuses an input, only that call fails. */
+  #postCalls(batch: unknown[]): void {
+    try {
+      this.#worker.postMessage(batch);
+      this.#lastPosted = batch[batch.length - callStride] as number;
+    } catch (error) {
+      if (batch.length === 1 + callStride) {
+        this.#settle(batch[1] as number)?.reject(uncloneable('input', error, this.#source));
+        return;
+      }
+      for (let i = 1; i < batch.length; i += callStride)
+        this.#postCalls([ToWorker.Call, ...batch.slice(i, i + callStride)]);
+    }
+  }
+
+  /** Posts any other request, after the calls still in the outbox (the worker reads requests in id order). */
+  #post(message: WorkerRequest): void {
+    if (this.#outbox !== undefined) this.#flushCalls();
+    this.#worker.postMessage(message);
+    if (message[0] !== ToWorker.Cancel) this.#lastPosted = message[1] as number;
   }
 
   /** start(), stop() or health() in the worker. */
@@ -113,12 +177,12 @@ export class WorkerChannel {
       );
     } else if (tag === ToWorker.Start) {
       try {
-        this.#worker.postMessage([tag, id, config]);
+        this.#post([tag, id, config]);
       } catch (error) {
         this.#settle(id)?.reject(uncloneable('config', error, this.#source));
       }
     } else {
-      this.#worker.postMessage([tag, id]);
+      this.#post([tag, id]);
     }
     return { id, answer };
   }
@@ -132,7 +196,11 @@ export class WorkerChannel {
     if (pending === undefined) return;
     pending.reject(reason);
     if (this.#exited || this.#closedWith !== undefined) return;
-    this.#worker.postMessage([ToWorker.Cancel, id, reason.toWire()]);
+    if (id > this.#lastPosted) {
+      this.#outboxAborted = true; // still in the outbox: it is dropped there, and the plugin never sees it
+      return;
+    }
+    this.#post([ToWorker.Cancel, id, reason.toWire()]);
     this.checkAlive(unresponsiveMs);
   }
 
@@ -147,7 +215,7 @@ export class WorkerChannel {
       this.kill({ unresponsiveMs });
     }, unresponsiveMs);
     this.#ping = { id, timer };
-    this.#worker.postMessage([ToWorker.Ping, id]);
+    this.#post([ToWorker.Ping, id]);
   }
 
   /** Terminates the worker as a crash: pending work fails with PLUGBAY_PLUGIN_CRASHED and the listener hears `end`. */
@@ -179,7 +247,7 @@ export class WorkerChannel {
   #onMessage(m: HostMessage): void {
     switch (m[0]) {
       case ToHost.Result:
-        this.#settle(m[1])?.resolve(m[2]);
+        for (let i = 1; i < m.length; i += 2) this.#settle(m[i] as number)?.resolve(m[i + 1]);
         return;
       case ToHost.Failure:
         this.#settle(m[1])?.reject(remoteError(m[2], this.#source));
@@ -227,14 +295,13 @@ export class WorkerChannel {
     const crash = crashError(end, this.#source);
     this.#loaded?.reject(loadError(crash, this.#source));
     this.#loaded = undefined;
+    this.#outbox = undefined;
     const unstarted: UnstartedCall[] = [];
-    const lastReceived = this.#lastReceived;
-    if (lastReceived !== undefined) {
-      for (const [id, p] of this.#pending) {
-        if (p.ctx === undefined || id <= lastReceived) continue;
-        this.#pending.delete(id);
-        unstarted.push(p as UnstartedCall);
-      }
+    const lastReached = this.#lastReceived ?? this.#lastPosted;
+    for (const [id, p] of this.#pending) {
+      if (p.ctx === undefined || id <= lastReached) continue;
+      this.#pending.delete(id);
+      unstarted.push(p as UnstartedCall);
     }
     this.#failAll(crash);
     this.#listener.end(this, end, unstarted);

@@ -2,6 +2,11 @@
  * Messages between a thread-tier instance (host side) and its worker (thread/worker.ts). Compact arrays, tagged
  * by a small integer in slot 0: structured clone of a short array is cheaper than of an object with named keys.
  * Requests carry an id chosen by the host; the answer (Result or Failure) repeats it.
+ *
+ * Calls and results are batched: one Calls message carries every call made while earlier ones were in flight,
+ * one Results message every output ready at the same moment. Each message wakes the receiving thread, and on a
+ * busy machine that wake-up costs more than the call itself (measured: 64 calls in flight ran at half the
+ * throughput of a bare port once the host added 1 µs per call; with batching they ran faster than the bare port).
  */
 import type { Health } from '@plugbay/sdk';
 import type { WireError } from '../../core/errors.js';
@@ -36,8 +41,8 @@ export const ToHost = {
   Exiting: 6,
 } as const;
 
-export type CallMessage = [
-  tag: typeof ToWorker.Call,
+/** Fields of one call in a Calls message, repeated once per call after the tag. */
+export type CallFields = [
   id: number,
   fn: string,
   input: unknown,
@@ -45,6 +50,9 @@ export type CallMessage = [
   deadline: number,
   key: string | undefined,
 ];
+export const callStride = 6;
+/** One or more calls: `[Call, ...CallFields, ...CallFields, …]`, in id order. */
+export type CallMessage = [tag: typeof ToWorker.Call, ...fields: unknown[]];
 /** Aborts the signal of request `id` (a call, start, stop or health) in the worker. */
 export type CancelMessage = [tag: typeof ToWorker.Cancel, id: number, reason: WireError];
 export type PingMessage = [tag: typeof ToWorker.Ping, id: number];
@@ -59,7 +67,8 @@ export type WorkerRequest =
   | StopMessage
   | HealthMessage;
 
-export type ResultMessage = [tag: typeof ToHost.Result, id: number, value: unknown];
+/** One or more outputs: `[Result, id, value, id, value, …]`. */
+export type ResultMessage = [tag: typeof ToHost.Result, ...idsAndValues: unknown[]];
 export type FailureMessage = [tag: typeof ToHost.Failure, id: number, error: WireError];
 export type PongMessage = [tag: typeof ToHost.Pong, id: number];
 export type LogMessage = [

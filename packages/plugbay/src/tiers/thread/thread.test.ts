@@ -33,6 +33,12 @@ after(async () => {
   await Promise.all(opened.map((i) => i.destroy()));
 });
 
+/** The error code of a settled answer that was expected to fail. */
+function codeOf(settled: PromiseSettledResult<unknown> | undefined): Promise<string> {
+  assert.equal(settled?.status, 'rejected');
+  return rejectionOf(Promise.reject((settled as PromiseRejectedResult).reason)).then((e) => e.code);
+}
+
 describe('thread tier', () => {
   test('rejects bad options naming each option and rule', () => {
     assert.throws(
@@ -274,6 +280,28 @@ describe('thread tier', () => {
     assert.equal(output.code, 'PLUGBAY_INVALID_OUTPUT');
     assert.equal(output.plugin, 'basic');
     assert.equal(await instance.call('echo', 1, new TestCall()), 1);
+  });
+
+  test('calls made while one is in flight travel together; a bad value fails only its call; a call aborted before it left never runs', async () => {
+    const { instance } = await started('basic');
+    const first = instance.call('echo', 0, new TestCall()); // nothing in flight: posted at once
+    const aborted = new TestCall();
+    const batch = [
+      instance.call('echo', 1, new TestCall()),
+      instance.call('echo', { f: () => 1 }, new TestCall()),
+      instance.call('uncloneable', null, new TestCall()),
+      instance.call('count', null, aborted),
+      instance.call('echo', 2, new TestCall()),
+    ];
+    aborted.abort(); // still in the outbox: the batch leaves at the end of this turn of the event loop
+    const [one, bad, badOut, cancelled, two] = await Promise.allSettled(batch);
+    assert.equal(await first, 0);
+    assert.deepEqual(one, { status: 'fulfilled', value: 1 });
+    assert.equal(await codeOf(bad), 'PLUGBAY_INVALID_INPUT');
+    assert.equal(await codeOf(badOut), 'PLUGBAY_INVALID_OUTPUT');
+    assert.equal(await codeOf(cancelled), 'PLUGBAY_TIMEOUT');
+    assert.deepEqual(two, { status: 'fulfilled', value: 2 });
+    assert.equal(await instance.call('count', null, new TestCall()), 1, 'the aborted count never ran');
   });
 
   test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {

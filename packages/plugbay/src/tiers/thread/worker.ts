@@ -10,7 +10,14 @@ import * as sdkRuntime from '@plugbay/sdk/runtime';
 import type * as CoreErrors from '../../core/errors.js';
 import type { WireError } from '../../core/errors.js';
 import type { PluginLogLine } from '../../core/types.js';
-import { type HostMessage, ToHost, ToWorker, type WorkerInit, type WorkerRequest } from './protocol.js';
+import {
+  callStride,
+  type HostMessage,
+  ToHost,
+  ToWorker,
+  type WorkerInit,
+  type WorkerRequest,
+} from './protocol.js';
 
 const { PluginRuntime, resolveDefinition } = sdkRuntime;
 // The SDK's runtime entry exports its errors (no TypeBox: a faster worker start). An SDK built before it did
@@ -22,7 +29,33 @@ const { PlugbayError, toWireError }: Errors =
 const port = parentPort!;
 const init = workerData as WorkerInit;
 
+/** Outputs not posted yet: one Results message for every output ready at the same moment (protocol.ts). */
+let results: unknown[] | undefined;
+
+function flushResults(): void {
+  const batch = results;
+  results = undefined;
+  if (batch === undefined) return;
+  try {
+    port.postMessage(batch);
+  } catch {
+    // structured clone refused one output (a function, a class with private state …): it alone fails
+    for (let i = 1; i < batch.length; i += 2) postResult(batch[i] as number, batch[i + 1]);
+  }
+}
+
+function postResult(id: number, value: unknown): void {
+  try {
+    port.postMessage([ToHost.Result, id, value]);
+  } catch (error) {
+    const message = `output cannot cross the worker boundary: ${error instanceof Error ? error.message : String(error)}`;
+    port.postMessage([ToHost.Failure, id, wire(new PlugbayError('PLUGBAY_INVALID_OUTPUT', message))]);
+  }
+}
+
+/** Posts any other message, after the outputs waiting before it. */
 function post(message: HostMessage): void {
+  if (results !== undefined) flushResults();
   port.postMessage(message);
 }
 
@@ -91,15 +124,15 @@ let runtime: sdkRuntime.PluginRuntime;
 /** The id of the last request read from the port. Ids grow in the order the host sends them. */
 let lastReceived = 0;
 
+/** Queues an output; a batch of calls flushes when it is done, a later answer at the end of its microtasks. */
 function settle(id: number, value: unknown): void {
   scopes.delete(id);
-  try {
-    post([ToHost.Result, id, value]);
-  } catch (error) {
-    // structured clone refused the value (a function, a class with private state …)
-    const message = `output cannot cross the worker boundary: ${error instanceof Error ? error.message : String(error)}`;
-    post([ToHost.Failure, id, wire(new PlugbayError('PLUGBAY_INVALID_OUTPUT', message))]);
+  if (results !== undefined) {
+    results.push(id, value);
+    return;
   }
+  results = [ToHost.Result, id, value];
+  if (!inBatch) queueMicrotask(flushResults);
 }
 
 function fail(id: number, error: unknown): void {
@@ -137,39 +170,71 @@ function lifecycle(id: number, hook: (signal: AbortSignal) => Promise<unknown>):
   reply(id, result);
 }
 
+/** True while a Calls message runs: synchronous outputs wait for the whole batch. */
+let inBatch = false;
+
+/** The hot path: no closure per call; the scope is kept only so that a Cancel can find it. */
+function runCall(
+  id: number,
+  fn: string,
+  input: unknown,
+  traceparent: string | undefined,
+  deadline: number,
+  key: string | undefined,
+): void {
+  lastReceived = id;
+  const scope = new Scope(deadline, traceparent, key);
+  scopes.set(id, scope);
+  let result: unknown;
+  try {
+    result = runtime.invoke(fn, input, scope);
+  } catch (error) {
+    fail(id, error);
+    return;
+  }
+  reply(id, result);
+}
+
 function onRequest(m: WorkerRequest): void {
-  if (m[0] !== ToWorker.Cancel) lastReceived = m[1];
   switch (m[0]) {
     case ToWorker.Call: {
-      // The hot path: no closure per call; the scope is kept only so that a Cancel can find it.
-      const id = m[1];
-      const scope = new Scope(m[5], m[4], m[6]);
-      scopes.set(id, scope);
-      let result: unknown;
+      inBatch = true;
       try {
-        result = runtime.invoke(m[2], m[3], scope);
-      } catch (error) {
-        fail(id, error);
-        return;
+        for (let i = 1; i < m.length; i += callStride) {
+          runCall(
+            m[i] as number,
+            m[i + 1] as string,
+            m[i + 2],
+            m[i + 3] as string | undefined,
+            m[i + 4] as number,
+            m[i + 5] as string | undefined,
+          );
+        }
+      } finally {
+        inBatch = false;
       }
-      reply(id, result);
+      flushResults();
       return;
     }
     case ToWorker.Cancel:
       scopes.get(m[1])?.cancel(PlugbayError.fromWire(m[2]));
       return;
     case ToWorker.Ping:
+      lastReceived = m[1];
       post([ToHost.Pong, m[1]]);
       return;
     case ToWorker.Start: {
+      lastReceived = m[1];
       const config = m[2];
       lifecycle(m[1], (signal) => runtime.start(config, signal));
       return;
     }
     case ToWorker.Stop:
+      lastReceived = m[1];
       lifecycle(m[1], (signal) => runtime.stop(signal));
       return;
     case ToWorker.Health:
+      lastReceived = m[1];
       lifecycle(m[1], (signal) => runtime.health(signal));
       return;
   }
