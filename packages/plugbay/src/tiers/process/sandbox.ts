@@ -111,7 +111,8 @@ export function wrapExec(input: WrapInput): {
   const useBwrap = tools.bwrap && !input.disabled;
   if (useBwrap) {
     const net = (perms.net ?? []).length > 0;
-    const b = ['--unshare-all', '--die-with-parent', '--new-session'];
+    // --cap-drop ALL: bwrap run by root keeps every capability inside the sandbox otherwise.
+    const b = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
     if (tools.seccomp) {
       fd3 = seccompProgram();
       b.push('--seccomp', String(seccompFd));
@@ -147,7 +148,7 @@ export function wrapExec(input: WrapInput): {
     layers.push({
       layer: 'bubblewrap',
       applied: true,
-      detail: `namespaces unshared, plugin dir read-only, /usr read-only, network ${net ? 'shared (declared)' : 'none'}`,
+      detail: `namespaces unshared, no capabilities, plugin dir read-only, /usr read-only, network ${net ? 'shared (declared)' : 'none'}`,
     });
   } else {
     layers.push({
