@@ -27,7 +27,12 @@ test('plugbay check says which sandbox layers apply to each process-tier plugin,
   const native = layers('native');
   assert.equal(native.bubblewrap, has('bwrap', '--version'));
   assert.equal(native.prlimit, has('prlimit', '--version'));
+  // the seccomp filter comes with bwrap on the architectures it has a syscall table for, never without bwrap
+  assert.equal(native.seccomp, native.bubblewrap && ['x64', 'arm64'].includes(process.arch));
   assert.equal(layers('js')['node-permission-model'], true);
+  assert.equal(layers('js').seccomp, undefined, 'Node plugins do not run under bwrap: no seccomp claimed');
   const human = await runPlugbay(['check', root]);
   assert.match(human.stdout, /SANDBOX/);
+  const nativeRow = human.stdout.split('\n').find((line) => line.startsWith('native'));
+  assert.equal(/\bseccomp\b/.test(nativeRow ?? ''), native.seccomp, nativeRow);
 });

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { PlugbayError } from '../../core/errors.js';
 import { type Manifest, validateManifest } from '../../core/manifest.js';
 import type { CheckedPlugin } from '../../core/types.js';
-import { call, codeOf, logSink, tempRoot } from './test-helpers.js';
+import { detectSandboxTools } from './sandbox.js';
+import { call, codeOf, descendants, logSink, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
 
 const examples = path.resolve(
@@ -45,7 +46,18 @@ describe('go-plugin compatibility', { skip }, () => {
 
   it('a Go plugin implementing plugbay.v1.Plugin runs as an exec plugin', async () => {
     const log = logSink();
-    const instance = await tier.load(checkedExample('plugbay-echo'), log.opts());
+    const plugin = checkedExample('plugbay-echo');
+    const instance = await tier.load(plugin, log.opts());
+    // it runs under the seccomp filter wherever bwrap loads it, and the kernel agrees
+    const seccomp = detectSandboxTools().seccomp;
+    assert.equal(instance.sandbox.find((l) => l.layer === 'seccomp')?.applied, seccomp);
+    if (seccomp) {
+      const go = descendants(instance.pid as number).filter((p) => p.argv0 === plugin.entryPath);
+      assert.deepEqual(
+        go.map((p) => p.seccomp),
+        [2],
+      );
+    }
     assert.deepEqual([...instance.exportedFunctions], ['echo', 'fail']);
     await instance.start({ signal: new AbortController().signal, config: { greeting: 'hi' } });
     const out = (await call(instance, 'echo', { a: 1 }, { key: 'tenant-1', timeoutMs: 5000 })) as Record<

@@ -171,6 +171,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     let args: string[];
     let env: Record<string, string>;
     let protocols: string[];
+    let fd3: Uint8Array | undefined;
     let handshake: { magicCookieKey: string; magicCookieValue: string; protocolVersion: number } =
       sdkHandshake;
     if (m.runtime === 'node') {
@@ -202,6 +203,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       command = wrapped.command;
       args = wrapped.args;
       this.sandbox = wrapped.layers;
+      fd3 = wrapped.fd3;
       // go-plugin 1.0.1 makes its socket in os.TempDir() ($TMPDIR); newer ones honour PLUGIN_UNIX_SOCKET_DIR.
       env = pluginEnv(perms.env, {
         [handshake.magicCookieKey]: handshake.magicCookieValue,
@@ -219,7 +221,9 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     }
 
     const launched = await launch(
-      { command, args, env, cwd: plugin.dir },
+      fd3 === undefined
+        ? { command, args, env, cwd: plugin.dir }
+        : { command, args, env, cwd: plugin.dir, fd3 },
       {
         startTimeoutMs: this.#opts.startTimeoutMs,
         protocolVersions: [handshake.protocolVersion],

@@ -5,6 +5,7 @@
  * like a handshake but is wrong fails at once; exit or the start timeout fail at once. Never a hang.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { Duplex } from 'node:stream';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { PluginLoggerSink } from '../../core/types.js';
 import { type ExitInfo, oomPattern } from './errors.js';
@@ -15,6 +16,8 @@ export interface LaunchSpec {
   args: string[];
   env: Record<string, string>;
   cwd: string;
+  /** Bytes the child reads on fd 3 until EOF (bwrap's `--seccomp 3`); no fd 3 when absent. */
+  fd3?: Uint8Array;
 }
 
 export interface Handshake {
@@ -80,8 +83,15 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
   const child = spawn(spec.command, spec.args, {
     cwd: spec.cwd,
     env: spec.env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: spec.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'],
   });
+  const fd3 = child.stdio[3];
+  if (spec.fd3 !== undefined && fd3 instanceof Duplex) {
+    // The child closes its end once read; resume() lets ours close too ('close' waits for every stdio stream).
+    fd3.on('error', () => {});
+    fd3.end(spec.fd3);
+    fd3.resume();
+  }
   const stderrTail: string[] = [];
   const stray: string[] = [];
   let handshakeDone = false;

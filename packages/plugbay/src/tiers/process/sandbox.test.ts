@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
 import { detectSandboxTools, sandboxReport, wrapExec } from './sandbox.js';
-import { call, execHelperPlugin, logSink, sdkServe, tempRoot } from './test-helpers.js';
+import { call, descendants, execHelperPlugin, logSink, sdkServe, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
 
 const tools = detectSandboxTools();
@@ -15,7 +15,7 @@ describe('exec plugin sandbox', () => {
   after(() => dirs.cleanup());
 
   it('never claims a layer whose tool is missing', () => {
-    const none = { bwrap: false, prlimit: false, setpriv: false };
+    const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false };
     const wrapped = wrapExec({
       manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
       pluginDir: '/p',
@@ -50,6 +50,13 @@ describe('exec plugin sandbox', () => {
     assert.equal(err.details?.pluginCode, 'ENOENT', 'no /etc/passwd inside the sandbox');
     const applied = instance.sandbox.filter((l) => l.applied).map((l) => l.layer);
     assert.ok(applied.includes('bubblewrap'));
+    assert.equal(applied.includes('seccomp'), tools.seccomp);
+    const node = descendants(instance.pid as number).filter((p) => p.argv0 === process.execPath);
+    assert.equal(node.length, 1, JSON.stringify(descendants(instance.pid as number)));
+    // no capabilities, even when the host runs as root (bwrap keeps them for root unless told)
+    assert.equal(node[0]?.capEff, '0000000000000000');
+    // Node itself starts and serves under the filter; the kernel says the plugin process is filtered
+    if (tools.seccomp) assert.equal(node[0]?.seccomp, 2);
     assert.equal(applied.includes('prlimit'), tools.prlimit);
     assert.equal(applied.includes('pdeathsig'), tools.setpriv);
     await instance.close();

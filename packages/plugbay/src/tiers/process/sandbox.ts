@@ -2,13 +2,16 @@
  * OS layers for process plugins, detected once at start-up and applied when present. Every plugin gets a report
  * of the layers that really apply to it; a layer that is missing is reported as missing, never claimed.
  */
-import { spawnSync } from 'node:child_process';
+import { type StdioOptions, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Manifest } from '../../core/manifest.js';
+import { deniedNames, seccompArchOf, seccompProgram } from './seccomp.js';
 
 export interface SandboxTools {
   /** bubblewrap runs here (probed: `bwrap … true` exits 0; it needs user namespaces or root). */
   bwrap: boolean;
+  /** bwrap loaded plugbay's seccomp filter here (probed; needs a syscall table for this architecture). */
+  seccomp: boolean;
   prlimit: boolean;
   /** util-linux setpriv, for --pdeathsig. */
   setpriv: boolean;
@@ -16,6 +19,7 @@ export interface SandboxTools {
 
 export type SandboxLayerName =
   | 'bubblewrap'
+  | 'seccomp'
   | 'prlimit'
   | 'pdeathsig'
   | 'node-permission-model'
@@ -32,34 +36,45 @@ export interface SandboxLayer {
 
 let detected: SandboxTools | undefined;
 
-function runs(command: string, args: string[]): boolean {
+function runs(command: string, args: string[], input?: Uint8Array): boolean {
   try {
-    return spawnSync(command, args, { stdio: 'ignore', timeout: 5000 }).status === 0;
+    const stdio: StdioOptions = input === undefined ? 'ignore' : ['pipe', 'ignore', 'ignore'];
+    return spawnSync(command, args, { stdio, input, timeout: 5000 }).status === 0;
   } catch {
     return false;
   }
 }
 
+const bwrapProbe = [
+  '--unshare-all',
+  '--die-with-parent',
+  '--ro-bind',
+  '/',
+  '/',
+  '--dev',
+  '/dev',
+  '--proc',
+  '/proc',
+];
+
 /** Probes the machine once per host process. */
 export function detectSandboxTools(): SandboxTools {
-  detected ??= {
-    bwrap: runs('bwrap', [
-      '--unshare-all',
-      '--die-with-parent',
-      '--ro-bind',
-      '/',
-      '/',
-      '--dev',
-      '/dev',
-      '--proc',
-      '/proc',
-      'true',
-    ]),
+  if (detected !== undefined) return detected;
+  // bwrap with the filter first (the common case costs one run); bwrap reads the program from fd 0 here.
+  const seccomp =
+    seccompArchOf() !== undefined &&
+    runs('bwrap', [...bwrapProbe, '--seccomp', '0', 'true'], seccompProgram());
+  detected = {
+    bwrap: seccomp || runs('bwrap', [...bwrapProbe, 'true']),
+    seccomp,
     prlimit: runs('prlimit', ['--nofile=1024:1024', 'true']),
     setpriv: runs('setpriv', ['--pdeathsig', 'KILL', 'true']),
   };
   return detected;
 }
+
+/** The child's file descriptor bwrap reads the seccomp program from (the launcher pipes it there). */
+export const seccompFd = 3;
 
 export interface WrapInput {
   manifest: Manifest;
@@ -74,7 +89,13 @@ export interface WrapInput {
 const systemDirs = ['/usr', '/etc/ssl', '/etc/ca-certificates', '/etc/alternatives'];
 
 /** The command line of an exec plugin with every available layer wrapped around it, and the report. */
-export function wrapExec(input: WrapInput): { command: string; args: string[]; layers: SandboxLayer[] } {
+export function wrapExec(input: WrapInput): {
+  command: string;
+  args: string[];
+  layers: SandboxLayer[];
+  /** Bytes to give the child on fd `seccompFd` (the seccomp program), when the filter applies. */
+  fd3?: Buffer;
+} {
   const { manifest, tools } = input;
   const perms = manifest.permissions ?? {};
   const layers: SandboxLayer[] = [
@@ -85,11 +106,17 @@ export function wrapExec(input: WrapInput): { command: string; args: string[]; l
     },
   ];
   let argv = [input.entryPath];
+  let fd3: Buffer | undefined;
 
   const useBwrap = tools.bwrap && !input.disabled;
   if (useBwrap) {
     const net = (perms.net ?? []).length > 0;
-    const b = ['--unshare-all', '--die-with-parent', '--new-session'];
+    // --cap-drop ALL: bwrap run by root keeps every capability inside the sandbox otherwise.
+    const b = ['--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL'];
+    if (tools.seccomp) {
+      fd3 = seccompProgram();
+      b.push('--seccomp', String(seccompFd));
+    }
     if (net) b.push('--share-net');
     for (const dir of systemDirs) b.push('--ro-bind-try', dir, dir);
     b.push(
@@ -121,7 +148,7 @@ export function wrapExec(input: WrapInput): { command: string; args: string[]; l
     layers.push({
       layer: 'bubblewrap',
       applied: true,
-      detail: `namespaces unshared, plugin dir read-only, /usr read-only, network ${net ? 'shared (declared)' : 'none'}`,
+      detail: `namespaces unshared, no capabilities, plugin dir read-only, /usr read-only, network ${net ? 'shared (declared)' : 'none'}`,
     });
   } else {
     layers.push({
@@ -130,6 +157,7 @@ export function wrapExec(input: WrapInput): { command: string; args: string[]; l
       detail: input.disabled ? 'disabled by the host' : 'bwrap is not available or does not run here',
     });
   }
+  layers.push(seccompLayer(input, fd3 !== undefined));
 
   if (tools.prlimit && !input.disabled) {
     const limits = ['--nofile=1024:1024', '--core=0'];
@@ -160,7 +188,24 @@ export function wrapExec(input: WrapInput): { command: string; args: string[]; l
     });
   }
   const [command, ...args] = argv as [string, ...string[]];
-  return { command, args, layers };
+  return fd3 === undefined ? { command, args, layers } : { command, args, layers, fd3 };
+}
+
+function seccompLayer(input: WrapInput, applied: boolean): SandboxLayer {
+  const arch = seccompArchOf();
+  if (applied && arch !== undefined) {
+    return {
+      layer: 'seccomp',
+      applied: true,
+      detail: `${deniedNames(arch).length} syscalls fail with EPERM (${deniedNames(arch).slice(0, 6).join(', ')}, …), clone with namespace flags and odd personalities too; clone3 ENOSYS; other ABIs killed`,
+    };
+  }
+  let why: string;
+  if (input.disabled) why = 'disabled by the host';
+  else if (!input.tools.bwrap) why = 'needs bubblewrap, which is not available or does not run here';
+  else if (arch === undefined) why = `no syscall table for ${process.arch}`;
+  else why = 'bwrap could not load the filter on this machine';
+  return { layer: 'seccomp', applied: false, detail: why };
 }
 
 /** What applies to a plugin without launching it (for `plugbay check`). */

@@ -264,3 +264,49 @@ export function stateReached(
     instance.on('state', l);
   });
 }
+
+export interface ProcInfo {
+  pid: number;
+  argv0: string;
+  /** Seccomp mode: 0 none, 2 filter. */
+  seccomp: number;
+  /** Effective capabilities, hex as /proc shows them. */
+  capEff: string;
+}
+
+/**
+ * The live descendants of `pid`, read from /proc: a sandboxed exec plugin runs a few levels below the process the
+ * host spawned (setpriv → prlimit → bwrap → bwrap → plugin).
+ */
+export function descendants(pid: number): ProcInfo[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: ProcInfo[] = [];
+  const queue = [...(children.get(pid) ?? [])];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    try {
+      const status = fs.readFileSync(`/proc/${next}/status`, 'utf8');
+      const argv0 = fs.readFileSync(`/proc/${next}/cmdline`, 'utf8').split('\0')[0] ?? '';
+      found.push({
+        pid: next,
+        argv0,
+        seccomp: Number(/^Seccomp:\s+(\d+)/m.exec(status)?.[1] ?? -1),
+        capEff: /^CapEff:\s+(\w+)/m.exec(status)?.[1] ?? '',
+      });
+    } catch {
+      continue;
+    }
+    queue.push(...(children.get(next) ?? []));
+  }
+  return found;
+}
