@@ -5,8 +5,8 @@
 // A missing toolchain skips its example with one line naming the tool and the fix (`npm start` runs
 // `scripts/setup.sh examples` first, which installs them on Debian), and the rest are still built and served.
 // Under CI (`CI=true`) a missing toolchain or a failed build is an error: CI installs every toolchain.
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import {
   buildAssemblyScript,
   buildC,
@@ -25,35 +25,38 @@ import {
 const examples = join(root, 'examples/plugins');
 const strict = Boolean(process.env.CI) && process.env.CI !== 'false';
 
-/** Builds one example when its output is stale; returns the output path. */
-function build(lang, dir) {
-  const name = dir.split('/').at(-1);
+/** What an example builds into, from which inputs, and how (`build(path)` writes the output to `path`). */
+function recipeOf(lang, dir) {
   switch (lang) {
     case 'c': {
       const source = join(dir, 'plugin.c');
-      const output = join(dir, 'plugin.wasm');
-      buildStep(output, [source, join(extismHeaders, 'extism.h')], (o) => buildC({ source, output: o }));
-      return output;
+      return {
+        output: join(dir, 'plugin.wasm'),
+        inputs: [source, join(extismHeaders, 'extism.h')],
+        build: (o) => buildC({ source, output: o }),
+      };
     }
     case 'rust': {
       const source = join(dir, 'plugin.rs');
-      const output = join(dir, 'plugin.wasm');
-      buildStep(output, [source], (o) => buildRust({ source, output: o }));
-      return output;
+      return {
+        output: join(dir, 'plugin.wasm'),
+        inputs: [source],
+        build: (o) => buildRust({ source, output: o }),
+      };
     }
-    case 'assemblyscript': {
-      const output = join(dir, 'build/plugin.wasm');
-      buildStep(output, filesBelow(join(dir, 'assembly')), (o) =>
-        buildAssemblyScript({ cwd: dir, entry: 'assembly/index.ts', output: o }),
-      );
-      return output;
-    }
-    case 'go': {
-      const output = join(dir, 'bin', name);
-      const inputs = [join(dir, 'main.go'), join(root, 'proto/plugbay/v1/plugin.proto')];
-      if (!fresh(output, inputs)) buildGo({ dir });
-      return output;
-    }
+    case 'assemblyscript':
+      return {
+        output: join(dir, 'build/plugin.wasm'),
+        inputs: filesBelow(join(dir, 'assembly')),
+        build: (o) => buildAssemblyScript({ cwd: dir, entry: 'assembly/index.ts', output: o }),
+      };
+    case 'go':
+      return {
+        output: join(dir, 'bin', basename(dir)),
+        inputs: [join(dir, 'main.go'), join(root, 'proto/plugbay/v1/plugin.proto')],
+        // build-go-plugins.sh writes bin/<name> itself.
+        build: null,
+      };
   }
 }
 
@@ -67,20 +70,30 @@ function main() {
   for (const dir of dirs) {
     const lang = languageOf(dir);
     if (lang === undefined) continue;
-    const name = dir.slice(examples.length + 1);
+    const name = basename(dir);
+    const { label } = toolchains[lang];
+    const { output, inputs, build } = recipeOf(lang, dir);
+    if (fresh(output, inputs)) {
+      built.push(name);
+      continue;
+    }
+    // From here on a stale output must not stay: it would be signed and served as if it were this source.
     const missing = toolchains[lang].missing();
     if (missing !== undefined) {
+      rmSync(output, { force: true });
       problems.push(
-        `examples: ${name} (${toolchains[lang].label}) not built, not served: ${missing} is not installed; fix: ${fixFor(lang)}`,
+        `examples: ${name} (${label}) not built, not served: ${missing} is not installed; fix: ${fixFor(lang)}`,
       );
       continue;
     }
     try {
-      build(lang, dir);
+      if (build) buildStep(output, inputs, build);
+      else buildGo({ dir });
       built.push(name);
     } catch (err) {
+      rmSync(output, { force: true });
       problems.push(
-        `examples: ${name} (${toolchains[lang].label}) failed to build, not served: ${err.message.split('\n')[0]}`,
+        `examples: ${name} (${label}) failed to build, not served: ${err.message.split('\n')[0]}`,
       );
     }
   }

@@ -4,7 +4,7 @@
 // build.sh files give plugin authors (packages/plugbay/templates/<lang>). Go builds go through
 // scripts/build-go-plugins.sh (GOPATH mode with Debian's packages, no downloads).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,8 +113,12 @@ export function buildStep(output, inputs, build) {
   if (fresh(output, inputs)) return false;
   mkdirSync(dirname(output), { recursive: true });
   const tmp = `${output}.${process.pid}.tmp`;
-  build(tmp);
-  renameSync(tmp, output);
+  try {
+    build(tmp);
+    renameSync(tmp, output);
+  } finally {
+    rmSync(tmp, { force: true }); // a failed build leaves nothing behind (it would be signed with the plugin)
+  }
   return true;
 }
 
