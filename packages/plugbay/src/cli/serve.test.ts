@@ -82,6 +82,8 @@ test('plugbay serve examples/plugins: greeter.greet pinned and not, every exampl
     const loaded = listed?.versions.find((v) => v.version === version);
     assert.equal(loaded?.state, 'ready', `${example.dirName}: ${JSON.stringify(listed?.diagnostics)}`);
     assert.equal(loaded?.trust?.status, 'valid', example.dirName);
+    const tier = example.lang === 'ts' ? 'thread' : example.lang === 'go' ? 'process' : 'wasm';
+    assert.equal(loaded?.tier, tier, example.dirName);
     for (const [fn, spec] of Object.entries(functions)) {
       for (const sample of spec.examples ?? []) {
         const res = await fetch(`${url}/v1/call/${name}/${fn}`, {
