@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Builds the Go plugins under examples/go-plugins from source with Debian's Go packages, in GOPATH mode (no module
-# downloads): golang, golang-github-hashicorp-go-plugin-dev, golang-google-grpc-dev, protobuf-compiler,
-# golang-goprotobuf-dev. Binaries land in examples/go-plugins/<name>/bin/ (gitignored). Safe to run again.
+# Builds Go plugins from source with Debian's Go packages, in GOPATH mode (no module downloads): golang,
+# golang-github-hashicorp-go-plugin-dev, golang-google-grpc-dev, protobuf-compiler, golang-goprotobuf-dev.
+#   scripts/build-go-plugins.sh [dir...]
+# Each dir holds a main.go (package main, importing plugbay.dev/goplugins/gen/plugbayv1 for the plugbay protocol or
+# .../gen/kvproto); its binary lands in <dir>/bin/<basename of dir> (gitignored). Default: the plugins under
+# examples/go-plugins. scripts/build-examples.mjs builds the Go examples in examples/plugins with it. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 src=$root/examples/go-plugins
+if [ $# -gt 0 ]; then dirs=("$@"); else dirs=("$src/plugbay-echo" "$src/kv" "$src/kv-host"); fi
 build=$(mktemp -d "${TMPDIR:-/tmp}/plugbay-go-XXXXXX")
 trap 'rm -rf "$build"' EXIT
 
@@ -23,9 +27,11 @@ find "$build/out/kvproto" -name '*.pb.go' -exec sed 's/^package proto$/package k
 export GO111MODULE=off GOPATH="$build:/usr/share/gocode" GOFLAGS=
 # A build cache that outlives this script (the grpc packages take a minute to compile the first time).
 export GOCACHE="${GOCACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/go-build}"
-for name in plugbay-echo kv kv-host; do
-  mkdir -p "$pkg/$name" "$src/$name/bin"
-  cp "$src/$name/main.go" "$pkg/$name/"
-  (cd "$pkg/$name" && CGO_ENABLED=0 go build -o "$src/$name/bin/$name" .)
-  echo "built examples/go-plugins/$name/bin/$name"
+for dir in "${dirs[@]}"; do
+  dir=$(cd "$dir" && pwd)
+  name=$(basename "$dir")
+  mkdir -p "$pkg/$name" "$dir/bin"
+  cp "$dir/main.go" "$pkg/$name/"
+  (cd "$pkg/$name" && CGO_ENABLED=0 go build -o "$dir/bin/$name" .)
+  echo "built ${dir#"$root"/}/bin/$name"
 done

@@ -1,50 +1,28 @@
 // Builds the wasm test plugins from source into test/fixtures/wasm/build/ (gitignored): the .wat corpus with
-// wabt, AssemblyScript with @extism/as-pdk, C with Debian clang (wasm32-wasi reactor), Rust with Debian rustc.
+// wabt, AssemblyScript with @extism/as-pdk, C with Debian clang (wasm32-wasi reactor), Rust with Debian rustc
+// (the compilers and their flags: scripts/lib/toolchains.mjs).
 // Called by the wasm tier's tests (fixtures.ts) and safe to run by hand: `node scripts/build-wasm-fixtures.mjs`.
 // Up-to-date outputs are kept. A toolchain that is not installed is skipped and recorded in build/status.json
 // (scripts/setup.sh installs them). Writes are atomic (tmp + rename): test files may build in parallel.
-import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+  buildAssemblyScript,
+  buildC,
+  buildRust,
+  buildStep,
+  extismHeaders,
+  root,
+  toolchains,
+} from './lib/toolchains.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'test/fixtures/wasm');
 const out = join(src, 'build');
 mkdirSync(out, { recursive: true });
-const require = createRequire(import.meta.url);
 const status = { built: [], skipped: {} };
-const tmp = (file) => `${file}.${process.pid}.tmp`;
-
-function fresh(output, inputs) {
-  if (!existsSync(output)) return false;
-  const t = statSync(output).mtimeMs;
-  return inputs.every((i) => statSync(i).mtimeMs <= t);
-}
-
-function have(cmd, args) {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function step(name, output, inputs, build) {
-  if (!fresh(output, inputs)) {
-    build(tmp(output));
-    renameSync(tmp(output), output);
-  }
+  buildStep(output, inputs, build);
   status.built.push(name);
 }
 
@@ -62,67 +40,32 @@ for (const file of readdirSync(join(src, 'wat')).filter((f) => f.endsWith('.wat'
 // AssemblyScript + @extism/as-pdk
 {
   const input = join(src, 'as/plugin.ts');
-  step('as', join(out, 'as.wasm'), [input], (o) => {
-    const asc = require.resolve('assemblyscript/bin/asc.js');
-    execFileSync(
-      process.execPath,
-      [asc, 'plugin.ts', '--outFile', o, '--use', 'abort=plugin/myAbort', '-O2'],
-      {
-        cwd: join(src, 'as'),
-        stdio: 'inherit',
-      },
-    );
-  });
+  step('as', join(out, 'as.wasm'), [input], (o) =>
+    buildAssemblyScript({ cwd: join(src, 'as'), entry: 'plugin.ts', output: o }),
+  );
 }
 
 // C: Debian clang 14 + wasi-libc, a WASI reactor
-if (have('clang', ['--version']) && existsSync('/usr/lib/wasm32-wasi/libc.a')) {
+if (toolchains.c.missing() === undefined) {
   const input = join(src, 'c/plugin.c');
-  // The header `plugbay new --lang c` ships: the fixture builds against the very file users get.
-  const headers = join(root, 'packages/plugbay/templates/c');
-  step('c', join(out, 'c.wasm'), [input, join(headers, 'extism.h')], (o) => {
-    execFileSync(
-      'clang',
-      ['--target=wasm32-wasi', '-mexec-model=reactor', '-O2', '-I', headers, '-o', o, input],
-      {
-        stdio: 'inherit',
-      },
-    );
-  });
+  step('c', join(out, 'c.wasm'), [input, join(extismHeaders, 'extism.h')], (o) =>
+    buildC({ source: input, output: o }),
+  );
 } else {
-  status.skipped.c =
-    'clang with wasi-libc is not installed (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32)';
+  status.skipped.c = `clang with wasi-libc is not installed (Debian: ${toolchains.c.packages})`;
 }
 
-// Rust: Debian rustc + libstd-rust-dev-wasm32 (/usr/bin/rustc: rustup's rustc may come first on PATH without the wasm std)
-if (have('/usr/bin/rustc', ['--version']) && existsSync('/usr/lib/rustlib/wasm32-unknown-unknown')) {
+// Rust: Debian rustc + libstd-rust-dev-wasm32
+if (toolchains.rust.missing() === undefined) {
   const input = join(src, 'rust/plugin.rs');
-  step('rust', join(out, 'rust.wasm'), [input], (o) => {
-    execFileSync(
-      '/usr/bin/rustc',
-      [
-        '--edition',
-        '2021',
-        '--target',
-        'wasm32-unknown-unknown',
-        '--crate-type',
-        'cdylib',
-        '-O',
-        '-C',
-        'strip=debuginfo',
-        '-o',
-        o,
-        input,
-      ],
-      { stdio: 'inherit', cwd: join(src, 'rust') },
-    );
-  });
+  step('rust', join(out, 'rust.wasm'), [input], (o) => buildRust({ source: input, output: o }));
 } else {
-  status.skipped.rust = 'Debian rustc with libstd-rust-dev-wasm32 is not installed';
+  status.skipped.rust = `Debian rustc with libstd-rust-dev-wasm32 is not installed (${toolchains.rust.packages})`;
 }
 
-writeFileSync(tmp(join(out, 'status.json')), JSON.stringify(status, null, 2));
-renameSync(tmp(join(out, 'status.json')), join(out, 'status.json'));
+const statusFile = join(out, 'status.json');
+writeFileSync(`${statusFile}.${process.pid}.tmp`, JSON.stringify(status, null, 2));
+renameSync(`${statusFile}.${process.pid}.tmp`, statusFile);
 console.log(
   `wasm fixtures: built ${status.built.length}, skipped ${Object.keys(status.skipped).join(', ') || 'none'}`,
 );

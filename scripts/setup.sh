@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # Installs the system toolchains the tests need when they are missing. Called by `npm test`, so a newcomer and CI
 # run exactly the same thing. Safe to run again: it installs only what is absent.
+#   scripts/setup.sh            everything the tests need; fails when it cannot install
+#   scripts/setup.sh examples   only the toolchains of the examples `npm start` serves (`example_toolchains`), and
+#                               never fails: an example whose toolchain is still missing is skipped by
+#                               scripts/build-examples.mjs, which says so
 set -euo pipefail
+mode=${1:-all}
+case "$mode" in all | examples) ;; *) echo "usage: scripts/setup.sh [examples]" >&2; exit 2 ;; esac
 
 # Debian packages the test suite uses; each line: package [command that proves it is installed].
 packages=(
@@ -25,16 +31,55 @@ packages=(
   "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
 )
 
-missing=()
-for entry in "${packages[@]}"; do
-  read -r pkg probe <<<"$entry"
-  if [ -n "${probe:-}" ]; then command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
-  else dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg"); fi
-done
+# The examples' toolchains (scripts/build-examples.mjs), one language a line: name, then packages from the list above.
+example_toolchains=(
+  "c clang lld wasi-libc libclang-rt-14-dev-wasm32"
+  "rust rustc libstd-rust-dev-wasm32"
+  "go golang golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev protobuf-compiler golang-goprotobuf-dev"
+)
 
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# True when a package is absent: its probe command is not on PATH, or (no probe) dpkg does not list it.
+absent() {
+  local entry pkg probe
+  for entry in "${packages[@]}"; do
+    read -r pkg probe <<<"$entry"
+    [ "$pkg" = "$1" ] || continue
+    if [ -n "${probe:-}" ]; then ! command -v "$probe" >/dev/null 2>&1; return; fi
+    break
+  done
+  ! dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+
+if [ "$mode" = all ]; then
+  missing=()
+  for entry in "${packages[@]}"; do
+    read -r pkg _ <<<"$entry"
+    if absent "$pkg"; then missing+=("$pkg"); fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  exit 0
 fi
+
+# examples: one apt-get per language, so a package this Debian lacks costs only its own example.
+updated=
+for line in "${example_toolchains[@]}"; do
+  read -r lang pkgs <<<"$line"
+  missing=()
+  for pkg in $pkgs; do if absent "$pkg"; then missing+=("$pkg"); fi; done
+  [ ${#missing[@]} -gt 0 ] || continue
+  if ! command -v apt-get >/dev/null 2>&1 || { [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; }; then
+    echo "setup: cannot install ${missing[*]} for the $lang example (needs apt-get, as root or with sudo); it will be skipped"
+    continue
+  fi
+  echo "setup: installing Debian packages for the $lang example: ${missing[*]}"
+  if [ -z "$updated" ]; then $SUDO apt-get update -qq || true; updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    echo "setup: installing ${missing[*]} failed; the $lang example will be skipped"
+done
+exit 0

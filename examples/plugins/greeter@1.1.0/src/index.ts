@@ -34,6 +34,7 @@ export default definePlugin({
       input: Type.Object({ name: Name }, { additionalProperties: false }),
       output: Type.Object({ message: Type.String() }),
       idempotent: true,
+      examples: [{ input: { name: 'Ada' }, output: { message: 'Goodbye, Ada!' } }],
       handler: ({ name }) => ({ message: `Goodbye, ${name}!` }),
     },
   },

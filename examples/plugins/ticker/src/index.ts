@@ -15,6 +15,8 @@ export default definePlugin({
       description: 'How many times the timer fired since start().',
       input: Type.Object({}, { additionalProperties: false }),
       output: Type.Object({ ticks: Type.Integer({ minimum: 0 }), uptimeMs: Type.Number({ minimum: 0 }) }),
+      // No expected output (it depends on time): plugbay test checks that the output validates.
+      examples: [{ input: {} }],
       handler: () => ({ ticks, uptimeMs: Date.now() - startedAt }),
     },
   },

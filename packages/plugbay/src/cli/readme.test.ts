@@ -16,6 +16,7 @@ import {
   startPlugbay,
   waitForLog,
 } from '../test-support/cli.js';
+import { listExamples, skipReason } from '../test-support/examples.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 
 const exec = promisify(execFile);
@@ -67,7 +68,19 @@ test('README tour: every command does what the README says', async (t) => {
 
   const steps = await tourSteps();
   assert.ok(steps.filter((s) => s.command.startsWith('curl ')).length >= 6, 'the tour has its curl calls');
+  // An example whose toolchain is missing here was not built (never under CI): its tour line is skipped.
+  const unbuilt = new Map<string, string>();
+  for (const example of await listExamples()) {
+    const reason = skipReason(example);
+    if (reason) unbuilt.set(example.manifest.name, reason);
+  }
   for (const step of steps) {
+    const target = /\/v1\/call\/([^/]+)\//.exec(step.command)?.[1];
+    const reason = target === undefined ? undefined : unbuilt.get(target);
+    if (reason) {
+      t.diagnostic(`skipped ${step.command}: ${reason}`);
+      continue;
+    }
     if (step.command.startsWith('npx plugbay check examples/plugins')) {
       const res = await runPlugbay(['check', 'examples/plugins']);
       assert.equal(res.code, 1, 'the README says check exits 1 (broken-manifest)');

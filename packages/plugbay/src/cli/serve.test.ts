@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { listExamples, skipReason } from '../test-support/examples.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
 /** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
@@ -22,7 +23,7 @@ async function serve(t: TestContext, dir: string, extra: string[]) {
   return { child, url: `http://127.0.0.1:${port}` };
 }
 
-test('plugbay serve examples/plugins: a real HTTP call to greeter.greet, pinned versions, then SIGTERM exits 0', async (t) => {
+test('plugbay serve examples/plugins: greeter.greet pinned and not, every example in every language over HTTP, then SIGTERM exits 0', async (t) => {
   const examples = join(repoRoot, 'examples/plugins');
   await stat(join(examples, 'greeter@1.0.0/plugin.json')).catch(() => {
     assert.fail('examples are not built: run `npm run build` first');
@@ -52,11 +53,52 @@ test('plugbay serve examples/plugins: a real HTTP call to greeter.greet, pinned 
 
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
   const plugins = (await (await fetch(`${url}/v1/plugins`)).json()) as {
-    plugins: { name: string; versions: unknown[]; diagnostics: { code: string }[] }[];
+    plugins: {
+      name: string;
+      versions: { version: string; tier: string; state: string; trust?: { status: string } }[];
+      diagnostics: { code: string; message: string }[];
+    }[];
   };
   const broken = plugins.plugins.find((p) => p.name === 'broken-manifest');
   assert.equal(broken?.versions.length, 0);
   assert.ok(broken?.diagnostics.every((d) => d.code === 'PLUGBAY_MANIFEST_INVALID'));
+
+  // Every example in every language is loaded, signed (demo key, signatures required) and answers each of its
+  // manifest's examples over HTTP, pinned to its version.
+  const all = await listExamples();
+  assert.deepEqual(
+    [...new Set(all.map((e) => e.lang))].sort(),
+    ['assemblyscript', 'c', 'go', 'rust', 'ts'],
+    'an example per language',
+  );
+  for (const example of all) {
+    const skip = skipReason(example);
+    if (skip) {
+      t.diagnostic(`skipped ${skip}`);
+      continue;
+    }
+    const { name, version, functions } = example.manifest;
+    const listed = plugins.plugins.find((p) => p.name === name);
+    const loaded = listed?.versions.find((v) => v.version === version);
+    assert.equal(loaded?.state, 'ready', `${example.dirName}: ${JSON.stringify(listed?.diagnostics)}`);
+    assert.equal(loaded?.trust?.status, 'valid', example.dirName);
+    const tier = example.lang === 'ts' ? 'thread' : example.lang === 'go' ? 'process' : 'wasm';
+    assert.equal(loaded?.tier, tier, example.dirName);
+    for (const [fn, spec] of Object.entries(functions)) {
+      for (const sample of spec.examples ?? []) {
+        const res = await fetch(`${url}/v1/call/${name}/${fn}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-plugbay-version': version },
+          body: JSON.stringify(sample.input),
+        });
+        const label = `${name}@${version} ${fn}(${JSON.stringify(sample.input)})`;
+        assert.equal(res.status, 200, `${label}: ${await res.clone().text()}`);
+        assert.equal(res.headers.get('x-plugbay-served-by'), `${name}@${version}`, label);
+        const output: unknown = await res.json();
+        if ('output' in sample) assert.deepEqual(output, sample.output, label);
+      }
+    }
+  }
 
   child.kill('SIGTERM');
   assert.equal(await exitOf(child), 0);

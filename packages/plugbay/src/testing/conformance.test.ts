@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { definePlugin, Type } from '@plugbay/sdk';
 import { repoRoot, runPlugbay } from '../test-support/cli.js';
-import { type ConformanceCheck, conformance, testPlugin } from './index.js';
+import { listExamples, skipReason } from '../test-support/examples.js';
+import { type ConformanceCheck, conformance, formatReport, testPlugin } from './index.js';
 
 const fixtures = join(repoRoot, 'test/fixtures/author');
 const fixture = (name: string) => join(fixtures, name);
@@ -130,4 +131,21 @@ describe('plugbay test', () => {
     const usage = await runPlugbay(['test', fixture('good'), '--tier', 'moon']);
     assert.equal(usage.code, 2);
   });
+});
+
+// The examples `npm start` serves are what newcomers copy: each passes every check in its default tier, and
+// exercises its manifest's examples (plugin.json `functions.f.examples`). Built by `npm run build`.
+describe('every example in examples/plugins passes conformance', async () => {
+  for (const example of await listExamples()) {
+    test(`${example.dirName} (${example.lang})`, { skip: skipReason(example) }, async () => {
+      const report = await conformance(example.dir);
+      assert.ok(report.ok, formatReport(report));
+      assert.deepEqual(
+        report.checks.filter((c) => c.status === 'warn').map((c) => c.id),
+        [],
+        formatReport(report),
+      );
+      assert.equal(only(report.checks, 'examples').status, 'pass');
+    });
+  }
 });

@@ -55,6 +55,9 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
 
   // A 25 % canary of 1.1.0 through the form (the stable becomes 1.0.0, the other loaded version).
   const form = page.getByRole('form', { name: 'Canary of greeter' });
+  // Focus first: the page's 2 s refresh re-renders the routes unless one of their fields has the focus, and
+  // selectOption alone does not focus, so a refresh between it and fill() would reset the choice.
+  await form.getByLabel('Canary version').focus();
   await form.getByLabel('Canary version').selectOption('1.1.0');
   await form.getByLabel('Canary %').fill('25');
   await form.getByRole('button', { name: 'Set canary' }).click();
