@@ -151,6 +151,7 @@ const reason = Type.Optional(Type.String({ description: 'Why, for the audit log'
 const refused = errorRef('PLUGBAY_INVALID_ARGUMENT: `details.field` names the first bad field');
 
 const getRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
   summary: "A plugin's route and loaded versions",
   description: 'The route is null when none is set (then the newest ready release answers).',
   params: pluginParams,
@@ -168,13 +169,14 @@ const getRouteSchema: DocumentedSchema = {
 };
 
 const putRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
   summary: "Set a plugin's route",
   description:
     'Replaces the route (stable, canary, experiments, fallback: docs/routing.md) in one step and records it in ' +
     'the audit log. A refused route changes nothing; `details.problems` lists every problem with its field.',
   params: pluginParams,
   headers: changeHeaders,
-  body: routeSchema,
+  body: { ...routeSchema, examples: [{ stable: '1.0.0', canary: { version: '1.1.0', percent: 10 } }] },
   response: {
     200: Type.Object({ plugin: Type.String(), route: routeSchema }),
     400: refused,
@@ -184,6 +186,7 @@ const putRouteSchema: DocumentedSchema = {
 };
 
 const activateSchema: DocumentedSchema = {
+  tags: ['Admin API'],
   summary: 'Make a version the stable (hot swap)',
   description:
     'Loads the version if needed, starts it, checks its health, switches the route in one step, then drains the ' +
@@ -192,7 +195,7 @@ const activateSchema: DocumentedSchema = {
   headers: changeHeaders,
   body: Type.Object(
     { version: Type.String({ minLength: 1, description: 'The version to activate, e.g. 1.2.0' }), reason },
-    { additionalProperties: false },
+    { additionalProperties: false, examples: [{ version: '1.1.0', reason: 'canary looked good' }] },
   ),
   response: {
     200: activateResultSchema,
@@ -204,6 +207,7 @@ const activateSchema: DocumentedSchema = {
 };
 
 const rollbackSchema: DocumentedSchema = {
+  tags: ['Admin API'],
   summary: 'Return to the previous stable',
   description:
     'Loads the previous stable again from its directory if it was released, then switches back. The body is optional.',
@@ -220,12 +224,19 @@ const rollbackSchema: DocumentedSchema = {
 };
 
 const auditSchema: DocumentedSchema = {
+  tags: ['Admin API'],
   summary: 'The audit log, newest first',
   description: 'Every route change, activation, rollback, crash loop, load and unload, with who and why.',
   querystring: Type.Object({
-    plugin: Type.Optional(Type.String({ description: 'Only entries about this plugin' })),
+    plugin: Type.Optional(
+      Type.String({ description: 'Only entries about this plugin', examples: ['greeter'] }),
+    ),
     limit: Type.Optional(
-      Type.String({ pattern: '^[0-9]+$', description: 'At most this many, 1 to 10000. Default 100' }),
+      Type.String({
+        pattern: '^[0-9]+$',
+        description: 'At most this many, 1 to 10000. Default 100',
+        examples: ['20'],
+      }),
     ),
     before: Type.Optional(
       Type.String({ pattern: '^[0-9]+$', description: 'Only entries with a lower id (the next page)' }),

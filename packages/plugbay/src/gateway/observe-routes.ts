@@ -54,6 +54,7 @@ export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost
 }
 
 const metricsSchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'Prometheus metrics',
   description:
     "The host's prom-client registry in the Prometheus text format: every metric of the metrics reference below.",
@@ -64,6 +65,7 @@ const metricsSchema: DocumentedSchema = {
 };
 
 const pluginSchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'One plugin: versions, diagnostics, leaks, route',
   description:
     'Its loaded versions (with their directory), the problems found in it, the leak reports of its closed inline ' +
@@ -77,6 +79,7 @@ const pluginSchema: DocumentedSchema = {
 };
 
 const statsRouteSchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'Call totals and latency per version (for the dashboard)',
   description:
     'Totals since each version was loaded, with p50/p99 estimated from the duration histogram; the dashboard ' +

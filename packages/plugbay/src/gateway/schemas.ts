@@ -8,6 +8,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { FastifySchema, FastifyServerOptions } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import { createAjv, pointerToField, violationsOf } from '../core/schema.js';
+import { routeSchema } from '../host/router/index.js';
 
 /** The id of the one error schema; routes refer to it (`errorRef`) instead of repeating it. */
 export const errorSchemaId = 'PlugbayError';
@@ -42,7 +43,9 @@ export function errorRef(codes: string): TSchema {
 export const internalError = { 500: errorRef('PLUGBAY_INTERNAL: the gateway or host broke (logged)') };
 
 /** A `:plugin` path parameter. */
-export const pluginParams = Type.Object({ plugin: Type.String({ description: 'Plugin name' }) });
+export const pluginParams = Type.Object({
+  plugin: Type.String({ description: 'Plugin name', examples: ['greeter'] }),
+});
 
 const diagnostic = Type.Object(
   {
@@ -56,7 +59,7 @@ const diagnostic = Type.Object(
     rule: Type.Optional(Type.String()),
     details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
-  { description: 'A problem found while checking or loading a plugin' },
+  { title: 'diagnostic', description: 'A problem found while checking or loading a plugin' },
 );
 
 const versionCommon = {
@@ -140,7 +143,7 @@ export const activateResultSchema = Type.Object({
   plugin: Type.String(),
   version: Type.String({ description: 'The stable version now' }),
   previous: Type.Optional(Type.String({ description: 'The stable before the switch, if any' })),
-  route: Type.Unknown({ description: 'The route after the switch' }),
+  route: routeSchema,
   revision: Type.Integer({ description: 'Route revision the switch created' }),
 });
 
@@ -161,10 +164,14 @@ export function textResponse(mediaType: string, description: string): object {
   return { description, content: { [mediaType]: { schema: Type.String() } } };
 }
 
-/** A route schema with the fields the API reference needs: both are required by a test for every route. */
+/** The sections of the API reference, in order. */
+export const apiGroups = ['Calls', 'Status and health', 'Admin API', 'Dashboard'] as const;
+
+/** A route schema with what the API reference needs (fastify-swagger's keys); a test requires them of every route. */
 export interface DocumentedSchema extends FastifySchema {
   summary: string;
-  description?: string;
+  description: string;
+  tags: [(typeof apiGroups)[number]];
 }
 
 // One Ajv for the gateway's request schemas, reporting every problem; no coercion, no defaults, no removal of

@@ -182,6 +182,7 @@ export function createGateway(options: GatewayOptions): Gateway {
 }
 
 const callSchema: DocumentedSchema = {
+  tags: ['Calls'],
   summary: 'Call a function of a plugin',
   description:
     'The body is the function input as JSON, whatever the content type says (no body or an empty one is `{}`); ' +
@@ -191,8 +192,8 @@ const callSchema: DocumentedSchema = {
     '(`<plugin>@<version>`) and `x-plugbay-arm` (`pinned`, `stable`, `canary`, `experiment:<name>:<variant>`, ' +
     '`fallback`).',
   params: Type.Object({
-    plugin: Type.String({ description: 'Plugin name' }),
-    fn: Type.String({ description: 'Function name' }),
+    plugin: Type.String({ description: 'Plugin name', examples: ['greeter'] }),
+    fn: Type.String({ description: 'Function name', examples: ['greet'] }),
   }),
   headers: Type.Object({
     [callHeaders.version]: Type.Optional(
@@ -210,25 +211,29 @@ const callSchema: DocumentedSchema = {
       Type.String({ description: 'W3C trace context; the call and its logs join that trace' }),
     ),
   }),
-  body: Type.Unknown({ description: "The function's input (JSON)" }),
+  body: Type.Unknown({ description: "The function's input (JSON)", examples: [{ name: 'Ada' }] }),
   response: {
     200: Type.Unknown({ description: "The function's output, as JSON (a string output is a JSON string)" }),
     400: errorRef(
-      'PLUGBAY_INVALID_INPUT (input refused by the schema, malformed JSON), PLUGBAY_INVALID_ARGUMENT (a bad header)',
+      'PLUGBAY_INVALID_INPUT (input refused by the schema, malformed JSON), PLUGBAY_INVALID_ARGUMENT (a bad ' +
+        'header, a version pin that is neither a version nor a range)',
     ),
     403: errorRef('PLUGBAY_PERMISSION_DENIED: the plugin used a permission it was not granted'),
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN, PLUGBAY_UNKNOWN_FUNCTION'),
-    409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the pinned version is not loaded'),
     413: errorRef('PLUGBAY_INVALID_INPUT: the body is larger than the body limit'),
     499: errorRef('PLUGBAY_CANCELLED: the client closed the connection (nobody reads it)'),
     502: errorRef('PLUGBAY_PLUGIN_ERROR, PLUGBAY_INVALID_OUTPUT, PLUGBAY_PLUGIN_CRASHED'),
-    503: errorRef('PLUGBAY_NO_INSTANCE, PLUGBAY_CLOSED (retryable)'),
+    503: errorRef(
+      'PLUGBAY_NO_INSTANCE (no version can answer: none ready, none matching the pin; `details.skipped` says ' +
+        'why), PLUGBAY_CLOSED (retryable)',
+    ),
     504: errorRef('PLUGBAY_TIMEOUT (retryable)'),
     ...internalError,
   },
 };
 
 const pluginsSchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'Every plugin: loaded versions and diagnostics',
   description:
     'Loaded versions grouped by plugin (tier, state, circuit, functions, in-flight calls, signature status and ' +
@@ -237,6 +242,7 @@ const pluginsSchema: DocumentedSchema = {
 };
 
 const healthSchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'Liveness',
   description:
     'Answers 200 while the process serves HTTP, whatever the plugins do. Use it as a liveness probe.',
@@ -244,6 +250,7 @@ const healthSchema: DocumentedSchema = {
 };
 
 const readySchema: DocumentedSchema = {
+  tags: ['Status and health'],
   summary: 'Readiness',
   description:
     '200 once `plugbay serve` has loaded the plugins directory (broken plugins are skipped, not waited for); ' +

@@ -128,7 +128,7 @@ export const serveFlags = {
 export const serveDirArgument = {
   name: '[dir]',
   defaultText: './plugins',
-  help: 'The plugins directory: each subfolder is a plugin version (name@version folders side by side).',
+  help: 'the plugins directory: each subfolder is a plugin version (name@version folders side by side).',
 } as const;
 
 /** Environment variables `plugbay serve` reads. */

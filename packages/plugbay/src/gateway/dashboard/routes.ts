@@ -23,6 +23,7 @@ export function registerDashboard(fastify: FastifyInstance): void {
 }
 
 const page: DocumentedSchema = {
+  tags: ['Dashboard'],
   summary: 'The dashboard',
   description:
     'Plugins, routes (with canary, activate and rollback controls that use the admin API), live rates and ' +
@@ -32,6 +33,7 @@ const page: DocumentedSchema = {
 
 function asset(mediaType: string, what: string): DocumentedSchema {
   return {
+    tags: ['Dashboard'],
     summary: `The dashboard's ${what}`,
     description: 'Static, built into the package.',
     response: { 200: textResponse(mediaType, what), ...internalError },
