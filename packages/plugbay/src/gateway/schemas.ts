@@ -5,7 +5,8 @@
  * field of an answer: the response schemas are a contract checked by tests, not a filter.
  */
 import { type TSchema, Type } from '@sinclair/typebox';
-import type { FastifySchema, FastifyServerOptions } from 'fastify';
+import type { ValidateFunction } from 'ajv';
+import type { FastifyInstance, FastifySchema, FastifyServerOptions } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import { createAjv, pointerToField, violationsOf } from '../core/schema.js';
 import { routeSchema } from '../host/router/index.js';
@@ -177,17 +178,29 @@ export interface DocumentedSchema extends FastifySchema {
 // One Ajv for the gateway's request schemas, reporting every problem; no coercion, no defaults, no removal of
 // unknown properties (fastify's default Ajv does all three, which would change what the handlers see).
 const ajv = createAjv({ allErrors: true });
-ajv.addSchema(errorSchema);
+// By content: fastify hands over a fresh copy of each headers schema per gateway, and Ajv keeps the code of
+// everything it compiled, so without this every createGateway() would add validators that are never freed.
+const validators = new Map<string, ValidateFunction>();
+
+function validatorOf(schema: object): ValidateFunction {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
+  if (validate === undefined) {
+    validate = ajv.compile(schema);
+    validators.set(key, validate);
+  }
+  return validate;
+}
 
 /**
  * Fastify options making the schemas validate with plugbay's Ajv, refuse bad requests with the usual error body
  * (400 PLUGBAY_INVALID_ARGUMENT naming the field), and never filter answers.
  */
 export const gatewayValidation: Pick<FastifyServerOptions, 'schemaErrorFormatter'> & {
-  validatorCompiler: Parameters<import('fastify').FastifyInstance['setValidatorCompiler']>[0];
-  serializerCompiler: Parameters<import('fastify').FastifyInstance['setSerializerCompiler']>[0];
+  validatorCompiler: Parameters<FastifyInstance['setValidatorCompiler']>[0];
+  serializerCompiler: Parameters<FastifyInstance['setSerializerCompiler']>[0];
 } = {
-  validatorCompiler: ({ schema }) => ajv.compile(schema as object),
+  validatorCompiler: ({ schema }) => validatorOf(schema as object),
   // JSON.stringify, what fastify does for routes without a response schema: answers stay exactly as built.
   serializerCompiler: () => (data) => JSON.stringify(data),
   schemaErrorFormatter: (errors, part) => {
