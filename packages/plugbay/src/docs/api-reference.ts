@@ -64,10 +64,10 @@ function routeSection(route: GatewayRoute): string {
     );
   }
   if (schema.querystring !== undefined) {
-    parts.push('Query parameters:', fieldTable(schema.querystring as Schema, 'required'));
+    parts.push('Query parameters:', fieldTable(schema.querystring as Schema, 'required', 'name'));
   }
   if (schema.headers !== undefined)
-    parts.push('Request headers:', fieldTable(schema.headers as Schema, 'required'));
+    parts.push('Request headers:', fieldTable(schema.headers as Schema, 'required', 'header'));
   if (schema.body !== undefined) {
     const body = schema.body as Schema;
     parts.push(`Body: ${typeOf(body)}${describe(body) === '' ? '' : `. ${describe(body)}`}`);
@@ -114,7 +114,7 @@ function answerOf(s: Schema): string {
 }
 
 /** One row per field, nested fields with dotted names (`canary.percent`, `experiments[].name`). */
-function fieldTable(schema: Schema, presence: 'required' | 'always'): string {
+function fieldTable(schema: Schema, presence: 'required' | 'always', first = 'field'): string {
   const rows: string[][] = [];
   const walk = (s: Schema, prefix: string) => {
     const required = new Set((s.required as string[] | undefined) ?? []);
@@ -125,7 +125,7 @@ function fieldTable(schema: Schema, presence: 'required' | 'always'): string {
     }
   };
   walk(schema, '');
-  return table(['field', 'type', presence, 'description'], rows);
+  return table([first, 'type', presence, 'description'], rows);
 }
 
 /** Object schemas below a field: the field itself, array items, union members. */
