@@ -11,11 +11,21 @@
  * Who made a change is the `x-plugbay-actor` header (default `admin-api`); why, the `x-plugbay-reason` header or
  * the body's `reason`.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
+import { routeSchema } from '../host/router/index.js';
 import type { ChangeOptions, PluginHost } from '../host/types.js';
 import type { AuditQuery } from '../store/types.js';
 import { httpErrorOf } from './errors.js';
+import {
+  activateResultSchema,
+  auditEntrySchema,
+  type DocumentedSchema,
+  errorRef,
+  internalError,
+  pluginParams,
+} from './schemas.js';
 
 /** Request headers the admin API reads. */
 export const adminHeaders = { actor: 'x-plugbay-actor', reason: 'x-plugbay-reason' } as const;
@@ -42,73 +52,72 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
   });
 
-  fastify.get<{ Params: { plugin: string } }>('/v1/routes/:plugin', async (request) => {
-    const { plugin } = request.params;
-    const route = host.route(plugin);
-    const versions = host
-      .versions()
-      .filter((v) => v.plugin === plugin)
-      .map((v) => ({ version: v.version, state: v.state, circuit: v.circuit }));
-    if (route === undefined && versions.length === 0) {
-      throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${plugin} is loaded or routed`, {
-        plugin,
-      });
-    }
-    return { plugin, route: route ?? null, versions };
-  });
+  fastify.get<{ Params: { plugin: string } }>(
+    '/v1/routes/:plugin',
+    { schema: getRouteSchema },
+    async (request) => {
+      const { plugin } = request.params;
+      const route = host.route(plugin);
+      const versions = host
+        .versions()
+        .filter((v) => v.plugin === plugin)
+        .map((v) => ({ version: v.version, state: v.state, circuit: v.circuit }));
+      if (route === undefined && versions.length === 0) {
+        throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${plugin} is loaded or routed`, {
+          plugin,
+        });
+      }
+      return { plugin, route: route ?? null, versions };
+    },
+  );
 
-  fastify.put<{ Params: { plugin: string } }>('/v1/routes/:plugin', async (request) => {
-    const { plugin } = request.params;
-    const route = await host.setRoute(plugin, request.body, changeOf(request, undefined));
-    return { plugin, route };
-  });
+  fastify.put<{ Params: { plugin: string } }>(
+    '/v1/routes/:plugin',
+    { schema: putRouteSchema },
+    async (request) => {
+      const { plugin } = request.params;
+      const route = await host.setRoute(plugin, request.body, changeOf(request, undefined));
+      return { plugin, route };
+    },
+  );
 
-  fastify.post<{ Params: { plugin: string } }>('/v1/plugins/:plugin/activate', async (request) => {
-    const body = objectBody(request.body, ['version', 'reason']);
-    const version = body.version;
-    if (typeof version !== 'string' || version === '') {
-      throw argument('version', 'is required: the version to activate, e.g. {"version":"1.2.0"}');
-    }
-    return host.activate(request.params.plugin, version, changeOf(request, body.reason));
-  });
+  fastify.post<{ Params: { plugin: string }; Body: { version: string; reason?: string } }>(
+    '/v1/plugins/:plugin/activate',
+    { schema: activateSchema, preValidation: noBodyIsEmpty },
+    async (request) => {
+      const { version, reason } = request.body;
+      return host.activate(request.params.plugin, version, changeOf(request, reason));
+    },
+  );
 
-  fastify.post<{ Params: { plugin: string } }>('/v1/plugins/:plugin/rollback', async (request) => {
-    const body = objectBody(request.body, ['reason']);
-    return host.rollback(request.params.plugin, changeOf(request, body.reason));
-  });
+  fastify.post<{ Params: { plugin: string }; Body: { reason?: string } }>(
+    '/v1/plugins/:plugin/rollback',
+    { schema: rollbackSchema, preValidation: noBodyIsEmpty },
+    async (request) => host.rollback(request.params.plugin, changeOf(request, request.body.reason)),
+  );
 
-  fastify.get<{ Querystring: Record<string, string | undefined> }>('/v1/audit', async (request) => {
-    const query: AuditQuery = {};
-    const { plugin, limit, before } = request.query;
-    if (plugin !== undefined && plugin !== '') query.plugin = plugin;
-    if (limit !== undefined) query.limit = integer('limit', limit, 1, 10_000);
-    if (before !== undefined) query.before = integer('before', before, 1, Number.MAX_SAFE_INTEGER);
-    return { entries: host.audit(query) };
-  });
+  fastify.get<{ Querystring: Record<string, string | undefined> }>(
+    '/v1/audit',
+    { schema: auditSchema },
+    async (request) => {
+      const query: AuditQuery = {};
+      const { plugin, limit, before } = request.query;
+      if (plugin !== undefined && plugin !== '') query.plugin = plugin;
+      if (limit !== undefined) query.limit = integer('limit', limit, 1, 10_000);
+      if (before !== undefined) query.before = integer('before', before, 1, Number.MAX_SAFE_INTEGER);
+      return { entries: host.audit(query) };
+    },
+  );
 }
 
-function changeOf(request: FastifyRequest, bodyReason: unknown): ChangeOptions {
+function changeOf(request: FastifyRequest, bodyReason: string | undefined): ChangeOptions {
   const actor = request.headers[adminHeaders.actor];
   const header = request.headers[adminHeaders.reason];
-  const reason =
-    typeof bodyReason === 'string' ? bodyReason : typeof header === 'string' ? header : undefined;
-  if (bodyReason !== undefined && typeof bodyReason !== 'string')
-    throw argument('reason', 'must be a string');
+  const reason = bodyReason ?? (typeof header === 'string' ? header : undefined);
   return {
     actor: typeof actor === 'string' && actor !== '' ? actor : 'admin-api',
     ...(reason === undefined ? {} : { reason }),
   };
-}
-
-/** The body as an object with only `allowed` keys (no body or an empty one is `{}`). */
-function objectBody(body: unknown, allowed: string[]): Record<string, unknown> {
-  if (body === undefined) return {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw argument('(root)', 'the body must be a JSON object');
-  }
-  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (extra.length > 0) throw argument(extra[0]!, `is not allowed here (allowed: ${allowed.join(', ')})`);
-  return body as Record<string, unknown>;
 }
 
 function integer(field: string, text: string, min: number, max: number): number {
@@ -122,3 +131,120 @@ function integer(field: string, text: string, min: number, max: number): number 
 function argument(field: string, rule: string): PlugbayError {
   return new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${field}: ${rule}`, { details: { field } });
 }
+
+/** `POST` without a body (e.g. `curl -X POST`) is the empty object, as it was before the schemas. */
+const noBodyIsEmpty: preValidationHookHandler = (request, _reply, done) => {
+  if (request.body === undefined) request.body = {};
+  done();
+};
+
+const changeHeaders = Type.Object({
+  [adminHeaders.actor]: Type.Optional(
+    Type.String({ description: 'Who made the change (audit log). Default `admin-api`' }),
+  ),
+  [adminHeaders.reason]: Type.Optional(
+    Type.String({ description: 'Why (audit log), when the body has no `reason`' }),
+  ),
+});
+
+const reason = Type.Optional(Type.String({ description: 'Why, for the audit log' }));
+const refused = errorRef('PLUGBAY_INVALID_ARGUMENT: `details.field` names the first bad field');
+
+const getRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: "A plugin's route and loaded versions",
+  description: 'The route is null when none is set (then the newest ready release answers).',
+  params: pluginParams,
+  response: {
+    200: Type.Object({
+      plugin: Type.String(),
+      route: Type.Union([routeSchema, Type.Null()]),
+      versions: Type.Array(
+        Type.Object({ version: Type.String(), state: Type.String(), circuit: Type.String() }),
+      ),
+    }),
+    404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: neither loaded nor routed'),
+    ...internalError,
+  },
+};
+
+const putRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: "Set a plugin's route",
+  description:
+    'Replaces the route (stable, canary, experiments, fallback: docs/routing.md) in one step and records it in ' +
+    'the audit log. A refused route changes nothing; `details.problems` lists every problem with its field.',
+  params: pluginParams,
+  headers: changeHeaders,
+  body: { ...routeSchema, examples: [{ stable: '1.0.0', canary: { version: '1.1.0', percent: 10 } }] },
+  response: {
+    200: Type.Object({ plugin: Type.String(), route: routeSchema }),
+    400: refused,
+    409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the route names a version that is not loaded'),
+    ...internalError,
+  },
+};
+
+const activateSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'Make a version the stable (hot swap)',
+  description:
+    'Loads the version if needed, starts it, checks its health, switches the route in one step, then drains the ' +
+    'previous stable. Nothing switches when the new version does not start or is unhealthy.',
+  params: pluginParams,
+  headers: changeHeaders,
+  body: Type.Object(
+    { version: Type.String({ minLength: 1, description: 'The version to activate, e.g. 1.2.0' }), reason },
+    { additionalProperties: false, examples: [{ version: '1.1.0', reason: 'canary looked good' }] },
+  ),
+  response: {
+    200: activateResultSchema,
+    400: refused,
+    409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the version is neither loaded nor in a plugin directory'),
+    503: errorRef('PLUGBAY_START_FAILED: the version did not start or is unhealthy (nothing switched)'),
+    ...internalError,
+  },
+};
+
+const rollbackSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'Return to the previous stable',
+  description:
+    'Loads the previous stable again from its directory if it was released, then switches back. The body is optional.',
+  params: pluginParams,
+  headers: changeHeaders,
+  body: Type.Object({ reason }, { additionalProperties: false }),
+  response: {
+    200: activateResultSchema,
+    400: errorRef('PLUGBAY_INVALID_ARGUMENT: a bad body, or no previous stable to return to'),
+    409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the previous stable is in no plugin directory any more'),
+    503: errorRef('PLUGBAY_START_FAILED: the previous stable did not start (nothing switched)'),
+    ...internalError,
+  },
+};
+
+const auditSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'The audit log, newest first',
+  description: 'Every route change, activation, rollback, crash loop, load and unload, with who and why.',
+  querystring: Type.Object({
+    plugin: Type.Optional(
+      Type.String({ description: 'Only entries about this plugin', examples: ['greeter'] }),
+    ),
+    limit: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+$',
+        description: 'At most this many, 1 to 10000. Default 100',
+        examples: ['20'],
+      }),
+    ),
+    before: Type.Optional(
+      Type.String({ pattern: '^[0-9]+$', description: 'Only entries with a lower id (the next page)' }),
+    ),
+  }),
+  response: {
+    200: Type.Object({ entries: Type.Array(auditEntrySchema) }),
+    400: refused,
+    ...internalError,
+  },
+};

@@ -5,7 +5,8 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
@@ -14,6 +15,13 @@ import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
 import { httpErrorOf } from './errors.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
+import {
+  type DocumentedSchema,
+  errorRef,
+  gatewayValidation,
+  internalError,
+  pluginsReportSchema,
+} from './schemas.js';
 
 export interface GatewayOptions {
   /** The host whose plugins are served. The gateway never closes it. */
@@ -37,6 +45,15 @@ export interface Gateway {
   setReady(ready: boolean): void;
   /** Stops accepting connections and waits for in-flight requests. Idempotent; leaves the host open. */
   close(): Promise<void>;
+  /** Every route registered, with its schema (the API reference is generated from these). */
+  routes(): GatewayRoute[];
+}
+
+/** A registered route as fastify's onRoute hook saw it. `HEAD` routes are fastify's automatic twins of `GET`. */
+export interface GatewayRoute {
+  method: string;
+  url: string;
+  schema: FastifySchema | undefined;
 }
 
 /** Headers a caller may send on `POST /v1/call/:plugin/:fn`. */
@@ -55,7 +72,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   const { host, logger } = config;
   // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
   // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
-  const fastify = Fastify({ logger: false, bodyLimit: config.bodyLimit, return503OnClosing: false });
+  const fastify = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimit,
+    return503OnClosing: false,
+    schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
+  });
+  fastify.setValidatorCompiler(gatewayValidation.validatorCompiler);
+  fastify.setSerializerCompiler(gatewayValidation.serializerCompiler);
+  const routes: GatewayRoute[] = [];
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, schema: route.schema });
+  });
   let ready = false;
   let closing: Promise<void> | undefined;
   const tracing = new GatewayTracing();
@@ -89,41 +117,47 @@ export function createGateway(options: GatewayOptions): Gateway {
     return reply.code(404).send(httpErrorOf(err).body);
   });
 
-  fastify.post<{ Params: { plugin: string; fn: string } }>('/v1/call/:plugin/:fn', async (request, reply) => {
-    const { plugin, fn } = request.params;
-    let span: ReturnType<GatewayTracing['start']>['span'];
-    let failure: unknown;
-    try {
-      const options = callOptionsOf(request.headers);
-      options.signal = connectionSignal(request.raw.socket);
-      const traced = tracing.start(plugin, fn, options.traceparent);
-      options.traceparent = traced.traceparent;
-      span = traced.span;
-      // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
-      const input = request.body === undefined ? {} : request.body;
-      const result = await host.callDetailed(plugin, fn, input, options);
-      reply
-        .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
-        .header(resultHeaders.arm, result.arm);
-      // Serialised here: fastify would send a plain string output as text, not as a JSON string.
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
-    } catch (err) {
-      failure = err;
-      throw err;
-    } finally {
-      tracing.end(span, failure);
-    }
-  });
+  fastify.post<{ Params: { plugin: string; fn: string } }>(
+    '/v1/call/:plugin/:fn',
+    { schema: callSchema },
+    async (request, reply) => {
+      const { plugin, fn } = request.params;
+      let span: ReturnType<GatewayTracing['start']>['span'];
+      let failure: unknown;
+      try {
+        const options = callOptionsOf(request.headers);
+        options.signal = connectionSignal(request.raw.socket);
+        const traced = tracing.start(plugin, fn, options.traceparent);
+        options.traceparent = traced.traceparent;
+        span = traced.span;
+        // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
+        const input = request.body === undefined ? {} : request.body;
+        const result = await host.callDetailed(plugin, fn, input, options);
+        reply
+          .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
+          .header(resultHeaders.arm, result.arm);
+        // Serialised here: fastify would send a plain string output as text, not as a JSON string.
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+      } catch (err) {
+        failure = err;
+        throw err;
+      } finally {
+        tracing.end(span, failure);
+      }
+    },
+  );
 
   fastify.register(adminRoutes, { host });
 
-  fastify.get('/v1/plugins', async () => pluginsReport(host.versions(), host.diagnostics()));
+  fastify.get('/v1/plugins', { schema: pluginsSchema }, async () =>
+    pluginsReport(host.versions(), host.diagnostics()),
+  );
 
   registerObserveRoutes(fastify, host);
 
-  fastify.get('/healthz', async () => ({ status: 'ok' }));
+  fastify.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
 
-  fastify.get('/readyz', async (_request, reply) => {
+  fastify.get('/readyz', { schema: readySchema }, async (_request, reply) => {
     if (ready && closing === undefined) return { status: 'ready' };
     return reply.code(503).send({ status: closing === undefined ? 'loading' : 'closing' });
   });
@@ -143,8 +177,90 @@ export function createGateway(options: GatewayOptions): Gateway {
       closing ??= fastify.close();
       return closing;
     },
+    routes: () => [...routes],
   };
 }
+
+const callSchema: DocumentedSchema = {
+  tags: ['Calls'],
+  summary: 'Call a function of a plugin',
+  description:
+    'The body is the function input as JSON, whatever the content type says (no body or an empty one is `{}`); ' +
+    "the host checks it against the function's input schema. The call is routed to one version (pin, experiment, " +
+    'canary, stable, fallback: docs/routing.md) and runs under a deadline. If the client hangs up, the call is ' +
+    'cancelled (the plugin sees PLUGBAY_CANCELLED). The answer names who served it in `x-plugbay-served-by` ' +
+    '(`<plugin>@<version>`) and `x-plugbay-arm` (`pinned`, `stable`, `canary`, `experiment:<name>:<variant>`, ' +
+    '`fallback`).',
+  params: Type.Object({
+    plugin: Type.String({ description: 'Plugin name', examples: ['greeter'] }),
+    fn: Type.String({ description: 'Function name', examples: ['greet'] }),
+  }),
+  headers: Type.Object({
+    [callHeaders.version]: Type.Optional(
+      Type.String({ description: 'Pin the call to an exact version or a semver range (`^1.2.0`)' }),
+    ),
+    [callHeaders.key]: Type.Optional(
+      Type.String({
+        description: 'Routing key (user, tenant): makes canary and experiment assignment sticky',
+      }),
+    ),
+    [callHeaders.timeoutMs]: Type.Optional(
+      Type.String({ description: 'Deadline in ms, a positive integer; else the function default applies' }),
+    ),
+    [callHeaders.traceparent]: Type.Optional(
+      Type.String({ description: 'W3C trace context; the call and its logs join that trace' }),
+    ),
+  }),
+  body: Type.Unknown({ description: "The function's input (JSON)", examples: [{ name: 'Ada' }] }),
+  response: {
+    200: Type.Unknown({ description: "The function's output, as JSON (a string output is a JSON string)" }),
+    400: errorRef(
+      'PLUGBAY_INVALID_INPUT (input refused by the schema, malformed JSON), PLUGBAY_INVALID_ARGUMENT (a bad ' +
+        'header, a version pin that is neither a version nor a range)',
+    ),
+    403: errorRef('PLUGBAY_PERMISSION_DENIED: the plugin used a permission it was not granted'),
+    404: errorRef('PLUGBAY_UNKNOWN_PLUGIN, PLUGBAY_UNKNOWN_FUNCTION'),
+    413: errorRef('PLUGBAY_INVALID_INPUT: the body is larger than the body limit'),
+    499: errorRef('PLUGBAY_CANCELLED: the client closed the connection (nobody reads it)'),
+    502: errorRef('PLUGBAY_PLUGIN_ERROR, PLUGBAY_INVALID_OUTPUT, PLUGBAY_PLUGIN_CRASHED'),
+    503: errorRef(
+      'PLUGBAY_NO_INSTANCE (no version can answer: none ready, none matching the pin; `details.skipped` says ' +
+        'why), PLUGBAY_CLOSED (retryable)',
+    ),
+    504: errorRef('PLUGBAY_TIMEOUT (retryable)'),
+    ...internalError,
+  },
+};
+
+const pluginsSchema: DocumentedSchema = {
+  tags: ['Status and health'],
+  summary: 'Every plugin: loaded versions and diagnostics',
+  description:
+    'Loaded versions grouped by plugin (tier, state, circuit, functions, in-flight calls, signature status and ' +
+    'trust level), each plugin with the problems found in it; problems that belong to no plugin apart.',
+  response: { 200: pluginsReportSchema, ...internalError },
+};
+
+const healthSchema: DocumentedSchema = {
+  tags: ['Status and health'],
+  summary: 'Liveness',
+  description:
+    'Answers 200 while the process serves HTTP, whatever the plugins do. Use it as a liveness probe.',
+  response: { 200: Type.Object({ status: Type.Literal('ok') }), ...internalError },
+};
+
+const readySchema: DocumentedSchema = {
+  tags: ['Status and health'],
+  summary: 'Readiness',
+  description:
+    '200 once `plugbay serve` has loaded the plugins directory (broken plugins are skipped, not waited for); ' +
+    '503 while loading and from the first shutdown signal on. Use it as a readiness probe.',
+  response: {
+    200: Type.Object({ status: Type.Literal('ready') }),
+    503: Type.Object({ status: Type.Union([Type.Literal('loading'), Type.Literal('closing')]) }),
+    ...internalError,
+  },
+};
 
 function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logger'>> & { logger?: Logger } {
   const problems: string[] = [];

@@ -348,6 +348,8 @@ function durationHistogram(versions: () => VersionCells[]) {
     name,
     help: 'Duration of calls as the host sees them (tier call, without routing and input check).',
     type: 'histogram',
+    // As prom-client metrics have it; read by the generated metrics reference (docs/operating-the-gateway.md).
+    labelNames: ['plugin', 'version', 'tier', 'fn'],
     aggregator: 'sum',
     async get() {
       const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];

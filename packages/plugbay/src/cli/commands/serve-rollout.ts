@@ -1,5 +1,5 @@
-// The rollout side of `plugbay serve`: the state file (--state), the rollout policy (--rollout, --dev) and the
-// directory watcher's timing. Kept apart from serve.ts so that serve only wires them in.
+// The rollout side of `plugbay serve` (options declared in serve-options.ts): the state file (--state), the rollout
+// policy (--rollout, --dev) and the directory watcher's timing. Kept apart from serve.ts so that serve only wires them in.
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PluginHost } from '../../host/types.js';
@@ -11,23 +11,6 @@ import {
 } from '../../host/watch.js';
 import { SqliteStateStore } from '../../store/sqlite.js';
 import { UsageError } from '../io.js';
-
-/** parseArgs options added to `plugbay serve`. */
-export const rolloutOptions = {
-  state: { type: 'string' },
-  rollout: { type: 'string' },
-  dev: { type: 'boolean' },
-  'settle-ms': { type: 'string' },
-  'watch-interval-ms': { type: 'string' },
-} as const;
-
-export const rolloutUsage = `Routes, stable history and the audit log persist in the --state SQLite file (default .plugbay/state.db
-under the current directory; a corrupt or locked file stops startup with exit 1, it is never reset).
-Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback, GET /v1/audit.
-The directory is watched: a new version dropped in is loaded once its files stop changing for --settle-ms
-(default 500; rescan every --watch-interval-ms, default 2000), then handled by --rollout: manual (default:
-loaded, not routed), activate (made stable), canary:<percent> (a canary of that share). A removed version is
-drained. --dev: a development gateway (rollout activate unless --rollout is given).`;
 
 /** --rollout, or `activate` under --dev, or `manual`. */
 export function rolloutOf(value: string | undefined, dev: boolean): RolloutPolicy {

@@ -1,4 +1,4 @@
-// The trust and contract options of `plugbay serve`: parsed here so that serve.ts only spreads them in.
+// The trust and contract options of `plugbay serve` (declared in serve-options.ts), turned into host options here.
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type ContractSnapshot, readSnapshotFile } from '../../contract/snapshot.js';
@@ -8,33 +8,6 @@ import { defaultTierFor } from '../../host/host.js';
 import type { HostOptions } from '../../host/types.js';
 import { type Keyring, type KeyringProblem, loadKeyring } from '../../trust/keyring.js';
 import { UsageError } from '../io.js';
-
-/** parseArgs options; serve.ts spreads them into its own. */
-export const serveTrustOptions = {
-  keyring: { type: 'string' },
-  signatures: { type: 'string' },
-  'allow-unsigned': { type: 'string' },
-  exports: { type: 'string' },
-  contracts: { type: 'string' },
-  inline: { type: 'string' },
-  // The same definition as the rollout side's (serve-rollout.ts): one flag, read by both (rollout activate,
-  // signatures warn). Either spread may supply it.
-  dev: { type: 'boolean' },
-} as const;
-
-export const serveTrustUsage = `Trust and contracts:
-  --keyring <dir>            public keys (*.pub) trusted to sign plugins; keyring.json gives a key the "trusted"
-                             level or revokes it (default level: community)
-  --signatures <mode>        required (default): only validly signed plugins load; warn: unsigned, modified or
-                             badly signed plugins load at the "unsigned" level with a warning; off: not checked
-  --dev                      development defaults: --signatures warn
-  --allow-unsigned <names>   comma-separated plugin names (or @scope/*) that may load unsigned under required
-  --exports <mode>           warn (default) or strict: refuse a plugin exporting functions its manifest lacks
-  --contracts <dir>          contract snapshot files (*.json, from plugbay contract snapshot) that plugins may
-                             claim in "implements"; a plugin that does not fit its contract is not loaded
-  --inline <names>           run these plugins in the inline tier (the gateway's own thread); only plugins
-                             signed by a "trusted" key may
-Levels and tiers: trusted → inline, thread, process, wasm; community → thread, process, wasm; unsigned → process, wasm.`;
 
 export interface ServeTrustValues {
   keyring?: string | undefined;

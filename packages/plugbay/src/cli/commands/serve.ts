@@ -7,42 +7,33 @@ import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
-import {
-  openStateStore,
-  rolloutOf,
-  rolloutOptions,
-  rolloutUsage,
-  startWatcher,
-  watchTimingOf,
-} from './serve-rollout.js';
-import { serveTrust, serveTrustOptions, serveTrustUsage } from './serve-trust.js';
+import { serveFlags, serveFlagsUsage } from './serve-options.js';
+import { openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
   name: 'serve',
-  usage: `plugbay serve [dir] [--port 7070] [--host 127.0.0.1] [--body-limit 1048576] [--keyring dir] [--dev]
-              [--state .plugbay/state.db] [--rollout manual|activate|canary:<percent>]
-              [--settle-ms 500] [--watch-interval-ms 2000]
+  usage: `plugbay serve [dir] [options]
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
-  POST /v1/call/:plugin/:fn   GET /v1/plugins   GET /healthz   GET /readyz
-${rolloutUsage}
+  POST /v1/call/:plugin/:fn   GET /v1/plugins[/:plugin]   GET /healthz   GET /readyz   GET /metrics   GET /
+Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback, GET /v1/audit.
+The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
+one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community → thread, process, wasm;
+unsigned → process, wasm.
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls, stop the plugins, exit 0; a second signal exits at once with 1.
 
-${serveTrustUsage}`,
+${serveFlagsUsage()}
+
+Reference (every option, route and metric): docs/operating-the-gateway.md`,
   async run(args) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({
         args,
         allowPositionals: true,
         strict: true,
-        options: {
-          port: { type: 'string' },
-          host: { type: 'string' },
-          'body-limit': { type: 'string' },
-          ...serveTrustOptions,
-          ...rolloutOptions,
-        },
+        options: serveFlags,
       }),
     );
     if (positionals.length > 1) throw new UsageError('takes at most one directory');

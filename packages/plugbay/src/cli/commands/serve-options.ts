@@ -1,0 +1,183 @@
+// Every option of `plugbay serve` as data: parseArgs reads `type`, the usage text and the config reference in
+// docs/operating-the-gateway.md are generated from the rest. Add an option here and both follow.
+
+export interface ServeFlag {
+  type: 'string' | 'boolean';
+  /** The value's placeholder in usage, e.g. `<port>`; none for a boolean. */
+  value?: string;
+  /** The default as an operator would write it; '' when unset means "none". Not parseArgs' `default`. */
+  defaultText: string;
+  /** What it does, one or two sentences. */
+  help: string;
+  group: 'gateway' | 'trust' | 'rollout';
+}
+
+export const serveFlags = {
+  port: {
+    type: 'string',
+    value: '<port>',
+    defaultText: '7070',
+    help: 'TCP port to listen on; 0 picks a free one (the log line "listening" says which).',
+    group: 'gateway',
+  },
+  host: {
+    type: 'string',
+    value: '<address>',
+    defaultText: '127.0.0.1',
+    help: 'Interface to listen on. The default is loopback only; 0.0.0.0 or :: listens on every interface.',
+    group: 'gateway',
+  },
+  'body-limit': {
+    type: 'string',
+    value: '<bytes>',
+    defaultText: '1048576',
+    help: 'Largest request body; a larger one is refused with 413 before it is parsed.',
+    group: 'gateway',
+  },
+  keyring: {
+    type: 'string',
+    value: '<dir>',
+    defaultText: '',
+    help:
+      'Public keys (*.pub) trusted to sign plugins; keyring.json gives a key the "trusted" level or revokes it ' +
+      '(other keys: "community").',
+    group: 'trust',
+  },
+  signatures: {
+    type: 'string',
+    value: '<mode>',
+    defaultText: 'required (warn with --dev)',
+    help:
+      'required: only validly signed plugins load; warn: unsigned, modified or badly signed plugins load at the ' +
+      '"unsigned" level with a warning; off: not checked.',
+    group: 'trust',
+  },
+  'allow-unsigned': {
+    type: 'string',
+    value: '<names>',
+    defaultText: '',
+    help: 'Comma-separated plugin names (or @scope/*) that may load unsigned under --signatures required.',
+    group: 'trust',
+  },
+  exports: {
+    type: 'string',
+    value: '<mode>',
+    defaultText: 'warn',
+    help: 'warn or strict: strict refuses a plugin exporting functions its manifest does not declare.',
+    group: 'trust',
+  },
+  contracts: {
+    type: 'string',
+    value: '<dir>',
+    defaultText: '',
+    help:
+      'Contract snapshots (*.json from plugbay contract snapshot) plugins may claim in "implements"; a plugin ' +
+      'that does not fit its contract is not loaded.',
+    group: 'trust',
+  },
+  inline: {
+    type: 'string',
+    value: '<names>',
+    defaultText: '',
+    help:
+      "Comma-separated plugins to run in the inline tier (the gateway's own thread); only plugins signed by a " +
+      '"trusted" key may.',
+    group: 'trust',
+  },
+  dev: {
+    type: 'boolean',
+    defaultText: 'off',
+    help: 'A development gateway: --signatures warn and --rollout activate unless those are given.',
+    group: 'trust',
+  },
+  state: {
+    type: 'string',
+    value: '<file>',
+    defaultText: '.plugbay/state.db',
+    help:
+      'SQLite file with routes, stable history and the audit log, relative to the current directory. Held ' +
+      'locked while serving; a corrupt, locked or newer file stops startup (exit 1); it is never reset.',
+    group: 'rollout',
+  },
+  rollout: {
+    type: 'string',
+    value: '<policy>',
+    defaultText: 'manual (activate with --dev)',
+    help:
+      'What a new version dropped into the directory does: manual (loaded, not routed), activate (made the ' +
+      'stable), canary:<percent> (a canary of that share).',
+    group: 'rollout',
+  },
+  'settle-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '500',
+    help: 'A new version folder is loaded once its files have not changed for this long.',
+    group: 'rollout',
+  },
+  'watch-interval-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '2000',
+    help: 'Rescan period of the plugins directory (catches what fs.watch misses); at least 10.',
+    group: 'rollout',
+  },
+} as const satisfies Record<string, ServeFlag>;
+
+/** The positional argument. */
+export const serveDirArgument = {
+  name: '[dir]',
+  defaultText: './plugins',
+  help: 'the plugins directory: each subfolder is a plugin version (name@version folders side by side).',
+} as const;
+
+/** Environment variables `plugbay serve` reads. */
+export const serveEnv = [
+  {
+    name: 'LOG_LEVEL',
+    defaultText: 'info',
+    help: 'pino level of the JSON log lines on stderr: trace, debug, info, warn, error, fatal or silent.',
+  },
+] as const;
+
+/** The groups of the options, in usage and doc order. */
+export const serveFlagGroups: Record<ServeFlag['group'], string> = {
+  gateway: 'Gateway',
+  trust: 'Trust and contracts',
+  rollout: 'State and rollout',
+};
+
+/** `--port <port>` */
+export function flagSynopsis(name: string, flag: ServeFlag): string {
+  return flag.value === undefined ? `--${name}` : `--${name} ${flag.value}`;
+}
+
+/** The options part of `plugbay serve --help`, grouped, wrapped to 110 columns. */
+export function serveFlagsUsage(): string {
+  const flags = Object.entries(serveFlags) as [string, ServeFlag][];
+  const width = Math.max(...flags.map(([name, flag]) => flagSynopsis(name, flag).length)) + 2;
+  const out: string[] = [];
+  for (const group of Object.keys(serveFlagGroups) as ServeFlag['group'][]) {
+    out.push(`${serveFlagGroups[group]}:`);
+    for (const [name, flag] of flags.filter(([, f]) => f.group === group)) {
+      const text = flag.defaultText === '' ? flag.help : `${flag.help} Default: ${flag.defaultText}.`;
+      wrap(text, 108 - width).forEach((line, i) => {
+        out.push(`  ${(i === 0 ? flagSynopsis(name, flag) : '').padEnd(width)}${line}`);
+      });
+    }
+  }
+  return out.join('\n');
+}
+
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines;
+}
