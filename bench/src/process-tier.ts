@@ -9,8 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { createHost } from 'plugbay';
 import { ProcessTier } from '../../packages/plugbay/dist/tiers/process/index.js';
-import { callContext, logSink, writePlugin } from '../../packages/plugbay/dist/tiers/process/test-helpers.js';
+import { writePlugin } from '../../packages/plugbay/dist/tiers/process/test-helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sdkEntry = path.resolve(here, '../../packages/sdk/dist/process/main.js');
@@ -152,14 +154,16 @@ const plugin = writePlugin(
       "export default { name: 'echo', version: '1.0.0', functions: { echo: { input: {}, output: {}, handler: (input) => input } } };",
   },
 );
+// Through host.call, as applications call it: the host's own cost per call is part of the figure.
+const logger = pino({ level: 'warn' });
 async function tierCall(carrier: 'frames' | 'grpc') {
   const tier = new ProcessTier({ sdkEntry, nodeCarrier: carrier, socketRoot: root });
+  const host = createHost({ logger, tiers: { process: tier }, tierFor: () => 'process' });
   const t0 = performance.now();
-  const instance = await tier.load(plugin, logSink().opts());
-  await instance.start({ signal: new AbortController().signal, config: undefined });
-  await instance.call('echo', payload, callContext());
+  await host.load(plugin.dir);
+  await host.call('echo', 'echo', payload);
   const coldMs = performance.now() - t0;
-  return { tier, coldMs, once: () => instance.call('echo', payload, callContext()) };
+  return { host, coldMs, once: () => host.call('echo', 'echo', payload) };
 }
 const frames = await tierCall('frames');
 const grpcTier = await tierCall('grpc');
@@ -191,24 +195,20 @@ const goDir = path.resolve(here, '../../examples/go-plugins');
 const kvBin = path.join(goDir, 'kv/bin/kv');
 const kvHost = path.join(goDir, 'kv-host/bin/kv-host');
 if (fs.existsSync(kvBin) && fs.existsSync(kvHost)) {
-  const manifest = JSON.parse(fs.readFileSync(path.join(goDir, 'kv/plugin.json'), 'utf8'));
-  const kvTier = new ProcessTier({ socketRoot: root, sandbox: false });
+  const kvHostTs = createHost({
+    logger,
+    tiers: { process: new ProcessTier({ socketRoot: root, sandbox: false }) },
+    tierFor: () => 'process',
+  });
   const t0 = performance.now();
-  const kv = await kvTier.load(
-    { id: 'go-kv@1.0.0', dir: path.join(goDir, 'kv'), manifest, entryPath: kvBin, warnings: [] },
-    logSink().opts(),
-  );
-  await kv.start({ signal: new AbortController().signal, config: undefined });
-  await kv.call(
-    'Put',
-    { key: 'k', value: Buffer.from('0123456789abcdef0123456789abcdef').toString('base64') },
-    callContext(),
-  );
+  await kvHostTs.load(path.join(goDir, 'kv'));
+  const value = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+  await kvHostTs.call('go-kv', 'Put', { key: 'k', value });
   const coldMs = performance.now() - t0;
   const ours = await measure('TS host -> Go KV (go-plugin)', () =>
-    kv.call('Get', { key: 'k' }, callContext()),
+    kvHostTs.call('go-kv', 'Get', { key: 'k' }),
   );
-  await kvTier.close();
+  await kvHostTs.close();
   const go = await new Promise<{ p50us: number; callsPerSec: number; coldMs: number }>((resolve, reject) => {
     const child = spawn(kvHost, [kvBin, String(N)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -233,6 +233,6 @@ sock.destroy();
 client.close();
 stopRawFrames();
 stopRawGrpc();
-await frames.tier.close();
-await grpcTier.tier.close();
+await frames.host.close();
+await grpcTier.host.close();
 fs.rmSync(root, { recursive: true, force: true });

@@ -58,7 +58,12 @@ export function serveFrames(
         );
       }
     };
-    const settle = (kind: number, id: number, work: Promise<Uint8Array>): void => {
+    const settle = (kind: number, id: number, work: Uint8Array | Promise<Uint8Array>): void => {
+      if (!(work instanceof Promise)) {
+        if (kind === FrameKind.call) inflight.delete(id);
+        reply(kind, id, work);
+        return;
+      }
       work.then(
         (payload) => {
           if (kind === FrameKind.call) inflight.delete(id);

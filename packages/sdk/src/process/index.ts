@@ -9,4 +9,5 @@ export {
   servePlugin,
 } from './serve.js';
 // The frames wire format, shared with the host's frames client so that both ends read one definition.
-export { FrameKind, frameHeaderBytes } from './wire.js';
+export type { WireErrorMessage } from './wire.js';
+export { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from './wire.js';

@@ -201,36 +201,202 @@ export function encodeErrorOnly(error: WireErrorMessage | undefined): Uint8Array
   return w.finish();
 }
 
+/** CallRequest, the plugin's hot path: one pass over the fields, no closure per call. */
 export function decodeCallRequest(buf: Uint8Array): CallRequestMessage {
   const req: CallRequestMessage = {
     function: '',
-    input: new Uint8Array(0),
+    input: empty,
     traceparent: '',
     routingKey: '',
     deadlineUnixMs: 0,
   };
-  readFields(buf, (f, v) => {
-    if (f === 1) req.function = str(v);
-    else if (f === 2) req.input = bytes(v);
-    else if (f === 3) {
-      readFields(bytes(v), (mf, mv) => {
-        if (mf === 1) req.traceparent = str(mv);
-        else if (mf === 2) req.routingKey = str(mv);
-        else if (mf === 3) req.deadlineUnixMs = num(mv);
-      });
+  const top = new FieldCursor(buf, 0, buf.length);
+  while (top.next()) {
+    if (top.field === 1) req.function = top.text();
+    else if (top.field === 2) req.input = top.bytes();
+    else if (top.field === 3) {
+      const meta = new FieldCursor(buf, top.start, top.end);
+      while (meta.next()) {
+        if (meta.field === 1) req.traceparent = meta.text();
+        else if (meta.field === 2) req.routingKey = meta.text();
+        else if (meta.field === 3) req.deadlineUnixMs = meta.value;
+      }
     }
-  });
+  }
   return req;
 }
 
+const empty = new Uint8Array(0);
+
+/** Steps through the fields of buf[from, to): after next(), `field` and either `value` or [start, end). */
+class FieldCursor {
+  field = 0;
+  value = 0;
+  start = 0;
+  end = 0;
+  #pos: number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    from: number,
+    readonly to: number,
+  ) {
+    this.#pos = from;
+  }
+
+  next(): boolean {
+    for (;;) {
+      if (this.#pos >= this.to) return false;
+      const key = this.#varint();
+      this.field = Math.floor(key / 8);
+      const type = key % 8;
+      if (type === 0) {
+        this.value = this.#varint();
+        this.start = this.end = 0; // text() and bytes() of a varint field are empty, as with a wrong type
+        return true;
+      }
+      if (type === 2) {
+        this.value = 0;
+        const len = this.#varint();
+        if (this.#pos + len > this.to) throw new RangeError('truncated field');
+        this.start = this.#pos;
+        this.end = this.#pos += len;
+        return true;
+      }
+      if (type === 1) this.#pos += 8;
+      else if (type === 5) this.#pos += 4;
+      else throw new RangeError(`unsupported wire type ${type}`);
+    }
+  }
+
+  text(): string {
+    return decoder.decode(this.buf.subarray(this.start, this.end));
+  }
+
+  bytes(): Uint8Array {
+    return this.buf.subarray(this.start, this.end);
+  }
+
+  #varint(): number {
+    let result = 0;
+    let scale = 1;
+    for (;;) {
+      if (this.#pos >= this.to) throw new RangeError('truncated varint');
+      const b = this.buf[this.#pos++] as number;
+      result += (b & 127) * scale;
+      if (b < 128) return result;
+      scale *= 128;
+    }
+  }
+}
+
+/**
+ * CallResponse. The output may come as JSON text, written straight into a pooled Buffer: on the call path a
+ * TextEncoder result or a Uint8Array over 64 bytes is a fresh off-heap allocation per call, and their garbage
+ * collection cost more than the rest of the frame.
+ */
 export function encodeCallResponse(
-  output: Uint8Array | undefined,
+  output: Uint8Array | string | undefined,
   error: WireErrorMessage | undefined,
 ): Uint8Array {
-  const w = new Writer();
-  if (output !== undefined) w.bytes(1, output);
-  if (error !== undefined) w.message(2, (m) => writeError(m, error));
-  return w.finish();
+  if (error !== undefined) {
+    const w = new Writer();
+    if (output !== undefined) w.bytes(1, typeof output === 'string' ? encoder.encode(output) : output);
+    w.message(2, (m) => writeError(m, error));
+    return w.finish();
+  }
+  if (output === undefined) return new Uint8Array(0);
+  const length = typeof output === 'string' ? Buffer.byteLength(output) : output.length;
+  if (length === 0) return new Uint8Array(0);
+  const out = Buffer.allocUnsafe(1 + varintSize(length) + length);
+  out[0] = 0x0a; // field 1, length-delimited
+  const pos = putVarint(out, 1, length);
+  if (typeof output === 'string') out.write(output, pos, 'utf8');
+  else out.set(output, pos);
+  return out;
+}
+
+/** CallResponse as the host reads it: the output bytes, or the plugin's error. */
+export function decodeCallResponse(buf: Uint8Array): {
+  output: Uint8Array;
+  error: WireErrorMessage | undefined;
+} {
+  let output: Uint8Array = new Uint8Array(0);
+  let error: WireErrorMessage | undefined;
+  readFields(buf, (f, v) => {
+    if (f === 1) output = bytes(v);
+    else if (f === 2) error = readError(bytes(v));
+  });
+  return { output, error };
+}
+
+/**
+ * A whole Call frame (header and CallRequest) in one pooled Buffer, the host's hot path. `input` is JSON text;
+ * `deadlineUnixMs` is truncated to whole milliseconds (0: none).
+ */
+export function encodeCallFrame(
+  id: number,
+  fn: string,
+  input: string,
+  traceparent: string,
+  routingKey: string,
+  deadlineUnixMs: number,
+): Uint8Array {
+  const fnLength = Buffer.byteLength(fn);
+  const inputLength = Buffer.byteLength(input);
+  const tpLength = traceparent.length; // ASCII by the W3C format
+  const keyLength = Buffer.byteLength(routingKey);
+  const deadline = Number.isFinite(deadlineUnixMs) && deadlineUnixMs > 0 ? Math.floor(deadlineUnixMs) : 0;
+  const metadata =
+    fieldSize(tpLength) + fieldSize(keyLength) + (deadline === 0 ? 0 : 1 + varintSize(deadline));
+  const body = fieldSize(fnLength) + fieldSize(inputLength) + fieldSize(metadata);
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + body);
+  frame.writeUInt32BE(frameHeaderBytes - 4 + body, 0);
+  frame[4] = FrameKind.call;
+  frame.writeUInt32BE(id, 5);
+  let pos = frameHeaderBytes;
+  pos = putString(frame, pos, 0x0a, fn, fnLength);
+  pos = putString(frame, pos, 0x12, input, inputLength);
+  if (metadata > 0) {
+    frame[pos++] = 0x1a;
+    pos = putVarint(frame, pos, metadata);
+    pos = putString(frame, pos, 0x0a, traceparent, tpLength);
+    pos = putString(frame, pos, 0x12, routingKey, keyLength);
+    if (deadline !== 0) {
+      frame[pos++] = 0x18;
+      putVarint(frame, pos, deadline);
+    }
+  }
+  return frame;
+}
+
+function varintSize(value: number): number {
+  let size = 1;
+  for (let v = value; v >= 128; v = Math.floor(v / 128)) size++;
+  return size;
+}
+
+/** Bytes of a length-delimited field holding `length` bytes; 0 when empty (proto3 leaves it out). */
+function fieldSize(length: number): number {
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+function putVarint(buf: Uint8Array, at: number, value: number): number {
+  let pos = at;
+  let v = value;
+  while (v >= 128) {
+    buf[pos++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+function putString(buf: Buffer, at: number, key: number, value: string, length: number): number {
+  if (length === 0) return at;
+  buf[at] = key;
+  const pos = putVarint(buf, at + 1, length);
+  return pos + buf.write(value, pos, 'utf8');
 }
 
 export function decodeHealthCheckRequest(buf: Uint8Array): { service: string } {
@@ -252,11 +418,10 @@ export function encodeHealthCheckResponse(status: number): Uint8Array {
 
 /** Builds one frame: header and payload in one buffer, so that one socket write sends it. */
 export function encodeFrame(kind: number, id: number, payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(frameHeaderBytes + payload.length);
-  const view = new DataView(frame.buffer);
-  view.setUint32(0, frameHeaderBytes - 4 + payload.length);
-  view.setUint8(4, kind);
-  view.setUint32(5, id);
+  const frame = Buffer.allocUnsafe(frameHeaderBytes + payload.length); // pooled: no off-heap allocation per frame
+  frame.writeUInt32BE(frameHeaderBytes - 4 + payload.length, 0);
+  frame[4] = kind;
+  frame.writeUInt32BE(id, 5);
   frame.set(payload, frameHeaderBytes);
   return frame;
 }

@@ -2,28 +2,36 @@
  * Every failure of the process tier becomes a PLUGBAY_* error here, and only here: gRPC status codes, exit codes
  * and signals, plugin-level errors from the wire.
  */
+
+import type { WireErrorMessage } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { ErrorMessage } from './proto.js';
 
 const decoder = new TextDecoder();
 
-/** A plugin-level error from a response (`plugbay.v1.Error`), attributed to the plugin. */
-export function fromErrorMessage(e: ErrorMessage, source: ErrorSource): PlugbayError {
+/**
+ * A plugin-level error from a response (`plugbay.v1.Error`), attributed to the plugin: as protobufjs decodes it
+ * (details as bytes, hasRetryable) or as the SDK's hand codec does (details as text, retryable only when set).
+ */
+export function fromErrorMessage(e: ErrorMessage | WireErrorMessage, source: ErrorSource): PlugbayError {
+  const raw = e.details;
+  const text = typeof raw === 'string' ? raw : raw !== undefined && raw.length > 0 ? decoder.decode(raw) : '';
   let details: Record<string, unknown> | undefined;
-  if (e.details !== undefined && e.details.length > 0) {
+  if (text.length > 0) {
     try {
-      const parsed: unknown = JSON.parse(decoder.decode(e.details));
+      const parsed: unknown = JSON.parse(text);
       if (parsed !== null && typeof parsed === 'object') details = parsed as Record<string, unknown>;
     } catch {
-      details = { raw: decoder.decode(e.details) };
+      details = { raw: text };
     }
   }
+  const retryable = 'hasRetryable' in e ? (e.hasRetryable ? e.retryable === true : undefined) : e.retryable;
   return PlugbayError.fromWire(
     {
       code: e.code || 'PLUGBAY_PLUGIN_ERROR',
       message: e.message ?? '',
       details,
-      ...(e.hasRetryable ? { retryable: e.retryable === true } : {}),
+      ...(retryable === undefined ? {} : { retryable }),
     },
     source,
   );

@@ -293,11 +293,11 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     await work;
   }
 
-  async call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+  call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     const run = this.#run;
     if (this.#state === 'ready' && run !== undefined) return run.carrier.call(fn, input, ctx);
-    if (this.#state === 'degraded') return (await this.#waitReady(ctx)).carrier.call(fn, input, ctx);
-    throw this.#unavailable();
+    if (this.#state === 'degraded') return this.#waitReady(ctx).then((r) => r.carrier.call(fn, input, ctx));
+    return Promise.reject(this.#unavailable());
   }
 
   #waitReady(ctx: CallContext): Promise<Running> {

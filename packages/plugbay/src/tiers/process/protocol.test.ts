@@ -35,6 +35,47 @@ describe('SDK codec vs protobufjs', () => {
     assert.equal(r.deadlineUnixMs, deadline);
   });
 
+  it("the host's Call frame and the SDK's response decoder agree with protobufjs", async () => {
+    const w = (await sdkWire()) as {
+      encodeCallFrame(id: number, fn: string, input: string, tp: string, key: string, dl: number): Uint8Array;
+      encodeCallResponse(o: string | undefined, e: unknown): Uint8Array;
+      decodeCallResponse(b: Uint8Array): { output: Uint8Array; error?: Record<string, unknown> };
+    };
+    const deadline = Date.now() + 1234.7; // host deadlines are fractional: the frame carries whole ms
+    const input = JSON.stringify({ text: 'ü'.repeat(100) }); // > 127 bytes: a two-byte length varint
+    const frame = Buffer.from(w.encodeCallFrame(0xfffffffe, 'echo', input, 'tp', 'clé', deadline));
+    assert.equal(frame.readUInt32BE(0), frame.length - 4);
+    assert.equal(frame[4], 3);
+    assert.equal(frame.readUInt32BE(5), 0xfffffffe);
+    const req = t.CallRequest.decode(frame.subarray(9)) as unknown as {
+      function: string;
+      input: Uint8Array;
+      metadata: { traceparent: string; routingKey: string; deadlineUnixMs: { toNumber(): number } | number };
+    };
+    assert.equal(req.function, 'echo');
+    assert.equal(Buffer.from(req.input).toString(), input);
+    assert.equal(req.metadata.traceparent, 'tp');
+    assert.equal(req.metadata.routingKey, 'clé');
+    assert.equal(Number(req.metadata.deadlineUnixMs), Math.floor(deadline));
+    const bare = Buffer.from(w.encodeCallFrame(1, 'f', 'null', '', '', Number.POSITIVE_INFINITY));
+    assert.deepEqual(t.CallRequest.toObject(t.CallRequest.decode(bare.subarray(9))), {
+      function: 'f',
+      input: Buffer.from('null'),
+    });
+    const out = w.decodeCallResponse(t.CallResponse.encode({ output: enc.encode('[1,2]') }).finish());
+    assert.equal(Buffer.from(out.output).toString(), '[1,2]');
+    assert.equal(out.error, undefined);
+    const failed = w.decodeCallResponse(
+      t.CallResponse.encode({ error: { code: 'X', message: 'm', details: enc.encode('{}') } }).finish(),
+    );
+    assert.deepEqual(failed.error, { code: 'X', message: 'm', details: '{}' });
+    const long = 'ß'.repeat(200);
+    const decoded = t.CallResponse.decode(w.encodeCallResponse(long, undefined)) as unknown as {
+      output: Uint8Array;
+    };
+    assert.equal(Buffer.from(decoded.output).toString(), long);
+  });
+
   it('responses encoded by the SDK decode with protobufjs', async () => {
     const w = (await sdkWire()) as {
       encodeCallResponse(o: Uint8Array | undefined, e: unknown): Uint8Array;
