@@ -2,6 +2,7 @@
  * Serves the protocol over gRPC (grpc-js, loaded only when asked for): plugbay.v1.Plugin, grpc.health.v1.Health
  * and go-plugin's plugin.GRPCController. Messages stay encoded bytes end to end (identity serializers).
  */
+import { LazyAbort } from './frames-server.js';
 import type { PluginHandlers } from './handlers.js';
 
 type Bytes = Uint8Array;
@@ -32,12 +33,16 @@ export async function serveGrpc(
   const unary =
     (work: (req: Bytes, call: Parameters<Unary>[0]) => Promise<Bytes> | Bytes): Unary =>
     (call, cb) => {
-      Promise.resolve()
-        .then(() => work(call.request, call))
-        .then(
-          (res) => cb(null, res),
-          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
-        );
+      const fail = (err: unknown) => cb(err instanceof Error ? err : new Error(String(err)));
+      let res: Promise<Bytes> | Bytes;
+      try {
+        res = work(call.request, call);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      if (res instanceof Promise) res.then((r) => cb(null, r), fail);
+      else cb(null, res);
     };
   server.addService(
     {
@@ -50,9 +55,9 @@ export async function serveGrpc(
       Describe: unary(() => handlers.describe()),
       Start: unary((req) => handlers.start(req)),
       Call: unary((req, call) => {
-        const ac = new AbortController();
-        call.on('cancelled', () => ac.abort()); // deadline passed or the host cancelled
-        return handlers.call(req, ac);
+        const abort = new LazyAbort();
+        call.on('cancelled', () => abort.abort()); // deadline passed or the host cancelled
+        return handlers.call(req, abort);
       }),
       Stop: unary(() => handlers.stop()),
     },

@@ -10,4 +10,10 @@ export {
 } from './serve.js';
 // The frames wire format, shared with the host's frames client so that both ends read one definition.
 export type { WireErrorMessage } from './wire.js';
-export { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from './wire.js';
+export {
+  decodeCallResponse,
+  encodeCallFrame,
+  encodeCallRequest,
+  FrameKind,
+  frameHeaderBytes,
+} from './wire.js';

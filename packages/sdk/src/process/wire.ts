@@ -341,7 +341,34 @@ export function encodeCallFrame(
   traceparent: string,
   routingKey: string,
   deadlineUnixMs: number,
-): Uint8Array {
+): Buffer {
+  const frame = writeCallRequest(frameHeaderBytes, fn, input, traceparent, routingKey, deadlineUnixMs);
+  frame.writeUInt32BE(frame.length - 4, 0);
+  frame[4] = FrameKind.call;
+  frame.writeUInt32BE(id, 5);
+  return frame;
+}
+
+/** A CallRequest alone (the gRPC carrier's message), encoded as encodeCallFrame does. */
+export function encodeCallRequest(
+  fn: string,
+  input: string,
+  traceparent: string,
+  routingKey: string,
+  deadlineUnixMs: number,
+): Buffer {
+  return writeCallRequest(0, fn, input, traceparent, routingKey, deadlineUnixMs);
+}
+
+/** Writes a CallRequest after `offset` free bytes of a new pooled Buffer sized for both. */
+function writeCallRequest(
+  offset: number,
+  fn: string,
+  input: string,
+  traceparent: string,
+  routingKey: string,
+  deadlineUnixMs: number,
+): Buffer {
   const fnLength = Buffer.byteLength(fn);
   const inputLength = Buffer.byteLength(input);
   const tpLength = traceparent.length; // ASCII by the W3C format
@@ -350,24 +377,21 @@ export function encodeCallFrame(
   const metadata =
     fieldSize(tpLength) + fieldSize(keyLength) + (deadline === 0 ? 0 : 1 + varintSize(deadline));
   const body = fieldSize(fnLength) + fieldSize(inputLength) + fieldSize(metadata);
-  const frame = Buffer.allocUnsafe(frameHeaderBytes + body);
-  frame.writeUInt32BE(frameHeaderBytes - 4 + body, 0);
-  frame[4] = FrameKind.call;
-  frame.writeUInt32BE(id, 5);
-  let pos = frameHeaderBytes;
-  pos = putString(frame, pos, 0x0a, fn, fnLength);
-  pos = putString(frame, pos, 0x12, input, inputLength);
+  const buf = Buffer.allocUnsafe(offset + body);
+  let pos = offset;
+  pos = putString(buf, pos, 0x0a, fn, fnLength);
+  pos = putString(buf, pos, 0x12, input, inputLength);
   if (metadata > 0) {
-    frame[pos++] = 0x1a;
-    pos = putVarint(frame, pos, metadata);
-    pos = putString(frame, pos, 0x0a, traceparent, tpLength);
-    pos = putString(frame, pos, 0x12, routingKey, keyLength);
+    buf[pos++] = 0x1a;
+    pos = putVarint(buf, pos, metadata);
+    pos = putString(buf, pos, 0x0a, traceparent, tpLength);
+    pos = putString(buf, pos, 0x12, routingKey, keyLength);
     if (deadline !== 0) {
-      frame[pos++] = 0x18;
-      putVarint(frame, pos, deadline);
+      buf[pos++] = 0x18;
+      putVarint(buf, pos, deadline);
     }
   }
-  return frame;
+  return buf;
 }
 
 function varintSize(value: number): number {

@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Health } from '@plugbay/sdk';
+import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
 import type { ErrorSource } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
@@ -15,6 +16,7 @@ import { type ErrorMessage, protocolTypes } from './proto.js';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+const asBuffer = (b: Buffer): Buffer => b;
 const serializer = (type: protobuf.Type) => (value: object) =>
   Buffer.from(type.encode(type.fromObject(value)).finish());
 const deserializer = (type: protobuf.Type) => (buf: Buffer) =>
@@ -30,12 +32,12 @@ export function grpcClient(socketPath: string): grpc.Client {
 }
 
 /** One unary call that honours a deadline and a cancel hook; rejects with a PLUGBAY_* error. */
-export function unary<Res>(
+export function unary<Res, Req extends object = object>(
   client: grpc.Client,
   path: string,
-  serialize: (v: object) => Buffer,
+  serialize: (v: Req) => Buffer,
   deserialize: (b: Buffer) => Res,
-  request: object,
+  request: Req,
   opts: { deadline: number; source: ErrorSource; metadata?: grpc.Metadata; onAbort?: CallContext['onAbort'] },
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
@@ -200,34 +202,28 @@ export class GrpcCarrier implements Carrier {
     if (res.error) throw fromErrorMessage(res.error, this.#source);
   }
 
+  /** The hot path: the CallRequest is encoded by the SDK's codec (frames-client.ts does the same). */
   async call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
-    const t = this.#types;
     const metadata = new grpc.Metadata();
     if (ctx.traceparent !== undefined) metadata.set('traceparent', ctx.traceparent);
     if (ctx.key !== undefined) metadata.set('x-plugbay-key', ctx.key);
-    const req = {
-      function: fn,
-      input: encoder.encode(JSON.stringify(input ?? null)),
-      metadata: {
-        traceparent: ctx.traceparent ?? '',
-        routingKey: ctx.key ?? '',
-        deadlineUnixMs: Number.isFinite(ctx.deadline) ? ctx.deadline : 0,
-      },
-    };
-    const res = await this.#track(
-      unary<{ output?: Uint8Array; error?: ErrorMessage }>(
-        this.#client,
-        '/plugbay.v1.Plugin/Call',
-        serializer(t.CallRequest),
-        deserializer(t.CallResponse) as (b: Buffer) => { output?: Uint8Array; error?: ErrorMessage },
-        req,
-        { deadline: ctx.deadline, source: this.#source, metadata, onAbort: (l) => ctx.onAbort(l) },
-      ),
+    const req = encodeCallRequest(
+      fn,
+      JSON.stringify(input ?? null),
+      ctx.traceparent ?? '',
+      ctx.key ?? '',
+      ctx.deadline,
     );
-    if (res.error) throw fromErrorMessage(res.error, this.#source);
-    return res.output === undefined || res.output.length === 0
-      ? undefined
-      : JSON.parse(decoder.decode(res.output));
+    const res = await this.#track(
+      unary(this.#client, '/plugbay.v1.Plugin/Call', asBuffer, decodeCallResponse, req, {
+        deadline: ctx.deadline,
+        source: this.#source,
+        metadata,
+        onAbort: (l) => ctx.onAbort(l),
+      }),
+    );
+    if (res.error !== undefined) throw fromErrorMessage(res.error, this.#source);
+    return res.output.length === 0 ? undefined : JSON.parse(decoder.decode(res.output));
   }
 
   async stop(timeoutMs: number): Promise<void> {
