@@ -47,6 +47,11 @@ export const errorCodes = {
   PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
+  /**
+   * The gateway refused a request from a web page of another origin (`Origin`, `Sec-Fetch-Site`) or sent through a
+   * host name it does not serve (`Host`, DNS rebinding); `details.header` names which.
+   */
+  PLUGBAY_FORBIDDEN_ORIGIN: { retryable: false, httpStatus: 403 },
   /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
   PLUGBAY_STATE_UNAVAILABLE: { retryable: false, httpStatus: 500 },
   /** Something failed inside plugbay itself; a bug. */

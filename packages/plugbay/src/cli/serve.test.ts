@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -168,6 +168,9 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--exports', 'loose'],
     ['serve', root, '--keyring', join(root, 'no-such-keyring')],
     ['serve', root, '--allow-unsigned', 'a,,b'],
+    ['serve', root, '--max-timeout-ms', '0'],
+    ['serve', root, '--allow-origin', 'https://ops.example.com/dashboard'],
+    ['serve', root, '--allow-host', 'gw.lan:7070'],
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));
@@ -180,4 +183,50 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
   const res = await runPlugbay(['serve', root, '--port', port, '--state', join(root, 'state.db')]);
   assert.equal(res.code, 1);
   assert.match(res.stderr, /EADDRINUSE/);
+});
+
+test('plugbay serve --allow-origin, --allow-host, --max-timeout-ms reach the gateway', async (t) => {
+  const root = await tempDir(t);
+  const { child, url } = await serve(t, root, [
+    '--allow-origin',
+    'https://ops.example.com',
+    '--allow-origin',
+    'https://admin.example.com',
+    '--allow-host',
+    'gw.lan',
+    '--max-timeout-ms',
+    '1000',
+  ]);
+  const port = new URL(url).port;
+  const send = async (headers: Record<string, string>) => {
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${url}/v1/call/none/fn`, { method: 'POST', headers }, (r) => {
+        let body = '';
+        r.setEncoding('utf8');
+        r.on('data', (c: string) => {
+          body += c;
+        });
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    return { status: res.status, code: (JSON.parse(res.body) as { error: { code: string } }).error.code };
+  };
+  // Past the checks, the call reaches the host, which knows no plugin `none`.
+  const unknown = { status: 404, code: 'PLUGBAY_UNKNOWN_PLUGIN' };
+  const forbidden = { status: 403, code: 'PLUGBAY_FORBIDDEN_ORIGIN' };
+  assert.deepEqual(await send({}), unknown);
+  assert.deepEqual(await send({ origin: 'https://ops.example.com' }), unknown);
+  assert.deepEqual(await send({ origin: 'https://admin.example.com' }), unknown);
+  assert.deepEqual(await send({ origin: 'https://evil.example' }), forbidden);
+  assert.deepEqual(await send({ host: `gw.lan:${port}` }), unknown);
+  assert.deepEqual(await send({ host: `evil.example:${port}` }), forbidden);
+  assert.deepEqual(await send({ 'x-plugbay-timeout-ms': '1000' }), unknown);
+  assert.deepEqual(await send({ 'x-plugbay-timeout-ms': '1001' }), {
+    status: 400,
+    code: 'PLUGBAY_INVALID_ARGUMENT',
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exitOf(child), 0);
 });

@@ -211,7 +211,9 @@ function curlOf(method: string, url: string, schema: Schema): string {
   if (method !== 'GET') words.push('-X', method);
   words.push(query === '' ? target : `'${target}'`);
   const body = schema.body === undefined ? undefined : exampleOf(schema.body as Schema);
-  if (body !== undefined) words.push('-d', `'${JSON.stringify(body)}'`);
+  // The content type matters to admin changes (JSON only, admin.ts); calls read any body as JSON.
+  if (body !== undefined)
+    words.push('-H', "'content-type: application/json'", '-d', `'${JSON.stringify(body)}'`);
   return words.join(' ');
 }
 

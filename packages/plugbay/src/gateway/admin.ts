@@ -9,10 +9,15 @@
  *   GET  /v1/audit?plugin=&limit=&before=   audit entries, newest first
  *
  * Who made a change is the `x-plugbay-actor` header (default `admin-api`); why, the `x-plugbay-reason` header or
- * the body's `reason`.
+ * the body's `reason`. A change sent with a content type must send `application/json` (see `jsonOnly`).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest, preValidationHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestHookHandler,
+  preValidationHookHandler,
+} from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import { routeSchema } from '../host/router/index.js';
 import type { ChangeOptions, PluginHost } from '../host/types.js';
@@ -21,9 +26,9 @@ import { httpErrorOf } from './errors.js';
 import {
   activateResultSchema,
   auditEntrySchema,
+  commonErrors,
   type DocumentedSchema,
   errorRef,
-  internalError,
   pluginParams,
 } from './schemas.js';
 
@@ -51,6 +56,7 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     }
     return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
   });
+  fastify.addHook('onRequest', jsonOnly);
 
   fastify.get<{ Params: { plugin: string } }>(
     '/v1/routes/:plugin',
@@ -132,6 +138,25 @@ function argument(field: string, rule: string): PlugbayError {
   return new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${field}: ${rule}`, { details: { field } });
 }
 
+/**
+ * Changes carry JSON or nothing. A web page can send a cross-site form or `text/plain` body without asking the
+ * gateway first, but not `application/json` (that needs a CORS preflight, which the gateway never grants): with
+ * the origin checks (origin.ts), this also stops browsers that send no `Origin`. No content type at all is
+ * `curl -X POST` without a body, or a client that sends none.
+ */
+const jsonOnly: onRequestHookHandler = (request, _reply, done) => {
+  const type = request.headers['content-type'];
+  if (request.method === 'GET' || request.method === 'HEAD' || type === undefined) return done();
+  const media = type.split(';', 1)[0]?.trim().toLowerCase();
+  if (media === 'application/json') return done();
+  const rule = 'application/json (or no content type without a body)';
+  done(
+    new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `content-type must be ${rule}, got "${type}"`, {
+      details: { in: 'headers', field: 'content-type', rule },
+    }),
+  );
+};
+
 /** `POST` without a body (e.g. `curl -X POST`) is the empty object, as it was before the schemas. */
 const noBodyIsEmpty: preValidationHookHandler = (request, _reply, done) => {
   if (request.body === undefined) request.body = {};
@@ -149,6 +174,9 @@ const changeHeaders = Type.Object({
 
 const reason = Type.Optional(Type.String({ description: 'Why, for the audit log' }));
 const refused = errorRef('PLUGBAY_INVALID_ARGUMENT: `details.field` names the first bad field');
+const refusedChange = errorRef(
+  'PLUGBAY_INVALID_ARGUMENT: `details.field` names the first bad field (`content-type` when it is not JSON)',
+);
 
 const getRouteSchema: DocumentedSchema = {
   tags: ['Admin API'],
@@ -164,7 +192,7 @@ const getRouteSchema: DocumentedSchema = {
       ),
     }),
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: neither loaded nor routed'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -179,9 +207,9 @@ const putRouteSchema: DocumentedSchema = {
   body: { ...routeSchema, examples: [{ stable: '1.0.0', canary: { version: '1.1.0', percent: 10 } }] },
   response: {
     200: Type.Object({ plugin: Type.String(), route: routeSchema }),
-    400: refused,
+    400: refusedChange,
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the route names a version that is not loaded'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -199,10 +227,10 @@ const activateSchema: DocumentedSchema = {
   ),
   response: {
     200: activateResultSchema,
-    400: refused,
+    400: refusedChange,
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the version is neither loaded nor in a plugin directory'),
     503: errorRef('PLUGBAY_START_FAILED: the version did not start or is unhealthy (nothing switched)'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -216,10 +244,12 @@ const rollbackSchema: DocumentedSchema = {
   body: Type.Object({ reason }, { additionalProperties: false }),
   response: {
     200: activateResultSchema,
-    400: errorRef('PLUGBAY_INVALID_ARGUMENT: a bad body, or no previous stable to return to'),
+    400: errorRef(
+      'PLUGBAY_INVALID_ARGUMENT: a bad body or content type (`details.field`), or no previous stable to return to',
+    ),
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the previous stable is in no plugin directory any more'),
     503: errorRef('PLUGBAY_START_FAILED: the previous stable did not start (nothing switched)'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -245,6 +275,6 @@ const auditSchema: DocumentedSchema = {
   response: {
     200: Type.Object({ entries: Type.Array(auditEntrySchema) }),
     400: refused,
-    ...internalError,
+    ...commonErrors,
   },
 };

@@ -11,9 +11,9 @@ import { newTraceparent, parentContext, registeredTracer, traceparentOf } from '
 import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 import {
+  commonErrors,
   type DocumentedSchema,
   errorRef,
-  internalError,
   pluginParams,
   pluginReportSchema,
   statsSchema,
@@ -60,7 +60,7 @@ const metricsSchema: DocumentedSchema = {
     "The host's prom-client registry in the Prometheus text format: every metric of the metrics reference below.",
   response: {
     200: textResponse('text/plain; version=0.0.4; charset=utf-8', 'Prometheus text exposition'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -74,7 +74,7 @@ const pluginSchema: DocumentedSchema = {
   response: {
     200: pluginReportSchema,
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: nothing is known about this name'),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
@@ -84,7 +84,7 @@ const statsRouteSchema: DocumentedSchema = {
   description:
     'Totals since each version was loaded, with p50/p99 estimated from the duration histogram; the dashboard ' +
     'derives rates from two polls. Prefer /metrics for monitoring.',
-  response: { 200: statsSchema, ...internalError },
+  response: { 200: statsSchema, ...commonErrors },
 };
 
 /**

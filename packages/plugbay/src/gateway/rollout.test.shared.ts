@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createHost } from '../host/host.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createInlineTier } from '../tiers/index.js';
-import { createGateway } from './server.js';
+import { createGateway, type GatewayOptions } from './server.js';
 
 const quiet = pino({ level: 'silent' });
 const any = {};
@@ -19,7 +19,7 @@ export interface Reply {
 }
 
 /** A gateway on port 0 serving svc@1.0.0 and svc@1.1.0 (inline tier: the HTTP path is what is tested here). */
-export async function start(t: TestContext) {
+export async function start(t: TestContext, options: Omit<GatewayOptions, 'host' | 'port'> = {}) {
   const root = await tempDir(t);
   for (const version of ['1.0.0', '1.1.0']) {
     await writePlugin(root, `svc@${version}`, {
@@ -32,7 +32,7 @@ export async function start(t: TestContext) {
   }
   const host = createHost({ logger: quiet, tierFor: () => 'inline', tiers: { inline: createInlineTier() } });
   await host.loadDirectory(root);
-  const gateway = createGateway({ host, port: 0 });
+  const gateway = createGateway({ ...options, host, port: 0 });
   const { port } = await gateway.listen();
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   t.after(async () => {
@@ -65,7 +65,7 @@ export async function start(t: TestContext) {
       req.on('error', reject);
       req.end(body);
     });
-  return { host, send };
+  return { host, send, port };
 }
 
 /** Sends one call per key, 32 at a time; returns, per key, the served-by and arm headers. */

@@ -43,6 +43,15 @@ export function errorRef(codes: string): TSchema {
 /** What every route may answer besides its own responses. */
 export const internalError = { 500: errorRef('PLUGBAY_INTERNAL: the gateway or host broke (logged)') };
 
+/** What every route may answer: the origin checks (origin.ts) and an internal error. */
+export const commonErrors = {
+  403: errorRef(
+    'PLUGBAY_FORBIDDEN_ORIGIN: a Host the gateway does not serve (DNS rebinding), or, for a call or a change, a ' +
+      'cross-site request from a web page',
+  ),
+  ...internalError,
+};
+
 /** A `:plugin` path parameter. */
 export const pluginParams = Type.Object({
   plugin: Type.String({ description: 'Plugin name', examples: ['greeter'] }),

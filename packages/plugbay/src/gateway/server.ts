@@ -15,11 +15,12 @@ import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
 import { httpErrorOf } from './errors.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
+import { createOriginPolicy, isHostName, originOf } from './origin.js';
 import {
+  commonErrors,
   type DocumentedSchema,
   errorRef,
   gatewayValidation,
-  internalError,
   pluginsReportSchema,
 } from './schemas.js';
 
@@ -32,6 +33,18 @@ export interface GatewayOptions {
   hostname?: string;
   /** Largest request body in bytes; bigger bodies get 413. Default 1 MiB. */
   bodyLimit?: number;
+  /**
+   * Web origins (`https://ops.example.com`) whose pages may send calls and admin changes besides the gateway's own
+   * (see origin.ts). Default: none.
+   */
+  allowOrigins?: string[];
+  /**
+   * `Host` names accepted besides IP addresses, `localhost` and the listen address. The `Host` check (against DNS
+   * rebinding) is on when listening on loopback, and on any address once this is set. Default: none.
+   */
+  allowHosts?: string[];
+  /** Largest deadline a caller may ask for with `x-plugbay-timeout-ms`; more is 400. Default 60000. */
+  maxTimeoutMs?: number;
   /** Logs gateway events and internal errors. Default: silent. */
   logger?: Logger;
 }
@@ -64,6 +77,9 @@ export const callHeaders = {
   traceparent: 'traceparent',
 } as const;
 
+/** Default of `maxTimeoutMs`: twice the default call deadline, and nginx's default `proxy_read_timeout`. */
+export const defaultMaxTimeoutMs = 60_000;
+
 /** Headers the gateway sets on a successful call. */
 export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-arm' } as const;
 
@@ -88,7 +104,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   let closing: Promise<void> | undefined;
   const tracing = new GatewayTracing();
 
-  // Every body is JSON, whatever the content type says (so `curl -d` works), and an empty body is `{}`.
+  // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
+  const originPolicy = createOriginPolicy({
+    listenHostname: config.hostname,
+    allowOrigins: config.allowOrigins,
+    allowHosts: config.allowHosts,
+  });
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    done(originPolicy.check(request.method, request.headers));
+  });
+
+  // Every body is JSON, whatever the content type says (so `curl -d` works on calls; admin changes insist on
+  // application/json: admin.ts), and an empty body is `{}`.
   // fastify's parser refuses __proto__/constructor poisoning.
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
@@ -125,7 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       let span: ReturnType<GatewayTracing['start']>['span'];
       let failure: unknown;
       try {
-        const options = callOptionsOf(request.headers);
+        const options = callOptionsOf(request.headers, config.maxTimeoutMs);
         options.signal = connectionSignal(request.raw.socket);
         const traced = tracing.start(plugin, fn, options.traceparent);
         options.traceparent = traced.traceparent;
@@ -205,7 +232,11 @@ const callSchema: DocumentedSchema = {
       }),
     ),
     [callHeaders.timeoutMs]: Type.Optional(
-      Type.String({ description: 'Deadline in ms, a positive integer; else the function default applies' }),
+      Type.String({
+        description:
+          "Deadline in ms, a positive integer up to the gateway's `--max-timeout-ms` (default 60000); else the " +
+          "function's own `timeoutMs` applies",
+      }),
     ),
     [callHeaders.traceparent]: Type.Optional(
       Type.String({ description: 'W3C trace context; the call and its logs join that trace' }),
@@ -216,9 +247,12 @@ const callSchema: DocumentedSchema = {
     200: Type.Unknown({ description: "The function's output, as JSON (a string output is a JSON string)" }),
     400: errorRef(
       'PLUGBAY_INVALID_INPUT (input refused by the schema, malformed JSON), PLUGBAY_INVALID_ARGUMENT (a bad ' +
-        'header, a version pin that is neither a version nor a range)',
+        'header, a timeout above the cap, a version pin that is neither a version nor a range)',
     ),
-    403: errorRef('PLUGBAY_PERMISSION_DENIED: the plugin used a permission it was not granted'),
+    403: errorRef(
+      'PLUGBAY_PERMISSION_DENIED (the plugin used a permission it was not granted), PLUGBAY_FORBIDDEN_ORIGIN (a ' +
+        'cross-site request from a web page, or a Host the gateway does not serve)',
+    ),
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN, PLUGBAY_UNKNOWN_FUNCTION'),
     413: errorRef('PLUGBAY_INVALID_INPUT: the body is larger than the body limit'),
     499: errorRef('PLUGBAY_CANCELLED: the client closed the connection (nobody reads it)'),
@@ -228,7 +262,7 @@ const callSchema: DocumentedSchema = {
         'why), PLUGBAY_CLOSED (retryable)',
     ),
     504: errorRef('PLUGBAY_TIMEOUT (retryable)'),
-    ...internalError,
+    500: commonErrors[500],
   },
 };
 
@@ -238,7 +272,7 @@ const pluginsSchema: DocumentedSchema = {
   description:
     'Loaded versions grouped by plugin (tier, state, circuit, functions, in-flight calls, signature status and ' +
     'trust level), each plugin with the problems found in it; problems that belong to no plugin apart.',
-  response: { 200: pluginsReportSchema, ...internalError },
+  response: { 200: pluginsReportSchema, ...commonErrors },
 };
 
 const healthSchema: DocumentedSchema = {
@@ -246,7 +280,7 @@ const healthSchema: DocumentedSchema = {
   summary: 'Liveness',
   description:
     'Answers 200 while the process serves HTTP, whatever the plugins do. Use it as a liveness probe.',
-  response: { 200: Type.Object({ status: Type.Literal('ok') }), ...internalError },
+  response: { 200: Type.Object({ status: Type.Literal('ok') }), ...commonErrors },
 };
 
 const readySchema: DocumentedSchema = {
@@ -258,11 +292,13 @@ const readySchema: DocumentedSchema = {
   response: {
     200: Type.Object({ status: Type.Literal('ready') }),
     503: Type.Object({ status: Type.Union([Type.Literal('loading'), Type.Literal('closing')]) }),
-    ...internalError,
+    ...commonErrors,
   },
 };
 
-function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logger'>> & { logger?: Logger } {
+type GatewayConfig = Required<Omit<GatewayOptions, 'logger'>> & { logger?: Logger };
+
+function normalise(options: GatewayOptions): GatewayConfig {
   const problems: string[] = [];
   if (typeof options?.host?.callDetailed !== 'function') problems.push('options.host must be a PluginHost');
   const port = options.port ?? 7070;
@@ -274,6 +310,23 @@ function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logg
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1)
     problems.push('options.bodyLimit must be a positive integer (bytes)');
+  const maxTimeoutMs = options.maxTimeoutMs ?? defaultMaxTimeoutMs;
+  if (!Number.isSafeInteger(maxTimeoutMs) || maxTimeoutMs < 1)
+    problems.push('options.maxTimeoutMs must be a positive integer (ms)');
+  const allowOrigins: string[] = [];
+  arrayOption(options.allowOrigins, 'allowOrigins', problems).forEach((text, i) => {
+    const origin = typeof text === 'string' ? originOf(text) : undefined;
+    if (origin === undefined) {
+      problems.push(
+        `options.allowOrigins[${i}] must be an http(s) origin such as https://ops.example.com (no path), got "${text}"`,
+      );
+    } else allowOrigins.push(origin);
+  });
+  const allowHosts: string[] = [];
+  arrayOption(options.allowHosts, 'allowHosts', problems).forEach((text, i) => {
+    if (typeof text === 'string' && isHostName(text)) allowHosts.push(text.toLowerCase());
+    else problems.push(`options.allowHosts[${i}] must be a host name without port, got "${text}"`);
+  });
   if (problems.length > 0) {
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createGateway: ${problems.join('; ')}`, {
       details: { problems },
@@ -284,8 +337,18 @@ function normalise(options: GatewayOptions): Required<Omit<GatewayOptions, 'logg
     port,
     hostname,
     bodyLimit,
+    maxTimeoutMs,
+    allowOrigins,
+    allowHosts,
     ...(options.logger ? { logger: options.logger } : {}),
   };
+}
+
+function arrayOption(value: unknown, name: string, problems: string[]): unknown[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value)) return value;
+  problems.push(`options.${name} must be an array of strings`);
+  return [];
 }
 
 const connectionAbort = Symbol('plugbay.connectionAbort');
@@ -313,7 +376,7 @@ function connectionSignal(socket: Socket): AbortSignal {
 }
 
 /** Reads the call headers into host call options; a malformed header is the caller's error. */
-function callOptionsOf(headers: IncomingHttpHeaders): CallOptions {
+function callOptionsOf(headers: IncomingHttpHeaders, maxTimeoutMs: number): CallOptions {
   const options: CallOptions = {};
   const key = headers[callHeaders.key];
   if (typeof key === 'string') options.key = key;
@@ -330,7 +393,21 @@ function callOptionsOf(headers: IncomingHttpHeaders): CallOptions {
         'PLUGBAY_INVALID_ARGUMENT',
         `${callHeaders.timeoutMs} must be a positive integer, got "${timeout}"`,
         {
-          details: { header: callHeaders.timeoutMs },
+          details: {
+            header: callHeaders.timeoutMs,
+            field: callHeaders.timeoutMs,
+            rule: 'a positive integer',
+          },
+        },
+      );
+    }
+    if (ms > maxTimeoutMs) {
+      const rule = `at most ${maxTimeoutMs} (the gateway's --max-timeout-ms)`;
+      throw new PlugbayError(
+        'PLUGBAY_INVALID_ARGUMENT',
+        `${callHeaders.timeoutMs} must be ${rule}, got ${ms}`,
+        {
+          details: { header: callHeaders.timeoutMs, field: callHeaders.timeoutMs, rule, max: maxTimeoutMs },
         },
       );
     }

@@ -3,6 +3,8 @@
 
 export interface ServeFlag {
   type: 'string' | 'boolean';
+  /** Repeatable: parseArgs collects every occurrence. */
+  multiple?: boolean;
   /** The value's placeholder in usage, e.g. `<port>`; none for a boolean. */
   value?: string;
   /** The default as an operator would write it; '' when unset means "none". Not parseArgs' `default`. */
@@ -32,6 +34,35 @@ export const serveFlags = {
     value: '<bytes>',
     defaultText: '1048576',
     help: 'Largest request body; a larger one is refused with 413 before it is parsed.',
+    group: 'gateway',
+  },
+  'max-timeout-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '60000',
+    help:
+      'Largest deadline a caller may ask for with x-plugbay-timeout-ms; a larger one is refused with 400. Deadlines ' +
+      "from the plugins' manifests are not capped.",
+    group: 'gateway',
+  },
+  'allow-origin': {
+    type: 'string',
+    multiple: true,
+    value: '<origin>',
+    defaultText: '',
+    help:
+      'Repeatable. A web origin (https://ops.example.com) whose pages may send calls and admin changes; without ' +
+      "it, browsers may only send those from the gateway's own origin (the dashboard).",
+    group: 'gateway',
+  },
+  'allow-host': {
+    type: 'string',
+    multiple: true,
+    value: '<name>',
+    defaultText: '',
+    help:
+      'Repeatable. A Host name accepted besides IP addresses, localhost and --host. Host is checked (against DNS ' +
+      'rebinding) when listening on loopback, and on any address once this is given.',
     group: 'gateway',
   },
   keyring: {

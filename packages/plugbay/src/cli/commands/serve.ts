@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
@@ -48,6 +49,26 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
     }
+    const maxTimeout = values['max-timeout-ms'];
+    if (
+      maxTimeout !== undefined &&
+      (!/^[1-9]\d*$/.test(maxTimeout) || !Number.isSafeInteger(Number(maxTimeout)))
+    ) {
+      throw new UsageError(`--max-timeout-ms must be a positive integer (ms), got "${maxTimeout}"`);
+    }
+    const allowOrigins = values['allow-origin'] ?? [];
+    for (const origin of allowOrigins) {
+      if (originOf(origin) === undefined) {
+        throw new UsageError(
+          `--allow-origin must be an http(s) origin such as https://ops.example.com (no path), got "${origin}"`,
+        );
+      }
+    }
+    const allowHosts = values['allow-host'] ?? [];
+    for (const name of allowHosts) {
+      if (!isHostName(name))
+        throw new UsageError(`--allow-host must be a host name without port, got "${name}"`);
+    }
 
     const trust = await serveTrust(values);
     // --dev also makes the rollout `activate` (serve-rollout.ts), besides signatures `warn` (serve-trust.ts).
@@ -66,6 +87,9 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       port,
       hostname: values.host ?? '127.0.0.1',
       ...(limit === undefined ? {} : { bodyLimit: Number(limit) }),
+      ...(maxTimeout === undefined ? {} : { maxTimeoutMs: Number(maxTimeout) }),
+      allowOrigins,
+      allowHosts,
       logger,
     });
 

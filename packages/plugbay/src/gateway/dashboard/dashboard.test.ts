@@ -2,6 +2,7 @@
  * The dashboard in a real browser (Debian's /usr/bin/chromium driven by playwright-core) against a real gateway
  * and host serving examples/plugins: see the plugins, activate, change a canary through the form, check the route
  * through the API, roll back, see the audit entries. The screenshot goes to test-output/dashboard.png.
+ * Then pages of other origins try the admin API: a cross-site form and fetch, and a DNS-rebound page.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
@@ -42,6 +43,8 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      // DNS rebinding without DNS: this name resolves to the gateway's loopback address.
+      '--host-resolver-rules=MAP rebound.example 127.0.0.1',
     ],
     viewport: { width: 1366, height: 900 },
   });
@@ -84,4 +87,43 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
 
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(repoRoot, 'test-output/dashboard.png'), fullPage: true });
+
+  // Another origin: the same gateway through `localhost` is not the origin of `127.0.0.1`.
+  const entries = async () =>
+    ((await (await fetch(`${url}/v1/audit`)).json()) as { entries: unknown[] }).entries.length;
+  const before = await entries();
+  const other = await browser.newPage();
+  await other.goto(`${url.replace('127.0.0.1', 'localhost')}/healthz`);
+  // A no-cors fetch is sent (the page just cannot read the answer); the gateway must refuse it itself.
+  await other.evaluate(
+    (target) => fetch(target, { method: 'POST', mode: 'no-cors', body: '{"version":"1.1.0"}' }),
+    `${url}/v1/plugins/greeter/activate`,
+  );
+  // A form posted to the gateway: the browser shows its answer, so the refusal is readable here.
+  await Promise.all([
+    other.waitForURL(`${url}/v1/plugins/greeter/rollback`),
+    // A string: this file is compiled without the DOM types.
+    other.evaluate(`{
+      const form = document.createElement('form');
+      form.method = 'POST';
+      form.action = ${JSON.stringify(`${url}/v1/plugins/greeter/rollback`)};
+      form.enctype = 'text/plain';
+      document.body.append(form);
+      form.submit();
+    }`),
+  ]);
+  assert.match((await other.locator('body').textContent()) ?? '', /PLUGBAY_FORBIDDEN_ORIGIN/);
+  assert.equal(await entries(), before, 'the cross-site requests changed nothing');
+
+  // A rebound page is same-origin for the browser, so it could read answers: its Host gives it away.
+  const rebound = await browser.newPage();
+  const port = new URL(url).port;
+  const answer = await rebound.goto(`http://rebound.example:${port}/`);
+  assert.equal(answer?.status(), 403);
+  const sent = await rebound.evaluate(async () => {
+    const res = await fetch('/v1/plugins/greeter/rollback', { method: 'POST' });
+    return { status: res.status, code: ((await res.json()) as { error: { code: string } }).error.code };
+  });
+  assert.deepEqual(sent, { status: 403, code: 'PLUGBAY_FORBIDDEN_ORIGIN' });
+  assert.equal(await entries(), before, 'the rebound page changed nothing');
 });

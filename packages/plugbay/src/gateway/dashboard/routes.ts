@@ -1,7 +1,7 @@
 /** Serves the dashboard: `/` (HTML), `/dashboard/style.css` and `/dashboard/app.js` (compiled from app.ts). */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import { type DocumentedSchema, internalError, textResponse } from '../schemas.js';
+import { commonErrors, type DocumentedSchema, textResponse } from '../schemas.js';
 import { dashboardCss, dashboardHtml } from './page.js';
 
 const appJs = readFileSync(new URL('./app.js', import.meta.url), 'utf8');
@@ -28,7 +28,7 @@ const page: DocumentedSchema = {
   description:
     'Plugins, routes (with canary, activate and rollback controls that use the admin API), live rates and ' +
     'latency, the audit log and load diagnostics. It reads the JSON API from the browser; see docs/observability.md.',
-  response: { 200: textResponse('text/html; charset=utf-8', 'The page'), ...internalError },
+  response: { 200: textResponse('text/html; charset=utf-8', 'The page'), ...commonErrors },
 };
 
 function asset(mediaType: string, what: string): DocumentedSchema {
@@ -36,6 +36,6 @@ function asset(mediaType: string, what: string): DocumentedSchema {
     tags: ['Dashboard'],
     summary: `The dashboard's ${what}`,
     description: 'Static, built into the package.',
-    response: { 200: textResponse(mediaType, what), ...internalError },
+    response: { 200: textResponse(mediaType, what), ...commonErrors },
   };
 }
