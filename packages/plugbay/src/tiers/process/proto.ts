@@ -93,7 +93,6 @@ export function warmProtocolTypes(): void {
     t.CallRequest,
     t.root.lookupType('plugbay.v1.CallMetadata'),
     t.CallResponse,
-    t.Error,
   ];
   for (const type of firstUse) type.setup();
   warmed = true;
