@@ -1,7 +1,8 @@
 // Process tier beside its raw boundaries, in one run: `frames` vs a raw unix-socket frame round trip, and `grpc`
-// vs raw grpc-js unary over a unix socket; plus cold start to first call. Run pinned to one core for the
-// sequential figures: `taskset -c 0 node bench/dist/process-tier.js` (children inherit the affinity).
-// BENCH_QUICK=1 runs a tenth of the calls.
+// vs raw grpc-js unary over a unix socket; plus cold start to first call, read as so many ms over a bare node start
+// (machine load moves both). Run pinned to one core for the sequential figures:
+// `taskset -c 0 node bench/dist/process-tier.js` (children inherit the affinity; pinned, the host's work cannot
+// overlap the plugin's boot, so cold starts are slower). BENCH_QUICK=1 runs a tenth of the calls.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
