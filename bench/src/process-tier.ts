@@ -176,7 +176,7 @@ function bareNodeMs(): Promise<number> {
     });
   });
 }
-// Rounds of bare node, frames, grpc in turn; the first round runs in a fresh host (its one-time costs included).
+// Rounds of bare node, frames, bare node, grpc in turn; the first round runs in a fresh host (its one-time costs included).
 const coldRounds = quick ? 3 : 5;
 const cold = { bare: [] as number[], frames: [] as number[], grpc: [] as number[] };
 type TierCall = Awaited<ReturnType<typeof tierCall>>;
@@ -188,6 +188,7 @@ for (let round = 0; round < coldRounds; round++) {
   cold.bare.push(await bareNodeMs());
   frames = await tierCall('frames');
   cold.frames.push(frames.coldMs);
+  cold.bare.push(await bareNodeMs());
   grpcTier = await tierCall('grpc');
   cold.grpc.push(grpcTier.coldMs);
 }
