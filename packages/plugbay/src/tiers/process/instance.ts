@@ -26,6 +26,7 @@ import { GrpcCarrier } from './grpc-client.js';
 import { type Launched, launch } from './launch.js';
 import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
 import type { ResolvedProcessTierOptions } from './options.js';
+import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
 import { detectSandboxTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
 
@@ -220,7 +221,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       );
     }
 
-    const launched = await launch(
+    const launching = launch(
       fd3 === undefined
         ? { command, args, env, cwd: plugin.dir }
         : { command, args, env, cwd: plugin.dir, fd3 },
@@ -233,6 +234,12 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         source: this.#source,
       },
     );
+    // The child is spawned: build the protocol codecs while it boots rather than after its handshake. A failure
+    // here is the carrier's to report (it needs the same types).
+    try {
+      warmProtocolTypes();
+    } catch {}
+    const launched = await launching;
     const { address, protocol } = launched.handshake;
     let carrier: Carrier;
     try {
@@ -245,7 +252,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         carrier = c;
       } else {
         const c = new GrpcCarrier(address, this.#source);
-        c.services.streamStdio((channel, data) => this.#stdio(channel, data));
+        // SDK plugins log on stderr and serve no GRPCStdio: asking would only delay their Describe.
+        if (m.runtime !== 'node') c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;
       }
     } catch (err) {

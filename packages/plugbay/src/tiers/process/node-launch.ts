@@ -56,20 +56,39 @@ export interface NodeLaunchInput {
   nodePath: string;
 }
 
+// Each launch asks the same questions of the file system and of Node: answered once per process, since they cost
+// a cold start ~5 ms (frames) to ~15 ms (grpc, whose dependency closure reads a dozen package.json files).
+const sdkDirsMemo = new Map<string, string[]>();
+let permissionFlagMemo: string | undefined;
+
+/** What the SDK's process entry needs to read: its package and, for the grpc carrier, grpc-js and its dependencies. */
+function sdkReadDirs(sdkEntry: string, carrier: 'frames' | 'grpc'): string[] {
+  const key = `${carrier}:${sdkEntry}`;
+  let dirs = sdkDirsMemo.get(key);
+  if (dirs === undefined) {
+    dirs = [packageDirOf(sdkEntry)];
+    // grpc-js is loaded only for the grpc carrier: only then may the plugin read it.
+    if (carrier === 'grpc') dirs.push(...packageClosure(sdkEntry, ['@grpc/grpc-js']));
+    sdkDirsMemo.set(key, dirs);
+  }
+  return dirs;
+}
+
+/** Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later). */
+function permissionFlag(): string {
+  permissionFlagMemo ??= process.allowedNodeEnvironmentFlags.has('--permission')
+    ? '--permission'
+    : '--experimental-permission';
+  return permissionFlagMemo;
+}
+
 /** Node flags from the manifest's permissions (DESIGN.md "Node facts": untrusted JS gets the permission model). */
 export function nodeArgs(input: NodeLaunchInput): string[] {
   const { plugin, sdkEntry } = input;
   const perms = plugin.manifest.permissions ?? {};
-  const sdkDir = packageDirOf(sdkEntry);
-  const read = new Set<string>([fs.realpathSync(plugin.dir), sdkDir]);
-  // grpc-js is loaded only for the grpc carrier: only then may the plugin read it.
-  if (input.carrier === 'grpc') for (const d of packageClosure(sdkEntry, ['@grpc/grpc-js'])) read.add(d);
+  const read = new Set<string>([fs.realpathSync(plugin.dir), ...sdkReadDirs(sdkEntry, input.carrier)]);
   for (const p of perms.fs?.read ?? []) read.add(path.resolve(plugin.dir, p));
-  // Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later).
-  const permissionFlag = process.allowedNodeEnvironmentFlags.has('--permission')
-    ? '--permission'
-    : '--experimental-permission';
-  const args = [permissionFlag, '--disable-warning=ExperimentalWarning'];
+  const args = [permissionFlag(), '--disable-warning=ExperimentalWarning'];
   for (const p of read) args.push(`--allow-fs-read=${p}`);
   for (const p of perms.fs?.write ?? []) args.push(`--allow-fs-write=${path.resolve(plugin.dir, p)}`);
   if (perms.childProcess === true) args.push('--allow-child-process');
@@ -92,11 +111,17 @@ export function pluginEnv(
   return { ...env, ...launchVars };
 }
 
+const grpcUrlMemo = new Map<string, string | undefined>();
+
 /** The real file URL of grpc-js as the SDK entry would load it (passed to the plugin as PLUGBAY_GRPC_MODULE). */
 export function grpcModuleUrl(sdkEntry: string): string | undefined {
+  if (grpcUrlMemo.has(sdkEntry)) return grpcUrlMemo.get(sdkEntry);
+  let url: string | undefined;
   try {
-    return pathToFileURL(createRequire(sdkEntry).resolve('@grpc/grpc-js')).href;
+    url = pathToFileURL(createRequire(sdkEntry).resolve('@grpc/grpc-js')).href;
   } catch {
-    return undefined;
+    url = undefined;
   }
+  grpcUrlMemo.set(sdkEntry, url);
+  return url;
 }

@@ -74,6 +74,30 @@ export function protocolTypes(): ProtocolTypes {
   return cached;
 }
 
+let warmed = false;
+
+/**
+ * Builds the types and has protobufjs generate the codecs of a plugin's first Describe, Start and Call now rather
+ * than on first use (~15 ms the first time). The process tier calls it right after spawning a plugin, so that this
+ * work overlaps the child's boot instead of following its handshake. Other messages stay lazy: on one core, warming
+ * what the first calls do not use would only add to the start.
+ */
+export function warmProtocolTypes(): void {
+  if (warmed) return;
+  const t = protocolTypes();
+  const firstUse = [
+    t.DescribeRequest,
+    t.DescribeResponse,
+    t.StartRequest,
+    t.StartResponse,
+    t.CallRequest,
+    t.root.lookupType('plugbay.v1.CallMetadata'),
+    t.CallResponse,
+  ];
+  for (const type of firstUse) type.setup();
+  warmed = true;
+}
+
 /** Decoded plugbay.v1.Error (camelCase fields, as protobufjs gives them). */
 export interface ErrorMessage {
   code?: string;
