@@ -187,8 +187,8 @@ type TierCall = Awaited<ReturnType<typeof tierCall>>;
 let frames: TierCall | undefined;
 let grpcTier: TierCall | undefined;
 for (let round = 0; round < coldRounds; round++) {
-  await frames?.tier.close();
-  await grpcTier?.tier.close();
+  await frames?.host.close();
+  await grpcTier?.host.close();
   cold.bare.push(await bareNodeMs());
   frames = await tierCall('frames');
   cold.frames.push(frames.coldMs);
