@@ -129,6 +129,11 @@ export interface Instance extends EventEmitter<InstanceEvents> {
    * promise hops. Failures always come as a rejected promise, never as a throw.
    */
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> | SyncOutput;
+  /**
+   * True when every answer this instance returns rejects as soon as its ctx aborts (deadline or caller): the
+   * tier listens with ctx.onAbort itself, so the host skips its own race against the deadline.
+   */
+  readonly settlesOnAbort?: boolean;
   health(signal: AbortSignal): Promise<Health>;
   /** Graceful: the plugin's stop() under `timeoutMs`, then release. Idempotent. */
   close(opts?: { timeoutMs?: number }): Promise<void>;

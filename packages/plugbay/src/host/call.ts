@@ -59,6 +59,15 @@ export class Call extends DeadlineEntry implements CallContext {
     else this.#listeners.push(listener);
   }
 
+  /**
+   * The answer of a tier that settles on abort itself (Instance.settlesOnAbort): only the deadline is armed,
+   * since the tier's own onAbort listener rejects the answer when it passes.
+   */
+  arm<T>(answer: Promise<T>): Promise<T> {
+    if (this.#reason === undefined) this.#deadlines.add(this.#timeoutMs, this);
+    return answer;
+  }
+
   /** Settles with the tier's answer, or rejects first when the deadline passes or the caller aborts. */
   run<T>(answer: Promise<T>): Promise<T> {
     if (this.#reason !== undefined) {

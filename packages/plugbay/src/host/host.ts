@@ -634,7 +634,9 @@ class Host implements PluginHost {
       let failure: PlugbayError | undefined;
       try {
         const answer = target.instance.call(fn, input, call);
-        output = answer instanceof Promise ? await call.run(answer) : answer;
+        if (answer instanceof Promise)
+          output = await (target.instance.settlesOnAbort === true ? call.arm(answer) : call.run(answer));
+        else output = answer;
       } catch (err) {
         failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err);
       } finally {

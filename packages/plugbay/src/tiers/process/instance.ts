@@ -48,6 +48,8 @@ interface Running {
 let instanceCounter = 0;
 
 export class ProcessInstance extends EventEmitter<InstanceEvents> implements Instance {
+  /** Every answer rejects when its ctx aborts: each carrier and the restart wait listen with ctx.onAbort. */
+  readonly settlesOnAbort = true;
   readonly id: string;
   readonly plugin: CheckedPlugin;
   readonly tier = 'process' as const;

@@ -28,6 +28,8 @@ class Waiting {
  * gets stuck; the plugin's start() runs again with the same config; calls made meanwhile wait for it.
  */
 export class ThreadInstance extends InstanceBase implements Instance {
+  /** Every answer rejects when its ctx aborts: the channel and the restart queue listen with ctx.onAbort. */
+  readonly settlesOnAbort = true;
   #exported: readonly string[] = [];
   readonly #config: ThreadTierConfig;
   readonly #log: PluginLoggerSink;
