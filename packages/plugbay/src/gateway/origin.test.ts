@@ -111,23 +111,24 @@ test('listening on loopback, a Host that is not loopback, an IP or allowed is re
   }
 });
 
-test('the Host check: on for loopback, off elsewhere unless names are allowed', () => {
+test('the Host check holds on every listen address: a wildcard or LAN gateway is reachable by a rebound page too', () => {
   const rebound = { host: 'evil.example:7070' };
-  const loopback = createOriginPolicy({ listenHostname: '::1', allowOrigins: [], allowHosts: [] });
-  assert.equal(loopback.check('GET', rebound)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN');
-  const named = createOriginPolicy({ listenHostname: 'localhost', allowOrigins: [], allowHosts: [] });
-  assert.equal(named.check('GET', rebound)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN');
-  const everywhere = createOriginPolicy({ listenHostname: '0.0.0.0', allowOrigins: [], allowHosts: [] });
-  assert.equal(everywhere.check('GET', rebound), undefined, 'every interface: any name may reach it');
+  for (const listenHostname of ['::1', 'localhost', '0.0.0.0', '::', '192.168.1.5']) {
+    const policy = createOriginPolicy({ listenHostname, allowOrigins: [], allowHosts: [] });
+    assert.equal(policy.check('GET', rebound)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN', listenHostname);
+    const change = { ...rebound, origin: 'http://evil.example:7070', 'sec-fetch-site': 'same-origin' };
+    assert.equal(policy.check('POST', change)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN', listenHostname);
+    assert.equal(policy.check('GET', { host: '192.168.1.5:7070' }), undefined, listenHostname);
+    assert.equal(policy.check('GET', { host: 'localhost.:7070' }), undefined, listenHostname);
+  }
   const listed = createOriginPolicy({ listenHostname: '0.0.0.0', allowOrigins: [], allowHosts: ['gw.lan'] });
   assert.equal(listed.check('GET', rebound)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN');
   assert.equal(listed.check('GET', { host: 'gw.lan:7070' }), undefined);
-  assert.equal(listed.check('GET', { host: '192.168.1.5:7070' }), undefined);
-  const privateIp = createOriginPolicy({ listenHostname: '192.168.1.5', allowOrigins: [], allowHosts: [] });
-  assert.equal(privateIp.check('GET', rebound), undefined);
-  // Even where the Host is not checked, a cross-site change is refused.
+  const named = createOriginPolicy({ listenHostname: 'gw.internal', allowOrigins: [], allowHosts: [] });
+  assert.equal(named.check('GET', { host: 'gw.internal:7070' }), undefined, 'the listen name itself');
+  // An allowed name still gets the cross-site check.
   const crossSite = { host: 'gw.lan', origin: 'https://evil.example' };
-  assert.equal(everywhere.check('POST', crossSite)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN');
+  assert.equal(listed.check('POST', crossSite)?.code, 'PLUGBAY_FORBIDDEN_ORIGIN');
 });
 
 test('admin changes take JSON or no content type; calls take any', async (t) => {

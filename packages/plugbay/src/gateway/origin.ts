@@ -8,9 +8,10 @@
  *   An allow-listed origin always passes. No `Origin` and no `Sec-Fetch-Site` is not a browser (curl, the CLI,
  *   services) and passes. This is the algorithm of Go's `net/http.CrossOriginProtection`.
  * - DNS rebinding. A page at `http://evil.example:7070` whose name is re-pointed at 127.0.0.1 is same-origin for the
- *   browser, so the first check passes it; but its requests carry `Host: evil.example:7070`. When the gateway
- *   listens on loopback (or `allowHosts` is set), `Host` must be an IP address, `localhost`, the listen address, or
- *   an allowed name. An IP address is never a rebinding: a page whose origin is an IP is served by that IP.
+ *   browser, so the first check passes it; but its requests carry `Host: evil.example:7070`. So `Host` must be an
+ *   IP address, `localhost`, the listen address, or an allowed name, whatever address the gateway listens on (a
+ *   wildcard or LAN address is reachable by a rebound page too). An IP address is never a rebinding: a page whose
+ *   origin is an IP is served by that IP. A gateway reached by a DNS name needs that name in `allowHosts`.
  */
 
 import type { IncomingHttpHeaders } from 'node:http';
@@ -21,11 +22,11 @@ import { PlugbayError } from '../core/errors.js';
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface OriginPolicyOptions {
-  /** The address the gateway listens on; loopback turns the `Host` check on. */
+  /** The address the gateway listens on (a name in it is an allowed `Host`). */
   listenHostname: string;
   /** Origins (`scheme://host[:port]`, normalised by `originOf`) whose pages may send any request. */
   allowOrigins: readonly string[];
-  /** Extra `Host` names (lower case, no port); a non-empty list turns the `Host` check on on any address. */
+  /** Extra `Host` names (lower case, no port). */
   allowHosts: readonly string[];
 }
 
@@ -36,15 +37,14 @@ export interface OriginPolicy {
 
 export function createOriginPolicy(options: OriginPolicyOptions): OriginPolicy {
   const listen = bare(options.listenHostname.toLowerCase());
-  const checkHost = isLoopback(listen) || options.allowHosts.length > 0;
   const hosts = new Set(['localhost', listen, ...options.allowHosts]);
   const origins = new Set(options.allowOrigins);
   return {
     check(method, headers) {
       const host = headers.host?.toLowerCase();
       // No Host at all is HTTP/1.0 without one: not a browser.
-      if (checkHost && host !== undefined) {
-        const name = hostnameOf(host);
+      if (host !== undefined) {
+        const name = hostnameOf(host).replace(/\.$/, ''); // `localhost.` is localhost
         if (isIP(bare(name)) === 0 && !hosts.has(name)) {
           return refused(
             'host',
@@ -121,11 +121,4 @@ function hostOfOrigin(origin: string): string | undefined {
 
 function bare(name: string): string {
   return name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-}
-
-function isLoopback(address: string): boolean {
-  if (address === 'localhost') return true;
-  if (isIP(address) === 4) return address.startsWith('127.');
-  if (isIP(address) === 6) return address === '::1' || /^::ffff:127\./.test(address);
-  return false;
 }

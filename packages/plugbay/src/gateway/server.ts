@@ -2,9 +2,11 @@
  * The HTTP gateway: plugin calls and status over fastify. It owns no plugin logic; every call goes through
  * `host.callDetailed`, and the host's error codes decide the HTTP status.
  */
+
 import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { traceIdOf } from '@plugbay/sdk/runtime';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger } from 'pino';
@@ -39,8 +41,8 @@ export interface GatewayOptions {
    */
   allowOrigins?: string[];
   /**
-   * `Host` names accepted besides IP addresses, `localhost` and the listen address. The `Host` check (against DNS
-   * rebinding) is on when listening on loopback, and on any address once this is set. Default: none.
+   * `Host` names accepted besides IP addresses, `localhost` and the listen address; the `Host` check (against DNS
+   * rebinding) holds on every listen address, so a gateway reached by a DNS name needs it here. Default: none.
    */
   allowHosts?: string[];
   /** Largest deadline a caller may ask for with `x-plugbay-timeout-ms`; more is 400. Default 60000. */
@@ -383,8 +385,10 @@ function callOptionsOf(headers: IncomingHttpHeaders, maxTimeoutMs: number): Call
   // A version that is neither a version nor a range is refused by the host's router (PLUGBAY_INVALID_ARGUMENT).
   const version = headers[callHeaders.version];
   if (typeof version === 'string') options.version = version;
+  // W3C trace context: a malformed traceparent is ignored (the call starts a new trace), never passed on.
   const traceparent = headers[callHeaders.traceparent];
-  if (typeof traceparent === 'string') options.traceparent = traceparent;
+  if (typeof traceparent === 'string' && traceIdOf(traceparent) !== undefined)
+    options.traceparent = traceparent;
   const timeout = headers[callHeaders.timeoutMs];
   if (typeof timeout === 'string') {
     const ms = Number(timeout);

@@ -636,6 +636,8 @@ class Host implements PluginHost {
         const answer = target.instance.call(fn, input, call);
         if (answer instanceof Promise)
           output = await (target.instance.settlesOnAbort === true ? call.arm(answer) : call.run(answer));
+        else if (isThenable(answer))
+          output = await call.run(Promise.resolve(answer)); // a custom tier's promise
         else output = answer;
       } catch (err) {
         failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err);
@@ -646,7 +648,10 @@ class Host implements PluginHost {
       if (failure !== undefined) {
         // An idempotent call whose instance died mid-call is retried once, on another version.
         const retry = f.idempotent && failure.code === 'PLUGBAY_PLUGIN_CRASHED' && !retried;
-        const next = retry ? this.#otherVersion(name, active, options, target) : undefined;
+        const next =
+          retry && options.signal?.aborted !== true
+            ? this.#otherVersion(name, active, options, target)
+            : undefined;
         if (next === undefined) throw failure;
         target = next;
         arm = 'fallback';
@@ -1172,6 +1177,10 @@ function compileFunctions(
     });
   }
   return out;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function functionOf(target: LoadedVersion, fn: string): FunctionEntry {

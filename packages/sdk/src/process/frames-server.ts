@@ -80,7 +80,13 @@ export function serveFrames(
         case FrameKind.call: {
           const abort = new LazyAbort();
           inflight.set(id, abort);
-          settle(kind, id, handlers.call(payload, abort));
+          let answer: Uint8Array | Promise<Uint8Array>;
+          try {
+            answer = handlers.call(payload, abort);
+          } catch (err) {
+            answer = Promise.reject(err); // only this call fails, never the connection
+          }
+          settle(kind, id, answer);
           return;
         }
         case FrameKind.cancel:

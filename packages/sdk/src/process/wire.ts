@@ -110,32 +110,8 @@ class Writer {
 
 /** Walks the fields of one message; unknown fields are skipped, as protobuf requires. */
 function readFields(buf: Uint8Array, onField: (field: number, value: number | Uint8Array) => void): void {
-  let pos = 0;
-  const varint = (): number => {
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (pos >= buf.length) throw new RangeError('truncated varint');
-      const b = buf[pos++] as number;
-      result += (b & 127) * scale;
-      if (b < 128) return result;
-      scale *= 128;
-    }
-  };
-  while (pos < buf.length) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const type = key % 8;
-    if (type === 0) onField(field, varint());
-    else if (type === 2) {
-      const len = varint();
-      if (pos + len > buf.length) throw new RangeError('truncated field');
-      onField(field, buf.subarray(pos, pos + len));
-      pos += len;
-    } else if (type === 1) pos += 8;
-    else if (type === 5) pos += 4;
-    else throw new RangeError(`unsupported wire type ${type}`);
-  }
+  const cursor = new FieldCursor(buf, 0, buf.length);
+  while (cursor.next()) onField(cursor.field, cursor.isVarint ? cursor.value : cursor.bytes());
 }
 
 const str = (v: number | Uint8Array): string => (typeof v === 'number' ? '' : decoder.decode(v));
@@ -228,9 +204,14 @@ export function decodeCallRequest(buf: Uint8Array): CallRequestMessage {
 
 const empty = new Uint8Array(0);
 
-/** Steps through the fields of buf[from, to): after next(), `field` and either `value` or [start, end). */
+/**
+ * Steps through the fields of buf[from, to): after next(), `field`, and either `value` (a varint field) or
+ * [start, end) (a length-delimited one). Fixed-size fields are skipped. Malformed input throws RangeError, never
+ * loops: varints are at most 10 bytes and every length is checked against the end.
+ */
 class FieldCursor {
   field = 0;
+  isVarint = false;
   value = 0;
   start = 0;
   end = 0;
@@ -245,28 +226,28 @@ class FieldCursor {
   }
 
   next(): boolean {
-    for (;;) {
-      if (this.#pos >= this.to) return false;
+    while (this.#pos < this.to) {
       const key = this.#varint();
       this.field = Math.floor(key / 8);
       const type = key % 8;
       if (type === 0) {
+        this.isVarint = true;
         this.value = this.#varint();
         this.start = this.end = 0; // text() and bytes() of a varint field are empty, as with a wrong type
         return true;
       }
       if (type === 2) {
+        this.isVarint = false;
         this.value = 0;
-        const len = this.#varint();
-        if (this.#pos + len > this.to) throw new RangeError('truncated field');
-        this.start = this.#pos;
-        this.end = this.#pos += len;
+        this.start = this.#skip(this.#varint());
+        this.end = this.#pos;
         return true;
       }
-      if (type === 1) this.#pos += 8;
-      else if (type === 5) this.#pos += 4;
+      if (type === 1) this.#skip(8);
+      else if (type === 5) this.#skip(4);
       else throw new RangeError(`unsupported wire type ${type}`);
     }
+    return false;
   }
 
   text(): string {
@@ -277,16 +258,25 @@ class FieldCursor {
     return this.buf.subarray(this.start, this.end);
   }
 
+  /** Moves past `length` bytes; returns where they start. */
+  #skip(length: number): number {
+    const at = this.#pos;
+    if (!Number.isSafeInteger(length) || length > this.to - at) throw new RangeError('truncated field');
+    this.#pos = at + length;
+    return at;
+  }
+
   #varint(): number {
     let result = 0;
     let scale = 1;
-    for (;;) {
+    for (let i = 0; i < 10; i++) {
       if (this.#pos >= this.to) throw new RangeError('truncated varint');
       const b = this.buf[this.#pos++] as number;
       result += (b & 127) * scale;
       if (b < 128) return result;
       scale *= 128;
     }
+    throw new RangeError('varint longer than 10 bytes');
   }
 }
 
@@ -371,7 +361,7 @@ function writeCallRequest(
 ): Buffer {
   const fnLength = Buffer.byteLength(fn);
   const inputLength = Buffer.byteLength(input);
-  const tpLength = traceparent.length; // ASCII by the W3C format
+  const tpLength = Buffer.byteLength(traceparent);
   const keyLength = Buffer.byteLength(routingKey);
   const deadline = Number.isFinite(deadlineUnixMs) && deadlineUnixMs > 0 ? Math.floor(deadlineUnixMs) : 0;
   const metadata =
@@ -420,7 +410,7 @@ function putString(buf: Buffer, at: number, key: number, value: string, length: 
   if (length === 0) return at;
   buf[at] = key;
   const pos = putVarint(buf, at + 1, length);
-  return pos + buf.write(value, pos, 'utf8');
+  return pos + buf.write(value, pos, length, 'utf8');
 }
 
 export function decodeHealthCheckRequest(buf: Uint8Array): { service: string } {

@@ -61,8 +61,8 @@ export const serveFlags = {
     value: '<name>',
     defaultText: '',
     help:
-      'Repeatable. A Host name accepted besides IP addresses, localhost and --host. Host is checked (against DNS ' +
-      'rebinding) when listening on loopback, and on any address once this is given.',
+      'Repeatable. A Host name accepted besides IP addresses, localhost and --host (Host is checked against DNS ' +
+      'rebinding on every listen address): the name clients use to reach the gateway.',
     group: 'gateway',
   },
   keyring: {

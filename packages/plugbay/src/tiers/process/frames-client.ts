@@ -198,14 +198,25 @@ export class FramesCarrier implements Carrier {
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     const id = this.#id();
-    const frame = encodeCallFrame(
-      id,
-      fn,
-      JSON.stringify(input ?? null),
-      ctx.traceparent ?? '',
-      ctx.key ?? '',
-      ctx.deadline,
-    );
+    let frame: Uint8Array;
+    try {
+      frame = encodeCallFrame(
+        id,
+        fn,
+        JSON.stringify(input ?? null),
+        ctx.traceparent ?? '',
+        ctx.key ?? '',
+        ctx.deadline,
+      );
+    } catch (err) {
+      // JSON cannot hold the input (a BigInt, a cycle): the caller's mistake, and a rejection as Instance.call promises
+      return Promise.reject(
+        new PlugbayError('PLUGBAY_INVALID_INPUT', `input cannot be sent as JSON: ${(err as Error).message}`, {
+          ...this.#source,
+          cause: err,
+        }),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, {
         resolve: (payload) => {

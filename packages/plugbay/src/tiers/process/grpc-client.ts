@@ -17,6 +17,8 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const asBuffer = (b: Buffer): Buffer => b;
+/** What grpc-js accepts as a metadata value. */
+const headerSafe = /^[\x20-\x7e]*$/;
 const serializer = (type: protobuf.Type) => (value: object) =>
   Buffer.from(type.encode(type.fromObject(value)).finish());
 const deserializer = (type: protobuf.Type) => (buf: Buffer) =>
@@ -204,9 +206,11 @@ export class GrpcCarrier implements Carrier {
 
   /** The hot path: the CallRequest is encoded by the SDK's codec (frames-client.ts does the same). */
   async call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    // Both also travel in the message; gRPC metadata values must be printable ASCII, so others go there only.
     const metadata = new grpc.Metadata();
-    if (ctx.traceparent !== undefined) metadata.set('traceparent', ctx.traceparent);
-    if (ctx.key !== undefined) metadata.set('x-plugbay-key', ctx.key);
+    if (ctx.traceparent !== undefined && headerSafe.test(ctx.traceparent))
+      metadata.set('traceparent', ctx.traceparent);
+    if (ctx.key !== undefined && headerSafe.test(ctx.key)) metadata.set('x-plugbay-key', ctx.key);
     const req = encodeCallRequest(
       fn,
       JSON.stringify(input ?? null),

@@ -49,6 +49,21 @@ for (const carrier of ['frames', 'grpc'] as const) {
       assert.equal(fs.existsSync(socket), false, 'socket file removed');
     });
 
+    it('a non-ASCII traceparent or key reaches the plugin intact (they travel in the message)', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `text-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: {} });
+      const tp = 'é'.repeat(50);
+      const out = (await call(
+        instance,
+        'echo',
+        { a: 1 },
+        { key: 'clé-7', traceparent: tp, timeoutMs: 5000 },
+      )) as {
+        key: string;
+      };
+      assert.equal(out.key, 'clé-7');
+    });
+
     it('carries cancellation and deadlines across the boundary', async () => {
       const log = logSink();
       const instance = await tier.load(nodePlugin(dirs.root, `cancel-${carrier}`), log.opts());

@@ -2,6 +2,7 @@
 // parser, log-line parsing, option checks and the failure mapping.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { PlugbayError } from '../../core/errors.js';
 import { fromExit, fromGrpcStatus, GrpcStatus } from './errors.js';
 import { parseHandshake } from './launch.js';
@@ -74,6 +75,57 @@ describe('SDK codec vs protobufjs', () => {
       output: Uint8Array;
     };
     assert.equal(Buffer.from(decoded.output).toString(), long);
+  });
+
+  it('the SDK decoders agree with protobufjs on random messages and end on any bytes (fuzz)', async () => {
+    const w = (await sdkWire()) as {
+      decodeCallRequest(b: Uint8Array): Record<string, unknown>;
+      decodeCallResponse(b: Uint8Array): { output: Uint8Array; error?: Record<string, unknown> };
+      encodeCallRequest(fn: string, input: string, tp: string, key: string, dl: number): Uint8Array;
+    };
+    // Any bytes: a result or a RangeError, never a hang (a 150-byte varint once looped forever).
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        for (const decode of [w.decodeCallRequest, w.decodeCallResponse]) {
+          try {
+            decode(bytes);
+          } catch (err) {
+            assert.ok(err instanceof RangeError, String(err));
+          }
+        }
+      }),
+      { numRuns: 3000, seed: 7 },
+    );
+    assert.throws(() => w.decodeCallRequest(new Uint8Array([0x0a, ...Array(150).fill(0x80), 1])), RangeError);
+    // Random values, including non-ASCII text and deadlines past 2^32: protobufjs reads what the SDK wrote.
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    fc.assert(
+      fc.property(text, text, text, text, fc.nat({ max: 2 ** 45 }), (fn, input, tp, key, deadline) => {
+        const req = t.CallRequest.toObject(
+          t.CallRequest.decode(w.encodeCallRequest(fn, input, tp, key, deadline)),
+          {
+            longs: Number,
+            defaults: true,
+          },
+        ) as { function: string; input: Uint8Array; metadata?: Record<string, unknown> };
+        assert.equal(req.function, fn);
+        assert.equal(Buffer.from(req.input).toString(), input);
+        assert.deepEqual(
+          [
+            req.metadata?.traceparent ?? '',
+            req.metadata?.routingKey ?? '',
+            req.metadata?.deadlineUnixMs ?? 0,
+          ],
+          [tp, key, deadline],
+        );
+        const back = w.decodeCallRequest(w.encodeCallRequest(fn, input, tp, key, deadline));
+        assert.deepEqual(
+          [back.function, back.traceparent, back.routingKey, back.deadlineUnixMs],
+          [fn, tp, key, deadline],
+        );
+      }),
+      { numRuns: 500, seed: 11 },
+    );
   });
 
   it('responses encoded by the SDK decode with protobufjs', async () => {

@@ -67,6 +67,8 @@ export class WorkerChannel {
   /** Calls not posted yet (a Calls message being filled), and whether some of them were aborted meanwhile. */
   #outbox: unknown[] | undefined;
   #outboxAborted = false;
+  /** Calls in flight (lifecycle requests are not counted: they must not delay calls to a later turn). */
+  #calls = 0;
   /** The highest request id posted to the worker: anything above it never left this thread. */
   #lastPosted = 0;
   readonly #flush = (): void => this.#flushCalls();
@@ -109,9 +111,11 @@ export class WorkerChannel {
       this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
     });
     ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs));
+    if (!this.#pending.has(id)) return answer; // ctx was aborted already: the plugin never sees the call
+    this.#calls++;
     if (this.#outbox !== undefined) {
       this.#outbox.push(id, fn, input, ctx.traceparent, ctx.deadline, ctx.key);
-    } else if (this.#pending.size > 1) {
+    } else if (this.#calls > 1) {
       this.#outbox = [ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key];
       setImmediate(this.#flush);
     } else {
@@ -240,7 +244,10 @@ export class WorkerChannel {
 
   #settle(id: number): Pending | undefined {
     const pending = this.#pending.get(id);
-    if (pending !== undefined) this.#pending.delete(id);
+    if (pending !== undefined) {
+      this.#pending.delete(id);
+      if (pending.ctx !== undefined) this.#calls--;
+    }
     return pending;
   }
 
@@ -310,6 +317,7 @@ export class WorkerChannel {
   #failAll(error: PlugbayError): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
+    this.#calls = 0;
     for (const p of pending) p.reject(error);
   }
 }

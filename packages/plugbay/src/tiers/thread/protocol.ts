@@ -3,8 +3,9 @@
  * by a small integer in slot 0: structured clone of a short array is cheaper than of an object with named keys.
  * Requests carry an id chosen by the host; the answer (Result or Failure) repeats it.
  *
- * Calls and results are batched: one Calls message carries every call made while earlier ones were in flight,
- * one Results message every output ready at the same moment. Each message wakes the receiving thread, and on a
+ * Calls are batched: one Calls message carries every call made while earlier ones were in flight. Results are
+ * batched when they are ready at the same moment (async answers settling in one microtask checkpoint); a
+ * synchronous answer leaves before the next call of its batch starts. Each message wakes the receiving thread, and on a
  * busy machine that wake-up costs more than the call itself (measured: 64 calls in flight ran at half the
  * throughput of a bare port once the host added 1 µs per call; with batching they ran faster than the bare port).
  */

@@ -304,6 +304,27 @@ describe('thread tier', () => {
     assert.equal(await instance.call('count', null, new TestCall()), 1, 'the aborted count never ran');
   });
 
+  test('an answer leaves before the next call of its batch starts: a stuck call later in the batch neither holds nor loses it', async () => {
+    const { instance } = await started('quiet');
+    const inFlight = Promise.resolve(instance.call('busy', 50, new TestCall())); // posted at once
+    const echoed = Promise.resolve(instance.call('echo', 1, new TestCall())); // the outbox
+    const spinCall = new TestCall();
+    const spinning = Promise.resolve(instance.call('quietSpin', null, spinCall)); // same batch, after echo
+    spinning.catch(() => {});
+    inFlight.catch(() => {});
+    assert.equal(await echoed, 1, 'answered while quietSpin still runs');
+    spinCall.abort(); // the worker never answers the ping and is killed
+    assert.equal((await rejectionOf(spinning)).code, 'PLUGBAY_TIMEOUT');
+  });
+
+  test('a call whose context was aborted before it was sent never runs', async () => {
+    const { instance } = await started('basic');
+    const call = new TestCall();
+    call.abort();
+    assert.equal((await rejectionOf(instance.call('count', null, call))).code, 'PLUGBAY_TIMEOUT');
+    assert.equal(await instance.call('count', null, new TestCall()), 1, 'the aborted count never ran');
+  });
+
   test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {
     const controller = new AbortController();
     const loading = createThreadTier().load(

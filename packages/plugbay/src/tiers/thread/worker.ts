@@ -170,7 +170,7 @@ function lifecycle(id: number, hook: (signal: AbortSignal) => Promise<unknown>):
   reply(id, result);
 }
 
-/** True while a Calls message runs: synchronous outputs wait for the whole batch. */
+/** True while a Calls message runs: an output is posted before the next call starts, or when the batch ends. */
 let inBatch = false;
 
 /** The hot path: no closure per call; the scope is kept only so that a Cancel can find it. */
@@ -201,6 +201,9 @@ function onRequest(m: WorkerRequest): void {
       inBatch = true;
       try {
         for (let i = 1; i < m.length; i += callStride) {
+          // An output leaves before the next call starts: a slow synchronous call later in the batch must not
+          // hold it past its deadline (or lose it, if that call turns out stuck and the worker is killed).
+          if (results !== undefined) flushResults();
           runCall(
             m[i] as number,
             m[i + 1] as string,
