@@ -49,7 +49,7 @@ describe('go-plugin compatibility', { skip }, () => {
     const plugin = checkedExample('plugbay-echo');
     const instance = await tier.load(plugin, log.opts());
     // it runs under the seccomp filter wherever bwrap loads it, and the kernel agrees
-    const seccomp = detectSandboxTools().seccomp;
+    const seccomp = (await detectSandboxTools()).seccomp;
     assert.equal(instance.sandbox.find((l) => l.layer === 'seccomp')?.applied, seccomp);
     if (seccomp) {
       const go = descendants(instance.pid as number).filter((p) => p.argv0 === plugin.entryPath);

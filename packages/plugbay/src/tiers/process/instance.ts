@@ -28,7 +28,7 @@ import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
 import type { ResolvedProcessTierOptions } from './options.js';
 import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
-import { detectSandboxTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
+import { launchTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
 export const sdkHandshake = {
@@ -198,7 +198,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         pluginDir: fs.realpathSync(plugin.dir),
         entryPath: plugin.entryPath,
         socketDir: this.#socketDir,
-        tools: detectSandboxTools(),
+        // probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is
+        tools: await launchTools(this.#opts.sandbox),
         disabled: !this.#opts.sandbox,
       });
       command = wrapped.command;
