@@ -173,6 +173,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     let env: Record<string, string>;
     let protocols: string[];
     let fd3: Uint8Array | undefined;
+    let goMethods: ReturnType<typeof loadService> | undefined;
     let handshake: { magicCookieKey: string; magicCookieValue: string; protocolVersion: number } =
       sdkHandshake;
     if (m.runtime === 'node') {
@@ -193,13 +194,18 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.sandbox = nodeLayers(m);
     } else if (m.runtime === 'exec') {
       handshake = m.handshake ?? sdkHandshake;
+      // Probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is. The first
+      // probe runs while the go-plugin service's .proto is parsed (a bad one fails here, before any spawn).
+      const tools = launchTools(this.#opts.sandbox);
+      if (m.protocol === 'go-plugin') {
+        goMethods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
+      }
       const wrapped = wrapExec({
         manifest: m,
         pluginDir: fs.realpathSync(plugin.dir),
         entryPath: plugin.entryPath,
         socketDir: this.#socketDir,
-        // probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is
-        tools: await launchTools(this.#opts.sandbox),
+        tools: await tools,
         disabled: !this.#opts.sandbox,
       });
       command = wrapped.command;
@@ -246,9 +252,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     try {
       if (protocol === 'frames') {
         carrier = await connectFrames(address, this.#source, this.#opts.startTimeoutMs);
-      } else if (m.protocol === 'go-plugin') {
-        const methods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
-        const c = new GoPluginCarrier(address, methods, { name: m.name, version: m.version }, this.#source);
+      } else if (goMethods !== undefined) {
+        const c = new GoPluginCarrier(address, goMethods, { name: m.name, version: m.version }, this.#source);
         c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;
       } else {
