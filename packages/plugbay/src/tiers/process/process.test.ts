@@ -67,5 +67,13 @@ for (const carrier of ['frames', 'grpc'] as const) {
       assert.deepEqual(((await call(instance, 'echo', 1)) as { input: number }).input, 1);
       await instance.close();
     });
+
+    it('fails a call in flight at once with PLUGBAY_PLUGIN_CRASHED when the process dies', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `crash-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      // the plugin SIGKILLs itself with the call pending; no deadline: only the exit can end it
+      assert.equal(await codeOf(call(instance, 'crash')), 'PLUGBAY_PLUGIN_CRASHED');
+      await instance.destroy();
+    });
   });
 }
