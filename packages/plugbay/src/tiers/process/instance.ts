@@ -257,7 +257,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;
       } else {
-        const c = new GrpcCarrier(address, this.#source);
+        // The SDK reads the deadline from the CallRequest: no gRPC deadline timers for it (grpc-client.ts call()).
+        const c = new GrpcCarrier(address, this.#source, { grpcDeadline: m.runtime !== 'node' });
         // SDK plugins log on stderr and serve no GRPCStdio: asking would only delay their Describe.
         if (m.runtime !== 'node') c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;

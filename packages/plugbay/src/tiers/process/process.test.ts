@@ -23,12 +23,15 @@ for (const carrier of ['frames', 'grpc'] as const) {
       assert.ok(instance.exportedFunctions.includes('echo'));
       await instance.start({ signal: new AbortController().signal, config: { a: 1 } });
       assert.equal(instance.state, 'ready');
+      const before = Date.now();
       const out = (await call(
         instance,
         'echo',
         { hello: 'world' },
         { key: 'user-7', traceparent, timeoutMs: 5000 },
       )) as Record<string, unknown>;
+      // the plugin sees the host's deadline (it travels in the CallRequest on both carriers)
+      assert.ok((out.deadline as number) >= before + 5000 && (out.deadline as number) <= Date.now() + 5000);
       assert.deepEqual(out.input, { hello: 'world' });
       assert.equal(out.key, 'user-7');
       assert.equal(out.traceId, '0af7651916cd43dd8448eb211c80319c');
