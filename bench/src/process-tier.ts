@@ -2,7 +2,8 @@
 // vs raw grpc-js unary over a unix socket; plus cold start to first call, read as so many ms over a bare node start
 // (machine load moves both). Run pinned to one core for the sequential figures:
 // `taskset -c 0 node bench/dist/process-tier.js` (children inherit the affinity; pinned, the host's work cannot
-// overlap the plugin's boot, so cold starts are slower). BENCH_QUICK=1 runs a tenth of the calls.
+// overlap the plugin's boot, so cold starts are slower). BENCH_QUICK=1 runs a tenth of the calls. Each raw path and
+// ours run in interleaved rounds and report CPU per call on both sides: wall-clock figures swing with the load.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -58,11 +59,17 @@ server.bindAsync('unix:' + process.argv[2], grpc.ServerCredentials.createInsecur
 process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
 `;
 
-function startChild(source: string, name: string, socket: string): Promise<() => void> {
+function startChild(
+  source: string,
+  name: string,
+  socket: string,
+): Promise<{ pid: number; stop: () => void }> {
   const file = path.join(root, name);
   fs.writeFileSync(file, source);
   const child = spawn(process.execPath, [file, socket], { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve) => child.stdout.once('data', () => resolve(() => child.kill())));
+  return new Promise((resolve) =>
+    child.stdout.once('data', () => resolve({ pid: child.pid ?? -1, stop: () => child.kill() })),
+  );
 }
 
 interface Result {
@@ -70,37 +77,137 @@ interface Result {
   p50us: number;
   meanUs: number;
   callsPerSec: number;
+  /** CPU per call in this process (process.cpuUsage) and in the process answering (/proc/<pid>/stat). */
+  hostCpuUs: number;
+  peerCpuUs: number;
 }
 
-async function measure(name: string, once: () => Promise<unknown>): Promise<Result> {
-  for (let i = 0; i < N / 10; i++) await once(); // warm-up
-  const times = new Float64Array(N);
+/** utime + stime of a process in µs (/proc/<pid>/stat; clock ticks of 10 ms, so read it over many calls). */
+function cpuUsOf(pid: number): number {
+  try {
+    const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 1e4;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** The child of this process whose environment holds `marker` (the plugin process of one tier). */
+function childPid(marker: string): number {
+  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
+  for (const pid of children.trim().split(/\s+/).map(Number)) {
+    try {
+      if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker)) return pid;
+    } catch {}
+  }
+  return -1;
+}
+
+interface Path {
+  name: string;
+  pid: number;
+  once: () => Promise<unknown>;
+}
+
+/** Sequential p50 and CPU per call over `rounds` rounds of `n` calls (a pair's rounds interleave: see pair()). */
+async function round(
+  path: Path,
+  n: number,
+): Promise<{ p50: number; totalUs: number; host: number; peer: number }> {
+  const times = new Float64Array(n);
+  const cpu0 = process.cpuUsage();
+  const peer0 = cpuUsOf(path.pid);
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     const s = process.hrtime.bigint();
-    await once();
+    await path.once();
     times[i] = Number(process.hrtime.bigint() - s) / 1000;
   }
-  const total = Number(process.hrtime.bigint() - t0) / 1000;
+  const totalUs = Number(process.hrtime.bigint() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   times.sort();
-  // throughput with 64 calls in flight
+  return {
+    p50: times[n >> 1] as number,
+    totalUs,
+    host: (cpu.user + cpu.system) / n,
+    peer: (cpuUsOf(path.pid) - peer0) / n,
+  };
+}
+
+async function throughput(path: Path): Promise<number> {
   let started = 0;
   const t1 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: 64 }, async () => {
       while (started < P) {
         started++;
-        await once();
+        await path.once();
       }
     }),
   );
-  const secs = Number(process.hrtime.bigint() - t1) / 1e9;
-  return { name, p50us: times[N >> 1] as number, meanUs: total / N, callsPerSec: P / secs };
+  return P / (Number(process.hrtime.bigint() - t1) / 1e9);
 }
+
+/**
+ * A raw path and ours in interleaved rounds (raw, ours, raw, ours …): the machine's load swings by ±30 %, and both
+ * see the same swings. The ratio is the median of the per-round p50 ratios; the other figures are medians too.
+ */
+async function pair(raw: Path, ours: Path): Promise<{ raw: Result; ours: Result; ratio: number }> {
+  const rounds = 5;
+  const n = Math.ceil(N / rounds);
+  for (const p of [raw, ours]) for (let i = 0; i < N / 10; i++) await p.once(); // warm-up
+  const per = {
+    raw: [] as Awaited<ReturnType<typeof round>>[],
+    ours: [] as Awaited<ReturnType<typeof round>>[],
+  };
+  for (let r = 0; r < rounds; r++) {
+    per.raw.push(await round(raw, n));
+    per.ours.push(await round(ours, n));
+  }
+  const result = async (p: Path, rs: Awaited<ReturnType<typeof round>>[]): Promise<Result> => ({
+    name: p.name,
+    p50us: median(rs.map((r) => r.p50)),
+    meanUs: median(rs.map((r) => r.totalUs / n)),
+    hostCpuUs: median(rs.map((r) => r.host)),
+    peerCpuUs: median(rs.map((r) => r.peer)),
+    callsPerSec: await throughput(p),
+  });
+  return {
+    raw: await result(raw, per.raw),
+    ours: await result(ours, per.ours),
+    ratio: median(per.ours.map((o, i) => o.p50 / (per.raw[i] as { p50: number }).p50)),
+  };
+}
+
+/** Sequential figures of one path (the Go KV comparison, which has no pair in this process). */
+async function measure(name: string, once: () => Promise<unknown>): Promise<Result> {
+  const path = { name, pid: -1, once };
+  for (let i = 0; i < N / 10; i++) await once(); // warm-up
+  const r = await round(path, N);
+  return {
+    name,
+    p50us: r.p50,
+    meanUs: r.totalUs / N,
+    hostCpuUs: r.host,
+    peerCpuUs: Number.NaN,
+    callsPerSec: await throughput(path),
+  };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1
+    ? (s[s.length >> 1] as number)
+    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
 
 // raw frames
 const rawFramesSock = path.join(root, 'raw-frames.sock');
-const stopRawFrames = await startChild(rawFramesServer, 'raw-frames.mjs', rawFramesSock);
+const { pid: rawFramesPid, stop: stopRawFrames } = await startChild(
+  rawFramesServer,
+  'raw-frames.mjs',
+  rawFramesSock,
+);
 const sock = net.connect(rawFramesSock);
 sock.setNoDelay(true);
 await new Promise((r) => sock.once('connect', r));
@@ -135,7 +242,7 @@ const rawFrame = () =>
 
 // raw grpc-js
 const rawGrpcSock = path.join(root, 'raw-grpc.sock');
-const stopRawGrpc = await startChild(rawGrpcServer, 'raw-grpc.mjs', rawGrpcSock);
+const { pid: rawGrpcPid, stop: stopRawGrpc } = await startChild(rawGrpcServer, 'raw-grpc.mjs', rawGrpcSock);
 const client = new grpc.Client(`unix:${rawGrpcSock}`, grpc.credentials.createInsecure());
 const id = (b: Buffer) => b;
 const rawGrpc = () =>
@@ -197,30 +304,29 @@ for (let round = 0; round < coldRounds; round++) {
   cold.grpc.push(grpcTier.coldMs);
 }
 if (frames === undefined || grpcTier === undefined) throw new Error('no cold start round ran');
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1
-    ? (s[s.length >> 1] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-
-const results = [
-  await measure('raw unix-socket frames', rawFrame),
-  await measure('process tier (frames)', frames.once),
-  await measure('raw grpc-js unary', rawGrpc),
-  await measure('process tier (grpc)', grpcTier.once),
-];
+const framesPair = await pair(
+  { name: 'raw unix-socket frames', pid: rawFramesPid, once: rawFrame },
+  { name: 'process tier (frames)', pid: childPid('PLUGBAY_CARRIER=frames'), once: frames.once },
+);
+const grpcPair = await pair(
+  { name: 'raw grpc-js unary', pid: rawGrpcPid, once: rawGrpc },
+  { name: 'process tier (grpc)', pid: childPid('PLUGBAY_CARRIER=grpc'), once: grpcTier.once },
+);
+const results = [framesPair.raw, framesPair.ours, grpcPair.raw, grpcPair.ours];
 const [rf, pf, rg, pg] = results as [Result, Result, Result, Result];
-console.log('| path | p50 µs | mean µs | calls/s (64 in flight) |\n|---|---|---|---|');
+console.log(
+  `| path | p50 µs | mean µs | CPU µs/call host | CPU µs/call server | calls/s (64 in flight) |\n|---|---|---|---|---|---|`,
+);
 for (const r of results)
   console.log(
-    `| ${r.name} | ${r.p50us.toFixed(1)} | ${r.meanUs.toFixed(1)} | ${Math.round(r.callsPerSec)} |`,
+    `| ${r.name} | ${r.p50us.toFixed(1)} | ${r.meanUs.toFixed(1)} | ${r.hostCpuUs.toFixed(1)} | ${r.peerCpuUs.toFixed(0)} | ${Math.round(r.callsPerSec)} |`,
   );
+console.log('(medians of 5 interleaved rounds, raw then ours; server CPU is read in 10 ms ticks)');
 console.log(
-  `frames: ${(pf.p50us / rf.p50us).toFixed(2)}x raw p50 (target <= 1.15), ${((pf.callsPerSec / rf.callsPerSec) * 100).toFixed(0)}% of raw throughput (target >= 75%)`,
+  `frames: ${framesPair.ratio.toFixed(2)}x raw p50 (target <= 1.15), ${((pf.callsPerSec / rf.callsPerSec) * 100).toFixed(0)}% of raw throughput (target >= 75%)`,
 );
 console.log(
-  `grpc: ${(pg.p50us / rg.p50us).toFixed(2)}x raw grpc-js p50 (target <= 1.1), ${((pg.callsPerSec / rg.callsPerSec) * 100).toFixed(0)}% of raw throughput`,
+  `grpc: ${grpcPair.ratio.toFixed(2)}x raw grpc-js p50 (target <= 1.1), ${((pg.callsPerSec / rg.callsPerSec) * 100).toFixed(0)}% of raw throughput`,
 );
 const bareMs = median(cold.bare);
 const over = (xs: number[]): string => {

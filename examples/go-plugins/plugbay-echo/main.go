@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	plugbayv1 "plugbay.dev/goplugins/gen/plugbayv1"
 )
@@ -47,8 +48,14 @@ func (s *server) Call(ctx context.Context, req *plugbayv1.CallRequest) (*plugbay
 		if md == nil {
 			md = &plugbayv1.CallMetadata{}
 		}
+		// The same values arrive the standard gRPC way too, for interceptors (OpenTelemetry) and context deadlines.
+		grpcMd, _ := metadata.FromIncomingContext(ctx)
+		_, hasDeadline := ctx.Deadline()
 		out, _ := json.Marshal(map[string]interface{}{
 			"input": input, "lang": "go", "key": md.RoutingKey, "traceparent": md.Traceparent, "pid": os.Getpid(),
+			"grpc": map[string]interface{}{
+				"key": grpcMd.Get("x-plugbay-key"), "traceparent": grpcMd.Get("traceparent"), "deadline": hasDeadline,
+			},
 		})
 		return &plugbayv1.CallResponse{Output: out}, nil
 	case "fail":

@@ -70,14 +70,16 @@ whose signature is not valid is rejected, with one diagnostic per reason.`,
 
 async function checkReport(root: string, keyring: Keyring | undefined): Promise<CheckReport> {
   const { plugins, diagnostics } = await discover(root);
-  const rows: CheckedRow[] = plugins.map((p) => ({
-    name: p.manifest.name,
-    version: p.manifest.version,
-    runtime: p.manifest.runtime,
-    status: p.warnings.length > 0 ? 'warnings' : 'ok',
-    dir: p.dir,
-    sandbox: sandboxReport(p.manifest),
-  }));
+  const rows: CheckedRow[] = await Promise.all(
+    plugins.map(async (p) => ({
+      name: p.manifest.name,
+      version: p.manifest.version,
+      runtime: p.manifest.runtime,
+      status: p.warnings.length > 0 ? ('warnings' as const) : ('ok' as const),
+      dir: p.dir,
+      sandbox: await sandboxReport(p.manifest),
+    })),
+  );
   // A directory with an error diagnostic was rejected; it appears once, named as well as its manifest allows.
   const rejected = new Map<string, Diagnostic>();
   for (const d of diagnostics) if (d.severity === 'error' && !rejected.has(d.dir)) rejected.set(d.dir, d);

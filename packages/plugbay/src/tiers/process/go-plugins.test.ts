@@ -49,7 +49,7 @@ describe('go-plugin compatibility', { skip }, () => {
     const plugin = checkedExample('plugbay-echo');
     const instance = await tier.load(plugin, log.opts());
     // it runs under the seccomp filter wherever bwrap loads it, and the kernel agrees
-    const seccomp = detectSandboxTools().seccomp;
+    const seccomp = (await detectSandboxTools()).seccomp;
     assert.equal(instance.sandbox.find((l) => l.layer === 'seccomp')?.applied, seccomp);
     if (seccomp) {
       const go = descendants(instance.pid as number).filter((p) => p.argv0 === plugin.entryPath);
@@ -60,13 +60,19 @@ describe('go-plugin compatibility', { skip }, () => {
     }
     assert.deepEqual([...instance.exportedFunctions], ['echo', 'fail']);
     await instance.start({ signal: new AbortController().signal, config: { greeting: 'hi' } });
-    const out = (await call(instance, 'echo', { a: 1 }, { key: 'tenant-1', timeoutMs: 5000 })) as Record<
-      string,
-      unknown
-    >;
+    const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const out = (await call(
+      instance,
+      'echo',
+      { a: 1 },
+      { key: 'tenant-1', traceparent: tp, timeoutMs: 5000 },
+    )) as Record<string, unknown>;
     assert.deepEqual(out.input, { a: 1 });
     assert.equal(out.lang, 'go');
     assert.equal(out.key, 'tenant-1');
+    // an exec plugin gets them as gRPC metadata and deadline as well
+    assert.deepEqual(out.grpc, { key: ['tenant-1'], traceparent: [tp], deadline: true });
+    assert.equal(out.traceparent, tp);
     const err = await call(instance, 'fail').catch((e: unknown) => e);
     assert.ok(err instanceof PlugbayError);
     assert.equal(err.code, 'PLUGBAY_PLUGIN_ERROR');

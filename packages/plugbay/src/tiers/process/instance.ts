@@ -28,7 +28,7 @@ import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
 import type { ResolvedProcessTierOptions } from './options.js';
 import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
-import { detectSandboxTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
+import { launchTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
 export const sdkHandshake = {
@@ -175,6 +175,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     let env: Record<string, string>;
     let protocols: string[];
     let fd3: Uint8Array | undefined;
+    let goMethods: ReturnType<typeof loadService> | undefined;
     let handshake: { magicCookieKey: string; magicCookieValue: string; protocolVersion: number } =
       sdkHandshake;
     if (m.runtime === 'node') {
@@ -195,12 +196,18 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.sandbox = nodeLayers(m);
     } else if (m.runtime === 'exec') {
       handshake = m.handshake ?? sdkHandshake;
+      // Probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is. The first
+      // probe runs while the go-plugin service's .proto is parsed (a bad one fails here, before any spawn).
+      const tools = launchTools(this.#opts.sandbox);
+      if (m.protocol === 'go-plugin') {
+        goMethods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
+      }
       const wrapped = wrapExec({
         manifest: m,
         pluginDir: fs.realpathSync(plugin.dir),
         entryPath: plugin.entryPath,
         socketDir: this.#socketDir,
-        tools: detectSandboxTools(),
+        tools: await tools,
         disabled: !this.#opts.sandbox,
       });
       command = wrapped.command;
@@ -247,13 +254,13 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     try {
       if (protocol === 'frames') {
         carrier = await connectFrames(address, this.#source, this.#opts.startTimeoutMs);
-      } else if (m.protocol === 'go-plugin') {
-        const methods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
-        const c = new GoPluginCarrier(address, methods, { name: m.name, version: m.version }, this.#source);
+      } else if (goMethods !== undefined) {
+        const c = new GoPluginCarrier(address, goMethods, { name: m.name, version: m.version }, this.#source);
         c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;
       } else {
-        const c = new GrpcCarrier(address, this.#source);
+        // The SDK reads the deadline from the CallRequest: no gRPC deadline timers for it (grpc-client.ts call()).
+        const c = new GrpcCarrier(address, this.#source, { grpcNative: m.runtime !== 'node' });
         // SDK plugins log on stderr and serve no GRPCStdio: asking would only delay their Describe.
         if (m.runtime !== 'node') c.services.streamStdio((channel, data) => this.#stdio(channel, data));
         carrier = c;

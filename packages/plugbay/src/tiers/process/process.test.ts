@@ -23,12 +23,15 @@ for (const carrier of ['frames', 'grpc'] as const) {
       assert.ok(instance.exportedFunctions.includes('echo'));
       await instance.start({ signal: new AbortController().signal, config: { a: 1 } });
       assert.equal(instance.state, 'ready');
+      const before = Date.now();
       const out = (await call(
         instance,
         'echo',
         { hello: 'world' },
         { key: 'user-7', traceparent, timeoutMs: 5000 },
       )) as Record<string, unknown>;
+      // the plugin sees the host's deadline (it travels in the CallRequest on both carriers)
+      assert.ok((out.deadline as number) >= before + 5000 && (out.deadline as number) <= Date.now() + 5000);
       assert.deepEqual(out.input, { hello: 'world' });
       assert.equal(out.key, 'user-7');
       assert.equal(out.traceId, '0af7651916cd43dd8448eb211c80319c');
@@ -81,6 +84,14 @@ for (const carrier of ['frames', 'grpc'] as const) {
       // still serving afterwards
       assert.deepEqual(((await call(instance, 'echo', 1)) as { input: number }).input, 1);
       await instance.close();
+    });
+
+    it('fails a call in flight at once with PLUGBAY_PLUGIN_CRASHED when the process dies', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `crash-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      // the plugin SIGKILLs itself with the call pending; no deadline: only the exit can end it
+      assert.equal(await codeOf(call(instance, 'crash')), 'PLUGBAY_PLUGIN_CRASHED');
+      await instance.destroy();
     });
   });
 }

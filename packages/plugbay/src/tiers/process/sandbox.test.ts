@@ -8,13 +8,13 @@ import { detectSandboxTools, sandboxReport, wrapExec } from './sandbox.js';
 import { call, descendants, execHelperPlugin, logSink, sdkServe, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
 
-const tools = detectSandboxTools();
+const tools = await detectSandboxTools();
 
 describe('exec plugin sandbox', () => {
   const dirs = tempRoot();
   after(() => dirs.cleanup());
 
-  it('never claims a layer whose tool is missing', () => {
+  it('never claims a layer whose tool is missing', async () => {
     const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false };
     const wrapped = wrapExec({
       manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
@@ -28,7 +28,7 @@ describe('exec plugin sandbox', () => {
     assert.deepEqual(wrapped.args, []);
     for (const layer of wrapped.layers)
       if (layer.layer !== 'env-allowlist') assert.equal(layer.applied, false, layer.layer);
-    const report = sandboxReport(
+    const report = await sandboxReport(
       { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
       tools,
     );

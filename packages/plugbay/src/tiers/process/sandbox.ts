@@ -1,8 +1,9 @@
 /**
- * OS layers for process plugins, detected once at start-up and applied when present. Every plugin gets a report
- * of the layers that really apply to it; a layer that is missing is reported as missing, never claimed.
+ * OS layers for process plugins, detected once per host process (asynchronously, when the first exec plugin is
+ * launched) and applied when present. Every plugin gets a report of the layers that really apply to it; a layer
+ * that is missing is reported as missing, never claimed.
  */
-import { type StdioOptions, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Manifest } from '../../core/manifest.js';
 import { deniedNames, seccompArchOf, seccompProgram } from './seccomp.js';
@@ -34,15 +35,33 @@ export interface SandboxLayer {
   detail: string;
 }
 
-let detected: SandboxTools | undefined;
-
-function runs(command: string, args: string[], input?: Uint8Array): boolean {
-  try {
-    const stdio: StdioOptions = input === undefined ? 'ignore' : ['pipe', 'ignore', 'ignore'];
-    return spawnSync(command, args, { stdio, input, timeout: 5000 }).status === 0;
-  } catch {
-    return false;
-  }
+/**
+ * Runs a probe command without blocking the event loop (spawnSync would stall every other plugin's calls for the
+ * ~30 ms each probe takes); true when it exits 0. `input` goes to the child's stdin.
+ */
+function runs(command: string, args: string[], input?: Uint8Array): Promise<boolean> {
+  return new Promise((resolve) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(command, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'] });
+    } catch {
+      resolve(false);
+      return;
+    }
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0);
+    });
+    if (input !== undefined && child.stdin) {
+      child.stdin.on('error', () => {}); // a probe that exits early closes the pipe: its exit code tells
+      child.stdin.end(input);
+    }
+  });
 }
 
 const bwrapProbe = [
@@ -57,20 +76,39 @@ const bwrapProbe = [
   '/proc',
 ];
 
-/** Probes the machine once per host process. */
-export function detectSandboxTools(): SandboxTools {
-  if (detected !== undefined) return detected;
-  // bwrap with the filter first (the common case costs one run); bwrap reads the program from fd 0 here.
-  const seccomp =
-    seccompArchOf() !== undefined &&
-    runs('bwrap', [...bwrapProbe, '--seccomp', '0', 'true'], seccompProgram());
-  detected = {
-    bwrap: seccomp || runs('bwrap', [...bwrapProbe, 'true']),
-    seccomp,
-    prlimit: runs('prlimit', ['--nofile=1024:1024', 'true']),
-    setpriv: runs('setpriv', ['--pdeathsig', 'KILL', 'true']),
-  };
-  return detected;
+// Each probe runs at most once per host process, on first need (memoised promises).
+let sandboxProbe: Promise<Omit<SandboxTools, 'setpriv'>> | undefined;
+let setprivProbe: Promise<boolean> | undefined;
+
+/** Whether `setpriv --pdeathsig` works here (also wanted when the sandbox is off: no orphans either way). */
+export function detectPdeathsig(): Promise<boolean> {
+  setprivProbe ??= runs('setpriv', ['--pdeathsig', 'KILL', 'true']);
+  return setprivProbe;
+}
+
+/** Probes the machine once per host process, asynchronously; the probes run side by side. */
+export async function detectSandboxTools(): Promise<SandboxTools> {
+  sandboxProbe ??= (async () => {
+    // bwrap with the filter first (the common case costs one run); bwrap reads the program from fd 0 here.
+    const [seccomp, prlimit] = await Promise.all([
+      seccompArchOf() !== undefined
+        ? runs('bwrap', [...bwrapProbe, '--seccomp', '0', 'true'], seccompProgram())
+        : Promise.resolve(false),
+      runs('prlimit', ['--nofile=1024:1024', 'true']),
+    ]);
+    return { bwrap: seccomp || (await runs('bwrap', [...bwrapProbe, 'true'])), seccomp, prlimit };
+  })();
+  const [tools, setpriv] = await Promise.all([sandboxProbe, detectPdeathsig()]);
+  return { ...tools, setpriv };
+}
+
+/**
+ * The tools an exec plugin's launch uses: with the sandbox off, only setpriv is probed (pdeathsig is about
+ * orphans, not isolation, and applies either way); bwrap, seccomp and prlimit are neither probed nor claimed.
+ */
+export async function launchTools(sandbox: boolean): Promise<SandboxTools> {
+  if (sandbox) return detectSandboxTools();
+  return { bwrap: false, seccomp: false, prlimit: false, setpriv: await detectPdeathsig() };
 }
 
 /** The child's file descriptor bwrap reads the seccomp program from (the launcher pipes it there). */
@@ -208,13 +246,14 @@ function seccompLayer(input: WrapInput, applied: boolean): SandboxLayer {
   return { layer: 'seccomp', applied: false, detail: why };
 }
 
-/** What applies to a plugin without launching it (for `plugbay check`). */
-export function sandboxReport(
-  manifest: Manifest,
-  tools: SandboxTools = detectSandboxTools(),
-): SandboxLayer[] {
+/**
+ * What applies to a plugin without launching it (for `plugbay check`, which shows what a host with the sandbox on
+ * would apply). The machine is probed only for exec plugins (once per process).
+ */
+export async function sandboxReport(manifest: Manifest, tools?: SandboxTools): Promise<SandboxLayer[]> {
   if (manifest.runtime === 'node') return nodeLayers(manifest);
   if (manifest.runtime === 'exec') {
+    tools ??= await detectSandboxTools();
     return wrapExec({
       manifest,
       pluginDir: '/plugin',

@@ -178,13 +178,13 @@ describe('seccomp layer in the exec command line', () => {
     assert.equal(disabled.layers.find((l) => l.layer === 'seccomp')?.applied, false);
   });
 
-  it('detection claims seccomp only with bwrap and a table for this architecture', () => {
-    const tools = detectSandboxTools();
+  it('detection claims seccomp only with bwrap and a table for this architecture', async () => {
+    const tools = await detectSandboxTools();
     if (tools.seccomp) assert.ok(tools.bwrap && seccompArchOf() !== undefined);
   });
 });
 
-const tools = detectSandboxTools();
+const tools = await detectSandboxTools();
 const hasClang = spawnSync('clang', ['--version'], { stdio: 'ignore' }).status === 0;
 // CI installs bubblewrap and clang on x64: never skipped there.
 const kernelSkip =
