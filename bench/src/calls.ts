@@ -5,6 +5,7 @@
 //   inline-stack  the same with attribution: 'stack' (no AsyncLocalStorage on the call path)           pinned
 //   thread        a bare MessagePort round trip vs thread host.call vs piscina, sequential             pinned
 //   pipelined     the same three with 64 calls in flight                                               all cores
+//   thread-start  start to first call: a bare Worker's first round trip vs a new host's load + first call   pinned
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
@@ -94,8 +95,50 @@ function medianRound<T extends Sequential | Pipelined>(rounds: T[]): T {
   return middle;
 }
 
+export interface StartRow {
+  name: string;
+  /** Median of the rounds, ms. */
+  medianMs: number;
+  roundsMs: number[];
+}
+
+/**
+ * Start to first call, in alternating rounds: `new Worker` to its first answered message vs a fresh host's
+ * `load` (manifest, checks, worker boot, plugin import, start) to its first answered `host.call`.
+ */
+async function threadStart(): Promise<StartRow[]> {
+  const bare: number[] = [];
+  const ours: number[] = [];
+  const rounds = quick ? 3 : 9;
+  for (let round = 0; round < rounds; round++) {
+    let t0 = performance.now();
+    const raw = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
+    await new Promise((resolve) => {
+      raw.once('message', resolve);
+      raw.postMessage([0, payload]);
+    });
+    bare.push(performance.now() - t0);
+    await raw.terminate();
+
+    t0 = performance.now();
+    const host = createHost({ logger, tiers: { thread: createThreadTier() }, tierFor: () => 'thread' });
+    await host.load(dir);
+    await host.call('echo', 'echo', payload);
+    ours.push(performance.now() - t0);
+    await host.close();
+  }
+  const row = (name: string, ms: number[]): StartRow => ({
+    name,
+    medianMs: [...ms].sort((a, b) => a - b)[ms.length >> 1] as number,
+    roundsMs: ms,
+  });
+  return [row('raw: new Worker → first round trip', bare), row('thread host.load → first host.call', ours)];
+}
+
 const results =
   mode === 'inline' || mode === 'inline-stack'
     ? await inlineMode(mode === 'inline' ? 'async-context' : 'stack')
-    : await threadModes(mode === 'pipelined' ? 'pipelined' : 'thread');
+    : mode === 'thread-start'
+      ? await threadStart()
+      : await threadModes(mode === 'pipelined' ? 'pipelined' : 'thread');
 process.stdout.write(`${JSON.stringify({ mode, results })}\n`);

@@ -4,13 +4,18 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { StartRow } from './calls.js';
 import type { Pipelined, Sequential } from './harness.js';
 import { table } from './harness.js';
 
 const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
 const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 
-function runMode(script: string, mode: string, pin: boolean): { results: (Sequential | Pipelined)[] } {
+function runMode(
+  script: string,
+  mode: string,
+  pin: boolean,
+): { results: (Sequential | Pipelined | StartRow)[] } {
   const args = [here(script), mode];
   const out =
     pin && hasTaskset
@@ -28,6 +33,7 @@ const seq = [
   ...(runMode('./calls.js', 'thread', true).results as Sequential[]),
 ];
 const pip = runMode('./calls.js', 'pipelined', false).results as Pipelined[];
+const starts = runMode('./calls.js', 'thread-start', true).results as StartRow[];
 const by = <T extends { name: string }>(rows: T[], name: string) => rows.find((r) => r.name === name)!;
 
 const rawCall = by(seq, 'raw: direct async call');
@@ -39,6 +45,8 @@ const piscina = by(seq, 'piscina run (peer)');
 const pRaw = by(pip, 'raw: MessagePort round trip');
 const pThread = by(pip, 'thread host.call');
 const pPiscina = by(pip, 'piscina run (peer)');
+const bareWorker = by(starts, 'raw: new Worker → first round trip');
+const threadStart = by(starts, 'thread host.load → first host.call');
 
 console.log(
   `## Calls: sequential, one core${hasTaskset ? ' (taskset -c 0)' : ' (taskset missing: not pinned)'}\n`,
@@ -79,6 +87,11 @@ const checks = [
     pThread.callsPerSec >= 0.8 * pRaw.callsPerSec,
   ],
   [
+    'thread start to first call (target ≤ 50 ms)',
+    `${threadStart.medianMs.toFixed(1)} ms (bare Worker ${bareWorker.medianMs.toFixed(1)} ms)`,
+    threadStart.medianMs <= 50,
+  ],
+  [
     'thread vs piscina, sequential p50 (target ≤ 1×)',
     `${(thread.p50 / piscina.p50).toFixed(2)}×`,
     thread.p50 <= piscina.p50,
@@ -89,6 +102,13 @@ const checks = [
     pThread.callsPerSec >= pPiscina.callsPerSec,
   ],
 ] as const;
+console.log('\n## Thread tier: start to first call, one core\n');
+console.log(
+  table(
+    ['path', 'median ms', 'rounds ms'],
+    starts.map((r) => [r.name, r.medianMs, r.roundsMs.map((ms) => ms.toFixed(1)).join(' ')]),
+  ),
+);
 console.log('\n## Ratios\n');
 console.log(
   table(
