@@ -44,11 +44,22 @@ test('500 load/unload cycles of a thread-tier plugin grow RSS by at most 10 MB',
     await host.unload('cyc', '1.0.0');
   };
   for (let i = 0; i < 25; i++) await cycle(); // warm up: code compiled, pools and caches at their working size
-  const before = await settledRss();
-  for (let i = 0; i < 500; i++) await cycle();
-  const grown = (await settledRss()) - before;
-  t.diagnostic(`RSS grew ${(grown / 1048576).toFixed(1)} MB over 500 cycles`);
-  assert.ok(grown <= 10 * 1048576, `RSS grew ${(grown / 1048576).toFixed(1)} MB`);
+  // RSS after 500 cycles. Native memory also rises once, by 10 to 20 MB, at a random cycle (the allocator keeping
+  // pages a worker used; it never repeats: 1,500 cycles plateau the same). A leak grows in every window, so a
+  // window over the limit earns one more window, which must stay under it.
+  const window = async (): Promise<number> => {
+    const before = await settledRss();
+    for (let i = 0; i < 500; i++) await cycle();
+    return (await settledRss()) - before;
+  };
+  const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
+  let grown = await window();
+  t.diagnostic(`RSS grew ${mb(grown)} MB over 500 cycles`);
+  if (grown > 10 * 1048576) {
+    grown = await window();
+    t.diagnostic(`RSS grew ${mb(grown)} MB over the next 500 cycles`);
+  }
+  assert.ok(grown <= 10 * 1048576, `RSS grew ${mb(grown)} MB in two windows of 500 cycles`);
   assert.deepEqual(host.versions(), []);
 });
 

@@ -422,8 +422,9 @@ class Host implements PluginHost {
         level: trust.level,
       });
     for (const warning of gate.decision.warnings) this.#log.warn({ plugin: name, version }, warning);
-    // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts).
-    const ajv = createAjv();
+    // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts). The
+    // manifest check validated these schemas against the meta-schema already.
+    const ajv = createAjv({ validateSchema: false });
     const config = checkConfig(ajv, plugin, this.#s.config[name]);
     const cells = this.#metrics?.version(name, version, kind, Object.keys(plugin.manifest.functions));
     const functions = compileFunctions(ajv, plugin, cells?.fns);
