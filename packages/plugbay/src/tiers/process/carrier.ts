@@ -1,5 +1,6 @@
 /** The one internal seam between the instance and the bytes: frames and gRPC implement it alike. */
 import type { Health } from '@plugbay/sdk';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 
 export interface Described {
@@ -19,4 +20,20 @@ export interface Carrier {
   shutdown(timeoutMs: number): Promise<void>;
   /** Fails every call in flight at once with `err` and closes the connection; idempotent. */
   destroy(err: Error): void;
+}
+
+/** A call's input as the JSON its CallRequest carries; what JSON cannot hold (a BigInt, a cycle) is the caller's mistake. */
+export function inputJson(input: unknown, source: ErrorSource): string {
+  try {
+    return JSON.stringify(input ?? null);
+  } catch (err) {
+    throw new PlugbayError(
+      'PLUGBAY_INVALID_INPUT',
+      `input cannot be sent as JSON: ${(err as Error).message}`,
+      {
+        ...source,
+        cause: err,
+      },
+    );
+  }
 }

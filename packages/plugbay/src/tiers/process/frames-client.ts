@@ -7,7 +7,7 @@ import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import type { Carrier, Described } from './carrier.js';
+import { type Carrier, type Described, inputJson } from './carrier.js';
 import { fromErrorMessage } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -203,19 +203,13 @@ export class FramesCarrier implements Carrier {
       frame = encodeCallFrame(
         id,
         fn,
-        JSON.stringify(input ?? null),
+        inputJson(input, this.#source),
         ctx.traceparent ?? '',
         ctx.key ?? '',
         ctx.deadline,
       );
     } catch (err) {
-      // JSON cannot hold the input (a BigInt, a cycle): the caller's mistake, and a rejection as Instance.call promises
-      return Promise.reject(
-        new PlugbayError('PLUGBAY_INVALID_INPUT', `input cannot be sent as JSON: ${(err as Error).message}`, {
-          ...this.#source,
-          cause: err,
-        }),
-      );
+      return Promise.reject(err); // Instance.call rejects, never throws
     }
     return new Promise((resolve, reject) => {
       this.#pending.set(id, {

@@ -9,7 +9,7 @@ import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
 import type { ErrorSource } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import type { Carrier, Described } from './carrier.js';
+import { type Carrier, type Described, inputJson } from './carrier.js';
 import { fromErrorMessage, fromGrpcStatus } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -257,13 +257,18 @@ export class GrpcCarrier implements Carrier {
    */
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    const req = encodeCallRequest(
-      fn,
-      JSON.stringify(input ?? null),
-      ctx.traceparent ?? '',
-      ctx.key ?? '',
-      ctx.deadline,
-    );
+    let req: Buffer;
+    try {
+      req = encodeCallRequest(
+        fn,
+        inputJson(input, this.#source),
+        ctx.traceparent ?? '',
+        ctx.key ?? '',
+        ctx.deadline,
+      );
+    } catch (err) {
+      return Promise.reject(err); // Instance.call rejects, never throws
+    }
     return new Promise((resolve, reject) => {
       // Registered here rather than through #track: one promise per call instead of three.
       const inflight = this.#inflight;
