@@ -4,7 +4,10 @@
 //    switch is health check + route flip + persist;
 //  - cold: 10 × host.activate where the previous stable is drained and released, so each switch also starts a
 //    new worker for the target (what a real upgrade costs).
-// Target: p99 during the switches ≤ 2× steady p99, zero failed calls. BENCH_QUICK=1: fewer switches and calls.
+// Each phase spans at least as many calls as the steady state, with its switches spread over them (the next one
+// starts after its share of the calls, or when the last one is done if that is later): a p99 over a window a
+// fifth as long as the steady one would compare noise. Target: p99 during the switches ≤ 2× steady p99, zero
+// failed calls. BENCH_QUICK=1: fewer switches and calls.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,8 +58,15 @@ interface Phase {
   callsPerSec: number;
 }
 
-/** Runs 64 lanes of calls until `done()` says stop; returns the latency percentiles and throughput. */
-async function run(name: string, done: (completed: number) => boolean): Promise<Phase> {
+/**
+ * Runs 64 lanes of calls until `done()` says stop; returns the latency percentiles and throughput. `onCall` sees
+ * the number of calls completed so far after each one.
+ */
+async function run(
+  name: string,
+  done: (completed: number) => boolean,
+  onCall?: (completed: number) => void,
+): Promise<Phase> {
   const samples: number[] = [];
   let failed = 0;
   const lane = async () => {
@@ -68,6 +78,7 @@ async function run(name: string, done: (completed: number) => boolean): Promise<
         failed++;
       }
       samples.push((performance.now() - t0) * 1000);
+      onCall?.(samples.length);
     }
   };
   const start = performance.now();
@@ -88,17 +99,31 @@ async function run(name: string, done: (completed: number) => boolean): Promise<
 
 await run('warm-up', (n) => n >= steadyCalls / 4);
 const steady = await run('steady state', (n) => n >= steadyCalls);
-/** Runs `count` activations alternating the two versions while the 64 lanes call. */
+/** `count` activations alternating the two versions, spread over a steady state's worth of calls by the 64 lanes. */
 async function underSwitches(name: string, count: number): Promise<Phase> {
+  const every = steadyCalls / count;
   let switching = true;
+  let due: { at: number; go: () => void } | undefined;
   const swaps = (async () => {
     try {
-      for (let i = 1; i <= count; i++) await host.activate('echo', versions[i % 2]!);
+      for (let i = 1; i <= count; i++) {
+        await host.activate('echo', versions[i % 2]!);
+        if (i < count) await new Promise<void>((go) => (due = { at: i * every, go }));
+      }
     } finally {
       switching = false;
     }
   })();
-  const phase = await run(name, () => !switching);
+  const phase = await run(
+    name,
+    (n) => !switching && n >= steadyCalls,
+    (n) => {
+      if (due !== undefined && n >= due.at) {
+        due.go();
+        due = undefined;
+      }
+    },
+  );
   await swaps;
   return phase;
 }
