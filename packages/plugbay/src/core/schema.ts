@@ -81,9 +81,14 @@ export function schemaProblem(ajv: Ajv, schema: unknown): string | undefined {
   if (typeof schema === 'boolean') return undefined;
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
     return 'must be a JSON Schema object';
-  if (!ajv.validateSchema(schema as object)) {
-    return `must be a valid JSON Schema: ${ajv.errorsText(ajv.errors, { dataVar: 'schema' })}`;
+  let valid: boolean;
+  try {
+    valid = ajv.validateSchema(schema as object) as boolean;
+  } catch (err) {
+    // Ajv throws rather than answers for a `$schema` it has no meta-schema for (2020-12, a non-string …)
+    return `must be a valid JSON Schema: ${(err as Error).message}`;
   }
+  if (!valid) return `must be a valid JSON Schema: ${ajv.errorsText(ajv.errors, { dataVar: 'schema' })}`;
   return undefined;
 }
 

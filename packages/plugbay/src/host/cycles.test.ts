@@ -56,10 +56,14 @@ test('500 load/unload cycles of a thread-tier plugin grow RSS by at most 10 MB',
   let grown = await window();
   t.diagnostic(`RSS grew ${mb(grown)} MB over 500 cycles`);
   if (grown > 10 * 1048576) {
+    const first = grown;
     grown = await window();
     t.diagnostic(`RSS grew ${mb(grown)} MB over the next 500 cycles`);
+    assert.ok(
+      grown <= 10 * 1048576,
+      `RSS grew ${mb(first)} MB, then ${mb(grown)} MB, over two windows of 500 cycles`,
+    );
   }
-  assert.ok(grown <= 10 * 1048576, `RSS grew ${mb(grown)} MB in two windows of 500 cycles`);
   assert.deepEqual(host.versions(), []);
 });
 

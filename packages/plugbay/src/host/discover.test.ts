@@ -78,6 +78,12 @@ const badFields: [string, Record<string, unknown>, string, string][] = [
     'functions.f.timeoutMs',
     'minimum',
   ],
+  [
+    'function input under a $schema draft plugbay does not know',
+    { functions: { f: { input: { $schema: 'https://json-schema.org/draft/2020-12/schema' }, output: {} } } },
+    'functions.f.input',
+    'json-schema',
+  ],
   ['bad engines range', { engines: { node: 'twenty' } }, 'engines.node', 'semver-range'],
   ['bad permission memoryMb', { permissions: { memoryMb: -1 } }, 'permissions.memoryMb', 'minimum'],
   ['absolute entry', { entry: '/etc/passwd' }, 'entry', 'inside-plugin-dir'],
@@ -168,6 +174,13 @@ test('discover: broken plugins are reported and skipped, the rest are returned',
     manifest: manifest({ name: 'old', engines: { node: '<1' } }),
     files: { 'index.mjs': source },
   });
+  await writePlugin(root, 'draft2020', {
+    manifest: manifest({
+      name: 'draft2020',
+      functions: { f: { input: { $schema: 'https://json-schema.org/draft/2020-12/schema' }, output: {} } },
+    }),
+    files: { 'index.mjs': source },
+  });
   await writeFile(join(root, 'README.md'), 'not a plugin');
   const { plugins, diagnostics } = await discover(root);
   assert.deepEqual(
@@ -176,6 +189,7 @@ test('discover: broken plugins are reported and skipped, the rest are returned',
   );
   assert.deepEqual(diagnostics.map((d) => d.code).sort(), [
     'PLUGBAY_ENGINE_MISMATCH',
+    'PLUGBAY_MANIFEST_INVALID',
     'PLUGBAY_MANIFEST_INVALID',
     'PLUGBAY_MANIFEST_INVALID',
   ]);

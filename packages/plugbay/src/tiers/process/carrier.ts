@@ -24,12 +24,33 @@ export interface Carrier {
 
 /** A call's input as the JSON its CallRequest carries; what JSON cannot hold (a BigInt, a cycle) is the caller's mistake. */
 export function inputJson(input: unknown, source: ErrorSource): string {
+  let json: string | undefined;
   try {
-    return JSON.stringify(input ?? null);
+    json = JSON.stringify(input ?? null);
+  } catch (err) {
+    throw invalidInput((err as Error).message, source, err);
+  }
+  // a function, a symbol, or a toJSON() that returns undefined
+  if (json === undefined) throw invalidInput(`${typeof input} has no JSON form`, source);
+  return json;
+}
+
+function invalidInput(why: string, source: ErrorSource, cause?: unknown): PlugbayError {
+  return new PlugbayError('PLUGBAY_INVALID_INPUT', `input cannot be sent as JSON: ${why}`, {
+    ...source,
+    cause,
+  });
+}
+
+/** A CallResponse's output bytes as a value (empty: undefined); bytes that are not JSON are the plugin's fault. */
+export function outputValue(output: Uint8Array, source: ErrorSource): unknown {
+  if (output.length === 0) return undefined;
+  try {
+    return JSON.parse(decoder.decode(output));
   } catch (err) {
     throw new PlugbayError(
-      'PLUGBAY_INVALID_INPUT',
-      `input cannot be sent as JSON: ${(err as Error).message}`,
+      'PLUGBAY_INVALID_OUTPUT',
+      `the plugin's output is not JSON: ${(err as Error).message}`,
       {
         ...source,
         cause: err,
@@ -37,3 +58,5 @@ export function inputJson(input: unknown, source: ErrorSource): string {
     );
   }
 }
+
+const decoder = new TextDecoder();

@@ -7,7 +7,7 @@ import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson } from './carrier.js';
+import { type Carrier, type Described, inputJson, outputValue } from './carrier.js';
 import { fromErrorMessage } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -22,7 +22,6 @@ interface Pending {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export async function connectFrames(
   socketPath: string,
@@ -217,7 +216,7 @@ export class FramesCarrier implements Carrier {
           try {
             const res = decodeCallResponse(payload);
             if (res.error !== undefined) reject(fromErrorMessage(res.error, this.#source));
-            else resolve(res.output.length === 0 ? undefined : JSON.parse(decoder.decode(res.output)));
+            else resolve(outputValue(res.output, this.#source));
           } catch (err) {
             reject(PlugbayError.from(err, 'PLUGBAY_INTERNAL', this.#source));
           }

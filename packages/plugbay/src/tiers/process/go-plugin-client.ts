@@ -4,13 +4,13 @@
  * bytes as base64, 64-bit integers as strings, enums by name).
  */
 import path from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described } from './carrier.js';
-import { GoPluginServices, grpcClient, unary } from './grpc-client.js';
+import { asBuffer, callMetadata, GoPluginServices, grpcClient, unary } from './grpc-client.js';
 
 interface Method {
   path: string;
@@ -103,26 +103,25 @@ export class GoPluginCarrier implements Carrier {
         new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `service has no unary method ${fn}`, this.#source),
       );
     }
-    const metadata = new grpc.Metadata();
-    if (ctx.traceparent !== undefined) metadata.set('traceparent', ctx.traceparent);
-    if (ctx.key !== undefined) metadata.set('x-plugbay-key', ctx.key);
-    const serialize = (v: object): Buffer => {
-      try {
-        return m.serialize(v);
-      } catch (err) {
-        throw new PlugbayError(
+    // Encoded here, not by grpc-js, which would turn a failure into an INTERNAL status (the plugin's fault).
+    let request: Buffer;
+    try {
+      request = m.serialize((input ?? {}) as object);
+    } catch (err) {
+      return Promise.reject(
+        new PlugbayError(
           'PLUGBAY_INVALID_INPUT',
           `input does not fit the request message: ${(err as Error).message}`,
-          this.#source,
-        );
-      }
-    };
+          { ...this.#source, cause: err },
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.#inflight.add(reject);
-      unary(this.#client, m.path, serialize, m.deserialize, (input ?? {}) as object, {
+      unary(this.#client, m.path, asBuffer, m.deserialize, request, {
         deadline: ctx.deadline,
         source: this.#source,
-        metadata,
+        metadata: callMetadata(ctx),
         onAbort: (l) => ctx.onAbort(l),
       })
         .then(resolve, reject)

@@ -97,6 +97,10 @@ describe('go-plugin compatibility', { skip }, () => {
     // the service's own error (key not found) is a plugin error; an unknown method is an unknown function
     assert.equal(await codeOf(call(instance, 'Get', { key: 'missing' })), 'PLUGBAY_PLUGIN_ERROR');
     assert.equal(await codeOf(call(instance, 'Delete', { key: 'x' })), 'PLUGBAY_UNKNOWN_FUNCTION');
+    // input that does not fit the request message is the caller's mistake, not the plugin's
+    assert.equal(await codeOf(call(instance, 'Put', { key: 'k', value: '!!!' })), 'PLUGBAY_INVALID_INPUT');
+    // a routing key that is not printable ASCII cannot be gRPC metadata: the call goes without it
+    assert.deepEqual(await call(instance, 'Get', { key: 'greeting' }, { key: 'clé-7' }), { value });
     assert.equal((await instance.health(new AbortController().signal)).status, 'ok');
     const pid = instance.pid as number;
     await instance.close();

@@ -9,14 +9,14 @@ import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
 import type { ErrorSource } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson } from './carrier.js';
+import { type Carrier, type Described, inputJson, outputValue } from './carrier.js';
 import { fromErrorMessage, fromGrpcStatus } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
-const asBuffer = (b: Buffer): Buffer => b;
+/** The identity serializer, for requests encoded before the call. */
+export const asBuffer = (b: Buffer): Buffer => b;
 /** What grpc-js accepts as a metadata value. */
 const headerSafe = /^[\x20-\x7e]*$/;
 const serializer = (type: protobuf.Type) => (value: object) =>
@@ -36,7 +36,7 @@ export function grpcClient(socketPath: string): grpc.Client {
 const noOptions: grpc.CallOptions = Object.freeze({});
 
 /** Traceparent and routing key as gRPC metadata, for plugins on their own gRPC stack. */
-function callMetadata(ctx: CallContext): grpc.Metadata {
+export function callMetadata(ctx: CallContext): grpc.Metadata {
   const metadata = new grpc.Metadata();
   // Metadata values must be printable ASCII; anything else travels only in the message.
   if (ctx.traceparent !== undefined && headerSafe.test(ctx.traceparent))
@@ -295,7 +295,7 @@ export class GrpcCarrier implements Carrier {
           inflight.delete(fail);
           try {
             if (res.error !== undefined) reject(fromErrorMessage(res.error, this.#source));
-            else resolve(res.output.length === 0 ? undefined : JSON.parse(decoder.decode(res.output)));
+            else resolve(outputValue(res.output, this.#source));
           } catch (e) {
             reject(e);
           }

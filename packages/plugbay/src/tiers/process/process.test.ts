@@ -46,6 +46,7 @@ for (const carrier of ['frames', 'grpc'] as const) {
       assert.equal(await codeOf(call(instance, 'nope')), 'PLUGBAY_UNKNOWN_FUNCTION');
       // input JSON cannot hold is refused before anything is sent, and the connection serves on
       assert.equal(await codeOf(call(instance, 'echo', { n: 1n })), 'PLUGBAY_INVALID_INPUT');
+      assert.equal(await codeOf(call(instance, 'echo', () => 1)), 'PLUGBAY_INVALID_INPUT');
       assert.deepEqual(((await call(instance, 'echo', { n: 1 })) as { input: unknown }).input, { n: 1 });
 
       const socket = instance.socketPath as string;

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { PlugbayError } from '../../core/errors.js';
+import { inputJson, outputValue } from './carrier.js';
 import { fromExit, fromGrpcStatus, GrpcStatus } from './errors.js';
 import { parseHandshake } from './launch.js';
 import { lineSplitter, parseLogLine } from './log-lines.js';
@@ -167,6 +168,42 @@ describe('SDK codec vs protobufjs', () => {
     assert.equal(
       (t.HealthCheckResponse.decode(w.encodeHealthCheckResponse(2)) as unknown as { status: number }).status,
       2,
+    );
+  });
+});
+
+describe('call values', () => {
+  const source = { plugin: 'p', version: '1.0.0' };
+  const code = (work: () => unknown) => {
+    try {
+      work();
+    } catch (err) {
+      assert.ok(err instanceof PlugbayError);
+      return err.code;
+    }
+    assert.fail('no error');
+  };
+
+  it("input JSON cannot hold is the caller's mistake; output that is not JSON is the plugin's", () => {
+    assert.equal(inputJson({ a: 'é' }, source), '{"a":"é"}');
+    assert.equal(inputJson(undefined, source), 'null');
+    assert.equal(
+      code(() => inputJson({ n: 1n }, source)),
+      'PLUGBAY_INVALID_INPUT',
+    );
+    assert.equal(
+      code(() => inputJson(() => 1, source)),
+      'PLUGBAY_INVALID_INPUT',
+    );
+    assert.equal(
+      code(() => inputJson({ toJSON: () => undefined }, source)),
+      'PLUGBAY_INVALID_INPUT',
+    );
+    assert.deepEqual(outputValue(new TextEncoder().encode('{"a":1}'), source), { a: 1 });
+    assert.equal(outputValue(new Uint8Array(0), source), undefined);
+    assert.equal(
+      code(() => outputValue(new TextEncoder().encode('{'), source)),
+      'PLUGBAY_INVALID_OUTPUT',
     );
   });
 });
