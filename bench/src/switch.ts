@@ -12,6 +12,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { createHost } from 'plugbay';
 import { payload } from './echo-plugin.js';
@@ -59,11 +60,12 @@ interface Phase {
 }
 
 /**
- * Runs 64 lanes of calls until `done()` says stop; returns the latency percentiles and throughput. `onCall` sees
+ * Runs 64 lanes of `call` until `done()` says stop; returns the latency percentiles and throughput. `onCall` sees
  * the number of calls completed so far after each one.
  */
 async function run(
   name: string,
+  call: () => Promise<unknown>,
   done: (completed: number) => boolean,
   onCall?: (completed: number) => void,
 ): Promise<Phase> {
@@ -73,7 +75,7 @@ async function run(
     while (!done(samples.length)) {
       const t0 = performance.now();
       try {
-        await host.call('echo', 'echo', payload);
+        await call();
       } catch {
         failed++;
       }
@@ -97,17 +99,24 @@ async function run(
   };
 }
 
-await run('warm-up', (n) => n >= steadyCalls / 4);
-const steady = await run('steady state', (n) => n >= steadyCalls);
-/** `count` activations alternating the two versions, spread over a steady state's worth of calls by the 64 lanes. */
-async function underSwitches(name: string, count: number): Promise<Phase> {
+const ours = () => host.call('echo', 'echo', payload);
+await run('warm-up', ours, (n) => n >= steadyCalls / 4);
+const steady = await run('steady state', ours, (n) => n >= steadyCalls);
+
+/** `count` steps (switches) run one after another, spread over a steady state's worth of calls by the 64 lanes. */
+async function spread(
+  name: string,
+  call: () => Promise<unknown>,
+  count: number,
+  step: (i: number) => Promise<unknown>,
+): Promise<Phase> {
   const every = steadyCalls / count;
   let switching = true;
   let due: { at: number; go: () => void } | undefined;
-  const swaps = (async () => {
+  const steps = (async () => {
     try {
       for (let i = 1; i <= count; i++) {
-        await host.activate('echo', versions[i % 2]!);
+        await step(i);
         if (i < count) await new Promise<void>((go) => (due = { at: i * every, go }));
       }
     } finally {
@@ -116,6 +125,7 @@ async function underSwitches(name: string, count: number): Promise<Phase> {
   })();
   const phase = await run(
     name,
+    call,
     (n) => !switching && n >= steadyCalls,
     (n) => {
       if (due !== undefined && n >= due.at) {
@@ -124,9 +134,13 @@ async function underSwitches(name: string, count: number): Promise<Phase> {
       }
     },
   );
-  await swaps;
+  await steps;
   return phase;
 }
+
+/** `count` activations alternating the two versions. */
+const underSwitches = (name: string, count: number) =>
+  spread(name, ours, count, (i) => host.activate('echo', versions[i % 2]!));
 
 const warm = await underSwitches(`during ${warmSwitches} warm switches`, warmSwitches);
 await host.setRoute('echo', { stable: versions[0] });
@@ -134,17 +148,50 @@ const cold = await underSwitches(`during ${coldSwitches} cold switches`, coldSwi
 await host.close();
 await rm(root, { recursive: true, force: true });
 
+// The raw boundary, the same way: two bare echo workers, the lanes' traffic flipped between them.
+function echoWorker(): { call: () => Promise<unknown>; worker: Worker } {
+  const worker = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
+  const pending = new Map<number, (v: unknown) => void>();
+  worker.on('message', ([id, value]: [number, unknown]) => {
+    pending.get(id)?.(value);
+    pending.delete(id);
+  });
+  let nextId = 0;
+  const call = () =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage([id, payload]);
+    });
+  return { call, worker };
+}
+const raw = [echoWorker(), echoWorker()] as const;
+let current = 0;
+const rawCall = () => raw[current]!.call();
+await run('raw warm-up', rawCall, (n) => n >= steadyCalls / 4);
+const rawSteady = await run('raw: steady state', rawCall, (n) => n >= steadyCalls);
+const rawFlips = await spread(`raw: during ${warmSwitches} flips`, rawCall, warmSwitches, async () => {
+  current ^= 1;
+});
+await Promise.all(raw.map((r) => r.worker.terminate()));
+
+const ratio = (p: Phase, base: Phase) => ({
+  name: p.name,
+  p99Ratio: Number((p.p99Us / base.p99Us).toFixed(2)),
+  throughputRatio: Number((p.callsPerSec / base.callsPerSec).toFixed(2)),
+  failed: p.failed,
+});
 const result = {
   benchmark: 'switch',
   tier: 'thread',
   inflight,
-  phases: [steady, warm, cold],
-  ratios: [warm, cold].map((p) => ({
-    name: p.name,
-    p99Ratio: Number((p.p99Us / steady.p99Us).toFixed(2)),
-    throughputRatio: Number((p.callsPerSec / steady.callsPerSec).toFixed(2)),
-    failed: p.failed,
-    targetMet: p.p99Us <= 2 * steady.p99Us && p.failed === 0,
-  })),
+  phases: [steady, warm, cold, rawSteady, rawFlips],
+  ratios: [
+    ...[warm, cold].map((p) => ({
+      ...ratio(p, steady),
+      targetMet: p.p99Us <= 2 * steady.p99Us && p.failed === 0,
+    })),
+    { ...ratio(rawFlips, rawSteady), targetMet: undefined },
+  ],
 };
 console.log(JSON.stringify(result));
