@@ -6,12 +6,11 @@
 //   thread        a bare MessagePort round trip vs thread host.call vs piscina, sequential             pinned
 //   pipelined     the same three with 64 calls in flight                                               all cores
 //   thread-start  start to first call: a bare Worker's first round trip vs a new host's load + first call   pinned
-import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import { createHost, createInlineTier, createThreadTier } from 'plugbay';
 import { payload, writeEchoPlugin } from './echo-plugin.js';
-import { type Pipelined, pipelined, type Sequential, sequential } from './harness.js';
+import { type Pipelined, pipelined, rawEchoWorker, type Sequential, sequential } from './harness.js';
 
 const mode = process.argv[2] ?? 'inline';
 const quick = process.env.BENCH_QUICK === '1';
@@ -41,19 +40,8 @@ async function inlineMode(attribution: 'async-context' | 'stack'): Promise<Seque
 async function threadModes(kind: 'thread' | 'pipelined'): Promise<(Sequential | Pipelined)[]> {
   const host = createHost({ logger, tiers: { thread: createThreadTier() }, tierFor: () => 'thread' });
   await host.load(dir);
-  const raw = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
-  const pending = new Map<number, (v: unknown) => void>();
-  raw.on('message', ([id, value]: [number, unknown]) => {
-    pending.get(id)?.(value);
-    pending.delete(id);
-  });
-  let nextId = 0;
-  const roundTrip = () =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      pending.set(id, resolve);
-      raw.postMessage([id, payload]);
-    });
+  const raw = rawEchoWorker(payload);
+  const roundTrip = raw.call;
   const pool = new Piscina({
     filename: new URL('./piscina-echo.js', import.meta.url).href,
     minThreads: 1,
@@ -82,7 +70,7 @@ async function threadModes(kind: 'thread' | 'pipelined'): Promise<(Sequential | 
     }
   }
   for (const [name] of paths) results.push(medianRound(byPath.get(name) ?? []));
-  await Promise.all([host.close(), raw.terminate(), pool.destroy()]);
+  await Promise.all([host.close(), raw.worker.terminate(), pool.destroy()]);
   return results;
 }
 
@@ -112,13 +100,10 @@ async function threadStart(): Promise<StartRow[]> {
   const rounds = quick ? 3 : 9;
   for (let round = 0; round < rounds; round++) {
     let t0 = performance.now();
-    const raw = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
-    await new Promise((resolve) => {
-      raw.once('message', resolve);
-      raw.postMessage([0, payload]);
-    });
+    const raw = rawEchoWorker(payload);
+    await raw.call();
     bare.push(performance.now() - t0);
-    await raw.terminate();
+    await raw.worker.terminate();
 
     t0 = performance.now();
     const host = createHost({ logger, tiers: { thread: createThreadTier() }, tierFor: () => 'thread' });

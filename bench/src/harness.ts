@@ -1,6 +1,7 @@
 // Measurement helpers shared by the benchmarks: sequential per-call time and pipelined throughput, both run
 // beside a raw baseline of the same boundary in the same process, so results are read as ratios.
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 
 export interface Sequential {
   name: string;
@@ -81,4 +82,22 @@ function fmt(n: number): string {
   if (Math.abs(n) >= 1000) return Math.round(n).toLocaleString('en-US');
   if (Math.abs(n) >= 10) return n.toFixed(1);
   return n.toFixed(3);
+}
+
+/** The raw thread boundary: a bare worker echoing `[id, message]`; `call()` is one MessagePort round trip. */
+export function rawEchoWorker(message: unknown): { call: () => Promise<unknown>; worker: Worker } {
+  const worker = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
+  const pending = new Map<number, (v: unknown) => void>();
+  worker.on('message', ([id, value]: [number, unknown]) => {
+    pending.get(id)?.(value);
+    pending.delete(id);
+  });
+  let nextId = 0;
+  const call = () =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      worker.postMessage([id, message]);
+    });
+  return { call, worker };
 }

@@ -12,10 +12,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { createHost } from 'plugbay';
 import { payload } from './echo-plugin.js';
+import { rawEchoWorker } from './harness.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const warmSwitches = quick ? 20 : 100;
@@ -149,23 +149,7 @@ await host.close();
 await rm(root, { recursive: true, force: true });
 
 // The raw boundary, the same way: two bare echo workers, the lanes' traffic flipped between them.
-function echoWorker(): { call: () => Promise<unknown>; worker: Worker } {
-  const worker = new Worker(new URL('./raw-echo-worker.js', import.meta.url));
-  const pending = new Map<number, (v: unknown) => void>();
-  worker.on('message', ([id, value]: [number, unknown]) => {
-    pending.get(id)?.(value);
-    pending.delete(id);
-  });
-  let nextId = 0;
-  const call = () =>
-    new Promise((resolve) => {
-      const id = nextId++;
-      pending.set(id, resolve);
-      worker.postMessage([id, payload]);
-    });
-  return { call, worker };
-}
-const raw = [echoWorker(), echoWorker()] as const;
+const raw = [rawEchoWorker(payload), rawEchoWorker(payload)] as const;
 let current = 0;
 const rawCall = () => raw[current]!.call();
 await run('raw warm-up', rawCall, (n) => n >= steadyCalls / 4);
