@@ -132,3 +132,4 @@ export const manifestSchema = Type.Object(
 
 export type Manifest = Static<typeof manifestSchema>;
 export type FunctionSpec = Static<typeof FunctionSpec>;
+export type Permissions = Static<typeof Permissions>;

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events';
 import type { Health, PluginLogger } from '@plugbay/sdk';
 import type { ErrorCode, PlugbayError } from './errors.js';
 import type { Manifest } from './manifest.js';
+import type { Permissions } from './manifest-schema.js';
 
 /** Where a loaded version runs (a host decision; see DESIGN.md "Vocabulary"). */
 export type TierKind = 'inline' | 'thread' | 'process' | 'wasm';
@@ -51,6 +52,11 @@ export interface CheckedPlugin {
   readonly manifest: Manifest;
   /** Absolute, resolved path of the manifest's entry; proven to be inside `dir`. */
   readonly entryPath: string;
+  /**
+   * The permissions this version runs with: the only ones a tier applies. Discovery sets the manifest's request;
+   * the host replaces it with what the operator granted before a tier sees the plugin.
+   */
+  readonly permissions: Permissions;
   /** Non-fatal diagnostics (warnings) found while checking. */
   readonly warnings: readonly Diagnostic[];
 }

@@ -142,6 +142,7 @@ export async function checkPluginDir(
     dir,
     manifest,
     entryPath: (entry as { path: string }).path,
+    permissions: manifest.permissions ?? {},
     warnings,
   };
   return { plugin, diagnostics: warnings };

@@ -26,7 +26,14 @@ export async function fixture(name: string): Promise<CheckedPlugin> {
   const result = validateManifest(JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8')));
   if (!('manifest' in result)) throw new Error(`fixture ${name}: ${JSON.stringify(result.problems)}`);
   const m = result.manifest;
-  return { id: `${m.name}@${m.version}`, dir, manifest: m, entryPath: resolve(dir, m.entry), warnings: [] };
+  return {
+    id: `${m.name}@${m.version}`,
+    dir,
+    manifest: m,
+    entryPath: resolve(dir, m.entry),
+    permissions: m.permissions ?? {},
+    warnings: [],
+  };
 }
 
 /** A CallContext whose abort the test triggers; listeners run once, like the host's. */

@@ -32,6 +32,7 @@ function checkedExample(name: string): CheckedPlugin {
     dir,
     manifest,
     entryPath: path.join(dir, manifest.entry),
+    permissions: manifest.permissions ?? {},
     warnings: [],
   };
 }

@@ -169,7 +169,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   async #launch(): Promise<Running> {
     const { plugin } = this;
     const m = plugin.manifest;
-    const perms = m.permissions ?? {};
+    const perms = plugin.permissions;
     let command: string;
     let args: string[];
     let env: Record<string, string>;
@@ -193,7 +193,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
           : {}),
       });
       protocols = [this.#opts.nodeCarrier];
-      this.sandbox = nodeLayers(m);
+      this.sandbox = nodeLayers(perms);
     } else if (m.runtime === 'exec') {
       handshake = m.handshake ?? sdkHandshake;
       // Probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is. The first
@@ -204,6 +204,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       }
       const wrapped = wrapExec({
         manifest: m,
+        permissions: perms,
         pluginDir: fs.realpathSync(plugin.dir),
         entryPath: plugin.entryPath,
         socketDir: this.#socketDir,

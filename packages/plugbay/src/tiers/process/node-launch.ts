@@ -85,7 +85,7 @@ function permissionFlag(): string {
 /** Node flags from the manifest's permissions (DESIGN.md "Node facts": untrusted JS gets the permission model). */
 export function nodeArgs(input: NodeLaunchInput): string[] {
   const { plugin, sdkEntry } = input;
-  const perms = plugin.manifest.permissions ?? {};
+  const perms = plugin.permissions;
   const read = new Set<string>([fs.realpathSync(plugin.dir), ...sdkReadDirs(sdkEntry, input.carrier)]);
   for (const p of perms.fs?.read ?? []) read.add(path.resolve(plugin.dir, p));
   const args = [permissionFlag(), '--disable-warning=ExperimentalWarning'];

@@ -18,6 +18,7 @@ describe('exec plugin sandbox', () => {
     const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false };
     const wrapped = wrapExec({
       manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
+      permissions: {},
       pluginDir: '/p',
       entryPath: '/p/bin',
       socketDir: '/tmp/s',
@@ -30,6 +31,7 @@ describe('exec plugin sandbox', () => {
       if (layer.layer !== 'env-allowlist') assert.equal(layer.applied, false, layer.layer);
     const report = await sandboxReport(
       { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
+      {},
       tools,
     );
     assert.equal(report.find((l) => l.layer === 'bubblewrap')?.applied, tools.bwrap);

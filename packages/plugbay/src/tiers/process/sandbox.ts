@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Manifest } from '../../core/manifest.js';
+import type { Permissions } from '../../core/manifest-schema.js';
 import { deniedNames, seccompArchOf, seccompProgram } from './seccomp.js';
 
 export interface SandboxTools {
@@ -116,6 +117,8 @@ export const seccompFd = 3;
 
 export interface WrapInput {
   manifest: Manifest;
+  /** What the plugin was granted (CheckedPlugin.permissions), not what its manifest asks for. */
+  permissions: Permissions;
   pluginDir: string;
   entryPath: string;
   socketDir: string;
@@ -135,7 +138,7 @@ export function wrapExec(input: WrapInput): {
   fd3?: Buffer;
 } {
   const { manifest, tools } = input;
-  const perms = manifest.permissions ?? {};
+  const perms = input.permissions;
   const layers: SandboxLayer[] = [
     {
       layer: 'env-allowlist',
@@ -250,12 +253,17 @@ function seccompLayer(input: WrapInput, applied: boolean): SandboxLayer {
  * What applies to a plugin without launching it (for `plugbay check`, which shows what a host with the sandbox on
  * would apply). The machine is probed only for exec plugins (once per process).
  */
-export async function sandboxReport(manifest: Manifest, tools?: SandboxTools): Promise<SandboxLayer[]> {
-  if (manifest.runtime === 'node') return nodeLayers(manifest);
+export async function sandboxReport(
+  manifest: Manifest,
+  permissions: Permissions = manifest.permissions ?? {},
+  tools?: SandboxTools,
+): Promise<SandboxLayer[]> {
+  if (manifest.runtime === 'node') return nodeLayers(permissions);
   if (manifest.runtime === 'exec') {
     tools ??= await detectSandboxTools();
     return wrapExec({
       manifest,
+      permissions,
       pluginDir: '/plugin',
       entryPath: '/plugin/entry',
       socketDir: '/tmp',
@@ -266,8 +274,7 @@ export async function sandboxReport(manifest: Manifest, tools?: SandboxTools): P
   return [];
 }
 
-export function nodeLayers(manifest: Manifest): SandboxLayer[] {
-  const perms = manifest.permissions ?? {};
+export function nodeLayers(perms: Permissions): SandboxLayer[] {
   return [
     {
       layer: 'node-permission-model',

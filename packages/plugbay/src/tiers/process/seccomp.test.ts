@@ -153,7 +153,14 @@ describe('seccomp program (decoded)', () => {
 
 describe('seccomp layer in the exec command line', () => {
   const manifest = { name: 'x', version: '1.0.0', runtime: 'exec' as const, entry: 'bin', functions: {} };
-  const input = { manifest, pluginDir: '/p', entryPath: '/p/bin', socketDir: '/s', disabled: false };
+  const input = {
+    manifest,
+    permissions: {},
+    pluginDir: '/p',
+    entryPath: '/p/bin',
+    socketDir: '/s',
+    disabled: false,
+  };
   const all = { bwrap: true, seccomp: true, prlimit: true, setpriv: true };
 
   it('passes the program on fd 3 to bwrap and reports the layer only when bwrap loads it', () => {
@@ -211,6 +218,7 @@ describe('seccomp in the kernel (bwrap loads the filter)', { skip: kernelSkip },
   ): Promise<{ code: number | null; results: Map<string, string> }> {
     const wrapped = wrapExec({
       manifest: { name: 'probe', version: '1.0.0', runtime: 'exec', entry: 'probe', functions: {} },
+      permissions: {},
       pluginDir: dirs.root,
       entryPath: probe,
       socketDir: os.tmpdir(),

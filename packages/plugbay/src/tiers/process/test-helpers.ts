@@ -113,6 +113,7 @@ export function writePlugin(
     dir,
     manifest: full as Manifest,
     entryPath: path.join(dir, full.entry as string),
+    permissions: (full as Manifest).permissions ?? {},
     warnings: [],
   };
 }

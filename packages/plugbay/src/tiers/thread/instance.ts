@@ -56,11 +56,11 @@ export class ThreadInstance extends InstanceBase implements Instance {
       entryUrl: pathToFileURL(plugin.entryPath).href,
       ...(this.#source as Required<ErrorSource>),
     };
-    const memoryMb = plugin.manifest.permissions?.memoryMb;
+    const memoryMb = plugin.permissions.memoryMb;
     this.#workerOptions = {
       // V8's heap cap: best effort (ArrayBuffers are not counted), see DESIGN.md.
       ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
-      env: config.env === 'inherit' ? process.env : declaredEnv(plugin.manifest.permissions?.env ?? []),
+      env: config.env === 'inherit' ? process.env : declaredEnv(plugin.permissions.env ?? []),
       stdout: config.console === 'log',
       stderr: config.console === 'log',
     };

@@ -52,6 +52,7 @@ export function wasmPlugin(
       dir,
       manifest: m,
       entryPath: path.join(dir, 'plugin.wasm'),
+      permissions: m.permissions ?? {},
       warnings: [],
     },
     dir,

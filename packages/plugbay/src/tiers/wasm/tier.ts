@@ -133,7 +133,7 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
         opts.signal.throwIfAborted();
         const bytes = new Uint8Array(await readFile(plugin.entryPath));
         checkSha256(plugin, bytes, source);
-        const memoryMb = plugin.manifest.permissions?.memoryMb ?? settings.defaultMemoryMb;
+        const memoryMb = plugin.permissions.memoryMb ?? settings.defaultMemoryMb;
         const pages = Math.floor((memoryMb * 1024 * 1024) / WASM_PAGE);
         const module = await WebAssembly.compile(capMemory(bytes, pages).bytes);
         const audit = auditModule(module);
@@ -159,11 +159,11 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
           plugin: module,
           kernel,
           logLevel: settings.logLevel,
-          net: plugin.manifest.permissions?.net ?? [],
+          net: plugin.permissions.net ?? [],
           maxVarBytes: settings.maxVarBytes,
           wasi: {
             args: [],
-            env: declaredEnv(plugin.manifest.permissions?.env ?? []),
+            env: declaredEnv(plugin.permissions.env ?? []),
             mounts: mountsOf(plugin, source),
             clock: settings.clock,
             random: settings.random,
@@ -205,7 +205,7 @@ function declaredEnv(names: readonly string[]): Record<string, string> {
 
 /** Mounts from `permissions.fs.mounts`; host paths are relative to the plugin directory unless absolute. */
 function mountsOf(plugin: CheckedPlugin, source: ErrorSource): WasiMount[] {
-  return (plugin.manifest.permissions?.fs?.mounts ?? []).map((m, i) => {
+  return (plugin.permissions.fs?.mounts ?? []).map((m, i) => {
     if (!m.guest.startsWith('/')) {
       throw new PlugbayError(
         'PLUGBAY_LOAD_FAILED',
