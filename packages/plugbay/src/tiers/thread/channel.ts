@@ -286,6 +286,9 @@ export class WorkerChannel {
       case ToHost.Exiting:
         this.#lastReceived = m[1];
         return;
+      case ToHost.OverMemory:
+        this.kill({ externalBytes: m[1] });
+        return;
     }
   }
 

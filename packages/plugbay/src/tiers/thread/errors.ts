@@ -20,6 +20,8 @@ export interface WorkerEnd {
   exitCode?: number;
   /** Set when the host terminated the worker because it stopped answering. */
   unresponsiveMs?: number;
+  /** Set when the host terminated a worker holding more ArrayBuffers/Buffers than permissions.memoryMb. */
+  externalBytes?: number;
   /** Set when the host terminated a worker because the plugin could not run there (`error` says why). */
   failedIn?: 'load' | 'start';
 }
@@ -30,6 +32,7 @@ export function crashError(end: WorkerEnd, source: ErrorSource): PlugbayError {
   const details: Record<string, unknown> = { reason };
   if (end.exitCode !== undefined) details.exitCode = end.exitCode;
   if (end.unresponsiveMs !== undefined) details.unresponsiveMs = end.unresponsiveMs;
+  if (end.externalBytes !== undefined) details.externalBytes = end.externalBytes;
   const err = new PlugbayError('PLUGBAY_PLUGIN_CRASHED', message, { ...source, details, cause: end.error });
   if (end.error instanceof Error && end.error.stack !== undefined) err.stack = end.error.stack;
   return err;
@@ -53,6 +56,14 @@ function classify(end: WorkerEnd): { reason: CrashReason; message: string } {
     return {
       reason: 'load-failed',
       message: `the worker could not load the plugin: ${messageOf(end.error)}`,
+    };
+  }
+  // The worker's ArrayBuffers/Buffers, which V8's heap limit does not count, went over permissions.memoryMb.
+  if (end.externalBytes !== undefined) {
+    const mb = Math.round(end.externalBytes / 2 ** 20);
+    return {
+      reason: 'out-of-memory',
+      message: `worker held ${mb} MB of ArrayBuffers/Buffers, over permissions.memoryMb, and was terminated`,
     };
   }
   // V8 hit resourceLimits (permissions.memoryMb): Node ends the worker with this error code.

@@ -52,13 +52,14 @@ export class ThreadInstance extends InstanceBase implements Instance {
     this.#config = config;
     this.#log = log;
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+    const memoryMb = plugin.permissions.memoryMb;
     this.#init = {
       entryUrl: pathToFileURL(plugin.entryPath).href,
       ...(this.#source as Required<ErrorSource>),
+      ...(memoryMb === undefined ? {} : { memoryMb }),
     };
-    const memoryMb = plugin.permissions.memoryMb;
     this.#workerOptions = {
-      // V8's heap cap: best effort (ArrayBuffers are not counted), see DESIGN.md.
+      // V8's heap cap; ArrayBuffers/Buffers, which it does not count, are watched by the worker (memory-watch.ts).
       ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
       env: config.env === 'inherit' ? process.env : declaredEnv(plugin.permissions.env ?? []),
       stdout: config.console === 'log',

@@ -40,6 +40,8 @@ export const ToHost = {
    * memory or the worker is terminated.
    */
   Exiting: 6,
+  /** The worker holds more ArrayBuffer/Buffer memory than `permissions.memoryMb` (memory-watch.ts): end it. */
+  OverMemory: 7,
 } as const;
 
 /** Fields of one call in a Calls message, repeated once per call after the tag. */
@@ -82,6 +84,7 @@ export type LogMessage = [
 export type LoadedMessage = [tag: typeof ToHost.Loaded, functions: string[]];
 export type LoadFailedMessage = [tag: typeof ToHost.LoadFailed, error: WireError];
 export type ExitingMessage = [tag: typeof ToHost.Exiting, lastReceived: number];
+export type OverMemoryMessage = [tag: typeof ToHost.OverMemory, externalBytes: number];
 export type HostMessage =
   | ResultMessage
   | FailureMessage
@@ -89,7 +92,8 @@ export type HostMessage =
   | LogMessage
   | LoadedMessage
   | LoadFailedMessage
-  | ExitingMessage;
+  | ExitingMessage
+  | OverMemoryMessage;
 
 /** What the worker is started with (workerData). */
 export interface WorkerInit {
@@ -97,6 +101,8 @@ export interface WorkerInit {
   entryUrl: string;
   plugin: string;
   version: string;
+  /** `permissions.memoryMb`: the worker also watches its ArrayBuffers/Buffers against it (memory-watch.ts). */
+  memoryMb?: number;
 }
 
 export type HealthResult = Health;

@@ -416,4 +416,25 @@ describe('thread tier', () => {
     assert.equal(error.plugin, 'hog');
     assert.equal(await instance.call('echo', 'alive', new TestCall()), 'alive');
   });
+
+  test('memoryMb also caps Buffers: a worker holding more is stopped (out-of-memory) long before 1 GB', async () => {
+    const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
+    const { instance } = await started('hog', {}, tier);
+    const rssBefore = process.memoryUsage.rss();
+    const error = await rejectionOf(instance.call('buffers', 1024, new TestCall()));
+    const rssGrowth = process.memoryUsage.rss() - rssBefore;
+    assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.equal(error.details?.reason, 'out-of-memory');
+    // memoryMb is 24: the worker is stopped at its first check over it (16 MB steps), far from 1 GB
+    const external = error.details?.externalBytes as number;
+    assert.ok(external > 24 * 2 ** 20 && external < 128 * 2 ** 20, `externalBytes ${external}`);
+    assert.ok(rssGrowth < 256 * 2 ** 20, `host RSS grew ${rssGrowth} bytes`);
+    assert.equal(await instance.call('echo', 'alive', new TestCall()), 'alive');
+  });
+
+  test('Buffers that are garbage do not count: churning through 1 GB under memoryMb 24 succeeds', async () => {
+    const { instance } = await started('hog');
+    assert.equal(await instance.call('churn', 1024, new TestCall()), 1024 * 2 ** 20);
+    assert.equal(instance.state, 'ready');
+  });
 });

@@ -10,6 +10,7 @@ import * as sdkRuntime from '@plugbay/sdk/runtime';
 import type * as CoreErrors from '../../core/errors.js';
 import type { WireError } from '../../core/errors.js';
 import type { PluginLogLine } from '../../core/types.js';
+import { MemoryWatch } from './memory-watch.js';
 import {
   callStride,
   type HostMessage,
@@ -29,6 +30,11 @@ const { PlugbayError, toWireError }: Errors =
 const port = parentPort!;
 const init = workerData as WorkerInit;
 
+const memory =
+  init.memoryMb === undefined
+    ? undefined
+    : new MemoryWatch(init.memoryMb * 2 ** 20, (bytes) => post([ToHost.OverMemory, bytes]));
+
 /** Outputs not posted yet: one Results message for every output ready at the same moment (protocol.ts). */
 let results: unknown[] | undefined;
 
@@ -42,6 +48,7 @@ function flushResults(): void {
     // structured clone refused one output (a function, a class with private state …): it alone fails
     for (let i = 1; i < batch.length; i += 2) postResult(batch[i] as number, batch[i + 1]);
   }
+  memory?.check();
 }
 
 function postResult(id: number, value: unknown): void {
