@@ -198,7 +198,7 @@ test('plugbay sign + serve --keyring: every kind of bad signature is refused wit
     { tier: refusal.tier, trustLevel: refusal.trustLevel },
     { tier: 'inline', trustLevel: 'community' },
   );
-  assert.match(refused?.message ?? '', /community.*inline.*allowed: thread/);
+  assert.match(refused?.message ?? '', /community.*inline.*allowed: process, wasm/);
 
   // The rest loads, with its signature status in /v1/plugins, and answers.
   const good = entry('good')?.versions[0];
@@ -209,7 +209,8 @@ test('plugbay sign + serve --keyring: every kind of bad signature is refused wit
   );
   assert.match(good?.trust.keyId ?? '', /^[0-9a-f]{16}$/);
   const community = entry('community-ok')?.versions[0];
-  assert.deepEqual([community?.tier, community?.trust.level], ['thread', 'community']);
+  // thread is for trusted code only: the host places a community node plugin in the process tier
+  assert.deepEqual([community?.tier, community?.trust.level], ['process', 'community']);
   assert.equal(entry('donor')?.versions.length, 1);
   for (const name of ['good', 'community-ok', 'donor']) {
     const res = await fetch(`${url}/v1/call/${name}/echo`, { method: 'POST', body: '{"text":"hi"}' });

@@ -364,8 +364,11 @@ class Host implements PluginHost {
     const contractError = checkDeclaredContracts(plugin.manifest, this.#s.contracts);
     if (contractError !== undefined) throw contractError;
     const { policy, keyring } = this.#s.trust;
-    let kind = this.#s.tierFor(plugin);
-    if (this.#s.tierFor === defaultTierFor && this.#s.tiers[kind] === undefined) {
+    const requested = this.#s.tierFor(plugin);
+    // No tier named (or the default tierFor): the tier is the host's own choice, which it may adjust below.
+    const hostChoice = requested === undefined || this.#s.tierFor === defaultTierFor;
+    let kind = requested ?? defaultTierFor(plugin);
+    if (hostChoice && this.#s.tiers[kind] === undefined) {
       // The host's own choice, and this host was built without that tier: use one it has for this runtime.
       kind = tiersFor[plugin.manifest.runtime].find((k) => this.#s.tiers[k] !== undefined) ?? kind;
     }
@@ -376,11 +379,7 @@ class Host implements PluginHost {
       policy,
       ...(keyring ? { keyring } : {}),
     });
-    if (
-      !gate.decision.allowed &&
-      gate.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED' &&
-      this.#s.tierFor === defaultTierFor
-    ) {
+    if (!gate.decision.allowed && gate.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED' && hostChoice) {
       // The tier was ours to choose: place the plugin in the most isolated tier its trust level allows instead.
       const level = gate.decision.trustLevel;
       const allowed = level === undefined ? [] : policy.tiers[level];

@@ -68,15 +68,22 @@ test('under signatures: required, only validly signed plugins load and each runs
   assert.deepEqual(await h.call('by-trusted', 'echo', { text: 'hi' }), { text: 'hi' });
 });
 
-test('a community key is fine in the thread tier; the export audit reports what the manifest does not declare', async (t) => {
+test('a community key may not use the thread tier, even when the host is told to put it there', async (t) => {
   const community = generateKeys();
   const keyring = createKeyring([{ publicKey: community.publicKeyPem }]);
   const root = await tempDir(t);
   const dir = await plugin(root, 'by-community', community.privateKeyPem);
   const h = host(t, { trust: { signatures: 'required', keyring }, tierFor: () => 'thread' });
-  const v = await h.load(dir);
-  assert.equal(v.trust.level, 'community');
-  assert.deepEqual(v.undeclaredExports, []);
+  await assert.rejects(h.load(dir), {
+    code: 'PLUGBAY_TIER_NOT_ALLOWED',
+    details: {
+      tier: 'thread',
+      trustLevel: 'community',
+      allowedTiers: ['process', 'wasm'],
+      keyId: community.keyId,
+    },
+  });
+  assert.deepEqual(h.versions(), []);
 });
 
 test('under exports: strict, a plugin exposing undeclared functions is refused', async (t) => {

@@ -13,8 +13,11 @@ import type { Route } from './router/route.js';
 export interface HostOptions {
   /** Tier implementations by kind. Default: inline and thread. */
   tiers?: Partial<Record<TierKind, Tier>>;
-  /** Picks the tier of a checked plugin. Default: node → thread, wasm → wasm, exec → process. */
-  tierFor?: (plugin: CheckedPlugin) => TierKind;
+  /**
+   * Picks the tier of a checked plugin. `undefined` (and the default) leaves it to the host: node → thread,
+   * wasm → wasm, exec → process, or the most isolated tier the plugin's trust level allows when that one is not.
+   */
+  tierFor?: (plugin: CheckedPlugin) => TierKind | undefined;
   /** pino logger; plugin lines are children with plugin, version, tier, instance. Default: pino at `info` on stderr. */
   logger?: Logger;
   /** Deadline of a call when neither the call nor the function sets one. Default 30 000 ms. */

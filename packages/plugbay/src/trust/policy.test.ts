@@ -65,10 +65,10 @@ describe('trust policy', () => {
     assert.equal(v.modified.status, 'modified');
   });
 
-  it('defaults: only trusted runs inline; community gets thread/process/wasm', () => {
+  it('defaults: only trusted runs inline or thread; community gets process/wasm, the tiers that confine', () => {
     const policy = createTrustPolicy();
     assert.deepEqual(allowedTiers(policy, v.trusted), ['inline', 'thread', 'process', 'wasm']);
-    assert.deepEqual(allowedTiers(policy, v.community), ['thread', 'process', 'wasm']);
+    assert.deepEqual(allowedTiers(policy, v.community), ['process', 'wasm']);
   });
 
   it('a community key asking for inline is refused with PLUGBAY_TIER_NOT_ALLOWED and the reason', () => {
@@ -81,7 +81,7 @@ describe('trust policy', () => {
     assert.deepEqual(d.error.details, {
       tier: 'inline',
       trustLevel: 'community',
-      allowedTiers: ['thread', 'process', 'wasm'],
+      allowedTiers: ['process', 'wasm'],
       keyId: v.community.keyId,
     });
   });
@@ -193,14 +193,14 @@ describe('trustGate (verify + decide, as the host calls it)', () => {
     });
     assert.equal(refused.verification?.status, 'valid');
     assert.ok(!refused.decision.allowed && refused.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED');
-    const thread = await trustGate({
+    const confined = await trustGate({
       dir: dir.path,
       manifest,
-      tier: 'thread',
+      tier: 'process',
       policy: createTrustPolicy(),
       keyring,
     });
-    assert.equal(thread.decision.allowed, true);
+    assert.equal(confined.decision.allowed, true);
     const noKeyring = await trustGate({
       dir: dir.path,
       manifest,

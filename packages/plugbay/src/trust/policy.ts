@@ -16,7 +16,11 @@ export interface TrustPolicy {
   signatures: 'required' | 'warn' | 'off';
   /** Plugin names that may load unsigned under `required` (exact names, or `@scope/*`). Default none. */
   allowUnsigned: string[];
-  /** Tiers each trust level may use. Default: trusted → all; community → thread, process, wasm; unsigned → process, wasm. */
+  /**
+   * Tiers each trust level may use. Default: trusted → all; community and unsigned → process, wasm. `inline` and
+   * `thread` share the gateway's process, and with it all its authority (files, environment, admin API): Node's
+   * permission model is per process, so nothing confines them. They are for trusted code only.
+   */
   tiers: Record<PolicyTrustLevel, TierKind[]>;
   /** What to do with exports beyond the manifest's functions. Default `warn`. */
   exports: 'warn' | 'strict';
@@ -29,7 +33,7 @@ export const defaultTrustPolicy: Readonly<TrustPolicy> = Object.freeze<TrustPoli
   allowUnsigned: [],
   tiers: {
     trusted: ['inline', 'thread', 'process', 'wasm'],
-    community: ['thread', 'process', 'wasm'],
+    community: ['process', 'wasm'],
     unsigned: ['process', 'wasm'],
   },
   exports: 'warn',

@@ -4,7 +4,6 @@ import { join, resolve } from 'node:path';
 import { type ContractSnapshot, readSnapshotFile } from '../../contract/snapshot.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { CheckedPlugin, TierKind } from '../../core/types.js';
-import { defaultTierFor } from '../../host/host.js';
 import type { HostOptions } from '../../host/types.js';
 import { type Keyring, type KeyringProblem, loadKeyring } from '../../trust/keyring.js';
 import { UsageError } from '../io.js';
@@ -50,8 +49,9 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
     contracts,
   };
   if (inline.length > 0) {
-    hostOptions.tierFor = (plugin: CheckedPlugin): TierKind =>
-      inline.includes(plugin.manifest.name) ? 'inline' : defaultTierFor(plugin);
+    // The others are the host's choice, so it can place each in a tier its trust level allows.
+    hostOptions.tierFor = (plugin: CheckedPlugin): TierKind | undefined =>
+      inline.includes(plugin.manifest.name) ? 'inline' : undefined;
   }
   const keyringProblems = keyring?.problems ?? [];
   const warnings = keyringProblems.map((p) => `keyring: ${p.source}: ${p.message}; skipped`);

@@ -20,8 +20,8 @@ Loads every plugin below dir (default ./plugins; broken ones are reported and sk
   POST /v1/call/:plugin/:fn   GET /v1/plugins[/:plugin]   GET /healthz   GET /readyz   GET /metrics   GET /
 Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback, GET /v1/audit.
 The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
-one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community → thread, process, wasm;
-unsigned → process, wasm.
+one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community and unsigned → process,
+wasm (inline and thread share the gateway's process and all its authority: trusted code only).
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls, stop the plugins, exit 0; a second signal exits at once with 1.
 
