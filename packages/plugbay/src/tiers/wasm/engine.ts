@@ -3,7 +3,14 @@
  * call path (input into the kernel, call the export, output or error out). Used directly by the host-thread mode
  * and inside the worker of the worker mode, so both behave the same.
  */
-import { callFailure, inputTooLarge, ProcExit, pluginError, unknownFunction } from './errors.js';
+import {
+  callFailure,
+  inputTooLarge,
+  outputNotAllocated,
+  ProcExit,
+  pluginError,
+  unknownFunction,
+} from './errors.js';
 import { createHostEnv, type ExtismLogLevel, type HostEnvOptions } from './host-env.js';
 import { SyncHttp } from './sync-http.js';
 import { Wasi, type WasiOptions } from './wasi.js';
@@ -194,7 +201,9 @@ export class Engine {
       if (!(err instanceof ProcExit && err.exitCode === 0)) throw callFailure(err, fn);
       rc = 0;
     }
+    // 0: done; 1: the plugin set an error; 2: it set an output its alloc never got (plugbay_finish in kernel.wat)
     const failed = this.#kernel.plugbay_finish();
+    if (failed === 2) throw outputNotAllocated(fn, this.#bytes().readInt32LE(4) >>> 0);
     if (failed !== 0 || (rc !== undefined && rc !== 0)) {
       const b = this.#bytes();
       const e = b.readInt32LE(8);

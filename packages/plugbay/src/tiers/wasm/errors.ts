@@ -134,6 +134,18 @@ export function inputTooLarge(fn: string, bytes: number): WasmFault {
   );
 }
 
+/**
+ * The plugin set an output on memory that is no kernel block: its alloc failed (the kernel memory cap) and it did
+ * not check. The output is lost, so the call failed, whatever the plugin returned: never an empty success.
+ */
+export function outputNotAllocated(fn: string, bytes: number): WasmFault {
+  return new WasmFault(
+    'PLUGBAY_PLUGIN_ERROR',
+    `${fn}: the plugin set an output of ${bytes} bytes on memory it could not allocate (kernel memory cap, permissions.memoryMb)`,
+    { function: fn, rule: 'output-not-allocated', bytes },
+  );
+}
+
 /** The plugin returned bytes that are not JSON while the tier expects JSON. */
 export function badOutput(fn: string, err: unknown): WasmFault {
   return new WasmFault(

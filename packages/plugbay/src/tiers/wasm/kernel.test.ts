@@ -109,4 +109,16 @@ describe('kernel', () => {
     assert.equal(k.alloc(1n << 33n), 0n);
     assert.notEqual(k.alloc(8n), 0n);
   });
+
+  test('an output set on memory that is no block (a failed alloc) is lost: finish says 2, until a good one is set', () => {
+    const k = kernel();
+    k.plugbay_begin(0);
+    k.output_set(k.alloc(0xffff_ffffn), 9n);
+    assert.equal(k.plugbay_finish(), 2);
+    assert.equal(new Int32Array(k.memory.buffer, 0, 4)[1], 9, 'the length it asked for');
+    k.output_set(k.alloc(2n), 2n);
+    assert.equal(k.plugbay_finish(), 0);
+    k.plugbay_begin(0);
+    assert.equal(k.plugbay_finish(), 0, 'a new call starts clean');
+  });
 });

@@ -18,6 +18,8 @@
   (global $input_len (mut i64) (i64.const 0))
   (global $output (mut i32) (i32.const 0))
   (global $output_len (mut i64) (i64.const 0))
+  ;; The length of an output the plugin set on memory that is no block (its alloc failed): the output is lost.
+  (global $output_lost (mut i64) (i64.const 0))
   (global $error (mut i32) (i32.const 0))
 
   (func $tag (param $h i32) (result i32)
@@ -87,6 +89,7 @@
     (global.set $input_len (i64.const 0))
     (global.set $output (i32.const 0))
     (global.set $output_len (i64.const 0))
+    (global.set $output_lost (i64.const 0))
     (global.set $error (i32.const 0)))
 
   ;; ---- the Extism ABI ----
@@ -154,7 +157,9 @@
     (if (i32.or (i64.eqz (local.get $len)) (call $inb (local.get $p) (local.get $len)))
       (then
         (global.set $output (i32.wrap_i64 (local.get $p)))
-        (global.set $output_len (local.get $len)))))
+        (global.set $output_len (local.get $len))
+        (global.set $output_lost (i64.const 0)))
+      (else (global.set $output_lost (local.get $len)))))
 
   (func (export "output_length") (result i64) (global.get $output_len))
   (func (export "output_offset") (result i64) (i64.extend_i32_u (global.get $output)))
@@ -181,16 +186,19 @@
     (local.get $h))
 
   ;; Ends a call: writes [output ptr, output len, error ptr, error len] (i32 each) at address 0 and returns 1
-  ;; when the plugin set an error.
+  ;; when the plugin set an error, 2 when its output was lost (then output len is the length it asked for).
   (func (export "plugbay_finish") (result i32)
     (local $e i32)
     (i32.store (i32.const 0) (global.get $output))
     (i32.store (i32.const 4) (i32.wrap_i64 (global.get $output_len)))
+    (if (i64.ne (global.get $output_lost) (i64.const 0))
+      (then (i32.store (i32.const 4) (i32.wrap_i64 (global.get $output_lost)))))
     (local.set $e (call $block (i64.extend_i32_u (global.get $error))))
     (i32.store (i32.const 8) (global.get $error))
     (i32.store (i32.const 12)
       (if (result i32) (local.get $e) (then (i32.load (i32.sub (local.get $e) (i32.const 8)))) (else (i32.const 0))))
-    (i32.ne (global.get $error) (i32.const 0)))
+    (if (global.get $error) (then (return (i32.const 1))))
+    (select (i32.const 2) (i32.const 0) (i64.ne (global.get $output_lost) (i64.const 0))))
 
   ;; Allocates a block for a host function's result (config_get, var_get); 0 when out of memory.
   (func (export "plugbay_alloc") (param $n i32) (result i32) (call $alloc32 (local.get $n)))

@@ -131,6 +131,22 @@ for (const run of ['host-thread', 'worker'] as const) {
       );
     });
 
+    test('an output the kernel memory cannot hold fails the call (PLUGBAY_PLUGIN_ERROR), never an empty success', async () => {
+      // 9 MiB in and 9 MiB out do not fit a 16 MiB kernel memory: each toolchain's alloc returns 0 for the output,
+      // and the plugin sets it anyway (none of them checks). That output is lost: the call must fail.
+      const text = 'x'.repeat(9 * 2 ** 20);
+      for (const name of ['corpus', 'as', 'c', 'rust']) {
+        const { instance } = await start(name, { run }, { permissions: { memoryMb: 16 } });
+        await assert.rejects(
+          call(instance, 'echo', text),
+          (e: PlugbayError) =>
+            e.code === 'PLUGBAY_PLUGIN_ERROR' && e.details?.rule === 'output-not-allocated',
+          name,
+        );
+        assert.equal(await call(instance, 'echo', 'still serving'), 'still serving', name);
+      }
+    });
+
     test('kernel memory cap: a huge output fails inside the plugin, never in the host', async () => {
       const small = await start('corpus', { run, codec: 'bytes' }, { permissions: { memoryMb: 4 } });
       // 8 MiB does not fit a 4 MiB kernel memory: alloc returns 0 and the plugin returns 2
