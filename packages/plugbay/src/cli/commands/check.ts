@@ -1,8 +1,10 @@
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Diagnostic } from '../../core/types.js';
+import { PlugbayError } from '../../core/errors.js';
+import type { CheckedPlugin, Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
 import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
+import { checkModule } from '../../tiers/wasm/module-check.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
@@ -37,7 +39,8 @@ export const checkCommand: Command = {
   usage: `plugbay check [dir] [--json] [--keyring dir]
 
 Discovers every plugin below dir (each subfolder is one plugin) and runs the checks done before any plugin code
-runs: manifest schema, entry path, engines and platform, duplicates. Prints a table of plugins and one of
+runs: manifest schema, entry path, engines and platform, duplicates; a wasm plugin's module is compiled and its
+imports checked against what the host provides. Prints a table of plugins and one of
 diagnostics (--json: one JSON object). Default dir: ./plugins. Exits 1 when any plugin is rejected.
 With --keyring, each plugin's signature is verified too (as plugbay serve --signatures required does): a plugin
 whose signature is not valid is rejected, with one diagnostic per reason.`,
@@ -92,6 +95,10 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
       dir,
     });
   }
+  // Wasm modules are compiled and their imports checked as the wasm tier's load does; nothing runs.
+  for (const [i, p] of plugins.entries()) {
+    if (p.manifest.runtime === 'wasm') await checkWasm(p, rows[i]!, diagnostics);
+  }
   // Signatures last: their diagnostics belong to plugins that already have a row.
   if (keyring !== undefined) {
     for (const [i, p] of plugins.entries()) {
@@ -119,6 +126,43 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
   }
   rows.sort((a, b) => a.dir.localeCompare(b.dir));
   return { ok: rows.every((r) => r.status !== 'rejected'), plugins: rows, diagnostics };
+}
+
+/**
+ * Compiles a wasm plugin's module and checks it as the wasm tier's load does: what load would refuse rejects the
+ * row; WASI functions the host answers with ENOSYS are a warning (toolchains import functions they never call).
+ */
+async function checkWasm(p: CheckedPlugin, row: CheckedRow, diagnostics: Diagnostic[]): Promise<void> {
+  const about = { dir: p.dir, plugin: p.manifest.name, version: p.manifest.version };
+  let enosys: string[];
+  try {
+    enosys = (await checkModule(p)).audit.enosys;
+  } catch (err) {
+    const error = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
+    const details = error.details ?? {};
+    row.status = 'rejected';
+    diagnostics.push({
+      code: error.code,
+      severity: 'error',
+      message: error.message,
+      ...about,
+      field: typeof details.field === 'string' ? details.field : 'entry',
+      ...(typeof details.rule === 'string' ? { rule: details.rule } : {}),
+      details,
+    });
+    return;
+  }
+  if (enosys.length === 0) return;
+  if (row.status === 'ok') row.status = 'warnings';
+  diagnostics.push({
+    code: 'PLUGBAY_LOAD_FAILED',
+    severity: 'warning',
+    message: `${p.manifest.entry}: imports WASI functions this host does not implement (they answer ENOSYS): ${enosys.join(', ')}`,
+    ...about,
+    field: 'entry',
+    rule: 'wasi-unimplemented',
+    details: { enosys },
+  });
 }
 
 /** Only layers that really apply are named; `none` when none does (never claim a missing one). */

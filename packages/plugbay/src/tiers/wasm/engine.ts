@@ -67,6 +67,7 @@ const hostAbi = [
 export const EXTISM_ENV = 'extism:host/env';
 export const WASI_P1 = 'wasi_snapshot_preview1';
 const knownEnv = new Set<string>([...kernelAbi, ...hostAbi]);
+const knownWasi = new Set(Wasi.functionNames());
 /** Exports that belong to the toolchain or the ABI, not to the plugin's functions. */
 const runtimeExports = new Set(['_initialize', '_start', '__wasm_call_ctors', 'hs_init', 'memory']);
 
@@ -76,16 +77,20 @@ export interface ModuleAudit {
   wasi: boolean;
   /** Imports this host cannot provide, as `module.name`. */
   unsupported: string[];
+  /** WASI functions the module imports that this host does not implement: they answer ENOSYS. */
+  enosys: string[];
 }
 
 /** What a compiled module exports and imports, checked against what this host provides. */
 export function auditModule(module: WebAssembly.Module): ModuleAudit {
   const unsupported: string[] = [];
+  const enosys: string[] = [];
   let wasi = false;
   for (const imp of WebAssembly.Module.imports(module)) {
     if (imp.module === EXTISM_ENV && imp.kind === 'function' && knownEnv.has(imp.name)) continue;
     if (imp.module === WASI_P1 && imp.kind === 'function') {
       wasi = true;
+      if (!knownWasi.has(imp.name)) enosys.push(imp.name);
       continue;
     }
     unsupported.push(`${imp.module}.${imp.name}`);
@@ -93,7 +98,7 @@ export function auditModule(module: WebAssembly.Module): ModuleAudit {
   const functions = WebAssembly.Module.exports(module)
     .filter((e) => e.kind === 'function' && !runtimeExports.has(e.name) && !e.name.startsWith('__'))
     .map((e) => e.name);
-  return { functions, wasi, unsupported };
+  return { functions, wasi, unsupported, enosys };
 }
 
 export interface EngineOptions {

@@ -18,6 +18,7 @@ test('inspectWasmModule lists functions and WASI use; draftFunctions makes a val
     functions: ['echo', 'read_file', 'write_file', 'get_env', 'print', 'now'],
     wasi: true,
     unsupported: [],
+    enosys: [],
   });
   const user = await inspectWasmModule(fixture('user-import'));
   assert.deepEqual(user.unsupported, ['extism:host/user.lookup']);

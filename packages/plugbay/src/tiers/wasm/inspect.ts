@@ -13,6 +13,8 @@ export interface WasmModuleReport {
   wasi: boolean;
   /** Imports this host does not provide (`module.name`); such a module will not load. */
   unsupported: string[];
+  /** WASI functions it imports that this host does not implement: they answer ENOSYS. */
+  enosys: string[];
 }
 
 export async function inspectWasmModule(pathOrBytes: string | Uint8Array): Promise<WasmModuleReport> {

@@ -8,9 +8,7 @@
  * - `host-thread`: the sandbox lives in the host's thread. Cheapest (a call is a few µs) but nothing can stop a
  *   runaway loop: for trusted plugins only.
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
@@ -29,12 +27,12 @@ import type {
   Tier,
   TierKind,
 } from '../../core/types.js';
-import { auditModule, Engine } from './engine.js';
+import { Engine } from './engine.js';
 import { badOutput, loadFailure, WasmFault } from './errors.js';
 import type { ExtismLogLevel } from './host-env.js';
-import { auditExports } from './inspect.js';
 import { kernelWasmBase64 } from './kernel-wasm.js';
 import { capMemory, WASM_PAGE } from './module-binary.js';
+import { checkModule, defaultWasmMemoryMb } from './module-check.js';
 import type { WasiMount } from './wasi.js';
 import type { CallMessage, EngineConfig, WorkerMessage } from './worker.js';
 
@@ -107,7 +105,7 @@ function settingsOf(o: WasmTierOptions): Settings {
     clock: o.clock ?? 'real',
     random: o.random ?? 'real',
     logLevel: o.logLevel ?? 'info',
-    defaultMemoryMb: o.defaultMemoryMb ?? 256,
+    defaultMemoryMb: o.defaultMemoryMb ?? defaultWasmMemoryMb,
     kernelMemoryMb: o.kernelMemoryMb ?? 0,
     maxVarBytes: o.maxVarBytes ?? 1024 * 1024,
     config: o.config ?? {},
@@ -131,27 +129,7 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
       const source: ErrorSource = { plugin: plugin.manifest.name, version: plugin.manifest.version };
       try {
         opts.signal.throwIfAborted();
-        const bytes = new Uint8Array(await readFile(plugin.entryPath));
-        checkSha256(plugin, bytes, source);
-        const memoryMb = plugin.permissions.memoryMb ?? settings.defaultMemoryMb;
-        const pages = Math.floor((memoryMb * 1024 * 1024) / WASM_PAGE);
-        const module = await WebAssembly.compile(capMemory(bytes, pages).bytes);
-        const audit = auditModule(module);
-        if (audit.unsupported.length > 0) {
-          throw new PlugbayError(
-            'PLUGBAY_LOAD_FAILED',
-            `${plugin.manifest.entry}: imports this host does not provide: ${audit.unsupported.join(', ')}`,
-            { ...source, details: { unsupported: audit.unsupported } },
-          );
-        }
-        const missing = auditExports(Object.keys(plugin.manifest.functions), audit.functions).missing;
-        if (missing.length > 0) {
-          throw new PlugbayError(
-            'PLUGBAY_LOAD_FAILED',
-            `${plugin.manifest.entry}: manifest functions the module does not export: ${missing.join(', ')}`,
-            { ...source, details: { field: 'functions', rule: 'exported', missing } },
-          );
-        }
+        const { module, audit, memoryMb } = await checkModule(plugin, settings.defaultMemoryMb);
         const kernelPages = Math.floor(((settings.kernelMemoryMb || memoryMb) * 1024 * 1024) / WASM_PAGE);
         const kernel = await kernelFor(kernelPages);
         opts.signal.throwIfAborted();
@@ -175,23 +153,6 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
       }
     },
   };
-}
-
-/** `x-sha256` in the manifest (hex) pins the module's content; checked before anything is compiled. */
-function checkSha256(plugin: CheckedPlugin, bytes: Uint8Array, source: ErrorSource): void {
-  const expected = (plugin.manifest as Record<string, unknown>)['x-sha256'];
-  if (expected === undefined) return;
-  const actual = createHash('sha256').update(bytes).digest('hex');
-  if (typeof expected !== 'string' || expected.toLowerCase() !== actual) {
-    throw new PlugbayError(
-      'PLUGBAY_LOAD_FAILED',
-      `${plugin.manifest.entry}: sha256 does not match the manifest's x-sha256`,
-      {
-        ...source,
-        details: { field: 'x-sha256', rule: 'sha256', expected, actual },
-      },
-    );
-  }
 }
 
 function declaredEnv(names: readonly string[]): Record<string, string> {

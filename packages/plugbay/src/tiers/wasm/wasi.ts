@@ -126,6 +126,20 @@ export class Wasi {
     this.#seed = options.random === 'real' ? 0 : options.random.seed >>> 0;
   }
 
+  /** The names of the WASI preview 1 functions implemented here, read off the table imports() serves. */
+  static functionNames(): string[] {
+    const idle = new Wasi({
+      args: [],
+      env: {},
+      mounts: [],
+      clock: 'real',
+      random: 'real',
+      stdout: () => {},
+      stderr: () => {},
+    });
+    return Object.keys(idle.#functions());
+  }
+
   bind(memory: WebAssembly.Memory): void {
     this.#mem = memory;
   }
