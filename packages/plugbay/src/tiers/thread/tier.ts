@@ -38,8 +38,9 @@ export interface ThreadTierConfig {
 
 /**
  * Runs each plugin version in its own worker thread: a crash, a busy loop or an out-of-memory ends that worker
- * only; the instance restarts it. `permissions.memoryMb` becomes the worker's heap limit (best effort: V8 does not
- * count ArrayBuffers, see DESIGN.md).
+ * only; the instance restarts it. `permissions.memoryMb` becomes the worker's heap limit, and the worker watches its
+ * ArrayBuffers/Buffers against it too (memory-watch.ts). Code here runs in the gateway's process, with its authority:
+ * the thread tier is for trusted plugins only.
  */
 export class ThreadTier implements Tier {
   readonly kind = 'thread' as const;
