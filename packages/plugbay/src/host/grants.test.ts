@@ -1,0 +1,137 @@
+// Finding 3 of #13: a plugin's `permissions` are a request; the operator grants. Reproduced with the C wasm fixture
+// (read_file, get_env) loaded unsigned the way `plugbay serve --dev` loads it (signatures `warn`).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { before, test } from 'node:test';
+import { pino } from 'pino';
+import { PlugbayError } from '../core/errors.js';
+import type { tempDir } from '../test-support/plugins.js';
+import { createWasmTier } from '../tiers/index.js';
+import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
+import { createHost } from './host.js';
+import type { HostOptions } from './types.js';
+
+before(() => buildFixtures());
+
+const text = { type: 'string' };
+const hostname = readFileSync('/etc/hostname', 'utf8');
+
+/** The finding's plugin: asks for the host's /etc and $HOME. */
+function reader(t: Parameters<typeof tempDir>[0], permissions: object, version = '1.0.0') {
+  const p = wasmPlugin(fixture('c'), {
+    name: 'reader',
+    version,
+    functions: { read_file: { input: text, output: {} }, get_env: { input: text, output: {} } },
+    permissions,
+  });
+  t.after(() => p.cleanup());
+  return p.dir;
+}
+
+const finding = { fs: { mounts: [{ host: '/etc', guest: '/etc' }] }, env: ['HOME'] };
+
+function devHost(t: Parameters<typeof tempDir>[0], options: HostOptions = {}) {
+  const host = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { wasm: createWasmTier({ run: 'host-thread' }) },
+    trust: { signatures: 'warn' },
+    ...options,
+  });
+  t.after(() => host.close());
+  return host;
+}
+
+test('an unsigned wasm plugin asking for a mount of /etc and env HOME is refused, naming each capability', async (t) => {
+  const host = devHost(t);
+  const err = await host.load(reader(t, finding)).catch((e: unknown) => e);
+  assert.ok(err instanceof PlugbayError, String(err));
+  assert.equal(err.code, 'PLUGBAY_PERMISSION_DENIED');
+  assert.equal(err.plugin, 'reader');
+  const details = err.details as { field: string; denied: { field: string; capability: string }[] };
+  assert.equal(details.field, 'permissions.fs.mounts.0');
+  assert.deepEqual(
+    details.denied.map((d) => [d.field, d.capability]),
+    [
+      ['permissions.fs.mounts.0', 'fs.write:/etc'],
+      ['permissions.env.0', 'env:HOME'],
+    ],
+  );
+  assert.deepEqual(host.versions(), []);
+  assert.equal(host.diagnostics()[0]?.code, 'PLUGBAY_PERMISSION_DENIED');
+  assert.equal(host.diagnostics()[0]?.field, 'permissions.fs.mounts.0');
+});
+
+test('without a grant, what loads cannot read /etc or see HOME; its own folder it may mount', async (t) => {
+  const host = devHost(t);
+  const status = await host.load(
+    reader(t, { fs: { mounts: [{ host: '.', guest: '/own', readOnly: true }] } }),
+  );
+  assert.deepEqual(status.permissions.granted, status.permissions.requested);
+  assert.match(String(await host.call('reader', 'read_file', '/own/plugin.json')), /"reader"/);
+  await assert.rejects(host.call('reader', 'read_file', '/etc/hostname'), { code: 'PLUGBAY_PLUGIN_ERROR' });
+  assert.equal(await host.call('reader', 'get_env', 'HOME'), null);
+});
+
+test('granted in the grants option, the same plugin loads and reads /etc/hostname and HOME', async (t) => {
+  const host = devHost(t, {
+    grants: [{ plugin: 'reader', versions: '^1.0.0', capabilities: ['fs.write:/etc', 'env:HOME'] }],
+  });
+  const status = await host.load(reader(t, finding));
+  assert.equal(status.trust.level, 'unsigned');
+  assert.deepEqual(status.permissions.requested, finding);
+  assert.deepEqual(status.permissions.granted, finding);
+  assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
+  assert.equal(await host.call('reader', 'get_env', 'HOME'), process.env.HOME);
+  // The rule's version range is honoured: 2.0.0 is not granted.
+  await assert.rejects(host.load(reader(t, finding, '2.0.0')), { code: 'PLUGBAY_PERMISSION_DENIED' });
+});
+
+test('a read grant does not cover a writable mount; a read-only mount of /etc needs only fs.read', async (t) => {
+  const host = devHost(t, { grants: [{ plugin: 'reader', capabilities: ['fs.read:/etc'] }] });
+  await assert.rejects(host.load(reader(t, { fs: { mounts: [{ host: '/etc', guest: '/etc' }] } })), {
+    code: 'PLUGBAY_PERMISSION_DENIED',
+  });
+  await host.load(reader(t, { fs: { mounts: [{ host: '/etc', guest: '/etc', readOnly: true }] } }, '1.0.1'));
+  assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
+});
+
+test('host.grant() stores and audits the grant and loads again the version refused for want of it; revoke audits too', async (t) => {
+  const host = devHost(t);
+  const dir = reader(t, finding);
+  await assert.rejects(host.load(dir), { code: 'PLUGBAY_PERMISSION_DENIED' });
+  const first = await host.grant('reader', 'fs.write:/etc', { actor: 'ops', reason: 'reads its config' });
+  assert.deepEqual(first.loaded, []);
+  assert.equal(first.refused[0]?.code, 'PLUGBAY_PERMISSION_DENIED');
+  const second = await host.grant('reader', 'env:HOME', { actor: 'ops' });
+  assert.deepEqual(
+    second.loaded.map((v) => v.version),
+    ['1.0.0'],
+  );
+  assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
+  assert.deepEqual(
+    host.grants('reader').map((g) => g.capability),
+    ['env:HOME', 'fs.write:/etc'],
+  );
+  await host.revoke('reader', 'env:HOME', { actor: 'ops' });
+  assert.deepEqual(
+    host.grants('reader').map((g) => g.capability),
+    ['fs.write:/etc'],
+  );
+  const audit = host.audit({ plugin: 'reader' }).map((e) => [e.action, e.actor, e.details?.capability]);
+  assert.deepEqual(audit, [
+    ['revoke', 'ops', 'env:HOME'],
+    ['grant', 'ops', 'env:HOME'],
+    ['grant', 'ops', 'fs.write:/etc'],
+  ]);
+  await assert.rejects(host.grant('reader', 'fs.write:etc'), {
+    code: 'PLUGBAY_INVALID_ARGUMENT',
+    details: { field: 'capability', rule: 'absolute-path' },
+  });
+});
+
+test('the library default (signatures off: trusted) keeps running what the manifest asks for', async (t) => {
+  const host = devHost(t, { trust: { signatures: 'off' } });
+  const status = await host.load(reader(t, finding));
+  assert.deepEqual(status.permissions.granted, finding);
+  assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
+});
