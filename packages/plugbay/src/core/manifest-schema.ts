@@ -133,3 +133,5 @@ export const manifestSchema = Type.Object(
 export type Manifest = Static<typeof manifestSchema>;
 export type FunctionSpec = Static<typeof FunctionSpec>;
 export type Permissions = Static<typeof Permissions>;
+/** The `permissions` schema alone (the gateway's answers show requested and granted permissions with it). */
+export const permissionsSchema = Permissions;
