@@ -2,14 +2,17 @@
 // (read_file, get_env) loaded unsigned the way `plugbay serve --dev` loads it (signatures `warn`).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { copyFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { pino } from 'pino';
 import { PlugbayError } from '../core/errors.js';
-import type { tempDir } from '../test-support/plugins.js';
+import { tempDir, writePlugin } from '../test-support/plugins.js';
 import { createWasmTier } from '../tiers/index.js';
 import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
 import { createHost } from './host.js';
 import type { HostOptions } from './types.js';
+import { createWatcher } from './watch.js';
 
 before(() => buildFixtures());
 
@@ -134,4 +137,29 @@ test('the library default (signatures off: trusted) keeps running what the manif
   const status = await host.load(reader(t, finding));
   assert.deepEqual(status.permissions.granted, finding);
   assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
+});
+
+test('the directory watcher tracks a version that a grant loaded: removing its folder unloads it', async (t) => {
+  const root = await tempDir(t);
+  const dir = await writePlugin(root, 'reader', {
+    manifest: {
+      name: 'reader',
+      version: '1.0.0',
+      runtime: 'wasm',
+      entry: 'plugin.wasm',
+      functions: { read_file: { input: text, output: {} } },
+      permissions: finding,
+    },
+  });
+  await copyFile(fixture('c'), join(dir, 'plugin.wasm'));
+  const host = devHost(t);
+  const watcher = createWatcher({ host, dir: root, watch: false, settleMs: 0 });
+  t.after(() => watcher.close());
+  const start = await watcher.start();
+  assert.equal(start.diagnostics[0]?.code, 'PLUGBAY_PERMISSION_DENIED');
+  await host.grant('reader', 'fs.write:/etc');
+  assert.equal((await host.grant('reader', 'env:HOME')).loaded.length, 1);
+  await rm(dir, { recursive: true });
+  assert.deepEqual((await watcher.scan()).unloaded, ['reader@1.0.0']);
+  assert.deepEqual(host.versions(), []);
 });
