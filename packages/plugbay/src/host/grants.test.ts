@@ -8,7 +8,7 @@ import { before, test } from 'node:test';
 import { pino } from 'pino';
 import { PlugbayError } from '../core/errors.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
-import { createWasmTier } from '../tiers/index.js';
+import { createProcessTier, createWasmTier } from '../tiers/index.js';
 import { buildFixtures, fixture, wasmPlugin } from '../tiers/wasm/test-fixtures.js';
 import { createHost } from './host.js';
 import type { HostOptions } from './types.js';
@@ -162,4 +162,49 @@ test('the directory watcher tracks a version that a grant loaded: removing its f
   await rm(dir, { recursive: true });
   assert.deepEqual((await watcher.scan()).unloaded, ['reader@1.0.0']);
   assert.deepEqual(host.versions(), []);
+});
+
+test('the process tier too: an unsigned node plugin asking for env and /etc is refused, and runs with them once granted', async (t) => {
+  process.env.PLUGBAY_GRANTS_TEST = 'granted value';
+  t.after(() => delete process.env.PLUGBAY_GRANTS_TEST);
+  const root = await tempDir(t);
+  const dir = await writePlugin(root, 'peeker', {
+    manifest: {
+      name: 'peeker',
+      version: '1.0.0',
+      runtime: 'node',
+      entry: 'index.mjs',
+      functions: { peek: { input: {}, output: {} } },
+      permissions: { env: ['PLUGBAY_GRANTS_TEST'], fs: { read: ['/etc/hostname'] } },
+    },
+    files: {
+      'index.mjs': `import { readFileSync } from 'node:fs';
+export default { name: 'peeker', version: '1.0.0', functions: { peek: { input: {}, output: {},
+  handler: () => ({ env: process.env.PLUGBAY_GRANTS_TEST ?? null, hostname: readFileSync('/etc/hostname', 'utf8') }) } } };
+`,
+    },
+  });
+  const options = (grants: HostOptions['grants']) => ({ tiers: { process: createProcessTier() }, grants });
+  const refused = await devHost(t, options([]))
+    .load(dir)
+    .catch((e: unknown) => e);
+  assert.deepEqual((refused as PlugbayError).details?.denied, [
+    {
+      field: 'permissions.fs.read.0',
+      capability: 'fs.read:/etc/hostname',
+      message: 'permissions.fs.read.0 (/etc/hostname) needs the grant fs.read:/etc/hostname',
+    },
+    {
+      field: 'permissions.env.0',
+      capability: 'env:PLUGBAY_GRANTS_TEST',
+      message: 'permissions.env.0 (PLUGBAY_GRANTS_TEST) needs the grant env:PLUGBAY_GRANTS_TEST',
+    },
+  ]);
+  const host = devHost(
+    t,
+    options([{ plugin: 'peeker', capabilities: ['fs.read:/etc', 'env:PLUGBAY_GRANTS_TEST'] }]),
+  );
+  const status = await host.load(dir);
+  assert.equal(status.tier, 'process');
+  assert.deepEqual(await host.call('peeker', 'peek', {}), { env: 'granted value', hostname });
 });
