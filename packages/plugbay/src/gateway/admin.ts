@@ -119,10 +119,8 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     '/v1/plugins/:plugin/revoke',
     { schema: revokeRouteSchema },
     async (request) => {
-      const { plugin } = request.params;
       const { capability, reason } = request.body;
-      await host.revoke(plugin, capability, changeOf(request, reason));
-      return { plugin, grants: host.grants(plugin) };
+      return host.revoke(request.params.plugin, capability, changeOf(request, reason));
     },
   );
 
@@ -358,13 +356,17 @@ const revokeRouteSchema: DocumentedSchema = {
   tags: ['Admin API'],
   summary: 'Revoke a grant made at run time',
   description:
-    'Removes the grant and records it in the audit log. It applies at the next load of a version: one running ' +
-    'now keeps what it was given until it is unloaded or reloaded. Grants of the --grants file cannot be revoked here.',
+    'Removes the grant and records it in the audit log; each loaded version that needed it is drained and ' +
+    'unloaded (`unloaded`), and loads again once granted. Grants of the --grants file cannot be revoked here.',
   params: pluginParams,
   headers: changeHeaders,
   body: capabilityBody,
   response: {
-    200: Type.Object({ plugin: Type.String(), grants: Type.Array(grantSchema) }),
+    200: Type.Object({
+      plugin: Type.String(),
+      capability: Type.String(),
+      unloaded: Type.Array(Type.String(), { description: 'Versions unloaded because they needed it' }),
+    }),
     400: errorRef(
       'PLUGBAY_INVALID_ARGUMENT: no such run-time grant (`details.rule`: granted), or a bad body',
     ),

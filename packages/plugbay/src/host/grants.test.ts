@@ -98,7 +98,7 @@ test('a read grant does not cover a writable mount; a read-only mount of /etc ne
   assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
 });
 
-test('host.grant() stores and audits the grant and loads again the version refused for want of it; revoke audits too', async (t) => {
+test('host.grant() stores and audits the grant and loads again the version refused for want of it; revoke unloads it', async (t) => {
   const host = devHost(t);
   const dir = reader(t, finding);
   await assert.rejects(host.load(dir), { code: 'PLUGBAY_PERMISSION_DENIED' });
@@ -115,13 +115,24 @@ test('host.grant() stores and audits the grant and loads again the version refus
     host.grants('reader').map((g) => g.capability),
     ['env:HOME', 'fs.write:/etc'],
   );
-  await host.revoke('reader', 'env:HOME', { actor: 'ops' });
+  assert.deepEqual(await host.revoke('reader', 'env:HOME', { actor: 'ops' }), {
+    plugin: 'reader',
+    capability: 'env:HOME',
+    unloaded: ['1.0.0'],
+  });
+  assert.deepEqual(host.versions(), []);
+  assert.equal(host.diagnostics()[0]?.code, 'PLUGBAY_PERMISSION_DENIED');
+  await assert.rejects(host.call('reader', 'read_file', '/etc/hostname'), { code: 'PLUGBAY_UNKNOWN_PLUGIN' });
   assert.deepEqual(
     host.grants('reader').map((g) => g.capability),
     ['fs.write:/etc'],
   );
+  // Granted again, it is back.
+  assert.equal((await host.grant('reader', 'env:HOME', { actor: 'ops' })).loaded.length, 1);
+  assert.equal(await host.call('reader', 'read_file', '/etc/hostname'), hostname);
   const audit = host.audit({ plugin: 'reader' }).map((e) => [e.action, e.actor, e.details?.capability]);
   assert.deepEqual(audit, [
+    ['grant', 'ops', 'env:HOME'],
     ['revoke', 'ops', 'env:HOME'],
     ['grant', 'ops', 'env:HOME'],
     ['grant', 'ops', 'fs.write:/etc'],

@@ -30,6 +30,7 @@ import {
   checkGrants,
   checkPluginName,
   decideGrants,
+  type GrantDecision,
   type GrantRule,
   permissionDenied,
 } from '../trust/grants.js';
@@ -62,6 +63,7 @@ import type {
   LoadReport,
   PluginClient,
   PluginHost,
+  RevokeResult,
   VersionStats,
   VersionStatus,
 } from './types.js';
@@ -564,18 +566,23 @@ class Host implements PluginHost {
    * runs quietly without a capability it expects; grant() loads the version again.
    */
   #granted(plugin: CheckedPlugin, level: PolicyTrustLevel): CheckedPlugin {
-    const { name, version } = plugin.manifest;
-    const capabilities = [
-      ...capabilitiesFor(this.#s.grants, name, version),
-      ...this.#store.grants(name).map((g) => g.capability),
-    ];
-    const decision = decideGrants({ permissions: plugin.permissions, dir: plugin.dir, level, capabilities });
+    const decision = this.#decideGrants(plugin, level);
     if (decision.denied.length > 0) {
       this.#refused.set(plugin.id, plugin);
       throw permissionDenied(plugin.manifest, level, decision.denied);
     }
     this.#refused.delete(plugin.id);
     return { ...plugin, permissions: decision.granted };
+  }
+
+  /** What `plugin` (as discovered: its permissions are the manifest's request) gets at `level` under the grants now. */
+  #decideGrants(plugin: CheckedPlugin, level: PolicyTrustLevel): GrantDecision {
+    const { name, version } = plugin.manifest;
+    const capabilities = [
+      ...capabilitiesFor(this.#s.grants, name, version),
+      ...this.#store.grants(name).map((g) => g.capability),
+    ];
+    return decideGrants({ permissions: plugin.permissions, dir: plugin.dir, level, capabilities });
   }
 
   #record(diagnostics: Diagnostic[]): void {
@@ -998,6 +1005,8 @@ class Host implements PluginHost {
       this.#log.info({ plugin: name, capability: granted }, `granted ${granted} to ${name}`);
       const result: GrantResult = { plugin: name, capability: granted, loaded: [], refused: [] };
       for (const p of [...this.#refused.values()].filter((p) => p.manifest.name === name)) {
+        // Tried once per grant: a load that fails for another reason (its folder is gone) is not retried forever.
+        this.#refused.delete(p.id);
         try {
           result.loaded.push(await this.#load(p));
         } catch (err) {
@@ -1010,7 +1019,7 @@ class Host implements PluginHost {
     });
   }
 
-  async revoke(name: string, capability: string, options: ChangeOptions = {}): Promise<void> {
+  async revoke(name: string, capability: string, options: ChangeOptions = {}): Promise<RevokeResult> {
     checkPluginName(name);
     const revoked = checkCapability(capability);
     return this.#exclusive(name, async () => {
@@ -1024,10 +1033,22 @@ class Host implements PluginHost {
           details: { capability: revoked },
         },
       });
-      this.#log.info(
-        { plugin: name, capability: revoked },
-        `revoked ${revoked} from ${name} (applies at its next load)`,
-      );
+      this.#log.info({ plugin: name, capability: revoked }, `revoked ${revoked} from ${name}`);
+      // What runs is what the grants allow: a version that needed the capability is drained and unloaded, and is
+      // loaded again by the grant that allows it.
+      const unloaded: string[] = [];
+      for (const v of [...(this.#plugins.get(name)?.newestFirst ?? [])]) {
+        const requested: CheckedPlugin = { ...v.plugin, permissions: v.plugin.manifest.permissions ?? {} };
+        const decision = this.#decideGrants(requested, v.trust.level);
+        if (decision.denied.length === 0) continue;
+        await this.#unload(v, this.#s.drainTimeoutMs);
+        this.#refused.set(requested.id, requested);
+        const refusal = permissionDenied(requested.manifest, v.trust.level, decision.denied);
+        this.#record([loadDiagnostic(requested, refusal)]);
+        this.#log.warn({ plugin: name, version: v.version }, `${requested.id} unloaded: ${refusal.message}`);
+        unloaded.push(v.version);
+      }
+      return { plugin: name, capability: revoked, unloaded };
     });
   }
 

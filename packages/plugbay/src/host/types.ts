@@ -158,6 +158,13 @@ export interface GrantStatus {
   versions?: string;
 }
 
+/** The outcome of revoke(): the versions unloaded because they needed the capability. */
+export interface RevokeResult {
+  plugin: string;
+  capability: string;
+  unloaded: string[];
+}
+
 /** The outcome of grant(): the versions refused for want of a grant that now loaded, and those still refused. */
 export interface GrantResult {
   plugin: string;
@@ -226,10 +233,10 @@ export interface PluginHost extends AsyncDisposable {
    */
   grant(name: string, capability: string, options?: ChangeOptions): Promise<GrantResult>;
   /**
-   * Takes back a grant made with grant(); audited. Applies at the next load: a running version keeps what it was
-   * given until it is unloaded or reloaded. PLUGBAY_INVALID_ARGUMENT when no such grant was made at run time.
+   * Takes back a grant made with grant(); audited. Each loaded version that needed it is drained and unloaded (and
+   * loads again once granted). PLUGBAY_INVALID_ARGUMENT when no such grant was made at run time.
    */
-  revoke(name: string, capability: string, options?: ChangeOptions): Promise<void>;
+  revoke(name: string, capability: string, options?: ChangeOptions): Promise<RevokeResult>;
   /** Grants in force (the grants option and run-time grants), of one plugin or all. */
   grants(name?: string): GrantStatus[];
   /** The registry holding the host's metrics (`registry.metrics()` is the Prometheus text). */

@@ -1,6 +1,6 @@
 // `plugbay grant`, `plugbay revoke`, `plugbay grants`: the operator's grants on a running gateway (docs/grants.md).
 import { parseArgs } from 'node:util';
-import type { GrantResult, GrantStatus } from '../../host/types.js';
+import type { GrantResult, GrantStatus, RevokeResult } from '../../host/types.js';
 import { usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
@@ -53,8 +53,8 @@ export const revokeCommand: Command = {
   name: 'revoke',
   usage: `plugbay revoke <plugin> <capability>
 
-Takes back a grant made with plugbay grant (audited). It applies at the next load of a version: one running now
-keeps what it was given until it is unloaded or reloaded. Grants of the --grants file are changed in the file.
+Takes back a grant made with plugbay grant (audited). Each loaded version that needed it is drained and unloaded,
+and loads again once granted. Grants of the --grants file are changed in the file.
 ${adminOptionsUsage}`,
   async run(args, io) {
     const { positionals, values } = parse(args, '<plugin> <capability>', 2);
@@ -65,7 +65,11 @@ ${adminOptionsUsage}`,
       `/v1/plugins/${path(plugin)}/revoke`,
       JSON.stringify({ capability }),
     );
-    return finish(io, values, answer, () => `${plugin}: revoked ${capability}`);
+    return finish(io, values, answer, (r: RevokeResult) =>
+      [`${r.plugin}: revoked ${r.capability}`, ...r.unloaded.map((v) => `  unloaded ${r.plugin}@${v}`)].join(
+        '\n',
+      ),
+    );
   },
 };
 
