@@ -29,6 +29,8 @@ export type {
   CallOptions,
   CallResult,
   ChangeOptions,
+  GrantResult,
+  GrantStatus,
   HostOptions,
   LoadReport,
   PluginClient,
@@ -46,5 +48,20 @@ export type {
   WasmTierOptions,
 } from './tiers/index.js';
 export { createInlineTier, createProcessTier, createThreadTier, createWasmTier } from './tiers/index.js';
-export type { Keyring, TrustPolicy, TrustPolicyOptions, Verification } from './trust/index.js';
-export { createKeyring, keygen, loadKeyring, signPlugin, verifyPlugin } from './trust/index.js';
+export type {
+  Denial,
+  GrantRule,
+  Keyring,
+  TrustPolicy,
+  TrustPolicyOptions,
+  Verification,
+} from './trust/index.js';
+export {
+  checkGrants,
+  createKeyring,
+  decideGrants,
+  keygen,
+  loadKeyring,
+  signPlugin,
+  verifyPlugin,
+} from './trust/index.js';

@@ -82,13 +82,16 @@ test('plugbay check: human tables name every plugin and diagnostic; exit 0 when 
   await writePlugin(root, 'good', { manifest: manifest({ name: 'good' }), files: entry });
   const ok = await runPlugbay(['check', root]);
   assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /^PLUGIN\s+VERSION\s+RUNTIME\s+STATUS\s+SANDBOX \(process tier\)\s+DIR$/m);
-  assert.match(ok.stdout, /^good\s+1\.0\.0\s+node\s+ok\s+node-permission-model \+ \S.*\s+good$/m);
+  assert.match(
+    ok.stdout,
+    /^PLUGIN\s+VERSION\s+RUNTIME\s+STATUS\s+PERMISSIONS\s+SANDBOX \(process tier\)\s+DIR$/m,
+  );
+  assert.match(ok.stdout, /^good\s+1\.0\.0\s+node\s+ok\s+none\s+node-permission-model \+ \S.*\s+good$/m);
 
   await writePlugin(root, 'bad-field', { manifest: manifest({ name: 'Bad Name' }), files: entry });
   const bad = await runPlugbay(['check', root]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stdout, /^Bad Name\s+1\.0\.0\s+-\s+rejected\s+-\s+bad-field$/m);
+  assert.match(bad.stdout, /^Bad Name\s+1\.0\.0\s+-\s+rejected\s+-\s+-\s+bad-field$/m);
   assert.match(bad.stdout, /^bad-field\s+error\s+PLUGBAY_MANIFEST_INVALID\s+name\s+pattern\s+/m);
 });
 

@@ -48,6 +48,15 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     }[name],
     load: async () => (await import('./commands/routes.js'))[`${name}Command`],
   })),
+  ...(['grant', 'revoke', 'grants'] as const).map((name) => ({
+    name,
+    summary: {
+      grant: 'grant a plugin a capability (fs, env, net, childProcess) on a running gateway',
+      revoke: 'take back a grant made with plugbay grant',
+      grants: 'show the grants in force on a running gateway',
+    }[name],
+    load: async () => (await import('./commands/grants.js'))[`${name}Command`],
+  })),
   {
     name: 'test',
     summary: 'run the conformance checks on one plugin; exit 1 if one fails',

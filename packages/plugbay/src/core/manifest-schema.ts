@@ -43,9 +43,20 @@ const Permissions = Type.Object(
     fs: Type.Optional(
       Type.Object(
         {
-          read: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-          write: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-          mounts: Type.Optional(Type.Array(Mount)),
+          read: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description: 'Host paths to read (process tier), relative to the plugin folder unless absolute',
+            }),
+          ),
+          write: Type.Optional(
+            Type.Array(Type.String({ minLength: 1 }), {
+              description:
+                'Host paths to write (process tier), relative to the plugin folder unless absolute',
+            }),
+          ),
+          mounts: Type.Optional(
+            Type.Array(Mount, { description: 'Host directories the wasm plugin sees at a guest path' }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -60,10 +71,18 @@ const Permissions = Type.Object(
         description: 'Environment variables passed in',
       }),
     ),
-    childProcess: Type.Optional(Type.Boolean()),
-    memoryMb: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+    childProcess: Type.Optional(Type.Boolean({ description: 'Spawn child processes (process tier)' })),
+    memoryMb: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 65536, description: 'Memory cap: a limit, applied as written' }),
+    ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description:
+      'What the plugin asks for; the operator grants it (docs/grants.md). Community and unsigned plugins get ' +
+      'nothing outside their own folder, no env, network or child processes unless granted; a request that is ' +
+      'not granted refuses the load (PLUGBAY_PERMISSION_DENIED)',
+  },
 );
 
 export const manifestSchema = Type.Object(
@@ -133,3 +152,5 @@ export const manifestSchema = Type.Object(
 export type Manifest = Static<typeof manifestSchema>;
 export type FunctionSpec = Static<typeof FunctionSpec>;
 export type Permissions = Static<typeof Permissions>;
+/** The `permissions` schema alone (the gateway's answers show requested and granted permissions with it). */
+export const permissionsSchema = Permissions;

@@ -7,6 +7,9 @@
  *   POST /v1/plugins/:plugin/activate       body: { version, reason? }
  *   POST /v1/plugins/:plugin/rollback       body: { reason? } (optional)
  *   GET  /v1/audit?plugin=&limit=&before=   audit entries, newest first
+ *   GET  /v1/grants?plugin=                 grants in force (grants file and run-time grants)
+ *   POST /v1/plugins/:plugin/grant          body: { capability, reason? } (docs/grants.md)
+ *   POST /v1/plugins/:plugin/revoke         body: { capability, reason? }
  *
  * Who made a change is the `x-plugbay-actor` header (default `admin-api`); why, the `x-plugbay-reason` header or
  * the body's `reason`. A change sent with a content type must send `application/json` (see `jsonOnly`).
@@ -29,6 +32,7 @@ import {
   commonErrors,
   type DocumentedSchema,
   errorRef,
+  grantSchema,
   pluginParams,
 } from './schemas.js';
 
@@ -100,6 +104,33 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     '/v1/plugins/:plugin/rollback',
     { schema: rollbackSchema, preValidation: noBodyIsEmpty },
     async (request) => host.rollback(request.params.plugin, changeOf(request, request.body.reason)),
+  );
+
+  fastify.post<{ Params: { plugin: string }; Body: { capability: string; reason?: string } }>(
+    '/v1/plugins/:plugin/grant',
+    { schema: grantRouteSchema },
+    async (request) => {
+      const { capability, reason } = request.body;
+      return host.grant(request.params.plugin, capability, changeOf(request, reason));
+    },
+  );
+
+  fastify.post<{ Params: { plugin: string }; Body: { capability: string; reason?: string } }>(
+    '/v1/plugins/:plugin/revoke',
+    { schema: revokeRouteSchema },
+    async (request) => {
+      const { capability, reason } = request.body;
+      return host.revoke(request.params.plugin, capability, changeOf(request, reason));
+    },
+  );
+
+  fastify.get<{ Querystring: { plugin?: string } }>(
+    '/v1/grants',
+    { schema: grantsSchema },
+    async (request) => {
+      const { plugin } = request.query;
+      return { grants: host.grants(plugin === undefined || plugin === '' ? undefined : plugin) };
+    },
   );
 
   fastify.get<{ Querystring: Record<string, string | undefined> }>(
@@ -275,6 +306,83 @@ const auditSchema: DocumentedSchema = {
   response: {
     200: Type.Object({ entries: Type.Array(auditEntrySchema) }),
     400: refused,
+    ...commonErrors,
+  },
+};
+
+const capabilityBody = Type.Object(
+  {
+    capability: Type.String({
+      minLength: 1,
+      description:
+        'fs.read:<absolute path>, fs.write:<absolute path>, env:<NAME>, net:<host[:port]> or childProcess',
+    }),
+    reason,
+  },
+  {
+    additionalProperties: false,
+    examples: [{ capability: 'fs.read:/etc/ssl', reason: 'needs the CA bundle' }],
+  },
+);
+
+const grantRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'Grant a plugin a capability',
+  description:
+    'Stores the grant for every version of the plugin and records it in the audit log, then loads again each ' +
+    'version that was refused with PLUGBAY_PERMISSION_DENIED (`loaded`; those still refused are in `refused`). ' +
+    'Community and unsigned plugins get nothing outside their own folder unless granted (docs/grants.md).',
+  params: pluginParams,
+  headers: changeHeaders,
+  body: capabilityBody,
+  response: {
+    200: Type.Object({
+      plugin: Type.String(),
+      capability: Type.String({ description: 'As stored (paths normalised)' }),
+      loaded: Type.Array(Type.Object({ version: Type.String() }, { additionalProperties: true }), {
+        description: 'Versions loaded again now that the grant exists (as in GET /v1/plugins/:plugin)',
+      }),
+      refused: Type.Array(
+        Type.Object({ version: Type.String(), code: Type.String(), message: Type.String() }),
+        { description: 'Versions refused for want of a grant that still do not load' },
+      ),
+    }),
+    400: errorRef('PLUGBAY_INVALID_ARGUMENT: a bad plugin name, capability or body (`details.field`)'),
+    ...commonErrors,
+  },
+};
+
+const revokeRouteSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'Revoke a grant made at run time',
+  description:
+    'Removes the grant and records it in the audit log; each loaded version that needed it is drained and ' +
+    'unloaded (`unloaded`), and loads again once granted. Grants of the --grants file cannot be revoked here.',
+  params: pluginParams,
+  headers: changeHeaders,
+  body: capabilityBody,
+  response: {
+    200: Type.Object({
+      plugin: Type.String(),
+      capability: Type.String(),
+      unloaded: Type.Array(Type.String(), { description: 'Versions unloaded because they needed it' }),
+    }),
+    400: errorRef(
+      'PLUGBAY_INVALID_ARGUMENT: no such run-time grant (`details.rule`: granted), or a bad body',
+    ),
+    ...commonErrors,
+  },
+};
+
+const grantsSchema: DocumentedSchema = {
+  tags: ['Admin API'],
+  summary: 'The grants in force',
+  description: 'Grants of the --grants file and grants made at run time, of one plugin or all.',
+  querystring: Type.Object({
+    plugin: Type.Optional(Type.String({ description: 'Only grants of this plugin', examples: ['reader'] })),
+  }),
+  response: {
+    200: Type.Object({ grants: Type.Array(grantSchema) }),
     ...commonErrors,
   },
 };

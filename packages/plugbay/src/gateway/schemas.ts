@@ -8,6 +8,7 @@ import { type TSchema, Type } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv';
 import type { FastifyInstance, FastifySchema, FastifyServerOptions } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
+import { permissionsSchema } from '../core/manifest-schema.js';
 import { createAjv, pointerToField, violationsOf } from '../core/schema.js';
 import { routeSchema } from '../host/router/index.js';
 
@@ -95,6 +96,10 @@ const versionCommon = {
   undeclaredExports: Type.Array(Type.String(), {
     description: 'Exports of the loaded code that the manifest does not declare',
   }),
+  permissions: Type.Object(
+    { requested: permissionsSchema, granted: permissionsSchema },
+    { description: "What the manifest asks for and what the version runs with (the operator's grants)" },
+  ),
 };
 
 /** A loaded version as `GET /v1/plugins/:plugin` reports it (the host's VersionStatus). */
@@ -157,12 +162,26 @@ export const activateResultSchema = Type.Object({
   revision: Type.Integer({ description: 'Route revision the switch created' }),
 });
 
+/** One grant in force (`GET /v1/grants`). */
+export const grantSchema = Type.Object({
+  plugin: Type.String(),
+  capability: Type.String({
+    description: 'fs.read:<path>, fs.write:<path>, env:<NAME>, net:<host[:port]> or childProcess',
+  }),
+  source: Type.Union([Type.Literal('file'), Type.Literal('admin')], {
+    description: 'file: from serve --grants; admin: made at run time (plugbay grant)',
+  }),
+  versions: Type.Optional(
+    Type.String({ description: "The file rule's version range; absent: every version" }),
+  ),
+});
+
 /** One audit log entry. */
 export const auditEntrySchema = Type.Object({
   id: Type.Integer({ description: 'Increasing; page with `before`' }),
   time: Type.String({ description: 'ISO 8601' }),
   actor: Type.String(),
-  action: Type.String({ description: 'activate, rollback, route, crashloop, load, unload …' }),
+  action: Type.String({ description: 'activate, rollback, route, grant, revoke, crashloop, load, unload …' }),
   plugin: Type.String(),
   version: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String()),

@@ -444,6 +444,8 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       // Signature status at load (valid, unsigned under warn/allowUnsigned, or off), trust level and key id.
       trust: v.trust,
       undeclaredExports: v.undeclaredExports,
+      // What the manifest asks for and what the operator granted (docs/grants.md).
+      permissions: v.permissions,
     });
   }
   const unattributed: Diagnostic[] = [];

@@ -24,8 +24,18 @@ import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditInput, AuditQuery, StateChange, StateStore } from '../store/types.js';
 import { auditExports } from '../trust/audit.js';
 import { trustGate } from '../trust/gate.js';
+import {
+  capabilitiesFor,
+  checkCapability,
+  checkGrants,
+  checkPluginName,
+  decideGrants,
+  type GrantDecision,
+  type GrantRule,
+  permissionDenied,
+} from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
-import { createTrustPolicy, decide, type TrustPolicy } from '../trust/policy.js';
+import { createTrustPolicy, decide, type PolicyTrustLevel, type TrustPolicy } from '../trust/policy.js';
 import { Call, cancelled } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { checkPluginDir, discover } from './discover.js';
@@ -46,18 +56,25 @@ import type {
   CallOptions,
   CallResult,
   ChangeOptions,
+  GrantResult,
+  GrantStatus,
   HostOptions,
   LeakReport,
   LoadReport,
   PluginClient,
   PluginHost,
+  RevokeResult,
   VersionStats,
   VersionStatus,
 } from './types.js';
 
 type Settings = Required<
-  Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels'>
+  Omit<
+    HostOptions,
+    'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels' | 'grants'
+  >
 > & {
+  grants: GrantRule[];
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
@@ -98,6 +115,7 @@ function normalise(o: HostOptions): Settings {
     config: o.config ?? {},
     store: o.store,
     trust: trustOptions(o.trust),
+    grants: o.grants === undefined ? [] : checkGrants({ grants: o.grants }),
     contracts: o.contracts ?? [],
     circuit: {
       failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
@@ -216,6 +234,8 @@ class Host implements PluginHost {
   readonly #routes = new Map<string, ActiveRoute>();
   /** Every plugin version checked so far, by id: what activate() and rollback() can load again. */
   readonly #known = new Map<string, CheckedPlugin>();
+  /** Versions refused for want of a grant, by id: grant() loads them again. */
+  readonly #refused = new Map<string, CheckedPlugin>();
   /** Admin changes to one plugin run one at a time. */
   readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
@@ -407,6 +427,7 @@ class Host implements PluginHost {
         },
       );
     }
+    const granted = this.#granted(plugin, gate.decision.trustLevel);
     const trust: VersionStatus['trust'] = {
       status: gate.verification?.status ?? 'off',
       level: gate.decision.trustLevel,
@@ -447,7 +468,7 @@ class Host implements PluginHost {
         level === undefined ? {} : { level },
       );
       const sink = pluginSink(log);
-      const loading = tier.load(plugin, { log: sink, signal: controller.signal });
+      const loading = tier.load(granted, { log: sink, signal: controller.signal });
       // If loading overruns, the instance may still arrive later: release it then.
       loading.then(
         (late) => controller.signal.aborted && void late.destroy(),
@@ -497,7 +518,7 @@ class Host implements PluginHost {
             });
       }
       sink.bindInstance(instance.id);
-      const loaded = new LoadedVersion(plugin, instance, functions, trust, audit.undeclared);
+      const loaded = new LoadedVersion(granted, instance, functions, trust, audit.undeclared);
       loaded.metrics = cells;
       const instanceLog = log.child({ instance: instance.id });
       const about = { plugin: name, version, tier: kind, instance: instance.id };
@@ -536,6 +557,31 @@ class Host implements PluginHost {
       clearTimeout(timer);
       this.#loading.delete(plugin.id);
     }
+  }
+
+  /**
+   * The plugin as its tier gets it: `permissions` is what the operator granted (trust/grants.ts), never more than
+   * the manifest asks for. A request that is not granted refuses the load (PLUGBAY_PERMISSION_DENIED), so nothing
+   * runs quietly without a capability it expects; grant() loads the version again.
+   */
+  #granted(plugin: CheckedPlugin, level: PolicyTrustLevel): CheckedPlugin {
+    const decision = this.#decideGrants(plugin, level);
+    if (decision.denied.length > 0) {
+      this.#refused.set(plugin.id, plugin);
+      throw permissionDenied(plugin.manifest, level, decision.denied);
+    }
+    this.#refused.delete(plugin.id);
+    return { ...plugin, permissions: decision.granted };
+  }
+
+  /** What `plugin` (as discovered: its permissions are the manifest's request) gets at `level` under the grants now. */
+  #decideGrants(plugin: CheckedPlugin, level: PolicyTrustLevel): GrantDecision {
+    const { name, version } = plugin.manifest;
+    const capabilities = [
+      ...capabilitiesFor(this.#s.grants, name, version),
+      ...this.#store.grants(name).map((g) => g.capability),
+    ];
+    return decideGrants({ permissions: plugin.permissions, dir: plugin.dir, level, capabilities });
   }
 
   #record(diagnostics: Diagnostic[]): void {
@@ -939,6 +985,91 @@ class Host implements PluginHost {
     return this.#store.audit(query);
   }
 
+  // ---- grants -------------------------------------------------------------------------------------------------
+
+  async grant(name: string, capability: string, options: ChangeOptions = {}): Promise<GrantResult> {
+    checkPluginName(name);
+    const granted = checkCapability(capability);
+    return this.#exclusive(name, async () => {
+      this.#store.commit({
+        grant: { plugin: name, capability: granted },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'grant',
+          plugin: name,
+          reason: options.reason,
+          details: { capability: granted },
+        },
+      });
+      this.#log.info({ plugin: name, capability: granted }, `granted ${granted} to ${name}`);
+      const result: GrantResult = { plugin: name, capability: granted, loaded: [], refused: [] };
+      for (const p of [...this.#refused.values()].filter((p) => p.manifest.name === name)) {
+        // Tried once per grant: a load that fails for another reason (its folder is gone) is not retried forever.
+        this.#refused.delete(p.id);
+        try {
+          result.loaded.push(await this.#load(p));
+        } catch (err) {
+          const e = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
+          this.#record([loadDiagnostic(p, e)]);
+          result.refused.push({ version: p.manifest.version, code: e.code, message: e.message });
+        }
+      }
+      return result;
+    });
+  }
+
+  async revoke(name: string, capability: string, options: ChangeOptions = {}): Promise<RevokeResult> {
+    checkPluginName(name);
+    const revoked = checkCapability(capability);
+    return this.#exclusive(name, async () => {
+      this.#store.commit({
+        revoke: { plugin: name, capability: revoked },
+        audit: {
+          actor: options.actor ?? 'api',
+          action: 'revoke',
+          plugin: name,
+          reason: options.reason,
+          details: { capability: revoked },
+        },
+      });
+      this.#log.info({ plugin: name, capability: revoked }, `revoked ${revoked} from ${name}`);
+      // What runs is what the grants allow: a version that needed the capability is drained and unloaded, and is
+      // loaded again by the grant that allows it.
+      const unloaded: string[] = [];
+      for (const v of [...(this.#plugins.get(name)?.newestFirst ?? [])]) {
+        const requested: CheckedPlugin = { ...v.plugin, permissions: v.plugin.manifest.permissions ?? {} };
+        const decision = this.#decideGrants(requested, v.trust.level);
+        if (decision.denied.length === 0) continue;
+        await this.#unload(v, this.#s.drainTimeoutMs);
+        this.#refused.set(requested.id, requested);
+        const refusal = permissionDenied(requested.manifest, v.trust.level, decision.denied);
+        this.#record([loadDiagnostic(requested, refusal)]);
+        this.#log.warn({ plugin: name, version: v.version }, `${requested.id} unloaded: ${refusal.message}`);
+        unloaded.push(v.version);
+      }
+      return { plugin: name, capability: revoked, unloaded };
+    });
+  }
+
+  grants(name?: string): GrantStatus[] {
+    const fromFile = this.#s.grants
+      .filter((r) => name === undefined || r.plugin === name)
+      .flatMap((r) =>
+        r.capabilities.map(
+          (capability): GrantStatus => ({
+            plugin: r.plugin,
+            capability,
+            source: 'file',
+            ...(r.versions === undefined ? {} : { versions: r.versions }),
+          }),
+        ),
+      );
+    const atRunTime = this.#store
+      .grants(name)
+      .map((g): GrantStatus => ({ plugin: g.plugin, capability: g.capability, source: 'admin' }));
+    return [...fromFile, ...atRunTime];
+  }
+
   /** Loads `version` if it is only known, then checks that it is ready and healthy. Nothing switches on failure. */
   async #ready(name: string, version: string): Promise<LoadedVersion> {
     let v = this.#plugins.get(name)?.versions.get(version);
@@ -1206,6 +1337,7 @@ function status(v: LoadedVersion): VersionStatus {
     warnings: [...v.plugin.warnings],
     trust: { ...v.trust },
     undeclaredExports: [...v.undeclaredExports],
+    permissions: { requested: v.plugin.manifest.permissions ?? {}, granted: v.plugin.permissions },
   };
 }
 
@@ -1259,7 +1391,12 @@ function loadDiagnostic(plugin: CheckedPlugin, err: unknown): Diagnostic {
     plugin: plugin.manifest.name,
     version: plugin.manifest.version,
   };
-  if (e.details !== undefined) d.details = e.details;
+  if (e.details !== undefined) {
+    d.details = e.details;
+    // A refusal that names a manifest field (PLUGBAY_PERMISSION_DENIED) shows it where diagnostics do.
+    if (typeof e.details.field === 'string') d.field = e.details.field;
+    if (typeof e.details.rule === 'string') d.rule = e.details.rule;
+  }
   return d;
 }
 

@@ -3,8 +3,10 @@ import type { Level, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
+import type { Permissions } from '../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic, InstanceState, Leak, Tier, TierKind } from '../core/types.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
+import type { GrantRule } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
 import type { VerificationStatus } from '../trust/verify.js';
@@ -37,6 +39,12 @@ export interface HostOptions {
    * the gateway defaults to `required` (`--dev`: `warn`).
    */
   trust?: TrustPolicyOptions & { keyring?: Keyring };
+  /**
+   * The operator's grants (trust/grants.ts): capabilities given to `community` and `unsigned` plugins beyond their
+   * own folder, by plugin name and optional version range (what `plugbay serve --grants <file>` reads). `trusted`
+   * plugins get what they ask for. Grants made at run time (`grant()`) are kept in the store. Default none.
+   */
+  grants?: GrantRule[];
   /** Contracts plugins may claim to implement (`implements` in the manifest), checked at load. */
   contracts?: ContractRegistry;
   /** Circuit breaking per version: after `failureThreshold` consecutive failed calls it is skipped for `coolDownMs`. */
@@ -140,6 +148,32 @@ export interface VersionStatus {
   trust: { status: VerificationStatus | 'off'; level: PolicyTrustLevel; keyId?: string };
   /** Exports of the loaded code that the manifest does not declare (export audit). */
   undeclaredExports: string[];
+  /** What the manifest asks for, and what the version runs with (see docs/grants.md). */
+  permissions: { requested: Permissions; granted: Permissions };
+}
+
+/** One grant in force: from the grants option (`--grants` file) or made at run time with grant(). */
+export interface GrantStatus {
+  plugin: string;
+  capability: string;
+  source: 'file' | 'admin';
+  /** The rule's version range (file grants only); absent: every version. */
+  versions?: string;
+}
+
+/** The outcome of revoke(): the versions unloaded because they needed the capability. */
+export interface RevokeResult {
+  plugin: string;
+  capability: string;
+  unloaded: string[];
+}
+
+/** The outcome of grant(): the versions refused for want of a grant that now loaded, and those still refused. */
+export interface GrantResult {
+  plugin: string;
+  capability: string;
+  loaded: VersionStatus[];
+  refused: { version: string; code: string; message: string }[];
 }
 
 export interface LoadReport {
@@ -196,6 +230,18 @@ export interface PluginHost extends AsyncDisposable {
   rollback(name: string, options?: ActivateOptions): Promise<ActivateResult>;
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
+  /**
+   * Grants `capability` (`fs.read:/path`, `fs.write:/path`, `env:NAME`, `net:host`, `childProcess`) to every version
+   * of plugin `name`: stored, audited, then each version refused for want of a grant is loaded again.
+   */
+  grant(name: string, capability: string, options?: ChangeOptions): Promise<GrantResult>;
+  /**
+   * Takes back a grant made with grant(); audited. Each loaded version that needed it is drained and unloaded (and
+   * loads again once granted). PLUGBAY_INVALID_ARGUMENT when no such grant was made at run time.
+   */
+  revoke(name: string, capability: string, options?: ChangeOptions): Promise<RevokeResult>;
+  /** Grants in force (the grants option and run-time grants), of one plugin or all. */
+  grants(name?: string): GrantStatus[];
   /** The registry holding the host's metrics (`registry.metrics()` is the Prometheus text). */
   readonly registry: Registry;
   /** Call counts and latency per version (loaded now or earlier in this process). */

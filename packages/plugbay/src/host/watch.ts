@@ -224,6 +224,12 @@ class Watcher implements DirectoryWatcher {
     const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [] };
     const listing = await this.#listing();
     const now = this.#s.now();
+    // A refused version may have been loaded since (plugbay grant loads those refused for want of a grant).
+    const loadedDirs = new Map(this.#s.host.versions().map((v) => [v.dir, v]));
+    for (const [dir, tracked] of this.#dirs) {
+      const v = tracked.state === 'failed' ? loadedDirs.get(dir) : undefined;
+      if (v !== undefined) Object.assign(tracked, { state: 'loaded', plugin: v.plugin, version: v.version });
+    }
 
     for (const [dir, tracked] of this.#dirs) {
       if (listing.has(dir) || this.#closed) continue;

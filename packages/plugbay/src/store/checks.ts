@@ -36,7 +36,7 @@ export function checkAudit(audit: unknown, field = 'audit'): asserts audit is Au
 export function checkChange(change: unknown): asserts change is StateChange {
   if (!isPlainObject(change)) throw invalid('change', 'type', 'must be an object');
   checkAudit(change.audit, 'change.audit');
-  const { route, activate, rollback } = change;
+  const { route, activate, rollback, grant, revoke } = change;
   if (route !== undefined) {
     if (!isPlainObject(route)) throw invalid('change.route', 'type', 'must be an object');
     nonEmpty(route.plugin, 'change.route.plugin');
@@ -57,6 +57,28 @@ export function checkChange(change: unknown): asserts change is StateChange {
     nonEmpty(
       name === 'activate' ? part.version : part.from,
       `change.${name}.${name === 'activate' ? 'version' : 'from'}`,
+    );
+  }
+  if (grant !== undefined && revoke !== undefined)
+    throw invalid('change', 'exclusive', 'must not both grant and revoke');
+  for (const [name, part] of [
+    ['grant', grant],
+    ['revoke', revoke],
+  ] as const) {
+    if (part === undefined) continue;
+    if (!isPlainObject(part)) throw invalid(`change.${name}`, 'type', 'must be an object');
+    nonEmpty(part.plugin, `change.${name}.plugin`);
+    nonEmpty(part.capability, `change.${name}.capability`);
+  }
+}
+
+/** Throws unless the grant to revoke exists. */
+export function checkRevoke(exists: boolean, revoke: { plugin: string; capability: string }): void {
+  if (!exists) {
+    throw invalid(
+      'change.revoke.capability',
+      'granted',
+      `names no run-time grant of ${revoke.plugin}: ${revoke.capability}`,
     );
   }
 }

@@ -124,6 +124,58 @@ export function stateStoreContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(store.audit(), before);
       }));
 
+    it('keeps run-time grants with their audit entry; a revoke must name one, else nothing changes', () =>
+      withStore((store, c) => {
+        store.commit({
+          grant: { plugin: 'reader', capability: 'fs.read:/etc' },
+          audit: audit('grant', 'reader'),
+        });
+        c.tick();
+        store.commit({
+          grant: { plugin: 'reader', capability: 'env:HOME' },
+          audit: audit('grant', 'reader'),
+        });
+        store.commit({
+          grant: { plugin: 'reader', capability: 'env:HOME' },
+          audit: audit('grant', 'reader'),
+        });
+        store.commit({
+          grant: { plugin: 'echo', capability: 'childProcess' },
+          audit: audit('grant', 'echo'),
+        });
+        assert.deepEqual(store.grants('reader'), [
+          { plugin: 'reader', capability: 'env:HOME', time: '2026-01-01T00:00:01.000Z' },
+          { plugin: 'reader', capability: 'fs.read:/etc', time: '2026-01-01T00:00:00.000Z' },
+        ]);
+        assert.deepEqual(
+          store.grants().map((g) => `${g.plugin} ${g.capability}`),
+          ['echo childProcess', 'reader env:HOME', 'reader fs.read:/etc'],
+        );
+        store.commit({
+          revoke: { plugin: 'reader', capability: 'env:HOME' },
+          audit: audit('revoke', 'reader'),
+        });
+        const before = store.audit();
+        const missing = codeOf(() =>
+          store.commit({
+            revoke: { plugin: 'reader', capability: 'env:HOME' },
+            audit: audit('revoke', 'reader'),
+          }),
+        );
+        assert.equal(missing.code, 'PLUGBAY_INVALID_ARGUMENT');
+        assert.equal(missing.details?.rule, 'granted');
+        assert.deepEqual(store.audit(), before);
+        assert.deepEqual(
+          store.grants('reader').map((g) => g.capability),
+          ['fs.read:/etc'],
+        );
+        assert.equal(
+          codeOf(() => store.commit({ grant: { plugin: 'reader', capability: '' }, audit: audit('grant') }))
+            .details?.field,
+          'change.grant.capability',
+        );
+      }));
+
     it('writes audit entries with id, time and only the fields given; newest first', () =>
       withStore((store, c) => {
         const first = store.commit({

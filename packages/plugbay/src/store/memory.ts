@@ -3,6 +3,7 @@ import {
   checkAudit,
   checkChange,
   checkNow,
+  checkRevoke,
   checkRollback,
   closedError,
   normaliseQuery,
@@ -16,6 +17,7 @@ import type {
   StateChange,
   StateStore,
   StateStoreOptions,
+  StoredGrant,
   StoredRoute,
 } from './types.js';
 
@@ -37,6 +39,8 @@ export class MemoryStateStore implements StateStore {
   readonly #routes = new Map<string, string>();
   readonly #history = new Map<string, StableRecord[]>();
   readonly #audit: StoredAudit[] = [];
+  /** Run-time grants by `plugin\0capability`. */
+  readonly #grants = new Map<string, StoredGrant>();
   #closed = false;
 
   constructor(options: StateStoreOptions = {}) {
@@ -64,6 +68,14 @@ export class MemoryStateStore implements StateStore {
   stableHistory(plugin: string): StableRecord[] {
     this.#open();
     return (this.#history.get(plugin) ?? []).map((r) => ({ ...r }));
+  }
+
+  grants(plugin?: string): StoredGrant[] {
+    this.#open();
+    return [...this.#grants.values()]
+      .filter((g) => plugin === undefined || g.plugin === plugin)
+      .sort((a, b) => (a.plugin === b.plugin ? cmp(a.capability, b.capability) : cmp(a.plugin, b.plugin)))
+      .map((g) => ({ ...g }));
   }
 
   audit(query?: AuditQuery): AuditEntry[] {
@@ -104,8 +116,15 @@ export class MemoryStateStore implements StateStore {
       );
       history = current.slice(0, -1);
     }
+    const grantKey = (g: { plugin: string; capability: string }) => `${g.plugin}\0${g.capability}`;
+    if (change.revoke !== undefined) checkRevoke(this.#grants.has(grantKey(change.revoke)), change.revoke);
     const audit = this.#prepareAudit(change.audit, time);
 
+    if (change.grant !== undefined && !this.#grants.has(grantKey(change.grant))) {
+      const { plugin, capability } = change.grant;
+      this.#grants.set(grantKey(change.grant), { plugin, capability, time });
+    }
+    if (change.revoke !== undefined) this.#grants.delete(grantKey(change.revoke));
     if (change.route !== undefined) {
       if (routeJson === undefined) this.#routes.delete(change.route.plugin);
       else this.#routes.set(change.route.plugin, routeJson);
@@ -147,3 +166,5 @@ export class MemoryStateStore implements StateStore {
     if (this.#closed) throw closedError(this.kind);
   }
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -66,7 +66,7 @@ describe('SqliteStateStore', () => {
     }
   });
 
-  it('survives a reopen: routes, stable history and the audit log are kept, ids go on', () => {
+  it('survives a reopen: routes, stable history, grants and the audit log are kept, ids go on', () => {
     const file = freshFile();
     const first = new SqliteStateStore({ file });
     first.commit({
@@ -78,7 +78,12 @@ describe('SqliteStateStore', () => {
       activate: { plugin: 'greeter', version: '1.1.0' },
       audit: { ...audit, action: 'activate' },
     });
+    first.commit({
+      grant: { plugin: 'greeter', capability: 'env:HOME' },
+      audit: { ...audit, action: 'grant' },
+    });
     const entries = first.audit();
+    const grants = first.grants();
     first.close();
 
     const second = new SqliteStateStore({ file });
@@ -92,6 +97,7 @@ describe('SqliteStateStore', () => {
         ['1.0.0', '1.1.0'],
       );
       assert.deepEqual(second.audit(), entries);
+      assert.deepEqual(second.grants(), grants);
       const next = second.record(audit);
       assert.ok(next.id > entries[0]!.id);
       second.commit({

@@ -7,6 +7,7 @@ import {
   checkAudit,
   checkChange,
   checkNow,
+  checkRevoke,
   checkRollback,
   closedError,
   invalid,
@@ -22,6 +23,7 @@ import type {
   StateChange,
   StateStore,
   StateStoreOptions,
+  StoredGrant,
   StoredRoute,
 } from './types.js';
 
@@ -75,6 +77,12 @@ const migrations: readonly string[] = [
      details TEXT
    ) STRICT;
    CREATE INDEX audit_plugin ON audit (plugin, id);`,
+  `CREATE TABLE grants (
+     plugin TEXT NOT NULL,
+     capability TEXT NOT NULL,
+     time TEXT NOT NULL,
+     PRIMARY KEY (plugin, capability)
+   ) STRICT;`,
 ];
 
 /** The schema version this build writes. */
@@ -143,6 +151,10 @@ export class SqliteStateStore implements StateStore {
     return this.#read(() => this.#sql.history.all(plugin) as StableRecord[]);
   }
 
+  grants(plugin?: string): StoredGrant[] {
+    return this.#read(() => this.#sql.grants.all({ plugin: plugin ?? null }) as StoredGrant[]);
+  }
+
   audit(query?: AuditQuery): AuditEntry[] {
     this.#ensureOpen();
     const { plugin, limit, before } = normaliseQuery(query);
@@ -173,6 +185,11 @@ export class SqliteStateStore implements StateStore {
         const history = (sql.history.all(plugin) as StableRecord[]).map((r) => r.version);
         checkRollback(history, from);
         sql.popStable.run(plugin, plugin);
+      }
+      if (change.grant !== undefined) sql.insertGrant.run(change.grant.plugin, change.grant.capability, time);
+      if (change.revoke !== undefined) {
+        const { changes } = sql.deleteGrant.run(change.revoke.plugin, change.revoke.capability);
+        checkRevoke(changes > 0, change.revoke);
       }
       return this.#insertAudit(change.audit, time);
     });
@@ -330,6 +347,13 @@ function prepare(db: Database) {
       `SELECT id, time, actor, action, plugin, version, reason, details FROM audit
        WHERE (@plugin IS NULL OR plugin = @plugin) AND (@before IS NULL OR id < @before) ORDER BY id DESC LIMIT @limit`,
     ),
+    grants: db.prepare(
+      'SELECT plugin, capability, time FROM grants WHERE (@plugin IS NULL OR plugin = @plugin) ORDER BY plugin, capability',
+    ),
+    insertGrant: db.prepare(
+      'INSERT INTO grants (plugin, capability, time) VALUES (?, ?, ?) ON CONFLICT (plugin, capability) DO NOTHING',
+    ),
+    deleteGrant: db.prepare('DELETE FROM grants WHERE plugin = ? AND capability = ?'),
     insertAudit: db.prepare(
       'INSERT INTO audit (time, actor, action, plugin, version, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),

@@ -6,7 +6,16 @@
  */
 
 /** What happened. The known actions are listed; others are allowed so that new features need no store change. */
-export type AuditAction = 'activate' | 'rollback' | 'route' | 'crashloop' | 'load' | 'unload' | (string & {});
+export type AuditAction =
+  | 'activate'
+  | 'rollback'
+  | 'route'
+  | 'crashloop'
+  | 'load'
+  | 'unload'
+  | 'grant'
+  | 'revoke'
+  | (string & {});
 
 /** An audit entry as the caller gives it; the store adds `id` and `time`. */
 export interface AuditInput {
@@ -46,6 +55,14 @@ export interface StableRecord {
 /** A route as the store keeps it: any JSON object. The store does not interpret it; the host validates it on read. */
 export type StoredRoute = Record<string, unknown>;
 
+/** A capability the operator granted a plugin at run time (`plugbay grant`). The store does not interpret it. */
+export interface StoredGrant {
+  plugin: string;
+  capability: string;
+  /** ISO 8601 time it was granted. */
+  time: string;
+}
+
 /** One atomic change: every part and the audit entry are written together, or nothing is. */
 export interface StateChange {
   /** Sets the plugin's route; `null` deletes it. */
@@ -54,6 +71,10 @@ export interface StateChange {
   activate?: { plugin: string; version: string } | undefined;
   /** Returns to the previous stable: pops `from`, which must be the current stable, with a previous one below it. */
   rollback?: { plugin: string; from: string } | undefined;
+  /** Grants the plugin a capability (kept as it is when already granted). */
+  grant?: { plugin: string; capability: string } | undefined;
+  /** Takes a grant back; it must exist. */
+  revoke?: { plugin: string; capability: string } | undefined;
   audit: AuditInput;
 }
 
@@ -67,6 +88,8 @@ export interface StateStore extends Disposable {
   stable(plugin: string): string | undefined;
   /** The plugin's stable history, oldest first; the last entry is the current stable. */
   stableHistory(plugin: string): StableRecord[];
+  /** Run-time grants, of one plugin or all, ordered by plugin then capability. */
+  grants(plugin?: string): StoredGrant[];
   /** Audit entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
   /** Applies a change atomically; returns the audit entry written. */

@@ -4,6 +4,14 @@ export { canonicalJson } from './canonical.js';
 export { type FileEntry, listPluginFiles, signatureFileName, type WalkProblem } from './files.js';
 export { trustGate } from './gate.js';
 export {
+  checkCapability,
+  checkGrants,
+  type Denial,
+  decideGrants,
+  type GrantDecision,
+  type GrantRule,
+} from './grants.js';
+export {
   createKeyring,
   type KeyLookup,
   type Keyring,

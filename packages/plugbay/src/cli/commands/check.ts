@@ -1,11 +1,21 @@
+import { readFile } from 'node:fs/promises';
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PlugbayError } from '../../core/errors.js';
+import type { Permissions } from '../../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
 import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
 import { checkModule } from '../../tiers/wasm/module-check.js';
+import {
+  capabilitiesFor,
+  checkGrants,
+  type Denial,
+  decideGrants,
+  type GrantRule,
+} from '../../trust/grants.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
+import type { PolicyTrustLevel } from '../../trust/policy.js';
 import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
@@ -25,6 +35,12 @@ export interface CheckedRow {
    * is missing is listed with applied: false). Wasm plugins are sandboxed by WASI instead: empty.
    */
   sandbox?: SandboxLayer[];
+  /**
+   * What the manifest asks for and what the gateway would grant at `level` (the signature's level with --keyring,
+   * otherwise `unsigned`, as serve --dev runs an unsigned plugin), with the --grants file; `denied` names each
+   * request that would refuse the load and the grant that would allow it.
+   */
+  permissions?: { level: PolicyTrustLevel; requested: Permissions; granted: Permissions; denied: Denial[] };
 }
 
 /** What `plugbay check --json` prints. `ok` is false when any plugin is rejected. */
@@ -36,21 +52,25 @@ export interface CheckReport {
 
 export const checkCommand: Command = {
   name: 'check',
-  usage: `plugbay check [dir] [--json] [--keyring dir]
+  usage: `plugbay check [dir] [--json] [--keyring dir] [--grants file]
 
 Discovers every plugin below dir (each subfolder is one plugin) and runs the checks done before any plugin code
 runs: manifest schema, entry path, engines and platform, duplicates; a wasm plugin's module is compiled and its
 imports checked against what the host provides. Prints a table of plugins and one of
 diagnostics (--json: one JSON object). Default dir: ./plugins. Exits 1 when any plugin is rejected.
 With --keyring, each plugin's signature is verified too (as plugbay serve --signatures required does): a plugin
-whose signature is not valid is rejected, with one diagnostic per reason.`,
+whose signature is not valid is rejected, with one diagnostic per reason.
+PERMISSIONS: what each plugin asks for against what serve would grant it (docs/grants.md): community and unsigned
+plugins get nothing outside their own folder, no env, network or child processes, unless --grants (the file serve
+takes) grants it. The level is the signature's with --keyring (a request not granted is then an error), otherwise
+unsigned (a warning).`,
   async run(args, io) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({
         args,
         allowPositionals: true,
         strict: true,
-        options: { json: { type: 'boolean' }, keyring: { type: 'string' } },
+        options: { json: { type: 'boolean' }, keyring: { type: 'string' }, grants: { type: 'string' } },
       }),
     );
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
@@ -61,7 +81,8 @@ whose signature is not valid is rejected, with one diagnostic per reason.`,
         throw new UsageError(err.message);
       });
     }
-    const report = await checkReport(root, keyring);
+    const grants = values.grants === undefined ? [] : await readGrants(resolve(values.grants));
+    const report = await checkReport(root, keyring, grants);
     if (values.json) {
       io.out(JSON.stringify(report, null, 2));
     } else {
@@ -71,7 +92,19 @@ whose signature is not valid is rejected, with one diagnostic per reason.`,
   },
 };
 
-async function checkReport(root: string, keyring: Keyring | undefined): Promise<CheckReport> {
+async function readGrants(file: string): Promise<GrantRule[]> {
+  try {
+    return checkGrants(JSON.parse(await readFile(file, 'utf8')));
+  } catch (err) {
+    throw new UsageError(`--grants ${file}: ${(err as Error).message}`);
+  }
+}
+
+async function checkReport(
+  root: string,
+  keyring: Keyring | undefined,
+  grants: GrantRule[],
+): Promise<CheckReport> {
   const { plugins, diagnostics } = await discover(root);
   const rows: CheckedRow[] = await Promise.all(
     plugins.map(async (p) => ({
@@ -99,11 +132,13 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
   for (const [i, p] of plugins.entries()) {
     if (p.manifest.runtime === 'wasm') await checkWasm(p, rows[i]!, diagnostics);
   }
-  // Signatures last: their diagnostics belong to plugins that already have a row.
+  // Signatures and permissions last: their diagnostics belong to plugins that already have a row.
+  const levels = new Map<string, PolicyTrustLevel>();
   if (keyring !== undefined) {
     for (const [i, p] of plugins.entries()) {
       const v = await verifyPlugin(p.dir, { keyring, manifest: p.manifest });
       const row = rows[i]!;
+      if (v.status === 'valid') levels.set(p.dir, v.trust ?? 'community');
       row.signature = { status: v.status };
       if (v.trust !== undefined) row.signature.trust = v.trust;
       if (v.keyId !== undefined) row.signature.keyId = v.keyId;
@@ -122,6 +157,32 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
         };
         diagnostics.push(d);
       }
+    }
+  }
+  for (const [i, p] of plugins.entries()) {
+    const row = rows[i]!;
+    const level = levels.get(p.dir) ?? 'unsigned';
+    const { name, version } = p.manifest;
+    const capabilities = capabilitiesFor(grants, name, version);
+    const { granted, denied } = decideGrants({ permissions: p.permissions, dir: p.dir, level, capabilities });
+    row.permissions = { level, requested: p.permissions, granted, denied };
+    if (denied.length === 0) continue;
+    // With --keyring the level is known, so serve would refuse the load; without it, it depends on the signature.
+    const severity = keyring === undefined ? 'warning' : 'error';
+    if (severity === 'error') row.status = 'rejected';
+    else if (row.status === 'ok') row.status = 'warnings';
+    for (const d of denied) {
+      diagnostics.push({
+        code: 'PLUGBAY_PERMISSION_DENIED',
+        severity,
+        message: `${d.message} at the ${level} level`,
+        dir: p.dir,
+        plugin: name,
+        version,
+        field: d.field,
+        rule: 'granted',
+        details: { capability: d.capability, trustLevel: level },
+      });
     }
   }
   rows.sort((a, b) => a.dir.localeCompare(b.dir));
@@ -165,6 +226,16 @@ async function checkWasm(p: CheckedPlugin, row: CheckedRow, diagnostics: Diagnos
   });
 }
 
+/** Requested capabilities as the operator grants them: `none`, `granted`, or what is missing. */
+function permissionsText(p: CheckedRow): string {
+  const perms = p.permissions;
+  if (perms === undefined) return '-';
+  // memoryMb is a limit, not a capability.
+  if (Object.keys(perms.requested).every((k) => k === 'memoryMb')) return 'none';
+  if (perms.denied.length === 0) return `granted (${perms.level})`;
+  return `needs ${perms.denied.map((d) => d.capability).join(', ')}`;
+}
+
 /** Only layers that really apply are named; `none` when none does (never claim a missing one). */
 function sandboxText(p: CheckedRow): string {
   if (p.runtime === 'wasm') return 'wasm: WASI capabilities';
@@ -193,6 +264,7 @@ function humanReport(root: string, report: CheckReport): string {
           'RUNTIME',
           'STATUS',
           ...(signed ? ['SIGNATURE'] : []),
+          'PERMISSIONS',
           'SANDBOX (process tier)',
           'DIR',
         ],
@@ -202,6 +274,7 @@ function humanReport(root: string, report: CheckReport): string {
           p.runtime,
           p.status,
           ...(signed ? [signature(p)] : []),
+          permissionsText(p),
           sandboxText(p),
           where(p.dir),
         ]),

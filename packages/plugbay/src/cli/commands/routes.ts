@@ -8,7 +8,7 @@ import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
 import { type ClientValues, clientOptions, finish, request, routeArgument } from './admin-client.js';
 
-const common = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070), --json (print the server's JSON),
+export const adminOptionsUsage = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070), --json (print the server's JSON),
 --actor <name> (audit log; default cli), --reason <text>.
 Exit codes: 0 done, 1 refused by the gateway (its error code is printed) or gateway unreachable, 2 usage.`;
 
@@ -37,7 +37,7 @@ is refused naming the field, a version that is not loaded is a conflict; nothing
 Route JSON: {"stable":"1.0.0","canary":{"version":"1.1.0","percent":10},
              "experiments":[{"name":"exp","variants":{"A":"1.0.0","B":"1.1.0"},"split":{"A":50,"B":50}}],
              "fallback":["0.9.0"]}
-${common}`,
+${adminOptionsUsage}`,
   async run(args, io) {
     const [sub, ...rest] = args;
     if (sub === 'get') {
@@ -63,7 +63,7 @@ export const activateCommand: Command = {
 
 Loads (if needed), starts and health-checks the version, then makes it the stable in one step and drains the
 previous one. Nothing switches when the version is not healthy.
-${common}`,
+${adminOptionsUsage}`,
   async run(args, io) {
     const { positionals, values } = parse(args, 2, '<plugin> <version>');
     const [plugin, version] = positionals as [string, string];
@@ -82,7 +82,7 @@ export const rollbackCommand: Command = {
   usage: `plugbay rollback <plugin>
 
 Returns the plugin to its previous stable version (the one before the last activation).
-${common}`,
+${adminOptionsUsage}`,
   async run(args, io) {
     const { positionals, values } = parse(args, 1, '<plugin>');
     const answer = await request(values, 'POST', `/v1/plugins/${path(positionals[0]!)}/rollback`, '{}');
@@ -95,7 +95,7 @@ export const auditCommand: Command = {
   usage: `plugbay audit [plugin] [--limit 20]
 
 The audit log, newest first: activations, rollbacks, route changes, loads and unloads, with who and why.
-${common}`,
+${adminOptionsUsage}`,
   async run(args, io) {
     const { positionals, values } = usageErrors(() =>
       parseArgs({

@@ -106,6 +106,16 @@ export const serveFlags = {
       'that does not fit its contract is not loaded.',
     group: 'trust',
   },
+  grants: {
+    type: 'string',
+    value: '<file>',
+    defaultText: '',
+    help:
+      'JSON file of capabilities granted to plugins beyond the defaults of their trust level (community and ' +
+      'unsigned: nothing outside their own folder, no env, network or child processes): ' +
+      '{"grants": [{"plugin", "versions"?, "capabilities": ["fs.read:/etc/ssl", "env:HOME", …]}]} (docs/grants.md).',
+    group: 'trust',
+  },
   inline: {
     type: 'string',
     value: '<names>',

@@ -1,10 +1,11 @@
 // The trust and contract options of `plugbay serve` (declared in serve-options.ts), turned into host options here.
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type ContractSnapshot, readSnapshotFile } from '../../contract/snapshot.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { CheckedPlugin, TierKind } from '../../core/types.js';
 import type { HostOptions } from '../../host/types.js';
+import { checkGrants, type GrantRule } from '../../trust/grants.js';
 import { type Keyring, type KeyringProblem, loadKeyring } from '../../trust/keyring.js';
 import { UsageError } from '../io.js';
 
@@ -14,13 +15,14 @@ export interface ServeTrustValues {
   'allow-unsigned'?: string | undefined;
   exports?: string | undefined;
   contracts?: string | undefined;
+  grants?: string | undefined;
   inline?: string | undefined;
   dev?: boolean | undefined;
 }
 
 export interface ServeTrust {
   /** For createHost: trust, contracts, and tierFor when --inline names plugins. */
-  hostOptions: Pick<HostOptions, 'trust' | 'contracts' | 'tierFor'>;
+  hostOptions: Pick<HostOptions, 'trust' | 'contracts' | 'tierFor' | 'grants'>;
   /** Keys skipped while reading the keyring. */
   keyringProblems: readonly KeyringProblem[];
   /** What serve logs as warnings at start: skipped keys, and a policy that can load nothing signed. */
@@ -44,9 +46,11 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
   let keyring: Keyring | undefined;
   if (values.keyring !== undefined) keyring = await usage(() => loadKeyring(resolve(values.keyring!)));
   const contracts = values.contracts === undefined ? [] : await readContracts(resolve(values.contracts));
+  const grants = values.grants === undefined ? [] : await readGrants(resolve(values.grants));
   const hostOptions: ServeTrust['hostOptions'] = {
     trust: { signatures, allowUnsigned, exports: exportsMode, ...(keyring ? { keyring } : {}) },
     contracts,
+    grants,
   };
   if (inline.length > 0) {
     // The others are the host's choice, so it can place each in a tier its trust level allows.
@@ -73,6 +77,9 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
       allowUnsigned,
       inline,
       contracts: contracts.map((c) => `${c.name}@${c.version}`),
+      grants: grants.map(
+        (g) => `${g.plugin}${g.versions === undefined ? '' : `@${g.versions}`}: ${g.capabilities.join(', ')}`,
+      ),
     },
   };
 }
@@ -91,6 +98,22 @@ async function readContracts(dir: string): Promise<ContractSnapshot[]> {
   const out: ContractSnapshot[] = [];
   for (const f of files) out.push(await usage(() => readSnapshotFile(join(dir, f))));
   return out;
+}
+
+/** The --grants file: JSON checked by checkGrants; a bad field is a usage error naming the file and the field. */
+async function readGrants(file: string): Promise<GrantRule[]> {
+  const text = await usage(() => readFile(file, 'utf8'));
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`--grants ${file} is not JSON: ${(err as Error).message}`);
+  }
+  try {
+    return checkGrants(value);
+  } catch (err) {
+    throw new UsageError(`--grants ${file}: ${(err as Error).message}`);
+  }
 }
 
 /** A keyring or contract file that cannot be used is the operator's input error: exit 2 with the message. */

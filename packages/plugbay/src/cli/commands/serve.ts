@@ -18,7 +18,8 @@ export const serveCommand: Command = {
 
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins[/:plugin]   GET /healthz   GET /readyz   GET /metrics   GET /
-Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback, GET /v1/audit.
+Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback|grant|revoke, GET /v1/audit,
+GET /v1/grants.
 The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
 one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community and unsigned → process,
 wasm (inline and thread share the gateway's process and all its authority: trusted code only).
