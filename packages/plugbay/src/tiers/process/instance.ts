@@ -43,6 +43,10 @@ interface Running {
   socketPath: string;
   /** Set when we are the ones stopping it: its exit is no crash. */
   stopping: boolean;
+  /** When to probe whether it still answers, after a call was given up on (see #checkAlive). */
+  aliveCheck?: { at: number; timer: NodeJS.Timeout } | undefined;
+  /** That probe is out: new calls wait for its verdict instead of queueing behind a stuck plugin. */
+  suspect?: boolean;
 }
 
 let instanceCounter = 0;
@@ -313,9 +317,62 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     const run = this.#run;
-    if (this.#state === 'ready' && run !== undefined) return run.carrier.call(fn, input, ctx);
-    if (this.#state === 'degraded') return this.#waitReady(ctx).then((r) => r.carrier.call(fn, input, ctx));
+    if (this.#state === 'ready' && run !== undefined && run.suspect !== true)
+      return this.#callOn(run, fn, input, ctx);
+    if (this.#state === 'degraded' || this.#state === 'ready')
+      return this.#waitReady(ctx).then((r) => this.#callOn(r, fn, input, ctx));
     return Promise.reject(this.#unavailable());
+  }
+
+  #callOn(run: Running, fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    const answer = run.carrier.call(fn, input, ctx); // its own onAbort listener rejects and sends the cancel
+    ctx.onAbort(() => this.#checkAlive(run, ctx.ownDeadline ?? ctx.deadline));
+    return answer;
+  }
+
+  /**
+   * A call was given up on (deadline or caller) and the plugin was told to cancel. Once the call's own budget has
+   * passed (a caller's shorter deadline is no reason to kill), the process must answer a health probe within
+   * `unresponsiveMs`; one that does not is stuck (a busy loop ignores the cancel) and is killed: its exit takes the
+   * crash path (restart with backoff). Calls that arrive while the probe is out wait for its verdict.
+   */
+  #checkAlive(run: Running, ownDeadline: number): void {
+    if (run !== this.#run || run.stopping || !Number.isFinite(ownDeadline)) return;
+    if (run.suspect === true) return; // a probe is out already
+    const now = Date.now();
+    if (run.aliveCheck !== undefined && run.aliveCheck.at <= ownDeadline) return;
+    if (run.aliveCheck !== undefined) clearTimeout(run.aliveCheck.timer);
+    run.aliveCheck = undefined;
+    // Past its budget already: the very next call must not go to it before the verdict.
+    if (ownDeadline <= now) void this.#probeAlive(run);
+    else
+      run.aliveCheck = {
+        at: ownDeadline,
+        timer: setTimeout(() => void this.#probeAlive(run), ownDeadline - now),
+      };
+  }
+
+  async #probeAlive(run: Running): Promise<void> {
+    run.aliveCheck = undefined;
+    if (run !== this.#run || run.stopping) return;
+    run.suspect = true;
+    let alive = false;
+    try {
+      await run.carrier.health(this.#opts.unresponsiveMs);
+      alive = true;
+    } catch {}
+    run.suspect = false;
+    if (run !== this.#run) return; // it died meanwhile: the waiting calls go to its successor
+    if (alive) {
+      if (this.#state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
+      return;
+    }
+    this.#load.log.line({
+      level: 'error',
+      msg: `plugin did not yield within ${this.#opts.unresponsiveMs} ms after a cancelled call: killing it for a restart`,
+      fields: { reason: 'unresponsive', unresponsiveMs: this.#opts.unresponsiveMs },
+    });
+    run.launched.child.kill('SIGKILL');
   }
 
   #waitReady(ctx: CallContext): Promise<Running> {
@@ -391,6 +448,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   /** The process ended. If we did not ask for it, that is a crash: fail calls, then restart or declare a crash loop. */
   #onExit(run: Running): void {
+    if (run.aliveCheck !== undefined) clearTimeout(run.aliveCheck.timer);
+    run.aliveCheck = undefined;
     const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
     const err = fromExit(exit, this.#source);
     run.carrier.destroy(run.stopping ? this.#unavailable() : err);
@@ -410,10 +469,12 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     if (decision.action === 'crashloop') {
       this.#load.log.line({
         level: 'error',
-        msg: 'plugin is in a crash loop: not restarting',
-        fields: { crashes: decision.crashes },
+        msg: `plugin is in a crash loop: next try in ${decision.retryInMs} ms`,
+        fields: { crashes: decision.crashes, retryInMs: decision.retryInMs },
       });
       this.#setState('crashloop');
+      this.#restartTimer = setTimeout(() => void this.#retry(false), decision.retryInMs);
+      this.#restartTimer.unref(); // a cool-down alone keeps no process alive
       return;
     }
     this.#setState('degraded');
@@ -421,6 +482,30 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.#restartTimer = undefined;
       void this.#relaunch();
     }, decision.delayMs);
+  }
+
+  /** Out of a crash loop: one half-open relaunch (see core/restart.ts), after the cool-down or by the operator. */
+  async #retry(byOperator: boolean): Promise<void> {
+    if (this.#state !== 'crashloop') return;
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#policy.retrying(byOperator);
+    this.#setState('degraded');
+    await this.#relaunch();
+  }
+
+  async recover(): Promise<void> {
+    if (this.#state !== 'crashloop') return;
+    const settled = new Promise<void>((resolve) => {
+      const onState = (state: InstanceState): void => {
+        if (state === 'degraded') return;
+        this.off('state', onState);
+        resolve();
+      };
+      this.on('state', onState);
+    });
+    await this.#retry(true);
+    await settled;
   }
 
   async #relaunch(): Promise<void> {
