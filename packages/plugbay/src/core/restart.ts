@@ -84,6 +84,5 @@ export class RestartPolicy {
     if (reset) this.#loops = 0;
     this.#probing = true;
     this.#lastStart = 0; // stability counts from the retry's own start
-
   }
 }

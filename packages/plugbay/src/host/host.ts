@@ -725,7 +725,11 @@ class Host implements PluginHost {
     }
     if (
       countsForCircuit(e, call) &&
-      target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs, this.#s.circuit.maxCoolDownMs)
+      target.failed(
+        this.#s.circuit.failureThreshold,
+        this.#s.circuit.coolDownMs,
+        this.#s.circuit.maxCoolDownMs,
+      )
     ) {
       this.#log.warn(
         { plugin: target.name, version: target.version, err: e },

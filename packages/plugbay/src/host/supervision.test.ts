@@ -150,13 +150,10 @@ test('thread tier: a crash-looped version comes back by itself after the cool-do
   await until('recovered', () => h.versions()[0]?.state === 'ready');
   assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
   const audit = h.audit({ plugin: 'svc' }).filter((e) => e.action.startsWith('crashloop'));
-  assert.deepEqual(
-    audit.map((e) => [e.action, e.version, e.actor]).reverse(),
-    [
-      ['crashloop', '1.0.0', 'host'],
-      ['crashloop-exit', '1.0.0', 'host'],
-    ],
-  );
+  assert.deepEqual(audit.map((e) => [e.action, e.version, e.actor]).reverse(), [
+    ['crashloop', '1.0.0', 'host'],
+    ['crashloop-exit', '1.0.0', 'host'],
+  ]);
 });
 
 test('activate restarts a crash-looped version at once (no cool-down wait), audited', async (t) => {
