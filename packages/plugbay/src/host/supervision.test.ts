@@ -4,6 +4,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
+import { createGateway } from '../gateway/server.js';
 import { channelNames } from '../observe/channels.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createProcessTier, createThreadTier } from '../tiers/index.js';
@@ -130,31 +131,36 @@ test('process tier: a busy loop past its own deadline is killed within the grace
   assert.equal(h.versions()[0]?.state, 'ready');
 });
 
-test('thread tier: a crash-looped version comes back by itself after the cool-down, audited on entry and exit', async (t) => {
-  const dir = await svc(t);
-  const marker = join(dir, 'crash');
-  await writeFile(marker, '');
-  const h = host(t, {
-    tiers: {
-      thread: createThreadTier({
-        restart: { initialDelayMs: 1, crashloopCount: 3, coolDownMs: 200 },
-      }),
-    },
-    tierFor: () => 'thread',
-    config: { svc: { marker } },
+for (const tier of ['thread', 'process'] as const) {
+  test(`${tier} tier: a crash-looped version comes back by itself after the cool-down, audited on entry and exit`, async (t) => {
+    const dir = await svc(t);
+    const marker = join(dir, 'crash');
+    await writeFile(marker, '');
+    const restart = { initialDelayMs: 1, crashloopCount: 3, coolDownMs: 200 };
+    const h = host(t, {
+      tiers:
+        tier === 'thread'
+          ? { thread: createThreadTier({ restart }) }
+          : { process: createProcessTier({ restart }) },
+      tierFor: () => tier,
+      config: { svc: { marker } },
+    });
+    await h.load(dir);
+    await until('crashloop', () => h.versions()[0]?.state === 'crashloop');
+    await assert.rejects(h.call('svc', 'pid', {}), { code: 'PLUGBAY_NO_INSTANCE' }); // 503: nothing can answer
+    await rm(marker); // it stops crashing: the next half-open retry sticks
+    const stoppedAt = Date.now();
+    await until('recovered', () => h.versions()[0]?.state === 'ready');
+    // The cool-down doubles with each crash loop in a row: at most 200 × 2^k ms, k small here; generous bound.
+    assert.ok(Date.now() - stoppedAt < 5000, `recovered after ${Date.now() - stoppedAt} ms`);
+    assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
+    const audit = h.audit({ plugin: 'svc' }).filter((e) => e.action.startsWith('crashloop'));
+    assert.deepEqual(audit.map((e) => [e.action, e.version, e.actor, e.details?.by]).reverse(), [
+      ['crashloop', '1.0.0', 'host', undefined],
+      ['crashloop-exit', '1.0.0', 'host', 'retry'],
+    ]);
   });
-  await h.load(dir);
-  await until('crashloop', () => h.versions()[0]?.state === 'crashloop');
-  await assert.rejects(h.call('svc', 'pid', {}), { code: 'PLUGBAY_NO_INSTANCE' }); // 503: nothing can answer
-  await rm(marker); // it stops crashing: the next half-open retry sticks
-  await until('recovered', () => h.versions()[0]?.state === 'ready');
-  assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
-  const audit = h.audit({ plugin: 'svc' }).filter((e) => e.action.startsWith('crashloop'));
-  assert.deepEqual(audit.map((e) => [e.action, e.version, e.actor]).reverse(), [
-    ['crashloop', '1.0.0', 'host'],
-    ['crashloop-exit', '1.0.0', 'host'],
-  ]);
-});
+}
 
 test('activate restarts a crash-looped version at once (no cool-down wait), audited', async (t) => {
   const dir = await svc(t);
@@ -177,4 +183,39 @@ test('activate restarts a crash-looped version at once (no cool-down wait), audi
   assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
   const exit = h.audit({ plugin: 'svc' }).find((e) => e.action === 'crashloop-exit');
   assert.equal(exit?.details?.by, 'activate');
+});
+
+test('gateway: 50 calls with x-plugbay-timeout-ms: 1 leave the version ready with its circuit closed (GET /v1/plugins)', async (t) => {
+  const dir = await svc(t);
+  const h = host(t, {
+    tiers: { thread: createThreadTier({ unresponsiveMs: 10, restart: { initialDelayMs: 1 } }) },
+    tierFor: () => 'thread',
+  });
+  await h.load(dir);
+  const gateway = createGateway({ host: h, port: 0 });
+  t.after(() => gateway.close());
+  const { url } = await gateway.listen();
+  for (let i = 0; i < 50; i++) {
+    const res = await fetch(`${url}/v1/call/svc/busy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-plugbay-timeout-ms': '1' },
+      body: '{"ms":40}',
+    });
+    const body = (await res.json()) as { error: { code: string; details: { deadline: string } } };
+    assert.deepEqual(
+      [res.status, body.error.code, body.error.details.deadline],
+      [504, 'PLUGBAY_TIMEOUT', 'caller'],
+    );
+  }
+  const plugins = (await (await fetch(`${url}/v1/plugins`)).json()) as {
+    plugins: { versions: { state: string; circuit: string }[] }[];
+  };
+  const [v] = plugins.plugins[0]?.versions ?? [];
+  assert.deepEqual([v?.state, v?.circuit], ['ready', 'closed']);
+  const ok = await fetch(`${url}/v1/call/svc/busy`, {
+    method: 'POST',
+    body: '{"ms":1}',
+    headers: { 'content-type': 'application/json' },
+  });
+  assert.equal(ok.status, 200);
 });

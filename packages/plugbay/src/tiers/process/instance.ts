@@ -43,9 +43,9 @@ interface Running {
   socketPath: string;
   /** Set when we are the ones stopping it: its exit is no crash. */
   stopping: boolean;
-  /** When to probe whether it still answers, after a call was given up on (see #checkAlive). */
-  aliveCheck?: { at: number; timer: NodeJS.Timeout } | undefined;
-  /** That probe is out: new calls wait for its verdict instead of queueing behind a stuck plugin. */
+  /** The liveness probe out after a call was given up on, and when it must be answered by (see #checkAlive). */
+  probe?: { killAt: number; timers: NodeJS.Timeout[] } | undefined;
+  /** A call overran its budget and the probe is unanswered: new calls wait for the verdict. */
   suspect?: boolean;
 }
 
@@ -331,48 +331,56 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   }
 
   /**
-   * A call was given up on (deadline or caller) and the plugin was told to cancel. Once the call's own budget has
-   * passed (a caller's shorter deadline is no reason to kill), the process must answer a health probe within
-   * `unresponsiveMs`; one that does not is stuck (a busy loop ignores the cancel) and is killed: its exit takes the
-   * crash path (restart with backoff). Calls that arrive while the probe is out wait for its verdict.
+   * A call was given up on (deadline or caller) and the plugin was told to cancel. The process must answer a
+   * health probe, sent now (a single-threaded plugin reads it after what it is busy with), by the call's own budget
+   * plus `unresponsiveMs`: a caller's shorter deadline is no reason to kill. One that does not is stuck (a busy loop
+   * ignores the cancel) and is killed: its exit takes the crash path (restart with backoff). From the budget on,
+   * new calls wait for the verdict instead of queueing behind a stuck plugin.
    */
   #checkAlive(run: Running, ownDeadline: number): void {
     if (run !== this.#run || run.stopping || !Number.isFinite(ownDeadline)) return;
-    if (run.suspect === true) return; // a probe is out already
     const now = Date.now();
-    if (run.aliveCheck !== undefined && run.aliveCheck.at <= ownDeadline) return;
-    if (run.aliveCheck !== undefined) clearTimeout(run.aliveCheck.timer);
-    run.aliveCheck = undefined;
-    // Past its budget already: the very next call must not go to it before the verdict.
-    if (ownDeadline <= now) void this.#probeAlive(run);
-    else
-      run.aliveCheck = {
-        at: ownDeadline,
-        timer: setTimeout(() => void this.#probeAlive(run), ownDeadline - now),
-      };
+    const suspectAt = Math.max(now, ownDeadline);
+    const killAt = suspectAt + this.#opts.unresponsiveMs;
+    let probe = run.probe;
+    if (probe !== undefined && probe.killAt <= killAt) return;
+    if (probe === undefined) {
+      probe = { killAt, timers: [] };
+      run.probe = probe;
+      const sent = probe;
+      run.carrier.health(killAt - now + this.#opts.unresponsiveMs).then(
+        () => this.#answered(run, sent),
+        () => {}, // no answer in time: the kill timer decides; a dead process: its exit does
+      );
+    }
+    for (const t of probe.timers) clearTimeout(t);
+    probe.killAt = killAt;
+    const suspect = (): void => {
+      run.suspect = true;
+    };
+    if (suspectAt <= now)
+      suspect(); // the very next call must not go to it before the verdict
+    else probe.timers.push(setTimeout(suspect, suspectAt - now));
+    probe.timers.push(setTimeout(() => this.#stuck(run), killAt - now));
   }
 
-  async #probeAlive(run: Running): Promise<void> {
-    run.aliveCheck = undefined;
-    if (run !== this.#run || run.stopping) return;
-    run.suspect = true;
-    let alive = false;
-    try {
-      await run.carrier.health(this.#opts.unresponsiveMs);
-      alive = true;
-    } catch {}
+  /** The probe was answered: the process is alive; calls that waited for the verdict go to it. */
+  #answered(run: Running, probe: NonNullable<Running['probe']>): void {
+    if (run.probe !== probe) return;
+    for (const t of probe.timers) clearTimeout(t);
+    run.probe = undefined;
     run.suspect = false;
-    if (run !== this.#run) return; // it died meanwhile: the waiting calls go to its successor
-    if (alive) {
-      if (this.#state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
-      return;
-    }
+    if (run === this.#run && this.#state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
+  }
+
+  #stuck(run: Running): void {
+    if (run !== this.#run || run.stopping) return;
     this.#load.log.line({
       level: 'error',
-      msg: `plugin did not yield within ${this.#opts.unresponsiveMs} ms after a cancelled call: killing it for a restart`,
+      msg: `plugin did not yield within ${this.#opts.unresponsiveMs} ms past a cancelled call's budget: killing it for a restart`,
       fields: { reason: 'unresponsive', unresponsiveMs: this.#opts.unresponsiveMs },
     });
-    run.launched.child.kill('SIGKILL');
+    run.launched.child.kill('SIGKILL'); // calls waiting for the verdict go to the restarted process
   }
 
   #waitReady(ctx: CallContext): Promise<Running> {
@@ -448,8 +456,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   /** The process ended. If we did not ask for it, that is a crash: fail calls, then restart or declare a crash loop. */
   #onExit(run: Running): void {
-    if (run.aliveCheck !== undefined) clearTimeout(run.aliveCheck.timer);
-    run.aliveCheck = undefined;
+    for (const t of run.probe?.timers ?? []) clearTimeout(t);
+    run.probe = undefined;
     const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
     const err = fromExit(exit, this.#source);
     run.carrier.destroy(run.stopping ? this.#unavailable() : err);
