@@ -990,6 +990,7 @@ class Host implements PluginHost {
     if (v.instance.state === 'crashloop' && v.instance.recover !== undefined) {
       v.recoveringBy = action;
       await v.instance.recover();
+      v.recoveringBy = 'retry'; // a later exit (if this one failed) is the automatic retry's
     }
     v.closeCircuit();
     const signal = AbortSignal.timeout(this.#s.startTimeoutMs);
