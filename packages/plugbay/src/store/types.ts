@@ -6,7 +6,15 @@
  */
 
 /** What happened. The known actions are listed; others are allowed so that new features need no store change. */
-export type AuditAction = 'activate' | 'rollback' | 'route' | 'crashloop' | 'load' | 'unload' | (string & {});
+export type AuditAction =
+  | 'activate'
+  | 'rollback'
+  | 'route'
+  | 'crashloop'
+  | 'crashloop-exit'
+  | 'load'
+  | 'unload'
+  | (string & {});
 
 /** An audit entry as the caller gives it; the store adds `id` and `time`. */
 export interface AuditInput {
