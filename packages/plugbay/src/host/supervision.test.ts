@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { createGateway } from '../gateway/server.js';
 import { channelNames } from '../observe/channels.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
-import { createProcessTier, createThreadTier } from '../tiers/index.js';
+import { createInlineTier, createProcessTier, createThreadTier } from '../tiers/index.js';
 import { createHost } from './host.js';
 import type { HostOptions, PluginHost } from './types.js';
 
@@ -218,4 +218,39 @@ test('gateway: 50 calls with x-plugbay-timeout-ms: 1 leave the version ready wit
     headers: { 'content-type': 'application/json' },
   });
   assert.equal(ok.status, 200);
+});
+
+test('an open circuit: half-open after its cool-down, re-opened for twice as long by a failed probe, closed by activate', async (t) => {
+  const root = await tempDir(t);
+  const dir = await writePlugin(root, 'svc', {
+    manifest: manifest({ name: 'svc', functions: { answer: { input: any, output: any, timeoutMs: 20 } } }),
+    files: {
+      'index.mjs': `let good = false;
+        export default { name: 'svc', version: '1.0.0', functions: {
+          answer: { input: {}, output: {}, handler: (input) => { if (input.fix) good = true; return good ? 42 : new Promise(() => {}); } } } };`,
+    },
+  });
+  const h = host(t, {
+    tiers: { inline: createInlineTier() },
+    tierFor: () => 'inline',
+    circuit: { failureThreshold: 2, coolDownMs: 100, maxCoolDownMs: 150 },
+  });
+  await h.load(dir);
+  const circuit = () => h.versions()[0]?.circuit;
+  for (let i = 0; i < 2; i++) await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_TIMEOUT' });
+  assert.equal(circuit(), 'open');
+  await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_NO_INSTANCE' });
+  await until('half-open', () => circuit() === 'closed');
+  // The half-open probe fails: open again at once, for 150 ms (twice 100, capped).
+  await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_TIMEOUT' }); // its own 20 ms
+  const reopened = Date.now();
+  assert.equal(circuit(), 'open');
+  await until('half-open again', () => circuit() === 'closed');
+  assert.ok(Date.now() - reopened >= 140, `half-open after ${Date.now() - reopened} ms`);
+  await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_TIMEOUT' });
+  assert.equal(circuit(), 'open');
+  // The operator does not wait: activate closes it.
+  await h.activate('svc', '1.0.0', { reason: 'fixed' });
+  assert.equal(circuit(), 'closed');
+  assert.equal(await h.call('svc', 'answer', { fix: true }), 42);
 });
