@@ -266,7 +266,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   async recover(): Promise<void> {
-    if (this.state !== 'crashloop') return;
+    if (this.closing || this.state !== 'crashloop') return;
     const settled = new Promise<void>((resolve) => {
       const onState = (state: string): void => {
         if (state === 'degraded') return;
