@@ -16,7 +16,8 @@ export type TierKind = 'inline' | 'thread' | 'process' | 'wasm';
  * - `draining`: takes no new calls; in-flight calls finish.
  * - `closed`: released; final.
  * - `failed`: could not load/start, or the plugin broke the host's trust (inline uncaught error); final.
- * - `crashloop`: restarted too often; final until reloaded.
+ * - `crashloop`: restarted too often; takes no calls until the half-open retry after a cool-down (core/restart.ts)
+ *   or an operator's `activate` brings it back to `degraded` → `ready`.
  */
 export type InstanceState =
   | 'loading'
@@ -66,6 +67,12 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** Epoch ms after which the call has failed; Infinity when there is none. */
   readonly deadline: number;
+  /**
+   * Epoch ms at which the function's own budget (its manifest `timeoutMs`, else the host's default) ends. A caller
+   * may choose a shorter `deadline`: when that passes the plugin is cancelled, but only a plugin still busy past
+   * its own budget (plus the tier's grace) is stuck, to be killed and counted as a crash. Absent: `deadline`.
+   */
+  readonly ownDeadline?: number;
   readonly traceparent: string | undefined;
   readonly key: string | undefined;
   /** Runs `listener` once if the call is aborted (deadline or caller); never after the call settled. */
@@ -145,6 +152,11 @@ export interface Instance extends EventEmitter<InstanceEvents> {
   close(opts?: { timeoutMs?: number }): Promise<void>;
   /** Hard: terminate or kill now; pending calls fail. Idempotent. */
   destroy(reason?: Error): Promise<void>;
+  /**
+   * Leaves `crashloop` now (the operator's `activate`) instead of after the cool-down: a fresh worker/process and
+   * the plugin's start(), half-open like the automatic retry. Resolves once the instance left `degraded` again.
+   */
+  recover?(): Promise<void>;
   /**
    * What the instance left alive once closed (inline tier only; undefined before close and in tiers that reclaim
    * everything by terminating their worker, process or wasm instance).

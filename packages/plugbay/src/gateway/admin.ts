@@ -249,7 +249,9 @@ const activateSchema: DocumentedSchema = {
   summary: 'Make a version the stable (hot swap)',
   description:
     'Loads the version if needed, starts it, checks its health, switches the route in one step, then drains the ' +
-    'previous stable. Nothing switches when the new version does not start or is unhealthy.',
+    'previous stable. Nothing switches when the new version does not start or is unhealthy. A version in a crash ' +
+    'loop is restarted at once (no cool-down wait) and an open circuit is closed: activating the version that is ' +
+    'already stable is how an operator brings it back now.',
   params: pluginParams,
   headers: changeHeaders,
   body: Type.Object(

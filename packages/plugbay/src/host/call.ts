@@ -8,6 +8,7 @@ import type { CallContext } from '../core/types.js';
  */
 export class Call extends DeadlineEntry implements CallContext {
   readonly deadline: number;
+  readonly ownDeadline: number;
   readonly traceparent: string | undefined;
   readonly key: string | undefined;
   #controller: AbortController | undefined;
@@ -27,12 +28,15 @@ export class Call extends DeadlineEntry implements CallContext {
     signal?: AbortSignal,
     /** performance.now() at the start of the call, when the caller read it already (one clock read per call). */
     startedAt?: number,
+    /** The function's own budget (manifest or host default), when the caller chose `timeoutMs` instead. */
+    ownTimeoutMs = timeoutMs,
   ) {
     super();
     this.#deadlines = deadlines;
     this.#timeoutMs = timeoutMs;
-    this.deadline =
-      startedAt === undefined ? Date.now() + timeoutMs : performance.timeOrigin + startedAt + timeoutMs;
+    const start = startedAt === undefined ? Date.now() : performance.timeOrigin + startedAt;
+    this.deadline = start + timeoutMs;
+    this.ownDeadline = start + ownTimeoutMs;
     this.traceparent = traceparent;
     this.key = key;
     if (signal !== undefined) {
@@ -81,11 +85,19 @@ export class Call extends DeadlineEntry implements CallContext {
     });
   }
 
+  /**
+   * True when the deadline that passes first is one the caller chose, shorter than the function's own budget: its
+   * PLUGBAY_TIMEOUT is the caller's choice, not the plugin's failure (the circuit does not count it).
+   */
+  get callerDeadline(): boolean {
+    return this.deadline < this.ownDeadline;
+  }
+
   /** Deadline reached (called by Deadlines). */
   expire(): void {
     this.#abort(
       new PlugbayError('PLUGBAY_TIMEOUT', `call did not finish within ${this.#timeoutMs} ms`, {
-        details: { timeoutMs: this.#timeoutMs },
+        details: { timeoutMs: this.#timeoutMs, deadline: this.callerDeadline ? 'caller' : 'function' },
       }),
     );
   }

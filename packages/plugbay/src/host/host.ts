@@ -80,7 +80,7 @@ type Settings = Required<
   logger: Logger;
   config: Record<string, unknown>;
   store: StateStore | undefined;
-  circuit: { failureThreshold: number; coolDownMs: number };
+  circuit: { failureThreshold: number; coolDownMs: number; maxCoolDownMs: number };
   registry: Registry;
   logLevels: Record<string, string>;
 };
@@ -120,6 +120,7 @@ function normalise(o: HostOptions): Settings {
     circuit: {
       failureThreshold: ms('circuit', o.circuit?.failureThreshold, 5),
       coolDownMs: ms('circuit', o.circuit?.coolDownMs, 10_000),
+      maxCoolDownMs: ms('circuit', o.circuit?.maxCoolDownMs, 300_000),
     },
     registry: registryOption(o.registry),
     metrics: o.metrics ?? true,
@@ -172,6 +173,11 @@ const instanceFailures = new Set([
   'PLUGBAY_INVALID_OUTPUT',
   'PLUGBAY_CLOSED',
 ]);
+
+/** Only the plugin's own failures count: a deadline its caller chose shorter than its budget passing is none. */
+function countsForCircuit(e: PlugbayError, call: Call): boolean {
+  return instanceFailures.has(e.code) && !(e.code === 'PLUGBAY_TIMEOUT' && call.callerDeadline);
+}
 
 /** A plugin's route as the call path uses it. */
 interface ActiveRoute {
@@ -539,6 +545,7 @@ class Host implements PluginHost {
           if (channels.restart.hasSubscribers) channels.restart.publish(about);
         }
         instanceLog.info({ state, previous }, `instance ${previous} → ${state}`);
+        this.#auditCrashloop(loaded, state);
       });
       let entry = this.#plugins.get(name);
       if (entry === undefined) {
@@ -667,12 +674,21 @@ class Host implements PluginHost {
         if (target.metrics !== undefined) target.metrics.validationFailures.input++;
         throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
       }
-      const timeoutMs = options.timeoutMs ?? f.timeoutMs ?? this.#s.callTimeoutMs;
+      const ownTimeoutMs = f.timeoutMs ?? this.#s.callTimeoutMs;
+      const timeoutMs = options.timeoutMs ?? ownTimeoutMs;
       const span = this.#tracer === undefined ? undefined : this.#instanceSpan(target, fn, arm, options);
       const traceparent = span === undefined ? options.traceparent : traceparentOf(span);
       // The call's deadline and its duration share this one clock read; metrics add one more at the end.
       const started = performance.now();
-      const call = new Call(this.#deadlines, timeoutMs, traceparent, options.key, options.signal, started);
+      const call = new Call(
+        this.#deadlines,
+        timeoutMs,
+        traceparent,
+        options.key,
+        options.signal,
+        started,
+        ownTimeoutMs,
+      );
       if (channels.callStart.hasSubscribers)
         channels.callStart.publish(callMessage(target, fn, arm, traceparent));
       target.inflight++;
@@ -686,7 +702,7 @@ class Host implements PluginHost {
           output = await call.run(Promise.resolve(answer)); // a custom tier's promise
         else output = answer;
       } catch (err) {
-        failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err);
+        failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err, call);
       } finally {
         call.settle();
         target.release();
@@ -736,6 +752,7 @@ class Host implements PluginHost {
     started: number,
     span: Span | undefined,
     err: unknown,
+    call: Call,
   ): PlugbayError {
     const e = attribute(err, target);
     const cells = f.cells;
@@ -752,8 +769,12 @@ class Host implements PluginHost {
       span.end();
     }
     if (
-      instanceFailures.has(e.code) &&
-      target.failed(this.#s.circuit.failureThreshold, this.#s.circuit.coolDownMs)
+      countsForCircuit(e, call) &&
+      target.failed(
+        this.#s.circuit.failureThreshold,
+        this.#s.circuit.coolDownMs,
+        this.#s.circuit.maxCoolDownMs,
+      )
     ) {
       this.#log.warn(
         { plugin: target.name, version: target.version, err: e },
@@ -901,7 +922,7 @@ class Host implements PluginHost {
 
   activate(name: string, version: string, options: ActivateOptions = {}): Promise<ActivateResult> {
     return this.#exclusive(name, async () => {
-      await this.#ready(name, version);
+      await this.#ready(name, version, 'activate');
       const previous = this.#currentStable(name);
       if (this.#store.stableHistory(name).length === 0 && previous !== undefined && previous !== version) {
         // Remember the stable that was in force by default, so that the first rollback returns to it.
@@ -952,7 +973,7 @@ class Host implements PluginHost {
           },
         );
       }
-      await this.#ready(name, previous);
+      await this.#ready(name, previous, 'rollback');
       const route = this.#withStable(name, previous);
       const before = this.#served(name);
       this.#switch(name, route, {
@@ -1070,8 +1091,11 @@ class Host implements PluginHost {
     return [...fromFile, ...atRunTime];
   }
 
-  /** Loads `version` if it is only known, then checks that it is ready and healthy. Nothing switches on failure. */
-  async #ready(name: string, version: string): Promise<LoadedVersion> {
+  /**
+   * Loads `version` if it is only known, brings it out of a crash loop or an open circuit at once (the operator
+   * asks for it by `action`), then checks that it is ready and healthy. Nothing switches on failure.
+   */
+  async #ready(name: string, version: string, action: 'activate' | 'rollback'): Promise<LoadedVersion> {
     let v = this.#plugins.get(name)?.versions.get(version);
     if (v === undefined) {
       const known = this.#known.get(`${name}@${version}`);
@@ -1093,6 +1117,12 @@ class Host implements PluginHost {
           version,
         });
     }
+    if (v.instance.state === 'crashloop' && v.instance.recover !== undefined) {
+      v.recoveringBy = action;
+      await v.instance.recover();
+      v.recoveringBy = 'retry'; // a later exit (if this one failed) is the automatic retry's
+    }
+    v.closeCircuit();
     const signal = AbortSignal.timeout(this.#s.startTimeoutMs);
     const cells = v.metrics;
     const health = await raceAbort(v.instance.health(signal), signal).catch((err: unknown) => {
@@ -1165,6 +1195,30 @@ class Host implements PluginHost {
     const entry = this.#plugins.get(name);
     const gone = [...before].filter((v) => !after.has(v)).flatMap((v) => entry?.versions.get(v) ?? []);
     await Promise.all(gone.map((v) => this.#unload(v, drainTimeoutMs)));
+  }
+
+  /** Every crash-loop entry and exit goes to the audit log (the entry once per episode, however often it retries). */
+  #auditCrashloop(v: LoadedVersion, state: string): void {
+    const about = { actor: 'host', plugin: v.name, version: v.version };
+    if (state === 'crashloop' && !v.crashlooped) {
+      v.crashlooped = true;
+      this.#audit({
+        ...about,
+        action: 'crashloop',
+        reason: 'restarted too often; calls are refused until it recovers',
+        details: { tier: v.instance.tier, code: 'PLUGBAY_PLUGIN_CRASHED' },
+      });
+    } else if ((state === 'ready' || state === 'closed') && v.crashlooped) {
+      v.crashlooped = false;
+      const by = state === 'closed' ? 'unload' : v.recoveringBy;
+      v.recoveringBy = 'retry';
+      this.#audit({
+        ...about,
+        action: 'crashloop-exit',
+        reason: by === 'unload' ? 'unloaded while in a crash loop' : 'recovered from a crash loop',
+        details: { tier: v.instance.tier, by },
+      });
+    }
   }
 
   #audit(entry: AuditInput): void {

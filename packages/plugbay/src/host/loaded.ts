@@ -31,6 +31,12 @@ export class LoadedVersion {
   /** Consecutive failed calls, and until when the circuit stays open (0: closed). */
   #failures = 0;
   #openUntil = 0;
+  /** Times the circuit opened in a row (each doubles the cool-down). */
+  #opens = 0;
+  /** The instance is in a crash loop episode (entered and not yet audited as left). */
+  crashlooped = false;
+  /** Who is bringing it out of the crash loop: the host's retry after the cool-down, or an operator's activate. */
+  recoveringBy: 'retry' | 'activate' | 'rollback' = 'retry';
   #idle: (() => void) | undefined;
 
   /** What the trust gate and the export audit found at load. */
@@ -82,18 +88,23 @@ export class LoadedVersion {
   }
 
   succeeded(): void {
-    if (this.#failures !== 0) {
-      this.#failures = 0;
-      this.#openUntil = 0;
-    }
+    if (this.#failures !== 0) this.closeCircuit();
   }
 
-  /** Counts a failed call; returns true when this failure opened the circuit. */
-  failed(threshold: number, coolDownMs: number): boolean {
+  /** Closes the circuit and forgets its failures (a success, or an operator's activate). */
+  closeCircuit(): void {
+    this.#failures = 0;
+    this.#openUntil = 0;
+    this.#opens = 0;
+  }
+
+  /** Counts a failed call; returns true when this failure opened the circuit (for twice as long each time). */
+  failed(threshold: number, coolDownMs: number, maxCoolDownMs: number): boolean {
     this.#failures++;
     const reopen = this.#openUntil !== 0 && Date.now() >= this.#openUntil; // a failed half-open probe
     if (this.#failures < threshold && !reopen) return false;
-    this.#openUntil = Date.now() + coolDownMs;
+    this.#openUntil = Date.now() + Math.min(maxCoolDownMs, coolDownMs * 2 ** this.#opens);
+    this.#opens++;
     return true;
   }
 

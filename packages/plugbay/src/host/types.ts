@@ -47,8 +47,13 @@ export interface HostOptions {
   grants?: GrantRule[];
   /** Contracts plugins may claim to implement (`implements` in the manifest), checked at load. */
   contracts?: ContractRegistry;
-  /** Circuit breaking per version: after `failureThreshold` consecutive failed calls it is skipped for `coolDownMs`. */
-  circuit?: { failureThreshold?: number; coolDownMs?: number };
+  /**
+   * Circuit breaking per version: after `failureThreshold` consecutive failed calls (default 5) it is skipped for
+   * `coolDownMs` (default 10 s); then calls go through again (half-open) and the next failure re-opens it for twice
+   * as long, up to `maxCoolDownMs` (default 5 min); a success closes it. A deadline the caller chose shorter than
+   * the function's own is not a failure. `activate` closes it at once.
+   */
+  circuit?: { failureThreshold?: number; coolDownMs?: number; maxCoolDownMs?: number };
   /** prom-client registry the host's `plugbay_*` metrics are registered in. Default: a new Registry. */
   registry?: Registry;
   /** Count calls, durations, route decisions (observe/metrics.ts). Default true. */

@@ -11,6 +11,7 @@ export type AuditAction =
   | 'rollback'
   | 'route'
   | 'crashloop'
+  | 'crashloop-exit'
   | 'load'
   | 'unload'
   | 'grant'

@@ -3,8 +3,9 @@ import { PlugbayError } from '../core/errors.js';
 import type { CheckedPlugin, InstanceEvents, InstanceState, TierKind } from '../core/types.js';
 
 /**
- * Which state may follow which (core/types.ts documents each state). `closed` is final; `failed` and `crashloop`
- * only lead to `closed` (the host still closes or destroys them to release what they hold).
+ * Which state may follow which (core/types.ts documents each state). `closed` is final; `failed` only leads to
+ * `closed` (the host still closes or destroys it to release what it holds); `crashloop` also to `degraded` (its
+ * half-open retry).
  */
 const transitions: Record<InstanceState, readonly InstanceState[]> = {
   loading: ['starting', 'ready', 'draining', 'closed', 'failed', 'crashloop'],
@@ -13,7 +14,7 @@ const transitions: Record<InstanceState, readonly InstanceState[]> = {
   degraded: ['ready', 'draining', 'closed', 'failed', 'crashloop'],
   draining: ['closed', 'failed'],
   failed: ['closed'],
-  crashloop: ['closed'],
+  crashloop: ['degraded', 'closed'],
   closed: [],
 };
 
@@ -83,6 +84,12 @@ export abstract class InstanceBase extends EventEmitter<InstanceEvents> {
   protected unavailable(): PlugbayError {
     const state = this.#state;
     const source = { plugin: this.plugin.manifest.name, version: this.plugin.manifest.version };
+    if (state === 'crashloop') {
+      return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `instance ${this.id} is in a crash loop`, {
+        ...source,
+        details: { state },
+      });
+    }
     if (state === 'draining' || state === 'closed') {
       return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} is ${state}`, {
         ...source,

@@ -43,6 +43,10 @@ interface Running {
   socketPath: string;
   /** Set when we are the ones stopping it: its exit is no crash. */
   stopping: boolean;
+  /** The liveness probe out after a call was given up on, and when it must be answered by (see #checkAlive). */
+  probe?: { killAt: number; timers: NodeJS.Timeout[] } | undefined;
+  /** A call overran its budget and the probe is unanswered: new calls wait for the verdict. */
+  suspect?: boolean;
 }
 
 let instanceCounter = 0;
@@ -313,9 +317,70 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     const run = this.#run;
-    if (this.#state === 'ready' && run !== undefined) return run.carrier.call(fn, input, ctx);
-    if (this.#state === 'degraded') return this.#waitReady(ctx).then((r) => r.carrier.call(fn, input, ctx));
+    if (this.#state === 'ready' && run !== undefined && run.suspect !== true)
+      return this.#callOn(run, fn, input, ctx);
+    if (this.#state === 'degraded' || this.#state === 'ready')
+      return this.#waitReady(ctx).then((r) => this.#callOn(r, fn, input, ctx));
     return Promise.reject(this.#unavailable());
+  }
+
+  #callOn(run: Running, fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    const answer = run.carrier.call(fn, input, ctx); // its own onAbort listener rejects and sends the cancel
+    ctx.onAbort(() => this.#checkAlive(run, ctx.ownDeadline ?? ctx.deadline));
+    return answer;
+  }
+
+  /**
+   * A call was given up on (deadline or caller) and the plugin was told to cancel. The process must answer a
+   * health probe, sent now (a single-threaded plugin reads it after what it is busy with), by the call's own budget
+   * plus `unresponsiveMs`: a caller's shorter deadline is no reason to kill. One that does not is stuck (a busy loop
+   * ignores the cancel) and is killed: its exit takes the crash path (restart with backoff). From the budget on,
+   * new calls wait for the verdict instead of queueing behind a stuck plugin.
+   */
+  #checkAlive(run: Running, ownDeadline: number): void {
+    if (run !== this.#run || run.stopping || !Number.isFinite(ownDeadline)) return;
+    const now = Date.now();
+    const suspectAt = Math.max(now, ownDeadline);
+    const killAt = suspectAt + this.#opts.unresponsiveMs;
+    let probe = run.probe;
+    if (probe !== undefined && probe.killAt <= killAt) return;
+    if (probe === undefined) {
+      probe = { killAt, timers: [] };
+      run.probe = probe;
+      const sent = probe;
+      run.carrier.health(killAt - now + this.#opts.unresponsiveMs).then(
+        () => this.#answered(run, sent),
+        () => {}, // no answer in time: the kill timer decides; a dead process: its exit does
+      );
+    }
+    for (const t of probe.timers) clearTimeout(t);
+    probe.killAt = killAt;
+    const suspect = (): void => {
+      run.suspect = true;
+    };
+    if (suspectAt <= now)
+      suspect(); // the very next call must not go to it before the verdict
+    else probe.timers.push(setTimeout(suspect, suspectAt - now));
+    probe.timers.push(setTimeout(() => this.#stuck(run), killAt - now));
+  }
+
+  /** The probe was answered: the process is alive; calls that waited for the verdict go to it. */
+  #answered(run: Running, probe: NonNullable<Running['probe']>): void {
+    if (run.probe !== probe) return;
+    for (const t of probe.timers) clearTimeout(t);
+    run.probe = undefined;
+    run.suspect = false;
+    if (run === this.#run && this.#state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
+  }
+
+  #stuck(run: Running): void {
+    if (run !== this.#run || run.stopping) return;
+    this.#load.log.line({
+      level: 'error',
+      msg: `plugin did not yield within ${this.#opts.unresponsiveMs} ms past a cancelled call's budget: killing it for a restart`,
+      fields: { reason: 'unresponsive', unresponsiveMs: this.#opts.unresponsiveMs },
+    });
+    run.launched.child.kill('SIGKILL'); // calls waiting for the verdict go to the restarted process
   }
 
   #waitReady(ctx: CallContext): Promise<Running> {
@@ -391,6 +456,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   /** The process ended. If we did not ask for it, that is a crash: fail calls, then restart or declare a crash loop. */
   #onExit(run: Running): void {
+    for (const t of run.probe?.timers ?? []) clearTimeout(t);
+    run.probe = undefined;
     const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
     const err = fromExit(exit, this.#source);
     run.carrier.destroy(run.stopping ? this.#unavailable() : err);
@@ -410,10 +477,12 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     if (decision.action === 'crashloop') {
       this.#load.log.line({
         level: 'error',
-        msg: 'plugin is in a crash loop: not restarting',
-        fields: { crashes: decision.crashes },
+        msg: `plugin is in a crash loop: next try in ${decision.retryInMs} ms`,
+        fields: { crashes: decision.crashes, retryInMs: decision.retryInMs },
       });
       this.#setState('crashloop');
+      this.#restartTimer = setTimeout(() => void this.#retry(false), decision.retryInMs);
+      this.#restartTimer.unref(); // a cool-down alone keeps no process alive
       return;
     }
     this.#setState('degraded');
@@ -421,6 +490,30 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.#restartTimer = undefined;
       void this.#relaunch();
     }, decision.delayMs);
+  }
+
+  /** Out of a crash loop: one half-open relaunch (see core/restart.ts), after the cool-down or by the operator. */
+  async #retry(byOperator: boolean): Promise<void> {
+    if (this.#state !== 'crashloop') return;
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
+    this.#policy.retrying(byOperator);
+    this.#setState('degraded');
+    await this.#relaunch();
+  }
+
+  async recover(): Promise<void> {
+    if (this.#state !== 'crashloop') return;
+    const settled = new Promise<void>((resolve) => {
+      const onState = (state: InstanceState): void => {
+        if (state === 'degraded') return;
+        this.off('state', onState);
+        resolve();
+      };
+      this.on('state', onState);
+    });
+    await this.#retry(true);
+    await settled;
   }
 
   async #relaunch(): Promise<void> {

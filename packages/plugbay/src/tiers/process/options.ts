@@ -19,6 +19,11 @@ export interface ProcessTierOptions {
   healthIntervalMs?: number;
   /** Default 2000 ms. */
   healthTimeoutMs?: number;
+  /**
+   * Grace after a cancelled call's own budget: a process that cannot answer a health probe within it is stuck
+   * (busy loop) and is killed and restarted. Default 1000 ms.
+   */
+  unresponsiveMs?: number;
   /** Failed probes in a row that make the supervisor restart the process. Default 3. */
   failureThreshold?: number;
   /** Graceful stop budget: Stop RPC, Shutdown, SIGTERM; SIGKILL after it. Default 5000 ms. */
@@ -65,6 +70,7 @@ export function resolveOptions(o: ProcessTierOptions = {}): ResolvedProcessTierO
     pluginStartTimeoutMs: positive('pluginStartTimeoutMs', o.pluginStartTimeoutMs, 30_000),
     healthIntervalMs: positive('healthIntervalMs', o.healthIntervalMs, 5000),
     healthTimeoutMs: positive('healthTimeoutMs', o.healthTimeoutMs, 2000),
+    unresponsiveMs: positive('unresponsiveMs', o.unresponsiveMs, 1000),
     failureThreshold: positive('failureThreshold', o.failureThreshold, 3),
     stopTimeoutMs: positive('stopTimeoutMs', o.stopTimeoutMs, 5000),
     restart: o.restart ?? {},

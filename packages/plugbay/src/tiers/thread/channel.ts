@@ -60,7 +60,7 @@ export class WorkerChannel {
   #killedAs: WorkerEnd | undefined;
   #closedWith: PlugbayError | undefined;
   #exited = false;
-  #ping: { id: number; timer: NodeJS.Timeout } | undefined;
+  #ping: { id: number; timer: NodeJS.Timeout; killAt: number } | undefined;
   /** The id of the last request the worker read before it exited (its Exiting message), if it could tell. */
   #lastReceived: number | undefined;
   #loaded: { resolve(functions: string[]): void; reject(error: PlugbayError): void } | undefined;
@@ -110,7 +110,7 @@ export class WorkerChannel {
     const answer = new Promise<unknown>((resolve, reject) => {
       this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
     });
-    ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs));
+    ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs, ctx.ownDeadline));
     if (!this.#pending.has(id)) return answer; // ctx was aborted already: the plugin never sees the call
     this.#calls++;
     if (this.#outbox !== undefined) {
@@ -193,9 +193,10 @@ export class WorkerChannel {
 
   /**
    * Gives up on request `id`: rejects it with `reason`, aborts its signal in the worker, and pings the worker —
-   * one that does not answer within `unresponsiveMs` is stuck (busy loop) and is killed.
+   * one that does not answer within `unresponsiveMs` past the call's own budget (`ownDeadline`: a caller's shorter
+   * deadline is no reason to kill) is stuck (busy loop) and is killed.
    */
-  abort(id: number, reason: PlugbayError, unresponsiveMs: number): void {
+  abort(id: number, reason: PlugbayError, unresponsiveMs: number, ownDeadline = 0): void {
     const pending = this.#settle(id);
     if (pending === undefined) return;
     pending.reject(reason);
@@ -205,21 +206,28 @@ export class WorkerChannel {
       return;
     }
     this.#post([ToWorker.Cancel, id, reason.toWire()]);
-    this.checkAlive(unresponsiveMs);
+    this.checkAlive(unresponsiveMs, ownDeadline);
   }
 
-  /** Pings the worker unless a ping is already out; kills it if the answer does not come in time. */
-  checkAlive(unresponsiveMs: number): void {
-    if (this.#ping !== undefined || this.#exited || this.#killedAs !== undefined) return;
-    const id = ++this.#nextId;
+  /**
+   * Pings the worker unless a ping is already out; kills it if the answer does not come by `unresponsiveMs` after
+   * `after` (epoch ms; default now). A ping already out whose kill comes later is brought forward.
+   */
+  checkAlive(unresponsiveMs: number, after = 0): void {
+    if (this.#exited || this.#killedAs !== undefined) return;
+    const killAt = Math.max(Date.now(), after) + unresponsiveMs;
+    const ping = this.#ping;
+    if (ping !== undefined && ping.killAt <= killAt) return;
+    const id = ping?.id ?? ++this.#nextId;
+    if (ping !== undefined) clearTimeout(ping.timer);
     const timer = setTimeout(() => {
       // The worker reads messages in order and never read this ping, so it never read anything sent after it
       // either: those calls go to the restarted worker instead of failing.
       this.#lastReceived ??= id;
       this.kill({ unresponsiveMs });
-    }, unresponsiveMs);
-    this.#ping = { id, timer };
-    this.#post([ToWorker.Ping, id]);
+    }, killAt - Date.now());
+    this.#ping = { id, timer, killAt };
+    if (ping === undefined) this.#post([ToWorker.Ping, id]);
   }
 
   /** Terminates the worker as a crash: pending work fails with PLUGBAY_PLUGIN_CRASHED and the listener hears `end`. */

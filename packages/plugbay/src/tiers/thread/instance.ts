@@ -237,21 +237,47 @@ export class ThreadInstance extends InstanceBase implements Instance {
     }
     const decision = this.#policy.crashed();
     if (decision.action === 'crashloop') {
-      this.#log.error(`worker crashed ${decision.crashes} times in a row; giving up (crashloop)`, {
-        crashes: decision.crashes,
-      });
+      this.#log.error(
+        `worker crashed ${decision.crashes} times in a row (crashloop); next try in ${decision.retryInMs} ms`,
+        { crashes: decision.crashes, retryInMs: decision.retryInMs },
+      );
       this.setState('crashloop');
       this.#failWaiting(
         new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `instance ${this.id} is in a crash loop`, {
           ...this.#source,
-          details: { reason: 'crashloop', crashes: decision.crashes },
+          details: { state: 'crashloop', crashes: decision.crashes },
           cause: error,
         }),
       );
+      this.#restartTimer = setTimeout(() => void this.#retry(false), decision.retryInMs);
+      this.#restartTimer.unref(); // a cool-down alone keeps no process alive
       return;
     }
     if (state === 'ready') this.setState('degraded');
     this.#restartTimer = setTimeout(() => void this.#restart(), decision.delayMs);
+  }
+
+  /** Out of a crash loop: one half-open restart (see core/restart.ts), after the cool-down or by the operator. */
+  async #retry(byOperator: boolean): Promise<void> {
+    if (this.closing || this.state !== 'crashloop') return;
+    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
+    this.#policy.retrying(byOperator);
+    this.setState('degraded');
+    await this.#restart();
+  }
+
+  async recover(): Promise<void> {
+    if (this.closing || this.state !== 'crashloop') return;
+    const settled = new Promise<void>((resolve) => {
+      const onState = (state: string): void => {
+        if (state === 'degraded') return;
+        this.off('state', onState);
+        resolve();
+      };
+      this.on('state', onState);
+    });
+    await this.#retry(true);
+    await settled;
   }
 
   /** Brings up a new worker: import, then the plugin's start() with the config of the first start. */

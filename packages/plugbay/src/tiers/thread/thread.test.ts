@@ -226,7 +226,8 @@ describe('thread tier', () => {
     await instance.start({ signal: noSignal, config: { crashAfterStart: true } });
     await crashloop;
     const error = await rejectionOf(instance.call('echo', 1, new TestCall()));
-    assert.equal(error.code, 'PLUGBAY_NO_INSTANCE');
+    assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED'); // as the process tier answers, and docs/process-tier.md says
+    assert.equal(error.details?.state, 'crashloop');
     assert.equal((await instance.health(noSignal)).status, 'failing');
   });
 

@@ -59,6 +59,8 @@ export class ThreadTier implements Tier {
     check.positiveInteger('restart.crashloopCount', r.crashloopCount);
     check.positiveInteger('restart.crashloopWindowMs', r.crashloopWindowMs);
     check.positiveInteger('restart.stableAfterMs', r.stableAfterMs);
+    check.positiveInteger('restart.coolDownMs', r.coolDownMs);
+    check.positiveInteger('restart.maxCoolDownMs', r.maxCoolDownMs);
     check.done();
     this.config = {
       unresponsiveMs: options.unresponsiveMs ?? 1000,

@@ -262,6 +262,18 @@ describe('wasm tier: CPU cap (worker)', () => {
     assert.deepEqual(states, ['degraded', 'ready']);
   });
 
+  test("a caller's deadline shorter than the function's own: the caller hears at once, the worker is ended only at the function's own", async () => {
+    const { instance } = await start('corpus', { run: 'worker' });
+    const spawns = () => (instance as unknown as { stats: { workerSpawns: number } }).stats.workerSpawns;
+    const ctx = { ...testCallContext(20), ownDeadline: Date.now() + 400 };
+    assert.equal(await codeOf(Promise.resolve(instance.call('loop', null, ctx))), 'PLUGBAY_TIMEOUT');
+    assert.equal(spawns(), 1, 'a deadline the caller chose does not end the sandbox');
+    assert.equal(instance.state, 'ready');
+    assert.deepEqual(await call(instance, 'echo', 'after'), 'after'); // waits for the loop's own budget
+    assert.equal(spawns(), 2);
+    ctx.dispose();
+  });
+
   test('calls queued behind a runaway call are not killed with it', async () => {
     const { instance } = await start('corpus', { run: 'worker' });
     const looping = call(instance, 'loop', null, 300);

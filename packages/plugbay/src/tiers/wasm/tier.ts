@@ -187,6 +187,10 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: PlugbayError): void;
   settled: boolean;
+  /** Sent to the worker (it may be running). */
+  posted?: boolean;
+  /** A running call its caller gave up on early: when its worker counts as stuck (see #abort). */
+  stuck?: NodeJS.Timeout | undefined;
 }
 
 class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
@@ -464,7 +468,9 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     }
     ready.then(
       () => {
-        if (this.#current === next && !next.settled) worker.postMessage(next.msg);
+        if (this.#current !== next || next.settled) return;
+        next.posted = true;
+        worker.postMessage(next.msg);
       },
       (err: unknown) =>
         this.#settle(next, undefined, PlugbayError.from(err, 'PLUGBAY_PLUGIN_CRASHED', this.#source)),
@@ -489,11 +495,14 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     }
   }
 
+  /** Answers `p` (unless its caller heard already) and, when it was running, lets the next call run. */
   #settle(p: Pending, value: unknown, err?: PlugbayError): void {
-    if (p.settled) return;
-    p.settled = true;
-    if (err !== undefined) p.reject(err);
-    else p.resolve(value);
+    if (!p.settled) {
+      p.settled = true;
+      if (err !== undefined) p.reject(err);
+      else p.resolve(value);
+    }
+    clearTimeout(p.stuck);
     if (this.#current === p) {
       this.#current = undefined;
       this.#pump();
@@ -503,13 +512,30 @@ class WasmInstance extends EventEmitter<InstanceEvents> implements Instance {
     }
   }
 
-  /** The host aborted a call (deadline or caller). Queued: dropped. Running: the only way to stop wasm is to end the worker. */
+  /**
+   * The host aborted a call (deadline or caller). Queued: dropped. Running: the caller hears at once, but the only
+   * way to stop wasm is to end the worker (losing the sandbox's state), so that waits until the function's own
+   * budget has passed: a caller's shorter deadline is no reason for it. Later calls wait in the queue meanwhile.
+   */
   #abort(p: Pending, reason: PlugbayError): void {
     if (p.settled) return;
-    if (this.#current !== p) {
+    if (this.#current !== p || p.posted !== true) {
       this.#settle(p, undefined, reason);
       return;
     }
+    const left = (p.ctx.ownDeadline ?? p.ctx.deadline) - Date.now();
+    if (left > 0 && Number.isFinite(left)) {
+      p.settled = true;
+      p.reject(reason);
+      p.stuck = setTimeout(() => this.#endStuck(p, reason), left);
+      return;
+    }
+    this.#endStuck(p, reason);
+  }
+
+  /** The running call `p` overran its own budget: end its worker and start another for the calls queued. */
+  #endStuck(p: Pending, reason: PlugbayError): void {
+    if (this.#current !== p) return;
     const w = this.#worker;
     this.#worker = undefined;
     this.#workerReady = undefined;
