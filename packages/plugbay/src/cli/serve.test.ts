@@ -4,23 +4,14 @@ import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { exitOf, repoRoot, runPlugbay, servePlugbay, waitForLog } from '../test-support/cli.js';
 import { listExamples, skipReason } from '../test-support/examples.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { slowBody } from '../test-support/slow-body.js';
 
 /** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
 async function serve(t: TestContext, dir: string, extra: string[]) {
-  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
-  const state = join(await tempDir(t), 'state.db');
-  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const listening = waitForLog(child, (l) => typeof l.port === 'number');
-  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
-  const { port } = await listening;
-  await ready;
-  return { child, url: `http://127.0.0.1:${port}` };
+  return servePlugbay(t, dir, extra, join(await tempDir(t), 'state.db'));
 }
 
 test('plugbay serve examples/plugins: greeter.greet pinned and not, every example in every language over HTTP, then SIGTERM exits 0', async (t) => {
@@ -104,8 +95,11 @@ test('plugbay serve examples/plugins: greeter.greet pinned and not, every exampl
   assert.equal(await exitOf(child), 0);
 });
 
-test('SIGTERM while a call is in flight: the call completes, then plugbay serve exits 0', async (t) => {
-  // The plugin's handler fetches a URL the test controls, so the test decides when the call may finish.
+/**
+ * A plugin `gate` whose `pass` fetches a URL the test controls, so the test decides when a call may finish:
+ * `held` resolves (with the response to end) once the plugin is inside its handler.
+ */
+async function gatePlugin(t: TestContext) {
   let release: ((res: ServerResponse) => void) | undefined;
   const held = new Promise<ServerResponse>((resolve) => {
     release = resolve;
@@ -132,6 +126,11 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
       } };\n`,
     },
   });
+  return { root, gateUrl, held };
+}
+
+test('SIGTERM while a call is in flight: the call completes, then plugbay serve exits 0', async (t) => {
+  const { root, gateUrl, held } = await gatePlugin(t);
   const { child, url } = await serve(t, root, ['--signatures', 'off']);
 
   const inFlight = fetch(`${url}/v1/call/gate/pass`, {
@@ -157,6 +156,46 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
   assert.equal(await exitOf(child), 0);
 });
 
+test('SIGTERM with five connections still sending a body: a call that ends inside --shutdown-timeout-ms is answered, the connections are closed, exit 0 within the grace', async (t) => {
+  const { root, gateUrl, held } = await gatePlugin(t);
+  const graceMs = 1500;
+  const { child, url } = await serve(t, root, [
+    '--signatures',
+    'off',
+    '--shutdown-timeout-ms',
+    String(graceMs),
+  ]);
+  const slow = Array.from({ length: 5 }, () => slowBody(Number(new URL(url).port), '/v1/call/gate/pass'));
+  t.after(() => {
+    for (const s of slow) s.socket.destroy();
+  });
+  await Promise.all(slow.map((s) => s.started));
+  const inFlight = fetch(`${url}/v1/call/gate/pass`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ url: gateUrl }),
+  });
+  const gateResponse = await held;
+
+  const shuttingDown = waitForLog(
+    child,
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'),
+  );
+  const began = performance.now();
+  child.kill('SIGTERM');
+  await shuttingDown;
+  gateResponse.end('opened');
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { body: 'opened' });
+
+  assert.equal(await exitOf(child), 0);
+  const took = performance.now() - began;
+  await Promise.all(slow.map((s) => s.closed));
+  t.diagnostic(`exited ${Math.round(took)} ms after SIGTERM (grace ${graceMs} ms)`);
+  assert.ok(took < graceMs + 3000, `exited ${Math.round(took)} ms after SIGTERM with a ${graceMs} ms grace`);
+});
+
 test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => {
   const root = await tempDir(t);
   for (const args of [
@@ -171,6 +210,12 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--max-timeout-ms', '0'],
     ['serve', root, '--allow-origin', 'https://ops.example.com/dashboard'],
     ['serve', root, '--allow-host', 'gw.lan:7070'],
+    ['serve', root, '--shutdown-timeout-ms', '-1'],
+    ['serve', root, '--admin-port', 'admin'],
+    ['serve', root, '--admin-host', '127.0.0.1'],
+    ['serve', root, '--admin-token', 'short'],
+    ['serve', root, '--admin-token-file', join(root, 'no-such-token')],
+    ['serve', root, '--admin-token', 'admin-token-0123456789abcdef', '--admin-token-file', join(root, 't')],
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));
