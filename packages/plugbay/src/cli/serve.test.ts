@@ -212,6 +212,7 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--allow-host', 'gw.lan:7070'],
     ['serve', root, '--shutdown-timeout-ms', '-1'],
     ['serve', root, '--admin-port', 'admin'],
+    ['serve', root, '--port', '7999', '--admin-port', '7999'],
     ['serve', root, '--admin-host', '127.0.0.1'],
     ['serve', root, '--admin-token', 'short'],
     ['serve', root, '--admin-token-file', join(root, 'no-such-token')],

@@ -16,10 +16,14 @@ export interface ServeAdminValues {
 
 export type ServeAdminOptions = Pick<GatewayOptions, 'adminToken' | 'adminPort' | 'adminHostname'>;
 
-export async function serveAdmin(values: ServeAdminValues): Promise<ServeAdminOptions> {
+/** Reads and checks the admin options; `port` is the traffic listener's (--port). */
+export async function serveAdmin(values: ServeAdminValues, port: number): Promise<ServeAdminOptions> {
   const adminToken = await tokenOf(values);
   const portText = values['admin-port'];
   const adminPort = portText === undefined ? undefined : portOption(portText, 0, '--admin-port');
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port) {
+    throw new UsageError(`--admin-port must differ from --port (${port})`);
+  }
   const adminHostname = values['admin-host'];
   if (adminHostname !== undefined && adminPort === undefined) {
     throw new UsageError(

@@ -69,7 +69,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         `--shutdown-timeout-ms must be an integer of 0 or more (ms), got "${shutdownTimeout}"`,
       );
     }
-    const admin = await serveAdmin(values);
+    const admin = await serveAdmin(values, port);
     const allowOrigins = values['allow-origin'] ?? [];
     for (const origin of allowOrigins) {
       if (originOf(origin) === undefined) {
@@ -145,7 +145,11 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     process.on('SIGTERM', onSignal);
     try {
       const address = await gateway.listen().catch((err: unknown) => {
-        logger.error({ err }, `cannot listen on ${values.host ?? '127.0.0.1'}:${port}`);
+        const adminAddress =
+          admin.adminPort === undefined
+            ? ''
+            : ` and ${admin.adminHostname ?? '127.0.0.1'}:${admin.adminPort}`;
+        logger.error({ err }, `cannot listen on ${values.host ?? '127.0.0.1'}:${port}${adminAddress}`);
         return undefined;
       });
       if (address === undefined) {
