@@ -2,7 +2,9 @@
 /**
  * The dashboard's browser code (compiled by tsc with the package, served as /dashboard/app.js). It polls the JSON
  * API every 2 s and renders plugins, routes, live figures, the audit log and load diagnostics; the buttons call
- * the admin API (PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback).
+ * the admin API (PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback). When the gateway has an
+ * admin token, the first 401 shows a form for it; the token is kept in this tab's sessionStorage and sent as
+ * `authorization: Bearer <token>`.
  */
 
 interface VersionRow {
@@ -64,13 +66,19 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+const tokenKey = 'plugbay-admin-token';
+
 async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const init: RequestInit = { method, headers: { 'x-plugbay-actor': 'dashboard' } };
+  const headers: Record<string, string> = { 'x-plugbay-actor': 'dashboard' };
+  const token = sessionStorage.getItem(tokenKey);
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  const init: RequestInit = { method, headers };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
-    (init.headers as Record<string, string>)['content-type'] = 'application/json';
+    headers['content-type'] = 'application/json';
   }
   const res = await fetch(url, init);
+  if (res.status === 401) askForToken(token !== null);
   const json = (await res.json().catch(() => ({}))) as T & { error?: { code: string; message: string } };
   if (!res.ok)
     throw new Error(json.error ? `${json.error.code}: ${json.error.message}` : `HTTP ${res.status}`);
@@ -261,7 +269,30 @@ function renderDiagnostics(plugins: PluginRow[], loose: PluginRow['diagnostics']
     list.append(el('li', {}, el('code', { textContent: d.code }), ` ${d.message} (${d.dir})`));
 }
 
+/** Shows the token form (the gateway answered 401); refreshes stop until a token is given. */
+function askForToken(rejected: boolean): void {
+  const form = $('login') as HTMLFormElement;
+  if (!form.hidden) return;
+  if (rejected) sessionStorage.removeItem(tokenKey);
+  form.hidden = false;
+  $('login-note').textContent = rejected
+    ? 'The gateway refused that token.'
+    : 'This gateway asks for its admin token (plugbay serve --admin-token-file).';
+  ($('login-token') as HTMLInputElement).focus();
+}
+
+($('login') as HTMLFormElement).addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('login-token') as HTMLInputElement;
+  if (input.value === '') return;
+  sessionStorage.setItem(tokenKey, input.value);
+  input.value = '';
+  ($('login') as HTMLFormElement).hidden = true;
+  void refresh();
+});
+
 async function refresh(): Promise<void> {
+  if (!($('login') as HTMLFormElement).hidden) return;
   try {
     const report = await api<{ plugins: PluginRow[]; diagnostics: PluginRow['diagnostics'] }>(
       'GET',

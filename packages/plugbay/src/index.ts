@@ -18,7 +18,7 @@ export type {
   Tier,
   TierKind,
 } from './core/types.js';
-export type { Gateway, GatewayOptions, GatewayRoute } from './gateway/server.js';
+export type { Gateway, GatewayAddress, GatewayOptions, GatewayRoute } from './gateway/server.js';
 export { createGateway } from './gateway/server.js';
 export { checkPluginDir, discover } from './host/discover.js';
 export { createHost } from './host/host.js';

@@ -52,6 +52,8 @@ export const errorCodes = {
    * host name it does not serve (`Host`, DNS rebinding); `details.header` names which.
    */
   PLUGBAY_FORBIDDEN_ORIGIN: { retryable: false, httpStatus: 403 },
+  /** An admin API request without the gateway's admin token (`authorization: Bearer <token>`), or with another. */
+  PLUGBAY_UNAUTHORIZED: { retryable: false, httpStatus: 401 },
   /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
   PLUGBAY_STATE_UNAVAILABLE: { retryable: false, httpStatus: 500 },
   /** Something failed inside plugbay itself; a bug. */

@@ -4,23 +4,14 @@ import { createServer, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { exitOf, repoRoot, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { exitOf, repoRoot, runPlugbay, servePlugbay, waitForLog } from '../test-support/cli.js';
 import { listExamples, skipReason } from '../test-support/examples.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { slowBody } from '../test-support/slow-body.js';
 
 /** Starts `plugbay serve <dir> --port 0 ...extra`, waits until its plugins are loaded, and returns its base URL. */
 async function serve(t: TestContext, dir: string, extra: string[]) {
-  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
-  const state = join(await tempDir(t), 'state.db');
-  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const listening = waitForLog(child, (l) => typeof l.port === 'number');
-  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
-  const { port } = await listening;
-  await ready;
-  return { child, url: `http://127.0.0.1:${port}` };
+  return servePlugbay(t, dir, extra, join(await tempDir(t), 'state.db'));
 }
 
 test('plugbay serve examples/plugins: greeter.greet pinned and not, every example in every language over HTTP, then SIGTERM exits 0', async (t) => {
@@ -104,15 +95,22 @@ test('plugbay serve examples/plugins: greeter.greet pinned and not, every exampl
   assert.equal(await exitOf(child), 0);
 });
 
-test('SIGTERM while a call is in flight: the call completes, then plugbay serve exits 0', async (t) => {
-  // The plugin's handler fetches a URL the test controls, so the test decides when the call may finish.
+/**
+ * A plugin `gate` whose `pass` fetches a URL the test controls, so the test decides when a call may finish:
+ * `held` resolves (with the response to end) once the plugin is inside its handler.
+ */
+async function gatePlugin(t: TestContext) {
   let release: ((res: ServerResponse) => void) | undefined;
   const held = new Promise<ServerResponse>((resolve) => {
     release = resolve;
   });
+  // The first request is held until the test ends it; later ones are held for ever (calls that never finish).
   const gate = createServer((_req, res) => release?.(res));
   await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', resolve));
-  t.after(() => gate.close());
+  t.after(() => {
+    gate.closeAllConnections();
+    gate.close();
+  });
   const gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
 
   const root = await tempDir(t);
@@ -132,6 +130,11 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
       } };\n`,
     },
   });
+  return { root, gateUrl, held };
+}
+
+test('SIGTERM while a call is in flight: the call completes, then plugbay serve exits 0', async (t) => {
+  const { root, gateUrl, held } = await gatePlugin(t);
   const { child, url } = await serve(t, root, ['--signatures', 'off']);
 
   const inFlight = fetch(`${url}/v1/call/gate/pass`, {
@@ -157,6 +160,55 @@ test('SIGTERM while a call is in flight: the call completes, then plugbay serve 
   assert.equal(await exitOf(child), 0);
 });
 
+test('SIGTERM with five connections still sending a body: a call that ends inside --shutdown-timeout-ms is answered, one that does not and the slow bodies are cut, exit 0 within the grace', async (t) => {
+  const { root, gateUrl, held } = await gatePlugin(t);
+  // Long enough for the released call to finish on a loaded machine; short enough to keep the test quick.
+  const graceMs = 3000;
+  const { child, url } = await serve(t, root, [
+    '--signatures',
+    'off',
+    '--shutdown-timeout-ms',
+    String(graceMs),
+  ]);
+  const slow = Array.from({ length: 5 }, () => slowBody(Number(new URL(url).port), '/v1/call/gate/pass'));
+  t.after(() => {
+    for (const s of slow) s.socket.destroy();
+  });
+  await Promise.all(slow.map((s) => s.started));
+  const call = () =>
+    fetch(`${url}/v1/call/gate/pass`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: gateUrl }),
+    });
+  const inFlight = call();
+  const gateResponse = await held;
+  // A second call whose plugin never answers: it is still running when the grace is over.
+  const unfinished = call().then(
+    (res) => `answered ${res.status}`,
+    (err: Error) => `connection closed: ${(err.cause as { code?: string } | undefined)?.code ?? err.message}`,
+  );
+
+  const shuttingDown = waitForLog(
+    child,
+    (l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'),
+  );
+  const began = performance.now();
+  child.kill('SIGTERM');
+  await shuttingDown;
+  gateResponse.end('opened');
+  const res = await inFlight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { body: 'opened' });
+
+  assert.equal(await exitOf(child), 0);
+  const took = performance.now() - began;
+  await Promise.all(slow.map((s) => s.closed));
+  assert.match(await unfinished, /^connection closed/);
+  t.diagnostic(`exited ${Math.round(took)} ms after SIGTERM (grace ${graceMs} ms)`);
+  assert.ok(took < graceMs + 5000, `exited ${Math.round(took)} ms after SIGTERM with a ${graceMs} ms grace`);
+});
+
 test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => {
   const root = await tempDir(t);
   for (const args of [
@@ -171,6 +223,13 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
     ['serve', root, '--max-timeout-ms', '0'],
     ['serve', root, '--allow-origin', 'https://ops.example.com/dashboard'],
     ['serve', root, '--allow-host', 'gw.lan:7070'],
+    ['serve', root, '--shutdown-timeout-ms', '-1'],
+    ['serve', root, '--admin-port', 'admin'],
+    ['serve', root, '--port', '7999', '--admin-port', '7999'],
+    ['serve', root, '--admin-host', '127.0.0.1'],
+    ['serve', root, '--admin-token', 'short'],
+    ['serve', root, '--admin-token-file', join(root, 'no-such-token')],
+    ['serve', root, '--admin-token', 'admin-token-0123456789abcdef', '--admin-token-file', join(root, 't')],
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));

@@ -58,3 +58,17 @@ test('bad route bodies get 400/409 naming the field, and change nothing', async 
   assert.equal(unknown.status, 404);
   assert.deepEqual((await send('GET', '/v1/routes/svc')).body, route.body);
 });
+
+test('PUT /v1/routes/:plugin for a plugin the host does not know: 404 PLUGBAY_UNKNOWN_PLUGIN, nothing stored', async (t) => {
+  const { send } = await start(t);
+  const auditBefore = (await send('GET', '/v1/audit')).body;
+  for (const body of ['{}', '{"fallback":[]}', '{"stable":"1.0.0"}']) {
+    const r = await send('PUT', '/v1/routes/nope', body, { 'content-type': 'application/json' });
+    assert.equal(r.status, 404, body);
+    const error = (r.body as { error: { code: string; plugin: string } }).error;
+    assert.equal(error.code, 'PLUGBAY_UNKNOWN_PLUGIN', body);
+    assert.equal(error.plugin, 'nope', body);
+  }
+  assert.equal((await send('GET', '/v1/routes/nope')).status, 404, 'no route was stored');
+  assert.deepEqual((await send('GET', '/v1/audit')).body, auditBefore, 'no audit entry');
+});

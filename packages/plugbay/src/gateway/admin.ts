@@ -4,6 +4,7 @@
  *
  *   GET  /v1/routes/:plugin                 the plugin's route (null: none set) and its loaded versions
  *   PUT  /v1/routes/:plugin                 body: a route; 400 PLUGBAY_INVALID_ARGUMENT / 409 PLUGBAY_VERSION_NOT_LOADED
+ *                                           / 404 PLUGBAY_UNKNOWN_PLUGIN (neither loaded nor routed)
  *   POST /v1/plugins/:plugin/activate       body: { version, reason? }
  *   POST /v1/plugins/:plugin/rollback       body: { reason? } (optional)
  *   GET  /v1/audit?plugin=&limit=&before=   audit entries, newest first
@@ -13,6 +14,7 @@
  *
  * Who made a change is the `x-plugbay-actor` header (default `admin-api`); why, the `x-plugbay-reason` header or
  * the body's `reason`. A change sent with a content type must send `application/json` (see `jsonOnly`).
+ * With an admin token, server.ts guards every route of this plugin (admin-auth.ts).
  */
 import { Type } from '@sinclair/typebox';
 import type {
@@ -28,8 +30,8 @@ import type { AuditQuery } from '../store/types.js';
 import { httpErrorOf } from './errors.js';
 import {
   activateResultSchema,
+  adminErrors,
   auditEntrySchema,
-  commonErrors,
   type DocumentedSchema,
   errorRef,
   grantSchema,
@@ -67,17 +69,8 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     { schema: getRouteSchema },
     async (request) => {
       const { plugin } = request.params;
-      const route = host.route(plugin);
-      const versions = host
-        .versions()
-        .filter((v) => v.plugin === plugin)
-        .map((v) => ({ version: v.version, state: v.state, circuit: v.circuit }));
-      if (route === undefined && versions.length === 0) {
-        throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${plugin} is loaded or routed`, {
-          plugin,
-        });
-      }
-      return { plugin, route: route ?? null, versions };
+      const versions = knownVersions(host, plugin);
+      return { plugin, route: host.route(plugin) ?? null, versions };
     },
   );
 
@@ -86,6 +79,8 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     { schema: putRouteSchema },
     async (request) => {
       const { plugin } = request.params;
+      // A route for a name nothing is known of would be stored and audited for nothing (or for a plugin to come).
+      knownVersions(host, plugin);
       const route = await host.setRoute(plugin, request.body, changeOf(request, undefined));
       return { plugin, route };
     },
@@ -145,6 +140,20 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
       return { entries: host.audit(query) };
     },
   );
+}
+
+/** The plugin's loaded versions; PLUGBAY_UNKNOWN_PLUGIN when it has neither a loaded version nor a route. */
+function knownVersions(host: PluginHost, plugin: string) {
+  const versions = host
+    .versions()
+    .filter((v) => v.plugin === plugin)
+    .map((v) => ({ version: v.version, state: v.state, circuit: v.circuit }));
+  if (host.route(plugin) === undefined && versions.length === 0) {
+    throw new PlugbayError('PLUGBAY_UNKNOWN_PLUGIN', `no plugin named ${plugin} is loaded or routed`, {
+      plugin,
+    });
+  }
+  return versions;
 }
 
 function changeOf(request: FastifyRequest, bodyReason: string | undefined): ChangeOptions {
@@ -223,7 +232,7 @@ const getRouteSchema: DocumentedSchema = {
       ),
     }),
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: neither loaded nor routed'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -239,8 +248,9 @@ const putRouteSchema: DocumentedSchema = {
   response: {
     200: Type.Object({ plugin: Type.String(), route: routeSchema }),
     400: refusedChange,
+    404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: neither loaded nor routed (nothing is stored)'),
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the route names a version that is not loaded'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -263,7 +273,7 @@ const activateSchema: DocumentedSchema = {
     400: refusedChange,
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the version is neither loaded nor in a plugin directory'),
     503: errorRef('PLUGBAY_START_FAILED: the version did not start or is unhealthy (nothing switched)'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -282,7 +292,7 @@ const rollbackSchema: DocumentedSchema = {
     ),
     409: errorRef('PLUGBAY_VERSION_NOT_LOADED: the previous stable is in no plugin directory any more'),
     503: errorRef('PLUGBAY_START_FAILED: the previous stable did not start (nothing switched)'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -308,7 +318,7 @@ const auditSchema: DocumentedSchema = {
   response: {
     200: Type.Object({ entries: Type.Array(auditEntrySchema) }),
     400: refused,
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -350,7 +360,7 @@ const grantRouteSchema: DocumentedSchema = {
       ),
     }),
     400: errorRef('PLUGBAY_INVALID_ARGUMENT: a bad plugin name, capability or body (`details.field`)'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -372,7 +382,7 @@ const revokeRouteSchema: DocumentedSchema = {
     400: errorRef(
       'PLUGBAY_INVALID_ARGUMENT: no such run-time grant (`details.rule`: granted), or a bad body',
     ),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -385,6 +395,6 @@ const grantsSchema: DocumentedSchema = {
   }),
   response: {
     200: Type.Object({ grants: Type.Array(grantSchema) }),
-    ...commonErrors,
+    ...adminErrors,
   },
 };

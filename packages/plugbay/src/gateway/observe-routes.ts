@@ -1,5 +1,5 @@
 /**
- * The gateway's observability routes: `GET /metrics` (the host's prom-client registry, Prometheus text format) and
+ * The gateway's observability routes (admin routes: see server.ts): `GET /metrics` (the host's prom-client registry, Prometheus text format) and
  * `GET /v1/stats` (per-version call rate inputs and latency for the dashboard), plus the gateway's own span
  * around each call.
  */
@@ -8,10 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import type { PluginHost } from '../host/types.js';
 import { newTraceparent, parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
-import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 import {
-  commonErrors,
+  adminErrors,
   type DocumentedSchema,
   errorRef,
   pluginParams,
@@ -21,7 +20,6 @@ import {
 } from './schemas.js';
 
 export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost): void {
-  registerDashboard(fastify);
   fastify.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const registry = host.registry;
     const text = await registry.metrics();
@@ -60,7 +58,7 @@ const metricsSchema: DocumentedSchema = {
     "The host's prom-client registry in the Prometheus text format: every metric of the metrics reference below.",
   response: {
     200: textResponse('text/plain; version=0.0.4; charset=utf-8', 'Prometheus text exposition'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -74,7 +72,7 @@ const pluginSchema: DocumentedSchema = {
   response: {
     200: pluginReportSchema,
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN: nothing is known about this name'),
-    ...commonErrors,
+    ...adminErrors,
   },
 };
 
@@ -84,7 +82,7 @@ const statsRouteSchema: DocumentedSchema = {
   description:
     'Totals since each version was loaded, with p50/p99 estimated from the duration histogram; the dashboard ' +
     'derives rates from two polls. Prefer /metrics for monitoring.',
-  response: { 200: statsSchema, ...commonErrors },
+  response: { 200: statsSchema, ...adminErrors },
 };
 
 /**

@@ -33,39 +33,45 @@ export async function start(t: TestContext, options: Omit<GatewayOptions, 'host'
   const host = createHost({ logger: quiet, tierFor: () => 'inline', tiers: { inline: createInlineTier() } });
   await host.loadDirectory(root);
   const gateway = createGateway({ ...options, host, port: 0 });
-  const { port } = await gateway.listen();
+  const { port, admin } = await gateway.listen();
   const agent = new Agent({ keepAlive: true, maxSockets: 32 });
   t.after(async () => {
     agent.destroy();
     await gateway.close();
     await host.close();
   });
-  const send = (
-    method: string,
-    path: string,
-    body?: string,
-    headers: Record<string, string> = {},
-  ): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, method, path, agent, headers }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          text += c;
+  const sendTo =
+    (to: number) =>
+    (method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: to, method, path, agent, headers }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed(text) }),
+          );
+          res.on('error', reject);
         });
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: text === '' ? null : JSON.parse(text),
-          }),
-        );
-        res.on('error', reject);
+        req.on('error', reject);
+        req.end(body);
       });
-      req.on('error', reject);
-      req.end(body);
-    });
-  return { host, send, port };
+  // `send` reaches the traffic listener, `sendAdmin` the admin API's (the same one unless `adminPort` is set).
+  const send = sendTo(port);
+  const sendAdmin = sendTo(admin.port);
+  return { host, gateway, send, sendAdmin, port, adminPort: admin.port };
+}
+
+/** An answer's body: JSON, or the text when it is not JSON (`/metrics`, the dashboard); null when empty. */
+function parsed(text: string): unknown {
+  if (text === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Sends one call per key, 32 at a time; returns, per key, the served-by and arm headers. */

@@ -8,7 +8,7 @@ import { createAjv } from '../core/schema.js';
 import { createHost } from '../host/host.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { errorSchema } from './schemas.js';
-import { createGateway, type Gateway } from './server.js';
+import { createGateway, type Gateway, type GatewayOptions } from './server.js';
 
 const quiet = pino({ level: 'silent' });
 const ajv = createAjv({ allErrors: true });
@@ -16,7 +16,7 @@ ajv.addSchema(errorSchema);
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /** svc@1.0.0 and svc@1.1.0 (inline tier), `who` answers its version, `need` requires `{ n: integer }`. */
-async function setup(t: TestContext): Promise<Gateway> {
+async function setup(t: TestContext, options: Partial<GatewayOptions> = {}): Promise<Gateway> {
   const root = await tempDir(t);
   const need = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] };
   for (const version of ['1.0.0', '1.1.0']) {
@@ -35,7 +35,7 @@ async function setup(t: TestContext): Promise<Gateway> {
   const host = createHost({ logger: quiet, tierFor: () => 'inline' });
   t.after(() => host.close());
   assert.deepEqual((await host.loadDirectory(root)).diagnostics, []);
-  const gateway = createGateway({ host, port: 0, logger: quiet });
+  const gateway = createGateway({ ...options, host, port: 0, logger: quiet });
   t.after(() => gateway.close());
   await gateway.fastify.ready();
   return gateway;
@@ -107,6 +107,13 @@ test('every answer is documented and validates against the schema of its status'
       method: 'PUT',
       payload: '{"x":1}',
       status: 400,
+    },
+    {
+      route: 'PUT /v1/routes/:plugin',
+      url: '/v1/routes/nope',
+      method: 'PUT',
+      payload: '{}',
+      status: 404,
     },
     { route: 'GET /v1/routes/:plugin', url: '/v1/routes/svc', status: 200 },
     {
@@ -243,4 +250,34 @@ test('a request breaking a route schema is 400 PLUGBAY_INVALID_ARGUMENT naming t
   // Nothing changed: no route, no audit entry.
   const audit = await gateway.fastify.inject({ url: '/v1/audit' });
   assert.deepEqual(audit.json(), { entries: [] });
+});
+
+test('with an admin token, exactly the admin routes answer 401 without it, as documented', async (t) => {
+  const gateway = await setup(t, { adminToken: 'schema-token-0123456789' });
+  const refused: string[] = [];
+  for (const { method, url, schema } of gateway.routes()) {
+    if (method === 'HEAD') continue;
+    const res = await gateway.fastify.inject({
+      method: method as 'GET',
+      url: url.replace(':plugin', 'svc').replace(':fn', 'who'),
+      headers: { 'content-type': 'application/json' },
+      payload: method === 'GET' ? undefined : '{}',
+    });
+    if (res.statusCode !== 401) continue;
+    refused.push(`${method} ${url}`);
+    const documented = (schema?.response as Record<string, object> | undefined)?.['401'];
+    assert.ok(documented !== undefined, `${method} ${url} answered 401, which its schema does not list`);
+    assert.equal((res.json() as { error: { code: string } }).error.code, 'PLUGBAY_UNAUTHORIZED');
+  }
+  assert.deepEqual(refused.sort(), [
+    'GET /metrics',
+    'GET /v1/audit',
+    'GET /v1/plugins',
+    'GET /v1/plugins/:plugin',
+    'GET /v1/routes/:plugin',
+    'GET /v1/stats',
+    'POST /v1/plugins/:plugin/activate',
+    'POST /v1/plugins/:plugin/rollback',
+    'PUT /v1/routes/:plugin',
+  ]);
 });

@@ -53,6 +53,15 @@ export const commonErrors = {
   ...internalError,
 };
 
+/** What every admin route may answer: the common errors, and 401 when the gateway has an admin token. */
+export const adminErrors = {
+  401: errorRef(
+    'PLUGBAY_UNAUTHORIZED: the gateway has an admin token and the request did not send it ' +
+      '(`authorization: Bearer <token>`)',
+  ),
+  ...commonErrors,
+};
+
 /** A `:plugin` path parameter. */
 export const pluginParams = Type.Object({
   plugin: Type.String({ description: 'Plugin name', examples: ['greeter'] }),

@@ -15,10 +15,13 @@ import { PlugbayError } from '../core/errors.js';
 import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
+import { adminTokenProblem, isLoopback, requireAdminToken } from './admin-auth.js';
+import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
 import { createOriginPolicy, isHostName, originOf } from './origin.js';
 import {
+  adminErrors,
   commonErrors,
   type DocumentedSchema,
   errorRef,
@@ -47,18 +50,51 @@ export interface GatewayOptions {
   allowHosts?: string[];
   /** Largest deadline a caller may ask for with `x-plugbay-timeout-ms`; more is 400. Default 60000. */
   maxTimeoutMs?: number;
+  /**
+   * Bearer token the admin API asks for (`authorization: Bearer <token>`, compared in constant time): at least 16
+   * printable ASCII characters. Required when any listener is beyond loopback. Default: none (the admin API is
+   * open to whoever reaches a loopback port).
+   */
+  adminToken?: string;
+  /**
+   * Serves the admin API, with the status routes, /metrics and the dashboard, on a listener of its own at this port
+   * (0 picks a free one); the traffic listener then serves calls and health only. Default: none (one listener).
+   */
+  adminPort?: number;
+  /** Interface of the admin listener (with `adminPort`). Default 127.0.0.1. */
+  adminHostname?: string;
+  /**
+   * How long close() lets requests in flight finish before it closes every connection still open (a call still
+   * running is cancelled, a body still arriving is cut). Default 10000.
+   */
+  shutdownTimeoutMs?: number;
   /** Logs gateway events and internal errors. Default: silent. */
   logger?: Logger;
 }
 
+/** Where a listener is bound. */
+export interface GatewayAddress {
+  url: string;
+  hostname: string;
+  port: number;
+}
+
 export interface Gateway {
-  /** The fastify instance, e.g. for `gateway.fastify.inject(...)` in tests. */
+  /** The fastify instance of the traffic listener, e.g. for `gateway.fastify.inject(...)` in tests. */
   readonly fastify: FastifyInstance;
-  /** Starts listening; resolves with the address really bound (the port, when 0 was asked for). */
-  listen(): Promise<{ url: string; hostname: string; port: number }>;
+  /** The fastify instance serving the admin API: `fastify` itself unless `adminPort` is set. */
+  readonly adminFastify: FastifyInstance;
+  /**
+   * Starts listening; resolves with the address really bound (the port, when 0 was asked for), and the admin
+   * API's (the same address unless `adminPort` is set).
+   */
+  listen(): Promise<GatewayAddress & { admin: GatewayAddress }>;
   /** `/readyz` answers 200 only while ready; `plugbay serve` sets it once the plugins are loaded. */
   setReady(ready: boolean): void;
-  /** Stops accepting connections and waits for in-flight requests. Idempotent; leaves the host open. */
+  /**
+   * Stops accepting connections and waits for in-flight requests up to `shutdownTimeoutMs`, then closes the
+   * connections still open. Idempotent; leaves the host open.
+   */
   close(): Promise<void>;
   /** Every route registered, with its schema (the API reference is generated from these). */
   routes(): GatewayRoute[];
@@ -82,71 +118,27 @@ export const callHeaders = {
 /** Default of `maxTimeoutMs`: twice the default call deadline, and nginx's default `proxy_read_timeout`. */
 export const defaultMaxTimeoutMs = 60_000;
 
+/** Default of `shutdownTimeoutMs`: Kubernetes gives a pod 30 s after SIGTERM; this leaves time to stop plugins. */
+export const defaultShutdownTimeoutMs = 10_000;
+
 /** Headers the gateway sets on a successful call. */
 export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-arm' } as const;
 
 export function createGateway(options: GatewayOptions): Gateway {
   const config = normalise(options);
-  const { host, logger } = config;
-  // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
-  // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
-  const fastify = Fastify({
-    logger: false,
-    bodyLimit: config.bodyLimit,
-    return503OnClosing: false,
-    schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
-  });
-  fastify.setValidatorCompiler(gatewayValidation.validatorCompiler);
-  fastify.setSerializerCompiler(gatewayValidation.serializerCompiler);
-  const routes: GatewayRoute[] = [];
-  fastify.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url, schema: route.schema });
-  });
+  const { host } = config;
   let ready = false;
   let closing: Promise<void> | undefined;
+  const isClosing = () => closing !== undefined;
+  const routes: GatewayRoute[] = [];
   const tracing = new GatewayTracing();
+  const traffic = createListener(config, config.hostname, routes, isClosing);
+  const admin =
+    config.adminPort === undefined
+      ? traffic
+      : createListener(config, config.adminHostname, routes, isClosing);
 
-  // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
-  const originPolicy = createOriginPolicy({
-    listenHostname: config.hostname,
-    allowOrigins: config.allowOrigins,
-    allowHosts: config.allowHosts,
-  });
-  fastify.addHook('onRequest', (request, _reply, done) => {
-    done(originPolicy.check(request.method, request.headers));
-  });
-
-  // Every body is JSON, whatever the content type says (so `curl -d` works on calls; admin changes insist on
-  // application/json: admin.ts), and an empty body is `{}`.
-  // fastify's parser refuses __proto__/constructor poisoning.
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
-    if (typeof body === 'string' && body.trim() === '') done(null, {});
-    else parseJson(request, body as string, done);
-  });
-
-  // While closing, answers end their connection: a keep-alive socket would hold close() until its idle timeout.
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing !== undefined) reply.header('connection', 'close');
-    done(null, payload);
-  });
-
-  fastify.setErrorHandler((err, request, reply) => {
-    const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
-    const mapped = httpErrorOf(err, plugin);
-    if (mapped.internal) logger?.error({ err, url: request.url }, 'gateway: internal error');
-    return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
-  });
-
-  fastify.setNotFoundHandler((request, reply) => {
-    const err = new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `no route ${request.method} ${request.url}`, {
-      details: { method: request.method, url: request.url },
-    });
-    return reply.code(404).send(httpErrorOf(err).body);
-  });
-
-  fastify.post<{ Params: { plugin: string; fn: string } }>(
+  traffic.post<{ Params: { plugin: string; fn: string } }>(
     '/v1/call/:plugin/:fn',
     { schema: callSchema },
     async (request, reply) => {
@@ -176,38 +168,142 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
   );
 
-  fastify.register(adminRoutes, { host });
-
-  fastify.get('/v1/plugins', { schema: pluginsSchema }, async () =>
-    pluginsReport(host.versions(), host.diagnostics()),
-  );
-
-  registerObserveRoutes(fastify, host);
-
-  fastify.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
-
-  fastify.get('/readyz', { schema: readySchema }, async (_request, reply) => {
-    if (ready && closing === undefined) return { status: 'ready' };
-    return reply.code(503).send({ status: closing === undefined ? 'loading' : 'closing' });
+  // The admin API: changes, and the reads that show the plugins' inside (status, stats, metrics, audit). With a
+  // token, every route of this scope asks for it; the dashboard's static files (no data) do not.
+  admin.register(async (scope) => {
+    if (config.adminToken !== undefined) scope.addHook('onRequest', requireAdminToken(config.adminToken));
+    await scope.register(adminRoutes, { host });
+    scope.get('/v1/plugins', { schema: pluginsSchema }, async () =>
+      pluginsReport(host.versions(), host.diagnostics()),
+    );
+    registerObserveRoutes(scope, host);
   });
+  registerDashboard(admin);
+
+  for (const app of new Set([traffic, admin])) {
+    app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
+    app.get('/readyz', { schema: readySchema }, async (_request, reply) => {
+      if (ready && closing === undefined) return { status: 'ready' };
+      return reply.code(503).send({ status: closing === undefined ? 'loading' : 'closing' });
+    });
+  }
 
   return {
-    fastify,
+    fastify: traffic,
+    adminFastify: admin,
     async listen() {
-      await fastify.listen({ port: config.port, host: config.hostname });
-      const address = fastify.server.address() as AddressInfo;
-      const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${hostname}:${address.port}`, hostname: address.address, port: address.port };
+      const bound = await listenOn(traffic, config.port, config.hostname);
+      if (admin === traffic) return { ...bound, admin: bound };
+      try {
+        return { ...bound, admin: await listenOn(admin, config.adminPort ?? 0, config.adminHostname) };
+      } catch (err) {
+        await traffic.close();
+        throw err;
+      }
     },
     setReady(value) {
       ready = value;
     },
     close() {
-      closing ??= fastify.close();
+      closing ??= closeWithin([...new Set([traffic, admin])], config.shutdownTimeoutMs, config.logger);
       return closing;
     },
     routes: () => [...routes],
   };
+}
+
+/**
+ * One fastify listener with what every route shares: the origin checks, JSON bodies, `connection: close` while
+ * closing, the error body. Routes are added by createGateway.
+ */
+function createListener(
+  config: GatewayConfig,
+  hostname: string,
+  routes: GatewayRoute[],
+  isClosing: () => boolean,
+): FastifyInstance {
+  // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
+  // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
+  const fastify = Fastify({
+    logger: false,
+    bodyLimit: config.bodyLimit,
+    return503OnClosing: false,
+    schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
+  });
+  fastify.setValidatorCompiler(gatewayValidation.validatorCompiler);
+  fastify.setSerializerCompiler(gatewayValidation.serializerCompiler);
+  // Both listeners serve /healthz and /readyz: the reference lists each route once.
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (!routes.some((r) => r.method === method && r.url === route.url))
+        routes.push({ method, url: route.url, schema: route.schema });
+    }
+  });
+
+  // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
+  const originPolicy = createOriginPolicy({
+    listenHostname: hostname,
+    allowOrigins: config.allowOrigins,
+    allowHosts: config.allowHosts,
+  });
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    done(originPolicy.check(request.method, request.headers));
+  });
+
+  // Every body is JSON, whatever the content type says (so `curl -d` works on calls; admin changes insist on
+  // application/json: admin.ts), and an empty body is `{}`.
+  // fastify's parser refuses __proto__/constructor poisoning.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if (typeof body === 'string' && body.trim() === '') done(null, {});
+    else parseJson(request, body as string, done);
+  });
+
+  // While closing, answers end their connection: a keep-alive socket would hold close() until its idle timeout.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (isClosing()) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  fastify.setErrorHandler((err, request, reply) => {
+    const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
+    const mapped = httpErrorOf(err, plugin);
+    if (mapped.internal) config.logger?.error({ err, url: request.url }, 'gateway: internal error');
+    return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
+  });
+
+  fastify.setNotFoundHandler((request, reply) => {
+    const err = new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `no route ${request.method} ${request.url}`, {
+      details: { method: request.method, url: request.url },
+    });
+    return reply.code(404).send(httpErrorOf(err).body);
+  });
+  return fastify;
+}
+
+async function listenOn(fastify: FastifyInstance, port: number, host: string): Promise<GatewayAddress> {
+  await fastify.listen({ port, host });
+  const address = fastify.server.address() as AddressInfo;
+  const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return { url: `http://${hostname}:${address.port}`, hostname: address.address, port: address.port };
+}
+
+/**
+ * Stops accepting connections (idle keep-alive ones close at once) and waits for the requests in flight; past
+ * `graceMs`, closes every connection still open: a call still running is cancelled (its connection's signal), a
+ * client still sending its body is cut. Without that bound, one slow client holds the process forever.
+ */
+async function closeWithin(apps: FastifyInstance[], graceMs: number, logger: Logger | undefined) {
+  const timer = setTimeout(() => {
+    logger?.warn({ shutdownTimeoutMs: graceMs }, 'shutdown grace over: closing the connections still open');
+    for (const app of apps) app.server.closeAllConnections();
+  }, graceMs);
+  try {
+    await Promise.all(apps.map((app) => app.close()));
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 const callSchema: DocumentedSchema = {
@@ -274,7 +370,7 @@ const pluginsSchema: DocumentedSchema = {
   description:
     'Loaded versions grouped by plugin (tier, state, circuit, functions, in-flight calls, signature status and ' +
     'trust level), each plugin with the problems found in it; problems that belong to no plugin apart.',
-  response: { 200: pluginsReportSchema, ...commonErrors },
+  response: { 200: pluginsReportSchema, ...adminErrors },
 };
 
 const healthSchema: DocumentedSchema = {
@@ -298,7 +394,8 @@ const readySchema: DocumentedSchema = {
   },
 };
 
-type GatewayConfig = Required<Omit<GatewayOptions, 'logger'>> & { logger?: Logger };
+type GatewayConfig = Required<Omit<GatewayOptions, 'logger' | 'adminToken' | 'adminPort'>> &
+  Pick<GatewayOptions, 'logger' | 'adminToken' | 'adminPort'>;
 
 function normalise(options: GatewayOptions): GatewayConfig {
   const problems: string[] = [];
@@ -329,6 +426,32 @@ function normalise(options: GatewayOptions): GatewayConfig {
     if (typeof text === 'string' && isHostName(text)) allowHosts.push(text.toLowerCase());
     else problems.push(`options.allowHosts[${i}] must be a host name without port, got "${text}"`);
   });
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
+  if (!Number.isSafeInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0)
+    problems.push('options.shutdownTimeoutMs must be an integer of 0 or more (ms)');
+  const { adminToken, adminPort } = options;
+  const tokenRule = adminToken === undefined ? undefined : adminTokenProblem(adminToken);
+  if (tokenRule !== undefined) problems.push(`options.adminToken must be ${tokenRule}`);
+  if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535))
+    problems.push('options.adminPort must be an integer from 0 to 65535');
+  if (adminPort !== undefined && adminPort !== 0 && adminPort === port)
+    problems.push('options.adminPort must differ from options.port');
+  if (options.adminHostname !== undefined && adminPort === undefined)
+    problems.push(
+      'options.adminHostname needs options.adminPort (without it the admin API is on the one listener)',
+    );
+  const adminHostname = options.adminHostname ?? '127.0.0.1';
+  if (typeof adminHostname !== 'string' || adminHostname === '')
+    problems.push('options.adminHostname must be a non-empty string');
+  // One rule, whichever listener it is: nothing is reachable from the network without the token.
+  const exposed = [hostname, ...(adminPort === undefined ? [] : [adminHostname])].filter(
+    (name) => typeof name === 'string' && !isLoopback(name),
+  );
+  if (adminToken === undefined && exposed.length > 0) {
+    problems.push(
+      `options.adminToken is required when the gateway listens beyond loopback (${exposed.join(', ')})`,
+    );
+  }
   if (problems.length > 0) {
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createGateway: ${problems.join('; ')}`, {
       details: { problems },
@@ -342,6 +465,10 @@ function normalise(options: GatewayOptions): GatewayConfig {
     maxTimeoutMs,
     allowOrigins,
     allowHosts,
+    adminHostname,
+    shutdownTimeoutMs,
+    ...(adminToken === undefined ? {} : { adminToken }),
+    ...(adminPort === undefined ? {} : { adminPort }),
     ...(options.logger ? { logger: options.logger } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI entry (tests run from dist). */
@@ -16,10 +17,14 @@ export interface CliResult {
 }
 
 /** Runs `plugbay ...args` to completion. */
-export function runPlugbay(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function runPlugbay(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
       stdio: 'pipe',
     });
     let stdout = '';
@@ -45,6 +50,28 @@ export function startPlugbay(
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * Starts `plugbay serve <dir> --port 0 ...extra` with its own state file, waits until its plugins are loaded, and
+ * returns its base URL (and the admin listener's, from its log line, with `--admin-port`). Killed after the test.
+ */
+export async function servePlugbay(t: TestContext, dir: string, extra: string[], state: string) {
+  // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
+  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const listening = waitForLog(child, (l) => typeof l.port === 'number');
+  const adminListening = extra.includes('--admin-port')
+    ? waitForLog(child, (l) => typeof l.adminUrl === 'string')
+    : undefined;
+  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
+  const { port } = await listening;
+  const url = `http://127.0.0.1:${port}`;
+  const adminUrl = adminListening === undefined ? url : String((await adminListening).adminUrl);
+  await ready;
+  return { child, url, adminUrl };
 }
 
 /**

@@ -5,12 +5,16 @@ import { UsageError } from '../io.js';
 
 export const defaultUrl = 'http://127.0.0.1:7070';
 
+/** The environment variable the admin commands read the gateway's admin token from (besides `--token`). */
+export const adminTokenEnv = 'PLUGBAY_ADMIN_TOKEN';
+
 /** parseArgs options every admin command takes. */
 export const clientOptions = {
   url: { type: 'string' },
   json: { type: 'boolean' },
   actor: { type: 'string' },
   reason: { type: 'string' },
+  token: { type: 'string' },
 } as const;
 
 export interface ClientValues {
@@ -18,6 +22,7 @@ export interface ClientValues {
   json?: boolean | undefined;
   actor?: string | undefined;
   reason?: string | undefined;
+  token?: string | undefined;
 }
 
 /** The answer of one admin request: the parsed JSON body and the status. */
@@ -36,6 +41,9 @@ export async function request(
   const base = baseUrl(values.url);
   const headers: Record<string, string> = { 'x-plugbay-actor': values.actor ?? 'cli' };
   if (values.reason !== undefined) headers['x-plugbay-reason'] = values.reason;
+  // An empty variable is no token, so that `PLUGBAY_ADMIN_TOKEN= plugbay ...` clears it.
+  const token = values.token ?? (process.env[adminTokenEnv] || undefined);
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
@@ -113,6 +121,9 @@ function describeError(answer: Answer): string {
       lines.push(`  ${p.field}: ${p.message}`);
   } else if (typeof error?.details?.field === 'string') {
     lines.push(`  field: ${error.details.field}`);
+  }
+  if (answer.status === 401) {
+    lines.push(`  send the gateway's admin token: --token <token> or ${adminTokenEnv}=<token>`);
   }
   return lines.join('\n');
 }

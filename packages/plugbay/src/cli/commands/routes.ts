@@ -8,8 +8,9 @@ import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
 import { type ClientValues, clientOptions, finish, request, routeArgument } from './admin-client.js';
 
-export const adminOptionsUsage = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070), --json (print the server's JSON),
---actor <name> (audit log; default cli), --reason <text>.
+export const adminOptionsUsage = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070; the --admin-port listener if the
+gateway has one), --token <admin token> (default $PLUGBAY_ADMIN_TOKEN; sent as "authorization: Bearer"),
+--json (print the server's JSON), --actor <name> (audit log; default cli), --reason <text>.
 Exit codes: 0 done, 1 refused by the gateway (its error code is printed) or gateway unreachable, 2 usage.`;
 
 function parse(args: string[], count: number, what: string) {

@@ -11,7 +11,7 @@ export interface ServeFlag {
   defaultText: string;
   /** What it does, one or two sentences. */
   help: string;
-  group: 'gateway' | 'trust' | 'rollout';
+  group: 'gateway' | 'admin' | 'trust' | 'rollout';
 }
 
 export const serveFlags = {
@@ -64,6 +64,47 @@ export const serveFlags = {
       'Repeatable. A Host name accepted besides IP addresses, localhost and --host (Host is checked against DNS ' +
       'rebinding on every listen address): the name clients use to reach the gateway.',
     group: 'gateway',
+  },
+  'shutdown-timeout-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '10000',
+    help:
+      'After SIGTERM or SIGINT, how long requests in flight may take; then every connection still open is closed ' +
+      '(its call cancelled, a body still arriving cut) and the plugins are stopped.',
+    group: 'gateway',
+  },
+  'admin-token': {
+    type: 'string',
+    value: '<token>',
+    defaultText: '',
+    help:
+      'Bearer token the admin API asks for (authorization: Bearer <token>), 16+ printable characters; required ' +
+      'when --host or --admin-host is beyond loopback. Visible in ps: prefer --admin-token-file.',
+    group: 'admin',
+  },
+  'admin-token-file': {
+    type: 'string',
+    value: '<file>',
+    defaultText: '',
+    help: 'Reads the admin token from this file (one line; the trailing newline is dropped).',
+    group: 'admin',
+  },
+  'admin-port': {
+    type: 'string',
+    value: '<port>',
+    defaultText: '',
+    help:
+      'Serves the admin API, status routes, /metrics and the dashboard on a listener of their own; the --port ' +
+      'listener then serves calls, /healthz and /readyz only. Without it, one listener serves everything.',
+    group: 'admin',
+  },
+  'admin-host': {
+    type: 'string',
+    value: '<address>',
+    defaultText: '127.0.0.1',
+    help: 'Interface of the --admin-port listener.',
+    group: 'admin',
   },
   keyring: {
     type: 'string',
@@ -184,6 +225,7 @@ export const serveEnv = [
 /** The groups of the options, in usage and doc order. */
 export const serveFlagGroups: Record<ServeFlag['group'], string> = {
   gateway: 'Gateway',
+  admin: 'Admin API',
   trust: 'Trust and contracts',
   rollout: 'State and rollout',
 };

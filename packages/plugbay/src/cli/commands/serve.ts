@@ -8,6 +8,7 @@ import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
+import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import { openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
 import { serveTrust } from './serve-trust.js';
@@ -19,12 +20,15 @@ export const serveCommand: Command = {
 Loads every plugin below dir (default ./plugins; broken ones are reported and skipped) and serves them:
   POST /v1/call/:plugin/:fn   GET /v1/plugins[/:plugin]   GET /healthz   GET /readyz   GET /metrics   GET /
 Admin API: GET|PUT /v1/routes/:plugin, POST /v1/plugins/:plugin/activate|rollback|grant|revoke, GET /v1/audit,
-GET /v1/grants.
+GET /v1/grants, and the reads /v1/plugins[/:plugin], /v1/stats, /metrics: with --admin-token(-file) each asks for
+"authorization: Bearer <token>"; with --admin-port they (and the dashboard) move to their own listener. Beyond
+loopback a token is required.
 The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
 one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community and unsigned → process,
 wasm (inline and thread share the gateway's process and all its authority: trusted code only).
 Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
-calls, stop the plugins, exit 0; a second signal exits at once with 1.
+calls (within --shutdown-timeout-ms, then close what is still open), stop the plugins, exit 0; a second signal
+exits at once with 1.
 
 ${serveFlagsUsage()}
 
@@ -57,6 +61,16 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     ) {
       throw new UsageError(`--max-timeout-ms must be a positive integer (ms), got "${maxTimeout}"`);
     }
+    const shutdownTimeout = values['shutdown-timeout-ms'];
+    if (
+      shutdownTimeout !== undefined &&
+      (!/^\d+$/.test(shutdownTimeout) || !Number.isSafeInteger(Number(shutdownTimeout)))
+    ) {
+      throw new UsageError(
+        `--shutdown-timeout-ms must be an integer of 0 or more (ms), got "${shutdownTimeout}"`,
+      );
+    }
+    const admin = await serveAdmin(values, port);
     const allowOrigins = values['allow-origin'] ?? [];
     for (const origin of allowOrigins) {
       if (originOf(origin) === undefined) {
@@ -89,6 +103,8 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       hostname: values.host ?? '127.0.0.1',
       ...(limit === undefined ? {} : { bodyLimit: Number(limit) }),
       ...(maxTimeout === undefined ? {} : { maxTimeoutMs: Number(maxTimeout) }),
+      ...(shutdownTimeout === undefined ? {} : { shutdownTimeoutMs: Number(shutdownTimeout) }),
+      ...admin,
       allowOrigins,
       allowHosts,
       logger,
@@ -130,7 +146,11 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     process.on('SIGTERM', onSignal);
     try {
       const address = await gateway.listen().catch((err: unknown) => {
-        logger.error({ err }, `cannot listen on ${values.host ?? '127.0.0.1'}:${port}`);
+        const adminAddress =
+          admin.adminPort === undefined
+            ? ''
+            : ` and ${admin.adminHostname ?? '127.0.0.1'}:${admin.adminPort}`;
+        logger.error({ err }, `cannot listen on ${values.host ?? '127.0.0.1'}:${port}${adminAddress}`);
         return undefined;
       });
       if (address === undefined) {
@@ -139,6 +159,10 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
+      if (address.admin.url !== address.url) {
+        const { url: adminUrl, port: adminPort } = address.admin;
+        logger.info({ adminUrl, adminPort }, `plugbay admin API listening on ${adminUrl}`);
+      }
       // The host logs each diagnostic itself; here only the summary. A signal during loading closes the host,
       // which fails the load: that is the shutdown's business, not an error.
       const report = await watcher.start().catch((err: unknown) => {

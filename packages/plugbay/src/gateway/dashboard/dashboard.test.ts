@@ -127,3 +127,38 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   assert.deepEqual(sent, { status: 403, code: 'PLUGBAY_FORBIDDEN_ORIGIN' });
   assert.equal(await entries(), before, 'the rebound page changed nothing');
 });
+
+test('dashboard with an admin token: it asks for the token, refuses a wrong one, then works with it', async (t) => {
+  const host = createHost({ logger: pino({ level: 'silent' }) });
+  t.after(() => host.close());
+  await host.loadDirectory(join(repoRoot, 'examples/plugins'));
+  const token = 'dashboard-token-0123456789';
+  const gateway = createGateway({ host, port: 0, adminToken: token });
+  t.after(() => gateway.close());
+  const { url } = await gateway.listen();
+
+  const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
+  t.after(() => rm(profile, { recursive: true, force: true }));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+  });
+  t.after(() => browser.close());
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(url);
+  const login = page.getByRole('form', { name: 'Admin token' });
+  await login.getByText('asks for its admin token').waitFor();
+  await login.getByLabel('Admin token').fill('wrong-token-0123456789abc');
+  await login.getByRole('button', { name: 'Sign in' }).click();
+  await login.getByText('refused that token').waitFor();
+
+  await login.getByLabel('Admin token').fill(token);
+  await login.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#plugins-body').getByText('greeter').first().waitFor();
+  await page.getByRole('button', { name: 'Activate greeter 1.0.0' }).click();
+  await page.getByRole('status').getByText('activate greeter@1.0.0: done').waitFor();
+  const route = await fetch(`${url}/v1/routes/greeter`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(((await route.json()) as { route: { stable: string } }).route.stable, '1.0.0');
+  assert.equal(await login.isHidden(), true);
+});

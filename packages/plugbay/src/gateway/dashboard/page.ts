@@ -9,6 +9,11 @@ export const dashboardHtml = `<!doctype html>
 </head>
 <body>
 <header><h1>plugbay</h1><p id="updated" aria-live="off">Loading…</p></header>
+<form id="login" class="card" aria-label="Admin token" hidden>
+<p id="login-note"></p>
+<label for="login-token">Admin token</label> <input id="login-token" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
 <p id="status" class="status" role="status" aria-live="polite"></p>
 <main>
 <section aria-labelledby="plugins-title" class="card">
