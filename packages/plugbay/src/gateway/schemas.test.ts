@@ -272,11 +272,14 @@ test('with an admin token, exactly the admin routes answer 401 without it, as do
   assert.deepEqual(refused.sort(), [
     'GET /metrics',
     'GET /v1/audit',
+    'GET /v1/grants',
     'GET /v1/plugins',
     'GET /v1/plugins/:plugin',
     'GET /v1/routes/:plugin',
     'GET /v1/stats',
     'POST /v1/plugins/:plugin/activate',
+    'POST /v1/plugins/:plugin/grant',
+    'POST /v1/plugins/:plugin/revoke',
     'POST /v1/plugins/:plugin/rollback',
     'PUT /v1/routes/:plugin',
   ]);
