@@ -15,7 +15,7 @@ describe('exec plugin sandbox', () => {
   after(() => dirs.cleanup());
 
   it('never claims a layer whose tool is missing', async () => {
-    const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false };
+    const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false, unshare: false };
     const wrapped = wrapExec({
       manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
       permissions: {},

@@ -17,6 +17,8 @@ export interface SandboxTools {
   prlimit: boolean;
   /** util-linux setpriv, for --pdeathsig. */
   setpriv: boolean;
+  /** util-linux unshare gives new PID, network, mount namespaces here (probed; needs root without bwrap). */
+  unshare: boolean;
 }
 
 export type SandboxLayerName =
@@ -27,7 +29,10 @@ export type SandboxLayerName =
   | 'node-permission-model'
   | 'max-old-space-size'
   | 'env-allowlist'
-  | 'parent-watch';
+  | 'parent-watch'
+  | 'pid-namespace'
+  | 'network-namespace'
+  | 'uid';
 
 export interface SandboxLayer {
   layer: SandboxLayerName;
@@ -97,7 +102,12 @@ export async function detectSandboxTools(): Promise<SandboxTools> {
         : Promise.resolve(false),
       runs('prlimit', ['--nofile=1024:1024', 'true']),
     ]);
-    return { bwrap: seccomp || (await runs('bwrap', [...bwrapProbe, 'true'])), seccomp, prlimit };
+    return {
+      bwrap: seccomp || (await runs('bwrap', [...bwrapProbe, 'true'])),
+      seccomp,
+      prlimit,
+      unshare: false,
+    };
   })();
   const [tools, setpriv] = await Promise.all([sandboxProbe, detectPdeathsig()]);
   return { ...tools, setpriv };
@@ -109,7 +119,7 @@ export async function detectSandboxTools(): Promise<SandboxTools> {
  */
 export async function launchTools(sandbox: boolean): Promise<SandboxTools> {
   if (sandbox) return detectSandboxTools();
-  return { bwrap: false, seccomp: false, prlimit: false, setpriv: await detectPdeathsig() };
+  return { bwrap: false, seccomp: false, prlimit: false, unshare: false, setpriv: await detectPdeathsig() };
 }
 
 /** The child's file descriptor bwrap reads the seccomp program from (the launcher pipes it there). */

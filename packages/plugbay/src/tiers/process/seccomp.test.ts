@@ -161,7 +161,7 @@ describe('seccomp layer in the exec command line', () => {
     socketDir: '/s',
     disabled: false,
   };
-  const all = { bwrap: true, seccomp: true, prlimit: true, setpriv: true };
+  const all = { bwrap: true, seccomp: true, prlimit: true, setpriv: true, unshare: true };
 
   it('passes the program on fd 3 to bwrap and reports the layer only when bwrap loads it', () => {
     const on = wrapExec({ ...input, tools: all });
