@@ -16,10 +16,14 @@ export interface CliResult {
 }
 
 /** Runs `plugbay ...args` to completion. */
-export function runPlugbay(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function runPlugbay(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
       stdio: 'pipe',
     });
     let stdout = '';

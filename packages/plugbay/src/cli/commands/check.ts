@@ -2,7 +2,12 @@ import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
-import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
+import {
+  detectSandboxTools,
+  type SandboxLayer,
+  sandboxGaps,
+  sandboxReport,
+} from '../../tiers/process/sandbox.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
@@ -30,6 +35,8 @@ export interface CheckReport {
   ok: boolean;
   plugins: CheckedRow[];
   diagnostics: Diagnostic[];
+  /** What process-tier plugins run without on this machine (only when there is one), e.g. no bubblewrap. */
+  sandboxWarning?: string;
 }
 
 export const checkCommand: Command = {
@@ -118,7 +125,14 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
     }
   }
   rows.sort((a, b) => a.dir.localeCompare(b.dir));
-  return { ok: rows.every((r) => r.status !== 'rejected'), plugins: rows, diagnostics };
+  const processPlugins = plugins.some((p) => p.manifest.runtime === 'node' || p.manifest.runtime === 'exec');
+  const sandboxWarning = processPlugins ? sandboxGaps(await detectSandboxTools()) : undefined;
+  return {
+    ok: rows.every((r) => r.status !== 'rejected'),
+    plugins: rows,
+    diagnostics,
+    ...(sandboxWarning === undefined ? {} : { sandboxWarning }),
+  };
 }
 
 /** Only layers that really apply are named; `none` when none does (never claim a missing one). */
@@ -179,6 +193,7 @@ function humanReport(root: string, report: CheckReport): string {
       ),
     );
   }
+  if (report.sandboxWarning !== undefined) parts.push(`warning: ${report.sandboxWarning}`);
   const rejected = report.plugins.filter((p) => p.status === 'rejected').length;
   parts.push(
     `${report.plugins.length - rejected} plugin(s) ok, ${rejected} rejected, ${report.diagnostics.length} diagnostic(s)`,

@@ -1,4 +1,7 @@
-/** The command line of a Node plugin: the SDK's process entry under Node's permission model. */
+/**
+ * The command line of a Node plugin: the SDK's process entry under Node's permission model (inside the OS layers of
+ * sandbox.ts, which bind the same paths read-only).
+ */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -72,6 +75,11 @@ function sdkReadDirs(sdkEntry: string, carrier: 'frames' | 'grpc'): string[] {
     sdkDirsMemo.set(key, dirs);
   }
   return dirs;
+}
+
+/** What a Node plugin's runtime reads besides its own folder: the node binary, the SDK (and grpc-js). */
+export function nodeRuntimePaths(input: NodeLaunchInput): string[] {
+  return [fs.realpathSync(input.nodePath), ...sdkReadDirs(input.sdkEntry, input.carrier)];
 }
 
 /** Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later). */
