@@ -102,7 +102,9 @@ export function nodeArgs(input: NodeLaunchInput): string[] {
   if (perms.childProcess === true) args.push('--allow-child-process');
   // Never --allow-worker or --allow-addons: the manifest has no way to ask for them (DESIGN.md).
   if (perms.memoryMb !== undefined) args.push(`--max-old-space-size=${perms.memoryMb}`);
-  args.push(sdkEntry);
+  // Its real path: Node resolves a symlinked main through paths the permission model does not let it read (the
+  // host's import.meta.resolve has been seen to answer with the node_modules symlink).
+  args.push(fs.realpathSync(sdkEntry));
   return args;
 }
 
