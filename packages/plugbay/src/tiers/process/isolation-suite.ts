@@ -15,6 +15,7 @@ import type { ProcessInstance } from './instance.js';
 import type { SandboxLayerName } from './sandbox.js';
 import {
   call,
+  descendants,
   execHelperPlugin,
   logSink,
   nodePlugin,
@@ -74,11 +75,15 @@ export function isolationSuite(c: IsolationCase): void {
         dirs.cleanup();
       });
 
-      it('reports the layers this machine provides', () => {
+      it('reports the layers this machine provides, and the kernel agrees', () => {
         for (const instance of [plugin, sibling]) {
           const applied = instance.sandbox.filter((l) => l.applied).map((l) => l.layer);
           for (const layer of c.layers)
             assert.ok(applied.includes(layer), `${layer} in ${applied.join(', ')}`);
+          const proc = descendants(instance.pid as number).find((p) => p.pid === pluginPid(instance));
+          // Node and the SDK start and serve under the filter, with no capability left
+          assert.equal(proc?.seccomp, applied.includes('seccomp') ? 2 : 0);
+          if (applied.includes('uid')) assert.equal(proc?.capEff, '0000000000000000');
         }
       });
 
