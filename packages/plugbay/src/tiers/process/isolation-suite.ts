@@ -84,6 +84,11 @@ export function isolationSuite(c: IsolationCase): void {
           // Node and the SDK start and serve under the filter, with no capability left
           assert.equal(proc?.seccomp, applied.includes('seccomp') ? 2 : 0);
           if (applied.includes('uid')) assert.equal(proc?.capEff, '0000000000000000');
+          // metrics measure the plugin's own process, not a launcher of a few hundred kB
+          assert.ok(
+            (instance.resources().rssBytes ?? 0) > 10 * 1024 * 1024,
+            JSON.stringify(instance.resources()),
+          );
         }
       });
 
