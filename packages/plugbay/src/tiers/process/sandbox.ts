@@ -171,9 +171,10 @@ export function wrapCommand(input: WrapInput): Wrapped {
   const off = (why: string): string => (input.disabled ? 'disabled by the host' : why);
   const net = (perms.net ?? []).length > 0;
   const useBwrap = on && tools.bwrap;
-  const useUnshare = on && !useBwrap && tools.unshare;
   // Only root can give the plugin a uid of its own (a user namespace would only rename the host's uid).
   const dropUid = on && tools.setpriv && process.getuid?.() === 0;
+  // unshare only with the drop to that uid: a root plugin keeps every capability there and could leave its namespaces.
+  const useUnshare = on && !useBwrap && tools.unshare && dropUid;
   const layers: SandboxLayer[] = [
     {
       layer: 'env-allowlist',
@@ -284,7 +285,9 @@ export function wrapCommand(input: WrapInput): Wrapped {
       : {
           layer: 'pid-namespace',
           applied: false,
-          detail: off('neither bwrap nor unshare runs here: the plugin can signal every process of its uid'),
+          detail: off(
+            'neither bwrap nor unshare (as root, with setpriv) runs here: the plugin can signal every process of its uid',
+          ),
         },
   );
   if (net) {
@@ -305,7 +308,7 @@ export function wrapCommand(input: WrapInput): Wrapped {
             layer: 'network-namespace',
             applied: false,
             detail: off(
-              'neither bwrap nor unshare runs here: the plugin reaches every network the host does, its loopback included',
+              'neither bwrap nor unshare (as root, with setpriv) runs here: the plugin reaches every network the host does, its loopback included',
             ),
           },
     );
@@ -422,15 +425,23 @@ export function nodeLayers(perms: Permissions): SandboxLayer[] {
   ];
 }
 
-/** The layers this machine cannot give process plugins, in one sentence (a warning at start-up), or undefined. */
+/**
+ * The layers this machine cannot give process plugins (those a plugin without net grants would lack), in one
+ * sentence for the start-up warning and `plugbay check`; undefined when every layer applies.
+ */
 export function sandboxGaps(tools: SandboxTools): string | undefined {
-  const missing: string[] = [];
-  if (!tools.bwrap) missing.push('bubblewrap (plugins see the host file system, as their uid)');
-  if (!tools.bwrap && !tools.unshare)
-    missing.push('PID and network namespaces (plugins can signal host processes and reach host ports)');
-  if (!tools.seccomp) missing.push('the seccomp filter');
-  if (!tools.setpriv || process.getuid?.() !== 0)
-    missing.push('a uid of their own (the host is not root or has no setpriv)');
-  if (!tools.prlimit) missing.push('prlimit');
-  return missing.length === 0 ? undefined : `process-tier plugins run without: ${missing.join('; ')}`;
+  const { layers } = wrapCommand({
+    runtime: 'node',
+    argv: ['/plugin/entry'],
+    permissions: {},
+    pluginDir: '/plugin',
+    runtimePaths: [],
+    socketDir: '/tmp',
+    tools,
+    disabled: false,
+  });
+  const missing = layers.filter((l) => !l.applied);
+  if (missing.length === 0) return undefined;
+  const why = missing.map((l) => `${l.layer}: ${l.detail}`).join('; ');
+  return `process-tier plugins run without: ${missing.map((l) => l.layer).join(', ')} (${why})`;
 }
