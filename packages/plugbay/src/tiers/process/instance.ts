@@ -251,7 +251,10 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     try {
       warmProtocolTypes();
     } catch {}
-    const launched = await launching;
+    const launched = await launching.catch((err: unknown) => {
+      fs.rmSync(socketDir, { recursive: true, force: true }); // no process will serve from it
+      throw err;
+    });
     const { address, protocol } = launched.handshake;
     let carrier: Carrier;
     try {
