@@ -264,8 +264,8 @@ const plugin = writePlugin(
 );
 // Through host.call, as applications call it: the host's own cost per call is part of the figure.
 const logger = pino({ level: 'warn' });
-async function tierCall(carrier: 'frames' | 'grpc') {
-  const tier = new ProcessTier({ sdkEntry, nodeCarrier: carrier, socketRoot: root });
+async function tierCall(carrier: 'frames' | 'grpc', sandbox = true) {
+  const tier = new ProcessTier({ sdkEntry, nodeCarrier: carrier, socketRoot: root, sandbox });
   const host = createHost({ logger, tiers: { process: tier }, tierFor: () => 'process' });
   const t0 = performance.now();
   await host.load(plugin.dir);
@@ -289,7 +289,7 @@ function bareNodeMs(): Promise<number> {
 }
 // Rounds of bare node, frames, bare node, grpc in turn; the first round runs in a fresh host (its one-time costs included).
 const coldRounds = quick ? 3 : 5;
-const cold = { bare: [] as number[], frames: [] as number[], grpc: [] as number[] };
+const cold = { bare: [] as number[], frames: [] as number[], grpc: [] as number[], unboxed: [] as number[] };
 type TierCall = Awaited<ReturnType<typeof tierCall>>;
 let frames: TierCall | undefined;
 let grpcTier: TierCall | undefined;
@@ -302,6 +302,10 @@ for (let round = 0; round < coldRounds; round++) {
   cold.bare.push(await bareNodeMs());
   grpcTier = await tierCall('grpc');
   cold.grpc.push(grpcTier.coldMs);
+  // The same frames plugin without the OS layers (sandbox: false): what bwrap, seccomp, namespaces and uid cost.
+  const unboxed = await tierCall('frames', false);
+  cold.unboxed.push(unboxed.coldMs);
+  await unboxed.host.close();
 }
 if (frames === undefined || grpcTier === undefined) throw new Error('no cold start round ran');
 const framesPair = await pair(
@@ -336,6 +340,9 @@ const over = (xs: number[]): string => {
 };
 console.log(
   `cold start to first call (median of ${coldRounds}): frames ${over(cold.frames)}, grpc ${over(cold.grpc)} (target <= 150)`,
+);
+console.log(
+  `  OS layers (sandbox on vs off, frames): ${median(cold.frames).toFixed(0)} vs ${median(cold.unboxed).toFixed(0)} ms`,
 );
 console.log(
   `  bare node = spawn -> first stdout line, ${bareMs.toFixed(0)} ms, in the same rounds; first round (fresh host): frames ${(cold.frames[0] as number).toFixed(0)} ms, grpc ${(cold.grpc[0] as number).toFixed(0)} ms`,

@@ -5,7 +5,12 @@ import { PlugbayError } from '../../core/errors.js';
 import type { Permissions } from '../../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
-import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
+import {
+  detectSandboxTools,
+  type SandboxLayer,
+  sandboxGaps,
+  sandboxReport,
+} from '../../tiers/process/sandbox.js';
 import { checkModule } from '../../tiers/wasm/module-check.js';
 import {
   capabilitiesFor,
@@ -48,6 +53,8 @@ export interface CheckReport {
   ok: boolean;
   plugins: CheckedRow[];
   diagnostics: Diagnostic[];
+  /** What process-tier plugins run without on this machine (only when there is one), e.g. no bubblewrap. */
+  sandboxWarning?: string;
 }
 
 export const checkCommand: Command = {
@@ -186,7 +193,14 @@ async function checkReport(
     }
   }
   rows.sort((a, b) => a.dir.localeCompare(b.dir));
-  return { ok: rows.every((r) => r.status !== 'rejected'), plugins: rows, diagnostics };
+  const processPlugins = plugins.some((p) => p.manifest.runtime === 'node' || p.manifest.runtime === 'exec');
+  const sandboxWarning = processPlugins ? sandboxGaps(await detectSandboxTools()) : undefined;
+  return {
+    ok: rows.every((r) => r.status !== 'rejected'),
+    plugins: rows,
+    diagnostics,
+    ...(sandboxWarning === undefined ? {} : { sandboxWarning }),
+  };
 }
 
 /**
@@ -296,6 +310,7 @@ function humanReport(root: string, report: CheckReport): string {
       ),
     );
   }
+  if (report.sandboxWarning !== undefined) parts.push(`warning: ${report.sandboxWarning}`);
   const rejected = report.plugins.filter((p) => p.status === 'rejected').length;
   parts.push(
     `${report.plugins.length - rejected} plugin(s) ok, ${rejected} rejected, ${report.diagnostics.length} diagnostic(s)`,

@@ -6,6 +6,7 @@ import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
+import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
@@ -93,6 +94,11 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     const logger = defaultLogger();
     for (const warning of trust.warnings) logger.warn(warning);
     logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
+    // Once at start-up: what process-tier plugins run without on this machine (docs/process-tier.md).
+    void detectSandboxTools().then((tools) => {
+      const gaps = sandboxGaps(tools);
+      if (gaps !== undefined) logger.warn({ sandbox: tools }, gaps);
+    });
     const store = openStateStore(values.state, logger);
     if (store === undefined) return 1;
     const host = createHost({ logger, ...trust.hostOptions, store });

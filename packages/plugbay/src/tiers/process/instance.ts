@@ -24,11 +24,11 @@ import { connectFrames } from './frames-client.js';
 import { GoPluginCarrier, loadService } from './go-plugin-client.js';
 import { GrpcCarrier } from './grpc-client.js';
 import { type Launched, launch } from './launch.js';
-import { grpcModuleUrl, nodeArgs, pluginEnv } from './node-launch.js';
+import { grpcModuleUrl, nodeArgs, nodeRuntimePaths, pluginEnv } from './node-launch.js';
 import type { ResolvedProcessTierOptions } from './options.js';
 import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
-import { launchTools, nodeLayers, type SandboxLayer, wrapExec } from './sandbox.js';
+import { launchTools, nodeLayers, type SandboxLayer, wrapCommand } from './sandbox.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
 export const sdkHandshake = {
@@ -174,22 +174,27 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     const { plugin } = this;
     const m = plugin.manifest;
     const perms = plugin.permissions;
-    let command: string;
-    let args: string[];
     let env: Record<string, string>;
     let protocols: string[];
-    let fd3: Uint8Array | undefined;
     let goMethods: ReturnType<typeof loadService> | undefined;
     let handshake: { magicCookieKey: string; magicCookieValue: string; protocolVersion: number } =
       sdkHandshake;
+    // Probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is. The first
+    // probe runs while the go-plugin service's .proto is parsed (a bad one fails here, before any spawn).
+    const tools = launchTools(this.#opts.sandbox);
+    // Each launch its own socket dir: the only one the plugin sees and may write (never a sibling's socket).
+    const socketDir = fs.mkdtempSync(path.join(this.#socketDir, 'p-'));
+    let argv: string[];
+    let runtimePaths: string[] = [];
     if (m.runtime === 'node') {
       const sdkEntry = this.#opts.sdkEntry ?? defaultSdkEntry();
-      command = this.#opts.nodePath;
-      args = nodeArgs({ plugin, sdkEntry, carrier: this.#opts.nodeCarrier, nodePath: command });
+      const node = { plugin, sdkEntry, carrier: this.#opts.nodeCarrier, nodePath: this.#opts.nodePath };
+      argv = [this.#opts.nodePath, ...nodeArgs(node)];
+      runtimePaths = nodeRuntimePaths(node);
       env = pluginEnv(perms.env, {
         [sdkHandshake.magicCookieKey]: sdkHandshake.magicCookieValue,
         PLUGIN_PROTOCOL_VERSIONS: String(sdkHandshake.protocolVersion),
-        PLUGIN_UNIX_SOCKET_DIR: this.#socketDir,
+        PLUGIN_UNIX_SOCKET_DIR: socketDir,
         PLUGBAY_PLUGIN_ENTRY: plugin.entryPath,
         PLUGBAY_CARRIER: this.#opts.nodeCarrier,
         ...(this.#opts.nodeCarrier === 'grpc'
@@ -197,34 +202,18 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
           : {}),
       });
       protocols = [this.#opts.nodeCarrier];
-      this.sandbox = nodeLayers(perms);
     } else if (m.runtime === 'exec') {
       handshake = m.handshake ?? sdkHandshake;
-      // Probed once per host process, asynchronously; with the sandbox off only setpriv (pdeathsig) is. The first
-      // probe runs while the go-plugin service's .proto is parsed (a bad one fails here, before any spawn).
-      const tools = launchTools(this.#opts.sandbox);
       if (m.protocol === 'go-plugin') {
         goMethods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
       }
-      const wrapped = wrapExec({
-        manifest: m,
-        permissions: perms,
-        pluginDir: fs.realpathSync(plugin.dir),
-        entryPath: plugin.entryPath,
-        socketDir: this.#socketDir,
-        tools: await tools,
-        disabled: !this.#opts.sandbox,
-      });
-      command = wrapped.command;
-      args = wrapped.args;
-      this.sandbox = wrapped.layers;
-      fd3 = wrapped.fd3;
+      argv = [plugin.entryPath];
       // go-plugin 1.0.1 makes its socket in os.TempDir() ($TMPDIR); newer ones honour PLUGIN_UNIX_SOCKET_DIR.
       env = pluginEnv(perms.env, {
         [handshake.magicCookieKey]: handshake.magicCookieValue,
         PLUGIN_PROTOCOL_VERSIONS: String(handshake.protocolVersion),
-        PLUGIN_UNIX_SOCKET_DIR: this.#socketDir,
-        TMPDIR: this.#socketDir,
+        PLUGIN_UNIX_SOCKET_DIR: socketDir,
+        TMPDIR: socketDir,
       });
       protocols = m.protocol === 'go-plugin' ? ['grpc'] : ['grpc', 'frames'];
     } else {
@@ -234,6 +223,19 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         this.#source,
       );
     }
+    const wrapped = wrapCommand({
+      runtime: m.runtime,
+      argv,
+      permissions: perms,
+      pluginDir: fs.realpathSync(plugin.dir),
+      runtimePaths,
+      socketDir,
+      tools: await tools,
+      disabled: !this.#opts.sandbox,
+    });
+    if (wrapped.uid !== undefined) fs.chownSync(socketDir, wrapped.uid, wrapped.uid);
+    this.sandbox = m.runtime === 'node' ? [...nodeLayers(perms), ...wrapped.layers] : wrapped.layers;
+    const { command, args, fd3 } = wrapped;
 
     const launching = launch(
       fd3 === undefined
@@ -253,7 +255,10 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     try {
       warmProtocolTypes();
     } catch {}
-    const launched = await launching;
+    const launched = await launching.catch((err: unknown) => {
+      fs.rmSync(socketDir, { recursive: true, force: true }); // no process will serve from it
+      throw err;
+    });
     const { address, protocol } = launched.handshake;
     let carrier: Carrier;
     try {
@@ -616,10 +621,10 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   }
 }
 
-/** Removes a dead plugin's socket file, but only inside our own socket dir. */
+/** Removes a dead plugin's socket and its launch's socket dir, but only inside our own socket dir. */
 function removeSocket(socketPath: string, socketDir: string): void {
-  if (path.dirname(socketPath) !== socketDir) return;
-  fs.rmSync(socketPath, { force: true });
+  const launchDir = path.dirname(socketPath);
+  if (path.dirname(launchDir) === socketDir) fs.rmSync(launchDir, { recursive: true, force: true });
 }
 
 function defaultSdkEntry(): string {

@@ -1,4 +1,7 @@
-/** The command line of a Node plugin: the SDK's process entry under Node's permission model. */
+/**
+ * The command line of a Node plugin: the SDK's process entry under Node's permission model (inside the OS layers of
+ * sandbox.ts, which bind the same paths read-only).
+ */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -74,6 +77,11 @@ function sdkReadDirs(sdkEntry: string, carrier: 'frames' | 'grpc'): string[] {
   return dirs;
 }
 
+/** What a Node plugin's runtime reads besides its own folder: the node binary, the SDK (and grpc-js). */
+export function nodeRuntimePaths(input: NodeLaunchInput): string[] {
+  return [fs.realpathSync(input.nodePath), ...sdkReadDirs(input.sdkEntry, input.carrier)];
+}
+
 /** Node 22.13+/23.5+ call the flag --permission (the experimental name goes away later). */
 function permissionFlag(): string {
   permissionFlagMemo ??= process.allowedNodeEnvironmentFlags.has('--permission')
@@ -94,7 +102,9 @@ export function nodeArgs(input: NodeLaunchInput): string[] {
   if (perms.childProcess === true) args.push('--allow-child-process');
   // Never --allow-worker or --allow-addons: the manifest has no way to ask for them (DESIGN.md).
   if (perms.memoryMb !== undefined) args.push(`--max-old-space-size=${perms.memoryMb}`);
-  args.push(sdkEntry);
+  // Its real path: Node resolves a symlinked main through paths the permission model does not let it read (the
+  // host's import.meta.resolve has been seen to answer with the node_modules symlink).
+  args.push(fs.realpathSync(sdkEntry));
   return args;
 }
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
-import { detectSandboxTools, sandboxReport, wrapExec } from './sandbox.js';
+import { detectSandboxTools, sandboxReport, wrapCommand } from './sandbox.js';
 import { call, descendants, execHelperPlugin, logSink, sdkServe, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
 
@@ -15,12 +15,13 @@ describe('exec plugin sandbox', () => {
   after(() => dirs.cleanup());
 
   it('never claims a layer whose tool is missing', async () => {
-    const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false };
-    const wrapped = wrapExec({
-      manifest: { name: 'x', version: '1.0.0', runtime: 'exec', entry: 'bin', functions: {} },
+    const none = { bwrap: false, seccomp: false, prlimit: false, setpriv: false, unshare: false };
+    const wrapped = wrapCommand({
+      runtime: 'exec',
+      argv: ['/p/bin'],
       permissions: {},
       pluginDir: '/p',
-      entryPath: '/p/bin',
+      runtimePaths: [],
       socketDir: '/tmp/s',
       tools: none,
       disabled: false,

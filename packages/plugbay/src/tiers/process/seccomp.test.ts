@@ -1,14 +1,15 @@
 // The seccomp deny-list: decoded and run by a small classic-BPF interpreter here (arch guard, every table entry,
-// argument checks), then loaded by the real kernel through bubblewrap with the command line wrapExec builds, where
+// argument checks), then loaded by the real kernel through bubblewrap with the command line wrapCommand builds, where
 // a C program compiled now tries the denied syscalls.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { detectSandboxTools, seccompFd, wrapExec } from './sandbox.js';
+import { detectSandboxTools, seccompFd, wrapCommand } from './sandbox.js';
 import { bpf, seccompArchOf, seccompData, seccompProgram, seccompRet } from './seccomp.js';
 import {
   allowedPersonalities,
@@ -152,19 +153,19 @@ describe('seccomp program (decoded)', () => {
 });
 
 describe('seccomp layer in the exec command line', () => {
-  const manifest = { name: 'x', version: '1.0.0', runtime: 'exec' as const, entry: 'bin', functions: {} };
   const input = {
-    manifest,
+    runtime: 'exec' as const,
+    argv: ['/p/bin'],
     permissions: {},
     pluginDir: '/p',
-    entryPath: '/p/bin',
+    runtimePaths: [],
     socketDir: '/s',
     disabled: false,
   };
-  const all = { bwrap: true, seccomp: true, prlimit: true, setpriv: true };
+  const all = { bwrap: true, seccomp: true, prlimit: true, setpriv: true, unshare: true };
 
   it('passes the program on fd 3 to bwrap and reports the layer only when bwrap loads it', () => {
-    const on = wrapExec({ ...input, tools: all });
+    const on = wrapCommand({ ...input, tools: all });
     const at = on.args.indexOf('--seccomp');
     assert.ok(at > on.args.indexOf('bwrap') && at < on.args.lastIndexOf('--'));
     assert.equal(on.args[at + 1], String(seccompFd));
@@ -175,12 +176,12 @@ describe('seccomp layer in the exec command line', () => {
       { ...all, seccomp: false },
       { ...all, bwrap: false, seccomp: false },
     ]) {
-      const off = wrapExec({ ...input, tools });
+      const off = wrapCommand({ ...input, tools });
       assert.equal(off.args.includes('--seccomp'), false);
       assert.equal(off.fd3, undefined);
       assert.equal(off.layers.find((l) => l.layer === 'seccomp')?.applied, false);
     }
-    const disabled = wrapExec({ ...input, tools: all, disabled: true });
+    const disabled = wrapCommand({ ...input, tools: all, disabled: true });
     assert.equal(disabled.fd3, undefined);
     assert.equal(disabled.layers.find((l) => l.layer === 'seccomp')?.applied, false);
   });
@@ -205,6 +206,8 @@ describe('seccomp in the kernel (bwrap loads the filter)', { skip: kernelSkip },
   );
   let probe = '';
   before(() => {
+    // The probe runs as the plugin uid when the host is root: its folder must be readable by it.
+    fs.chmodSync(dirs.root, 0o755);
     probe = path.join(dirs.root, 'probe');
     const cc = spawnSync('clang', ['-O1', '-o', probe, probeSource], { encoding: 'utf8' });
     assert.equal(cc.status, 0, cc.stderr);
@@ -216,11 +219,12 @@ describe('seccomp in the kernel (bwrap loads the filter)', { skip: kernelSkip },
     mode: string,
     filter: boolean,
   ): Promise<{ code: number | null; results: Map<string, string> }> {
-    const wrapped = wrapExec({
-      manifest: { name: 'probe', version: '1.0.0', runtime: 'exec', entry: 'probe', functions: {} },
+    const wrapped = wrapCommand({
+      runtime: 'exec',
+      argv: [probe],
       permissions: {},
       pluginDir: dirs.root,
-      entryPath: probe,
+      runtimePaths: [],
       socketDir: os.tmpdir(),
       tools: { ...tools, seccomp: filter },
       disabled: false,

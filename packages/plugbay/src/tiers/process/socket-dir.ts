@@ -43,6 +43,7 @@ export function cleanStaleSocketDirs(root: string): string[] {
 export function makeSocketDir(root: string): string {
   cleanStaleSocketDirs(root);
   const dir = fs.mkdtempSync(path.join(root, `plugbay-${process.pid}-`));
-  fs.chmodSync(dir, 0o700);
+  // Others may pass (not list): a plugin with its own uid and no bind mount reaches its own launch dir in it.
+  fs.chmodSync(dir, 0o711);
   return dir;
 }

@@ -15,6 +15,7 @@ export const sdkServe = path.resolve(here, '../../../../sdk/dist/process/serve.j
 /** A Node plugin exercising every fault the tests inject; plain JS, no imports, like a bundled plugin. */
 export const nodeFixtureSource = `
 import fs from 'node:fs';
+import net from 'node:net';
 const schema = {};
 export default {
   name: 'fixture',
@@ -42,6 +43,18 @@ export default {
     spawnChild: { input: schema, output: schema, handler: async () => { const cp = await import('node:child_process'); return cp.execFileSync('/bin/true').length; } },
     startWorker: { input: schema, output: schema, handler: async () => { const wt = await import('node:worker_threads'); new wt.Worker('1', { eval: true }); return 'worker'; } },
     readEnv: { input: schema, output: schema, handler: (input) => process.env[input.name] ?? null },
+    whoami: { input: schema, output: schema, handler: () => ({ pid: process.pid, ppid: process.ppid, uid: process.getuid(), gid: process.getgid() }) },
+    signal: { input: schema, output: schema, handler: (input) => { try { process.kill(input.pid, input.signal); return 'sent'; } catch (err) { return err.code; } } },
+    connect: { input: schema, output: schema, handler: (input) => new Promise((resolve) => {
+      const socket = net.connect(input.port, input.host);
+      socket.once('connect', () => { socket.destroy(); resolve('connected'); });
+      socket.once('error', (err) => resolve(err.code));
+    }) },
+    catFile: { input: schema, output: schema, handler: async (input) => {
+      const cp = await import('node:child_process');
+      const r = cp.spawnSync('/bin/cat', [input.path], { encoding: 'utf8' });
+      return r.status === 0 ? { read: r.stdout.length } : { failed: r.status ?? r.error?.code, stderr: r.stderr };
+    } },
   },
 };
 `;
@@ -310,4 +323,11 @@ export function descendants(pid: number): ProcInfo[] {
     queue.push(...(children.get(next) ?? []));
   }
   return found;
+}
+
+/** The host-visible pid of the plugin's own process: below the sandbox wrappers, or the spawned one itself. */
+export function pluginPid(instance: { pid: number | undefined }): number {
+  const top = instance.pid as number;
+  const node = descendants(top).filter((p) => p.argv0 === process.execPath);
+  return node.at(-1)?.pid ?? top;
 }
