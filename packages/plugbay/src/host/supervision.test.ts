@@ -19,6 +19,8 @@ const any = {};
 /** `busy` blocks its event loop for `input.ms` (a legitimate CPU-bound function); `spin` never yields. */
 const source = `
 import { existsSync } from 'node:fs';
+// Which process answers: its pid alone does not say (each sandboxed process has its own PID namespace).
+const self = process.pid + ':' + Math.random();
 const block = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
 export default { name: 'svc', version: '1.0.0',
   start(ctx) {
@@ -29,7 +31,7 @@ export default { name: 'svc', version: '1.0.0',
   functions: {
     busy: { input: {}, output: {}, handler: (input) => { block(input.ms); return 'done'; } },
     spin: { input: {}, output: {}, handler: () => { for (;;) {} } },
-    pid: { input: {}, output: {}, handler: () => process.pid },
+    pid: { input: {}, output: {}, handler: () => self },
   } };`;
 
 async function svc(t: TestContext): Promise<string> {
@@ -153,7 +155,7 @@ for (const tier of ['thread', 'process'] as const) {
     await until('recovered', () => h.versions()[0]?.state === 'ready');
     // The cool-down doubles with each crash loop in a row: at most 200 × 2^k ms, k small here; generous bound.
     assert.ok(Date.now() - stoppedAt < 5000, `recovered after ${Date.now() - stoppedAt} ms`);
-    assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
+    assert.equal(typeof (await h.call('svc', 'pid', {})), 'string');
     const audit = h.audit({ plugin: 'svc' }).filter((e) => e.action.startsWith('crashloop'));
     assert.deepEqual(audit.map((e) => [e.action, e.version, e.actor, e.details?.by]).reverse(), [
       ['crashloop', '1.0.0', 'host', undefined],
@@ -180,7 +182,7 @@ test('activate restarts a crash-looped version at once (no cool-down wait), audi
   await rm(marker);
   await h.activate('svc', '1.0.0', { reason: 'fixed the database' });
   assert.equal(h.versions()[0]?.state, 'ready');
-  assert.equal(typeof (await h.call('svc', 'pid', {})), 'number');
+  assert.equal(typeof (await h.call('svc', 'pid', {})), 'string');
   const exit = h.audit({ plugin: 'svc' }).find((e) => e.action === 'crashloop-exit');
   assert.equal(exit?.details?.by, 'activate');
 });
