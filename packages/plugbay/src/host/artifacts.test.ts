@@ -59,7 +59,14 @@ test('a signed plugin whose folder is appended to while served keeps running the
   const { root, dir, keyring } = await signedVictim(t);
   const host = threadHost(t, { trust: { signatures: 'required', keyring } });
   let clock = 0;
-  const watcher = createWatcher({ host, dir: root, settleMs: 10, watch: false, logger: quiet, now: () => clock });
+  const watcher = createWatcher({
+    host,
+    dir: root,
+    settleMs: 10,
+    watch: false,
+    logger: quiet,
+    now: () => clock,
+  });
   t.after(() => watcher.close());
   const report = await watcher.start();
   assert.equal(report.loaded.length, 1);

@@ -1,3 +1,4 @@
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   context as otelContext,
@@ -11,6 +12,8 @@ import type { Ajv } from 'ajv';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import semver from 'semver';
+import { fileEntries } from '../artifact/contents.js';
+import { type ArtifactStore, openArtifactStore } from '../artifact/store.js';
 import { checkDeclaredContracts } from '../contract/implements.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
@@ -28,7 +31,7 @@ import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, decide, type TrustPolicy } from '../trust/policy.js';
 import { Call, cancelled } from './call.js';
 import { defaultTiers } from './default-tiers.js';
-import { checkPluginDir, discover } from './discover.js';
+import { type Candidate, checkPluginDir, discover } from './discover.js';
 import { type FunctionEntry, LoadedVersion } from './loaded.js';
 import { selectionError } from './router/errors.js';
 import {
@@ -56,8 +59,12 @@ import type {
 } from './types.js';
 
 type Settings = Required<
-  Omit<HostOptions, 'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels'>
+  Omit<
+    HostOptions,
+    'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels' | 'artifactsDir'
+  >
 > & {
+  artifactsDir: string | undefined;
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
@@ -97,6 +104,7 @@ function normalise(o: HostOptions): Settings {
     drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
     config: o.config ?? {},
     store: o.store,
+    artifactsDir: o.artifactsDir,
     trust: trustOptions(o.trust),
     contracts: o.contracts ?? [],
     circuit: {
@@ -165,6 +173,8 @@ interface ActiveRoute {
 }
 
 const noOptions: CallOptions = Object.freeze({});
+/** Marks an error load() throws without recording a diagnostic. */
+const unrecorded = Symbol('unrecorded');
 
 function trustOptions(trust: HostOptions['trust']): Settings['trust'] {
   const { keyring, ...policy } = trust ?? {};
@@ -214,8 +224,10 @@ class Host implements PluginHost {
   readonly #store: StateStore;
   readonly #ownsStore: boolean;
   readonly #routes = new Map<string, ActiveRoute>();
-  /** Every plugin version checked so far, by id: what activate() and rollback() can load again. */
-  readonly #known = new Map<string, CheckedPlugin>();
+  /** Every plugin version checked so far, by id, with the bytes checked: what activate() and rollback() load. */
+  readonly #known = new Map<string, Candidate>();
+  /** The content-addressed store every version runs from; opened at the first load. */
+  #artifacts: Promise<ArtifactStore> | undefined;
   /** Admin changes to one plugin run one at a time. */
   readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
@@ -310,9 +322,9 @@ class Host implements PluginHost {
 
   async loadDirectory(dir: string): Promise<LoadReport> {
     const found = await discover(dir);
-    for (const p of found.plugins) this.#known.set(p.id, p);
+    for (const c of found.candidates) this.#known.set(c.plugin.id, c);
     const diagnostics = [...found.diagnostics];
-    const results = await Promise.allSettled(found.plugins.map((p) => this.#load(p)));
+    const results = await Promise.allSettled(found.candidates.map((c) => this.#load(c)));
     const loaded: VersionStatus[] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') loaded.push(r.value);
@@ -332,7 +344,7 @@ class Host implements PluginHost {
   async load(dir: string): Promise<VersionStatus> {
     const checked = await checkPluginDir(dir);
     const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-    if (checked.plugin === undefined || errors.length > 0) {
+    if (checked.plugin === undefined || checked.contents === undefined || errors.length > 0) {
       this.#record(errors);
       const first = errors[0]!;
       throw new PlugbayError(first.code, first.message, {
@@ -341,16 +353,63 @@ class Host implements PluginHost {
         ...(first.version === undefined ? {} : { version: first.version }),
       });
     }
-    this.#known.set(checked.plugin.id, checked.plugin);
+    const candidate = { plugin: checked.plugin, contents: checked.contents };
     try {
-      return await this.#load(checked.plugin);
+      await this.#refuseChangedCopy(candidate);
+      this.#known.set(candidate.plugin.id, candidate);
+      return await this.#load(candidate);
     } catch (err) {
-      this.#record([loadDiagnostic(checked.plugin, err)]);
+      if (!(err as { [unrecorded]?: boolean })[unrecorded])
+        this.#record([loadDiagnostic(checked.plugin, err)]);
       throw err;
     }
   }
 
-  async #load(plugin: CheckedPlugin): Promise<VersionStatus> {
+  /**
+   * Versions are immutable: other bytes under the id of a loaded version are a new candidate, verified from
+   * scratch to say what it is, reported as `modified`, and never loaded over the running one.
+   */
+  async #refuseChangedCopy({ plugin, contents }: Candidate): Promise<void> {
+    const running = this.#plugins.get(plugin.manifest.name)?.versions.get(plugin.manifest.version);
+    if (running === undefined) return;
+    if (running.plugin.digest === plugin.digest) {
+      // The very bytes that run (a folder changed back): nothing to report, and nothing to load either.
+      this.#diagnostics.delete(plugin.dir);
+      throw Object.assign(
+        new PlugbayError('PLUGBAY_DUPLICATE_PLUGIN', `${plugin.id} is already loaded`, {
+          plugin: plugin.manifest.name,
+          version: plugin.manifest.version,
+          details: { dir: plugin.dir, digest: plugin.digest },
+        }),
+        { [unrecorded]: true },
+      );
+    }
+    const { policy, keyring } = this.#s.trust;
+    const gate = await trustGate({
+      signature: contents.signature,
+      files: fileEntries(contents),
+      manifest: plugin.manifest,
+      tier: running.instance.tier,
+      policy,
+      ...(keyring ? { keyring } : {}),
+    });
+    throw new PlugbayError(
+      'PLUGBAY_DUPLICATE_PLUGIN',
+      `${plugin.id} in ${plugin.dir} changed after it was loaded (now ${plugin.digest}, running ${running.plugin.digest}); versions are immutable: it keeps running the stored bytes and the change is not loaded`,
+      {
+        plugin: plugin.manifest.name,
+        version: plugin.manifest.version,
+        details: {
+          rule: 'modified',
+          digest: plugin.digest,
+          running: running.plugin.digest,
+          signature: gate.verification?.status ?? 'off',
+        },
+      },
+    );
+  }
+
+  async #load({ plugin, contents }: Candidate): Promise<VersionStatus> {
     const { name, version } = plugin.manifest;
     const source = { plugin: name, version };
     if (this.#closing) throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed', source);
@@ -369,8 +428,10 @@ class Host implements PluginHost {
       // The host's own choice, and this host was built without that tier: use one it has for this runtime.
       kind = tiersFor[plugin.manifest.runtime].find((k) => this.#s.tiers[k] !== undefined) ?? kind;
     }
+    // Verified: the bytes read once, the same that are stored below and run from the store.
     const gate = await trustGate({
-      dir: plugin.dir,
+      signature: contents.signature,
+      files: fileEntries(contents),
       manifest: plugin.manifest,
       tier: kind,
       policy,
@@ -429,6 +490,13 @@ class Host implements PluginHost {
     const cells = this.#metrics?.version(name, version, kind, Object.keys(plugin.manifest.functions));
     const functions = compileFunctions(ajv, plugin, cells?.fns);
     this.#loading.add(plugin.id);
+    let stored: CheckedPlugin;
+    try {
+      stored = await this.#putArtifact(plugin, contents);
+    } catch (err) {
+      this.#loading.delete(plugin.id);
+      throw err;
+    }
     const controller = new AbortController();
     const timer = setTimeout(
       () =>
@@ -448,7 +516,7 @@ class Host implements PluginHost {
         level === undefined ? {} : { level },
       );
       const sink = pluginSink(log);
-      const loading = tier.load(plugin, { log: sink, signal: controller.signal });
+      const loading = tier.load(stored, { log: sink, signal: controller.signal });
       // If loading overruns, the instance may still arrive later: release it then.
       loading.then(
         (late) => controller.signal.aborted && void late.destroy(),
@@ -498,7 +566,7 @@ class Host implements PluginHost {
             });
       }
       sink.bindInstance(instance.id);
-      const loaded = new LoadedVersion(plugin, instance, functions, trust, audit.undeclared);
+      const loaded = new LoadedVersion(stored, instance, functions, trust, audit.undeclared);
       loaded.metrics = cells;
       const instanceLog = log.child({ instance: instance.id });
       const about = { plugin: name, version, tier: kind, instance: instance.id };
@@ -527,7 +595,12 @@ class Host implements PluginHost {
       }
       entry.add(loaded);
       this.#diagnostics.delete(plugin.dir);
-      instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
+      // Reloads (activate after an unload) read the stored copy again, never the folder.
+      this.#known.set(plugin.id, { plugin, contents });
+      instanceLog.info(
+        { dir: plugin.dir, digest: stored.digest, artifact: stored.dir },
+        `loaded ${plugin.id} in the ${kind} tier from ${stored.dir}`,
+      );
       if (channels.start.hasSubscribers) channels.start.publish(about);
       if (channels.load.hasSubscribers) channels.load.publish({ ...about, dir: plugin.dir });
       return status(loaded);
@@ -537,6 +610,19 @@ class Host implements PluginHost {
       clearTimeout(timer);
       this.#loading.delete(plugin.id);
     }
+  }
+
+  /** Writes the version's bytes into the store; the plugin the tiers get points there. */
+  async #putArtifact(plugin: CheckedPlugin, contents: Candidate['contents']): Promise<CheckedPlugin> {
+    this.#artifacts ??= openArtifactStore(this.#s.artifactsDir);
+    const { digest, dir } = await (await this.#artifacts).put(contents);
+    return {
+      ...plugin,
+      dir,
+      entryPath: join(dir, relative(plugin.dir, plugin.entryPath)),
+      digest,
+      source: plugin.source ?? plugin.dir,
+    };
   }
 
   #record(diagnostics: Diagnostic[]): void {
@@ -1115,6 +1201,7 @@ class Host implements PluginHost {
       await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
       this.#deadlines.clear();
       if (this.#ownsStore) this.#store.close();
+      await this.#artifacts?.then((a) => a.close()).catch(() => {});
     })();
     return this.#closing;
   }
@@ -1127,6 +1214,7 @@ class Host implements PluginHost {
     await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
     this.#deadlines.clear();
     if (this.#ownsStore) this.#store.close();
+    await this.#artifacts?.then((a) => a.close()).catch(() => {});
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -1201,7 +1289,9 @@ function status(v: LoadedVersion): VersionStatus {
     tier: v.instance.tier,
     state: v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state,
     circuit: v.circuitOpen ? 'open' : 'closed',
-    dir: v.plugin.dir,
+    dir: v.plugin.source ?? v.plugin.dir,
+    digest: v.plugin.digest ?? '',
+    artifact: v.plugin.dir,
     functions: [...v.functions.keys()],
     inflight: v.inflight,
     warnings: [...v.plugin.warnings],
@@ -1261,6 +1351,7 @@ function loadDiagnostic(plugin: CheckedPlugin, err: unknown): Diagnostic {
     version: plugin.manifest.version,
   };
   if (e.details !== undefined) d.details = e.details;
+  if (typeof e.details?.rule === 'string') d.rule = e.details.rule;
   return d;
 }
 
