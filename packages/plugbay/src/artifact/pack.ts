@@ -3,13 +3,17 @@
  * signature file. Made deterministic (sorted entries, mtime 0, uid/gid 0, mode 0644 or 0755, no owner names), so
  * that packing the same files twice gives the same bytes. Read in memory only: never extracted to disk by its paths.
  */
-import { readFile } from 'node:fs/promises';
-import { posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Header, Pack, Parser, ReadEntry } from 'tar';
+import { PlugbayError } from '../core/errors.js';
 import { fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
+import { validateManifest } from '../core/manifest.js';
 import { compareStrings } from '../trust/files.js';
-import { type ContentFile, contentFile, invalid, type VersionContents } from './contents.js';
+import { type ContentFile, contentFile, digestOf, invalid, type VersionContents } from './contents.js';
+import { readFolder } from './read.js';
 
 export const packedExtension = '.plugbay.tgz';
 
@@ -65,6 +69,71 @@ export async function packVersion(contents: VersionContents): Promise<Buffer> {
   await done;
   // zlib writes mtime 0 and no file name in the gzip header: the same tar gives the same bytes.
   return gzipSync(Buffer.concat(chunks), { level: 9 });
+}
+
+export interface PackResult {
+  /** The packed file written. */
+  path: string;
+  /** `<name>@<version>`. */
+  id: string;
+  /** The content address the version will have in a host's store. */
+  digest: string;
+  /** Paths packed (the signature file included when there is one). */
+  files: string[];
+  signed: boolean;
+}
+
+/**
+ * `plugbay pack`: reads a plugin folder's file set (core/file-set.ts) once and writes it, with its signature file,
+ * as one deterministic `<name>@<version>.plugbay.tgz` (in `options.out`, default the current directory; a path
+ * ending in .plugbay.tgz is the file itself). PLUGBAY_MANIFEST_INVALID when plugin.json is broken.
+ */
+export async function packPlugin(dir: string, options: { out?: string } = {}): Promise<PackResult> {
+  const contents = await readFolder(resolve(dir));
+  const manifestFile = contents.files.get(manifestFileName);
+  let raw: unknown;
+  try {
+    raw =
+      manifestFile !== undefined && 'bytes' in manifestFile
+        ? JSON.parse(manifestFile.bytes.toString('utf8'))
+        : undefined;
+  } catch {
+    raw = undefined;
+  }
+  const checked = validateManifest(raw);
+  if (!('manifest' in checked) || raw === undefined) {
+    const list =
+      checked.problems.map((p) => `${p.field}: ${p.message}`).join('; ') ||
+      `${manifestFileName} is missing or not JSON`;
+    throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `cannot pack ${dir}: ${list}`, {
+      details: { problems: checked.problems },
+    });
+  }
+  const { name, version } = checked.manifest;
+  const id = `${name}@${version}`;
+  const fileName = `${id.replace('/', '+')}${packedExtension}`;
+  const out = options.out ?? '.';
+  const path = resolve(isPackedFile(out) ? out : join(out, fileName));
+  const bytes = await packVersion(contents);
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, bytes, { flag: 'wx' });
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot write ${path}: ${(err as Error).message}`, {
+      cause: err,
+      details: { option: 'out' },
+    });
+  }
+  const files = [...contents.files.keys(), ...(contents.signature === undefined ? [] : [signatureFileName])];
+  return {
+    path,
+    id,
+    digest: digestOf(contents),
+    files: files.sort(compareStrings),
+    signed: contents.signature !== undefined,
+  };
 }
 
 export async function readPacked(file: string): Promise<VersionContents> {
