@@ -1,35 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { fileEntries } from '../artifact/contents.js';
 import { isPackedFile, readPacked } from '../artifact/pack.js';
+import { verifyContents } from '../artifact/verify.js';
 import { PlugbayError } from '../core/errors.js';
-import { type Keyring, loadKeyring } from '../trust/keyring.js';
+import { loadKeyring } from '../trust/keyring.js';
 import { keygen, parsePrivateKey } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
-import { type Verification, verifyPlugin, verifySignatureText } from '../trust/verify.js';
+import { verifyPlugin } from '../trust/verify.js';
 import { type CommandResult, withUsageErrors } from './command-result.js';
-
-/** A packed file is verified as the host does: its signature against the files it holds. */
-async function verifyPacked(file: string, keyring: Keyring): Promise<Verification> {
-  const contents = await readPacked(file);
-  if (contents.signature === undefined) {
-    return {
-      status: 'unsigned',
-      reasons: [{ rule: 'signature-missing', message: 'plugin.sig.json is missing' }],
-    };
-  }
-  const manifest = contents.files.get('plugin.json');
-  let identity: { name: unknown; version: unknown } | undefined;
-  try {
-    identity = manifest && 'bytes' in manifest ? JSON.parse(manifest.bytes.toString('utf8')) : undefined;
-  } catch {
-    identity = undefined;
-  }
-  return verifySignatureText(contents.signature, {
-    keyring,
-    manifest: identity,
-    files: async () => ({ files: fileEntries(contents), problems: [] }),
-  });
-}
 
 /** `plugbay keygen --out <name>`: writes `<name>.key` (0600) and `<name>.pub`. */
 export async function keygenCommand(args: { out: string }): Promise<CommandResult> {
@@ -71,7 +48,7 @@ export async function verifyCommand(args: {
   return withUsageErrors(async () => {
     const keyring = await loadKeyring(args.keyring);
     const v = isPackedFile(args.pluginDir)
-      ? await verifyPacked(args.pluginDir, keyring)
+      ? await verifyContents(await readPacked(args.pluginDir), keyring)
       : await verifyPlugin(args.pluginDir, { keyring });
     const exitCode = v.status === 'valid' ? 0 : 1;
     if (args.json) return { exitCode, output: `${JSON.stringify(v, null, 2)}\n` };

@@ -1,10 +1,10 @@
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { verifyContents } from '../../artifact/verify.js';
 import type { Diagnostic } from '../../core/types.js';
 import { discover } from '../../host/discover.js';
 import { type SandboxLayer, sandboxReport } from '../../tiers/process/sandbox.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
-import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
@@ -69,7 +69,7 @@ whose signature is not valid is rejected, with one diagnostic per reason.`,
 };
 
 async function checkReport(root: string, keyring: Keyring | undefined): Promise<CheckReport> {
-  const { plugins, diagnostics } = await discover(root);
+  const { plugins, candidates, diagnostics } = await discover(root);
   const rows: CheckedRow[] = await Promise.all(
     plugins.map(async (p) => ({
       name: p.manifest.name,
@@ -95,7 +95,8 @@ async function checkReport(root: string, keyring: Keyring | undefined): Promise<
   // Signatures last: their diagnostics belong to plugins that already have a row.
   if (keyring !== undefined) {
     for (const [i, p] of plugins.entries()) {
-      const v = await verifyPlugin(p.dir, { keyring, manifest: p.manifest });
+      // The bytes discovery read (folder or packed file), as the host verifies them at load.
+      const v = await verifyContents(candidates[i]!.contents, keyring, p.manifest);
       const row = rows[i]!;
       row.signature = { status: v.status };
       if (v.trust !== undefined) row.signature.trust = v.trust;

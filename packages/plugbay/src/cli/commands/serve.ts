@@ -9,7 +9,7 @@ import { defaultLogger } from '../../observe/log.js';
 import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
-import { openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -80,7 +80,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     logger.info(trust.summary, `signatures: ${trust.summary.signatures}`);
     const store = openStateStore(values.state, logger);
     if (store === undefined) return 1;
-    const host = createHost({ logger, ...trust.hostOptions, store });
+    const host = createHost({ logger, ...trust.hostOptions, store, artifactsDir: artifactsDirOf(store) });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,
@@ -152,6 +152,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
             dir,
             plugins: names,
             state: store.file,
+            artifacts: artifactsDirOf(store),
             rollout: formatRolloutPolicy(rollout),
             rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
           },
