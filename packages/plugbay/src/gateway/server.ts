@@ -444,6 +444,8 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       // Signature status at load (valid, unsigned under warn/allowUnsigned, or off), trust level and key id.
       trust: v.trust,
       undeclaredExports: v.undeclaredExports,
+      // The content address of the bytes this version runs from (the host's artifact store).
+      digest: v.digest,
     });
   }
   const unattributed: Diagnostic[] = [];

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import type { Tier } from '../core/types.js';
+import { createGateway } from '../gateway/server.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createThreadTier } from '../tiers/index.js';
 import { createKeyring } from '../trust/keyring.js';
@@ -53,7 +54,7 @@ function threadHost(t: TestContext, options: HostOptions): PluginHost {
   return host;
 }
 
-const digestOf = (v: VersionStatus | undefined) => (v as { digest?: unknown } | undefined)?.digest;
+const digestOf = (v: VersionStatus | undefined) => v?.digest;
 
 test('a signed plugin whose folder is appended to while served keeps running the signed bytes across 10 restarts', async (t) => {
   const { root, dir, keyring } = await signedVictim(t);
@@ -89,6 +90,14 @@ test('a signed plugin whose folder is appended to while served keeps running the
   assert.equal(digestOf(v), digest);
   assert.deepEqual(v?.trust, { status: 'valid', level: 'trusted', keyId: v?.trust.keyId });
   assert.equal(v?.dir, dir);
+  // The gateway shows the same: the digest the version runs from, and the modified candidate as a diagnostic.
+  const gateway = createGateway({ host, port: 0, logger: quiet });
+  t.after(() => gateway.close());
+  const res = await gateway.fastify.inject({ method: 'GET', url: '/v1/plugins' });
+  const [listed] = res.json().plugins;
+  assert.equal(listed.versions[0].digest, digest);
+  assert.equal(listed.versions[0].trust.status, 'valid');
+  assert.ok(listed.diagnostics.some((d: { rule?: string }) => d.rule === 'modified'));
   const modified = host.diagnostics().filter((d) => d.dir === dir && d.rule === 'modified');
   assert.equal(modified.length, 1, JSON.stringify(host.diagnostics()));
   assert.equal(modified[0]?.plugin, 'victim');
@@ -112,7 +121,7 @@ test('a file swapped between the read and the import does not run: the tier load
     trust: { signatures: 'required', keyring },
     artifactsDir,
     tiers: { thread: swapping },
-  } as HostOptions);
+  });
   const v = await host.load(dir);
   assert.deepEqual(await host.call('victim', 'who', {}), { tampered: false });
   await assert.rejects(host.call('victim', 'crash', {}), { code: 'PLUGBAY_PLUGIN_CRASHED' });
