@@ -4,9 +4,21 @@
  * digest directory is either complete or absent; an existing one is reused. Tiers load only from here.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PlugbayError } from '../core/errors.js';
 import { digestOf, type VersionContents } from './contents.js';
 
@@ -24,7 +36,10 @@ export async function openArtifactStore(root?: string): Promise<ArtifactStore> {
   const owned = root === undefined;
   const dir = owned ? await mkdtemp(join(tmpdir(), 'plugbay-artifacts-')) : root;
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(dir, { recursive: true });
+    // Traversable by a plugin's own uid (process tier); the versions themselves are read-only.
+    await chmod(dir, 0o755);
+    await linkSdk(dir);
   } catch (err) {
     throw new PlugbayError(
       'PLUGBAY_INVALID_ARGUMENT',
@@ -67,6 +82,22 @@ export async function openArtifactStore(root?: string): Promise<ArtifactStore> {
       await removeTree(dir);
     },
   };
+}
+
+/**
+ * `<root>/node_modules/@plugbay/sdk` → the host's own SDK: a version importing `@plugbay/sdk` unbundled gets the
+ * host's copy (host code, like the process tier's SDK entry); anything else a version imports must be in it.
+ */
+async function linkSdk(root: string): Promise<void> {
+  const sdk = dirname(dirname(fileURLToPath(import.meta.resolve('@plugbay/sdk'))));
+  const link = join(root, 'node_modules', '@plugbay', 'sdk');
+  await mkdir(dirname(link), { recursive: true });
+  const current = await readlink(link).catch(() => undefined);
+  if (current === sdk) return;
+  if (current !== undefined) await rm(link, { force: true });
+  await symlink(sdk, link).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err; // another host on the same store linked it first
+  });
 }
 
 async function writeTree(root: string, contents: VersionContents): Promise<void> {
