@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PlugbayError } from '../core/errors.js';
 import { digestOf, type VersionContents } from './contents.js';
+import { readFolder } from './read.js';
 
 export interface ArtifactStore {
   /** The store's directory. */
@@ -56,7 +57,7 @@ export async function openArtifactStore(root?: string): Promise<ArtifactStore> {
     async put(contents) {
       const digest = digestOf(contents);
       const target = join(dir, digest);
-      if (await exists(target)) return { digest, dir: target };
+      if (await intact(target, digest)) return { digest, dir: target };
       const temp = join(dir, `.tmp-${digest.slice(0, 12)}-${randomBytes(6).toString('hex')}`);
       try {
         await writeTree(temp, contents);
@@ -123,6 +124,18 @@ export async function removeTree(root: string): Promise<void> {
   };
   await walk(root);
   await rm(root, { recursive: true, force: true });
+}
+
+/**
+ * True when `target` holds exactly the version `digest` names. A copy that differs (written by someone else than
+ * the host) is removed, so that it is written again from the verified bytes.
+ */
+async function intact(target: string, digest: string): Promise<boolean> {
+  if (!(await exists(target))) return false;
+  const stored = await readFolder(target).catch(() => undefined);
+  if (stored !== undefined && digestOf(stored) === digest) return true;
+  await removeTree(target);
+  return false;
 }
 
 async function exists(path: string): Promise<boolean> {

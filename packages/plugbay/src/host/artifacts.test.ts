@@ -1,6 +1,6 @@
 // Verified bytes are what runs: a version is read once, verified, and run from the host's content-addressed store.
 import assert from 'node:assert/strict';
-import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
@@ -131,4 +131,23 @@ test('a file swapped between the read and the import does not run: the tier load
   assert.equal(await readFile(join(stored, 'dist', 'plugin.js'), 'utf8'), source);
   assert.equal((await stat(join(stored, 'dist', 'plugin.js'))).mode & 0o777, 0o444);
   assert.equal((await stat(stored)).mode & 0o777, 0o555);
+});
+
+test('a store copy that differs from its digest is written again from the verified bytes, never run', async (t) => {
+  const { dir, keyring } = await signedVictim(t);
+  const artifactsDir = join(await tempDir(t), 'artifacts');
+  const first = threadHost(t, { trust: { signatures: 'required', keyring }, artifactsDir });
+  const v = await first.load(dir);
+  await first.close();
+  const stored = join(artifactsDir, v.digest, 'dist', 'plugin.js');
+  await chmod(join(artifactsDir, v.digest, 'dist'), 0o755);
+  await chmod(stored, 0o644);
+  await appendFile(stored, appended);
+
+  // A gateway restarted on the same store reuses a digest directory only when it still holds those bytes.
+  const second = threadHost(t, { trust: { signatures: 'required', keyring }, artifactsDir });
+  const again = await second.load(dir);
+  assert.equal(again.digest, v.digest);
+  assert.deepEqual(await second.call('victim', 'who', {}), { tampered: false });
+  assert.equal(await readFile(stored, 'utf8'), source);
 });

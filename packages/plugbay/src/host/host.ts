@@ -104,7 +104,7 @@ function normalise(o: HostOptions): Settings {
     drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
     config: o.config ?? {},
     store: o.store,
-    artifactsDir: o.artifactsDir,
+    artifactsDir: pathOption('artifactsDir', o.artifactsDir),
     trust: trustOptions(o.trust),
     contracts: o.contracts ?? [],
     circuit: {
@@ -116,6 +116,17 @@ function normalise(o: HostOptions): Settings {
     tracing: oneOf('tracing', o.tracing, ['auto', 'off'] as const, 'auto'),
     logLevels: logLevelsOption(o.logLevels),
   };
+}
+
+function pathOption(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || (typeof value === 'string' && value !== '')) return value;
+  throw new PlugbayError(
+    'PLUGBAY_INVALID_ARGUMENT',
+    `options.${name} must be a non-empty path, got ${String(value)}`,
+    {
+      details: { option: name },
+    },
+  );
 }
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
