@@ -13,6 +13,7 @@ import { createThreadTier } from '../tiers/index.js';
 import { createKeyring } from '../trust/keyring.js';
 import { generateKeys } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
+import { verifyPlugin } from '../trust/verify.js';
 import { packPlugin } from './pack.js';
 
 const quiet = pino({ level: 'silent' });
@@ -160,3 +161,20 @@ async function keyringDir(t: TestContext, publicKeyPem: string): Promise<string>
   await writeFile(join(dir, 'dev.pub'), publicKeyPem);
   return dir;
 }
+
+test('verify checks the file set: a file added under node_modules/ or src/ is not part of the plugin, one at the root is', async (t) => {
+  const key = generateKeys();
+  const keyring = createKeyring([{ publicKey: key.publicKeyPem }]);
+  const dir = await developerFolder(t);
+  await signPlugin(dir, { privateKey: key.privateKeyPem });
+  await writeFile(join(dir, 'node_modules', 'dep', 'evil.js'), 'changed');
+  await writeFile(join(dir, 'src', 'index.ts'), 'changed');
+  assert.equal((await verifyPlugin(dir, { keyring })).status, 'valid');
+  await writeFile(join(dir, 'evil.js'), 'added');
+  const v = await verifyPlugin(dir, { keyring });
+  assert.equal(v.status, 'modified');
+  assert.deepEqual(
+    v.reasons.map((r) => [r.rule, r.path]),
+    [['file-added', 'evil.js']],
+  );
+});
