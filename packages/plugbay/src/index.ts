@@ -1,5 +1,6 @@
 // The public API of plugbay. Internals are not exported; import only from here.
 
+export { type PackResult, packPlugin } from './artifact/pack.js';
 export type { BuildOutcome, BuiltPlugin } from './build/build.js';
 export { buildPlugin, buildPlugins } from './build/build.js';
 export type { ContractSnapshot, DiffResult } from './contract/index.js';

@@ -45,6 +45,11 @@ export const errorCodes = {
   PLUGBAY_EXPORTS_UNDECLARED: { retryable: false, httpStatus: 500 },
   /** The plugin does not implement the contract it claims (function missing, input narrower, output wider). */
   PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
+  /**
+   * A plugin version cannot be read as an artifact: a packed file with a link, an absolute or `..` path, a
+   * duplicate or unsupported entry, or a folder whose files cannot be read as they are (`details.path`, `rule`).
+   */
+  PLUGBAY_ARTIFACT_INVALID: { retryable: false, httpStatus: 500 },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
   /**

@@ -64,6 +64,7 @@ test('build bundles a TS plugin into a self-contained dist/plugin.js and a valid
     description: 'Adds numbers.',
     runtime: 'node',
     entry: 'dist/plugin.js',
+    files: ['dist/plugin.js', 'dist/package.json'],
     engines: { plugbay: `^${major}.${minor}`, node: '>=20' },
     implements: { math: '^1.0.0' },
     functions: {

@@ -154,6 +154,8 @@ export function manifestOf(def: DescribedPlugin): Record<string, unknown> {
     description: def.description,
     runtime: 'node',
     entry: bundleEntry,
+    // What pack packs and sign signs: the bundle and the package.json that makes it ESM; never src/ or node_modules.
+    files: ['dist/plugin.js', 'dist/package.json'],
     engines: { plugbay: def.engines?.plugbay ?? `^${major}.${minor}`, node: def.engines?.node ?? '>=20' },
     implements: def.implements,
     functions,

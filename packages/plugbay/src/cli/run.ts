@@ -34,6 +34,11 @@ const commands: { name: string; summary: string; load(): Promise<Command> }[] = 
     load: async () => (await import('./commands/trust.js')).verifyCli,
   },
   {
+    name: 'pack',
+    summary: 'pack a plugin into one file (<name>@<version>.plugbay.tgz): what is signed and shipped',
+    load: async () => (await import('./commands/pack.js')).packCli,
+  },
+  {
     name: 'contract',
     summary: 'contract snapshot, diff (breaking-change rules) and check (the CI gate)',
     load: async () => (await import('./commands/contract.js')).contractCli,

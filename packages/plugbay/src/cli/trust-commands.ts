@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { isPackedFile, readPacked } from '../artifact/pack.js';
+import { verifyContents } from '../artifact/verify.js';
 import { PlugbayError } from '../core/errors.js';
 import { loadKeyring } from '../trust/keyring.js';
 import { keygen, parsePrivateKey } from '../trust/keys.js';
@@ -45,7 +47,9 @@ export async function verifyCommand(args: {
 }): Promise<CommandResult> {
   return withUsageErrors(async () => {
     const keyring = await loadKeyring(args.keyring);
-    const v = await verifyPlugin(args.pluginDir, { keyring });
+    const v = isPackedFile(args.pluginDir)
+      ? await verifyContents(await readPacked(args.pluginDir), keyring)
+      : await verifyPlugin(args.pluginDir, { keyring });
     const exitCode = v.status === 'valid' ? 0 : 1;
     if (args.json) return { exitCode, output: `${JSON.stringify(v, null, 2)}\n` };
     const head =

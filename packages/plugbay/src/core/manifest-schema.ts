@@ -97,6 +97,13 @@ export const manifestSchema = Type.Object(
     description: Type.Optional(Type.String()),
     runtime: Enum(['node', 'wasm', 'exec'] as const),
     entry: Type.String({ minLength: 1, description: 'Path of the code inside the plugin directory' }),
+    files: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
+        maxItems: 1000,
+        description:
+          'Globs (relative, "/"-separated) of the files that make up the plugin besides plugin.json, the entry and proto: what pack packs and sign signs. Default: everything but node_modules/, dot-files and folders, src/ and editor litter',
+      }),
+    ),
     engines: Type.Optional(
       Type.Object(
         {

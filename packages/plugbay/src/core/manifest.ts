@@ -71,6 +71,11 @@ export function validateManifest(
   const entryProblem = entryFormProblem(m.entry);
   if (entryProblem !== undefined)
     problems.push({ field: 'entry', rule: 'inside-plugin-dir', message: entryProblem });
+  for (const [i, glob] of (m.files ?? []).entries()) {
+    const problem = fileGlobProblem(glob);
+    if (problem !== undefined)
+      problems.push({ field: `files[${i}]`, rule: 'relative-glob', message: problem });
+  }
   if (m.protocol === 'go-plugin') {
     for (const field of ['proto', 'service', 'handshake'] as const) {
       if (m[field] === undefined)
@@ -93,6 +98,16 @@ function entryFormProblem(entry: string): string | undefined {
   }
   if (entry.split(/[\\/]/).includes('..')) return `must not contain "..", got "${entry}"`;
   if (entry.includes('\0')) return 'must not contain NUL bytes';
+  return undefined;
+}
+
+/** A `files` glob names paths inside the plugin directory: relative, '/'-separated, no '..', no negation. */
+function fileGlobProblem(glob: string): string | undefined {
+  if (glob.startsWith('/') || /^[A-Za-z]:[\\/]/.test(glob)) return `must be relative, got "${glob}"`;
+  if (glob.includes('\\')) return `must use "/" as separator, got "${glob}"`;
+  if (glob.startsWith('!')) return `must not be a negation, got "${glob}"`;
+  if (glob.split('/').includes('..')) return `must not contain "..", got "${glob}"`;
+  if (glob.includes('\0')) return 'must not contain NUL bytes';
   return undefined;
 }
 

@@ -49,10 +49,21 @@ export interface Diagnostic {
 export interface CheckedPlugin {
   /** `<name>@<version>`. */
   readonly id: string;
+  /**
+   * Where the code is read from. Given to a tier by the host, the version's directory in the host's
+   * content-addressed store (read-only, verified bytes); from discovery, the plugin's own folder.
+   */
   readonly dir: string;
   readonly manifest: Manifest;
   /** Absolute, resolved path of the manifest's entry; proven to be inside `dir`. */
   readonly entryPath: string;
+  /**
+   * sha256 of the version's file listing (artifact/contents.ts `digestOf`): its name in the store. Set by
+   * discovery and the host; absent when a CheckedPlugin is made by hand for a tier.
+   */
+  readonly digest?: string;
+  /** The plugin folder or packed file the version was read from (the operator's path). */
+  readonly source?: string;
   /**
    * The permissions this version runs with: the only ones a tier applies. Discovery sets the manifest's request;
    * the host replaces it with what the operator granted before a tier sees the plugin.

@@ -109,10 +109,19 @@ const versionCommon = {
     { requested: permissionsSchema, granted: permissionsSchema },
     { description: "What the manifest asks for and what the version runs with (the operator's grants)" },
   ),
+  digest: Type.String({
+    description:
+      "sha256 content address of the version's files: the read-only copy it runs from, whatever the folder becomes",
+  }),
 };
 
 /** A loaded version as `GET /v1/plugins/:plugin` reports it (the host's VersionStatus). */
-const versionStatus = Type.Object({ plugin: Type.String(), ...versionCommon, dir: Type.String() });
+const versionStatus = Type.Object({
+  plugin: Type.String(),
+  ...versionCommon,
+  dir: Type.String({ description: 'The plugin folder or packed file the version was read from' }),
+  artifact: Type.String({ description: "The version's read-only directory in the artifact store" }),
+});
 
 /** `GET /v1/plugins`. */
 export const pluginsReportSchema = Type.Object({

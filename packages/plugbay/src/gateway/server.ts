@@ -573,6 +573,8 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       undeclaredExports: v.undeclaredExports,
       // What the manifest asks for and what the operator granted (docs/grants.md).
       permissions: v.permissions,
+      // The content address of the bytes this version runs from (the host's artifact store).
+      digest: v.digest,
     });
   }
   const unattributed: Diagnostic[] = [];

@@ -1,33 +1,50 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { basename, join, posix, resolve } from 'node:path';
+import { digestOf, resolveInside, type VersionContents } from '../artifact/contents.js';
+import { isPackedFile } from '../artifact/pack.js';
+import { readVersion } from '../artifact/read.js';
 import { checkEngines } from '../core/engine.js';
-import type { ErrorCode } from '../core/errors.js';
+import { type ErrorCode, PlugbayError } from '../core/errors.js';
+import { manifestFileName } from '../core/file-set.js';
 import { validateManifest } from '../core/manifest.js';
 import type { CheckedPlugin, Diagnostic } from '../core/types.js';
 
-export const manifestFile = 'plugin.json';
+export const manifestFile = manifestFileName;
+
+/** A checked version with the bytes it was checked from: what the host verifies, stores and loads. */
+export interface Candidate {
+  plugin: CheckedPlugin;
+  contents: VersionContents;
+}
 
 export interface DiscoveryResult {
   plugins: CheckedPlugin[];
+  /** The same plugins with their contents, in the same order. */
+  candidates: Candidate[];
   /** Every problem found; plugins with an `error` diagnostic are not in `plugins`. */
   diagnostics: Diagnostic[];
 }
 
 /**
- * Scans `root`: each subfolder is one plugin (several versions of a plugin sit side by side, e.g. `greeter@1.0.0/`).
- * Nothing here runs plugin code. A broken plugin becomes diagnostics and is skipped; the rest are returned.
+ * Scans `root`: each subfolder and each packed file (`*.plugbay.tgz`) is one plugin version (several versions of a
+ * plugin sit side by side, e.g. `greeter@1.0.0/`). Each is read once into memory. Nothing here runs plugin code. A broken plugin becomes diagnostics and is skipped; the rest are returned.
  */
 export async function discover(root: string): Promise<DiscoveryResult> {
   const dir = resolve(root);
   let entries: string[];
   try {
     entries = (await readdir(dir, { withFileTypes: true }))
-      .filter((e) => (e.isDirectory() || e.isSymbolicLink()) && !e.name.startsWith('.'))
+      .filter(
+        (e) =>
+          !e.name.startsWith('.') &&
+          (e.isDirectory() || e.isSymbolicLink() || (e.isFile() && isPackedFile(e.name))),
+      )
       .map((e) => e.name)
       .sort();
   } catch (err) {
     return {
       plugins: [],
+      candidates: [],
       diagnostics: [
         diag('PLUGBAY_LOAD_FAILED', dir, `cannot read plugin directory: ${(err as Error).message}`),
       ],
@@ -35,19 +52,19 @@ export async function discover(root: string): Promise<DiscoveryResult> {
   }
   const results = await Promise.all(entries.map((name) => checkPluginDir(join(dir, name))));
   const diagnostics = results.flatMap((r) => r.diagnostics);
-  const byId = new Map<string, CheckedPlugin[]>(); // Map.groupBy is Node 21+
-  for (const { plugin } of results) {
-    if (plugin) byId.set(plugin.id, [...(byId.get(plugin.id) ?? []), plugin]);
+  const byId = new Map<string, Candidate[]>(); // Map.groupBy is Node 21+
+  for (const { plugin, contents } of results) {
+    if (plugin && contents) byId.set(plugin.id, [...(byId.get(plugin.id) ?? []), { plugin, contents }]);
   }
-  const plugins: CheckedPlugin[] = [];
+  const candidates: Candidate[] = [];
   for (const [id, copies] of byId) {
     if (copies.length === 1) {
-      plugins.push(copies[0]!);
+      candidates.push(copies[0]!);
       continue;
     }
     // Which copy is meant cannot be known: refuse all of them rather than let one silently win.
-    const dirs = copies.map((p) => p.dir);
-    for (const p of copies) {
+    const dirs = copies.map((c) => c.plugin.dir);
+    for (const { plugin: p } of copies) {
       diagnostics.push({
         ...diag(
           'PLUGBAY_DUPLICATE_PLUGIN',
@@ -60,26 +77,50 @@ export async function discover(root: string): Promise<DiscoveryResult> {
       });
     }
   }
-  return { plugins, diagnostics };
+  return { plugins: candidates.map((c) => c.plugin), candidates, diagnostics };
 }
 
-/** Reads and checks one plugin directory: manifest, entry path, engines and platform. Runs no plugin code. */
+/**
+ * Reads one plugin version (a folder or a packed file) once into memory and checks it: manifest, entry path,
+ * engines and platform, all from the bytes read. Runs no plugin code. The plugin's `dir` is the path given.
+ */
 export async function checkPluginDir(
   pluginDir: string,
-): Promise<{ plugin?: CheckedPlugin; diagnostics: Diagnostic[] }> {
+): Promise<{ plugin?: CheckedPlugin; contents?: VersionContents; diagnostics: Diagnostic[] }> {
   const dir = resolve(pluginDir);
-  const fail = (d: Diagnostic) => ({ diagnostics: [d] });
-  let text: string;
+  let contents: VersionContents;
   try {
-    text = await readFile(join(dir, manifestFile), 'utf8');
+    contents = await readVersion(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const message =
-      code === 'ENOENT'
-        ? `${manifestFile} is missing`
-        : `${manifestFile} cannot be read: ${(err as Error).message}`;
-    return fail({ ...diag('PLUGBAY_MANIFEST_INVALID', dir, message), field: manifestFile, rule: 'readable' });
+    const e = PlugbayError.from(err, 'PLUGBAY_ARTIFACT_INVALID');
+    const rule = typeof e.details?.rule === 'string' ? e.details.rule : 'readable';
+    const field = typeof e.details?.field === 'string' ? { field: e.details.field } : {};
+    return {
+      diagnostics: [
+        { ...diag(e.code, dir, e.message), ...field, rule, ...(e.details ? { details: e.details } : {}) },
+      ],
+    };
   }
+  const checked = checkContents(contents);
+  return checked.plugin === undefined ? checked : { ...checked, contents };
+}
+
+/** Checks a version's contents: manifest (parsed from its bytes), entry, engines and platform. */
+export function checkContents(contents: VersionContents): {
+  plugin?: CheckedPlugin;
+  diagnostics: Diagnostic[];
+} {
+  const dir = contents.source;
+  const fail = (d: Diagnostic) => ({ diagnostics: [d] });
+  const manifestBytes = contents.files.get(manifestFile);
+  if (manifestBytes === undefined || 'symlink' in manifestBytes) {
+    return fail({
+      ...diag('PLUGBAY_MANIFEST_INVALID', dir, `${manifestFile} is missing`),
+      field: manifestFile,
+      rule: 'readable',
+    });
+  }
+  const text = manifestBytes.bytes.toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -103,7 +144,7 @@ export async function checkPluginDir(
   const source = { plugin: manifest.name, version: manifest.version };
   const diagnostics: Diagnostic[] = [];
 
-  const entry = await resolveEntry(dir, manifest.entry);
+  const entry = resolveEntry(contents, manifest.entry);
   if ('problem' in entry) {
     diagnostics.push({
       ...diag('PLUGBAY_MANIFEST_INVALID', dir, `entry: ${entry.problem}`),
@@ -124,8 +165,13 @@ export async function checkPluginDir(
   if (diagnostics.length > 0) return { diagnostics };
 
   const warnings: Diagnostic[] = [];
-  const folder = dir.slice(dir.lastIndexOf(sep) + 1);
-  if (folder.includes('@') && !folder.startsWith('@') && folder !== `${manifest.name}@${manifest.version}`) {
+  const folder = basename(dir);
+  if (
+    contents.kind === 'folder' &&
+    folder.includes('@') &&
+    !folder.startsWith('@') &&
+    folder !== `${manifest.name}@${manifest.version}`
+  ) {
     warnings.push({
       ...diag(
         'PLUGBAY_MANIFEST_INVALID',
@@ -141,41 +187,29 @@ export async function checkPluginDir(
     id: `${manifest.name}@${manifest.version}`,
     dir,
     manifest,
-    entryPath: (entry as { path: string }).path,
+    entryPath: join(dir, (entry as { path: string }).path),
+    digest: digestOf(contents),
+    source: dir,
     permissions: manifest.permissions ?? {},
     warnings,
   };
   return { plugin, diagnostics: warnings };
 }
 
-/** Resolves the entry on disk and proves it stays inside the plugin directory, symlinks included. */
-async function resolveEntry(
-  dir: string,
+/** Resolves the entry in the version's files (symlinks followed inside the version only). */
+function resolveEntry(
+  contents: VersionContents,
   entry: string,
-): Promise<{ path: string } | { problem: string; rule: string }> {
-  let realDir: string;
-  let realEntry: string;
-  try {
-    realDir = await realpath(dir);
-    realEntry = await realpath(join(dir, entry));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { problem: `file ${entry} does not exist`, rule: 'exists' };
-    return { problem: `cannot resolve ${entry}: ${(err as Error).message}`, rule: 'readable' };
-  }
-  const rel = relative(realDir, realEntry);
-  if (rel === '' || rel.startsWith('..') || resolve(realDir, rel) !== realEntry) {
-    return {
-      problem: `${entry} resolves to ${realEntry}, outside the plugin directory`,
-      rule: 'inside-plugin-dir',
-    };
-  }
-  try {
-    if (!(await stat(realEntry)).isFile()) return { problem: `${entry} is not a file`, rule: 'file' };
-  } catch (err) {
-    return { problem: `cannot stat ${entry}: ${(err as Error).message}`, rule: 'readable' };
-  }
-  return { path: realEntry };
+): { path: string } | { problem: string; rule: string } {
+  const path = resolveInside(contents, entry);
+  if (path !== undefined) return { path };
+  const normal = posix.normalize(entry);
+  const linked = normal.split('/').some((_, i, parts) => {
+    const f = contents.files.get(parts.slice(0, i + 1).join('/'));
+    return f !== undefined && 'symlink' in f;
+  });
+  if (linked) return { problem: `${entry} resolves outside the plugin directory`, rule: 'inside-plugin-dir' };
+  return { problem: `file ${entry} does not exist`, rule: 'exists' };
 }
 
 function diag(code: ErrorCode, dir: string, message: string): Diagnostic {

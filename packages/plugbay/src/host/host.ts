@@ -1,3 +1,4 @@
+import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   context as otelContext,
@@ -11,6 +12,8 @@ import type { Ajv } from 'ajv';
 import { type Logger, pino } from 'pino';
 import { Registry } from 'prom-client';
 import semver from 'semver';
+import { fileEntries } from '../artifact/contents.js';
+import { type ArtifactStore, openArtifactStore } from '../artifact/store.js';
 import { checkDeclaredContracts } from '../contract/implements.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
@@ -38,7 +41,7 @@ import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, decide, type PolicyTrustLevel, type TrustPolicy } from '../trust/policy.js';
 import { Call, cancelled } from './call.js';
 import { defaultTiers } from './default-tiers.js';
-import { checkPluginDir, discover } from './discover.js';
+import { type Candidate, checkPluginDir, discover } from './discover.js';
 import { type FunctionEntry, LoadedVersion } from './loaded.js';
 import { selectionError } from './router/errors.js';
 import {
@@ -71,10 +74,20 @@ import type {
 type Settings = Required<
   Omit<
     HostOptions,
-    'tiers' | 'logger' | 'config' | 'store' | 'circuit' | 'trust' | 'registry' | 'logLevels' | 'grants'
+    | 'tiers'
+    | 'logger'
+    | 'config'
+    | 'store'
+    | 'circuit'
+    | 'trust'
+    | 'registry'
+    | 'logLevels'
+    | 'grants'
+    | 'artifactsDir'
   >
 > & {
   grants: GrantRule[];
+  artifactsDir: string | undefined;
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   tiers: Partial<Record<TierKind, Tier>>;
   logger: Logger;
@@ -114,6 +127,7 @@ function normalise(o: HostOptions): Settings {
     drainTimeoutMs: ms('drainTimeoutMs', o.drainTimeoutMs, 10_000),
     config: o.config ?? {},
     store: o.store,
+    artifactsDir: pathOption('artifactsDir', o.artifactsDir),
     trust: trustOptions(o.trust),
     grants: o.grants === undefined ? [] : checkGrants({ grants: o.grants }),
     contracts: o.contracts ?? [],
@@ -127,6 +141,17 @@ function normalise(o: HostOptions): Settings {
     tracing: oneOf('tracing', o.tracing, ['auto', 'off'] as const, 'auto'),
     logLevels: logLevelsOption(o.logLevels),
   };
+}
+
+function pathOption(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || (typeof value === 'string' && value !== '')) return value;
+  throw new PlugbayError(
+    'PLUGBAY_INVALID_ARGUMENT',
+    `options.${name} must be a non-empty path, got ${String(value)}`,
+    {
+      details: { option: name },
+    },
+  );
 }
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
@@ -189,6 +214,8 @@ interface ActiveRoute {
 }
 
 const noOptions: CallOptions = Object.freeze({});
+/** Marks an error load() throws without recording a diagnostic. */
+const unrecorded = Symbol('unrecorded');
 
 function trustOptions(trust: HostOptions['trust']): Settings['trust'] {
   const { keyring, ...policy } = trust ?? {};
@@ -238,10 +265,12 @@ class Host implements PluginHost {
   readonly #store: StateStore;
   readonly #ownsStore: boolean;
   readonly #routes = new Map<string, ActiveRoute>();
-  /** Every plugin version checked so far, by id: what activate() and rollback() can load again. */
-  readonly #known = new Map<string, CheckedPlugin>();
+  /** Every plugin version checked so far, by id, with the bytes checked: what activate() and rollback() load. */
+  readonly #known = new Map<string, Candidate>();
   /** Versions refused for want of a grant, by id: grant() loads them again. */
-  readonly #refused = new Map<string, CheckedPlugin>();
+  readonly #refused = new Map<string, Candidate>();
+  /** The content-addressed store every version runs from; opened at the first load. */
+  #artifacts: Promise<ArtifactStore> | undefined;
   /** Admin changes to one plugin run one at a time. */
   readonly #locks = new Map<string, Promise<unknown>>();
   #closing: Promise<void> | undefined;
@@ -336,9 +365,9 @@ class Host implements PluginHost {
 
   async loadDirectory(dir: string): Promise<LoadReport> {
     const found = await discover(dir);
-    for (const p of found.plugins) this.#known.set(p.id, p);
+    for (const c of found.candidates) this.#known.set(c.plugin.id, c);
     const diagnostics = [...found.diagnostics];
-    const results = await Promise.allSettled(found.plugins.map((p) => this.#load(p)));
+    const results = await Promise.allSettled(found.candidates.map((c) => this.#load(c)));
     const loaded: VersionStatus[] = [];
     results.forEach((r, i) => {
       if (r.status === 'fulfilled') loaded.push(r.value);
@@ -358,7 +387,7 @@ class Host implements PluginHost {
   async load(dir: string): Promise<VersionStatus> {
     const checked = await checkPluginDir(dir);
     const errors = checked.diagnostics.filter((d) => d.severity === 'error');
-    if (checked.plugin === undefined || errors.length > 0) {
+    if (checked.plugin === undefined || checked.contents === undefined || errors.length > 0) {
       this.#record(errors);
       const first = errors[0]!;
       throw new PlugbayError(first.code, first.message, {
@@ -367,16 +396,64 @@ class Host implements PluginHost {
         ...(first.version === undefined ? {} : { version: first.version }),
       });
     }
-    this.#known.set(checked.plugin.id, checked.plugin);
+    const candidate = { plugin: checked.plugin, contents: checked.contents };
     try {
-      return await this.#load(checked.plugin);
+      await this.#refuseChangedCopy(candidate);
+      this.#known.set(candidate.plugin.id, candidate);
+      return await this.#load(candidate);
     } catch (err) {
-      this.#record([loadDiagnostic(checked.plugin, err)]);
+      if (!(err as { [unrecorded]?: boolean })[unrecorded])
+        this.#record([loadDiagnostic(checked.plugin, err)]);
       throw err;
     }
   }
 
-  async #load(plugin: CheckedPlugin): Promise<VersionStatus> {
+  /**
+   * Versions are immutable: other bytes under the id of a loaded version are a new candidate, verified from
+   * scratch to say what it is, reported as `modified`, and never loaded over the running one.
+   */
+  async #refuseChangedCopy({ plugin, contents }: Candidate): Promise<void> {
+    const running = this.#plugins.get(plugin.manifest.name)?.versions.get(plugin.manifest.version);
+    if (running === undefined) return;
+    if (running.plugin.digest === plugin.digest) {
+      // The very bytes that run (a folder changed back): nothing to report, and nothing to load either.
+      this.#diagnostics.delete(plugin.dir);
+      throw Object.assign(
+        new PlugbayError('PLUGBAY_DUPLICATE_PLUGIN', `${plugin.id} is already loaded`, {
+          plugin: plugin.manifest.name,
+          version: plugin.manifest.version,
+          details: { dir: plugin.dir, digest: plugin.digest },
+        }),
+        { [unrecorded]: true },
+      );
+    }
+    const { policy, keyring } = this.#s.trust;
+    const gate = await trustGate({
+      signature: contents.signature,
+      files: fileEntries(contents),
+      manifest: plugin.manifest,
+      tier: running.instance.tier,
+      policy,
+      ...(keyring ? { keyring } : {}),
+    });
+    throw new PlugbayError(
+      'PLUGBAY_DUPLICATE_PLUGIN',
+      `${plugin.id} in ${plugin.dir} changed after it was loaded (now ${plugin.digest}, running ${running.plugin.digest}); versions are immutable: it keeps running the stored bytes and the change is not loaded`,
+      {
+        plugin: plugin.manifest.name,
+        version: plugin.manifest.version,
+        details: {
+          rule: 'modified',
+          digest: plugin.digest,
+          running: running.plugin.digest,
+          signature: gate.verification?.status ?? 'off',
+        },
+      },
+    );
+  }
+
+  async #load(candidate: Candidate): Promise<VersionStatus> {
+    const { plugin, contents } = candidate;
     const { name, version } = plugin.manifest;
     const source = { plugin: name, version };
     if (this.#closing) throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed', source);
@@ -398,8 +475,10 @@ class Host implements PluginHost {
       // The host's own choice, and this host was built without that tier: use one it has for this runtime.
       kind = tiersFor[plugin.manifest.runtime].find((k) => this.#s.tiers[k] !== undefined) ?? kind;
     }
+    // Verified: the bytes read once, the same that are stored below and run from the store.
     const gate = await trustGate({
-      dir: plugin.dir,
+      signature: contents.signature,
+      files: fileEntries(contents),
       manifest: plugin.manifest,
       tier: kind,
       policy,
@@ -433,7 +512,6 @@ class Host implements PluginHost {
         },
       );
     }
-    const granted = this.#granted(plugin, gate.decision.trustLevel);
     const trust: VersionStatus['trust'] = {
       status: gate.verification?.status ?? 'off',
       level: gate.decision.trustLevel,
@@ -455,6 +533,14 @@ class Host implements PluginHost {
     const cells = this.#metrics?.version(name, version, kind, Object.keys(plugin.manifest.functions));
     const functions = compileFunctions(ajv, plugin, cells?.fns);
     this.#loading.add(plugin.id);
+    let stored: CheckedPlugin;
+    try {
+      // Granted against the stored copy: relative paths in permissions resolve inside it, as the tier will.
+      stored = this.#granted(await this.#putArtifact(plugin, contents), gate.decision.trustLevel, candidate);
+    } catch (err) {
+      this.#loading.delete(plugin.id);
+      throw err;
+    }
     const controller = new AbortController();
     const timer = setTimeout(
       () =>
@@ -474,7 +560,7 @@ class Host implements PluginHost {
         level === undefined ? {} : { level },
       );
       const sink = pluginSink(log);
-      const loading = tier.load(granted, { log: sink, signal: controller.signal });
+      const loading = tier.load(stored, { log: sink, signal: controller.signal });
       // If loading overruns, the instance may still arrive later: release it then.
       loading.then(
         (late) => controller.signal.aborted && void late.destroy(),
@@ -524,7 +610,7 @@ class Host implements PluginHost {
             });
       }
       sink.bindInstance(instance.id);
-      const loaded = new LoadedVersion(granted, instance, functions, trust, audit.undeclared);
+      const loaded = new LoadedVersion(stored, instance, functions, trust, audit.undeclared);
       loaded.metrics = cells;
       const instanceLog = log.child({ instance: instance.id });
       const about = { plugin: name, version, tier: kind, instance: instance.id };
@@ -554,7 +640,12 @@ class Host implements PluginHost {
       }
       entry.add(loaded);
       this.#diagnostics.delete(plugin.dir);
-      instanceLog.info({ dir: plugin.dir }, `loaded ${plugin.id} in the ${kind} tier`);
+      // Reloads (activate after an unload) read the stored copy again, never the folder.
+      this.#known.set(plugin.id, { plugin, contents });
+      instanceLog.info(
+        { dir: plugin.dir, digest: stored.digest, artifact: stored.dir },
+        `loaded ${plugin.id} in the ${kind} tier from ${stored.dir}`,
+      );
       if (channels.start.hasSubscribers) channels.start.publish(about);
       if (channels.load.hasSubscribers) channels.load.publish({ ...about, dir: plugin.dir });
       return status(loaded);
@@ -571,10 +662,10 @@ class Host implements PluginHost {
    * the manifest asks for. A request that is not granted refuses the load (PLUGBAY_PERMISSION_DENIED), so nothing
    * runs quietly without a capability it expects; grant() loads the version again.
    */
-  #granted(plugin: CheckedPlugin, level: PolicyTrustLevel): CheckedPlugin {
+  #granted(plugin: CheckedPlugin, level: PolicyTrustLevel, candidate: Candidate): CheckedPlugin {
     const decision = this.#decideGrants(plugin, level);
     if (decision.denied.length > 0) {
-      this.#refused.set(plugin.id, plugin);
+      this.#refused.set(plugin.id, candidate);
       throw permissionDenied(plugin.manifest, level, decision.denied);
     }
     this.#refused.delete(plugin.id);
@@ -589,6 +680,19 @@ class Host implements PluginHost {
       ...this.#store.grants(name).map((g) => g.capability),
     ];
     return decideGrants({ permissions: plugin.permissions, dir: plugin.dir, level, capabilities });
+  }
+
+  /** Writes the version's bytes into the store; the plugin the tiers get points there. */
+  async #putArtifact(plugin: CheckedPlugin, contents: Candidate['contents']): Promise<CheckedPlugin> {
+    this.#artifacts ??= openArtifactStore(this.#s.artifactsDir);
+    const { digest, dir } = await (await this.#artifacts).put(contents);
+    return {
+      ...plugin,
+      dir,
+      entryPath: join(dir, relative(plugin.dir, plugin.entryPath)),
+      digest,
+      source: plugin.source ?? plugin.dir,
+    };
   }
 
   #record(diagnostics: Diagnostic[]): void {
@@ -1024,15 +1128,15 @@ class Host implements PluginHost {
       });
       this.#log.info({ plugin: name, capability: granted }, `granted ${granted} to ${name}`);
       const result: GrantResult = { plugin: name, capability: granted, loaded: [], refused: [] };
-      for (const p of [...this.#refused.values()].filter((p) => p.manifest.name === name)) {
+      for (const p of [...this.#refused.values()].filter((p) => p.plugin.manifest.name === name)) {
         // Tried once per grant: a load that fails for another reason (its folder is gone) is not retried forever.
-        this.#refused.delete(p.id);
+        this.#refused.delete(p.plugin.id);
         try {
           result.loaded.push(await this.#load(p));
         } catch (err) {
           const e = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
-          this.#record([loadDiagnostic(p, e)]);
-          result.refused.push({ version: p.manifest.version, code: e.code, message: e.message });
+          this.#record([loadDiagnostic(p.plugin, e)]);
+          result.refused.push({ version: p.plugin.manifest.version, code: e.code, message: e.message });
         }
       }
       return result;
@@ -1062,7 +1166,8 @@ class Host implements PluginHost {
         const decision = this.#decideGrants(requested, v.trust.level);
         if (decision.denied.length === 0) continue;
         await this.#unload(v, this.#s.drainTimeoutMs);
-        this.#refused.set(requested.id, requested);
+        const known = this.#known.get(requested.id);
+        if (known !== undefined) this.#refused.set(requested.id, known);
         const refusal = permissionDenied(requested.manifest, v.trust.level, decision.denied);
         this.#record([loadDiagnostic(requested, refusal)]);
         this.#log.warn({ plugin: name, version: v.version }, `${requested.id} unloaded: ${refusal.message}`);
@@ -1299,6 +1404,7 @@ class Host implements PluginHost {
       await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
       this.#deadlines.clear();
       if (this.#ownsStore) this.#store.close();
+      await this.#artifacts?.then((a) => a.close()).catch(() => {});
     })();
     return this.#closing;
   }
@@ -1311,6 +1417,7 @@ class Host implements PluginHost {
     await Promise.allSettled(Object.values(this.#s.tiers).map((t) => t.close?.()));
     this.#deadlines.clear();
     if (this.#ownsStore) this.#store.close();
+    await this.#artifacts?.then((a) => a.close()).catch(() => {});
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -1385,7 +1492,9 @@ function status(v: LoadedVersion): VersionStatus {
     tier: v.instance.tier,
     state: v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state,
     circuit: v.circuitOpen ? 'open' : 'closed',
-    dir: v.plugin.dir,
+    dir: v.plugin.source ?? v.plugin.dir,
+    digest: v.plugin.digest ?? '',
+    artifact: v.plugin.dir,
     functions: [...v.functions.keys()],
     inflight: v.inflight,
     warnings: [...v.plugin.warnings],

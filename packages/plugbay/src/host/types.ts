@@ -35,6 +35,11 @@ export interface HostOptions {
   /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
   store?: StateStore;
   /**
+   * The content-addressed store every version runs from (`<artifactsDir>/<digest>/`, read-only). Default: a temp
+   * dir of this host, removed at close; `plugbay serve` uses `artifacts/` beside its state file.
+   */
+  artifactsDir?: string;
+  /**
    * Signature policy and keyring (trust/). Default for the library: `signatures: 'off'` (every tier allowed);
    * the gateway defaults to `required` (`--dev`: `warn`).
    */
@@ -145,7 +150,12 @@ export interface VersionStatus {
   state: InstanceState;
   /** `open`: recent calls failed; the router skips this version until the cool-down passes. */
   circuit: 'open' | 'closed';
+  /** The plugin folder or packed file the version was read from. */
   dir: string;
+  /** sha256 content address of the version's files: what runs, whatever happens to `dir` afterwards. */
+  digest: string;
+  /** The version's read-only directory in the host's artifact store, which every load and restart runs from. */
+  artifact: string;
   functions: string[];
   inflight: number;
   warnings: Diagnostic[];
@@ -199,9 +209,16 @@ export type PluginClient<P> =
     : Record<string, (input: unknown, options?: CallOptions) => Promise<unknown>>;
 
 export interface PluginHost extends AsyncDisposable {
-  /** Discovers, checks, loads and starts every plugin below `dir`; broken plugins are reported and skipped. */
+  /**
+   * Discovers, checks, loads and starts every plugin below `dir` (folders and `*.plugbay.tgz` files); broken
+   * plugins are reported and skipped.
+   */
   loadDirectory(dir: string): Promise<LoadReport>;
-  /** Checks, loads and starts the plugin in `dir`. Throws a PlugbayError when it cannot. */
+  /**
+   * Reads the plugin folder or packed file `dir` once, checks and verifies those bytes, stores them and runs them
+   * from the store. Throws a PlugbayError when it cannot; other bytes under the id of a loaded version are refused
+   * (PLUGBAY_DUPLICATE_PLUGIN, `details.rule: 'modified'`, reported in diagnostics()).
+   */
   load(dir: string): Promise<VersionStatus>;
   /** Calls `fn` of plugin `name`, routed to one version, with schemas and deadline enforced. */
   call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T>;

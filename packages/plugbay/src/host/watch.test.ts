@@ -253,3 +253,24 @@ test('fs.watch triggers a scan: a version dropped in is loaded without calling s
     ['1.0.0', '1.1.0'],
   );
 });
+
+test('node_modules and .git are not watched: a version whose node_modules keeps changing settles, loads, and stays', async (t) => {
+  const { root, watcher, advance, loaded, host } = await setup(t, ['1.0.0']);
+  const dir = await writeSvc(root, '1.1.0');
+  const churn = async (i: number) => {
+    await mkdir(join(dir, 'node_modules', 'dep'), { recursive: true });
+    await writeFile(join(dir, 'node_modules', 'dep', `f${i}.js`), `${i}`);
+    await mkdir(join(dir, '.git'), { recursive: true });
+    await writeFile(join(dir, '.git', 'index'), `${i}`);
+  };
+  await churn(0);
+  assert.deepEqual((await watcher.scan()).pending, [dir]);
+  advance(settleMs);
+  await churn(1);
+  assert.deepEqual((await watcher.scan()).loaded, ['svc@1.1.0']);
+  assert.deepEqual(loaded(), ['1.0.0', '1.1.0']);
+  await churn(2);
+  advance(settleMs);
+  await watcher.scan();
+  assert.deepEqual(host.diagnostics(), [], 'a node_modules change is no change of the version');
+});

@@ -4,13 +4,16 @@
  * are unreliable: coalesced, missing for nested writes, platform-dependent), a periodic rescan catches the rest,
  * and scan() can be driven directly (tests).
  *
- * A directory is loaded only once it has settled: its plugin.json parses and the fingerprint of its files
- * (names, sizes, mtimes) is the same in two scans at least `settleMs` apart — a half-copied directory waits.
+ * A directory (or packed `*.plugbay.tgz` file) is loaded only once it has settled: the fingerprint of its files
+ * (names, sizes, mtimes; node_modules/ and .git/ not walked) is the same in two scans at least `settleMs` apart —
+ * a half-copied directory waits. A loaded version whose folder changes keeps running its stored bytes; once the
+ * change settles it is checked as a new candidate and reported (`modified`), never loaded over the running one.
  */
 import { type Dirent, type FSWatcher, watch } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { isPackedFile } from '../artifact/pack.js';
 import { PlugbayError } from '../core/errors.js';
 import type { AuditInput } from '../store/types.js';
 import { checkPluginDir } from './discover.js';
@@ -64,6 +67,8 @@ export interface ScanReport {
   pending: string[];
   /** Settled directories that could not be checked or loaded (retried when their files change). */
   failed: string[];
+  /** Folders of loaded versions whose files changed: a new candidate, refused and reported, not loaded. */
+  modified: string[];
 }
 
 export interface DirectoryWatcher {
@@ -81,7 +86,7 @@ export interface DirectoryWatcher {
 /**
  * `pending`: new or changed, waiting to settle; `loaded`: its version is in the host; `failed`: settled but
  * refused (check or load failed), retried when it changes; `changed`: loaded, then its files changed — versions
- * are immutable, so this is reported once and not reloaded.
+ * are immutable, so once settled the change is checked and reported once (host diagnostics) and not loaded.
  */
 type DirState = 'pending' | 'loaded' | 'failed' | 'changed';
 
@@ -92,6 +97,8 @@ interface Tracked {
   state: DirState;
   plugin?: string;
   version?: string;
+  /** `changed`: the change was checked and reported (again only after the files change once more). */
+  reported?: boolean;
 }
 
 export function createWatcher(options: WatcherOptions): DirectoryWatcher {
@@ -221,7 +228,7 @@ class Watcher implements DirectoryWatcher {
   }
 
   async #scan(): Promise<ScanReport> {
-    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [] };
+    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [], modified: [] };
     const listing = await this.#listing();
     const now = this.#s.now();
     // A refused version may have been loaded since (plugbay grant loads those refused for want of a grant).
@@ -245,18 +252,22 @@ class Watcher implements DirectoryWatcher {
       } else if (tracked.fingerprint !== fingerprint) {
         tracked.fingerprint = fingerprint;
         tracked.since = now;
+        tracked.reported = false;
         if (tracked.state === 'loaded') {
           tracked.state = 'changed';
           this.#s.logger?.warn(
             { dir, plugin: tracked.plugin, version: tracked.version },
-            `watcher: files of the loaded ${tracked.plugin}@${tracked.version} changed; versions are immutable, so it is not reloaded (remove it and add a new version)`,
+            `watcher: files of the loaded ${tracked.plugin}@${tracked.version} changed; it keeps running its stored bytes (versions are immutable: remove it and add a new version)`,
           );
         } else if (tracked.state === 'failed') {
           tracked.state = 'pending';
         }
       }
+      const settled = fingerprint !== unreadable && now - tracked.since >= this.#s.settleMs;
+      if (tracked.state === 'changed' && !tracked.reported && settled)
+        await this.#recheck(dir, tracked, report);
       if (tracked.state !== 'pending') continue;
-      if (fingerprint === unreadable || now - tracked.since < this.#s.settleMs) {
+      if (!settled) {
         report.pending.push(dir);
         continue;
       }
@@ -303,6 +314,27 @@ class Watcher implements DirectoryWatcher {
       tracked.state = 'failed';
       report.failed.push(dir);
       logger?.error({ dir, err, plugin: name, version }, `watcher: ${id} was not loaded or rolled out`);
+    }
+  }
+
+  /** A loaded version's folder changed and settled: the host checks it as a new candidate and reports it. */
+  async #recheck(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
+    tracked.reported = true;
+    try {
+      await this.#s.host.load(dir);
+    } catch (err) {
+      const e = PlugbayError.from(err);
+      if (e.details?.rule !== 'modified') return; // the same bytes again, or not a plugin any more
+      report.modified.push(dir);
+      this.#record({
+        actor: 'watcher',
+        action: 'modified',
+        plugin: tracked.plugin ?? '',
+        version: tracked.version,
+        reason: e.message,
+        details: { dir, ...e.details },
+      });
+      this.#s.logger?.warn({ dir, err: e }, `watcher: ${e.message}`);
     }
   }
 
@@ -394,7 +426,8 @@ class Watcher implements DirectoryWatcher {
       return new Map([...this.#dirs].map(([dir, t]) => [dir, t.fingerprint]));
     }
     for (const e of entries) {
-      if (e.name.startsWith('.') || !(e.isDirectory() || e.isSymbolicLink())) continue;
+      const packed = e.isFile() && isPackedFile(e.name);
+      if (e.name.startsWith('.') || !(e.isDirectory() || e.isSymbolicLink() || packed)) continue;
       const dir = join(this.#s.dir, e.name);
       out.set(dir, await fingerprint(dir));
     }
@@ -406,6 +439,9 @@ const unreadable = 'unreadable';
 /** Beyond this many entries a directory is not a plugin anyone copies in by hand; the rest is not fingerprinted. */
 const maxEntries = 10_000;
 
+/** Never walked: no plugin version is made of them, and a node_modules of thousands of files cost a core. */
+const unwatched = new Set(['node_modules', '.git']);
+
 /** Names, types, sizes and mtimes of every file below `dir` (symlinks not followed), as one string. */
 async function fingerprint(dir: string): Promise<string> {
   const parts: string[] = [];
@@ -414,6 +450,7 @@ async function fingerprint(dir: string): Promise<string> {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (parts.length >= maxEntries) return;
+      if (unwatched.has(e.name)) continue;
       const full = join(path, e.name);
       const s = await lstat(full);
       const name = `${rel}${e.name}`;
@@ -426,6 +463,8 @@ async function fingerprint(dir: string): Promise<string> {
     }
   };
   try {
+    const s = await lstat(dir);
+    if (s.isFile()) return `${s.size}:${s.mtimeMs}`; // a packed file
     await walk(dir, '');
   } catch {
     // Vanished or unreadable mid-walk: still changing, so not settled.

@@ -94,7 +94,7 @@ export async function conformance(dir: string, options: ConformanceOptions = {})
   const tier = options.tier;
   const stopTimeoutMs = options.stopTimeoutMs ?? 2_000;
   const runsInline = tier === 'inline';
-  const tracker = runsInline ? trackTimers(root) : undefined;
+  const tracker = runsInline ? trackTimers(root, plugin.digest) : undefined;
   try {
     await runLifecycle(plugin, root, options, stopTimeoutMs, add);
     if (tracker) leakCheck(tracker, add);
@@ -246,7 +246,7 @@ async function inlineLeakCheck(
   stopTimeoutMs: number,
   add: Add,
 ) {
-  const tracker = trackTimers(root);
+  const tracker = trackTimers(root, plugin.digest);
   try {
     const { checks } = await conformanceInline(plugin, root, options, stopTimeoutMs);
     if (!checks) {

@@ -23,8 +23,10 @@ export function fixFor(
     }
     case 'PLUGBAY_START_FAILED':
       return context.details?.stderrTail !== undefined
-        ? 'The plugin process exited before it was ready: read its stderr above. Node plugins in the process tier run under the Node permission model and may read only their own directory: bundle them (`plugbay build`) instead of importing from node_modules outside it.'
+        ? "The plugin process exited before it was ready: read its stderr above. Node plugins in the process tier run under the Node permission model and may read only their own files: bundle them (`plugbay build`) instead of importing from node_modules outside it (the host runs a copy of the plugin's declared files only)."
         : 'Make start() succeed (and finish before the start timeout): check its config and what it connects to.';
+    case 'PLUGBAY_ARTIFACT_INVALID':
+      return 'Ship regular files only: replace symlinks by the files they point to, remove FIFOs and devices, and make every file of the plugin readable; repack a packed file with `plugbay pack`.';
     case 'PLUGBAY_LOAD_FAILED':
       return 'Make the entry importable and export every function plugin.json declares (rebuild: `plugbay build`); the host must have the tier the runtime needs.';
     case 'PLUGBAY_INVALID_INPUT':

@@ -22,9 +22,13 @@ export interface LeakTracker {
  * (which share the host's event loop, so a forgotten setInterval outlives the plugin and keeps the process alive).
  * A timer counts as pending until Node destroys it (fired once, or cleared).
  */
-export function trackTimers(dir: string): LeakTracker {
+export function trackTimers(dir: string, digest?: string): LeakTracker {
   const base = dir.endsWith(sep) ? dir.slice(0, -1) : dir;
   const prefixes = [base + sep, `${pathToFileURL(base).href}/`];
+  // The host runs the plugin from its artifact store (`<store>/<digest>/`): its frames count as the plugin's, and
+  // are reported under the plugin's own folder.
+  const stored = digest === undefined ? undefined : new RegExp(`(file://)?[^\\s(]*/${digest}/`);
+  if (digest !== undefined) prefixes.push(`/${digest}/`);
   const live = new Map<number, { resource: object; leak: LeakedTimer }>();
   const hook = createHook({
     init(asyncId, type, _trigger, resource) {
@@ -35,7 +39,11 @@ export function trackTimers(dir: string): LeakTracker {
       Error.stackTraceLimit = limit;
       const frame = stack.split('\n').find((line) => prefixes.some((p) => line.includes(p)));
       if (frame === undefined) return;
-      live.set(asyncId, { resource, leak: { kind: type, createdAt: frame.trim().replace(/^at /, '') } });
+      const createdAt = frame
+        .trim()
+        .replace(/^at /, '')
+        .replace(stored ?? /$^/, base + sep);
+      live.set(asyncId, { resource, leak: { kind: type, createdAt } });
     },
     destroy(asyncId) {
       live.delete(asyncId);

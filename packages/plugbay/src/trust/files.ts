@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { type FileHandle, open, readdir, readlink } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type FileSet, fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
 
-/** The name of the signature file at the root of a plugin directory; never part of what it signs. */
-export const signatureFileName = 'plugin.sig.json';
+export { signatureFileName };
 
 /** One entry of a plugin directory as the signature records it. Paths use '/' and are relative to the plugin dir. */
 export type FileEntry = RegularFileEntry | SymlinkEntry;
@@ -29,6 +29,8 @@ export interface WalkProblem {
 export interface ListOptions {
   /** Files hashed at once. Default 8: enough to keep the libuv pool busy while the main thread hashes. */
   concurrency?: number;
+  /** Which files belong to the plugin. Default: the rule of the directory's plugin.json (core/file-set.ts). */
+  fileSet?: FileSet;
 }
 
 // O_NOFOLLOW: a file swapped for a symlink between readdir and open is refused, not followed.
@@ -37,8 +39,9 @@ const openFlags = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.
 const chunkSize = 1024 * 1024;
 
 /**
- * Lists every file of a plugin directory with its sha256 (symlinks with their target), sorted by path, the root
- * signature file excluded. Files are streamed through the hash in 1 MiB chunks with bounded parallelism.
+ * Lists every file of a plugin directory's file set (what pack packs) with its sha256 (symlinks with their
+ * target), sorted by path; the signature file is never in it. Directories nothing of the set can be in (e.g.
+ * node_modules/) are not walked. Files are streamed through the hash in 1 MiB chunks with bounded parallelism.
  * Never throws for what it finds on disk: anything it cannot record becomes a problem.
  */
 export async function listPluginFiles(
@@ -46,6 +49,7 @@ export async function listPluginFiles(
   options: ListOptions = {},
 ): Promise<{ files: FileEntry[]; problems: WalkProblem[] }> {
   const concurrency = options.concurrency ?? 8;
+  const fileSet = options.fileSet ?? fileSetOf(await readManifestFields(dir));
   const files: FileEntry[] = [];
   const problems: WalkProblem[] = [];
   const toHash: string[] = [];
@@ -61,7 +65,7 @@ export async function listPluginFiles(
     }
     for (const entry of entries) {
       const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-      if (path === signatureFileName) continue;
+      if (entry.isDirectory() ? !fileSet.mayContain(path) : !fileSet.includes(path)) continue;
       if (entry.isSymbolicLink()) {
         try {
           files.push({ path, symlink: await readlink(join(dir, path)) });
@@ -128,6 +132,16 @@ async function hashFile(
     return { problem: { reason, message: (err as Error).message } };
   } finally {
     await handle?.close().catch(() => {});
+  }
+}
+
+/** The manifest's fields the file set depends on; undefined when plugin.json cannot be read (default rule). */
+export async function readManifestFields(dir: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const raw: unknown = JSON.parse(await readFile(join(dir, manifestFileName), 'utf8'));
+    return typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

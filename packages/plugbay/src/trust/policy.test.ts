@@ -184,8 +184,12 @@ describe('trustGate (verify + decide, as the host calls it)', () => {
     await writePlugin(dir.path);
     await signPlugin(dir.path, { privateKey: communityKey.privateKey });
     const manifest = { name: 'greeter', version: '1.0.0' };
+    const { fileEntries } = await import('../artifact/contents.js');
+    const { readFolder } = await import('../artifact/read.js');
+    const read = await readFolder(dir.path);
+    const version = { signature: read.signature, files: fileEntries(read) };
     const refused = await trustGate({
-      dir: dir.path,
+      ...version,
       manifest,
       tier: 'inline',
       policy: createTrustPolicy(),
@@ -194,7 +198,7 @@ describe('trustGate (verify + decide, as the host calls it)', () => {
     assert.equal(refused.verification?.status, 'valid');
     assert.ok(!refused.decision.allowed && refused.decision.error.code === 'PLUGBAY_TIER_NOT_ALLOWED');
     const confined = await trustGate({
-      dir: dir.path,
+      ...version,
       manifest,
       tier: 'process',
       policy: createTrustPolicy(),
@@ -202,7 +206,7 @@ describe('trustGate (verify + decide, as the host calls it)', () => {
     });
     assert.equal(confined.decision.allowed, true);
     const noKeyring = await trustGate({
-      dir: dir.path,
+      ...version,
       manifest,
       tier: 'thread',
       policy: createTrustPolicy(),
@@ -213,7 +217,7 @@ describe('trustGate (verify + decide, as the host calls it)', () => {
     );
     assert.equal(noKeyring.decision.allowed, false);
     const off = await trustGate({
-      dir: dir.path,
+      ...version,
       manifest,
       tier: 'inline',
       policy: createTrustPolicy({ signatures: 'off' }),

@@ -2,7 +2,8 @@ import { type KeyObject, sign } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
-import { validateManifest } from '../core/manifest.js';
+import { fileSetOf } from '../core/file-set.js';
+import { type Manifest, validateManifest } from '../core/manifest.js';
 import { canonicalJson } from './canonical.js';
 import { type FileEntry, type ListOptions, listPluginFiles, signatureFileName } from './files.js';
 import { type KeyId, keyIdOf, parsePrivateKey } from './keys.js';
@@ -56,8 +57,10 @@ export async function signPlugin(
   if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ed25519') {
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'options.privateKey must be an Ed25519 private key');
   }
-  const { name, version } = await readManifestIdentity(dir);
-  const { files, problems } = await listPluginFiles(dir, options);
+  const manifest = await readManifestIdentity(dir);
+  const { name, version } = manifest;
+  // Exactly the files pack packs (core/file-set.ts): node_modules, sources and litter are not signed.
+  const { files, problems } = await listPluginFiles(dir, { ...options, fileSet: fileSetOf(manifest) });
   if (problems.length > 0) {
     const list = problems.map((p) => `${p.path} (${p.message})`).join(', ');
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot sign ${dir}: cannot record ${list}`, {
@@ -91,7 +94,7 @@ export async function signPlugin(
   return { path, document };
 }
 
-async function readManifestIdentity(dir: string): Promise<{ name: string; version: string }> {
+async function readManifestIdentity(dir: string): Promise<Manifest> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8'));
@@ -111,5 +114,5 @@ async function readManifestIdentity(dir: string): Promise<{ name: string; versio
       details: { problems: result.problems },
     });
   }
-  return { name: result.manifest.name, version: result.manifest.version };
+  return result.manifest;
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { verifyContents } from '../../artifact/verify.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { Permissions } from '../../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic } from '../../core/types.js';
@@ -21,7 +22,6 @@ import {
 } from '../../trust/grants.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import type { PolicyTrustLevel } from '../../trust/policy.js';
-import { verifyPlugin } from '../../trust/verify.js';
 import { usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
@@ -112,7 +112,7 @@ async function checkReport(
   keyring: Keyring | undefined,
   grants: GrantRule[],
 ): Promise<CheckReport> {
-  const { plugins, diagnostics } = await discover(root);
+  const { plugins, candidates, diagnostics } = await discover(root);
   const rows: CheckedRow[] = await Promise.all(
     plugins.map(async (p) => ({
       name: p.manifest.name,
@@ -143,7 +143,8 @@ async function checkReport(
   const levels = new Map<string, PolicyTrustLevel>();
   if (keyring !== undefined) {
     for (const [i, p] of plugins.entries()) {
-      const v = await verifyPlugin(p.dir, { keyring, manifest: p.manifest });
+      // The bytes discovery read (folder or packed file), as the host verifies them at load.
+      const v = await verifyContents(candidates[i]!.contents, keyring, p.manifest);
       const row = rows[i]!;
       if (v.status === 'valid') levels.set(p.dir, v.trust ?? 'community');
       row.signature = { status: v.status };

@@ -1,6 +1,6 @@
 // The rollout side of `plugbay serve` (options declared in serve-options.ts): the state file (--state), the rollout
 // policy (--rollout, --dev) and the directory watcher's timing. Kept apart from serve.ts so that serve only wires them in.
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PluginHost } from '../../host/types.js';
 import {
@@ -55,6 +55,11 @@ export function openStateStore(file: string | undefined, logger: Logger): Sqlite
     logger.fatal({ err, file: path }, `cannot start: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** The host's artifact store: `artifacts/` beside the state file, so a restarted gateway reuses what it verified. */
+export function artifactsDirOf(store: SqliteStateStore): string {
+  return join(dirname(store.file), 'artifacts');
 }
 
 export function startWatcher(options: {

@@ -11,7 +11,7 @@ import { portOption, usageErrors } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
-import { openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -101,7 +101,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     });
     const store = openStateStore(values.state, logger);
     if (store === undefined) return 1;
-    const host = createHost({ logger, ...trust.hostOptions, store });
+    const host = createHost({ logger, ...trust.hostOptions, store, artifactsDir: artifactsDirOf(store) });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,
@@ -183,6 +183,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
             dir,
             plugins: names,
             state: store.file,
+            artifacts: artifactsDirOf(store),
             rollout: formatRolloutPolicy(rollout),
             rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
           },

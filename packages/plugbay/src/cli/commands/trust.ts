@@ -30,9 +30,11 @@ export const signCli: Command = {
   name: 'sign',
   usage: `plugbay sign <pluginDir...> --key <private.pem>
 
-Writes <pluginDir>/plugin.sig.json: every file of the plugin with its sha256, the manifest's name and version, the
-key id, the time, and an Ed25519 signature over all of it. Sign after building: any later change to a file makes
-the plugin "modified". Several directories may be given; exits 1 if one could not be signed.`,
+Writes <pluginDir>/plugin.sig.json: every file of the plugin's file set (what "plugbay pack" packs: plugin.json,
+the entry, the proto, the manifest's "files" globs or the default set — never node_modules/ or src/ unless
+declared) with its sha256, the manifest's name and version, the key id, the time, and an Ed25519 signature over all
+of it. Sign after building: any later change to a file of the set makes the plugin "modified". Several directories
+may be given; exits 1 if one could not be signed.`,
   async run(args, io) {
     const { values, positionals } = usageErrors(() =>
       parseArgs({ args, strict: true, allowPositionals: true, options: { key: { type: 'string' } } }),
@@ -51,9 +53,9 @@ the plugin "modified". Several directories may be given; exits 1 if one could no
 
 export const verifyCli: Command = {
   name: 'verify',
-  usage: `plugbay verify <pluginDir> --keyring <dir> [--json]
+  usage: `plugbay verify <pluginDir | file.plugbay.tgz> --keyring <dir> [--json]
 
-Verifies <pluginDir>/plugin.sig.json against the keyring (a directory of .pub files and an optional keyring.json
+Verifies the plugin's plugin.sig.json (in the folder, or in the packed file) against the keyring (a directory of .pub files and an optional keyring.json
 giving keys the "trusted" level or revoking them). Prints the status — valid, unsigned, invalid or modified — and
 each reason with its rule id. Exits 0 only when valid, 1 otherwise, 2 on bad usage or an unreadable keyring.`,
   async run(args, io) {
@@ -65,7 +67,7 @@ each reason with its rule id. Exits 0 only when valid, 1 otherwise, 2 on bad usa
         options: { keyring: { type: 'string' }, json: { type: 'boolean' } },
       }),
     );
-    if (positionals.length !== 1) throw new UsageError('takes exactly one plugin directory');
+    if (positionals.length !== 1) throw new UsageError('takes exactly one plugin directory or packed file');
     if (values.keyring === undefined || values.keyring === '')
       throw new UsageError('--keyring <dir> is required');
     const result = await verifyCommand({
