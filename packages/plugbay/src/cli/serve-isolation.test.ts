@@ -28,7 +28,10 @@ async function serveAttacker(t: TestContext, env: NodeJS.ProcessEnv = {}) {
     }),
     files: { 'index.mjs': pluginSource('attacker', '1.0.0', attacks) },
   });
-  const state = join(await tempDir(t), 'state.db');
+  // The artifact store goes beside the state file: its parents must be passable too.
+  const stateDir = await tempDir(t);
+  await chmod(stateDir, 0o755);
+  const state = join(stateDir, 'state.db');
   const child = startPlugbay(['serve', root, '--port', '0', '--state', state, '--dev'], { env });
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
