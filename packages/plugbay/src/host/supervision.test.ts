@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { rm, writeFile } from 'node:fs/promises';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
@@ -34,11 +34,12 @@ export default { name: 'svc', version: '1.0.0',
     pid: { input: {}, output: {}, handler: () => self },
   } };`;
 
-async function svc(t: TestContext): Promise<string> {
+async function svc(t: TestContext, read: string[] = []): Promise<string> {
   const root = await tempDir(t);
   return writePlugin(root, 'svc', {
     manifest: manifest({
       name: 'svc',
+      ...(read.length > 0 ? { permissions: { fs: { read } } } : {}),
       functions: {
         busy: { input: any, output: any, timeoutMs: 5000 },
         spin: { input: any, output: any, timeoutMs: 300 },
@@ -135,8 +136,11 @@ test('process tier: a busy loop past its own deadline is killed within the grace
 
 for (const tier of ['thread', 'process'] as const) {
   test(`${tier} tier: a crash-looped version comes back by itself after the cool-down, audited on entry and exit`, async (t) => {
-    const dir = await svc(t);
-    const marker = join(dir, 'crash');
+    // Outside the plugin (it runs from a copy of its folder), readable by the plugin's own uid in the process tier.
+    const markers = await tempDir(t);
+    await chmod(markers, 0o755);
+    const dir = await svc(t, [markers]);
+    const marker = join(markers, 'crash');
     await writeFile(marker, '');
     const restart = { initialDelayMs: 1, crashloopCount: 3, coolDownMs: 200 };
     const h = host(t, {
