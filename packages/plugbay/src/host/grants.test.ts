@@ -24,7 +24,11 @@ function reader(t: Parameters<typeof tempDir>[0], permissions: object, version =
   const p = wasmPlugin(fixture('c'), {
     name: 'reader',
     version,
-    functions: { read_file: { input: text, output: {} }, get_env: { input: text, output: {} } },
+    functions: {
+      read_file: { input: text, output: {} },
+      write_file: { input: text, output: {} },
+      get_env: { input: text, output: {} },
+    },
     permissions,
   });
   t.after(() => p.cleanup());
@@ -73,6 +77,34 @@ test('without a grant, what loads cannot read /etc or see HOME; its own folder i
   assert.match(String(await host.call('reader', 'read_file', '/own/plugin.json')), /"reader"/);
   await assert.rejects(host.call('reader', 'read_file', '/etc/hostname'), { code: 'PLUGBAY_PLUGIN_ERROR' });
   assert.equal(await host.call('reader', 'get_env', 'HOME'), null);
+});
+
+test('a write inside its own folder is refused at every level: the version runs from a read-only, verified copy', async (t) => {
+  // Trusted (signatures off) gets what it asks for, but never a writable view of its stored copy: a plugin writing
+  // there as the gateway's uid could change the bytes that the next load or restart runs.
+  const host = devHost(t, { trust: { signatures: 'off' } });
+  for (const [permissions, field] of [
+    [{ fs: { mounts: [{ host: '.', guest: '/own' }] } }, 'permissions.fs.mounts.0'],
+    [
+      { fs: { mounts: [{ host: '.', guest: '/own', readOnly: true }], write: ['./data'] } },
+      'permissions.fs.write.0',
+    ],
+  ] as const) {
+    const err = await host.load(reader(t, permissions)).catch((e: unknown) => e);
+    assert.ok(err instanceof PlugbayError, String(err));
+    assert.equal(err.code, 'PLUGBAY_PERMISSION_DENIED');
+    assert.equal((err.details as { rule: string }).rule, 'read-only-version');
+    assert.equal((err.details as { field: string }).field, field);
+  }
+  assert.deepEqual(host.versions(), []);
+  // A read-only view of its own folder stays possible.
+  const status = await host.load(
+    reader(t, { fs: { mounts: [{ host: '.', guest: '/own', readOnly: true }] } }),
+  );
+  assert.equal(status.state, 'ready');
+  await assert.rejects(host.call('reader', 'write_file', '/own/plugin.json|{}'), {
+    code: 'PLUGBAY_PLUGIN_ERROR',
+  });
 });
 
 test('granted in the grants option, the same plugin loads and reads /etc/hostname and HOME', async (t) => {

@@ -35,6 +35,8 @@ import {
   decideGrants,
   type GrantDecision,
   type GrantRule,
+  ownFolderWriteDenied,
+  ownFolderWrites,
   permissionDenied,
 } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
@@ -663,6 +665,8 @@ class Host implements PluginHost {
    * runs quietly without a capability it expects; grant() loads the version again.
    */
   #granted(plugin: CheckedPlugin, level: PolicyTrustLevel, candidate: Candidate): CheckedPlugin {
+    const writes = ownFolderWrites(plugin.permissions, plugin.dir);
+    if (writes.length > 0) throw ownFolderWriteDenied(plugin.manifest, writes);
     const decision = this.#decideGrants(plugin, level);
     if (decision.denied.length > 0) {
       this.#refused.set(plugin.id, candidate);

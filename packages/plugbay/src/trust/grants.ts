@@ -245,6 +245,51 @@ export function decideGrants(input: {
 }
 
 /** The load-time refusal: PLUGBAY_PERMISSION_DENIED naming the first request, with every denial in details. */
+/** A write request inside the version's own folder (see ownFolderWrites). */
+export interface OwnFolderWrite {
+  /** The manifest field, e.g. `permissions.fs.write.0`. */
+  field: string;
+  /** The resolved path. */
+  path: string;
+}
+
+/**
+ * Write requests a version can never have, whatever its trust level or grants: a version runs from a read-only
+ * copy of its files (the artifact store), so a write inside its own folder could only change the bytes that were
+ * verified. `fs.write` entries and writable mounts are checked, symlinks resolved.
+ */
+export function ownFolderWrites(permissions: Permissions, dir: string): OwnFolderWrite[] {
+  const own = real(dir);
+  const found: OwnFolderWrite[] = [];
+  const check = (field: string, requested: string) => {
+    const target = real(path.resolve(dir, requested));
+    if (within(target, own)) found.push({ field, path: target });
+  };
+  for (const [i, w] of (permissions.fs?.write ?? []).entries()) check(`permissions.fs.write.${i}`, w);
+  for (const [i, m] of (permissions.fs?.mounts ?? []).entries())
+    if (m.readOnly !== true) check(`permissions.fs.mounts.${i}`, m.host);
+  return found;
+}
+
+/** The refusal of a version that asks to write inside its own folder (PLUGBAY_PERMISSION_DENIED, `read-only-version`). */
+export function ownFolderWriteDenied(
+  plugin: { name: string; version: string },
+  writes: readonly OwnFolderWrite[],
+): PlugbayError {
+  const first = writes[0]!;
+  return new PlugbayError(
+    'PLUGBAY_PERMISSION_DENIED',
+    `${plugin.name}@${plugin.version} asks to write inside its own folder (${writes.map((w) => w.field).join(', ')}), ` +
+      'which is read-only: a version runs from a verified, read-only copy of its files. Write to a path outside it ' +
+      '(an absolute fs.write path or a writable mount the operator grants), or mount it readOnly',
+    {
+      plugin: plugin.name,
+      version: plugin.version,
+      details: { field: first.field, rule: 'read-only-version', path: first.path, writes },
+    },
+  );
+}
+
 export function permissionDenied(
   plugin: { name: string; version: string },
   level: PolicyTrustLevel,

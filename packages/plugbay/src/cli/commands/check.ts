@@ -19,6 +19,8 @@ import {
   type Denial,
   decideGrants,
   type GrantRule,
+  ownFolderWriteDenied,
+  ownFolderWrites,
 } from '../../trust/grants.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import type { PolicyTrustLevel } from '../../trust/policy.js';
@@ -174,6 +176,25 @@ async function checkReport(
     const capabilities = capabilitiesFor(grants, name, version);
     const { granted, denied } = decideGrants({ permissions: p.permissions, dir: p.dir, level, capabilities });
     row.permissions = { level, requested: p.permissions, granted, denied };
+    // Refused at every level: the version runs from a read-only copy of its files.
+    const writes = ownFolderWrites(p.permissions, p.dir);
+    if (writes.length > 0) {
+      const e = ownFolderWriteDenied(p.manifest, writes);
+      row.status = 'rejected';
+      for (const w of writes) {
+        diagnostics.push({
+          code: e.code,
+          severity: 'error',
+          message: e.message,
+          dir: p.dir,
+          plugin: name,
+          version,
+          field: w.field,
+          rule: 'read-only-version',
+          details: { path: w.path },
+        });
+      }
+    }
     if (denied.length === 0) continue;
     // With --keyring the level is known, so serve would refuse the load; without it, it depends on the signature.
     const severity = keyring === undefined ? 'warning' : 'error';
