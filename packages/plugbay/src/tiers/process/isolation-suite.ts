@@ -131,6 +131,22 @@ export function isolationSuite(c: IsolationCase): void {
           assert.match(passwd.stderr ?? '', /No such file/);
         }
       });
+
+      it('reads a granted path below a folder only root may enter; the rest of that folder stays out of reach', async () => {
+        // /root (0700) above a checkout is the everyday case: without bwrap, the plugin's uid could not pass it.
+        const closed = path.join(dirs.root, 'closed');
+        const open = path.join(closed, 'open');
+        fs.mkdirSync(open, { recursive: true, mode: 0o755 });
+        fs.chmodSync(closed, 0o700);
+        fs.writeFileSync(path.join(open, 'data.txt'), 'granted data', { mode: 0o644 });
+        fs.writeFileSync(path.join(closed, 'other.txt'), 'not granted', { mode: 0o644 });
+        const reader = await load('reader', { childProcess: true, fs: { read: [open] } });
+        assert.deepEqual(await call(reader, 'catFile', { path: path.join(open, 'data.txt') }), { read: 12 });
+        const other = (await call(reader, 'catFile', { path: path.join(closed, 'other.txt') })) as {
+          stderr?: string;
+        };
+        assert.match(other.stderr ?? '', /No such file|Permission denied/);
+      });
     });
   }
 }

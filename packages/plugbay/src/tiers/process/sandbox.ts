@@ -9,6 +9,7 @@
  * uid/gid 65534 with no groups and no capabilities. Then prlimit, and setpriv --pdeathsig outermost.
  */
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../../core/manifest.js';
 import type { Permissions } from '../../core/manifest-schema.js';
@@ -271,7 +272,18 @@ export function wrapCommand(input: WrapInput): Wrapped {
         'bwrap is not available or does not run here: the plugin sees the host file system (as its uid)',
       ),
     });
-    if (useUnshare) argv = ['unshare', ...unshareFlags, ...(net ? [] : ['--net']), '--', ...argv];
+    if (useUnshare) {
+      const needed = [
+        input.pluginDir,
+        ...input.runtimePaths,
+        ...(perms.fs?.read ?? []).map((p) => path.resolve(input.pluginDir, p)),
+        ...(perms.fs?.write ?? []).map((p) => path.resolve(input.pluginDir, p)),
+        input.socketDir,
+      ];
+      const reach = reachScript(needed, path.join(input.socketDir, '.reach'));
+      if (reach !== undefined) argv = ['sh', '-c', reach, 'plugbay-reach', ...argv];
+      argv = ['unshare', ...unshareFlags, ...(net ? [] : ['--net']), '--', ...argv];
+    }
   }
 
   const nsTool = useBwrap ? 'bwrap' : useUnshare ? 'unshare' : undefined;
@@ -361,6 +373,54 @@ export function wrapCommand(input: WrapInput): Wrapped {
     ...(fd3 === undefined ? {} : { fd3 }),
     ...(dropUid ? { uid: pluginUid } : {}),
   };
+}
+
+/**
+ * Without bwrap's fresh root, the plugin's uid must pass every parent of what it reads, and a host folder such as
+ * /root (0700) stops it. In the plugin's own mount namespace (unshare, still root), each such parent is covered by an
+ * empty tmpfs (0755) into which only the needed child is bound back: the paths stay the same, the rest of that
+ * folder disappears from the plugin's view. A sh script that ends by exec'ing the plugin; undefined when nothing is
+ * in the way.
+ */
+function reachScript(needed: readonly string[], stage: string): string | undefined {
+  const blocked = new Map<string, Set<string>>();
+  for (const target of needed) {
+    for (
+      let dir = path.dirname(target), child = target;
+      dir !== child;
+      child = dir, dir = path.dirname(dir)
+    ) {
+      let mode: number;
+      try {
+        mode = statSync(dir).mode;
+      } catch {
+        break; // a path that is not there: nothing to bind back (bwrap's --*-try binds skip it too)
+      }
+      if ((mode & 0o001) === 0) {
+        const children = blocked.get(dir) ?? new Set<string>();
+        children.add(path.basename(child));
+        blocked.set(dir, children);
+      }
+    }
+  }
+  if (blocked.size === 0) return undefined;
+  const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+  const lines = ['set -e', `mkdir -p ${q(stage)}`];
+  // Outermost first: a covered parent's bound-back child may hold the next one.
+  for (const dir of [...blocked.keys()].sort((a, b) => a.length - b.length)) {
+    lines.push(`mount --bind ${q(dir)} ${q(stage)}`, `mount -t tmpfs -o mode=0755 plugbay ${q(dir)}`);
+    for (const name of blocked.get(dir)!) {
+      const from = path.join(stage, name);
+      const to = path.join(dir, name);
+      lines.push(
+        `if [ -d ${q(from)} ]; then mkdir ${q(to)}; else : > ${q(to)}; fi`,
+        `mount --bind ${q(from)} ${q(to)}`,
+      );
+    }
+    lines.push(`umount -l ${q(stage)}`);
+  }
+  lines.push(`rmdir ${q(stage)}`, 'exec "$@"');
+  return lines.join('\n');
 }
 
 function seccompLayer(input: WrapInput, applied: boolean): SandboxLayer {
