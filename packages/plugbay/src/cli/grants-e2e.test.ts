@@ -6,7 +6,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, type TestContext, test } from 'node:test';
 import type { Diagnostic } from '../core/types.js';
-import { runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { runPlugbay, servePlugbay } from '../test-support/cli.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 import { buildFixtures, fixture } from '../tiers/wasm/test-fixtures.js';
 import type { CheckReport } from './commands/check.js';
@@ -42,24 +42,7 @@ async function plugins(t: TestContext) {
 }
 
 async function serve(t: TestContext, root: string, dir: string, extra: string[] = []) {
-  const child = startPlugbay([
-    'serve',
-    dir,
-    '--dev',
-    '--port',
-    '0',
-    '--state',
-    join(root, 'state.db'),
-    ...extra,
-  ]);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const listening = waitForLog(child, (l) => typeof l.port === 'number');
-  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
-  const { port } = await listening;
-  await ready;
-  return `http://127.0.0.1:${port}`;
+  return (await servePlugbay(t, dir, ['--dev', ...extra], join(root, 'state.db'))).url;
 }
 
 async function call(url: string, fn: string, input: string) {

@@ -18,6 +18,18 @@ const transitions: Record<InstanceState, readonly InstanceState[]> = {
   closed: [],
 };
 
+/** Resolves once `instance` leaves `degraded`: its restart (a crash loop's retry) came up, or failed. */
+export function leftDegraded(instance: EventEmitter<InstanceEvents>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const onState = (state: InstanceState): void => {
+      if (state === 'degraded') return;
+      instance.off('state', onState);
+      resolve();
+    };
+    instance.on('state', onState);
+  });
+}
+
 let nextId = 0;
 
 /**

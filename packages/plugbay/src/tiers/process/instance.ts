@@ -18,6 +18,7 @@ import type {
   InstanceState,
   LoadOptions,
 } from '../../core/types.js';
+import { leftDegraded } from '../base.js';
 import type { Carrier } from './carrier.js';
 import { fromExit } from './errors.js';
 import { connectFrames } from './frames-client.js';
@@ -509,14 +510,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   async recover(): Promise<void> {
     if (this.#state !== 'crashloop') return;
-    const settled = new Promise<void>((resolve) => {
-      const onState = (state: InstanceState): void => {
-        if (state === 'degraded') return;
-        this.off('state', onState);
-        resolve();
-      };
-      this.on('state', onState);
-    });
+    const settled = leftDegraded(this);
     await this.#retry(true);
     await settled;
   }

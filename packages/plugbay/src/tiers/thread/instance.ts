@@ -4,7 +4,7 @@ import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import { RestartPolicy } from '../../core/restart.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
-import { InstanceBase } from '../base.js';
+import { InstanceBase, leftDegraded } from '../base.js';
 import { timeoutSignal } from '../signals.js';
 import { type UnstartedCall, WorkerChannel } from './channel.js';
 import { crashError, type WorkerEnd } from './errors.js';
@@ -268,14 +268,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
 
   async recover(): Promise<void> {
     if (this.closing || this.state !== 'crashloop') return;
-    const settled = new Promise<void>((resolve) => {
-      const onState = (state: string): void => {
-        if (state === 'degraded') return;
-        this.off('state', onState);
-        resolve();
-      };
-      this.on('state', onState);
-    });
+    const settled = leftDegraded(this);
     await this.#retry(true);
     await settled;
   }
