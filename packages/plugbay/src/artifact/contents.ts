@@ -1,16 +1,23 @@
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { canonicalJson } from '../trust/canonical.js';
 import type { FileEntry } from '../trust/files.js';
 import { compareStrings } from '../trust/files.js';
 
+/**
+ * The most bytes one version may hold (its files together, the packed file itself, what it inflates to): checked
+ * before anything is read whole into memory.
+ */
+export const maxVersionBytes = 1024 * 1024 * 1024;
+
 /** One regular file of a version, as read once into memory. */
 export interface ContentFile {
   readonly bytes: Buffer;
   readonly sha256: string;
-  /** The owner's executable bit (a native `exec` entry needs it); the store writes 0555 or 0444. */
+  /** The owner's executable bit (a native `exec` entry needs it); part of the digest. */
   readonly executable: boolean;
+  /** The mode the store writes: the source's read and execute bits, never a write bit (not part of the digest). */
+  readonly mode: number;
 }
 
 /** A symlink of a folder version, recorded with its target; it must resolve inside the version. */
@@ -32,8 +39,15 @@ export interface VersionContents {
   readonly signature: string | undefined;
 }
 
-export function contentFile(bytes: Buffer, executable: boolean): ContentFile {
-  return { bytes, executable, sha256: createHash('sha256').update(bytes).digest('hex') };
+/** A file of `bytes` whose source had permission bits `sourceMode`. */
+export function contentFile(bytes: Buffer, sourceMode: number): ContentFile {
+  const mode = sourceMode & 0o555;
+  return {
+    bytes,
+    executable: (mode & 0o100) !== 0,
+    mode,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
 }
 
 /** The listing a signature covers (trust/verify.ts compares it with the signed one). */
@@ -63,27 +77,52 @@ export function digestOf(contents: VersionContents): string {
  * file `path` stands for, or undefined when it is missing, loops, or leaves the version.
  */
 export function resolveInside(contents: VersionContents, path: string): string | undefined {
-  let current = posix.normalize(path);
-  for (let hops = 0; hops <= 40; hops++) {
-    // A path through a symlinked directory: follow the first segment that is a link.
-    const parts = current.split('/');
-    let linked = -1;
-    for (let i = 0; i < parts.length; i++) {
-      const f = contents.files.get(parts.slice(0, i + 1).join('/'));
-      if (f !== undefined && 'symlink' in f) {
-        linked = i;
-        break;
-      }
-    }
-    if (linked === -1) return contents.files.has(current) ? current : undefined;
-    const at = parts.slice(0, linked + 1).join('/');
-    const link = (contents.files.get(at) as ContentLink).symlink;
-    if (link.startsWith('/')) return undefined;
-    const target = posix.normalize(posix.join(posix.dirname(at), link, ...parts.slice(linked + 1)));
-    if (target === '..' || target.startsWith('../') || target === '.') return undefined;
-    current = target;
+  const found = resolveIn(contents.files, path);
+  return typeof found === 'string' && contents.files.has(found) ? found : undefined;
+}
+
+/**
+ * The first symlink of a listing (by path) that is absolute or resolves outside the version, if any: such a link
+ * would run or read whatever its target becomes, which no signature covers.
+ */
+export function linkLeaving(files: Listing): { path: string; symlink: string } | undefined {
+  for (const path of [...files.keys()].sort(compareStrings)) {
+    const f = files.get(path)!;
+    if ('symlink' in f && resolveIn(files, path) === outside) return { path, symlink: f.symlink };
   }
   return undefined;
+}
+
+/** A version's files by path; an entry with `symlink` is a link (its directories are implied by the paths). */
+type Listing = ReadonlyMap<string, ContentFile | ContentLink | FileEntry>;
+const outside = Symbol('outside');
+
+/**
+ * Resolves `path` as the kernel would in the version's folder: segment by segment, each link replaced by its target
+ * where it stands, so that `..` after a link climbs from the link's target. `outside` when it climbs above the
+ * version or meets an absolute link; undefined after 40 links (a loop).
+ */
+function resolveIn(files: Listing, path: string): string | typeof outside | undefined {
+  const resolved: string[] = [];
+  const todo = path.split('/').reverse();
+  let hops = 0;
+  while (todo.length > 0) {
+    const part = todo.pop()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (resolved.length === 0) return outside;
+      resolved.pop();
+      continue;
+    }
+    resolved.push(part);
+    const f = files.get(resolved.join('/'));
+    if (f === undefined || !('symlink' in f)) continue;
+    if (f.symlink.startsWith('/')) return outside;
+    if (++hops > 40) return undefined;
+    resolved.pop();
+    todo.push(...f.symlink.split('/').reverse());
+  }
+  return resolved.join('/');
 }
 
 function sortedPaths(contents: VersionContents): string[] {
@@ -95,10 +134,11 @@ export function invalid(
   source: string,
   rule: string,
   message: string,
-  extra: { path?: string; cause?: unknown } = {},
+  extra: { path?: string; limit?: number; cause?: unknown } = {},
 ): PlugbayError {
+  const { cause, ...where } = extra;
   return new PlugbayError('PLUGBAY_ARTIFACT_INVALID', message, {
-    details: { source, rule, ...(extra.path === undefined ? {} : { path: extra.path }) },
-    ...(extra.cause === undefined ? {} : { cause: extra.cause }),
+    details: { source, rule, ...where },
+    ...(cause === undefined ? {} : { cause }),
   });
 }

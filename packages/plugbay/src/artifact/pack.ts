@@ -12,13 +12,17 @@ import { PlugbayError } from '../core/errors.js';
 import { fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
 import { validateManifest } from '../core/manifest.js';
 import { compareStrings } from '../trust/files.js';
-import { type ContentFile, contentFile, digestOf, invalid, type VersionContents } from './contents.js';
+import {
+  type ContentFile,
+  contentFile,
+  digestOf,
+  invalid,
+  maxVersionBytes,
+  type VersionContents,
+} from './contents.js';
 import { readFolder } from './read.js';
 
 export const packedExtension = '.plugbay.tgz';
-
-/** Larger packed files are refused before they are inflated, and so is what they inflate to beyond this. */
-const maxPackedBytes = 1024 * 1024 * 1024;
 
 export function isPackedFile(path: string): boolean {
   return path.endsWith(packedExtension);
@@ -152,11 +156,11 @@ export async function readPacked(file: string): Promise<VersionContents> {
  * twice (`duplicate`), a corrupt archive (`format`). Files outside the manifest's file set are dropped.
  */
 export async function parsePacked(packed: Buffer, source: string): Promise<VersionContents> {
-  if (packed.length > maxPackedBytes)
-    throw invalid(source, 'size', `${source} is larger than ${maxPackedBytes} bytes`);
+  if (packed.length > maxVersionBytes)
+    throw invalid(source, 'size', `${source} is larger than ${maxVersionBytes} bytes`);
   let tarBytes: Buffer;
   try {
-    tarBytes = gunzipSync(packed, { maxOutputLength: maxPackedBytes });
+    tarBytes = gunzipSync(packed, { maxOutputLength: maxVersionBytes });
   } catch (err) {
     throw invalid(source, 'format', `${source} is not a gzip'd tar: ${(err as Error).message}`, {
       cause: err,
@@ -186,11 +190,10 @@ export async function parsePacked(packed: Buffer, source: string): Promise<Versi
     if (path === '.' || files.has(path) || (path === signatureFileName && signature !== undefined)) {
       return refuse('duplicate', `${raw} is in the archive twice`);
     }
-    const executable = ((entry.mode ?? 0) & 0o100) !== 0;
     reads.push(
       entry.concat().then((bytes: Buffer) => {
         if (path === signatureFileName) signature = bytes.toString('utf8');
-        else files.set(path, contentFile(bytes, executable));
+        else files.set(path, contentFile(bytes, entry.mode ?? 0o644));
       }),
     );
   });

@@ -1,6 +1,6 @@
 /**
- * The host's content-addressed store of plugin versions: `<root>/<digest>/` holds a version's file set, files
- * 0444 (0555 when executable), directories 0555. Written to a temp dir and renamed into place in one step, so a
+ * The host's content-addressed store of plugin versions: `<root>/<digest>/` holds a version's file set, each file
+ * with its source's read and execute bits and no write bit (an owner-only file stays owner-only), directories 0555. Written to a temp dir and renamed into place in one step, so a
  * digest directory is either complete or absent; an existing one is reused. Tiers load only from here.
  */
 import { randomBytes } from 'node:crypto';
@@ -109,7 +109,7 @@ async function writeTree(root: string, contents: VersionContents): Promise<void>
     for (let d = dirname(full); d !== root && !dirs.has(d); d = dirname(d)) dirs.add(d);
     await mkdir(dirname(full), { recursive: true, mode: 0o700 });
     if ('symlink' in file) await symlink(file.symlink, full);
-    else await writeFile(full, file.bytes, { flag: 'wx', mode: file.executable ? 0o555 : 0o444 });
+    else await writeFile(full, file.bytes, { flag: 'wx', mode: file.mode });
   }
   // Deepest first, so that a directory is made read-only only once everything below it is written.
   for (const d of [...dirs, root].sort((a, b) => b.length - a.length)) await chmod(d, 0o555);

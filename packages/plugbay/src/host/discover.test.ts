@@ -127,8 +127,10 @@ test('entry that is a symlink leaving the plugin directory', async (t) => {
   await symlink(join(root, 'outside.mjs'), join(dir, 'index.mjs'));
   const { plugin, diagnostics } = await checkPluginDir(dir);
   assert.equal(plugin, undefined);
-  assert.equal(diagnostics[0]?.field, 'entry');
-  assert.equal(diagnostics[0]?.rule, 'inside-plugin-dir');
+  // The reader refuses any link leaving the folder, the entry's or another's (artifact/read.test.ts).
+  assert.equal(diagnostics[0]?.code, 'PLUGBAY_ARTIFACT_INVALID');
+  assert.equal(diagnostics[0]?.rule, 'symlink-outside');
+  assert.equal(diagnostics[0]?.details?.path, 'index.mjs');
 });
 
 test('a symlink that stays inside the plugin directory is fine', async (t) => {

@@ -1,6 +1,7 @@
 import { type KeyObject, sign } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { linkLeaving } from '../artifact/contents.js';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf } from '../core/file-set.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
@@ -43,8 +44,9 @@ export interface SignOptions extends ListOptions {
 
 /**
  * Signs a plugin directory: hashes every file, binds the manifest's name and version, and writes
- * `plugin.sig.json`. Refuses (PLUGBAY_MANIFEST_INVALID / PLUGBAY_INVALID_ARGUMENT) when the manifest is broken or
- * a file cannot be recorded, so that nothing unverifiable gets signed.
+ * `plugin.sig.json`. Refuses (PLUGBAY_MANIFEST_INVALID / PLUGBAY_INVALID_ARGUMENT) when the manifest is broken, a
+ * file cannot be recorded or a symlink leaves the folder (`symlink-outside`), so that nothing unverifiable gets
+ * signed.
  */
 export async function signPlugin(
   dir: string,
@@ -66,6 +68,14 @@ export async function signPlugin(
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot sign ${dir}: cannot record ${list}`, {
       details: { problems },
     });
+  }
+  const leaving = linkLeaving(new Map(files.map((f) => [f.path, f])));
+  if (leaving !== undefined) {
+    throw new PlugbayError(
+      'PLUGBAY_INVALID_ARGUMENT',
+      `cannot sign ${dir}: ${leaving.path} is a symlink to ${leaving.symlink}, outside the plugin folder`,
+      { details: { path: leaving.path, rule: 'symlink-outside' } },
+    );
   }
   const payload: SignedPayload = {
     format: signatureFormat,

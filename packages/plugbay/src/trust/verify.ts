@@ -2,6 +2,7 @@ import { verify as ed25519Verify } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { linkLeaving } from '../artifact/contents.js';
 import {
   compareStrings,
   type FileEntry,
@@ -18,7 +19,7 @@ import { type SignatureDocument, signatureFormat, signedBytes } from './sign.js'
  * - `valid`: signed by a known, unrevoked key, and every file is as signed.
  * - `unsigned`: there is no signature file.
  * - `invalid`: the signature cannot be trusted: malformed or truncated file, unknown or revoked key, bad signature,
- *   or it was made for another plugin (manifest name/version differ).
+ *   it was made for another plugin (manifest name/version differ), or it lists a symlink leaving the plugin.
  * - `modified`: the signature is good but a file changed, was added or removed, or a symlink was swapped.
  */
 export type VerificationStatus = 'valid' | 'unsigned' | 'invalid' | 'modified';
@@ -38,6 +39,7 @@ export type VerificationRule =
   | 'file-added'
   | 'file-removed'
   | 'symlink-changed'
+  | 'symlink-outside'
   | 'file-unreadable'
   | 'file-unsupported';
 
@@ -127,6 +129,16 @@ export async function verifySignatureText(
   const checked = checkSignatureText(text, input.keyring, input.manifest);
   if (checked.status === 'invalid') return checked;
   const { document } = checked;
+  // A signed link that leaves the version would run whatever its target becomes: nothing signed covers it.
+  const leaving = linkLeaving(new Map(document.files.map((f) => [f.path, f])));
+  if (leaving !== undefined) {
+    const message = `${leaving.path} is signed as a symlink to ${leaving.symlink}, outside the plugin folder`;
+    return {
+      ...checked.verification,
+      status: 'invalid',
+      reasons: [{ rule: 'symlink-outside', path: leaving.path, message }],
+    };
+  }
   const actual = await input.files();
   const reasons = compareFiles(document.files, actual.files, actual.problems);
   return {
