@@ -251,6 +251,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         log: this.#load.log,
         signal: this.#load.signal,
         source: this.#source,
+        socketDir,
       },
     );
     // The child is spawned: build the protocol codecs while it boots rather than after its handshake. A failure
