@@ -70,44 +70,48 @@ async function wasmRestart(host: PluginHost): Promise<void> {
   await assert.rejects(host.call('flipper', 'trap', {}), { code: 'PLUGBAY_PLUGIN_CRASHED' });
 }
 
-test('wasm: a mount of a symlink into its own folder, flipped to /etc before a restart, still mounts its own folder', async (t) => {
-  const root = await tempDir(t);
-  const artifacts = join(root, 'artifacts');
-  const flip = join(root, 'flip');
-  const dir = wasmFlipper(t, flip);
-  const own = join(artifacts, digestOf(await readFolder(dir)));
-  await symlink(own, flip); // at load: inside its own (stored) folder, so no grant is needed
-  const { host } = devHost(t, artifacts, { tiers: { wasm: createWasmTier({ run: 'host-thread' }) } });
-  const status = await host.load(dir);
-  assert.match(String(await host.call('flipper', 'read_file', '/data/plugin.json')), /"flipper"/);
+for (const run of ['host-thread', 'worker'] as const) {
+  test(`wasm (${run}): a mount of a symlink into its own folder, flipped to /etc before a restart, still mounts its own folder`, async (t) => {
+    const root = await tempDir(t);
+    const artifacts = join(root, 'artifacts');
+    const flip = join(root, 'flip');
+    const dir = wasmFlipper(t, flip);
+    const own = join(artifacts, digestOf(await readFolder(dir)));
+    await symlink(own, flip); // at load: inside its own (stored) folder, so no grant is needed
+    const { host } = devHost(t, artifacts, { tiers: { wasm: createWasmTier({ run }) } });
+    const status = await host.load(dir);
+    assert.match(String(await host.call('flipper', 'read_file', '/data/plugin.json')), /"flipper"/);
 
-  await repoint(flip, '/etc');
-  await wasmRestart(host);
-  await assert.rejects(host.call('flipper', 'read_file', '/data/hostname'), { code: 'PLUGBAY_PLUGIN_ERROR' });
-  assert.match(String(await host.call('flipper', 'read_file', '/data/plugin.json')), /"flipper"/);
-  assert.deepEqual(status.permissions.requested.fs?.mounts?.[0]?.host, flip);
-  assert.deepEqual(status.permissions.granted.fs?.mounts?.[0]?.host, own);
-});
-
-test('wasm: a granted folder replaced by a symlink to /etc before a restart refuses the restart (path-changed)', async (t) => {
-  const root = await tempDir(t);
-  const shared = join(root, 'shared');
-  await mkdir(shared);
-  const { host } = devHost(t, join(root, 'artifacts'), {
-    tiers: { wasm: createWasmTier({ run: 'host-thread' }) },
-    grants: [{ plugin: 'flipper', capabilities: [`fs.read:${shared}`] }],
+    await repoint(flip, '/etc');
+    await wasmRestart(host);
+    await assert.rejects(host.call('flipper', 'read_file', '/data/hostname'), {
+      code: 'PLUGBAY_PLUGIN_ERROR',
+    });
+    assert.match(String(await host.call('flipper', 'read_file', '/data/plugin.json')), /"flipper"/);
+    assert.deepEqual(status.permissions.requested.fs?.mounts?.[0]?.host, flip);
+    assert.deepEqual(status.permissions.granted.fs?.mounts?.[0]?.host, own);
   });
-  await host.load(wasmFlipper(t, shared));
-  await swapForSymlink(shared, '/etc');
-  await wasmRestart(host);
-  const err = await host.call('flipper', 'read_file', '/data/hostname').catch((e: unknown) => e);
-  assert.ok(err instanceof PlugbayError, `read ${JSON.stringify(err)}`);
-  assert.equal(err.code, 'PLUGBAY_PERMISSION_DENIED');
-  assert.deepEqual(
-    [(err.details as { field: string }).field, (err.details as { rule: string }).rule],
-    ['permissions.fs.mounts.0', 'path-changed'],
-  );
-});
+
+  test(`wasm (${run}): a granted folder replaced by a symlink to /etc before a restart refuses the restart (path-changed)`, async (t) => {
+    const root = await tempDir(t);
+    const shared = join(root, 'shared');
+    await mkdir(shared);
+    const { host } = devHost(t, join(root, 'artifacts'), {
+      tiers: { wasm: createWasmTier({ run }) },
+      grants: [{ plugin: 'flipper', capabilities: [`fs.read:${shared}`] }],
+    });
+    await host.load(wasmFlipper(t, shared));
+    await swapForSymlink(shared, '/etc');
+    await wasmRestart(host);
+    const err = await host.call('flipper', 'read_file', '/data/hostname').catch((e: unknown) => e);
+    assert.ok(err instanceof PlugbayError, `read ${JSON.stringify(err)}`);
+    assert.equal(err.code, 'PLUGBAY_PERMISSION_DENIED');
+    assert.deepEqual(
+      [(err.details as { field: string }).field, (err.details as { rule: string }).rule],
+      ['permissions.fs.mounts.0', 'path-changed'],
+    );
+  });
+}
 
 async function nodeFlipper(root: string, read: string): Promise<string> {
   return writePlugin(root, 'flipper', {
