@@ -1,7 +1,7 @@
 // Finding 3 of #13: a plugin's `permissions` are a request; the operator grants. Reproduced with the C wasm fixture
 // (read_file, get_env) loaded unsigned the way `plugbay serve --dev` loads it (signatures `warn`).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { copyFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
@@ -73,7 +73,10 @@ test('without a grant, what loads cannot read /etc or see HOME; its own folder i
   const status = await host.load(
     reader(t, { fs: { mounts: [{ host: '.', guest: '/own', readOnly: true }] } }),
   );
-  assert.deepEqual(status.permissions.granted, status.permissions.requested);
+  // Granted as the real path decided on: its own (stored) folder.
+  assert.deepEqual(status.permissions.granted, {
+    fs: { mounts: [{ host: realpathSync(status.artifact), guest: '/own', readOnly: true }] },
+  });
   assert.match(String(await host.call('reader', 'read_file', '/own/plugin.json')), /"reader"/);
   await assert.rejects(host.call('reader', 'read_file', '/etc/hostname'), { code: 'PLUGBAY_PLUGIN_ERROR' });
   assert.equal(await host.call('reader', 'get_env', 'HOME'), null);
@@ -221,7 +224,7 @@ test('the process tier too: an unsigned node plugin asking for env and /etc is r
       permissions: { env: ['PLUGBAY_GRANTS_TEST'], fs: { read: ['/etc/hostname'] } },
     },
     files: {
-      'index.mjs': `import { readFileSync } from 'node:fs';
+      'index.mjs': `import { readFileSync, realpathSync } from 'node:fs';
 export default { name: 'peeker', version: '1.0.0', functions: { peek: { input: {}, output: {},
   handler: () => ({ env: process.env.PLUGBAY_GRANTS_TEST ?? null, hostname: readFileSync('/etc/hostname', 'utf8') }) } } };
 `,

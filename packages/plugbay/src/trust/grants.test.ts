@@ -70,7 +70,21 @@ describe('decideGrants', () => {
       d.denied.map((x) => [x.field, x.capability]),
       [['permissions.fs.mounts.0', 'fs.write:/etc']],
     );
-    assert.deepEqual(d.granted.fs?.read, ['data', join(dir, 'data/x')]);
+    // Granted paths are the real, absolute paths decided on: the tiers use those, never the request again.
+    assert.deepEqual(d.granted.fs?.read, [join(dir, 'data'), join(dir, 'data/x')]);
+    assert.deepEqual(d.granted.fs?.write, [join(dir, 'data')]);
+  });
+
+  test('granted paths are the real paths decided on, symlinks resolved, at every level', async (t) => {
+    const dir = await pluginDir(t);
+    const permissions: Permissions = { fs: { mounts: [{ host: 'etc-link', guest: '/e', readOnly: true }] } };
+    for (const [level, capabilities] of [
+      ['trusted', []],
+      ['unsigned', ['fs.read:/etc']],
+    ] as const) {
+      const d = decideGrants({ permissions, dir, level, capabilities });
+      assert.deepEqual(d.granted.fs?.mounts, [{ host: '/etc', guest: '/e', readOnly: true }]);
+    }
   });
 
   test('grants cover what they name: a directory covers what is below it, write covers read, names match exactly', async (t) => {

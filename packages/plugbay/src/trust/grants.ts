@@ -1,8 +1,8 @@
-import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
 import type { Permissions } from '../core/manifest-schema.js';
+import { realPath as real } from '../core/real-path.js';
 import type { PolicyTrustLevel } from './policy.js';
 
 // A manifest's `permissions` are what a plugin asks for; the operator's grants decide what it gets (DESIGN.md
@@ -153,24 +153,14 @@ export function capabilitiesFor(rules: readonly GrantRule[], plugin: string, ver
     .flatMap((r) => r.capabilities);
 }
 
-/** The real path of `p`, following symlinks as far as the path exists (the rest is appended as written). */
-function real(p: string): string {
-  const abs = path.resolve(p);
-  try {
-    return realpathSync(abs);
-  } catch {
-    const parent = path.dirname(abs);
-    return parent === abs ? abs : path.join(real(parent), path.basename(abs));
-  }
-}
-
 const within = (child: string, parent: string) =>
   child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
 
 /**
  * Decides what a version runs with. `trusted` gets what it asks for; `community` and `unsigned` get host files
  * only inside their own folder, and nothing else (env, network, child processes) unless `capabilities` (the
- * operator's grants for this version) cover it. Paths are compared after symlinks are resolved.
+ * operator's grants for this version) cover it. Paths are decided on after symlinks are resolved, and `granted`
+ * holds those real paths (absolute): the tiers use what was decided on, not a path that may lead elsewhere later.
  */
 export function decideGrants(input: {
   permissions: Permissions;
@@ -179,23 +169,24 @@ export function decideGrants(input: {
   capabilities: readonly string[];
 }): GrantDecision {
   const { permissions: p, level } = input;
-  if (level === 'trusted') return { granted: p, denied: [] };
+  const all = level === 'trusted';
   const own = real(input.dir);
   const grants = input.capabilities.map((c) => {
     const colon = c.indexOf(':');
     return colon === -1 ? { kind: c, arg: '' } : { kind: c.slice(0, colon), arg: c.slice(colon + 1) };
   });
-  const has = (kind: CapabilityKind, arg = '') => grants.some((g) => g.kind === kind && g.arg === arg);
+  const has = (kind: CapabilityKind, arg = '') => all || grants.some((g) => g.kind === kind && g.arg === arg);
   const hostPath = (want: 'fs.read' | 'fs.write', requested: string) => {
     const target = real(path.resolve(input.dir, requested));
     const ok =
+      all ||
       within(target, own) ||
       grants.some(
         (g) =>
           (g.kind === 'fs.write' || (want === 'fs.read' && g.kind === 'fs.read')) &&
           within(target, real(g.arg)),
       );
-    return { ok, capability: `${want}:${target}` };
+    return { ok, target, capability: `${want}:${target}` };
   };
   const denied: Denial[] = [];
   const deny = (field: string, capability: string, what: string) =>
@@ -206,17 +197,17 @@ export function decideGrants(input: {
   for (const want of ['read', 'write'] as const) {
     const list = p.fs?.[want];
     if (list === undefined) continue;
-    fs[want] = list.filter((requested, i) => {
+    fs[want] = list.flatMap((requested, i) => {
       const check = hostPath(`fs.${want}`, requested);
       if (!check.ok) deny(`permissions.fs.${want}.${i}`, check.capability, requested);
-      return check.ok;
+      return check.ok ? [check.target] : [];
     });
   }
   if (p.fs?.mounts !== undefined) {
-    fs.mounts = p.fs.mounts.filter((m, i) => {
+    fs.mounts = p.fs.mounts.flatMap((m, i) => {
       const check = hostPath(m.readOnly === true ? 'fs.read' : 'fs.write', m.host);
       if (!check.ok) deny(`permissions.fs.mounts.${i}`, check.capability, `mount of ${m.host} at ${m.guest}`);
-      return check.ok;
+      return check.ok ? [{ ...m, host: check.target }] : [];
     });
   }
   if (p.fs !== undefined) granted.fs = fs;

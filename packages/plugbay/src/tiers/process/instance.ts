@@ -29,7 +29,7 @@ import { grpcModuleUrl, nodeArgs, nodeRuntimePaths, pluginEnv } from './node-lau
 import type { ResolvedProcessTierOptions } from './options.js';
 import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
-import { launchTools, nodeLayers, type SandboxLayer, wrapCommand } from './sandbox.js';
+import { grantedPathsUnchanged, launchTools, nodeLayers, type SandboxLayer, wrapCommand } from './sandbox.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
 export const sdkHandshake = {
@@ -155,7 +155,9 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.#setState('failed');
       if (
         err instanceof PlugbayError &&
-        (err.code === 'PLUGBAY_START_FAILED' || err.code === 'PLUGBAY_LOAD_FAILED')
+        (err.code === 'PLUGBAY_START_FAILED' ||
+          err.code === 'PLUGBAY_LOAD_FAILED' ||
+          err.code === 'PLUGBAY_PERMISSION_DENIED')
       )
         throw err;
       // up, but Describe failed (crashed, broken peer, no answer): the start failed
@@ -172,7 +174,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   }
 
   async #launch(): Promise<Running> {
-    const { plugin } = this;
+    const plugin = grantedPathsUnchanged(this.plugin);
     const m = plugin.manifest;
     const perms = plugin.permissions;
     let env: Record<string, string>;
@@ -249,6 +251,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         log: this.#load.log,
         signal: this.#load.signal,
         source: this.#source,
+        socketDir,
       },
     );
     // The child is spawned: build the protocol codecs while it boots rather than after its handshake. A failure
@@ -526,7 +529,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       this.#load.log.line({
         level: 'error',
         msg: `restart failed: ${(err as Error).message}`,
-        fields: { code: (err as PlugbayError).code },
+        fields: { code: (err as PlugbayError).code, ...(err as PlugbayError).details },
       });
       if (run !== undefined) {
         run.stopping = true;

@@ -5,6 +5,8 @@
  * like a handshake but is wrong fails at once; exit or the start timeout fail at once. Never a hang.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Duplex } from 'node:stream';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { PluginLoggerSink } from '../../core/types.js';
@@ -45,6 +47,8 @@ export interface LaunchOptions {
   log: PluginLoggerSink;
   signal?: AbortSignal;
   source: ErrorSource;
+  /** This launch's own socket dir: the only place the handshake's address may name. */
+  socketDir: string;
 }
 
 const maxStray = 20;
@@ -77,6 +81,22 @@ export function parseHandshake(
   if (!opts.protocols.includes(proto))
     return `protocol ${proto} is not supported here (expected ${opts.protocols.join(' or ')})`;
   return { appVersion, network, address, protocol: proto };
+}
+
+/**
+ * The real path of a handshake's address when it is a unix socket inside `socketDir`, else undefined. The host
+ * connects in its own namespaces, so an address the plugin chose freely (a host socket, a symlink to one, a tcp
+ * port) would make the gateway connect wherever the plugin likes.
+ */
+export function ownSocket(handshake: Handshake, socketDir: string): string | undefined {
+  if (handshake.network !== 'unix') return undefined;
+  try {
+    const real = fs.realpathSync(handshake.address);
+    const dir = fs.realpathSync(socketDir);
+    return real.startsWith(dir + path.sep) && fs.lstatSync(real).isSocket() ? real : undefined;
+  } catch {
+    return undefined; // no such socket
+  }
 }
 
 export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched> {
@@ -181,11 +201,25 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
           fail(`bad handshake: ${parsed}`, { handshake: line.slice(0, 500) });
           return;
         }
+        const address = ownSocket(parsed, opts.socketDir);
+        if (address === undefined) {
+          fail(
+            `handshake address ${parsed.network}:${parsed.address} is not a unix socket in the plugin's socket dir`,
+            {
+              field: 'handshake.address',
+              rule: 'socket-dir',
+              address: parsed.address,
+              network: parsed.network,
+              socketDir: opts.socketDir,
+            },
+          );
+          return;
+        }
         handshakeDone = true;
         cleanup();
         resolve({
           child,
-          handshake: parsed,
+          handshake: { ...parsed, address },
           exited,
           get exitInfo() {
             return exitInfo;

@@ -9,10 +9,12 @@
  * uid/gid 65534 with no groups and no capabilities. Then prlimit, and setpriv --pdeathsig outermost.
  */
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Manifest } from '../../core/manifest.js';
 import type { Permissions } from '../../core/manifest-schema.js';
+import { unchangedPath } from '../../core/real-path.js';
+import type { CheckedPlugin } from '../../core/types.js';
 import { deniedNames, seccompArchOf, seccompProgram } from './seccomp.js';
 
 export interface SandboxTools {
@@ -164,6 +166,26 @@ const systemDirs = ['/usr', '/etc/ssl', '/etc/ca-certificates', '/etc/alternativ
 /** What name resolution reads, bound only for plugins granted the network. */
 const resolverFiles = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/gai.conf'];
 const isSystemPath = (p: string): boolean => systemDirs.some((d) => p === d || p.startsWith(`${d}/`));
+
+/**
+ * The plugin with its granted fs.read and fs.write paths absolute and checked at this launch (core/real-path.ts
+ * unchangedPath): bwrap binds and Node's --allow-fs-* flags resolve them again, so each must still be the real path
+ * its grant was decided on. Relative paths (a plugin loaded without the host) count from its real folder.
+ */
+export function grantedPathsUnchanged(plugin: CheckedPlugin): CheckedPlugin {
+  const fsPerms = plugin.permissions.fs;
+  if (fsPerms === undefined) return plugin;
+  const dir = realpathSync(plugin.dir);
+  const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
+  const checked = (want: 'read' | 'write') =>
+    fsPerms[want]?.map((p, i) => unchangedPath(path.resolve(dir, p), `permissions.fs.${want}.${i}`, source));
+  const read = checked('read');
+  const write = checked('write');
+  const next: NonNullable<Permissions['fs']> = { ...fsPerms };
+  if (read !== undefined) next.read = read;
+  if (write !== undefined) next.write = write;
+  return { ...plugin, permissions: { ...plugin.permissions, fs: next } };
+}
 
 /** A plugin's command line with every available layer wrapped around it, and the report of what applied. */
 export function wrapCommand(input: WrapInput): Wrapped {

@@ -225,7 +225,6 @@ export class Engine {
 
   #instantiate(): void {
     const o = this.#o;
-    this.#poisoned = false;
     this.#fns = new Map();
     this.instantiations++;
     const kernel = new WebAssembly.Instance(o.kernel, {}).exports as unknown as KernelExports;
@@ -255,6 +254,7 @@ export class Engine {
     for (const name of kernelAbi) env[name] = kernel[name];
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
     this.#wasi?.close();
+    this.#wasi = undefined;
     let wasi: Wasi | undefined;
     if (this.#needsWasi) {
       wasi = new Wasi({
@@ -268,6 +268,7 @@ export class Engine {
     const instance = new WebAssembly.Instance(o.plugin, imports);
     this.#exports = instance.exports;
     if (wasi !== undefined) wasi.bind(instance.exports.memory as WebAssembly.Memory);
+    this.#poisoned = false; // only once rebuilt: a failed rebuild (a refused mount) is tried again next call
     const init = instance.exports._initialize ?? instance.exports.__wasm_call_ctors;
     if (typeof init === 'function') {
       try {

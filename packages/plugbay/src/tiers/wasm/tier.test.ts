@@ -194,6 +194,7 @@ describe('wasm tier: loading', () => {
       'now',
       'print',
       'read_file',
+      'trap',
       'write_file',
     ]);
   });

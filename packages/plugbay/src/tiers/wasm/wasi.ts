@@ -9,6 +9,7 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { unchangedPath } from '../../core/real-path.js';
 import { ProcExit } from './errors.js';
 
 export interface WasiMount {
@@ -119,8 +120,10 @@ export class Wasi {
     this.#fds.set(1, { kind: 'stdio', which: 1 });
     this.#fds.set(2, { kind: 'stdio', which: 2 });
     let fd = 3;
-    for (const m of options.mounts) {
-      const mount: Mount = { root: fs.realpathSync(m.host), guest: m.guest, readOnly: m.readOnly };
+    for (const [i, m] of options.mounts.entries()) {
+      // Each (re)instantiation: the granted real path, unless a symlink was swapped into it since (path-changed).
+      const root = unchangedPath(m.host, `permissions.fs.mounts.${i}`);
+      const mount: Mount = { root, guest: m.guest, readOnly: m.readOnly };
       this.#fds.set(fd++, { kind: 'dir', real: mount.root, mount, preopen: m.guest });
     }
     this.#seed = options.random === 'real' ? 0 : options.random.seed >>> 0;
