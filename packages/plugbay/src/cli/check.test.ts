@@ -65,7 +65,8 @@ test('plugbay check --json: every broken case is one rejected plugin with its di
   assert.deepEqual(diagnosticsOf('bad-field'), [['PLUGBAY_MANIFEST_INVALID', 'name', 'pattern']]);
   assert.deepEqual(diagnosticsOf('dotdot'), [['PLUGBAY_MANIFEST_INVALID', 'entry', 'inside-plugin-dir']]);
   assert.deepEqual(diagnosticsOf('absolute'), [['PLUGBAY_MANIFEST_INVALID', 'entry', 'inside-plugin-dir']]);
-  assert.deepEqual(diagnosticsOf('symlink'), [['PLUGBAY_MANIFEST_INVALID', 'entry', 'inside-plugin-dir']]);
+  // Any symlink leaving the version refuses it, the entry included (artifact/read.ts).
+  assert.deepEqual(diagnosticsOf('symlink'), [['PLUGBAY_ARTIFACT_INVALID', undefined, 'symlink-outside']]);
   assert.deepEqual(diagnosticsOf('engine'), [
     ['PLUGBAY_ENGINE_MISMATCH', 'engines.plugbay', 'engines.plugbay'],
   ]);
