@@ -1,11 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { isPackedFile, readPacked } from '../artifact/pack.js';
+import { readVersion } from '../artifact/read.js';
 import { verifyContents } from '../artifact/verify.js';
 import { PlugbayError } from '../core/errors.js';
 import { loadKeyring } from '../trust/keyring.js';
 import { keygen, parsePrivateKey } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
-import { verifyPlugin } from '../trust/verify.js';
 import { type CommandResult, withUsageErrors } from './command-result.js';
 
 /** `plugbay keygen --out <name>`: writes `<name>.key` (0600) and `<name>.pub`. */
@@ -47,9 +46,8 @@ export async function verifyCommand(args: {
 }): Promise<CommandResult> {
   return withUsageErrors(async () => {
     const keyring = await loadKeyring(args.keyring);
-    const v = isPackedFile(args.pluginDir)
-      ? await verifyContents(await readPacked(args.pluginDir), keyring)
-      : await verifyPlugin(args.pluginDir, { keyring });
+    // Read as load reads it (a folder's file set or a packed file), so verify says what the host would.
+    const v = await verifyContents(await readVersion(args.pluginDir), keyring);
     const exitCode = v.status === 'valid' ? 0 : 1;
     if (args.json) return { exitCode, output: `${JSON.stringify(v, null, 2)}\n` };
     const head =
