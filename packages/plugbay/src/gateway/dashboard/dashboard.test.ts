@@ -8,12 +8,38 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { createHost } from '../../host/host.js';
 import { repoRoot } from '../../test-support/cli.js';
 import { createGateway } from '../server.js';
+
+/** Headless Debian Chromium on a fresh profile, closed (and the profile removed) after the test. */
+async function openPage(t: TestContext): Promise<Page> {
+  const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
+  // Chromium's helpers may still be writing the profile as close() returns: rm retries instead of failing.
+  t.after(() => rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      // Without these it keeps reaching out (refused here) and writing to its profile.
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      // DNS rebinding without DNS: this name resolves to the gateway's loopback address.
+      '--host-resolver-rules=MAP rebound.example 127.0.0.1',
+    ],
+    viewport: { width: 1366, height: 900 },
+  });
+  t.after(() => browser.close());
+  return browser.pages()[0] ?? (await browser.newPage());
+}
 
 test('dashboard: plugins, canary change, rollback and audit through the UI', async (t) => {
   const examples = join(repoRoot, 'examples/plugins');
@@ -30,26 +56,7 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   for (let i = 0; i < 5; i++)
     await fetch(`${url}/v1/call/greeter/greet`, { method: 'POST', body: '{"name":"Ada"}' });
 
-  const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
-  t.after(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // DNS rebinding without DNS: this name resolves to the gateway's loopback address.
-      '--host-resolver-rules=MAP rebound.example 127.0.0.1',
-    ],
-    viewport: { width: 1366, height: 900 },
-  });
-  t.after(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const page = await openPage(t);
   await page.goto(url);
   const plugins = page.locator('#plugins-body');
   await plugins.getByText('greeter').first().waitFor();
@@ -92,7 +99,7 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   const entries = async () =>
     ((await (await fetch(`${url}/v1/audit`)).json()) as { entries: unknown[] }).entries.length;
   const before = await entries();
-  const other = await browser.newPage();
+  const other = await page.context().newPage();
   await other.goto(`${url.replace('127.0.0.1', 'localhost')}/healthz`);
   // A no-cors fetch is sent (the page just cannot read the answer); the gateway must refuse it itself.
   await other.evaluate(
@@ -116,7 +123,7 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   assert.equal(await entries(), before, 'the cross-site requests changed nothing');
 
   // A rebound page is same-origin for the browser, so it could read answers: its Host gives it away.
-  const rebound = await browser.newPage();
+  const rebound = await page.context().newPage();
   const port = new URL(url).port;
   const answer = await rebound.goto(`http://rebound.example:${port}/`);
   assert.equal(answer?.status(), 403);
@@ -137,15 +144,7 @@ test('dashboard with an admin token: it asks for the token, refuses a wrong one,
   t.after(() => gateway.close());
   const { url } = await gateway.listen();
 
-  const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
-  t.after(() => rm(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
-  t.after(() => browser.close());
-  const page = browser.pages()[0] ?? (await browser.newPage());
+  const page = await openPage(t);
   await page.goto(url);
   const login = page.getByRole('form', { name: 'Admin token' });
   await login.getByText('asks for its admin token').waitFor();
