@@ -15,8 +15,9 @@ import semver from 'semver';
 import { fileEntries } from '../artifact/contents.js';
 import { type ArtifactStore, openArtifactStore } from '../artifact/store.js';
 import { checkDeclaredContracts } from '../contract/implements.js';
+import { Call, cancelled } from '../core/call.js';
 import { Deadlines } from '../core/deadlines.js';
-import { PlugbayError } from '../core/errors.js';
+import { isThenable, PlugbayError } from '../core/errors.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
 import type { CheckedPlugin, Diagnostic, Tier, TierKind } from '../core/types.js';
 import { channels } from '../observe/channels.js';
@@ -41,7 +42,6 @@ import {
 } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, decide, type PolicyTrustLevel, type TrustPolicy } from '../trust/policy.js';
-import { Call, cancelled } from './call.js';
 import { defaultTiers } from './default-tiers.js';
 import { type Candidate, checkPluginDir, discover } from './discover.js';
 import { type FunctionEntry, LoadedVersion } from './loaded.js';
@@ -1473,10 +1473,6 @@ function compileFunctions(
     });
   }
   return out;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function functionOf(target: LoadedVersion, fn: string): FunctionEntry {

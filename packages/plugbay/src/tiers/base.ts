@@ -18,6 +18,11 @@ const transitions: Record<InstanceState, readonly InstanceState[]> = {
   closed: [],
 };
 
+/** Whether the state machine lets an instance move from `from` to `to` (the conformance suite checks every move). */
+export function canTransition(from: InstanceState, to: InstanceState): boolean {
+  return transitions[from].includes(to);
+}
+
 /** Resolves once `instance` leaves `degraded`: its restart (a crash loop's retry) came up, or failed. */
 export function leftDegraded(instance: EventEmitter<InstanceEvents>): Promise<void> {
   return new Promise<void>((resolve) => {

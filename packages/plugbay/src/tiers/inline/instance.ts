@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Health } from '@plugbay/sdk';
 import { type CallScope, PluginRuntime, resolveDefinition } from '@plugbay/sdk/runtime';
-import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import { type ErrorSource, isThenable, messageOf, PlugbayError } from '../../core/errors.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink, SyncOutput } from '../../core/types.js';
 import { InstanceBase } from '../base.js';
 import { traceLogger } from '../logger.js';
@@ -215,14 +215,4 @@ function loadError(error: unknown, source: ErrorSource): PlugbayError {
     ...source,
     cause: error,
   });
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,5 @@
+import { OptionChecker } from '../../core/options.js';
 import type { CheckedPlugin, Instance, LoadOptions, Tier } from '../../core/types.js';
-import { OptionChecker } from '../options.js';
 import { InlineInstance } from './instance.js';
 
 /**

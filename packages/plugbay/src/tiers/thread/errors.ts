@@ -2,7 +2,7 @@
  * The thread tier's one failure-mapping file: how a worker's death, a stuck worker, and errors that crossed the
  * MessagePort become PlugbayErrors naming the plugin and version.
  */
-import { type ErrorSource, PlugbayError, type WireError } from '../../core/errors.js';
+import { type ErrorSource, messageOf, PlugbayError, type WireError } from '../../core/errors.js';
 
 /** Why a worker went away; `details.reason` of PLUGBAY_PLUGIN_CRASHED. */
 export type CrashReason =
@@ -100,8 +100,4 @@ export function loadError(cause: PlugbayError | WireError, source: ErrorSource):
     cause: err,
     details: { causeCode: err.code, ...err.details },
   });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
-import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import { type ErrorSource, messageOf, PlugbayError } from '../../core/errors.js';
 import { RestartPolicy } from '../../core/restart.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
 import { InstanceBase, leftDegraded } from '../base.js';
@@ -364,8 +364,4 @@ function startTimeout(ms: number, source: ErrorSource): PlugbayError {
 
 function closedError(id: string, source: ErrorSource, cause?: Error): PlugbayError {
   return new PlugbayError('PLUGBAY_CLOSED', `instance ${id} was closed`, { ...source, cause });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

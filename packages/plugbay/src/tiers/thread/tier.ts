@@ -1,6 +1,6 @@
+import { OptionChecker } from '../../core/options.js';
 import type { RestartOptions } from '../../core/restart.js';
 import type { CheckedPlugin, Instance, LoadOptions, Tier } from '../../core/types.js';
-import { OptionChecker } from '../options.js';
 import { ThreadInstance } from './instance.js';
 
 export interface ThreadTierOptions {

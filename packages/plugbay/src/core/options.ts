@@ -1,4 +1,4 @@
-import { PlugbayError } from '../core/errors.js';
+import { PlugbayError } from './errors.js';
 
 /**
  * Collects every broken option rule of one options object and throws them together, each naming the option and

@@ -1,6 +1,6 @@
-import { DeadlineEntry, type Deadlines } from '../core/deadlines.js';
-import { PlugbayError } from '../core/errors.js';
-import type { CallContext } from '../core/types.js';
+import { DeadlineEntry, type Deadlines } from './deadlines.js';
+import { PlugbayError } from './errors.js';
+import type { CallContext } from './types.js';
 
 /**
  * One call in progress: its deadline, its abort, and the context a tier sees. The AbortSignal is made only when
