@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import createPlugin from '@extism/extism';
 import wabtInit from 'wabt';
-import { testCallContext } from '../../packages/plugbay/dist/tiers/wasm/call-context.js';
+import { testCall } from '../../packages/plugbay/dist/tiers/test-support.js';
 import { createWasmTier } from '../../packages/plugbay/dist/tiers/wasm/index.js';
 import { fixture, loadOptions, wasmPlugin } from '../../packages/plugbay/dist/tiers/wasm/test-fixtures.js';
 
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     const instance = await createWasmTier({ run: 'host-thread' }).load(p.plugin, loadOptions());
     const t = process.hrtime.bigint();
     await instance.start({ signal: new AbortController().signal, config: {} });
-    await instance.call('echo', payload, testCallContext());
+    await instance.call('echo', payload, testCall());
     starts.push(Number(process.hrtime.bigint() - t));
     await instance.destroy();
     p.cleanup();
@@ -117,7 +117,7 @@ async function main(): Promise<void> {
       const instance = await createWasmTier({ run }).load(p.plugin, loadOptions());
       await instance.start({ signal: new AbortController().signal, config: {} });
       cleanups.push(() => instance.destroy(), p.cleanup);
-      const ctx = testCallContext();
+      const ctx = testCall();
       results.push(
         await measure(`plugbay wasm tier (${run}), ${label}`, run === 'worker' ? N / 20 : N, () =>
           instance.call('echo', payload, ctx),

@@ -3,7 +3,7 @@
  * 2 million calls on one wasm instance (the issue's soak; the test suite runs 200k): no handle exhaustion, the
  * kernel and plugin memories stay flat, RSS stays flat. `node bench/dist/wasm-soak.js [calls] [plugin]`
  */
-import { testCallContext } from '../../packages/plugbay/dist/tiers/wasm/call-context.js';
+import { testCall } from '../../packages/plugbay/dist/tiers/test-support.js';
 import { createWasmTier } from '../../packages/plugbay/dist/tiers/wasm/index.js';
 import { fixture, loadOptions, wasmPlugin } from '../../packages/plugbay/dist/tiers/wasm/test-fixtures.js';
 
@@ -16,7 +16,7 @@ const stats = () => ({
   ...(instance as unknown as { stats: object }).stats,
   rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(1),
 });
-const ctx = testCallContext();
+const ctx = testCall();
 const input = { id: 0, text: 'soak ✓', list: [1, 2, 3] };
 const t = process.hrtime.bigint();
 const samples: object[] = [];
@@ -27,7 +27,7 @@ for (let i = 1; i <= calls; i++) {
   if (i % (calls / 4) === 0 || i === 10_000) samples.push({ call: i, ...stats() });
 }
 const seconds = Number(process.hrtime.bigint() - t) / 1e9;
-ctx.dispose();
+ctx.settle();
 await instance.destroy();
 p.cleanup();
 console.log(

@@ -1,15 +1,16 @@
 /**
- * Helpers for the tier tests (not exported from the package): a real CallContext the test aborts by hand, a log
+ * Helpers for the tier tests (not exported from the package): the host's Call on a test deadline list, a log
  * sink that records lines and lets a test wait for one, and CheckedPlugins built from the fixture directories.
  */
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Call } from '../core/call.js';
+import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import { validateManifest } from '../core/manifest.js';
 import type {
-  CallContext,
   CheckedPlugin,
   Instance,
   InstanceState,
@@ -36,42 +37,45 @@ export async function fixture(name: string): Promise<CheckedPlugin> {
   };
 }
 
-/** A CallContext whose abort the test triggers; listeners run once, like the host's. */
-export class TestCall implements CallContext {
-  readonly deadline: number;
-  readonly traceparent: string | undefined;
-  readonly key: string | undefined;
-  #controller: AbortController | undefined;
-  #listeners: ((reason: PlugbayError) => void)[] = [];
-  #reason: PlugbayError | undefined;
+/**
+ * The deadline list of the tests' calls. A file whose calls have deadlines clears it in an `after` hook: the list's
+ * timer stays armed for a call that settled early (cheaper for the host), and would hold the test process open.
+ */
+export const testDeadlines = new Deadlines();
 
-  constructor(opts: { traceparent?: string; key?: string; deadline?: number } = {}) {
-    this.deadline = opts.deadline ?? Number.POSITIVE_INFINITY;
-    this.traceparent = opts.traceparent;
-    this.key = opts.key;
-  }
+/**
+ * The host's own Call for a tier test. No deadline unless `timeoutMs` (then armed by `callTier`); the test makes the
+ * deadline pass by hand with `call.expire()`, the path the host's deadline list takes.
+ */
+export function testCall(
+  opts: { timeoutMs?: number; ownTimeoutMs?: number; traceparent?: string; key?: string } = {},
+): Call {
+  return new Call(
+    testDeadlines,
+    opts.timeoutMs ?? Number.POSITIVE_INFINITY,
+    opts.traceparent,
+    opts.key,
+    undefined,
+    undefined,
+    opts.ownTimeoutMs,
+  );
+}
 
-  get signal(): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  }
-
-  onAbort(listener: (reason: PlugbayError) => void): void {
-    if (this.#reason !== undefined) listener(this.#reason);
-    else this.#listeners.push(listener);
-  }
-
-  /** Aborts as the host does when the deadline passes. */
-  abort(reason = new PlugbayError('PLUGBAY_TIMEOUT', 'test deadline')): void {
-    if (this.#reason !== undefined) return;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const l of listeners) l(reason);
+/**
+ * Calls `fn` as the host calls a tier that settles on abort itself: the deadline is armed once the tier answered,
+ * and the call settled after. The answer is the tier's own: a tier that ignored the abort would hang the test.
+ */
+export async function callTier(
+  instance: Instance,
+  fn: string,
+  input: unknown,
+  call = testCall(),
+): Promise<unknown> {
+  try {
+    const answer = Promise.resolve(instance.call(fn, input, call));
+    return await (Number.isFinite(call.deadline) ? call.arm(answer) : answer);
+  } finally {
+    call.settle();
   }
 }
 

@@ -5,7 +5,7 @@
 import { once } from 'node:events';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { fixture, loadOptions, noSignal, RecordingLog, TestCall } from '../test-support.js';
+import { fixture, loadOptions, noSignal, RecordingLog, testCall } from '../test-support.js';
 import { type Attribution, createInlineTier } from './tier.js';
 
 const tier = createInlineTier({ attribution: (process.argv[3] ?? 'async-context') as Attribution });
@@ -27,12 +27,12 @@ const scenarios: Record<string, () => Promise<void>> = {
     const b = await load();
     const bystander = await load();
     const faultA = once(a.instance, 'fault') as Promise<[PlugbayError]>;
-    await a.instance.call('throwsInTimer', null, new TestCall());
+    await a.instance.call('throwsInTimer', null, testCall());
     const [errA] = await faultA;
     const faultB = once(b.instance, 'fault') as Promise<[PlugbayError]>;
-    await b.instance.call('rejectsUnawaited', null, new TestCall());
+    await b.instance.call('rejectsUnawaited', null, testCall());
     const [errB] = await faultB;
-    const afterFault = await Promise.resolve(a.instance.call('echo', 1, new TestCall())).then(
+    const afterFault = await Promise.resolve(a.instance.call('echo', 1, testCall())).then(
       () => 'served',
       (e: PlugbayError) => e.code,
     );
@@ -48,7 +48,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       aLogged: a.log.lines.some((l) => l.level === 'error' && l.fields?.origin === 'uncaughtException'),
       stack: typeof errA.stack === 'string' && errA.stack.includes('thrown in the plugin timer'),
       afterFault,
-      bystander: await bystander.instance.call('add', { a: 1, b: 2 }, new TestCall()),
+      bystander: await bystander.instance.call('add', { a: 1, b: 2 }, testCall()),
       bystanderState: bystander.instance.state,
     });
     await Promise.all([a.instance.destroy(), b.instance.destroy(), bystander.instance.destroy()]);
@@ -63,7 +63,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     for (const fn of ['throwsInTimer', 'rejectsUnawaited', 'throwsInMicrotask']) {
       const { instance } = await load();
       const fault = once(instance, 'fault') as Promise<[PlugbayError]>;
-      await instance.call(fn, null, new TestCall());
+      await instance.call(fn, null, testCall());
       const [error] = await fault;
       results[fn] = { code: error.code, origin: error.details?.origin, state: instance.state };
       await instance.destroy();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { fixture, loadOptions, noSignal, RecordingLog, rejectionOf, TestCall } from '../test-support.js';
+import { fixture, loadOptions, noSignal, RecordingLog, rejectionOf, testCall } from '../test-support.js';
 import { createInlineTier, InlineTier } from './tier.js';
 
 const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -35,15 +35,15 @@ describe('inline tier', () => {
     assert.equal(instance.state, 'ready');
     assert.ok(instance.exportedFunctions.includes('add'));
     const input = { a: [1, 2] };
-    assert.equal(await instance.call('echo', input, new TestCall()), input, 'no copy on the host thread');
-    assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
-    assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
+    assert.equal(await instance.call('echo', input, testCall()), input, 'no copy on the host thread');
+    assert.equal(await instance.call('add', { a: 2, b: 3 }, testCall()), 5);
+    assert.deepEqual(await instance.call('config', null, testCall()), { greeting: 'hi' });
     assert.ok(await log.waitFor('started'));
   });
 
   test('ctx.log lines reach the sink with the call traceparent; ctx carries trace id and key', async () => {
     const { instance, log } = await started('basic');
-    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
+    const out = await instance.call('log', null, testCall({ traceparent, key: 'user-1' }));
     assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
     const line = await log.waitFor('hello');
     assert.equal(line.traceparent, traceparent);
@@ -52,30 +52,30 @@ describe('inline tier', () => {
 
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
     const { instance } = await started('basic');
-    const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));
+    const thrown = await rejectionOf(instance.call('throws', null, testCall()));
     assert.equal(thrown.code, 'PLUGBAY_PLUGIN_ERROR');
     assert.equal(thrown.plugin, 'basic');
     assert.equal(thrown.version, '1.2.3');
     assert.equal(thrown.details?.pluginCode, 'E_BOOM');
     assert.ok(thrown.cause instanceof Error);
-    const coded = await rejectionOf(instance.call('throws', 'coded', new TestCall()));
+    const coded = await rejectionOf(instance.call('throws', 'coded', testCall()));
     assert.equal(coded.code, 'PLUGBAY_INVALID_ARGUMENT');
     assert.equal(coded.plugin, 'basic');
-    const rejected = await rejectionOf(instance.call('rejects', null, new TestCall()));
+    const rejected = await rejectionOf(instance.call('rejects', null, testCall()));
     assert.equal(rejected.code, 'PLUGBAY_PLUGIN_ERROR');
     assert.equal(rejected.version, '1.2.3');
-    const unknown = await rejectionOf(instance.call('nope', null, new TestCall()));
+    const unknown = await rejectionOf(instance.call('nope', null, testCall()));
     assert.equal(unknown.code, 'PLUGBAY_UNKNOWN_FUNCTION');
-    assert.equal(await instance.call('add', { a: 1, b: 1 }, new TestCall()), 2);
+    assert.equal(await instance.call('add', { a: 1, b: 1 }, testCall()), 2);
     assert.equal(instance.state, 'ready');
   });
 
   test('the call ctx.signal aborts when the host aborts the call', async () => {
     const { instance, log } = await started('basic');
-    const call = new TestCall();
+    const call = testCall();
     const answer = instance.call('waitForAbort', null, call);
     await log.waitFor('waiting');
-    call.abort();
+    call.expire();
     assert.equal(await answer, 'aborted'); // the host rejects its caller itself; the plugin saw the abort
     assert.equal((await log.waitFor('aborted')).fields?.code, 'PLUGBAY_TIMEOUT');
   });
@@ -107,7 +107,7 @@ describe('inline tier', () => {
     assert.equal(error.code, 'PLUGBAY_START_FAILED');
     assert.equal(error.version, '1.2.3');
     assert.equal(instance.state, 'failed');
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_NO_INSTANCE');
+    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_NO_INSTANCE');
   });
 
   test('health asks the plugin', async () => {
@@ -127,7 +127,7 @@ describe('inline tier', () => {
       'stop() finished before close() resolved',
     );
     assert.deepEqual(states, ['draining', 'closed']);
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_CLOSED');
   });
 
   test('close() aborts the stop() signal when it overruns, and still closes', async () => {
@@ -146,7 +146,7 @@ describe('inline tier', () => {
     opened.push(instance);
     await instance.start({ signal: noSignal, config: {} });
     assert.equal(process.listenerCount('uncaughtException'), before);
-    assert.equal(await instance.call('add', { a: 1, b: 2 }, new TestCall()), 3);
+    assert.equal(await instance.call('add', { a: 1, b: 2 }, testCall()), 3);
   });
 
   test('destroy() is idempotent and stops calls at once', async () => {
@@ -155,7 +155,7 @@ describe('inline tier', () => {
     assert.equal(instance.destroy(), first);
     await first;
     assert.equal(instance.state, 'closed');
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_CLOSED');
     await instance.close();
   });
 });

@@ -14,7 +14,7 @@ import {
   RecordingLog,
   reach,
   rejectionOf,
-  TestCall,
+  testCall,
 } from '../test-support.js';
 import { createThreadTier, ThreadTier } from './tier.js';
 
@@ -55,15 +55,15 @@ describe('thread tier', () => {
     assert.equal(instance.tier, 'thread');
     assert.equal(instance.state, 'ready');
     assert.ok(instance.exportedFunctions.includes('echo'));
-    assert.deepEqual(await instance.call('echo', { a: [1, 2] }, new TestCall()), { a: [1, 2] });
-    assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
-    assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
+    assert.deepEqual(await instance.call('echo', { a: [1, 2] }, testCall()), { a: [1, 2] });
+    assert.equal(await instance.call('add', { a: 2, b: 3 }, testCall()), 5);
+    assert.deepEqual(await instance.call('config', null, testCall()), { greeting: 'hi' });
     assert.equal((await log.waitFor('started')).fields?.config !== undefined, true);
   });
 
   test('ctx.log lines reach the sink with the call traceparent', async () => {
     const { instance, log } = await started('basic');
-    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
+    const out = await instance.call('log', null, testCall({ traceparent, key: 'user-1' }));
     assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
     const line = await log.waitFor('hello');
     assert.equal(line.traceparent, traceparent);
@@ -72,7 +72,7 @@ describe('thread tier', () => {
 
   test("the plugin's stdout and stderr lines become its log lines", async () => {
     const { instance, log } = await started('basic');
-    await instance.call('print', 'x', new TestCall());
+    await instance.call('print', 'x', testCall());
     assert.deepEqual(await log.waitFor('out: x'), {
       level: 'info',
       msg: 'out: x',
@@ -87,31 +87,31 @@ describe('thread tier', () => {
 
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
     const { instance } = await started('basic');
-    const thrown = await rejectionOf(instance.call('throws', null, new TestCall()));
+    const thrown = await rejectionOf(instance.call('throws', null, testCall()));
     assert.equal(thrown.code, 'PLUGBAY_PLUGIN_ERROR');
     assert.equal(thrown.plugin, 'basic');
     assert.equal(thrown.version, '1.2.3');
     assert.equal(thrown.details?.pluginCode, 'E_BOOM');
-    const coded = await rejectionOf(instance.call('throws', 'coded', new TestCall()));
+    const coded = await rejectionOf(instance.call('throws', 'coded', testCall()));
     assert.equal(coded.code, 'PLUGBAY_INVALID_ARGUMENT');
     assert.equal(coded.plugin, 'basic');
-    const rejected = await rejectionOf(instance.call('rejects', null, new TestCall()));
+    const rejected = await rejectionOf(instance.call('rejects', null, testCall()));
     assert.equal(rejected.code, 'PLUGBAY_PLUGIN_ERROR');
     assert.equal(rejected.version, '1.2.3');
-    const unknown = await rejectionOf(instance.call('nope', null, new TestCall()));
+    const unknown = await rejectionOf(instance.call('nope', null, testCall()));
     assert.equal(unknown.code, 'PLUGBAY_UNKNOWN_FUNCTION');
-    assert.equal(await instance.call('add', { a: 1, b: 1 }, new TestCall()), 2);
+    assert.equal(await instance.call('add', { a: 1, b: 1 }, testCall()), 2);
     assert.equal(instance.state, 'ready');
   });
 
   test('a throw in the plugin timer kills the worker: in-flight calls crash, the worker restarts', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('basic', {}, tier);
-    assert.equal(await instance.call('count', null, new TestCall()), 1);
-    assert.equal(await instance.call('count', null, new TestCall()), 2);
+    assert.equal(await instance.call('count', null, testCall()), 1);
+    assert.equal(await instance.call('count', null, testCall()), 2);
     const exit = once(instance, 'exit');
-    const inflight = instance.call('waitForAbort', null, new TestCall());
-    assert.equal(await instance.call('throwsInTimer', null, new TestCall()), 'scheduled');
+    const inflight = instance.call('waitForAbort', null, testCall());
+    assert.equal(await instance.call('throwsInTimer', null, testCall()), 'scheduled');
     const crashed = await rejectionOf(inflight);
     assert.equal(crashed.code, 'PLUGBAY_PLUGIN_CRASHED');
     assert.equal(crashed.retryable, true);
@@ -121,19 +121,19 @@ describe('thread tier', () => {
     assert.equal(exitError.code, 'PLUGBAY_PLUGIN_CRASHED');
     // a call made while the worker restarts waits for the new worker
     assert.equal(instance.state, 'degraded');
-    assert.equal(await instance.call('add', { a: 2, b: 2 }, new TestCall()), 4);
+    assert.equal(await instance.call('add', { a: 2, b: 2 }, testCall()), 4);
     assert.equal(instance.state, 'ready');
     // a new worker: module state starts afresh
-    assert.equal(await instance.call('count', null, new TestCall()), 1);
+    assert.equal(await instance.call('count', null, testCall()), 1);
   });
 
   test('calls the dying worker never started go to the restarted worker; started ones fail', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance, log } = await started('basic', {}, tier);
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const blocked = rejectionOf(instance.call('blockThenCrash', flag, new TestCall()));
+    const blocked = rejectionOf(instance.call('blockThenCrash', flag, testCall()));
     // queued behind the blocked handler: the worker dies before it reads any of them
-    const queued = Array.from({ length: 20 }, (_, i) => instance.call('echo', i, new TestCall()));
+    const queued = Array.from({ length: 20 }, (_, i) => instance.call('echo', i, testCall()));
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
     const crashed = await blocked;
@@ -150,36 +150,32 @@ describe('thread tier', () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('basic', {}, tier);
     let exit = once(instance, 'exit');
-    await instance.call('rejectsUnawaited', null, new TestCall());
+    await instance.call('rejectsUnawaited', null, testCall());
     assert.equal(((await exit)[0] as PlugbayError).details?.reason, 'uncaught-exception');
     await reach(instance, 'ready');
     exit = once(instance, 'exit');
-    const exited = await rejectionOf(instance.call('exit', null, new TestCall()));
+    const exited = await rejectionOf(instance.call('exit', null, testCall()));
     assert.equal(exited.code, 'PLUGBAY_PLUGIN_CRASHED');
     assert.equal(exited.details?.reason, 'exit');
     assert.equal(exited.details?.exitCode, 3);
     await exit;
-    assert.equal(await instance.call('echo', 'back', new TestCall()), 'back');
+    assert.equal(await instance.call('echo', 'back', testCall()), 'back');
   });
 
   test('an aborted call cancels the plugin signal; a responsive worker is kept', async () => {
     const { instance, log } = await started('basic', {}, createThreadTier({ unresponsiveMs: 5000 }));
     let exits = 0;
     instance.on('exit', () => exits++);
-    assert.equal(await instance.call('count', null, new TestCall()), 1);
-    const call = new TestCall();
+    assert.equal(await instance.call('count', null, testCall()), 1);
+    const call = testCall();
     const answer = instance.call('waitForAbort', null, call);
     await log.waitFor('waiting');
-    call.abort();
+    call.expire();
     const error = await rejectionOf(answer);
     assert.equal(error.code, 'PLUGBAY_TIMEOUT');
     const aborted = await log.waitFor('aborted');
     assert.equal(aborted.fields?.code, 'PLUGBAY_TIMEOUT');
-    assert.equal(
-      await instance.call('count', null, new TestCall()),
-      2,
-      'same worker: its module state goes on',
-    );
+    assert.equal(await instance.call('count', null, testCall()), 2, 'same worker: its module state goes on');
     assert.equal(instance.state, 'ready');
     assert.equal(exits, 0);
   });
@@ -188,14 +184,14 @@ describe('thread tier', () => {
     const tier = createThreadTier({ unresponsiveMs: 100, restart: { initialDelayMs: 1 } });
     const { instance, log } = await started('basic', {}, tier);
     const exit = once(instance, 'exit');
-    const call = new TestCall();
+    const call = testCall();
     const answer = instance.call('spin', null, call);
     await log.waitFor('spinning');
-    call.abort();
+    call.expire();
     assert.equal((await rejectionOf(answer)).code, 'PLUGBAY_TIMEOUT');
     const [exitError] = (await exit) as [PlugbayError];
     assert.equal(exitError.details?.reason, 'unresponsive');
-    assert.equal(await instance.call('add', { a: 20, b: 22 }, new TestCall()), 42);
+    assert.equal(await instance.call('add', { a: 20, b: 22 }, testCall()), 42);
     assert.equal(instance.state, 'ready');
   });
 
@@ -203,16 +199,16 @@ describe('thread tier', () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 60_000 } });
     const { instance } = await started('basic', {}, tier);
     const exit = once(instance, 'exit');
-    await instance.call('throwsInTimer', null, new TestCall());
+    await instance.call('throwsInTimer', null, testCall());
     await exit;
     assert.equal(instance.state, 'degraded');
-    const call = new TestCall();
+    const call = testCall();
     assert.equal((await instance.health(noSignal)).status, 'degraded');
     const waiting = instance.call('echo', 1, call);
-    call.abort();
+    call.expire();
     assert.equal((await rejectionOf(waiting)).code, 'PLUGBAY_TIMEOUT');
     // destroy() fails whoever still waits
-    const other = rejectionOf(instance.call('echo', 2, new TestCall()));
+    const other = rejectionOf(instance.call('echo', 2, testCall()));
     await instance.destroy();
     assert.equal((await other).code, 'PLUGBAY_CLOSED');
   });
@@ -225,7 +221,7 @@ describe('thread tier', () => {
     const crashloop = reach(instance, 'crashloop');
     await instance.start({ signal: noSignal, config: { crashAfterStart: true } });
     await crashloop;
-    const error = await rejectionOf(instance.call('echo', 1, new TestCall()));
+    const error = await rejectionOf(instance.call('echo', 1, testCall()));
     assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED'); // as the process tier answers, and docs/process-tier.md says
     assert.equal(error.details?.state, 'crashloop');
     assert.equal((await instance.health(noSignal)).status, 'failing');
@@ -247,11 +243,11 @@ describe('thread tier', () => {
         });
       });
       writeFileSync(marker, '');
-      await instance.call('throwsInTimer', null, new TestCall());
+      await instance.call('throwsInTimer', null, testCall());
       await startFailed;
       await reach(instance, 'ready');
       assert.deepEqual(reasons, ['uncaught-exception', 'start-failed']);
-      assert.equal(await instance.call('echo', 'again', new TestCall()), 'again');
+      assert.equal(await instance.call('echo', 'again', testCall()), 'again');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -275,26 +271,26 @@ describe('thread tier', () => {
 
   test('values structured clone refuses give PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT', async () => {
     const { instance } = await started('basic');
-    const input = await rejectionOf(instance.call('echo', { f: () => 1 }, new TestCall()));
+    const input = await rejectionOf(instance.call('echo', { f: () => 1 }, testCall()));
     assert.equal(input.code, 'PLUGBAY_INVALID_INPUT');
-    const output = await rejectionOf(instance.call('uncloneable', null, new TestCall()));
+    const output = await rejectionOf(instance.call('uncloneable', null, testCall()));
     assert.equal(output.code, 'PLUGBAY_INVALID_OUTPUT');
     assert.equal(output.plugin, 'basic');
-    assert.equal(await instance.call('echo', 1, new TestCall()), 1);
+    assert.equal(await instance.call('echo', 1, testCall()), 1);
   });
 
   test('calls made while one is in flight travel together; a bad value fails only its call; a call aborted before it left never runs', async () => {
     const { instance } = await started('basic');
-    const first = instance.call('echo', 0, new TestCall()); // nothing in flight: posted at once
-    const aborted = new TestCall();
+    const first = instance.call('echo', 0, testCall()); // nothing in flight: posted at once
+    const aborted = testCall();
     const batch = [
-      instance.call('echo', 1, new TestCall()),
-      instance.call('echo', { f: () => 1 }, new TestCall()),
-      instance.call('uncloneable', null, new TestCall()),
+      instance.call('echo', 1, testCall()),
+      instance.call('echo', { f: () => 1 }, testCall()),
+      instance.call('uncloneable', null, testCall()),
       instance.call('count', null, aborted),
-      instance.call('echo', 2, new TestCall()),
+      instance.call('echo', 2, testCall()),
     ];
-    aborted.abort(); // still in the outbox: the batch leaves at the end of this turn of the event loop
+    aborted.expire(); // still in the outbox: the batch leaves at the end of this turn of the event loop
     const [one, bad, badOut, cancelled, two] = await Promise.allSettled(batch);
     assert.equal(await first, 0);
     assert.deepEqual(one, { status: 'fulfilled', value: 1 });
@@ -302,28 +298,28 @@ describe('thread tier', () => {
     assert.equal(await codeOf(badOut), 'PLUGBAY_INVALID_OUTPUT');
     assert.equal(await codeOf(cancelled), 'PLUGBAY_TIMEOUT');
     assert.deepEqual(two, { status: 'fulfilled', value: 2 });
-    assert.equal(await instance.call('count', null, new TestCall()), 1, 'the aborted count never ran');
+    assert.equal(await instance.call('count', null, testCall()), 1, 'the aborted count never ran');
   });
 
   test('an answer leaves before the next call of its batch starts: a stuck call later in the batch neither holds nor loses it', async () => {
     const { instance } = await started('quiet');
-    const inFlight = Promise.resolve(instance.call('busy', 50, new TestCall())); // posted at once
-    const echoed = Promise.resolve(instance.call('echo', 1, new TestCall())); // the outbox
-    const spinCall = new TestCall();
+    const inFlight = Promise.resolve(instance.call('busy', 50, testCall())); // posted at once
+    const echoed = Promise.resolve(instance.call('echo', 1, testCall())); // the outbox
+    const spinCall = testCall();
     const spinning = Promise.resolve(instance.call('quietSpin', null, spinCall)); // same batch, after echo
     spinning.catch(() => {});
     inFlight.catch(() => {});
     assert.equal(await echoed, 1, 'answered while quietSpin still runs');
-    spinCall.abort(); // the worker never answers the ping and is killed
+    spinCall.expire(); // the worker never answers the ping and is killed
     assert.equal((await rejectionOf(spinning)).code, 'PLUGBAY_TIMEOUT');
   });
 
   test('a call whose context was aborted before it was sent never runs', async () => {
     const { instance } = await started('basic');
-    const call = new TestCall();
-    call.abort();
+    const call = testCall();
+    call.expire();
     assert.equal((await rejectionOf(instance.call('count', null, call))).code, 'PLUGBAY_TIMEOUT');
-    assert.equal(await instance.call('count', null, new TestCall()), 1, 'the aborted count never ran');
+    assert.equal(await instance.call('count', null, testCall()), 1, 'the aborted count never ran');
   });
 
   test('aborting the load terminates the worker and gives PLUGBAY_LOAD_FAILED', async () => {
@@ -351,12 +347,12 @@ describe('thread tier', () => {
     process.env.PLUGBAY_TEST_UNDECLARED = 'secret';
     try {
       const declared = await started('basic');
-      assert.deepEqual(await declared.instance.call('env', null, new TestCall()), {
+      assert.deepEqual(await declared.instance.call('env', null, testCall()), {
         declared: 'visible',
         undeclared: null,
       });
       const inherit = await started('basic', {}, createThreadTier({ env: 'inherit' }));
-      assert.deepEqual(await inherit.instance.call('env', null, new TestCall()), {
+      assert.deepEqual(await inherit.instance.call('env', null, testCall()), {
         declared: 'visible',
         undeclared: 'secret',
       });
@@ -383,7 +379,7 @@ describe('thread tier', () => {
       'stop() finished before close() resolved',
     );
     assert.deepEqual(states, ['draining', 'closed']);
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
+    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_CLOSED');
     await instance.destroy(); // after close: a no-op
   });
 
@@ -398,7 +394,7 @@ describe('thread tier', () => {
 
   test('destroy() fails in-flight calls now and is idempotent', async () => {
     const { instance, log } = await started('basic');
-    const inflight = rejectionOf(instance.call('waitForAbort', null, new TestCall()));
+    const inflight = rejectionOf(instance.call('waitForAbort', null, testCall()));
     await log.waitFor('waiting');
     const first = instance.destroy(new Error('shutting down'));
     assert.equal(instance.destroy(), first);
@@ -411,18 +407,18 @@ describe('thread tier', () => {
   test('memoryMb caps the worker heap: running out gives PLUGBAY_PLUGIN_CRASHED (out-of-memory)', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('hog', {}, tier);
-    const error = await rejectionOf(instance.call('hog', null, new TestCall()));
+    const error = await rejectionOf(instance.call('hog', null, testCall()));
     assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED');
     assert.equal(error.details?.reason, 'out-of-memory');
     assert.equal(error.plugin, 'hog');
-    assert.equal(await instance.call('echo', 'alive', new TestCall()), 'alive');
+    assert.equal(await instance.call('echo', 'alive', testCall()), 'alive');
   });
 
   test('memoryMb also caps Buffers: a worker holding more is stopped (out-of-memory) long before 1 GB', async () => {
     const tier = createThreadTier({ restart: { initialDelayMs: 1 } });
     const { instance } = await started('hog', {}, tier);
     const rssBefore = process.memoryUsage.rss();
-    const error = await rejectionOf(instance.call('buffers', 1024, new TestCall()));
+    const error = await rejectionOf(instance.call('buffers', 1024, testCall()));
     const rssGrowth = process.memoryUsage.rss() - rssBefore;
     assert.equal(error.code, 'PLUGBAY_PLUGIN_CRASHED');
     assert.equal(error.details?.reason, 'out-of-memory');
@@ -430,12 +426,12 @@ describe('thread tier', () => {
     const external = error.details?.externalBytes as number;
     assert.ok(external > 24 * 2 ** 20 && external < 128 * 2 ** 20, `externalBytes ${external}`);
     assert.ok(rssGrowth < 256 * 2 ** 20, `host RSS grew ${rssGrowth} bytes`);
-    assert.equal(await instance.call('echo', 'alive', new TestCall()), 'alive');
+    assert.equal(await instance.call('echo', 'alive', testCall()), 'alive');
   });
 
   test('Buffers that are garbage do not count: churning through 1 GB under memoryMb 24 succeeds', async () => {
     const { instance } = await started('hog');
-    assert.equal(await instance.call('churn', 1024, new TestCall()), 1024 * 2 ** 20);
+    assert.equal(await instance.call('churn', 1024, testCall()), 1024 * 2 ** 20);
     assert.equal(instance.state, 'ready');
   });
 });

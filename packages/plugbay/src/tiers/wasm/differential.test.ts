@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import createPlugin, { type Plugin } from '@extism/extism';
 import { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { testCallContext } from './call-context.js';
+import { callTier } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier } from './tier.js';
 
@@ -40,16 +40,13 @@ async function oracle(name: string, wasi: boolean): Promise<Plugin> {
 }
 
 async function viaOurs(instance: Instance, fn: string, input: Uint8Array): Promise<Outcome> {
-  const ctx = testCallContext();
   try {
-    const out = (await instance.call(fn, input, ctx)) as Uint8Array;
+    const out = (await callTier(instance, fn, input)) as Uint8Array;
     return { ok: true, bytes: Buffer.from(out).toString('hex') };
   } catch (err) {
     assert.ok(err instanceof PlugbayError);
     assert.equal(err.code, 'PLUGBAY_PLUGIN_ERROR');
     return { ok: false, message: err.message };
-  } finally {
-    ctx.dispose();
   }
 }
 

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import type { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { testCallContext } from './call-context.js';
+import { callTier, testCall, testDeadlines } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier } from './tier.js';
 
@@ -28,6 +28,7 @@ before(async () => {
 });
 after(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  testDeadlines.clear();
   await server.terminate();
 });
 
@@ -40,15 +41,11 @@ async function plugin(run: 'host-thread' | 'worker', net: string[]): Promise<Ins
 }
 
 async function fetchVia(instance: Instance, url: string): Promise<{ status: number; body: string }> {
-  const ctx = testCallContext(10_000);
-  try {
-    const out = Buffer.from(
-      (await instance.call('fetch', JSON.stringify({ url, method: 'GET' }), ctx)) as Uint8Array,
-    );
-    return { status: out.readInt32LE(0), body: out.subarray(4).toString() };
-  } finally {
-    ctx.dispose();
-  }
+  const input = JSON.stringify({ url, method: 'GET' });
+  const out = Buffer.from(
+    (await callTier(instance, 'fetch', input, testCall({ timeoutMs: 10_000 }))) as Uint8Array,
+  );
+  return { status: out.readInt32LE(0), body: out.subarray(4).toString() };
 }
 
 for (const run of ['host-thread', 'worker'] as const) {

@@ -1,4 +1,4 @@
 export type { WasmModuleReport } from './inspect.js';
-export { auditExports, draftFunctions, inspectWasmModule } from './inspect.js';
+export { draftFunctions, inspectWasmModule } from './inspect.js';
 export type { WasmTierOptions } from './tier.js';
 export { createWasmTier } from './tier.js';

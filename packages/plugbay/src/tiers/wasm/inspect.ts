@@ -1,6 +1,6 @@
 /**
  * What a wasm plugin's module offers, without running it: for `plugbay build` (fill `functions` from the exports;
- * the author then adds the schemas) and for the export audit (exports that are not manifest functions).
+ * the author then adds the schemas) and for the export audit (trust/audit.ts: exports that are not manifest functions).
  */
 import { readFile } from 'node:fs/promises';
 import type { FunctionSpec } from '../../core/manifest.js';
@@ -28,17 +28,4 @@ export function draftFunctions(functions: readonly string[]): Record<string, Fun
   for (const fn of functions)
     out[fn] = { description: `${fn} (from the wasm exports)`, input: {}, output: {} };
   return out;
-}
-
-/** Exports that are not manifest functions (reported by the audit) and manifest functions the module lacks. */
-export function auditExports(
-  manifestFunctions: readonly string[],
-  exported: readonly string[],
-): { extra: string[]; missing: string[] } {
-  const declared = new Set(manifestFunctions);
-  const offered = new Set(exported);
-  return {
-    extra: exported.filter((f) => !declared.has(f)),
-    missing: manifestFunctions.filter((f) => !offered.has(f)),
-  };
 }

@@ -9,8 +9,8 @@ import { readFile } from 'node:fs/promises';
 import type { ErrorSource } from '../../core/errors.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { CheckedPlugin } from '../../core/types.js';
+import { auditExports } from '../../trust/audit.js';
 import { auditModule, type ModuleAudit } from './engine.js';
-import { auditExports } from './inspect.js';
 import { capMemory, ModuleFormatError, WASM_PAGE } from './module-binary.js';
 
 /** The memory cap of a plugin whose manifest sets no `permissions.memoryMb` (the tier's `defaultMemoryMb`). */
@@ -52,7 +52,11 @@ export async function checkModule(
       unsupported: audit.unsupported,
     });
   }
-  const missing = auditExports(Object.keys(plugin.manifest.functions), audit.functions).missing;
+  const { missing } = auditExports({
+    declared: plugin.manifest.functions,
+    exposed: audit.functions,
+    mode: 'warn',
+  });
   if (missing.length > 0) {
     throw refuse(`manifest functions the module does not export: ${missing.join(', ')}`, {
       field: 'functions',

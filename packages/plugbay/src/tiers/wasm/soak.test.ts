@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Instance } from '../../core/types.js';
-import { testCallContext } from './call-context.js';
+import { callTier } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier } from './tier.js';
 
@@ -29,17 +29,15 @@ async function hostThread(name: string) {
 for (const name of ['as', 'rust']) {
   test(`${name}: ${CALLS} calls on one instance, each allocating handles, with flat memory`, async () => {
     const instance = await hostThread(name);
-    const ctx = testCallContext();
     const input = { id: 0, text: 'soak ✓ test', list: [1, 2, 3] };
     let before: Stats | undefined;
     const rssStart = process.memoryUsage().rss;
     for (let i = 1; i <= CALLS; i++) {
       input.id = i;
-      const out = (await instance.call('echo', input, ctx)) as typeof input;
+      const out = (await callTier(instance, 'echo', input)) as typeof input;
       if (out.id !== i) assert.fail(`call ${i} returned ${JSON.stringify(out)}`);
       if (i === 10_000) before = { ...instance.stats };
     }
-    ctx.dispose();
     const end = instance.stats;
     assert.deepEqual(end, before, 'kernel and plugin memory did not grow; no re-instantiation');
     assert.equal(end.instantiations, 1);
@@ -53,8 +51,6 @@ test('one call that allocates and frees a million kernel blocks does not run out
   const instance = await createWasmTier({ run: 'host-thread', codec: 'bytes' }).load(p.plugin, loadOptions());
   cleanups.push(p.cleanup, () => instance.destroy());
   await instance.start({ signal: new AbortController().signal, config: {} });
-  const ctx = testCallContext();
-  const out = (await instance.call('churn', '', ctx)) as Uint8Array;
-  ctx.dispose();
+  const out = (await callTier(instance, 'churn', '')) as Uint8Array;
   assert.equal(Buffer.from(out).toString(), 'gr');
 });

@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { testCallContext } from './call-context.js';
+import { callTier, testCall, testDeadlines } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier, type WasmTierOptions } from './tier.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  testDeadlines.clear();
 });
 
 async function start(
@@ -27,13 +28,8 @@ async function start(
   return { instance, lines: opts.lines, plugin: p.plugin };
 }
 
-async function call(instance: Instance, fn: string, input?: unknown, timeoutMs = 5000): Promise<unknown> {
-  const ctx = testCallContext(timeoutMs);
-  try {
-    return await instance.call(fn, input, ctx);
-  } finally {
-    ctx.dispose();
-  }
+function call(instance: Instance, fn: string, input?: unknown, timeoutMs = 5000): Promise<unknown> {
+  return callTier(instance, fn, input, testCall({ timeoutMs }));
 }
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -266,13 +262,12 @@ describe('wasm tier: CPU cap (worker)', () => {
   test("a caller's deadline shorter than the function's own: the caller hears at once, the worker is ended only at the function's own", async () => {
     const { instance } = await start('corpus', { run: 'worker' });
     const spawns = () => (instance as unknown as { stats: { workerSpawns: number } }).stats.workerSpawns;
-    const ctx = { ...testCallContext(20), ownDeadline: Date.now() + 400 };
-    assert.equal(await codeOf(Promise.resolve(instance.call('loop', null, ctx))), 'PLUGBAY_TIMEOUT');
+    const ctx = testCall({ timeoutMs: 20, ownTimeoutMs: 400 });
+    assert.equal(await codeOf(callTier(instance, 'loop', null, ctx)), 'PLUGBAY_TIMEOUT');
     assert.equal(spawns(), 1, 'a deadline the caller chose does not end the sandbox');
     assert.equal(instance.state, 'ready');
     assert.deepEqual(await call(instance, 'echo', 'after'), 'after'); // waits for the loop's own budget
     assert.equal(spawns(), 2);
-    ctx.dispose();
   });
 
   test('calls queued behind a runaway call are not killed with it', async () => {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { testCallContext } from './call-context.js';
+import { callTier, testCall, testDeadlines } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier } from './tier.js';
 import { Wasi } from './wasi.js';
@@ -38,6 +38,7 @@ before(() => {
 });
 after(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
+  testDeadlines.clear();
   rmSync(root, { recursive: true, force: true });
   delete process.env.PLUGBAY_TEST_VISIBLE;
   delete process.env.PLUGBAY_TEST_HIDDEN;
@@ -62,13 +63,8 @@ async function cPlugin(run: 'host-thread' | 'worker', clock: 'real' | { fixedMs:
   return { instance, lines: opts.lines };
 }
 
-async function call(instance: Instance, fn: string, input?: unknown): Promise<unknown> {
-  const ctx = testCallContext(10_000);
-  try {
-    return await instance.call(fn, input, ctx);
-  } finally {
-    ctx.dispose();
-  }
+function call(instance: Instance, fn: string, input?: unknown): Promise<unknown> {
+  return callTier(instance, fn, input, testCall({ timeoutMs: 10_000 }));
 }
 
 const denied = (e: unknown) => e instanceof PlugbayError && e.code === 'PLUGBAY_PLUGIN_ERROR';
