@@ -1,4 +1,15 @@
 import { PlugbayError } from './errors.js';
+import type { RestartOptions } from './restart.js';
+
+const restartFields = [
+  'initialDelayMs',
+  'maxDelayMs',
+  'crashloopCount',
+  'crashloopWindowMs',
+  'stableAfterMs',
+  'coolDownMs',
+  'maxCoolDownMs',
+] as const satisfies readonly (keyof RestartOptions)[];
 
 /**
  * Collects every broken option rule of one options object and throws them together, each naming the option and
@@ -36,6 +47,13 @@ export class OptionChecker {
     if (value !== undefined && (value === null || typeof value !== 'object')) {
       this.#problems.push(`options.${name} must be an object`);
     }
+  }
+
+  /** A RestartOptions object: each of its fields a positive integer. */
+  restart(name: string, value: RestartOptions | undefined): void {
+    this.object(name, value);
+    if (value === null || typeof value !== 'object') return;
+    for (const field of restartFields) this.positiveInteger(`${name}.${field}`, value[field]);
   }
 
   /** Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any. */

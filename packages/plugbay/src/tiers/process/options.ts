@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { PlugbayError } from '../../core/errors.js';
+import { OptionChecker } from '../../core/options.js';
 import type { RestartOptions } from '../../core/restart.js';
 
 export interface ProcessTierOptions {
@@ -37,42 +37,35 @@ export type ResolvedProcessTierOptions = Required<Omit<ProcessTierOptions, 'sdkE
   sdkEntry: string | undefined;
 };
 
-const positive = (name: string, value: number | undefined, fallback: number): number => {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new PlugbayError(
-      'PLUGBAY_INVALID_ARGUMENT',
-      `options.${name} must be a positive integer, got ${String(value)}`,
-      {
-        details: { option: name, rule: 'positive-integer' },
-      },
-    );
-  }
-  return value;
-};
-
+/** Every option checked at once (one PLUGBAY_INVALID_ARGUMENT lists all the problems), then the defaults filled in. */
 export function resolveOptions(o: ProcessTierOptions = {}): ResolvedProcessTierOptions {
-  if (o.nodeCarrier !== undefined && o.nodeCarrier !== 'frames' && o.nodeCarrier !== 'grpc') {
-    throw new PlugbayError(
-      'PLUGBAY_INVALID_ARGUMENT',
-      `options.nodeCarrier must be "frames" or "grpc", got ${String(o.nodeCarrier)}`,
-      {
-        details: { option: 'nodeCarrier', rule: 'enum' },
-      },
-    );
-  }
+  const check = new OptionChecker('process tier');
+  check.oneOf('nodeCarrier', o.nodeCarrier, ['frames', 'grpc']);
+  for (const name of [
+    'startTimeoutMs',
+    'pluginStartTimeoutMs',
+    'healthIntervalMs',
+    'healthTimeoutMs',
+    'unresponsiveMs',
+    'failureThreshold',
+    'stopTimeoutMs',
+  ] as const)
+    check.positiveInteger(name, o[name]);
+  check.boolean('sandbox', o.sandbox);
+  check.restart('restart', o.restart);
+  check.done();
   return {
     socketRoot: o.socketRoot ?? os.tmpdir(),
     sdkEntry: o.sdkEntry,
     nodeCarrier: o.nodeCarrier ?? 'frames',
     nodePath: o.nodePath ?? process.execPath,
-    startTimeoutMs: positive('startTimeoutMs', o.startTimeoutMs, 10_000),
-    pluginStartTimeoutMs: positive('pluginStartTimeoutMs', o.pluginStartTimeoutMs, 30_000),
-    healthIntervalMs: positive('healthIntervalMs', o.healthIntervalMs, 5000),
-    healthTimeoutMs: positive('healthTimeoutMs', o.healthTimeoutMs, 2000),
-    unresponsiveMs: positive('unresponsiveMs', o.unresponsiveMs, 1000),
-    failureThreshold: positive('failureThreshold', o.failureThreshold, 3),
-    stopTimeoutMs: positive('stopTimeoutMs', o.stopTimeoutMs, 5000),
+    startTimeoutMs: o.startTimeoutMs ?? 10_000,
+    pluginStartTimeoutMs: o.pluginStartTimeoutMs ?? 30_000,
+    healthIntervalMs: o.healthIntervalMs ?? 5000,
+    healthTimeoutMs: o.healthTimeoutMs ?? 2000,
+    unresponsiveMs: o.unresponsiveMs ?? 1000,
+    failureThreshold: o.failureThreshold ?? 3,
+    stopTimeoutMs: o.stopTimeoutMs ?? 5000,
     restart: o.restart ?? {},
     sandbox: o.sandbox ?? true,
   };

@@ -267,14 +267,28 @@ describe('log lines', () => {
 
 describe('options and failure mapping', () => {
   it('checks options at once, naming the option', () => {
-    assert.throws(
-      () => resolveOptions({ healthIntervalMs: 0 }),
-      (e: unknown) =>
-        e instanceof PlugbayError &&
-        e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
-        e.details?.option === 'healthIntervalMs',
-    );
-    assert.throws(() => resolveOptions({ nodeCarrier: 'http' as 'grpc' }), /nodeCarrier/);
+    const problemsOf = (options: Parameters<typeof resolveOptions>[0]): string[] => {
+      try {
+        resolveOptions(options);
+      } catch (e) {
+        assert.ok(e instanceof PlugbayError && e.code === 'PLUGBAY_INVALID_ARGUMENT');
+        return e.details?.problems as string[];
+      }
+      assert.fail('the options were accepted');
+    };
+    // Every broken rule at once, each naming its option.
+    const problems = problemsOf({
+      healthIntervalMs: 0,
+      nodeCarrier: 'http' as 'grpc',
+      sandbox: 'no' as unknown as boolean,
+      restart: { initialDelayMs: -1 },
+    });
+    assert.equal(problems.length, 4);
+    for (const name of ['healthIntervalMs', 'nodeCarrier', 'sandbox', 'restart.initialDelayMs'])
+      assert.ok(
+        problems.some((p) => p.startsWith(`options.${name} `)),
+        `${name} in ${problems.join('; ')}`,
+      );
     const o = resolveOptions();
     assert.equal(o.healthIntervalMs, 5000);
     assert.equal(o.healthTimeoutMs, 2000);
