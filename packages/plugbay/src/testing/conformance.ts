@@ -1,15 +1,15 @@
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { resolve, sep } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import semver from 'semver';
 import type { ContractRegistry } from '../contract/implements.js';
 import { checkDeclaredContracts } from '../contract/implements.js';
 import { type ContractSnapshot, parseSnapshot, snapshotOf } from '../contract/snapshot.js';
 import { PlugbayError } from '../core/errors.js';
-import type { CheckedPlugin, TierKind } from '../core/types.js';
+import type { CheckedPlugin, Leak, TierKind } from '../core/types.js';
 import { checkPluginDir } from '../host/discover.js';
+import { clearLeak } from '../tiers/inline/leaks.js';
 import { fixFor } from './fixes.js';
-import { type LeakTracker, trackTimers } from './leaks.js';
 import { testPlugin } from './test-plugin.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'warn' | 'skip';
@@ -94,18 +94,13 @@ export async function conformance(dir: string, options: ConformanceOptions = {})
   const tier = options.tier;
   const stopTimeoutMs = options.stopTimeoutMs ?? 2_000;
   const runsInline = tier === 'inline';
-  const tracker = runsInline ? trackTimers(root, plugin.digest) : undefined;
-  try {
-    await runLifecycle(plugin, root, options, stopTimeoutMs, add);
-    if (tracker) leakCheck(tracker, add);
-  } finally {
-    tracker?.stop();
-  }
+  const leaks = await runLifecycle(plugin, root, options, stopTimeoutMs, add);
+  // The leak report is the inline tier's (host.leaks): only there does plugin code share the host's event loop.
+  if (runsInline) leakCheck(plugin, root, leaks, add);
   // Node plugins share the host's event loop when inline: check that separately when the main run was elsewhere.
-  if (!runsInline && plugin.manifest.runtime === 'node')
+  else if (plugin.manifest.runtime === 'node')
     await inlineLeakCheck(plugin, root, options, stopTimeoutMs, add);
-  else if (!runsInline)
-    add('leaks', 'skip', { notes: [`${plugin.manifest.runtime} plugins do not run inline`] });
+  else add('leaks', 'skip', { notes: [`${plugin.manifest.runtime} plugins do not run inline`] });
   return report();
 }
 
@@ -117,7 +112,7 @@ async function runLifecycle(
   options: ConformanceOptions,
   stopTimeoutMs: number,
   add: Add,
-): Promise<void> {
+): Promise<Leak[]> {
   const { name, version } = plugin.manifest;
   let tested: Awaited<ReturnType<typeof testPlugin>>;
   try {
@@ -143,7 +138,7 @@ async function runLifecycle(
     for (const id of ['exports', 'health', 'examples', 'stop'] as const) {
       add(id, 'skip', { notes: ['the plugin did not load'] });
     }
-    return;
+    return [];
   }
   try {
     add('load', 'pass', { notes: [`tier ${tested.status.tier}`] });
@@ -180,6 +175,12 @@ async function runLifecycle(
   } finally {
     await tested.close();
   }
+  return reportedLeaks(tested, name);
+}
+
+/** What the host reported left alive when it closed the plugin's instances (only the inline tier reports). */
+function reportedLeaks(tested: { host: { leaks(name: string): { leaks: Leak[] }[] } }, name: string): Leak[] {
+  return tested.host.leaks(name).flatMap((r) => r.leaks);
 }
 
 async function runExamples(
@@ -223,20 +224,27 @@ async function runExamples(
   else add('examples', without.length > 0 ? 'warn' : 'pass', { notes });
 }
 
-/** Reports the timers the plugin left behind, then clears them so they cannot keep this process alive. */
-function leakCheck(tracker: LeakTracker, add: Add): void {
-  const leaks = tracker.pending();
-  tracker.clear();
+/** Reports what the plugin left alive, then clears its timers so that they cannot keep this process alive. */
+function leakCheck(plugin: CheckedPlugin, root: string, leaks: Leak[], add: Add): void {
+  for (const leak of leaks) clearLeak(leak);
   if (leaks.length === 0) {
     add('leaks', 'pass');
     return;
   }
   add('leaks', 'fail', {
-    problem: `${leaks.length} timer(s) still pending after the plugin was closed: ${leaks
-      .map((l) => `${l.kind} created at ${l.createdAt}`)
+    problem: `${leaks.length} resource(s) still alive after the plugin was closed: ${leaks
+      .map((l) => `${l.kind} created at ${createdAt(l, root, plugin.digest)}`)
       .join('; ')}`,
     fix: 'Keep the handle of every setTimeout/setInterval/setImmediate you start and clear it in stop() (clearInterval(handle)), or pass ctx.signal and clear it on abort.',
   });
+}
+
+/** The first frame in the plugin's folder, or in its copy in the host's store (`<store>/<digest>/`, shown as the folder). */
+function createdAt(leak: Leak, root: string, digest: string | undefined): string {
+  const stored = digest === undefined ? undefined : new RegExp(`(file://)?[^\\s(]*/${digest}/`);
+  const frames = leak.stack.split('\n').map((line) => line.trim().replace(/^at /, ''));
+  const frame = frames.find((f) => f.includes(root) || stored?.test(f)) ?? frames[0] ?? 'an unknown place';
+  return stored === undefined ? frame : frame.replace(stored, root + sep);
 }
 
 async function inlineLeakCheck(
@@ -246,26 +254,18 @@ async function inlineLeakCheck(
   stopTimeoutMs: number,
   add: Add,
 ) {
-  const tracker = trackTimers(root, plugin.digest);
-  try {
-    const { checks } = await conformanceInline(plugin, root, options, stopTimeoutMs);
-    if (!checks) {
-      add('leaks', 'skip', { notes: ['the plugin did not load inline'] });
-      return;
-    }
-    leakCheck(tracker, add);
-  } finally {
-    tracker.stop();
-  }
+  const leaks = await conformanceInline(plugin, root, options, stopTimeoutMs);
+  if (leaks === undefined) add('leaks', 'skip', { notes: ['the plugin did not load inline'] });
+  else leakCheck(plugin, root, leaks, add);
 }
 
-/** Loads, starts, runs the examples and closes the plugin inline; true when it loaded. */
+/** Loads, starts, runs the examples and closes the plugin inline; the leaks reported, or undefined when it did not load. */
 async function conformanceInline(
   plugin: CheckedPlugin,
   root: string,
   options: ConformanceOptions,
   stopTimeoutMs: number,
-): Promise<{ checks: boolean }> {
+): Promise<Leak[] | undefined> {
   let tested: Awaited<ReturnType<typeof testPlugin>>;
   try {
     tested = await testPlugin(root, {
@@ -277,7 +277,7 @@ async function conformanceInline(
       },
     });
   } catch {
-    return { checks: false };
+    return undefined;
   }
   try {
     for (const [fn, spec] of Object.entries(plugin.manifest.functions)) {
@@ -286,7 +286,7 @@ async function conformanceInline(
   } finally {
     await tested.close();
   }
-  return { checks: true };
+  return reportedLeaks(tested, plugin.manifest.name);
 }
 
 /**

@@ -3,8 +3,6 @@
 
 export type { CheckStatus, ConformanceCheck, ConformanceOptions, ConformanceReport } from './conformance.js';
 export { conformance } from './conformance.js';
-export type { LeakedTimer, LeakTracker } from './leaks.js';
-export { trackTimers } from './leaks.js';
 export { formatReport } from './report.js';
 export type { TestedPlugin, TestPluginOptions } from './test-plugin.js';
 export { testPlugin } from './test-plugin.js';

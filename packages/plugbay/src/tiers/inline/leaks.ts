@@ -8,6 +8,7 @@
  * call into JS for every promise too, which the inline call path would otherwise not pay.
  * The thread, process and wasm tiers reclaim by construction (the worker, process or wasm instance is terminated
  * with everything it created), so they need no report.
+ * `plugbay test` (testing/conformance.ts) reads the same report through host.leaks, then `clearLeak`s its timers.
  */
 import { createHook } from 'node:async_hooks';
 import type { Leak } from '../../core/types.js';
@@ -33,6 +34,9 @@ interface Tracked {
   stack: string;
   resource: WeakRef<object>;
 }
+
+/** The resource behind each reported leak, for clearLeak. */
+const reported = new WeakMap<Leak, WeakRef<object>>();
 
 /** Resources alive per tracked sink. */
 const tracked = new Map<FaultSink, Map<number, Tracked>>();
@@ -76,7 +80,9 @@ export function trackLeaks(sink: FaultSink): () => Promise<Leak[]> {
       for (const r of resources.values()) {
         const resource = r.resource.deref();
         if (resource === undefined || finished(r.type, resource)) continue;
-        leaks.push({ kind: kindOf(r.type, resource), type: r.type, stack: r.stack });
+        const leak = { kind: kindOf(r.type, resource), type: r.type, stack: r.stack };
+        reported.set(leak, r.resource);
+        leaks.push(leak);
       }
       tracked.delete(sink);
       if (tracked.size === 0) hook.disable();
@@ -84,6 +90,19 @@ export function trackLeaks(sink: FaultSink): () => Promise<Leak[]> {
     })();
     return report;
   };
+}
+
+/**
+ * Clears a reported timer, interval or immediate that is still pending, so that it cannot keep the process alive
+ * (other kinds are left alone). True when it cleared one.
+ */
+export function clearLeak(leak: Leak): boolean {
+  const resource = reported.get(leak)?.deref();
+  if (resource === undefined || finished(leak.type, resource)) return false;
+  if (leak.type === 'Timeout') clearTimeout(resource as NodeJS.Timeout);
+  else if (leak.type === 'Immediate') clearImmediate(resource as NodeJS.Immediate);
+  else return false;
+  return true;
 }
 
 function kindOf(type: string, resource: object): string {
