@@ -4,7 +4,7 @@
  */
 
 import type { WireErrorMessage } from '@plugbay/sdk/process';
-import { type ErrorSource, PlugbayError } from '../../core/errors.js';
+import { type ErrorCode, type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { ErrorMessage } from './proto.js';
 
 const decoder = new TextDecoder();
@@ -52,34 +52,31 @@ export const GrpcStatus = {
   UNAVAILABLE: 14,
 } as const;
 
-/** A transport failure reported as a gRPC status. */
+/** The PLUGBAY code of each gRPC status a call can end with; any other is PLUGBAY_PLUGIN_ERROR. */
+const codeOfStatus: Partial<Record<number, ErrorCode>> = {
+  // The deadline we set from ctx.deadline passed: the call timed out.
+  [GrpcStatus.DEADLINE_EXCEEDED]: 'PLUGBAY_TIMEOUT',
+  // We cancelled it (caller abort); the abort reason normally wins before this is seen.
+  [GrpcStatus.CANCELLED]: 'PLUGBAY_CANCELLED',
+  // The socket broke or the server is gone: the plugin process died or is dying.
+  [GrpcStatus.UNAVAILABLE]: 'PLUGBAY_PLUGIN_CRASHED',
+  // The plugin's service has no such method (go-plugin services: an unknown function).
+  [GrpcStatus.UNIMPLEMENTED]: 'PLUGBAY_UNKNOWN_FUNCTION',
+  [GrpcStatus.INVALID_ARGUMENT]: 'PLUGBAY_INVALID_INPUT',
+  [GrpcStatus.PERMISSION_DENIED]: 'PLUGBAY_PERMISSION_DENIED',
+};
+
+/**
+ * A transport failure reported as a gRPC status. UNKNOWN, INTERNAL and the rest: the plugin's handler failed (a
+ * go-plugin service returns its errors this way).
+ */
 export function fromGrpcStatus(
   status: { code?: number; details?: string; message?: string },
   source: ErrorSource,
 ): PlugbayError {
   const message = status.details || status.message || 'gRPC call failed';
-  const details = { grpcCode: status.code };
-  switch (status.code) {
-    // The deadline we set from ctx.deadline passed: the call timed out.
-    case GrpcStatus.DEADLINE_EXCEEDED:
-      return new PlugbayError('PLUGBAY_TIMEOUT', message, { ...source, details });
-    // We cancelled it (caller abort); the abort reason normally wins before this is seen.
-    case GrpcStatus.CANCELLED:
-      return new PlugbayError('PLUGBAY_CANCELLED', message, { ...source, details });
-    // The socket broke or the server is gone: the plugin process died or is dying.
-    case GrpcStatus.UNAVAILABLE:
-      return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', message, { ...source, details });
-    // The plugin's service has no such method (go-plugin services: an unknown function).
-    case GrpcStatus.UNIMPLEMENTED:
-      return new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', message, { ...source, details });
-    case GrpcStatus.INVALID_ARGUMENT:
-      return new PlugbayError('PLUGBAY_INVALID_INPUT', message, { ...source, details });
-    case GrpcStatus.PERMISSION_DENIED:
-      return new PlugbayError('PLUGBAY_PERMISSION_DENIED', message, { ...source, details });
-    // UNKNOWN, INTERNAL and the rest: the plugin's handler failed (a go-plugin service returns its errors this way).
-    default:
-      return new PlugbayError('PLUGBAY_PLUGIN_ERROR', message, { ...source, details });
-  }
+  const code = (status.code === undefined ? undefined : codeOfStatus[status.code]) ?? 'PLUGBAY_PLUGIN_ERROR';
+  return new PlugbayError(code, message, { ...source, details: { grpcCode: status.code } });
 }
 
 export interface ExitInfo {

@@ -10,7 +10,7 @@ import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described } from './carrier.js';
-import { asBuffer, callMetadata, GoPluginServices, grpcClient, unary } from './grpc-client.js';
+import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
 
 interface Method {
   path: string;
@@ -67,8 +67,7 @@ export class GoPluginCarrier implements Carrier {
   readonly #methods: Map<string, Method>;
   readonly #source: ErrorSource;
   readonly #described: Described;
-  readonly #inflight = new Set<(err: Error) => void>();
-  #closedWith: Error | undefined;
+  readonly #inflight = new Inflight();
 
   constructor(
     socketPath: string,
@@ -96,7 +95,7 @@ export class GoPluginCarrier implements Carrier {
   async stop(): Promise<void> {}
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
-    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (this.#inflight.closedWith) return Promise.reject(this.#inflight.closedWith);
     const m = this.#methods.get(fn);
     if (m === undefined) {
       return Promise.reject(
@@ -116,17 +115,14 @@ export class GoPluginCarrier implements Carrier {
         ),
       );
     }
-    return new Promise((resolve, reject) => {
-      this.#inflight.add(reject);
+    return this.#inflight.track(
       unary(this.#client, m.path, asBuffer, m.deserialize, request, {
         deadline: ctx.deadline,
         source: this.#source,
         metadata: callMetadata(ctx),
         onAbort: (l) => ctx.onAbort(l),
-      })
-        .then(resolve, reject)
-        .finally(() => this.#inflight.delete(reject));
-    });
+      }),
+    );
   }
 
   health(timeoutMs: number): Promise<Health> {
@@ -138,10 +134,6 @@ export class GoPluginCarrier implements Carrier {
   }
 
   destroy(err: Error): void {
-    if (this.#closedWith) return;
-    this.#closedWith = err;
-    for (const reject of [...this.#inflight]) reject(err);
-    this.#inflight.clear();
-    this.#services.close();
+    if (this.#inflight.close(err)) this.#services.close();
   }
 }

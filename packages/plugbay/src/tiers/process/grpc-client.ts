@@ -104,6 +104,44 @@ export function unary<Res, Req extends object = object>(
   });
 }
 
+/**
+ * The requests a gRPC carrier still waits for, so that destroy() fails them at once instead of waiting for grpc-js
+ * to notice; once closed, new requests fail with the same error. Shared by the plugbay and go-plugin carriers.
+ */
+export class Inflight {
+  readonly #rejects = new Set<(err: Error) => void>();
+  #closedWith: Error | undefined;
+
+  get closedWith(): Error | undefined {
+    return this.#closedWith;
+  }
+
+  add(reject: (err: Error) => void): void {
+    this.#rejects.add(reject);
+  }
+
+  delete(reject: (err: Error) => void): void {
+    this.#rejects.delete(reject);
+  }
+
+  track<T>(work: Promise<T>): Promise<T> {
+    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    return new Promise<T>((resolve, reject) => {
+      this.#rejects.add(reject);
+      work.then(resolve, reject).finally(() => this.#rejects.delete(reject));
+    });
+  }
+
+  /** Fails every request still waiting with `err`; false when it was closed already. */
+  close(err: Error): boolean {
+    if (this.#closedWith) return false;
+    this.#closedWith = err;
+    for (const reject of [...this.#rejects]) reject(err);
+    this.#rejects.clear();
+    return true;
+  }
+}
+
 /** Health, Shutdown and StreamStdio: shared by the plugbay and go-plugin gRPC carriers. */
 export class GoPluginServices {
   readonly #client: grpc.Client;
@@ -174,8 +212,7 @@ export class GrpcCarrier implements Carrier {
   readonly #source: ErrorSource;
   readonly #services: GoPluginServices;
   readonly #types = protocolTypes();
-  readonly #inflight = new Set<(err: Error) => void>();
-  #closedWith: Error | undefined;
+  readonly #inflight = new Inflight();
 
   /** Whether calls also carry deadline and metadata the standard gRPC way (see call()); default true. */
   readonly #grpcNative: boolean;
@@ -191,15 +228,6 @@ export class GrpcCarrier implements Carrier {
     return this.#services;
   }
 
-  /** Tracks a request so that destroy() fails it at once instead of waiting for grpc-js to notice. */
-  #track<T>(work: Promise<T>): Promise<T> {
-    if (this.#closedWith) return Promise.reject(this.#closedWith);
-    return new Promise<T>((resolve, reject) => {
-      this.#inflight.add(reject);
-      work.then(resolve, reject).finally(() => this.#inflight.delete(reject));
-    });
-  }
-
   #unary<Res>(
     method: string,
     reqType: protobuf.Type,
@@ -207,7 +235,7 @@ export class GrpcCarrier implements Carrier {
     req: object,
     timeoutMs: number,
   ): Promise<Res> {
-    return this.#track(
+    return this.#inflight.track(
       unary(
         this.#client,
         `/plugbay.v1.Plugin/${method}`,
@@ -256,7 +284,7 @@ export class GrpcCarrier implements Carrier {
    * whose interceptors and contexts expect both the standard way, so they get them as metadata and gRPC deadline too.
    */
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
-    if (this.#closedWith) return Promise.reject(this.#closedWith);
+    if (this.#inflight.closedWith) return Promise.reject(this.#inflight.closedWith);
     let req: Buffer;
     try {
       req = encodeCallRequest(
@@ -270,7 +298,7 @@ export class GrpcCarrier implements Carrier {
       return Promise.reject(err); // Instance.call rejects, never throws
     }
     return new Promise((resolve, reject) => {
-      // Registered here rather than through #track: one promise per call instead of three.
+      // Registered here rather than through Inflight.track: one promise per call instead of three.
       const inflight = this.#inflight;
       let settled = false;
       const fail = (err: Error): void => {
@@ -323,18 +351,14 @@ export class GrpcCarrier implements Carrier {
   }
 
   health(timeoutMs: number): Promise<Health> {
-    return this.#track(this.#services.health(timeoutMs));
+    return this.#inflight.track(this.#services.health(timeoutMs));
   }
 
   shutdown(timeoutMs: number): Promise<void> {
-    return this.#track(this.#services.shutdown(timeoutMs));
+    return this.#inflight.track(this.#services.shutdown(timeoutMs));
   }
 
   destroy(err: Error): void {
-    if (this.#closedWith) return;
-    this.#closedWith = err;
-    for (const reject of [...this.#inflight]) reject(err);
-    this.#inflight.clear();
-    this.#services.close();
+    if (this.#inflight.close(err)) this.#services.close();
   }
 }
