@@ -274,10 +274,11 @@ function createListener(
   });
 
   fastify.setNotFoundHandler((request, reply) => {
-    const err = new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `no route ${request.method} ${request.url}`, {
+    const err = new PlugbayError('PLUGBAY_NOT_FOUND', `no route ${request.method} ${request.url}`, {
       details: { method: request.method, url: request.url },
     });
-    return reply.code(404).send(httpErrorOf(err).body);
+    const mapped = httpErrorOf(err);
+    return reply.code(mapped.status).send(mapped.body);
   });
   return fastify;
 }
