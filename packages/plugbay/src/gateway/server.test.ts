@@ -286,6 +286,26 @@ test('createGateway checks its options at once and names each bad one', () => {
       /options\.port/.test(err.message) &&
       /options\.bodyLimit/.test(err.message),
   );
+  assert.throws(
+    () =>
+      createGateway({
+        host: {} as PluginHost,
+        port: 1.5,
+        hostname: '',
+        allowHosts: 'gw.lan' as unknown as string[],
+        shutdownTimeoutMs: -1,
+      }),
+    (err: Error & { code?: string; details?: { problems?: string[] } }) => {
+      const problems = err.details?.problems ?? [];
+      assert.equal(err.code, 'PLUGBAY_INVALID_ARGUMENT');
+      assert.deepEqual(
+        problems.map((p) => /^options\.(\w+)/.exec(p)?.[1]),
+        ['host', 'port', 'hostname', 'allowHosts', 'shutdownTimeoutMs'],
+        problems.join('\n'),
+      );
+      return true;
+    },
+  );
 });
 
 test('x-plugbay-key and traceparent reach the plugin', async (t) => {
