@@ -19,6 +19,8 @@ export type {
   Tier,
   TierKind,
 } from './core/types.js';
+// The HTTP status of each error code (what PlugbayError.httpStatus was before it left the SDK).
+export { httpStatuses } from './gateway/errors.js';
 export type { Gateway, GatewayAddress, GatewayOptions, GatewayRoute } from './gateway/server.js';
 export { createGateway } from './gateway/server.js';
 export { checkPluginDir, discover } from './host/discover.js';

@@ -1,69 +1,72 @@
 /**
  * The one registry of plugbay error codes. Every error that crosses a plugbay API carries one of these codes;
- * tests and callers match on `code`, never on message text.
+ * tests and callers match on `code`, never on message text. The HTTP status of each code is the gateway's business
+ * (packages/plugbay/src/gateway/errors.ts), not a plugin's.
  */
 export const errorCodes = {
   /** A plugin.json is missing, unparsable, or breaks a rule of the manifest schema. */
-  PLUGBAY_MANIFEST_INVALID: { retryable: false, httpStatus: 500 },
+  PLUGBAY_MANIFEST_INVALID: { retryable: false },
   /** The plugin needs another plugbay, Node.js, OS, CPU or native ABI than this host has. */
-  PLUGBAY_ENGINE_MISMATCH: { retryable: false, httpStatus: 500 },
+  PLUGBAY_ENGINE_MISMATCH: { retryable: false },
   /** Two plugin directories declare the same name and version. */
-  PLUGBAY_DUPLICATE_PLUGIN: { retryable: false, httpStatus: 409 },
+  PLUGBAY_DUPLICATE_PLUGIN: { retryable: false },
   /** No plugin of that name is known. */
-  PLUGBAY_UNKNOWN_PLUGIN: { retryable: false, httpStatus: 404 },
+  PLUGBAY_UNKNOWN_PLUGIN: { retryable: false },
   /** The plugin exists but has no such function. */
-  PLUGBAY_UNKNOWN_FUNCTION: { retryable: false, httpStatus: 404 },
+  PLUGBAY_UNKNOWN_FUNCTION: { retryable: false },
   /** No loaded, ready instance can answer the call (after routing and fallback). */
-  PLUGBAY_NO_INSTANCE: { retryable: true, httpStatus: 503 },
+  PLUGBAY_NO_INSTANCE: { retryable: true },
   /** A route or activation names a version that is not loaded (and cannot be loaded from a known directory). */
-  PLUGBAY_VERSION_NOT_LOADED: { retryable: false, httpStatus: 409 },
+  PLUGBAY_VERSION_NOT_LOADED: { retryable: false },
   /** The call's input does not validate against the function's input schema. */
-  PLUGBAY_INVALID_INPUT: { retryable: false, httpStatus: 400 },
+  PLUGBAY_INVALID_INPUT: { retryable: false },
   /** The plugin returned output that does not validate against the function's output schema. */
-  PLUGBAY_INVALID_OUTPUT: { retryable: false, httpStatus: 502 },
+  PLUGBAY_INVALID_OUTPUT: { retryable: false },
   /** The call did not finish before its deadline. */
-  PLUGBAY_TIMEOUT: { retryable: true, httpStatus: 504 },
+  PLUGBAY_TIMEOUT: { retryable: true },
   /** The caller aborted the call. */
-  PLUGBAY_CANCELLED: { retryable: false, httpStatus: 499 },
+  PLUGBAY_CANCELLED: { retryable: false },
   /** The plugin's code threw or rejected while handling the call. */
-  PLUGBAY_PLUGIN_ERROR: { retryable: false, httpStatus: 502 },
+  PLUGBAY_PLUGIN_ERROR: { retryable: false },
   /** The plugin's worker, process or sandbox died while the call was in flight. */
-  PLUGBAY_PLUGIN_CRASHED: { retryable: true, httpStatus: 502 },
+  PLUGBAY_PLUGIN_CRASHED: { retryable: true },
   /** The plugin's start() failed or did not finish within the start timeout. */
-  PLUGBAY_START_FAILED: { retryable: false, httpStatus: 503 },
+  PLUGBAY_START_FAILED: { retryable: false },
   /** The instance or host is closing or closed and takes no new calls. */
-  PLUGBAY_CLOSED: { retryable: true, httpStatus: 503 },
+  PLUGBAY_CLOSED: { retryable: true },
   /** An argument or option given to a plugbay API breaks a rule. */
-  PLUGBAY_INVALID_ARGUMENT: { retryable: false, httpStatus: 400 },
+  PLUGBAY_INVALID_ARGUMENT: { retryable: false },
   /** The plugin tried something its permissions do not allow. */
-  PLUGBAY_PERMISSION_DENIED: { retryable: false, httpStatus: 403 },
+  PLUGBAY_PERMISSION_DENIED: { retryable: false },
   /** The plugin's signature is missing where required, broken, from an unknown or revoked key, or its files changed. */
-  PLUGBAY_SIGNATURE_INVALID: { retryable: false, httpStatus: 403 },
+  PLUGBAY_SIGNATURE_INVALID: { retryable: false },
   /** The plugin's trust level does not allow the isolation tier it asked for (e.g. a community key asking for inline). */
-  PLUGBAY_TIER_NOT_ALLOWED: { retryable: false, httpStatus: 403 },
+  PLUGBAY_TIER_NOT_ALLOWED: { retryable: false },
   /** The loaded code exposes functions its manifest does not declare, and the export policy is strict. */
-  PLUGBAY_EXPORTS_UNDECLARED: { retryable: false, httpStatus: 500 },
+  PLUGBAY_EXPORTS_UNDECLARED: { retryable: false },
   /** The plugin does not implement the contract it claims (function missing, input narrower, output wider). */
-  PLUGBAY_CONTRACT_MISMATCH: { retryable: false, httpStatus: 500 },
+  PLUGBAY_CONTRACT_MISMATCH: { retryable: false },
   /**
    * A plugin version cannot be read as an artifact: a packed file with a link, an absolute or `..` path, a
    * duplicate or unsupported entry, or a folder whose files cannot be read as they are (`details.path`, `rule`).
    */
-  PLUGBAY_ARTIFACT_INVALID: { retryable: false, httpStatus: 500 },
+  PLUGBAY_ARTIFACT_INVALID: { retryable: false },
   /** A plugin failed to load for a reason not covered by a more precise code. */
-  PLUGBAY_LOAD_FAILED: { retryable: false, httpStatus: 500 },
+  PLUGBAY_LOAD_FAILED: { retryable: false },
   /**
    * The gateway refused a request from a web page of another origin (`Origin`, `Sec-Fetch-Site`) or sent through a
    * host name it does not serve (`Host`, DNS rebinding); `details.header` names which.
    */
-  PLUGBAY_FORBIDDEN_ORIGIN: { retryable: false, httpStatus: 403 },
+  PLUGBAY_FORBIDDEN_ORIGIN: { retryable: false },
   /** An admin API request without the gateway's admin token (`authorization: Bearer <token>`), or with another. */
-  PLUGBAY_UNAUTHORIZED: { retryable: false, httpStatus: 401 },
+  PLUGBAY_UNAUTHORIZED: { retryable: false },
+  /** The gateway has no route for the request's method and path. */
+  PLUGBAY_NOT_FOUND: { retryable: false },
   /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
-  PLUGBAY_STATE_UNAVAILABLE: { retryable: false, httpStatus: 500 },
+  PLUGBAY_STATE_UNAVAILABLE: { retryable: false },
   /** Something failed inside plugbay itself; a bug. */
-  PLUGBAY_INTERNAL: { retryable: false, httpStatus: 500 },
-} as const satisfies Record<string, { retryable: boolean; httpStatus: number }>;
+  PLUGBAY_INTERNAL: { retryable: false },
+} as const satisfies Record<string, { retryable: boolean }>;
 
 export type ErrorCode = keyof typeof errorCodes;
 
@@ -119,10 +122,6 @@ export class PlugbayError extends Error {
 
   override get name(): string {
     return 'PlugbayError';
-  }
-
-  get httpStatus(): number {
-    return errorCodes[this.code].httpStatus;
   }
 
   static override [Symbol.hasInstance](value: unknown): boolean {

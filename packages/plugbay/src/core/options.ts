@@ -29,6 +29,26 @@ export class OptionChecker {
     }
   }
 
+  /** An integer from `min` to `max`, both included. */
+  integer(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+    const n = value as number;
+    if (value !== undefined && !(Number.isSafeInteger(value) && n >= min && n <= max)) {
+      const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
+      this.#problems.push(`options.${name} must be an integer ${range}, got ${String(value)}`);
+    }
+  }
+
+  nonEmptyString(name: string, value: unknown): void {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      this.#problems.push(`options.${name} must be a non-empty string`);
+    }
+  }
+
+  /** A rule the methods above cannot state: adds `options.<name> <rule>`. */
+  fail(name: string, rule: string): void {
+    this.#problems.push(`options.${name} ${rule}`);
+  }
+
   boolean(name: string, value: unknown): void {
     if (value !== undefined && typeof value !== 'boolean') {
       this.#problems.push(`options.${name} must be a boolean, got ${typeof value}`);

@@ -1,6 +1,7 @@
 // The API reference of docs/operating-the-gateway.md, rendered from the schemas of the routes a real gateway
 // registered (collected by its onRoute hook).
-import { errorCodes } from '../core/errors.js';
+import { type ErrorCode, errorCodes } from '../core/errors.js';
+import { httpStatuses } from '../gateway/errors.js';
 import { apiGroups, type DocumentedSchema, errorSchema, errorSchemaId } from '../gateway/schemas.js';
 import type { GatewayRoute } from '../gateway/server.js';
 import { blocks, code, fence, table } from './markdown.js';
@@ -38,7 +39,7 @@ export function apiReference(routes: GatewayRoute[]): string {
   }
   return blocks(
     `Every ${code('GET')} route also answers ${code('HEAD')}. Unknown routes answer 404 with the error body ` +
-      `(${code('PLUGBAY_INVALID_ARGUMENT')}). A request whose parameters, query, headers or body break the ` +
+      `(${code('PLUGBAY_NOT_FOUND')}). A request whose parameters, query, headers or body break the ` +
       `route's schema is refused with 400 ${code('PLUGBAY_INVALID_ARGUMENT')}; ${code('details.in')} says ` +
       `which part, ${code('details.field')} the first bad field and ${code('details.problems')} every problem.`,
     ...sections,
@@ -92,7 +93,7 @@ function routeSection(route: GatewayRoute): string {
 function errorsSection(): string {
   const codes = Object.entries(errorCodes).map(([name, c]) => [
     code(name),
-    String(c.httpStatus),
+    String(httpStatuses[name as ErrorCode]),
     c.retryable ? 'yes' : 'no',
   ]);
   return blocks(

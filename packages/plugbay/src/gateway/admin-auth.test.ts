@@ -74,7 +74,7 @@ test('adminPort: the admin API, status and dashboard on their own loopback liste
   for (const [method, path, body] of [...adminRequests, ['GET', '/'] as [string, string]]) {
     const r = await send(method, path, body, json);
     assert.equal(r.status, 404, `traffic port: ${method} ${path}`);
-    assert.equal((r.body as ErrorAnswer).error.code, 'PLUGBAY_INVALID_ARGUMENT');
+    assert.equal((r.body as ErrorAnswer).error.code, 'PLUGBAY_NOT_FOUND');
   }
   assert.equal((await send('POST', '/v1/call/svc/who', '{}')).status, 200);
   assert.equal((await send('GET', '/healthz')).status, 200);

@@ -16,7 +16,7 @@
  * the body's `reason`. A change sent with a content type must send `application/json` (see `jsonOnly`).
  * With an admin token, server.ts guards every route of this plugin (admin-auth.ts).
  */
-import { Type } from '@sinclair/typebox';
+import { type TSchema, Type } from '@sinclair/typebox';
 import type {
   FastifyInstance,
   FastifyRequest,
@@ -101,23 +101,20 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
     async (request) => host.rollback(request.params.plugin, changeOf(request, request.body.reason)),
   );
 
-  fastify.post<{ Params: { plugin: string }; Body: { capability: string; reason?: string } }>(
-    '/v1/plugins/:plugin/grant',
-    { schema: grantRouteSchema },
-    async (request) => {
-      const { capability, reason } = request.body;
-      return host.grant(request.params.plugin, capability, changeOf(request, reason));
-    },
-  );
-
-  fastify.post<{ Params: { plugin: string }; Body: { capability: string; reason?: string } }>(
-    '/v1/plugins/:plugin/revoke',
-    { schema: revokeRouteSchema },
-    async (request) => {
-      const { capability, reason } = request.body;
-      return host.revoke(request.params.plugin, capability, changeOf(request, reason));
-    },
-  );
+  // grant and revoke: one body, one host method each.
+  for (const [action, schema] of [
+    ['grant', grantRouteSchema],
+    ['revoke', revokeRouteSchema],
+  ] as const) {
+    fastify.post<{ Params: { plugin: string }; Body: { capability: string; reason?: string } }>(
+      `/v1/plugins/:plugin/${action}`,
+      { schema },
+      async (request) => {
+        const { capability, reason } = request.body;
+        return host[action](request.params.plugin, capability, changeOf(request, reason));
+      },
+    );
+  }
 
   fastify.get<{ Querystring: { plugin?: string } }>(
     '/v1/grants',
@@ -337,54 +334,54 @@ const capabilityBody = Type.Object(
   },
 );
 
-const grantRouteSchema: DocumentedSchema = {
-  tags: ['Admin API'],
-  summary: 'Grant a plugin a capability',
-  description:
-    'Stores the grant for every version of the plugin and records it in the audit log, then loads again each ' +
+/** grant and revoke take the same request; they differ in what they answer and refuse. */
+function capabilityRouteSchema(
+  summary: string,
+  description: string,
+  answer: TSchema,
+  refused: string,
+): DocumentedSchema {
+  return {
+    tags: ['Admin API'],
+    summary,
+    description,
+    params: pluginParams,
+    headers: changeHeaders,
+    body: capabilityBody,
+    response: { 200: answer, 400: errorRef(refused), ...adminErrors },
+  };
+}
+
+const grantRouteSchema = capabilityRouteSchema(
+  'Grant a plugin a capability',
+  'Stores the grant for every version of the plugin and records it in the audit log, then loads again each ' +
     'version that was refused with PLUGBAY_PERMISSION_DENIED (`loaded`; those still refused are in `refused`). ' +
     'Community and unsigned plugins get nothing outside their own folder unless granted (docs/grants.md).',
-  params: pluginParams,
-  headers: changeHeaders,
-  body: capabilityBody,
-  response: {
-    200: Type.Object({
-      plugin: Type.String(),
-      capability: Type.String({ description: 'As stored (paths normalised)' }),
-      loaded: Type.Array(Type.Object({ version: Type.String() }, { additionalProperties: true }), {
-        description: 'Versions loaded again now that the grant exists (as in GET /v1/plugins/:plugin)',
-      }),
-      refused: Type.Array(
-        Type.Object({ version: Type.String(), code: Type.String(), message: Type.String() }),
-        { description: 'Versions refused for want of a grant that still do not load' },
-      ),
+  Type.Object({
+    plugin: Type.String(),
+    capability: Type.String({ description: 'As stored (paths normalised)' }),
+    loaded: Type.Array(Type.Object({ version: Type.String() }, { additionalProperties: true }), {
+      description: 'Versions loaded again now that the grant exists (as in GET /v1/plugins/:plugin)',
     }),
-    400: errorRef('PLUGBAY_INVALID_ARGUMENT: a bad plugin name, capability or body (`details.field`)'),
-    ...adminErrors,
-  },
-};
-
-const revokeRouteSchema: DocumentedSchema = {
-  tags: ['Admin API'],
-  summary: 'Revoke a grant made at run time',
-  description:
-    'Removes the grant and records it in the audit log; each loaded version that needed it is drained and ' +
-    'unloaded (`unloaded`), and loads again once granted. Grants of the --grants file cannot be revoked here.',
-  params: pluginParams,
-  headers: changeHeaders,
-  body: capabilityBody,
-  response: {
-    200: Type.Object({
-      plugin: Type.String(),
-      capability: Type.String(),
-      unloaded: Type.Array(Type.String(), { description: 'Versions unloaded because they needed it' }),
-    }),
-    400: errorRef(
-      'PLUGBAY_INVALID_ARGUMENT: no such run-time grant (`details.rule`: granted), or a bad body',
+    refused: Type.Array(
+      Type.Object({ version: Type.String(), code: Type.String(), message: Type.String() }),
+      { description: 'Versions refused for want of a grant that still do not load' },
     ),
-    ...adminErrors,
-  },
-};
+  }),
+  'PLUGBAY_INVALID_ARGUMENT: a bad plugin name, capability or body (`details.field`)',
+);
+
+const revokeRouteSchema = capabilityRouteSchema(
+  'Revoke a grant made at run time',
+  'Removes the grant and records it in the audit log; each loaded version that needed it is drained and ' +
+    'unloaded (`unloaded`), and loads again once granted. Grants of the --grants file cannot be revoked here.',
+  Type.Object({
+    plugin: Type.String(),
+    capability: Type.String(),
+    unloaded: Type.Array(Type.String(), { description: 'Versions unloaded because they needed it' }),
+  }),
+  'PLUGBAY_INVALID_ARGUMENT: no such run-time grant (`details.rule`: granted), or a bad body',
+);
 
 const grantsSchema: DocumentedSchema = {
   tags: ['Admin API'],

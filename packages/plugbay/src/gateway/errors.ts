@@ -1,5 +1,41 @@
 import type { FastifyError } from 'fastify';
-import { type ErrorCode, errorCodes, PlugbayError } from '../core/errors.js';
+import { type ErrorCode, PlugbayError } from '../core/errors.js';
+
+/**
+ * The HTTP status of every error code. It lives here, not in the SDK's registry: plugins know codes, only the
+ * gateway speaks HTTP. Typed as a Record so that a code added to the registry without a status does not compile.
+ */
+export const httpStatuses: Readonly<Record<ErrorCode, number>> = {
+  PLUGBAY_MANIFEST_INVALID: 500,
+  PLUGBAY_ENGINE_MISMATCH: 500,
+  PLUGBAY_DUPLICATE_PLUGIN: 409,
+  PLUGBAY_UNKNOWN_PLUGIN: 404,
+  PLUGBAY_UNKNOWN_FUNCTION: 404,
+  PLUGBAY_NO_INSTANCE: 503,
+  PLUGBAY_VERSION_NOT_LOADED: 409,
+  PLUGBAY_INVALID_INPUT: 400,
+  PLUGBAY_INVALID_OUTPUT: 502,
+  PLUGBAY_TIMEOUT: 504,
+  // nginx's "client closed request": nobody reads it, but logs and metrics tell it apart from a server failure.
+  PLUGBAY_CANCELLED: 499,
+  PLUGBAY_PLUGIN_ERROR: 502,
+  PLUGBAY_PLUGIN_CRASHED: 502,
+  PLUGBAY_START_FAILED: 503,
+  PLUGBAY_CLOSED: 503,
+  PLUGBAY_INVALID_ARGUMENT: 400,
+  PLUGBAY_PERMISSION_DENIED: 403,
+  PLUGBAY_SIGNATURE_INVALID: 403,
+  PLUGBAY_TIER_NOT_ALLOWED: 403,
+  PLUGBAY_EXPORTS_UNDECLARED: 500,
+  PLUGBAY_CONTRACT_MISMATCH: 500,
+  PLUGBAY_ARTIFACT_INVALID: 500,
+  PLUGBAY_LOAD_FAILED: 500,
+  PLUGBAY_FORBIDDEN_ORIGIN: 403,
+  PLUGBAY_UNAUTHORIZED: 401,
+  PLUGBAY_NOT_FOUND: 404,
+  PLUGBAY_STATE_UNAVAILABLE: 500,
+  PLUGBAY_INTERNAL: 500,
+};
 
 /** The JSON body of every gateway error. */
 export interface ErrorBody {
@@ -21,14 +57,14 @@ export interface HttpError {
 }
 
 /**
- * Maps anything a route threw to the HTTP answer. PlugbayErrors take their code's status from the registry;
+ * Maps anything a route threw to the HTTP answer. PlugbayErrors take their code's status from httpStatuses;
  * fastify's own 4xx errors (malformed JSON, body too large) become PLUGBAY_INVALID_INPUT with fastify's status,
- * because the registry has one status per code and these are transport-level refinements of "invalid input".
+ * because the table has one status per code and these are transport-level refinements of "invalid input".
  */
 export function httpErrorOf(err: unknown, plugin?: string): HttpError {
   if (err instanceof PlugbayError) {
     return {
-      status: errorCodes[err.code].httpStatus,
+      status: httpStatuses[err.code],
       body: bodyOf(err.code, err.message, err.plugin ?? plugin, err.version, err.details),
       internal: err.code === 'PLUGBAY_INTERNAL',
     };

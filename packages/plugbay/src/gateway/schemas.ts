@@ -21,7 +21,8 @@ export const errorSchema = Type.Object(
     error: Type.Object({
       code: Type.String({
         pattern: '^PLUGBAY_[A-Z_]+$',
-        description: 'A code of the registry (packages/sdk/src/errors.ts); the HTTP status follows from it',
+        description:
+          'A code of the registry (packages/sdk/src/errors.ts); the HTTP status follows from it (packages/plugbay/src/gateway/errors.ts)',
       }),
       message: Type.String({ description: 'For humans; never match on it' }),
       plugin: Type.Optional(Type.String({ description: 'The plugin concerned' })),

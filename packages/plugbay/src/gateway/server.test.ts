@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
+import type { ErrorCode } from '../core/errors.js';
 import { createHost } from '../host/host.js';
 import type { PluginHost } from '../host/types.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { httpStatuses } from './errors.js';
 import { createGateway, type Gateway } from './server.js';
 
 const quiet = pino({ level: 'silent' });
@@ -186,6 +188,7 @@ test('errors are JSON {error:{code,message,plugin,version}} with the status of t
       error: { code: string; message: string; plugin?: string; version?: string };
     };
     assert.equal(body.error.code, code, what);
+    assert.equal(res.statusCode, httpStatuses[code as ErrorCode], `${what}: the status of its code`);
     assert.equal(typeof body.error.message, 'string', what);
     assert.equal(body.error.plugin, what === 'unknown plugin' ? 'nope' : 'echo', what);
     if (version !== undefined) assert.equal(body.error.version, version, what);
@@ -219,6 +222,16 @@ test('malformed JSON and poisoned bodies get 400, big bodies 413, unknown routes
   }
   const after = await call(gateway, 'greet', '{"name":"Ada"}');
   assert.equal(after.statusCode, 200);
+});
+
+test('an unknown route answers 404 with PLUGBAY_NOT_FOUND, the code whose status is 404', async (t) => {
+  const { gateway } = await setup(t);
+  const res = await gateway.fastify.inject({ method: 'GET', url: '/v2/nope?x=1' });
+  assert.equal(res.statusCode, 404);
+  const { error } = res.json() as { error: { code: string; details?: unknown } };
+  assert.equal(error.code, 'PLUGBAY_NOT_FOUND');
+  assert.equal(httpStatuses[error.code as ErrorCode], res.statusCode);
+  assert.deepEqual(error.details, { method: 'GET', url: '/v2/nope?x=1' });
 });
 
 test('GET /v1/plugins lists versions with tier and state, and diagnostics; /healthz and /readyz', async (t) => {
@@ -272,6 +285,26 @@ test('createGateway checks its options at once and names each bad one', () => {
       /options\.host/.test(err.message) &&
       /options\.port/.test(err.message) &&
       /options\.bodyLimit/.test(err.message),
+  );
+  assert.throws(
+    () =>
+      createGateway({
+        host: {} as PluginHost,
+        port: 1.5,
+        hostname: '',
+        allowHosts: 'gw.lan' as unknown as string[],
+        shutdownTimeoutMs: -1,
+      }),
+    (err: Error & { code?: string; details?: { problems?: string[] } }) => {
+      const problems = err.details?.problems ?? [];
+      assert.equal(err.code, 'PLUGBAY_INVALID_ARGUMENT');
+      assert.deepEqual(
+        problems.map((p) => /^options\.(\w+)/.exec(p)?.[1]),
+        ['host', 'port', 'hostname', 'allowHosts', 'shutdownTimeoutMs'],
+        problems.join('\n'),
+      );
+      return true;
+    },
   );
 });
 

@@ -12,6 +12,7 @@ import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
+import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
 import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
@@ -274,10 +275,11 @@ function createListener(
   });
 
   fastify.setNotFoundHandler((request, reply) => {
-    const err = new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `no route ${request.method} ${request.url}`, {
+    const err = new PlugbayError('PLUGBAY_NOT_FOUND', `no route ${request.method} ${request.url}`, {
       details: { method: request.method, url: request.url },
     });
-    return reply.code(404).send(httpErrorOf(err).body);
+    const mapped = httpErrorOf(err);
+    return reply.code(mapped.status).send(mapped.body);
   });
   return fastify;
 }
@@ -398,65 +400,49 @@ type GatewayConfig = Required<Omit<GatewayOptions, 'logger' | 'adminToken' | 'ad
   Pick<GatewayOptions, 'logger' | 'adminToken' | 'adminPort'>;
 
 function normalise(options: GatewayOptions): GatewayConfig {
-  const problems: string[] = [];
-  if (typeof options?.host?.callDetailed !== 'function') problems.push('options.host must be a PluginHost');
+  const check = new OptionChecker('createGateway');
+  if (typeof options?.host?.callDetailed !== 'function') check.fail('host', 'must be a PluginHost');
   const port = options.port ?? 7070;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    problems.push('options.port must be an integer from 0 to 65535');
+  check.integer('port', port, 0, 65535);
   const hostname = options.hostname ?? '127.0.0.1';
-  if (typeof hostname !== 'string' || hostname === '')
-    problems.push('options.hostname must be a non-empty string');
+  check.nonEmptyString('hostname', hostname);
   const bodyLimit = options.bodyLimit ?? 1024 * 1024;
-  if (!Number.isInteger(bodyLimit) || bodyLimit < 1)
-    problems.push('options.bodyLimit must be a positive integer (bytes)');
+  check.positiveInteger('bodyLimit', bodyLimit);
   const maxTimeoutMs = options.maxTimeoutMs ?? defaultMaxTimeoutMs;
-  if (!Number.isSafeInteger(maxTimeoutMs) || maxTimeoutMs < 1)
-    problems.push('options.maxTimeoutMs must be a positive integer (ms)');
-  const allowOrigins: string[] = [];
-  arrayOption(options.allowOrigins, 'allowOrigins', problems).forEach((text, i) => {
-    const origin = typeof text === 'string' ? originOf(text) : undefined;
-    if (origin === undefined) {
-      problems.push(
-        `options.allowOrigins[${i}] must be an http(s) origin such as https://ops.example.com (no path), got "${text}"`,
-      );
-    } else allowOrigins.push(origin);
-  });
-  const allowHosts: string[] = [];
-  arrayOption(options.allowHosts, 'allowHosts', problems).forEach((text, i) => {
-    if (typeof text === 'string' && isHostName(text)) allowHosts.push(text.toLowerCase());
-    else problems.push(`options.allowHosts[${i}] must be a host name without port, got "${text}"`);
-  });
+  check.positiveInteger('maxTimeoutMs', maxTimeoutMs);
+  const allowOrigins = stringList(
+    check,
+    'allowOrigins',
+    options.allowOrigins,
+    originOf,
+    'an http(s) origin such as https://ops.example.com (no path)',
+  );
+  const allowHosts = stringList(
+    check,
+    'allowHosts',
+    options.allowHosts,
+    (text) => (isHostName(text) ? text.toLowerCase() : undefined),
+    'a host name without port',
+  );
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaultShutdownTimeoutMs;
-  if (!Number.isSafeInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 0)
-    problems.push('options.shutdownTimeoutMs must be an integer of 0 or more (ms)');
+  check.integer('shutdownTimeoutMs', shutdownTimeoutMs, 0);
   const { adminToken, adminPort } = options;
   const tokenRule = adminToken === undefined ? undefined : adminTokenProblem(adminToken);
-  if (tokenRule !== undefined) problems.push(`options.adminToken must be ${tokenRule}`);
-  if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535))
-    problems.push('options.adminPort must be an integer from 0 to 65535');
+  if (tokenRule !== undefined) check.fail('adminToken', `must be ${tokenRule}`);
+  check.integer('adminPort', adminPort, 0, 65535);
   if (adminPort !== undefined && adminPort !== 0 && adminPort === port)
-    problems.push('options.adminPort must differ from options.port');
+    check.fail('adminPort', 'must differ from options.port');
   if (options.adminHostname !== undefined && adminPort === undefined)
-    problems.push(
-      'options.adminHostname needs options.adminPort (without it the admin API is on the one listener)',
-    );
+    check.fail('adminHostname', 'needs options.adminPort (without it the admin API is on the one listener)');
   const adminHostname = options.adminHostname ?? '127.0.0.1';
-  if (typeof adminHostname !== 'string' || adminHostname === '')
-    problems.push('options.adminHostname must be a non-empty string');
+  check.nonEmptyString('adminHostname', adminHostname);
   // One rule, whichever listener it is: nothing is reachable from the network without the token.
   const exposed = [hostname, ...(adminPort === undefined ? [] : [adminHostname])].filter(
-    (name) => typeof name === 'string' && !isLoopback(name),
+    (name) => typeof name === 'string' && name !== '' && !isLoopback(name), // a bad name is refused above
   );
-  if (adminToken === undefined && exposed.length > 0) {
-    problems.push(
-      `options.adminToken is required when the gateway listens beyond loopback (${exposed.join(', ')})`,
-    );
-  }
-  if (problems.length > 0) {
-    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createGateway: ${problems.join('; ')}`, {
-      details: { problems },
-    });
-  }
+  if (adminToken === undefined && exposed.length > 0)
+    check.fail('adminToken', `is required when the gateway listens beyond loopback (${exposed.join(', ')})`);
+  check.done();
   return {
     host: options.host,
     port,
@@ -473,11 +459,26 @@ function normalise(options: GatewayOptions): GatewayConfig {
   };
 }
 
-function arrayOption(value: unknown, name: string, problems: string[]): unknown[] {
+/** A list of strings, each read by `read`; one that reads as undefined is refused as not being `what`. */
+function stringList(
+  check: OptionChecker,
+  name: string,
+  value: unknown,
+  read: (text: string) => string | undefined,
+  what: string,
+): string[] {
   if (value === undefined) return [];
-  if (Array.isArray(value)) return value;
-  problems.push(`options.${name} must be an array of strings`);
-  return [];
+  if (!Array.isArray(value)) {
+    check.fail(name, 'must be an array of strings');
+    return [];
+  }
+  const list: string[] = [];
+  value.forEach((text: unknown, i) => {
+    const item = typeof text === 'string' ? read(text) : undefined;
+    if (item === undefined) check.fail(`${name}[${i}]`, `must be ${what}, got "${String(text)}"`);
+    else list.push(item);
+  });
+  return list;
 }
 
 const connectionAbort = Symbol('plugbay.connectionAbort');

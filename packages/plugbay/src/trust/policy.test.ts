@@ -76,7 +76,6 @@ describe('trust policy', () => {
     assert.equal(d.allowed, false);
     if (d.allowed) return;
     assert.equal(d.error.code, 'PLUGBAY_TIER_NOT_ALLOWED');
-    assert.equal(d.error.httpStatus, 403);
     assert.equal(d.trustLevel, 'community');
     assert.deepEqual(d.error.details, {
       tier: 'inline',

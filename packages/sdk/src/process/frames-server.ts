@@ -109,13 +109,7 @@ export function serveFrames(
           socket.write(encodeFrame(kind | FrameKind.reply, id, new Uint8Array(0)), onShutdown);
           return;
         default:
-          socket.write(
-            encodeFrame(
-              FrameKind.transportError,
-              id,
-              encodeError({ code: 'PLUGBAY_INTERNAL', message: `unknown frame kind ${kind}`, details: '' }),
-            ),
-          );
+          transportError(id, `unknown frame kind ${kind}`);
       }
     });
     socket.on('data', (chunk: Buffer) => {

@@ -320,19 +320,18 @@ export function decodeCallResponse(buf: Uint8Array): {
   return { output, error };
 }
 
-/**
- * A whole Call frame (header and CallRequest) in one pooled Buffer, the host's hot path. `input` is JSON text;
- * `deadlineUnixMs` is truncated to whole milliseconds (0: none).
- */
-export function encodeCallFrame(
-  id: number,
+/** A CallRequest as the host passes it: `input` is JSON text; `deadlineUnixMs` is truncated to whole ms (0: none). */
+type CallRequestArgs = [
   fn: string,
   input: string,
   traceparent: string,
   routingKey: string,
   deadlineUnixMs: number,
-): Buffer {
-  const frame = writeCallRequest(frameHeaderBytes, fn, input, traceparent, routingKey, deadlineUnixMs);
+];
+
+/** A whole Call frame (header and CallRequest) in one pooled Buffer, the host's hot path. */
+export function encodeCallFrame(id: number, ...request: CallRequestArgs): Buffer {
+  const frame = writeCallRequest(frameHeaderBytes, ...request);
   frame.writeUInt32BE(frame.length - 4, 0);
   frame[4] = FrameKind.call;
   frame.writeUInt32BE(id, 5);
@@ -340,24 +339,14 @@ export function encodeCallFrame(
 }
 
 /** A CallRequest alone (the gRPC carrier's message), encoded as encodeCallFrame does. */
-export function encodeCallRequest(
-  fn: string,
-  input: string,
-  traceparent: string,
-  routingKey: string,
-  deadlineUnixMs: number,
-): Buffer {
-  return writeCallRequest(0, fn, input, traceparent, routingKey, deadlineUnixMs);
+export function encodeCallRequest(...request: CallRequestArgs): Buffer {
+  return writeCallRequest(0, ...request);
 }
 
 /** Writes a CallRequest after `offset` free bytes of a new pooled Buffer sized for both. */
 function writeCallRequest(
   offset: number,
-  fn: string,
-  input: string,
-  traceparent: string,
-  routingKey: string,
-  deadlineUnixMs: number,
+  ...[fn, input, traceparent, routingKey, deadlineUnixMs]: CallRequestArgs
 ): Buffer {
   const fnLength = Buffer.byteLength(fn);
   const inputLength = Buffer.byteLength(input);

@@ -50,6 +50,13 @@ describe('published package', () => {
     const sdk = pack(path.join(repo, 'packages/sdk'), dirs.root);
     const listed = packed.files.map((f) => f.path);
     for (const file of protoFiles) assert.ok(listed.includes(file), `${file} in the tarball`);
+    // Tests and their helpers stay out of what users install (package.json `files`).
+    const testOnly =
+      /\.test\.|test-support|test-helpers|test-fixtures|isolation-suite|fault-child|call-context/;
+    assert.deepEqual(
+      [...listed, ...sdk.files.map((f) => f.path)].filter((p) => p.startsWith('dist/') && testOnly.test(p)),
+      [],
+    );
     assert.equal(
       fs.existsSync(path.join(repo, 'packages/plugbay/proto')),
       false,
