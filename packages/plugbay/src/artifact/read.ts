@@ -3,6 +3,7 @@ import { type FileHandle, lstat, open, readdir, readlink, realpath, stat } from 
 import { join, resolve } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
+import { readUpTo } from '../trust/files.js';
 import {
   type ContentFile,
   type ContentLink,
@@ -153,15 +154,7 @@ async function readRegular(
     if (info.size > max) {
       throw invalid(dir, 'size', `${path} is larger than the ${max} bytes left to it`, { path, limit: max });
     }
-    // Exactly the size fstat gave: bytes appended meanwhile are not read.
-    const bytes = Buffer.alloc(info.size);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return contentFile(bytes.subarray(0, filled), info.mode);
+    return contentFile(await readUpTo(handle, info.size), info.mode);
   } catch (err) {
     if (err instanceof PlugbayError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,13 +1,19 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { UsageError } from './io.js';
 
-/** Runs node:util parseArgs (or any parsing) with its errors turned into UsageError. */
-export function usageErrors<T>(parse: () => T): T {
+/** A subcommand's arguments as every subcommand reads them: positionals allowed, unknown options a UsageError. */
+export function parseCommandArgs<const O extends CommandOptions>(args: string[], options: O): CommandArgs<O> {
   try {
-    return parse();
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
+
+type CommandOptions = NonNullable<ParseArgsConfig['options']>;
+type CommandArgs<O extends CommandOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
 
 /** A TCP port option: an integer 0–65535 (0 picks a free port). */
 export function portOption(value: string | undefined, fallback: number, option = '--port'): number {

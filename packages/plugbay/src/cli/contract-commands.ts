@@ -31,50 +31,56 @@ export async function contractSnapshotCommand(args: {
   });
 }
 
-/** `plugbay contract diff <old> <new> [--json] [--allow-unknown]`; each side a snapshot file or a plugin directory. */
-export async function contractDiffCommand(args: {
-  before: string;
-  after: string;
+/** What diff and check print: JSON with `json`; `allowUnknown` counts unknown changes as compatible. */
+interface CompareOptions {
   json?: boolean;
   allowUnknown?: boolean;
-}): Promise<CommandResult> {
+}
+
+/** `plugbay contract diff <old> <new> [--json] [--allow-unknown]`; each side a snapshot file or a plugin directory. */
+export async function contractDiffCommand(
+  args: { before: string; after: string } & CompareOptions,
+): Promise<CommandResult> {
   return withUsageErrors(async () => {
     const result = diffSnapshots(await loadSnapshot(args.before), await loadSnapshot(args.after), {
       allowUnknown: args.allowUnknown,
     });
-    const exitCode = result.breaking ? 1 : 0;
-    if (args.json) return { exitCode, output: `${JSON.stringify(result, null, 2)}\n` };
-    const lines = result.changes.map(formatChange);
-    const { breaking, compatible, unknown } = result.counts;
-    lines.push(
-      `${breaking} breaking, ${compatible} compatible, ${unknown} unknown${args.allowUnknown ? ' (allowed)' : ''}`,
-    );
-    return { exitCode, output: `${lines.join('\n')}\n` };
+    return printed(result.breaking ? 1 : 0, args.json, result, () => {
+      const { breaking, compatible, unknown } = result.counts;
+      return [
+        ...result.changes.map(formatChange),
+        `${breaking} breaking, ${compatible} compatible, ${unknown} unknown${args.allowUnknown ? ' (allowed)' : ''}`,
+      ];
+    });
   });
 }
 
 /** `plugbay contract check <pluginDir> --against <snapshot> [--json] [--allow-unknown]`: the CI gate. */
-export async function contractCheckCommand(args: {
-  pluginDir: string;
-  against: string;
-  json?: boolean;
-  allowUnknown?: boolean;
-}): Promise<CommandResult> {
+export async function contractCheckCommand(
+  args: { pluginDir: string; against: string } & CompareOptions,
+): Promise<CommandResult> {
   return withUsageErrors(async () => {
     const result = checkAgainst(await loadSnapshot(args.against), await loadSnapshot(args.pluginDir), {
       allowUnknown: args.allowUnknown,
     });
-    const exitCode = result.ok ? 0 : 1;
-    if (args.json) return { exitCode, output: `${JSON.stringify(result, null, 2)}\n` };
-    const lines = [
+    return printed(result.ok ? 0 : 1, args.json, result, () => [
       ...result.errors.map((e) => `error: ${e.message}`),
       ...result.warnings.map((w) => `warning: ${w.message}`),
       result.ok
         ? `ok (${result.changes.length} changes, bump: ${result.bump})`
         : `failed: ${result.errors.length} error(s)`,
-    ];
-    return { exitCode, output: `${lines.join('\n')}\n` };
+    ]);
   });
+}
+
+/** The result as indented JSON with `json`, otherwise the lines. */
+function printed(
+  exitCode: number,
+  json: boolean | undefined,
+  result: unknown,
+  lines: () => string[],
+): CommandResult {
+  return { exitCode, output: json ? `${JSON.stringify(result, null, 2)}\n` : `${lines().join('\n')}\n` };
 }
 
 function formatChange(c: Change): string {

@@ -8,14 +8,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { createHost } from '../host/host.js';
-import {
-  exitOf,
-  linkNodeModules,
-  repoRoot,
-  runPlugbay,
-  startPlugbay,
-  waitForLog,
-} from '../test-support/cli.js';
+import { exitOf, linkNodeModules, repoRoot, runPlugbay, servePlugbay } from '../test-support/cli.js';
 import { listExamples, skipReason } from '../test-support/examples.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 
@@ -48,23 +41,7 @@ test('README tour: every command does what the README says', async (t) => {
   // As `npm start` runs it: the examples are signed with the demo key, the keyring trusts it. Its own state
   // file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
   const state = join(await tempDir(t), 'state.db');
-  const child = startPlugbay([
-    'serve',
-    'examples/plugins',
-    '--port',
-    '0',
-    '--keyring',
-    'examples/keys',
-    '--state',
-    state,
-  ]);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const listening = waitForLog(child, (l) => typeof l.port === 'number');
-  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
-  const { port } = await listening;
-  await ready;
+  const { child, url } = await servePlugbay(t, 'examples/plugins', ['--keyring', 'examples/keys'], state);
 
   const steps = await tourSteps();
   assert.ok(steps.filter((s) => s.command.startsWith('curl ')).length >= 6, 'the tour has its curl calls');
@@ -88,7 +65,7 @@ test('README tour: every command does what the README says', async (t) => {
       continue;
     }
     assert.match(step.command, /^curl /, `unexpected tour command: ${step.command}`);
-    const command = step.command.replaceAll('localhost:7070', `127.0.0.1:${port}`);
+    const command = step.command.replaceAll('localhost:7070', new URL(url).host);
     const { stdout } = await exec('sh', ['-c', command]);
     const withHeaders = / -s?i /.test(command);
     const [head, body] = withHeaders ? splitResponse(stdout) : ['', stdout];

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { exitOf, runPlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
+import { exitOf, runPlugbay, servePlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 
 const any = {};
@@ -19,18 +19,10 @@ async function writeSvc(root: string, version: string): Promise<void> {
   });
 }
 
-/** Starts `plugbay serve` and waits until it is ready; returns its URL. */
-async function serve(t: TestContext, args: string[]) {
+/** Starts `plugbay serve` on root with that state file and waits until it is ready. */
+function serve(t: TestContext, root: string, state: string, extra: string[] = []) {
   // The test plugins are unsigned: signatures are not what is tested here.
-  const child = startPlugbay(['serve', ...args, '--port', '0', '--signatures', 'off']);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const listening = waitForLog(child, (l) => typeof l.port === 'number');
-  const ready = waitForLog(child, (l) => l.msg === 'plugbay ready');
-  const { port } = await listening;
-  await ready;
-  return { child, url: `http://127.0.0.1:${port}` };
+  return servePlugbay(t, root, ['--signatures', 'off', ...extra], state);
 }
 
 async function stop(child: ReturnType<typeof startPlugbay>): Promise<void> {
@@ -52,7 +44,7 @@ test('the CLI drives a running gateway; a restart on the same --state keeps the 
   await writeSvc(root, '1.0.0');
   await writeSvc(root, '1.1.0');
   const state = join(await tempDir(t), 'state.db');
-  const first = await serve(t, [root, '--state', state]);
+  const first = await serve(t, root, state);
   const url = ['--url', first.url];
 
   const set = await runPlugbay([
@@ -106,7 +98,7 @@ test('the CLI drives a running gateway; a restart on the same --state keeps the 
   const auditBefore = await (await fetch(`${first.url}/v1/audit?plugin=svc`)).json();
   await stop(first.child);
 
-  const second = await serve(t, [root, '--state', state]);
+  const second = await serve(t, root, state);
   const again = JSON.parse(
     (await runPlugbay(['routes', 'get', 'svc', '--url', second.url, '--json'])).stdout,
   ) as {
@@ -158,10 +150,7 @@ test('serve --dev watches the directory: a version dropped in is loaded and acti
   const root = await tempDir(t);
   await writeSvc(root, '1.0.0');
   const state = join(await tempDir(t), 'state.db');
-  const { child, url } = await serve(t, [
-    root,
-    '--state',
-    state,
+  const { child, url } = await serve(t, root, state, [
     '--dev',
     '--settle-ms',
     '50',

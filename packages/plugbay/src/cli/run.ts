@@ -1,78 +1,53 @@
 import { hostVersion } from '../core/version.js';
 import { type CliIo, type Command, UsageError } from './io.js';
 
+/** The commands as `plugbay --help` lists them, in this order. */
+const summaries = {
+  serve: 'serve the plugins of a directory over HTTP',
+  check: 'check every plugin of a directory without running it; exit 1 if one is rejected',
+  build: 'bundle TypeScript plugins and generate their plugin.json',
+  keygen: 'write an Ed25519 key pair (<name>.key, <name>.pub) for signing plugins',
+  sign: 'sign plugin directories (writes plugin.sig.json)',
+  verify: "verify a plugin's signature against a keyring; exit 0 only when valid",
+  pack: 'pack a plugin into one file (<name>@<version>.plugbay.tgz): what is signed and shipped',
+  contract: 'contract snapshot, diff (breaking-change rules) and check (the CI gate)',
+  routes: "get or set a plugin's route on a running gateway (--url)",
+  activate: 'make a version the stable on a running gateway (hot swap)',
+  rollback: 'return a plugin to its previous stable on a running gateway',
+  audit: 'show the audit log of a running gateway',
+  grant: 'grant a plugin a capability (fs, env, net, childProcess) on a running gateway',
+  revoke: 'take back a grant made with plugbay grant',
+  grants: 'show the grants in force on a running gateway',
+  test: 'run the conformance checks on one plugin; exit 1 if one fails',
+  new: 'create a plugin project (ts, assemblyscript, c, rust, go) that builds and passes its test',
+};
+
 // Commands load on demand: `plugbay build` should not pay for importing fastify.
-const commands: { name: string; summary: string; load(): Promise<Command> }[] = [
-  {
-    name: 'serve',
-    summary: 'serve the plugins of a directory over HTTP',
-    load: async () => (await import('./commands/serve.js')).serveCommand,
-  },
-  {
-    name: 'check',
-    summary: 'check every plugin of a directory without running it; exit 1 if one is rejected',
-    load: async () => (await import('./commands/check.js')).checkCommand,
-  },
-  {
-    name: 'build',
-    summary: 'bundle TypeScript plugins and generate their plugin.json',
-    load: async () => (await import('./commands/build.js')).buildCommand,
-  },
-  {
-    name: 'keygen',
-    summary: 'write an Ed25519 key pair (<name>.key, <name>.pub) for signing plugins',
-    load: async () => (await import('./commands/trust.js')).keygenCli,
-  },
-  {
-    name: 'sign',
-    summary: 'sign plugin directories (writes plugin.sig.json)',
-    load: async () => (await import('./commands/trust.js')).signCli,
-  },
-  {
-    name: 'verify',
-    summary: "verify a plugin's signature against a keyring; exit 0 only when valid",
-    load: async () => (await import('./commands/trust.js')).verifyCli,
-  },
-  {
-    name: 'pack',
-    summary: 'pack a plugin into one file (<name>@<version>.plugbay.tgz): what is signed and shipped',
-    load: async () => (await import('./commands/pack.js')).packCli,
-  },
-  {
-    name: 'contract',
-    summary: 'contract snapshot, diff (breaking-change rules) and check (the CI gate)',
-    load: async () => (await import('./commands/contract.js')).contractCli,
-  },
-  ...(['routes', 'activate', 'rollback', 'audit'] as const).map((name) => ({
-    name,
-    summary: {
-      routes: "get or set a plugin's route on a running gateway (--url)",
-      activate: 'make a version the stable on a running gateway (hot swap)',
-      rollback: 'return a plugin to its previous stable on a running gateway',
-      audit: 'show the audit log of a running gateway',
-    }[name],
-    load: async () => (await import('./commands/routes.js'))[`${name}Command`],
-  })),
-  ...(['grant', 'revoke', 'grants'] as const).map((name) => ({
-    name,
-    summary: {
-      grant: 'grant a plugin a capability (fs, env, net, childProcess) on a running gateway',
-      revoke: 'take back a grant made with plugbay grant',
-      grants: 'show the grants in force on a running gateway',
-    }[name],
-    load: async () => (await import('./commands/grants.js'))[`${name}Command`],
-  })),
-  {
-    name: 'test',
-    summary: 'run the conformance checks on one plugin; exit 1 if one fails',
-    load: async () => (await import('./commands/test.js')).testCommand,
-  },
-  {
-    name: 'new',
-    summary: 'create a plugin project (ts, assemblyscript, c, rust, go) that builds and passes its test',
-    load: async () => (await import('./commands/new.js')).newCommand,
-  },
-];
+const loaders: Record<keyof typeof summaries, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  check: async () => (await import('./commands/check.js')).checkCommand,
+  build: async () => (await import('./commands/build.js')).buildCommand,
+  keygen: async () => (await import('./commands/trust.js')).keygenCli,
+  sign: async () => (await import('./commands/trust.js')).signCli,
+  verify: async () => (await import('./commands/trust.js')).verifyCli,
+  pack: async () => (await import('./commands/pack.js')).packCli,
+  contract: async () => (await import('./commands/contract.js')).contractCli,
+  routes: async () => (await import('./commands/routes.js')).routesCommand,
+  activate: async () => (await import('./commands/routes.js')).activateCommand,
+  rollback: async () => (await import('./commands/routes.js')).rollbackCommand,
+  audit: async () => (await import('./commands/routes.js')).auditCommand,
+  grant: async () => (await import('./commands/grants.js')).grantCommand,
+  revoke: async () => (await import('./commands/grants.js')).revokeCommand,
+  grants: async () => (await import('./commands/grants.js')).grantsCommand,
+  test: async () => (await import('./commands/test.js')).testCommand,
+  new: async () => (await import('./commands/new.js')).newCommand,
+};
+
+const commands = Object.entries(summaries).map(([name, summary]) => ({
+  name,
+  summary,
+  load: loaders[name as keyof typeof summaries],
+}));
 
 export function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

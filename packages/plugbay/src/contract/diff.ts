@@ -172,24 +172,23 @@ const annotations = new Set([
 const lowerBounds = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems', 'minProperties'] as const;
 const upperBounds = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'maxProperties'] as const;
 
-/** Keywords compared by a rule below; any other keyword that differs is `unknown`. */
-const handled = new Set<string>([
-  '$ref',
-  'type',
-  'enum',
-  'const',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'pattern',
-  'format',
-  'multipleOf',
-  'uniqueItems',
-  'anyOf',
-  ...lowerBounds,
-  ...upperBounds,
-]);
+type Schema = Record<string, unknown>;
+
+/** One keyword seen on both sides of a comparison. */
+interface KeywordPair {
+  keyword: string;
+  /** The keyword's value in each schema; undefined where it is absent. */
+  before: unknown;
+  after: unknown;
+  /** Pointer to the keyword. */
+  path: string;
+  depth: number;
+  /** The schemas holding it, for a rule that reads the keywords beside it. */
+  schemas: [before: Schema, after: Schema];
+}
+
+/** Reports what a change of one keyword does. Each rule decides what counts as unchanged for its keyword. */
+type KeywordRule = (ctx: Context, pair: KeywordPair) => void;
 
 function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string, depth: number): void {
   if (depth > maxDepth) {
@@ -228,23 +227,10 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
     return;
   }
 
-  compareType(ctx, a, b, path);
-  compareEnum(ctx, a, b, path);
-  compareConst(ctx, a, b, path);
-  for (const k of lowerBounds) compareBound(ctx, a, b, path, k, 'lower');
-  for (const k of upperBounds) compareBound(ctx, a, b, path, k, 'upper');
-  compareMultipleOf(ctx, a, b, path);
-  compareAddedRemovedChanged(ctx, a, b, path, 'pattern');
-  compareAddedRemovedChanged(ctx, a, b, path, 'format');
-  if ((a.uniqueItems === true) !== (b.uniqueItems === true)) {
-    if (b.uniqueItems === true)
-      emit(ctx, `${path}/uniqueItems`, 'unique-items.added', 'narrows', 'items must now be unique');
-    else
-      emit(ctx, `${path}/uniqueItems`, 'unique-items.removed', 'widens', 'items no longer need to be unique');
+  const schemas: [Schema, Schema] = [a, b];
+  for (const [keyword, rule] of keywordRules) {
+    rule(ctx, { keyword, before: a[keyword], after: b[keyword], path: `${path}/${keyword}`, depth, schemas });
   }
-  compareObject(ctx, a, b, path, depth);
-  compareItems(ctx, a, b, path, depth);
-  compareAnyOf(ctx, a, b, path);
 
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
@@ -327,10 +313,9 @@ function deref(root: unknown, schema: Record<string, unknown>, ref: string): unk
 
 const allTypes = ['array', 'boolean', 'null', 'number', 'object', 'string'];
 
-function typesOf(schema: Record<string, unknown>): string[] | undefined {
-  const t = schema.type;
-  if (typeof t === 'string') return [t];
-  if (Array.isArray(t) && t.every((x) => typeof x === 'string')) return t as string[];
+function typesOf(type: unknown): string[] | undefined {
+  if (typeof type === 'string') return [type];
+  if (Array.isArray(type) && type.every((x) => typeof x === 'string')) return type as string[];
   return undefined;
 }
 
@@ -338,180 +323,149 @@ function covers(types: string[], t: string): boolean {
   return types.includes(t) || (t === 'integer' && types.includes('number'));
 }
 
-function compareType(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-): void {
-  if (deepEqual(a.type, b.type)) return;
+function compareType(ctx: Context, { before, after, path }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
   if (
-    (a.type !== undefined && typesOf(a) === undefined) ||
-    (b.type !== undefined && typesOf(b) === undefined)
+    (before !== undefined && typesOf(before) === undefined) ||
+    (after !== undefined && typesOf(after) === undefined)
   ) {
-    emit(ctx, `${path}/type`, 'type.changed', 'unknown', 'type is not a string or array of strings');
+    emit(ctx, path, 'type.changed', 'unknown', 'type is not a string or array of strings');
     return;
   }
-  const ta = typesOf(a) ?? allTypes;
-  const tb = typesOf(b) ?? allTypes;
+  const ta = typesOf(before) ?? allTypes;
+  const tb = typesOf(after) ?? allTypes;
   const lost = ta.filter((t) => !covers(tb, t));
   const gained = tb.filter((t) => !covers(ta, t));
-  const from = a.type === undefined ? 'any' : ta.join('|');
-  const to = b.type === undefined ? 'any' : tb.join('|');
+  const from = before === undefined ? 'any' : ta.join('|');
+  const to = after === undefined ? 'any' : tb.join('|');
   if (lost.length > 0 && gained.length > 0)
-    emit(ctx, `${path}/type`, 'type.changed', 'both', `type changed from ${from} to ${to}`);
+    emit(ctx, path, 'type.changed', 'both', `type changed from ${from} to ${to}`);
   else if (lost.length > 0)
-    emit(ctx, `${path}/type`, 'type.narrowed', 'narrows', `type narrowed from ${from} to ${to}`);
-  else if (gained.length > 0)
-    emit(ctx, `${path}/type`, 'type.widened', 'widens', `type widened from ${from} to ${to}`);
+    emit(ctx, path, 'type.narrowed', 'narrows', `type narrowed from ${from} to ${to}`);
+  else if (gained.length > 0) emit(ctx, path, 'type.widened', 'widens', `type widened from ${from} to ${to}`);
 }
 
-function compareEnum(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-): void {
-  if (deepEqual(a.enum, b.enum)) return;
-  const p = `${path}/enum`;
-  const ea = Array.isArray(a.enum) ? a.enum : undefined;
-  const eb = Array.isArray(b.enum) ? b.enum : undefined;
-  if ((a.enum !== undefined && !ea) || (b.enum !== undefined && !eb)) {
-    emit(ctx, p, 'enum.changed', 'unknown', 'enum is not an array');
+function compareEnum(ctx: Context, { before, after, path }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
+  const ea = Array.isArray(before) ? before : undefined;
+  const eb = Array.isArray(after) ? after : undefined;
+  if ((before !== undefined && !ea) || (after !== undefined && !eb)) {
+    emit(ctx, path, 'enum.changed', 'unknown', 'enum is not an array');
   } else if (!ea && eb) {
-    emit(ctx, p, 'enum.added', 'narrows', `now limited to ${show(eb)}`);
+    emit(ctx, path, 'enum.added', 'narrows', `now limited to ${show(eb)}`);
   } else if (ea && !eb) {
-    emit(ctx, p, 'enum.removed', 'widens', `no longer limited to ${show(ea)}`);
+    emit(ctx, path, 'enum.removed', 'widens', `no longer limited to ${show(ea)}`);
   } else if (ea && eb) {
-    const removed = ea.filter((x) => !eb.some((y) => deepEqual(x, y)));
-    const added = eb.filter((x) => !ea.some((y) => deepEqual(x, y)));
+    const { removed, added } = listChanges(ea, eb);
     if (removed.length > 0)
-      emit(ctx, p, 'enum.value-removed', 'narrows', `enum values removed: ${show(removed)}`);
-    if (added.length > 0) emit(ctx, p, 'enum.value-added', 'widens', `enum values added: ${show(added)}`);
+      emit(ctx, path, 'enum.value-removed', 'narrows', `enum values removed: ${show(removed)}`);
+    if (added.length > 0) emit(ctx, path, 'enum.value-added', 'widens', `enum values added: ${show(added)}`);
   }
 }
 
-function compareConst(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-): void {
-  const has = (s: Record<string, unknown>) => Object.hasOwn(s, 'const');
-  if (!has(a) && !has(b)) return;
-  if (has(a) && has(b)) {
-    if (!deepEqual(a.const, b.const)) {
+function compareConst(ctx: Context, { before, after, path, schemas: [a, b] }: KeywordPair): void {
+  // By presence: `const: undefined` in a schema built in code is still a const.
+  const hasA = Object.hasOwn(a, 'const');
+  const hasB = Object.hasOwn(b, 'const');
+  if (hasA && hasB) {
+    if (!deepEqual(before, after)) {
+      emit(ctx, path, 'const.changed', 'both', `const changed from ${show([before])} to ${show([after])}`);
+    }
+  } else if (hasB) {
+    emit(ctx, path, 'const.added', 'narrows', `now must equal ${show([after])}`);
+  } else if (hasA) {
+    emit(ctx, path, 'const.removed', 'widens', `no longer must equal ${show([before])}`);
+  }
+}
+
+/** minimum, maxLength …: a lower bound that goes up narrows, an upper bound that goes up widens. */
+function boundRule(kind: 'lower' | 'upper'): KeywordRule {
+  return (ctx, { keyword, before, after, path }) => {
+    if (before === after) return;
+    const name = kebab(keyword);
+    const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
+    if ((before !== undefined && !num(before)) || (after !== undefined && !num(after))) {
+      // e.g. draft-4 boolean exclusiveMinimum: its meaning depends on minimum; not worth guessing.
       emit(
         ctx,
-        `${path}/const`,
-        'const.changed',
-        'both',
-        `const changed from ${show([a.const])} to ${show([b.const])}`,
+        path,
+        `${name}.changed`,
+        'unknown',
+        `${keyword} changed from ${show([before])} to ${show([after])}`,
+      );
+      return;
+    }
+    if (before === undefined) {
+      emit(ctx, path, `${name}.added`, 'narrows', `${keyword} ${after} set`);
+    } else if (after === undefined) {
+      emit(ctx, path, `${name}.removed`, 'widens', `${keyword} ${before} removed`);
+    } else {
+      const increased = (after as number) > (before as number);
+      const tighter = kind === 'lower' ? increased : !increased;
+      emit(
+        ctx,
+        path,
+        `${name}.${increased ? 'increased' : 'decreased'}`,
+        tighter ? 'narrows' : 'widens',
+        `${keyword} ${increased ? 'increased' : 'decreased'} from ${before} to ${after}`,
       );
     }
-  } else if (has(b)) {
-    emit(ctx, `${path}/const`, 'const.added', 'narrows', `now must equal ${show([b.const])}`);
-  } else {
-    emit(ctx, `${path}/const`, 'const.removed', 'widens', `no longer must equal ${show([a.const])}`);
-  }
+  };
 }
 
-function compareBound(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-  keyword: string,
-  kind: 'lower' | 'upper',
-): void {
-  const va = a[keyword];
-  const vb = b[keyword];
-  if (va === vb) return;
-  const p = `${path}/${keyword}`;
-  const name = kebab(keyword);
-  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
-  if ((va !== undefined && !num(va)) || (vb !== undefined && !num(vb))) {
-    // e.g. draft-4 boolean exclusiveMinimum: its meaning depends on minimum; not worth guessing.
-    emit(ctx, p, `${name}.changed`, 'unknown', `${keyword} changed from ${show([va])} to ${show([vb])}`);
-    return;
-  }
-  if (va === undefined) {
-    emit(ctx, p, `${name}.added`, 'narrows', `${keyword} ${vb} set`);
-  } else if (vb === undefined) {
-    emit(ctx, p, `${name}.removed`, 'widens', `${keyword} ${va} removed`);
-  } else {
-    const increased = (vb as number) > (va as number);
-    const tighter = kind === 'lower' ? increased : !increased;
-    emit(
-      ctx,
-      p,
-      `${name}.${increased ? 'increased' : 'decreased'}`,
-      tighter ? 'narrows' : 'widens',
-      `${keyword} ${increased ? 'increased' : 'decreased'} from ${va} to ${vb}`,
-    );
-  }
-}
-
-function compareMultipleOf(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-): void {
-  const va = a.multipleOf;
-  const vb = b.multipleOf;
-  if (va === vb) return;
-  const p = `${path}/multipleOf`;
+function compareMultipleOf(ctx: Context, { before, after, path }: KeywordPair): void {
+  if (before === after) return;
   const pos = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-  if ((va !== undefined && !pos(va)) || (vb !== undefined && !pos(vb))) {
-    emit(ctx, p, 'multiple-of.changed', 'unknown', 'multipleOf is not a positive number');
-  } else if (va === undefined) {
-    emit(ctx, p, 'multiple-of.added', 'narrows', `must now be a multiple of ${vb}`);
-  } else if (vb === undefined) {
-    emit(ctx, p, 'multiple-of.removed', 'widens', `no longer must be a multiple of ${va}`);
+  if ((before !== undefined && !pos(before)) || (after !== undefined && !pos(after))) {
+    emit(ctx, path, 'multiple-of.changed', 'unknown', 'multipleOf is not a positive number');
+  } else if (before === undefined) {
+    emit(ctx, path, 'multiple-of.added', 'narrows', `must now be a multiple of ${after}`);
+  } else if (after === undefined) {
+    emit(ctx, path, 'multiple-of.removed', 'widens', `no longer must be a multiple of ${before}`);
   } else {
-    const direction: Direction = Number.isInteger(vb / va)
+    const direction: Direction = Number.isInteger(after / before)
       ? 'narrows'
-      : Number.isInteger(va / vb)
+      : Number.isInteger(before / after)
         ? 'widens'
         : 'both';
-    emit(ctx, p, 'multiple-of.changed', direction, `multipleOf changed from ${va} to ${vb}`);
+    emit(ctx, path, 'multiple-of.changed', direction, `multipleOf changed from ${before} to ${after}`);
   }
 }
 
 /** pattern and format: adding one narrows, removing widens, replacing one is both (unprovable in general). */
-function compareAddedRemovedChanged(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-  keyword: 'pattern' | 'format',
-): void {
-  const va = a[keyword];
-  const vb = b[keyword];
-  if (deepEqual(va, vb)) return;
-  const p = `${path}/${keyword}`;
-  if (va === undefined) emit(ctx, p, `${keyword}.added`, 'narrows', `${keyword} ${show([vb])} added`);
-  else if (vb === undefined) emit(ctx, p, `${keyword}.removed`, 'widens', `${keyword} ${show([va])} removed`);
-  else emit(ctx, p, `${keyword}.changed`, 'both', `${keyword} changed from ${show([va])} to ${show([vb])}`);
+function compareAddedRemovedChanged(ctx: Context, { keyword, before, after, path }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
+  if (before === undefined)
+    emit(ctx, path, `${keyword}.added`, 'narrows', `${keyword} ${show([after])} added`);
+  else if (after === undefined)
+    emit(ctx, path, `${keyword}.removed`, 'widens', `${keyword} ${show([before])} removed`);
+  else
+    emit(
+      ctx,
+      path,
+      `${keyword}.changed`,
+      'both',
+      `${keyword} changed from ${show([before])} to ${show([after])}`,
+    );
 }
 
-function compareObject(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-  depth: number,
-): void {
-  const propsA = isObject(a.properties) ? a.properties : {};
-  const propsB = isObject(b.properties) ? b.properties : {};
+function compareUniqueItems(ctx: Context, { before, after, path }: KeywordPair): void {
+  if ((before === true) === (after === true)) return;
+  if (after === true) emit(ctx, path, 'unique-items.added', 'narrows', 'items must now be unique');
+  else emit(ctx, path, 'unique-items.removed', 'widens', 'items no longer need to be unique');
+}
+
+/** Every property named in `properties` or `required` on either side; reads `additionalProperties: false` beside. */
+function compareProperties(ctx: Context, { before, after, path, depth, schemas: [a, b] }: KeywordPair): void {
+  const propsA = isObject(before) ? before : {};
+  const propsB = isObject(after) ? after : {};
   const reqA = stringSet(a.required);
   const reqB = stringSet(b.required);
   const closedA = a.additionalProperties === false;
   const closedB = b.additionalProperties === false;
   const names = [...new Set([...Object.keys(propsA), ...Object.keys(propsB), ...reqA, ...reqB])].sort();
   for (const name of names) {
-    const p = `${path}/properties/${escapePointer(name)}`;
+    const p = `${path}/${escapePointer(name)}`;
     const inA = Object.hasOwn(propsA, name);
     const inB = Object.hasOwn(propsB, name);
     const wasRequired = reqA.has(name);
@@ -547,64 +501,83 @@ function compareObject(
     }
     if (isRequired && !wasRequired)
       emit(ctx, p, 'property.required-added', 'narrows', `property ${name} became required`);
-    if (wasRequired && !isRequired && inB) {
-      emit(ctx, p, 'property.required-removed', 'widens', `property ${name} is no longer required`);
-    }
-    if (wasRequired && !isRequired && !inA && !inB) {
+    if (wasRequired && !isRequired) {
       emit(ctx, p, 'property.required-removed', 'widens', `property ${name} is no longer required`);
     }
   }
-  const apA = a.additionalProperties;
-  const apB = b.additionalProperties;
-  if (deepEqual(apA, apB)) return;
-  const p = `${path}/additionalProperties`;
-  if (closedB) emit(ctx, p, 'additional-properties.closed', 'narrows', 'additionalProperties: false added');
-  else if (closedA)
-    emit(ctx, p, 'additional-properties.opened', 'widens', 'additionalProperties: false removed');
-  else compare(ctx, apA ?? true, apB ?? true, p, depth + 1);
 }
 
-function compareItems(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-  depth: number,
-): void {
-  if (deepEqual(a.items, b.items)) return;
-  const p = `${path}/items`;
-  if (Array.isArray(a.items) || Array.isArray(b.items)) {
-    emit(ctx, p, 'items.tuple-changed', 'unknown', 'tuple items changed; not compared position by position');
+function compareAdditionalProperties(ctx: Context, { before, after, path, depth }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
+  if (after === false)
+    emit(ctx, path, 'additional-properties.closed', 'narrows', 'additionalProperties: false added');
+  else if (before === false)
+    emit(ctx, path, 'additional-properties.opened', 'widens', 'additionalProperties: false removed');
+  else compare(ctx, before ?? true, after ?? true, path, depth + 1);
+}
+
+function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
+  if (Array.isArray(before) || Array.isArray(after)) {
+    emit(
+      ctx,
+      path,
+      'items.tuple-changed',
+      'unknown',
+      'tuple items changed; not compared position by position',
+    );
     return;
   }
-  compare(ctx, a.items ?? true, b.items ?? true, p, depth + 1);
+  compare(ctx, before ?? true, after ?? true, path, depth + 1);
 }
 
 /** anyOf: branches only added is a widening, only removed a narrowing; any rewrite is unknown. */
-function compareAnyOf(
-  ctx: Context,
-  a: Record<string, unknown>,
-  b: Record<string, unknown>,
-  path: string,
-): void {
-  if (deepEqual(a.anyOf, b.anyOf)) return;
-  const p = `${path}/anyOf`;
-  const la = Array.isArray(a.anyOf) ? a.anyOf : undefined;
-  const lb = Array.isArray(b.anyOf) ? b.anyOf : undefined;
-  if (la && lb) {
-    const removed = la.filter((x) => !lb.some((y) => deepEqual(x, y)));
-    const added = lb.filter((x) => !la.some((y) => deepEqual(x, y)));
+function compareAnyOf(ctx: Context, { before, after, path }: KeywordPair): void {
+  if (deepEqual(before, after)) return;
+  if (Array.isArray(before) && Array.isArray(after)) {
+    const { removed, added } = listChanges(before, after);
     if (removed.length === 0 && added.length > 0) {
-      emit(ctx, p, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
+      emit(ctx, path, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
       return;
     }
     if (added.length === 0 && removed.length > 0) {
-      emit(ctx, p, 'any-of.branch-removed', 'narrows', `${removed.length} anyOf branch(es) removed`);
+      emit(ctx, path, 'any-of.branch-removed', 'narrows', `${removed.length} anyOf branch(es) removed`);
       return;
     }
     if (added.length === 0 && removed.length === 0) return; // reordered only
   }
-  emit(ctx, p, 'any-of.changed', 'unknown', 'anyOf rewritten; cannot prove whether it narrows or widens');
+  emit(ctx, path, 'any-of.changed', 'unknown', 'anyOf rewritten; cannot prove whether it narrows or widens');
+}
+
+/**
+ * The rules by keyword, in the order their changes are reported. `required` is read by the `properties` rule, and
+ * `$ref` is followed before any rule runs; any other keyword that differs is `unknown`.
+ */
+const keywordRules: [keyword: string, rule: KeywordRule][] = [
+  ['type', compareType],
+  ['enum', compareEnum],
+  ['const', compareConst],
+  ...lowerBounds.map((k): [string, KeywordRule] => [k, boundRule('lower')]),
+  ...upperBounds.map((k): [string, KeywordRule] => [k, boundRule('upper')]),
+  ['multipleOf', compareMultipleOf],
+  ['pattern', compareAddedRemovedChanged],
+  ['format', compareAddedRemovedChanged],
+  ['uniqueItems', compareUniqueItems],
+  ['properties', compareProperties],
+  ['additionalProperties', compareAdditionalProperties],
+  ['items', compareItems],
+  ['anyOf', compareAnyOf],
+];
+
+/** Keywords compared by a rule. */
+const handled = new Set<string>(['$ref', 'required', ...keywordRules.map(([keyword]) => keyword)]);
+
+/** The values of `after` not in `before` (added) and the other way round (removed), by structural equality. */
+function listChanges(before: unknown[], after: unknown[]): { removed: unknown[]; added: unknown[] } {
+  return {
+    removed: before.filter((x) => !after.some((y) => deepEqual(x, y))),
+    added: after.filter((x) => !before.some((y) => deepEqual(x, y))),
+  };
 }
 
 function stringSet(v: unknown): Set<string> {

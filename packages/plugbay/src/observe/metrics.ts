@@ -167,172 +167,181 @@ export class HostMetrics {
   #register(): void {
     const r = this.registry;
     const versions = () => [...this.#versions.values()];
-    const self = this;
-    new Counter({
-      name: 'plugbay_calls_total',
-      help: 'Calls answered by a plugin version, by function and outcome (ok, or the error code without PLUGBAY_).',
-      labelNames: ['plugin', 'version', 'tier', 'fn', 'outcome'],
-      registers: [r],
-      collect() {
-        this.reset();
+    const versionLabels = ['plugin', 'version', 'tier'];
+    scraped(
+      r,
+      'counter',
+      'plugbay_calls_total',
+      'Calls answered by a plugin version, by function and outcome (ok, or the error code without PLUGBAY_).',
+      [...versionLabels, 'fn', 'outcome'],
+      function* () {
         for (const v of versions()) {
           for (const f of v.fns.values()) {
             const base = { ...v.labels(), fn: f.fn };
-            this.inc({ ...base, outcome: 'ok' }, f.ok);
-            for (const [outcome, n] of f.failed) this.inc({ ...base, outcome }, n);
+            yield [{ ...base, outcome: 'ok' }, f.ok];
+            for (const [outcome, n] of f.failed) yield [{ ...base, outcome }, n];
           }
         }
       },
-    });
+    );
     r.registerMetric(durationHistogram(versions) as unknown as Metric);
-    new Gauge({
-      name: 'plugbay_inflight',
-      help: 'Calls in progress per loaded version.',
-      labelNames: ['plugin', 'version', 'tier'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const s of self.#snapshot()) this.set(s.cells.labels(), s.inflight);
-      },
-    });
-    new Gauge({
-      name: 'plugbay_instance_state',
-      help: 'State of each loaded version: 1 for its current state, 0 for the others.',
-      labelNames: ['plugin', 'version', 'tier', 'state'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const s of self.#snapshot()) {
-          for (const state of instanceStates)
-            this.set({ ...s.cells.labels(), state }, state === s.state ? 1 : 0);
-        }
-      },
-    });
-    new Gauge({
-      name: 'plugbay_signature_status',
-      help: 'Signature verification of each loaded version at load (off: not checked); always 1.',
-      labelNames: ['plugin', 'version', 'tier', 'status'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const s of self.#snapshot()) this.set({ ...s.cells.labels(), status: s.signature }, 1);
-      },
-    });
-    const perVersion = (name: string, help: string, read: (v: VersionCells) => number) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['plugin', 'version', 'tier'],
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const v of versions()) this.inc(v.labels(), read(v));
-        },
-      });
-    perVersion(
-      'plugbay_restarts_total',
-      'Restarts of an instance after its worker or process died.',
-      (v) => v.restarts,
+    scraped(r, 'gauge', 'plugbay_inflight', 'Calls in progress per loaded version.', versionLabels, () =>
+      this.#snapshot().map((s) => [s.cells.labels(), s.inflight]),
     );
-    perVersion(
-      'plugbay_crashes_total',
-      'Unexpected exits of an instance (worker/process death).',
-      (v) => v.exits,
+    scraped(
+      r,
+      'gauge',
+      'plugbay_instance_state',
+      'State of each loaded version: 1 for its current state, 0 for the others.',
+      [...versionLabels, 'state'],
+      () =>
+        this.#snapshot().flatMap((s) =>
+          instanceStates.map((state): Sample => [{ ...s.cells.labels(), state }, state === s.state ? 1 : 0]),
+        ),
     );
-    perVersion(
-      'plugbay_plugin_faults_total',
-      'Errors that escaped plugin code outside any call (own timers, unhandled rejections).',
-      (v) => v.faults,
+    scraped(
+      r,
+      'gauge',
+      'plugbay_signature_status',
+      'Signature verification of each loaded version at load (off: not checked); always 1.',
+      [...versionLabels, 'status'],
+      () => this.#snapshot().map((s) => [{ ...s.cells.labels(), status: s.signature }, 1]),
     );
-    new Counter({
-      name: 'plugbay_health_checks_total',
-      help: 'Health checks run by the host, by result status.',
-      labelNames: ['plugin', 'version', 'tier', 'status'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const v of versions())
-          for (const [status, n] of v.health) this.inc({ ...v.labels(), status }, n);
-      },
-    });
-    new Counter({
-      name: 'plugbay_validation_failures_total',
-      help: 'Calls refused because the input or the output did not match the function schema.',
-      labelNames: ['plugin', 'version', 'tier', 'side'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const v of versions()) {
-          this.inc({ ...v.labels(), side: 'input' }, v.validationFailures.input);
-          this.inc({ ...v.labels(), side: 'output' }, v.validationFailures.output);
-        }
-      },
-    });
-    new Counter({
-      name: 'plugbay_route_decisions_total',
-      help: 'Versions chosen by the router, by arm (pinned, experiment:<name>:<variant>, canary, stable, fallback).',
-      labelNames: ['plugin', 'arm'],
-      registers: [r],
-      collect() {
-        this.reset();
-        for (const [plugin, arms] of self.#routes) for (const [arm, n] of arms) this.inc({ plugin, arm }, n);
-      },
-    });
-    const resource = (name: string, help: string, read: (x: InstanceResources) => number | undefined) =>
-      new Gauge({
-        name,
-        help,
-        labelNames: ['plugin', 'version', 'tier'],
-        registers: [r],
-        collect() {
-          this.reset();
-          for (const s of self.#snapshot()) {
-            const value = s.resources === undefined ? undefined : read(s.resources);
-            if (value !== undefined) this.set(s.cells.labels(), value);
-          }
-        },
-      });
-    resource(
-      'plugbay_instance_heap_used_bytes',
-      'JS heap in use by the instance (tiers that can measure it).',
-      (x) => x.heapUsedBytes,
+    const perVersion: [name: string, help: string, read: (v: VersionCells) => number][] = [
+      [
+        'plugbay_restarts_total',
+        'Restarts of an instance after its worker or process died.',
+        (v) => v.restarts,
+      ],
+      ['plugbay_crashes_total', 'Unexpected exits of an instance (worker/process death).', (v) => v.exits],
+      [
+        'plugbay_plugin_faults_total',
+        'Errors that escaped plugin code outside any call (own timers, unhandled rejections).',
+        (v) => v.faults,
+      ],
+    ];
+    for (const [name, help, read] of perVersion) {
+      scraped(r, 'counter', name, help, versionLabels, () => versions().map((v) => [v.labels(), read(v)]));
+    }
+    scraped(
+      r,
+      'counter',
+      'plugbay_health_checks_total',
+      'Health checks run by the host, by result status.',
+      [...versionLabels, 'status'],
+      () =>
+        versions().flatMap((v) => [...v.health].map(([status, n]): Sample => [{ ...v.labels(), status }, n])),
     );
-    resource(
-      'plugbay_instance_rss_bytes',
-      'Resident memory of the instance process (process tier).',
-      (x) => x.rssBytes,
+    scraped(
+      r,
+      'counter',
+      'plugbay_validation_failures_total',
+      'Calls refused because the input or the output did not match the function schema.',
+      [...versionLabels, 'side'],
+      () =>
+        versions().flatMap((v): Sample[] => [
+          [{ ...v.labels(), side: 'input' }, v.validationFailures.input],
+          [{ ...v.labels(), side: 'output' }, v.validationFailures.output],
+        ]),
     );
-    resource(
-      'plugbay_instance_cpu_seconds',
-      'CPU time used by the instance (tiers that can measure it).',
-      (x) => x.cpuSeconds,
+    scraped(
+      r,
+      'counter',
+      'plugbay_route_decisions_total',
+      'Versions chosen by the router, by arm (pinned, experiment:<name>:<variant>, canary, stable, fallback).',
+      ['plugin', 'arm'],
+      () =>
+        [...this.#routes].flatMap(([plugin, arms]) =>
+          [...arms].map(([arm, n]): Sample => [{ plugin, arm }, n]),
+        ),
     );
-    resource(
-      'plugbay_instance_wasm_memory_pages',
-      'WebAssembly memory pages (64 KiB) of the instance.',
-      (x) => x.wasmMemoryPages,
+    // Instances that cannot measure a resource have no sample of it.
+    const perInstance: [name: string, help: string, read: (x: InstanceResources) => number | undefined][] = [
+      [
+        'plugbay_instance_heap_used_bytes',
+        'JS heap in use by the instance (tiers that can measure it).',
+        (x) => x.heapUsedBytes,
+      ],
+      [
+        'plugbay_instance_rss_bytes',
+        'Resident memory of the instance process (process tier).',
+        (x) => x.rssBytes,
+      ],
+      [
+        'plugbay_instance_cpu_seconds',
+        'CPU time used by the instance (tiers that can measure it).',
+        (x) => x.cpuSeconds,
+      ],
+      [
+        'plugbay_instance_wasm_memory_pages',
+        'WebAssembly memory pages (64 KiB) of the instance.',
+        (x) => x.wasmMemoryPages,
+      ],
+      [
+        'plugbay_instance_event_loop_utilization',
+        'Event loop utilisation (0..1) of the instance own loop (thread tier).',
+        (x) => x.eventLoopUtilization,
+      ],
+    ];
+    for (const [name, help, read] of perInstance) {
+      scraped(r, 'gauge', name, help, versionLabels, () =>
+        this.#snapshot().flatMap((s) => {
+          const value = s.resources === undefined ? undefined : read(s.resources);
+          return value === undefined ? [] : [[s.cells.labels(), value] as Sample];
+        }),
+      );
+    }
+    scraped(
+      r,
+      'gauge',
+      'plugbay_host_rss_bytes',
+      'Resident memory of the host process (inline plugins count here).',
+      [],
+      () => [[{}, process.memoryUsage.rss()]],
     );
-    resource(
-      'plugbay_instance_event_loop_utilization',
-      'Event loop utilisation (0..1) of the instance own loop (thread tier).',
-      (x) => x.eventLoopUtilization,
-    );
-    new Gauge({
-      name: 'plugbay_host_rss_bytes',
-      help: 'Resident memory of the host process (inline plugins count here).',
-      registers: [r],
-      collect() {
-        this.set(process.memoryUsage.rss());
-      },
-    });
-    new Counter({
-      name: 'plugbay_host_cpu_seconds_total',
-      help: 'CPU time of the host process, user + system (inline plugins count here).',
-      registers: [r],
-      collect() {
+    scraped(
+      r,
+      'counter',
+      'plugbay_host_cpu_seconds_total',
+      'CPU time of the host process, user + system (inline plugins count here).',
+      [],
+      () => {
         const u = process.cpuUsage();
+        return [[{}, (u.user + u.system) / 1e6]];
+      },
+    );
+  }
+}
+
+type Sample = [labels: Record<string, string | number>, value: number];
+
+/**
+ * Registers a metric whose values are all read at scrape time: `samples` gives every (labels, value) pair. A
+ * counter is refilled the same way; it still only goes up, because the cells it reads do.
+ */
+function scraped(
+  registry: Registry,
+  kind: 'counter' | 'gauge',
+  name: string,
+  help: string,
+  labelNames: string[],
+  samples: () => Iterable<Sample>,
+): void {
+  const config = { name, help, labelNames, registers: [registry] };
+  if (kind === 'counter') {
+    new Counter({
+      ...config,
+      collect() {
         this.reset();
-        this.inc((u.user + u.system) / 1e6);
+        for (const [labels, value] of samples()) this.inc(labels, value);
+      },
+    });
+  } else {
+    new Gauge({
+      ...config,
+      collect() {
+        this.reset();
+        for (const [labels, value] of samples()) this.set(labels, value);
       },
     });
   }

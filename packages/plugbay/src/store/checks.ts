@@ -47,29 +47,20 @@ export function checkChange(change: unknown): asserts change is StateChange {
   if (activate !== undefined && rollback !== undefined) {
     throw invalid('change', 'exclusive', 'must not both activate and roll back');
   }
-  for (const [name, part] of [
-    ['activate', activate],
-    ['rollback', rollback],
-  ] as const) {
-    if (part === undefined) continue;
-    if (!isPlainObject(part)) throw invalid(`change.${name}`, 'type', 'must be an object');
-    nonEmpty(part.plugin, `change.${name}.plugin`);
-    nonEmpty(
-      name === 'activate' ? part.version : part.from,
-      `change.${name}.${name === 'activate' ? 'version' : 'from'}`,
-    );
-  }
+  checkPart('activate', activate, 'version');
+  checkPart('rollback', rollback, 'from');
   if (grant !== undefined && revoke !== undefined)
     throw invalid('change', 'exclusive', 'must not both grant and revoke');
-  for (const [name, part] of [
-    ['grant', grant],
-    ['revoke', revoke],
-  ] as const) {
-    if (part === undefined) continue;
-    if (!isPlainObject(part)) throw invalid(`change.${name}`, 'type', 'must be an object');
-    nonEmpty(part.plugin, `change.${name}.plugin`);
-    nonEmpty(part.capability, `change.${name}.capability`);
-  }
+  checkPart('grant', grant, 'capability');
+  checkPart('revoke', revoke, 'capability');
+}
+
+/** A part of a change, when given: an object naming a plugin and one more non-empty string field. */
+function checkPart(name: string, part: unknown, field: string): void {
+  if (part === undefined) return;
+  if (!isPlainObject(part)) throw invalid(`change.${name}`, 'type', 'must be an object');
+  nonEmpty(part.plugin, `change.${name}.plugin`);
+  nonEmpty(part[field], `change.${name}.${field}`);
 }
 
 /** Throws unless the grant to revoke exists. */

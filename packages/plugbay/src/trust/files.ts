@@ -135,6 +135,21 @@ async function hashFile(
   }
 }
 
+/**
+ * Reads an open file from its start, up to `size` bytes (the size fstat gave: bytes appended meanwhile are not
+ * read); fewer when it shrank meanwhile.
+ */
+export async function readUpTo(handle: FileHandle, size: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(size);
+  let filled = 0;
+  while (filled < bytes.length) {
+    const { bytesRead } = await handle.read(bytes, filled, bytes.length - filled, filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return bytes.subarray(0, filled);
+}
+
 /** The manifest's fields the file set depends on; undefined when plugin.json cannot be read (default rule). */
 export async function readManifestFields(dir: string): Promise<Record<string, unknown> | undefined> {
   try {

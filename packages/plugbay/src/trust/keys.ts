@@ -29,22 +29,7 @@ function rawPublicKey(pub: KeyObject): Buffer {
 
 /** Parses a PEM Ed25519 private key; a PLUGBAY_INVALID_ARGUMENT error names what is wrong. */
 export function parsePrivateKey(pem: string | Buffer): KeyObject {
-  let key: KeyObject;
-  try {
-    key = createPrivateKey(pem);
-  } catch (err) {
-    throw new PlugbayError(
-      'PLUGBAY_INVALID_ARGUMENT',
-      `private key is not a valid PEM key: ${(err as Error).message}`,
-    );
-  }
-  if (key.asymmetricKeyType !== 'ed25519') {
-    throw new PlugbayError(
-      'PLUGBAY_INVALID_ARGUMENT',
-      `private key must be Ed25519, got ${key.asymmetricKeyType}`,
-    );
-  }
-  return key;
+  return parseEd25519Key(pem, 'private', createPrivateKey);
 }
 
 /** Parses a PEM Ed25519 public key; a PLUGBAY_INVALID_ARGUMENT error names what is wrong. */
@@ -53,19 +38,27 @@ export function parsePublicKey(pem: string | Buffer): KeyObject {
   if (pem.toString().includes('PRIVATE KEY')) {
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'public key file holds a private key');
   }
+  return parseEd25519Key(pem, 'public', createPublicKey);
+}
+
+function parseEd25519Key(
+  pem: string | Buffer,
+  kind: 'private' | 'public',
+  create: (pem: string | Buffer) => KeyObject,
+): KeyObject {
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = create(pem);
   } catch (err) {
     throw new PlugbayError(
       'PLUGBAY_INVALID_ARGUMENT',
-      `public key is not a valid PEM key: ${(err as Error).message}`,
+      `${kind} key is not a valid PEM key: ${(err as Error).message}`,
     );
   }
   if (key.asymmetricKeyType !== 'ed25519') {
     throw new PlugbayError(
       'PLUGBAY_INVALID_ARGUMENT',
-      `public key must be Ed25519, got ${key.asymmetricKeyType}`,
+      `${kind} key must be Ed25519, got ${key.asymmetricKeyType}`,
     );
   }
   return key;

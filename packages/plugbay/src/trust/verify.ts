@@ -8,6 +8,7 @@ import {
   type FileEntry,
   type ListOptions,
   listPluginFiles,
+  readUpTo,
   signatureFileName,
   type WalkProblem,
 } from './files.js';
@@ -398,14 +399,7 @@ async function readSmallFile(
         problem: { rule: 'signature-too-large', message: `${signatureFileName} is larger than ${max} bytes` },
       };
     }
-    const buffer = Buffer.alloc(stat.size);
-    let filled = 0;
-    while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return { text: buffer.subarray(0, filled).toString('utf8') };
+    return { text: (await readUpTo(handle, stat.size)).toString('utf8') };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { missing: true };

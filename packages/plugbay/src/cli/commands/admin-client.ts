@@ -1,9 +1,15 @@
-// A small client of the gateway's admin API for `plugbay routes|activate|rollback|audit`.
+// A small client of the gateway's admin API for `plugbay routes|activate|rollback|audit|grant|revoke|grants`.
 import { readFile } from 'node:fs/promises';
+import { parseCommandArgs } from '../args.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../io.js';
 
 export const defaultUrl = 'http://127.0.0.1:7070';
+
+export const adminOptionsUsage = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070; the --admin-port listener if the
+gateway has one), --token <admin token> (default $PLUGBAY_ADMIN_TOKEN; sent as "authorization: Bearer"),
+--json (print the server's JSON), --actor <name> (audit log; default cli), --reason <text>.
+Exit codes: 0 done, 1 refused by the gateway (its error code is printed) or gateway unreachable, 2 usage.`;
 
 /** The environment variable the admin commands read the gateway's admin token from (besides `--token`). */
 export const adminTokenEnv = 'PLUGBAY_ADMIN_TOKEN';
@@ -23,6 +29,18 @@ export interface ClientValues {
   actor?: string | undefined;
   reason?: string | undefined;
   token?: string | undefined;
+}
+
+/** An admin command's arguments: the client options and from `min` to `max` positionals (`what` names them). */
+export function parseAdminArgs(
+  args: string[],
+  what: string,
+  min: number,
+  max = min,
+): { positionals: string[]; values: ClientValues } {
+  const { positionals, values } = parseCommandArgs(args, clientOptions);
+  if (positionals.length < min || positionals.length > max) throw new UsageError(`expects ${what}`);
+  return { positionals, values };
 }
 
 /** The answer of one admin request: the parsed JSON body and the status. */
@@ -71,6 +89,16 @@ export async function request(
       },
     };
   }
+}
+
+/** POST /v1/plugins/<plugin>/<action> with a JSON body: grant, revoke, activate, rollback. */
+export function postToPlugin(
+  values: ClientValues,
+  plugin: string,
+  action: string,
+  body: object,
+): Promise<Answer> {
+  return request(values, 'POST', `/v1/plugins/${encodeURIComponent(plugin)}/${action}`, JSON.stringify(body));
 }
 
 function baseUrl(url: string | undefined): string {

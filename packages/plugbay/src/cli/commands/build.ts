@@ -1,7 +1,6 @@
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildPlugins } from '../../build/build.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import type { Command } from '../io.js';
 
 export const buildCommand: Command = {
@@ -12,7 +11,7 @@ Builds each dir that holds a TypeScript plugin (src/index.ts with a definePlugin
 dist/plugin.js and plugin.json. A dir that is not a plugin has each plugin subfolder built; others are skipped.
 Default dir: the current directory. Exits 1 when a build fails or nothing was built.`,
   async run(args, io) {
-    const { positionals } = usageErrors(() => parseArgs({ args, allowPositionals: true, strict: true }));
+    const { positionals } = parseCommandArgs(args, {});
     const dirs = positionals.length > 0 ? positionals : ['.'];
     let built = 0;
     let failed = 0;

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { basename, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { verifyContents } from '../../artifact/verify.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { Permissions } from '../../core/manifest-schema.js';
@@ -24,7 +23,7 @@ import {
 } from '../../trust/grants.js';
 import { type Keyring, loadKeyring } from '../../trust/keyring.js';
 import type { PolicyTrustLevel } from '../../trust/policy.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
 
@@ -74,14 +73,11 @@ plugins get nothing outside their own folder, no env, network or child processes
 takes) grants it. The level is the signature's with --keyring (a request not granted is then an error), otherwise
 unsigned (a warning).`,
   async run(args, io) {
-    const { positionals, values } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: { json: { type: 'boolean' }, keyring: { type: 'string' }, grants: { type: 'string' } },
-      }),
-    );
+    const { positionals, values } = parseCommandArgs(args, {
+      json: { type: 'boolean' },
+      keyring: { type: 'string' },
+      grants: { type: 'string' },
+    });
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
     const root = resolve(positionals[0] ?? 'plugins');
     let keyring: Keyring | undefined;

@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { contractCheckCommand, contractDiffCommand, contractSnapshotCommand } from '../contract-commands.js';
 import { type Command, UsageError } from '../io.js';
 
@@ -19,19 +18,12 @@ export const contractCli: Command = {
       field and rule; a compatible addition without a minor bump is a warning. Exit 0 pass, 1 fail, 2 usage.`,
   async run(args, io) {
     const [sub, ...rest] = args;
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args: rest,
-        strict: true,
-        allowPositionals: true,
-        options: {
-          out: { type: 'string' },
-          against: { type: 'string' },
-          json: { type: 'boolean' },
-          'allow-unknown': { type: 'boolean' },
-        },
-      }),
-    );
+    const { values, positionals } = parseCommandArgs(rest, {
+      out: { type: 'string' },
+      against: { type: 'string' },
+      json: { type: 'boolean' },
+      'allow-unknown': { type: 'boolean' },
+    });
     const allowed: Record<string, string[]> = {
       snapshot: ['out'],
       diff: ['json', 'allow-unknown'],

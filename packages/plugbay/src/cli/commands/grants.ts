@@ -1,25 +1,11 @@
 // `plugbay grant`, `plugbay revoke`, `plugbay grants`: the operator's grants on a running gateway (docs/grants.md).
-import { parseArgs } from 'node:util';
 import type { GrantResult, GrantStatus, RevokeResult } from '../../host/types.js';
-import { usageErrors } from '../args.js';
-import { type Command, UsageError } from '../io.js';
+import type { Command } from '../io.js';
 import { table } from '../table.js';
-import { type ClientValues, clientOptions, finish, request } from './admin-client.js';
-import { adminOptionsUsage } from './routes.js';
+import { adminOptionsUsage, finish, parseAdminArgs, postToPlugin, request } from './admin-client.js';
 
 const capabilities = `Capabilities: fs.read:<absolute path> (read it and below), fs.write:<absolute path> (read and write),
 env:<NAME>, net:<host[:port]> (as the manifest's permissions.net writes it), childProcess.`;
-
-/** The admin client's options and from `min` to `max` positionals. */
-function parse(args: string[], what: string, min: number, max = min) {
-  const { positionals, values } = usageErrors(() =>
-    parseArgs({ args, allowPositionals: true, strict: true, options: clientOptions }),
-  );
-  if (positionals.length < min || positionals.length > max) throw new UsageError(`expects ${what}`);
-  return { positionals: positionals as string[], values: values as ClientValues };
-}
-
-const path = (plugin: string) => encodeURIComponent(plugin);
 
 export const grantCommand: Command = {
   name: 'grant',
@@ -31,14 +17,9 @@ that was refused for want of a grant (PLUGBAY_PERMISSION_DENIED) is loaded again
 ${capabilities}
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = parse(args, '<plugin> <capability>', 2);
+    const { positionals, values } = parseAdminArgs(args, '<plugin> <capability>', 2);
     const [plugin, capability] = positionals as [string, string];
-    const answer = await request(
-      values,
-      'POST',
-      `/v1/plugins/${path(plugin)}/grant`,
-      JSON.stringify({ capability }),
-    );
+    const answer = await postToPlugin(values, plugin, 'grant', { capability });
     return finish(io, values, answer, (r: GrantResult) => {
       const lines = [`${r.plugin}: granted ${r.capability}`];
       for (const v of r.loaded) lines.push(`  loaded ${v.plugin}@${v.version}`);
@@ -57,14 +38,9 @@ Takes back a grant made with plugbay grant (audited). Each loaded version that n
 and loads again once granted. Grants of the --grants file are changed in the file.
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = parse(args, '<plugin> <capability>', 2);
+    const { positionals, values } = parseAdminArgs(args, '<plugin> <capability>', 2);
     const [plugin, capability] = positionals as [string, string];
-    const answer = await request(
-      values,
-      'POST',
-      `/v1/plugins/${path(plugin)}/revoke`,
-      JSON.stringify({ capability }),
-    );
+    const answer = await postToPlugin(values, plugin, 'revoke', { capability });
     return finish(io, values, answer, (r: RevokeResult) =>
       [`${r.plugin}: revoked ${r.capability}`, ...r.unloaded.map((v) => `  unloaded ${r.plugin}@${v}`)].join(
         '\n',
@@ -80,7 +56,7 @@ export const grantsCommand: Command = {
 The grants in force on a running gateway: from its --grants file and made at run time with plugbay grant.
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = parse(args, 'at most one plugin', 0, 1);
+    const { positionals, values } = parseAdminArgs(args, 'at most one plugin', 0, 1);
     const query = positionals[0] === undefined ? '' : `?plugin=${encodeURIComponent(positionals[0])}`;
     const answer = await request(values, 'GET', `/v1/grants${query}`);
     return finish(io, values, answer, (b: { grants: GrantStatus[] }) =>

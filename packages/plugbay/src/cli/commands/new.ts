@@ -1,9 +1,8 @@
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { PlugbayError } from '../../core/errors.js';
 import type { TierKind } from '../../core/types.js';
 import { type Language, languages, scaffold } from '../../scaffold/new.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 
 const next: Record<Language, string> = {
@@ -22,14 +21,11 @@ Creates <parent>/<name>, a plugin project that builds and passes its own test ou
 giving its build, test, sign and run commands. ts runs in thread (default), inline or process; assemblyscript, c
 and rust in wasm; go in process. Never overwrites: an existing directory is an error.`,
   async run(args, io) {
-    const { positionals, values } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: { lang: { type: 'string' }, tier: { type: 'string' }, dir: { type: 'string' } },
-      }),
-    );
+    const { positionals, values } = parseCommandArgs(args, {
+      lang: { type: 'string' },
+      tier: { type: 'string' },
+      dir: { type: 'string' },
+    });
     if (positionals.length !== 1) throw new UsageError('takes exactly one plugin name');
     if (values.lang === undefined) throw new UsageError(`--lang is required (${languages.join(', ')})`);
     try {

@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import { packPlugin } from '../../artifact/pack.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { withUsageErrors } from '../command-result.js';
 import { type Command, UsageError } from '../io.js';
 import { print } from './trust.js';
@@ -15,9 +14,7 @@ dot-files and folders, src/ and editor litter) and plugin.sig.json. Exactly what
 then pack. "plugbay serve" and the host load packed files beside folders. --out: a directory (default: the current
 one) or the file to write.`,
   async run(args, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({ args, strict: true, allowPositionals: true, options: { out: { type: 'string' } } }),
-    );
+    const { values, positionals } = parseCommandArgs(args, { out: { type: 'string' } });
     if (positionals.length !== 1) throw new UsageError('takes exactly one plugin directory');
     const result = await withUsageErrors(async () => {
       const packed = await packPlugin(positionals[0]!, values.out === undefined ? {} : { out: values.out });

@@ -1,25 +1,19 @@
 // `plugbay routes get|set`, `plugbay activate`, `plugbay rollback`, `plugbay audit`: the admin API from a shell.
-import { parseArgs } from 'node:util';
 import type { Route } from '../../host/router/index.js';
 import type { ActivateResult } from '../../host/types.js';
 import type { AuditEntry } from '../../store/types.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { table } from '../table.js';
-import { type ClientValues, clientOptions, finish, request, routeArgument } from './admin-client.js';
-
-export const adminOptionsUsage = `Options: --url <gateway> (default $PLUGBAY_URL or http://127.0.0.1:7070; the --admin-port listener if the
-gateway has one), --token <admin token> (default $PLUGBAY_ADMIN_TOKEN; sent as "authorization: Bearer"),
---json (print the server's JSON), --actor <name> (audit log; default cli), --reason <text>.
-Exit codes: 0 done, 1 refused by the gateway (its error code is printed) or gateway unreachable, 2 usage.`;
-
-function parse(args: string[], count: number, what: string) {
-  const { positionals, values } = usageErrors(() =>
-    parseArgs({ args, allowPositionals: true, strict: true, options: clientOptions }),
-  );
-  if (positionals.length !== count) throw new UsageError(`expects ${what}`);
-  return { positionals: positionals as string[], values: values as ClientValues };
-}
+import {
+  adminOptionsUsage,
+  clientOptions,
+  finish,
+  parseAdminArgs,
+  postToPlugin,
+  request,
+  routeArgument,
+} from './admin-client.js';
 
 const path = (plugin: string) => encodeURIComponent(plugin);
 
@@ -42,12 +36,12 @@ ${adminOptionsUsage}`,
   async run(args, io) {
     const [sub, ...rest] = args;
     if (sub === 'get') {
-      const { positionals, values } = parse(rest, 1, 'routes get <plugin>');
+      const { positionals, values } = parseAdminArgs(rest, 'routes get <plugin>', 1);
       const answer = await request(values, 'GET', `/v1/routes/${path(positionals[0]!)}`);
       return finish(io, values, answer, (body: RouteAnswer) => describeRoute(body));
     }
     if (sub === 'set') {
-      const { positionals, values } = parse(rest, 2, 'routes set <plugin> <json|@file>');
+      const { positionals, values } = parseAdminArgs(rest, 'routes set <plugin> <json|@file>', 2);
       const body = await routeArgument(positionals[1]!);
       const answer = await request(values, 'PUT', `/v1/routes/${path(positionals[0]!)}`, body);
       return finish(io, values, answer, (b: RouteAnswer) => `route of ${b.plugin} set\n${describeRoute(b)}`);
@@ -66,14 +60,9 @@ Loads (if needed), starts and health-checks the version, then makes it the stabl
 previous one. Nothing switches when the version is not healthy.
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = parse(args, 2, '<plugin> <version>');
+    const { positionals, values } = parseAdminArgs(args, '<plugin> <version>', 2);
     const [plugin, version] = positionals as [string, string];
-    const answer = await request(
-      values,
-      'POST',
-      `/v1/plugins/${path(plugin)}/activate`,
-      JSON.stringify({ version }),
-    );
+    const answer = await postToPlugin(values, plugin, 'activate', { version });
     return finish(io, values, answer, (r: ActivateResult) => switched(r, 'activated'));
   },
 };
@@ -85,8 +74,8 @@ export const rollbackCommand: Command = {
 Returns the plugin to its previous stable version (the one before the last activation).
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = parse(args, 1, '<plugin>');
-    const answer = await request(values, 'POST', `/v1/plugins/${path(positionals[0]!)}/rollback`, '{}');
+    const { positionals, values } = parseAdminArgs(args, '<plugin>', 1);
+    const answer = await postToPlugin(values, positionals[0]!, 'rollback', {});
     return finish(io, values, answer, (r: ActivateResult) => switched(r, 'rolled back to'));
   },
 };
@@ -98,14 +87,7 @@ export const auditCommand: Command = {
 The audit log, newest first: activations, rollbacks, route changes, loads and unloads, with who and why.
 ${adminOptionsUsage}`,
   async run(args, io) {
-    const { positionals, values } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: { ...clientOptions, limit: { type: 'string' } },
-      }),
-    );
+    const { positionals, values } = parseCommandArgs(args, { ...clientOptions, limit: { type: 'string' } });
     if (positionals.length > 1) throw new UsageError('takes at most one plugin');
     const query = new URLSearchParams({ limit: values.limit ?? '20' });
     if (positionals[0] !== undefined) query.set('plugin', positionals[0]);

@@ -1,13 +1,12 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
 import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js';
-import { portOption, usageErrors } from '../args.js';
+import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
@@ -35,14 +34,7 @@ ${serveFlagsUsage()}
 
 Reference (every option, route and metric): docs/operating-the-gateway.md`,
   async run(args) {
-    const { positionals, values } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: serveFlags,
-      }),
-    );
+    const { positionals, values } = parseCommandArgs(args, serveFlags);
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
     const dir = resolve(positionals[0] ?? 'plugins');
     const isDir = await stat(dir).then(

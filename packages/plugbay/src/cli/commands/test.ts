@@ -1,8 +1,7 @@
-import { parseArgs } from 'node:util';
 import type { TierKind } from '../../core/types.js';
 import { conformance } from '../../testing/conformance.js';
 import { formatReport } from '../../testing/report.js';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 
 const tiers: readonly TierKind[] = ['inline', 'thread', 'process', 'wasm'];
@@ -17,19 +16,12 @@ expected output when given), stop() within its timeout, no timers left behind in
 problem and the fix. Node plugins are also loaded inline once, in this process, for the timer-leak check.
 Exits 0 when every check passes, 1 when one fails, 2 on bad arguments.`,
   async run(args, io) {
-    const { positionals, values } = usageErrors(() =>
-      parseArgs({
-        args,
-        allowPositionals: true,
-        strict: true,
-        options: {
-          tier: { type: 'string' },
-          contract: { type: 'string', multiple: true },
-          'stop-timeout': { type: 'string' },
-          json: { type: 'boolean' },
-        },
-      }),
-    );
+    const { positionals, values } = parseCommandArgs(args, {
+      tier: { type: 'string' },
+      contract: { type: 'string', multiple: true },
+      'stop-timeout': { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('takes exactly one plugin directory');
     const tier = values.tier as TierKind | undefined;
     if (tier !== undefined && !tiers.includes(tier)) {

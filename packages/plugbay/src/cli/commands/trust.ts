@@ -1,5 +1,4 @@
-import { parseArgs } from 'node:util';
-import { usageErrors } from '../args.js';
+import { parseCommandArgs } from '../args.js';
 import type { CommandResult } from '../command-result.js';
 import { type CliIo, type Command, UsageError } from '../io.js';
 import { keygenCommand, signCommand, verifyCommand } from '../trust-commands.js';
@@ -17,9 +16,7 @@ export const keygenCli: Command = {
 Writes an Ed25519 key pair: <name>.key (private, PEM, mode 0600; keep it secret) and <name>.pub (public; put it in
 the keyring directory of the servers that should trust it). Never overwrites a file. Prints the key id.`,
   async run(args, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({ args, strict: true, allowPositionals: true, options: { out: { type: 'string' } } }),
-    );
+    const { values, positionals } = parseCommandArgs(args, { out: { type: 'string' } });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
     if (values.out === undefined || values.out === '') throw new UsageError('--out <name> is required');
     return print(await keygenCommand({ out: values.out }), io);
@@ -36,9 +33,7 @@ declared) with its sha256, the manifest's name and version, the key id, the time
 of it. Sign after building: any later change to a file of the set makes the plugin "modified". Several directories
 may be given; exits 1 if one could not be signed.`,
   async run(args, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({ args, strict: true, allowPositionals: true, options: { key: { type: 'string' } } }),
-    );
+    const { values, positionals } = parseCommandArgs(args, { key: { type: 'string' } });
     if (positionals.length === 0) throw new UsageError('takes at least one plugin directory');
     if (values.key === undefined || values.key === '')
       throw new UsageError('--key <private.pem> is required');
@@ -59,14 +54,10 @@ Verifies the plugin's plugin.sig.json (in the folder, or in the packed file) aga
 giving keys the "trusted" level or revoking them). Prints the status — valid, unsigned, invalid or modified — and
 each reason with its rule id. Exits 0 only when valid, 1 otherwise, 2 on bad usage or an unreadable keyring.`,
   async run(args, io) {
-    const { values, positionals } = usageErrors(() =>
-      parseArgs({
-        args,
-        strict: true,
-        allowPositionals: true,
-        options: { keyring: { type: 'string' }, json: { type: 'boolean' } },
-      }),
-    );
+    const { values, positionals } = parseCommandArgs(args, {
+      keyring: { type: 'string' },
+      json: { type: 'boolean' },
+    });
     if (positionals.length !== 1) throw new UsageError('takes exactly one plugin directory or packed file');
     if (values.keyring === undefined || values.keyring === '')
       throw new UsageError('--keyring <dir> is required');
