@@ -51,7 +51,7 @@ import {
   compileRoute,
   type Route,
   referencedVersions,
-  routeProblemStatus,
+  routeProblemKind,
   selectVersion,
   validateRoute,
 } from './router/index.js';
@@ -1002,7 +1002,9 @@ class Host implements PluginHost {
       if (checked.problems.length > 0) {
         const problems = checked.problems;
         const code =
-          routeProblemStatus(problems) === 409 ? 'PLUGBAY_VERSION_NOT_LOADED' : 'PLUGBAY_INVALID_ARGUMENT';
+          routeProblemKind(problems) === 'conflict'
+            ? 'PLUGBAY_VERSION_NOT_LOADED'
+            : 'PLUGBAY_INVALID_ARGUMENT';
         const text = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
         throw new PlugbayError(code, `route of ${name} refused: ${text}`, {
           plugin: name,

@@ -242,8 +242,8 @@ export interface PluginHost extends AsyncDisposable {
   /** The plugin's route (undefined: none set, the newest ready release answers). */
   route(name: string): Route | undefined;
   /**
-   * Replaces the plugin's route after validating it: PLUGBAY_INVALID_ARGUMENT (400) for a malformed route,
-   * PLUGBAY_VERSION_NOT_LOADED (409) for a version that is not loaded. Versions no route serves any more are drained.
+   * Replaces the plugin's route after validating it: PLUGBAY_INVALID_ARGUMENT for a malformed route,
+   * PLUGBAY_VERSION_NOT_LOADED for a version that is not loaded. Versions no route serves any more are drained.
    */
   setRoute(name: string, route: unknown, options?: ChangeOptions): Promise<Route>;
   /** Load (if needed), start and health-check `version`, then make it the stable in one step and drain the old one. */
