@@ -1,4 +1,4 @@
-import { PlugbayError } from './errors.js';
+import { messageOf, PlugbayError } from './errors.js';
 
 /**
  * Collects every broken option rule of one options object and throws them together, each naming the option and
@@ -35,6 +35,21 @@ export class OptionChecker {
   object(name: string, value: unknown): void {
     if (value !== undefined && (value === null || typeof value !== 'object')) {
       this.#problems.push(`options.${name} must be an object`);
+    }
+  }
+
+  /** A rule the methods above do not say: the problem `options.<name> <message>` unless `ok`. */
+  rule(name: string, ok: boolean, message: string): void {
+    if (!ok) this.#problems.push(`options.${name} ${message}`);
+  }
+
+  /** Runs the validator of a structured option (it throws on a bad value); its message becomes one problem. */
+  parsed<T>(name: string, parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      this.#problems.push(`options.${name}: ${messageOf(err)}`);
+      return undefined;
     }
   }
 
