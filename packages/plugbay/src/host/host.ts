@@ -21,31 +21,15 @@ import { normalise } from './options.js';
 import { Rollout } from './rollout.js';
 import type { Route } from './router/index.js';
 import { type HostState, PluginLocks } from './state.js';
-import type {
-  ActivateOptions,
-  ActivateResult,
-  CallOptions,
-  CallResult,
-  ChangeOptions,
-  GrantResult,
-  GrantStatus,
-  HostOptions,
-  LeakReport,
-  LoadReport,
-  PluginClient,
-  PluginHost,
-  RevokeResult,
-  VersionStats,
-  VersionStatus,
-} from './types.js';
+import type * as api from './types.js';
 import { status, VersionSet } from './versions.js';
 
 /** Creates a plugin host. Options are checked at once; bad ones throw one PLUGBAY_INVALID_ARGUMENT naming each. */
-export function createHost(options: HostOptions = {}): PluginHost {
+export function createHost(options: api.HostOptions = {}): api.PluginHost {
   return new Host(options);
 }
 
-class Host implements PluginHost {
+class Host implements api.PluginHost {
   readonly #s: HostState;
   readonly #ownsStore: boolean;
   readonly #loader: Loader;
@@ -54,7 +38,7 @@ class Host implements PluginHost {
   readonly #grants: Grants;
   #closing: Promise<void> | undefined;
 
-  constructor(options: HostOptions) {
+  constructor(options: api.HostOptions) {
     const settings = normalise(options);
     const versions = new VersionSet(settings.logger, settings.stopTimeoutMs);
     this.#ownsStore = settings.store === undefined;
@@ -77,17 +61,17 @@ class Host implements PluginHost {
 
   // ---- loading ------------------------------------------------------------------------------------------------
 
-  loadDirectory(dir: string): Promise<LoadReport> {
+  loadDirectory(dir: string): Promise<api.LoadReport> {
     return this.#loader.loadDirectory(dir);
   }
 
-  load(dir: string): Promise<VersionStatus> {
+  load(dir: string): Promise<api.VersionStatus> {
     return this.#loader.loadDir(dir);
   }
 
   // ---- calling ------------------------------------------------------------------------------------------------
 
-  call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T> {
+  call<T = unknown>(name: string, fn: string, input: unknown, options?: api.CallOptions): Promise<T> {
     return this.#invoker.call(name, fn, input, options, false) as Promise<T>;
   }
 
@@ -95,18 +79,18 @@ class Host implements PluginHost {
     name: string,
     fn: string,
     input: unknown,
-    options?: CallOptions,
-  ): Promise<CallResult<T>> {
-    return this.#invoker.call(name, fn, input, options, true) as Promise<CallResult<T>>;
+    options?: api.CallOptions,
+  ): Promise<api.CallResult<T>> {
+    return this.#invoker.call(name, fn, input, options, true) as Promise<api.CallResult<T>>;
   }
 
-  client<P>(name: string): PluginClient<P> {
+  client<P>(name: string): api.PluginClient<P> {
     return this.#invoker.client<P>(name);
   }
 
   // ---- inspection ---------------------------------------------------------------------------------------------
 
-  versions(): VersionStatus[] {
+  versions(): api.VersionStatus[] {
     return this.#s.versions.all().map(status);
   }
 
@@ -118,7 +102,7 @@ class Host implements PluginHost {
     return this.#s.store.audit(query);
   }
 
-  leaks(name: string): LeakReport[] {
+  leaks(name: string): api.LeakReport[] {
     return this.#s.versions.leaks(name);
   }
 
@@ -126,7 +110,7 @@ class Host implements PluginHost {
     return this.#s.settings.registry;
   }
 
-  stats(): VersionStats[] {
+  stats(): api.VersionStats[] {
     if (this.#s.metrics === undefined) return [];
     return this.#s.metrics.allVersions().map((v) => {
       let calls = 0;
@@ -158,29 +142,29 @@ class Host implements PluginHost {
     return this.#rollout.route(name);
   }
 
-  setRoute(name: string, route: unknown, options: ChangeOptions = {}): Promise<Route> {
+  setRoute(name: string, route: unknown, options: api.ChangeOptions = {}): Promise<Route> {
     return this.#rollout.setRoute(name, route, options);
   }
 
-  activate(name: string, version: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+  activate(name: string, version: string, options: api.ActivateOptions = {}): Promise<api.ActivateResult> {
     return this.#rollout.activate(name, version, options);
   }
 
-  rollback(name: string, options: ActivateOptions = {}): Promise<ActivateResult> {
+  rollback(name: string, options: api.ActivateOptions = {}): Promise<api.ActivateResult> {
     return this.#rollout.rollback(name, options);
   }
 
   // ---- grants -------------------------------------------------------------------------------------------------
 
-  grant(name: string, capability: string, options: ChangeOptions = {}): Promise<GrantResult> {
+  grant(name: string, capability: string, options: api.ChangeOptions = {}): Promise<api.GrantResult> {
     return this.#grants.grant(name, capability, options);
   }
 
-  revoke(name: string, capability: string, options: ChangeOptions = {}): Promise<RevokeResult> {
+  revoke(name: string, capability: string, options: api.ChangeOptions = {}): Promise<api.RevokeResult> {
     return this.#grants.revoke(name, capability, options);
   }
 
-  grants(name?: string): GrantStatus[] {
+  grants(name?: string): api.GrantStatus[] {
     return this.#grants.list(name);
   }
 

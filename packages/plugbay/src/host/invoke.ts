@@ -39,6 +39,9 @@ function countsForCircuit(e: PlugbayError, call: Call): boolean {
 
 const noOptions: CallOptions = Object.freeze({});
 
+/** The arguments of one call as the host passes them on (`detailed`: callDetailed). */
+type CallArgs = [name: string, fn: string, input: unknown, options: CallOptions, detailed: boolean];
+
 export class Invoker {
   readonly #s: HostState;
   readonly #rollout: Rollout;
@@ -104,13 +107,7 @@ export class Invoker {
    * The call path with spans (only when a TracerProvider was registered): a `plugbay.route` span for the whole
    * call, child of the caller's traceparent, made active while the call runs; #invoke adds the instance span.
    */
-  async #traced(
-    name: string,
-    fn: string,
-    input: unknown,
-    options: CallOptions,
-    detailed: boolean,
-  ): Promise<unknown> {
+  async #traced(...[name, fn, input, options, detailed]: CallArgs): Promise<unknown> {
     const span = this.#tracer!.startSpan(
       `plugbay.route ${name}.${fn}`,
       { kind: SpanKind.INTERNAL, attributes: { 'plugbay.plugin': name, 'plugbay.function': fn } },
