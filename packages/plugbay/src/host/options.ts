@@ -55,7 +55,7 @@ export function normalise(o: HostOptions): HostSettings {
   check.rule(
     'registry',
     o.registry === undefined ||
-      typeof (o.registry as { registerMetric?: unknown }).registerMetric === 'function',
+      typeof (o.registry as { registerMetric?: unknown } | null)?.registerMetric === 'function',
     'must be a prom-client Registry',
   );
   check.oneOf('tracing', o.tracing, ['auto', 'off']);
