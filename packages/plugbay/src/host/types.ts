@@ -18,6 +18,7 @@ export interface HostOptions {
   /**
    * Picks the tier of a checked plugin. `undefined` (and the default) leaves it to the host: node → thread,
    * wasm → wasm, exec → process, or the most isolated tier the plugin's trust level allows when that one is not.
+   * A tier it names is final: when the trust level forbids it, the load is refused (PLUGBAY_TIER_NOT_ALLOWED).
    */
   tierFor?: (plugin: CheckedPlugin) => TierKind | undefined;
   /** pino logger; plugin lines are children with plugin, version, tier, instance. Default: pino at `info` on stderr. */
