@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { CheckedPlugin } from '../core/types.js';
 import { createHost } from '../host/host.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
-import { createInlineTier, createThreadTier } from '../tiers/index.js';
+import { createInlineTier, createProcessTier, createThreadTier } from '../tiers/index.js';
 import { generateKeys } from '../trust/keys.js';
 import { signPlugin } from '../trust/sign.js';
 import { checkCommand } from './commands/check.js';
@@ -131,4 +131,33 @@ test('--dev and --allow-unsigned run unsigned plugins at the unsigned level: pro
       keyId: undefined,
     });
   }
+});
+
+test('serve --dev --inline x: x goes where the operator put it, every other plugin is still placed by its trust level (an unsigned node plugin runs in process)', async (t) => {
+  const root = await tempDir(t);
+  for (const name of ['local', 'x']) {
+    // The process tier runs the SDK's entry, which wants the whole definition.
+    const files = {
+      'index.mjs': `export default { name: '${name}', version: '1.0.0', functions: { echo: { input: {}, output: {}, handler: (i) => i } } };\n`,
+    };
+    await writePlugin(root, name, { manifest: manifest({ name }), files });
+  }
+  const s = await serveTrust({ dev: true, inline: 'x' });
+  const host = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { inline: createInlineTier(), thread: createThreadTier(), process: createProcessTier() },
+    ...s.hostOptions,
+  });
+  t.after(() => host.close());
+  const report = await host.loadDirectory(root);
+  assert.deepEqual(
+    report.loaded.map((v) => [v.plugin, v.tier, v.trust.level]),
+    [['local', 'process', 'unsigned']],
+  );
+  // The operator's choice is never overridden: unsigned x may not run inline, so it is refused with the reason.
+  assert.deepEqual(
+    report.diagnostics.map((d) => [d.plugin, d.code, (d.details as { tier?: string } | undefined)?.tier]),
+    [['x', 'PLUGBAY_TIER_NOT_ALLOWED', 'inline']],
+  );
+  assert.deepEqual(await host.call('local', 'echo', { text: 'hi' }), { text: 'hi' });
 });

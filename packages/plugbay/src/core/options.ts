@@ -1,4 +1,4 @@
-import { PlugbayError } from './errors.js';
+import { messageOf, PlugbayError } from './errors.js';
 import type { RestartOptions } from './restart.js';
 
 const restartFields = [
@@ -74,6 +74,16 @@ export class OptionChecker {
     this.object(name, value);
     if (value === null || typeof value !== 'object') return;
     for (const field of restartFields) this.positiveInteger(`${name}.${field}`, value[field]);
+  }
+
+  /** Runs the validator of a structured option (it throws on a bad value); its message becomes one problem. */
+  parsed<T>(name: string, parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (err) {
+      this.#problems.push(`options.${name}: ${messageOf(err)}`);
+      return undefined;
+    }
   }
 
   /** Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any. */

@@ -16,6 +16,16 @@ export interface FunctionEntry {
   readonly cells: FnCells | undefined;
 }
 
+/** Schema violations as one line: `/field message (rule)`, each prefixed with `root` (`input`, `output`). */
+export function describeViolations(
+  violations: readonly { pointer: string; rule: string; message: string }[],
+  root = '',
+): string {
+  return violations
+    .map((x) => `${root}${x.pointer || (root ? '' : '/')} ${x.message} (${x.rule})`)
+    .join('; ');
+}
+
 /**
  * The host's record of one loaded version: its instance, compiled functions, and the in-flight count that
  * draining waits on.

@@ -148,3 +148,26 @@ test('when the host picks the tier, an unsigned plugin under warn goes to the mo
   assert.deepEqual([v.tier, v.trust.status, v.trust.level], ['process', 'unsigned', 'unsigned']);
   assert.deepEqual(await h.call('local', 'echo', { text: 'hi' }), { text: 'hi' });
 });
+
+test('a tierFor that names some plugins and leaves the rest (undefined) still lets the host place the rest by trust level', async (t) => {
+  const root = await tempDir(t);
+  const local = await plugin(root, 'local');
+  const pinned = await plugin(root, 'pinned');
+  // What `plugbay serve --inline pinned` builds.
+  const tierFor = (p: { manifest: { name: string } }) =>
+    p.manifest.name === 'pinned' ? 'inline' : undefined;
+  const h = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { inline: createInlineTier(), thread: createThreadTier(), process: createProcessTier() },
+    trust: { signatures: 'warn' },
+    tierFor,
+  });
+  t.after(() => h.close());
+  const v = await h.load(local);
+  assert.deepEqual([v.tier, v.trust.level], ['process', 'unsigned']);
+  // The operator's choice is kept: unsigned code may not run inline, so it is refused, not moved.
+  await assert.rejects(h.load(pinned), (e: { code: string; details?: { tier?: string } }) => {
+    assert.deepEqual([e.code, e.details?.tier], ['PLUGBAY_TIER_NOT_ALLOWED', 'inline']);
+    return true;
+  });
+});

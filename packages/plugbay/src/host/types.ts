@@ -18,6 +18,7 @@ export interface HostOptions {
   /**
    * Picks the tier of a checked plugin. `undefined` (and the default) leaves it to the host: node → thread,
    * wasm → wasm, exec → process, or the most isolated tier the plugin's trust level allows when that one is not.
+   * A tier it names is final: when the trust level forbids it, the load is refused (PLUGBAY_TIER_NOT_ALLOWED).
    */
   tierFor?: (plugin: CheckedPlugin) => TierKind | undefined;
   /** pino logger; plugin lines are children with plugin, version, tier, instance. Default: pino at `info` on stderr. */
@@ -242,8 +243,8 @@ export interface PluginHost extends AsyncDisposable {
   /** The plugin's route (undefined: none set, the newest ready release answers). */
   route(name: string): Route | undefined;
   /**
-   * Replaces the plugin's route after validating it: PLUGBAY_INVALID_ARGUMENT (400) for a malformed route,
-   * PLUGBAY_VERSION_NOT_LOADED (409) for a version that is not loaded. Versions no route serves any more are drained.
+   * Replaces the plugin's route after validating it: PLUGBAY_INVALID_ARGUMENT for a malformed route,
+   * PLUGBAY_VERSION_NOT_LOADED for a version that is not loaded. Versions no route serves any more are drained.
    */
   setRoute(name: string, route: unknown, options?: ChangeOptions): Promise<Route>;
   /** Load (if needed), start and health-check `version`, then make it the stable in one step and drain the old one. */

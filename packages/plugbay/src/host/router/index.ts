@@ -4,7 +4,7 @@
 export { selectionError } from './errors.js';
 export { bucketOf, murmur3_32, murmur3_32Bytes, PrefixedMurmur3 } from './murmur3.js';
 export type { Route, RouteExperiment, RouteProblem } from './route.js';
-export { referencedVersions, routeProblemStatus, routeSchema, validateRoute } from './route.js';
+export { referencedVersions, routeProblemKind, routeSchema, validateRoute } from './route.js';
 export type {
   Arm,
   CallTarget,

@@ -4,7 +4,7 @@ import { createAjv } from '../../core/schema.js';
 import {
   type RouteProblem,
   referencedVersions,
-  routeProblemStatus,
+  routeProblemKind,
   routeSchema,
   validateRoute,
 } from './route.js';
@@ -53,7 +53,7 @@ describe('validateRoute', () => {
         problems.some((p) => p.field === 'canary.percent' && p.kind === 'invalid'),
         JSON.stringify(problems),
       );
-      assert.equal(routeProblemStatus(problems), 400);
+      assert.equal(routeProblemKind(problems), 'invalid');
     }
     assert.ok(
       has(
@@ -93,10 +93,10 @@ describe('validateRoute', () => {
     const e = { name: 'same', variants: { A: '1.0.0' } };
     const problems = problemsOf({ experiments: [e, { ...e }] });
     assert.ok(has(problems, 'experiments.1.name', 'unique'), JSON.stringify(problems));
-    assert.equal(routeProblemStatus(problems), 400);
+    assert.equal(routeProblemKind(problems), 'invalid');
   });
 
-  it('marks versions that are not loaded as a conflict (409), each with its field', () => {
+  it('marks versions that are not loaded as a conflict, each with its field', () => {
     const problems = problemsOf({
       stable: '9.9.9',
       canary: { version: '1.1.0', percent: 5 },
@@ -111,17 +111,17 @@ describe('validateRoute', () => {
         ['fallback.1', 'version-not-loaded', 'conflict'],
       ],
     );
-    assert.equal(routeProblemStatus(problems), 409);
+    assert.equal(routeProblemKind(problems), 'conflict');
   });
 
   it('skips the loaded check when no loaded versions are given (restoring persisted routes)', () => {
     assert.deepEqual(validateRoute({ stable: '9.9.9' }).problems, []);
   });
 
-  it('a malformed body wins over a missing version: 400', () => {
+  it('a malformed body wins over a missing version: invalid', () => {
     const problems = problemsOf({ stable: '9.9.9', canary: { version: '1.1.0', percent: 150 } });
     assert.ok(has(problems, 'canary.percent', 'maximum'));
-    assert.equal(routeProblemStatus(problems), 400);
+    assert.equal(routeProblemKind(problems), 'invalid');
   });
 
   it('requires exact versions, not ranges', () => {
@@ -161,7 +161,7 @@ describe('validateRoute', () => {
       const problems = problemsOf(raw);
       assert.ok(has(problems, field, rule), `${JSON.stringify(raw)} → ${JSON.stringify(problems)}`);
       assert.ok(problems.every((p) => p.kind === 'invalid'));
-      assert.equal(routeProblemStatus(problems), 400);
+      assert.equal(routeProblemKind(problems), 'invalid');
     }
   });
 

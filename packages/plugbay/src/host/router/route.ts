@@ -72,8 +72,8 @@ export type Route = Static<typeof routeSchema>;
 export type RouteExperiment = Static<typeof Experiment>;
 
 /**
- * One broken route rule. `kind` says how an API should answer: `invalid` (400: the body is wrong) or `conflict`
- * (409: the body is fine but names a version that is not loaded).
+ * One broken route rule. `kind` says what is wrong: `invalid` (the route itself is wrong) or `conflict` (the route
+ * is fine but names a version that is not loaded). Callers map kinds to error codes; the router knows no transport.
  */
 export interface RouteProblem {
   /** Dotted path of the field, e.g. `canary.percent`, `experiments.1.split` ('(root)' for the body itself). */
@@ -164,9 +164,9 @@ export function validateRoute(
   return problems.length === 0 ? { route, problems: [] } : { problems };
 }
 
-/** The HTTP status for a rejected route: 400 when anything is malformed, 409 when only versions are missing. */
-export function routeProblemStatus(problems: readonly RouteProblem[]): 400 | 409 {
-  return problems.some((p) => p.kind === 'invalid') ? 400 : 409;
+/** The kind of a rejected route as a whole: `invalid` when anything is malformed, `conflict` when only versions are missing. */
+export function routeProblemKind(problems: readonly RouteProblem[]): RouteProblem['kind'] {
+  return problems.some((p) => p.kind === 'invalid') ? 'invalid' : 'conflict';
 }
 
 function dedupe(problems: RouteProblem[]): RouteProblem[] {
