@@ -38,6 +38,21 @@ export class OptionChecker {
     }
   }
 
+  /** An integer in min..max, both included. */
+  integerIn(name: string, value: unknown, min: number, max: number): void {
+    if (
+      value !== undefined &&
+      !(Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max)
+    ) {
+      this.#problems.push(`options.${name} must be an integer in ${min}..${max}, got ${String(value)}`);
+    }
+  }
+
+  /** A rule no other method states: when `ok` is false, `options.<name> must <rule>`. */
+  rule(name: string, ok: boolean, rule: string): void {
+    if (!ok) this.#problems.push(`options.${name} must ${rule}`);
+  }
+
   /** Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any. */
   done(): void {
     if (this.#problems.length === 0) return;

@@ -1,3 +1,5 @@
+import type { OptionChecker } from './options.js';
+
 /**
  * When to restart a crashed worker or process, and when to give up for a while. Exponential backoff (100 ms
  * doubling to 30 s by default); `crashloopCount` crashes inside `crashloopWindowMs` is a crash loop: stop
@@ -19,6 +21,23 @@ export interface RestartOptions {
   coolDownMs?: number;
   /** Largest wait in a crash loop. Default 5 min. */
   maxCoolDownMs?: number;
+}
+
+const optionNames = [
+  'initialDelayMs',
+  'maxDelayMs',
+  'crashloopCount',
+  'crashloopWindowMs',
+  'stableAfterMs',
+  'coolDownMs',
+  'maxCoolDownMs',
+] as const satisfies readonly (keyof RestartOptions)[];
+
+/** Checks a tier's `restart` options (every field a positive integer) into `check`, under `name`. */
+export function checkRestartOptions(check: OptionChecker, name: string, options: unknown): void {
+  check.object(name, options);
+  if (options === null || typeof options !== 'object') return;
+  for (const key of optionNames) check.positiveInteger(`${name}.${key}`, (options as RestartOptions)[key]);
 }
 
 export type RestartDecision =
