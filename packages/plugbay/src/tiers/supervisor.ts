@@ -43,7 +43,7 @@ export class Supervisor {
 
   /** The worker/process serves (the first start or a restart): stability is counted from now. */
   started(): void {
-    this.#timer = undefined;
+    this.stop();
     this.policy.started();
   }
 
