@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
@@ -287,7 +288,9 @@ describe('wasm tier: CPU cap (worker)', () => {
     instance.on('exit', () => exits++);
     for (let i = 0; i < 4; i++) {
       await reach(instance, 'ready'); // each overrun must reach a live worker to end it
+      const ended = once(instance, 'exit'); // the caller may hear a moment before the worker is ended
       assert.equal(await codeOf(call(instance, 'loop', null, 50)), 'PLUGBAY_TIMEOUT');
+      await ended;
     }
     await reach(instance, 'crashloop');
     const delays = lines.flatMap((l) => (typeof l.fields?.delayMs === 'number' ? [l.fields.delayMs] : []));
