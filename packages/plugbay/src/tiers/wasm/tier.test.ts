@@ -245,11 +245,13 @@ describe('wasm tier: loading', () => {
 
   test('options are checked at once, naming each option', () => {
     assert.throws(
-      () => createWasmTier({ run: 'fast' as never, defaultMemoryMb: 0 }),
+      () => createWasmTier({ run: 'fast' as never, defaultMemoryMb: 0, restart: { crashloopCount: 0 } }),
       (e: PlugbayError) =>
         e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
         e.message.includes('options.run') &&
-        e.message.includes('options.defaultMemoryMb'),
+        e.message.includes('options.defaultMemoryMb') &&
+        e.message.includes('options.restart.crashloopCount') &&
+        (e.details?.problems as unknown[]).length === 3,
     );
   });
 });
