@@ -251,7 +251,7 @@ describe('wasm tier: loading', () => {
         e.message.includes('options.run') &&
         e.message.includes('options.defaultMemoryMb') &&
         e.message.includes('options.restart.crashloopCount') &&
-        (e.details?.problems as unknown[]).length === 3,
+        (e.details?.problems as unknown[] | undefined)?.length === 3,
     );
   });
 });
