@@ -35,6 +35,12 @@ export function leftDegraded(instance: EventEmitter<InstanceEvents>): Promise<vo
   });
 }
 
+/**
+ * Under node:test (the runner sets NODE_TEST_CONTEXT in every test process) a move the table forbids throws, so a
+ * tier bug fails its test; in a running host it is ignored, never a crash.
+ */
+const strictStates = process.env.NODE_TEST_CONTEXT !== undefined;
+
 let nextId = 0;
 
 /**
@@ -48,6 +54,8 @@ export abstract class InstanceBase extends EventEmitter<InstanceEvents> {
   #state: InstanceState = 'loading';
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
+  /** close()'s budget for the plugin's stop() when the caller gives none. */
+  protected closeTimeoutMs = 5000;
 
   constructor(plugin: CheckedPlugin, tier: TierKind) {
     super();
@@ -65,21 +73,38 @@ export abstract class InstanceBase extends EventEmitter<InstanceEvents> {
     return this.#closing !== undefined || this.#destroying !== undefined;
   }
 
-  /** Moves to `next` when the state machine allows it; returns whether it did. Emits 'state'. */
+  /**
+   * Moves to `next` and emits 'state'; returns whether it moved (staying in the same state is no move). A move the
+   * table forbids is a bug of the tier: it throws under node:test and is ignored otherwise, so callers that may
+   * meet a forbidden move check `canTransition` first instead of relying on the result.
+   */
   protected setState(next: InstanceState): boolean {
     const previous = this.#state;
-    if (previous === next || !transitions[previous].includes(next)) return false;
+    if (previous === next) return false;
+    if (!transitions[previous].includes(next)) {
+      if (strictStates) throw new Error(`instance ${this.id}: no transition ${previous} → ${next}`);
+      return false;
+    }
     this.#state = next;
+    this.onState(next, previous);
     this.emit('state', next, previous);
     return true;
   }
+
+  /** Moves to `next` if the table allows it from the present state (a guard, never a throw); returns whether it did. */
+  protected moveIfAllowed(next: InstanceState): boolean {
+    return canTransition(this.#state, next) && this.setState(next);
+  }
+
+  /** Called on every move before 'state' is emitted: a tier's own bookkeeping (e.g. waking calls that wait). */
+  protected onState(_next: InstanceState, _previous: InstanceState): void {}
 
   /** Graceful: runs the tier's onClose (the plugin's stop() under the timeout), then destroy(). Idempotent. */
   close(opts: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closing === undefined) {
       if (this.#destroying !== undefined) return this.#destroying;
-      this.setState('draining');
-      const timeoutMs = opts.timeoutMs ?? 5000;
+      this.moveIfAllowed('draining'); // not from failed or crashloop: those go straight to closed
+      const timeoutMs = opts.timeoutMs ?? this.closeTimeoutMs;
       this.#closing = this.onClose(timeoutMs)
         .catch(() => {}) // stop() failing must not keep the instance alive: release it anyway
         .then(() => this.destroy());

@@ -95,21 +95,21 @@ export class InlineInstance extends InstanceBase implements Instance {
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     const runtime = this.#runtime;
-    if (runtime === undefined || !this.setState('starting')) throw this.unavailable();
+    if (runtime === undefined || !this.moveIfAllowed('starting')) throw this.unavailable();
     try {
       await untilAborted(
         this.#inScope(() => runtime.start(opts.config, opts.signal)),
         opts.signal,
       );
     } catch (error) {
-      this.setState('failed');
+      this.moveIfAllowed('failed');
       throw new PlugbayError('PLUGBAY_START_FAILED', `start() failed: ${messageOf(error)}`, {
         ...this.#source,
         cause: error,
       });
     }
     // A fault while start() ran (its own timer threw) already failed the instance: start() fails too.
-    if (!this.setState('ready')) {
+    if (!this.moveIfAllowed('ready')) {
       throw new PlugbayError('PLUGBAY_START_FAILED', `instance became ${this.state} while starting`, {
         ...this.#source,
         details: { state: this.state },
@@ -200,7 +200,7 @@ export class InlineInstance extends InstanceBase implements Instance {
       origin,
       stack: error.stack,
     });
-    this.setState('failed');
+    this.moveIfAllowed('failed'); // a fault after close (a leaked timer) leaves it closed
     this.emit('fault', error);
   }
 }

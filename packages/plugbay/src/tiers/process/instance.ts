@@ -3,22 +3,20 @@
  * many failed probes, crash-loop detection, graceful then hard stop. Calls in flight when the process dies fail
  * at once with PLUGBAY_PLUGIN_CRASHED; calls that arrive while it restarts wait for it (state `degraded`).
  */
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
-import { RestartPolicy } from '../../core/restart.js';
 import type {
   CallContext,
   CheckedPlugin,
   Instance,
-  InstanceEvents,
   InstanceResources,
   InstanceState,
   LoadOptions,
 } from '../../core/types.js';
-import { leftDegraded } from '../base.js';
+import { InstanceBase } from '../base.js';
+import { Supervisor } from '../supervisor.js';
 import type { Carrier } from './carrier.js';
 import { fromExit } from './errors.js';
 import { connectFrames } from './frames-client.js';
@@ -50,14 +48,9 @@ interface Running {
   suspect?: boolean;
 }
 
-let instanceCounter = 0;
-
-export class ProcessInstance extends EventEmitter<InstanceEvents> implements Instance {
+export class ProcessInstance extends InstanceBase implements Instance {
   /** Every answer rejects when its ctx aborts: each carrier and the restart wait listen with ctx.onAbort. */
   readonly settlesOnAbort = true;
-  readonly id: string;
-  readonly plugin: CheckedPlugin;
-  readonly tier = 'process' as const;
   exportedFunctions: readonly string[] = [];
   /** The OS and runtime layers that apply to this plugin's process. */
   sandbox: SandboxLayer[] = [];
@@ -68,30 +61,32 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   readonly #load: LoadOptions;
   readonly #socketDir: string;
   readonly #source: ErrorSource;
-  readonly #policy: RestartPolicy;
-  #state: InstanceState = 'loading';
+  readonly #supervisor: Supervisor;
   #run: Running | undefined;
   #config: unknown;
   #started = false;
   #healthTimer: NodeJS.Timeout | undefined;
-  #restartTimer: NodeJS.Timeout | undefined;
   #probing = false;
   #failures = 0;
   #waiters: { resolve(run: Running): void; reject(err: Error): void }[] = [];
 
   constructor(plugin: CheckedPlugin, opts: ResolvedProcessTierOptions, load: LoadOptions, socketDir: string) {
-    super();
-    this.id = `${plugin.id}/process/${++instanceCounter}`;
-    this.plugin = plugin;
+    super(plugin, 'process');
+    this.closeTimeoutMs = opts.stopTimeoutMs;
     this.#opts = opts;
     this.#load = load;
     this.#socketDir = socketDir;
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
-    this.#policy = new RestartPolicy(opts.restart);
-  }
-
-  get state(): InstanceState {
-    return this.#state;
+    this.#supervisor = new Supervisor(
+      this,
+      opts.restart,
+      {
+        move: (state) => this.setState(state),
+        restart: () => this.#relaunch(),
+        crashloop: () => {}, // onState fails the calls that wait
+      },
+      load.log,
+    );
   }
 
   /** The running process's pid (tests and diagnostics). */
@@ -110,37 +105,15 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     return this.#run?.socketPath;
   }
 
-  #setState(next: InstanceState): void {
-    const prev = this.#state;
-    if (prev === next) return;
-    this.#state = next;
-    this.emit('state', next, prev);
+  /** Calls waiting for a restart go to the new process, or fail once the instance cannot serve. */
+  protected override onState(next: InstanceState): void {
     if (next === 'ready' && this.#run) {
       const run = this.#run;
       for (const w of this.#waiters.splice(0)) w.resolve(run);
     } else if (next === 'crashloop' || next === 'closed' || next === 'failed' || next === 'draining') {
-      const err = this.#unavailable();
+      const err = this.unavailable();
       for (const w of this.#waiters.splice(0)) w.reject(err);
     }
-  }
-
-  #unavailable(): PlugbayError {
-    if (this.#state === 'crashloop') {
-      return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `plugin ${this.plugin.id} is in a crash loop`, {
-        ...this.#source,
-        details: { state: 'crashloop' },
-      });
-    }
-    if (this.#state === 'failed') {
-      return new PlugbayError('PLUGBAY_START_FAILED', `plugin ${this.plugin.id} failed`, {
-        ...this.#source,
-        details: { state: 'failed' },
-      });
-    }
-    return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} is ${this.#state}`, {
-      ...this.#source,
-      details: { state: this.#state },
-    });
   }
 
   /** First launch: process up, handshake read, Describe answered. */
@@ -152,7 +125,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     } catch (err) {
       if (this.#run) this.#kill(this.#run);
       this.#run = undefined;
-      this.#setState('failed');
+      this.moveIfAllowed('failed'); // not when destroyed meanwhile
       if (
         err instanceof PlugbayError &&
         (err.code === 'PLUGBAY_START_FAILED' ||
@@ -296,13 +269,13 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     const run = this.#run;
-    if (run === undefined || this.#state !== 'loading') throw this.#unavailable();
-    this.#setState('starting');
+    if (run === undefined || this.state !== 'loading') throw this.unavailable();
+    this.setState('starting');
     this.#config = opts.config;
     try {
       await this.#startPlugin(run, opts.signal);
     } catch (err) {
-      this.#setState('failed');
+      this.moveIfAllowed('failed'); // not when destroyed meanwhile
       this.#kill(run);
       const code = err instanceof PlugbayError ? err.code : undefined;
       throw new PlugbayError('PLUGBAY_START_FAILED', `start() failed: ${(err as Error).message}`, {
@@ -312,9 +285,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
       });
     }
     this.#started = true;
-    this.#policy.started();
-    this.#setState('ready');
-    this.#armHealth();
+    this.#supervisor.started();
+    if (this.moveIfAllowed('ready')) this.#armHealth(); // not when closed meanwhile
   }
 
   async #startPlugin(run: Running, signal: AbortSignal): Promise<void> {
@@ -326,11 +298,12 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     const run = this.#run;
-    if (this.#state === 'ready' && run !== undefined && run.suspect !== true)
+    const state = this.state;
+    if (state === 'ready' && run !== undefined && run.suspect !== true)
       return this.#callOn(run, fn, input, ctx);
-    if (this.#state === 'degraded' || this.#state === 'ready')
+    if (state === 'degraded' || state === 'ready')
       return this.#waitReady(ctx).then((r) => this.#callOn(r, fn, input, ctx));
-    return Promise.reject(this.#unavailable());
+    return Promise.reject(this.unavailable());
   }
 
   #callOn(run: Running, fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
@@ -379,7 +352,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     for (const t of probe.timers) clearTimeout(t);
     run.probe = undefined;
     run.suspect = false;
-    if (run === this.#run && this.#state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
+    if (run === this.#run && this.state === 'ready') for (const w of this.#waiters.splice(0)) w.resolve(run);
   }
 
   #stuck(run: Running): void {
@@ -407,7 +380,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
   async health(signal: AbortSignal): Promise<Health> {
     signal.throwIfAborted();
     const run = this.#run;
-    if (run === undefined) return { status: 'failing', message: `instance is ${this.#state}` };
+    if (run === undefined) return { status: 'failing', message: `instance is ${this.state}` };
     try {
       return await run.carrier.health(this.#opts.healthTimeoutMs);
     } catch (err) {
@@ -428,7 +401,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
 
   async #probe(): Promise<void> {
     const run = this.#run;
-    if (this.#probing || run === undefined || this.#state !== 'ready') return;
+    if (this.#probing || run === undefined || this.state !== 'ready') return;
     this.#probing = true;
     let ok = false;
     let message = '';
@@ -469,7 +442,7 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     run.probe = undefined;
     const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
     const err = fromExit(exit, this.#source);
-    run.carrier.destroy(run.stopping ? this.#unavailable() : err);
+    run.carrier.destroy(run.stopping ? this.unavailable() : err);
     removeSocket(run.socketPath, this.#socketDir);
     if (run !== this.#run || run.stopping) return;
     this.#run = undefined;
@@ -477,49 +450,17 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     this.#load.log.line({ level: 'error', msg: err.message, fields: { ...err.details } });
     this.emit('exit', err);
     // Only a serving instance restarts: load()/start() report their own failures, and failed/closed ones stay down.
-    if (this.#state !== 'ready' && this.#state !== 'degraded') return;
-    this.#scheduleRestart();
+    if (this.state !== 'ready' && this.state !== 'degraded') return;
+    this.#supervisor.crashed();
   }
 
-  #scheduleRestart(): void {
-    const decision = this.#policy.crashed();
-    if (decision.action === 'crashloop') {
-      this.#load.log.line({
-        level: 'error',
-        msg: `plugin is in a crash loop: next try in ${decision.retryInMs} ms`,
-        fields: { crashes: decision.crashes, retryInMs: decision.retryInMs },
-      });
-      this.#setState('crashloop');
-      this.#restartTimer = setTimeout(() => void this.#retry(false), decision.retryInMs);
-      this.#restartTimer.unref(); // a cool-down alone keeps no process alive
-      return;
-    }
-    this.#setState('degraded');
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      void this.#relaunch();
-    }, decision.delayMs);
+  recover(): Promise<void> {
+    return this.#supervisor.recover();
   }
 
-  /** Out of a crash loop: one half-open relaunch (see core/restart.ts), after the cool-down or by the operator. */
-  async #retry(byOperator: boolean): Promise<void> {
-    if (this.#state !== 'crashloop') return;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
-    this.#policy.retrying(byOperator);
-    this.#setState('degraded');
-    await this.#relaunch();
-  }
-
-  async recover(): Promise<void> {
-    if (this.#state !== 'crashloop') return;
-    const settled = leftDegraded(this);
-    await this.#retry(true);
-    await settled;
-  }
-
+  /** The supervisor's restart: a new process and, once it was started before, the plugin's start() on it. */
   async #relaunch(): Promise<void> {
-    if (this.#state !== 'degraded') return;
+    if (this.closing || this.state !== 'degraded') return;
     let run: Running | undefined;
     try {
       run = await this.#launch();
@@ -536,10 +477,10 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
         this.#kill(run);
       }
       this.#run = undefined;
-      if (this.#state === 'degraded') this.#scheduleRestart();
+      if (!this.closing && this.state === 'degraded') this.#supervisor.crashed();
       return;
     }
-    if (this.#state !== 'degraded') {
+    if (this.closing || this.state !== 'degraded') {
       // closed while restarting
       run.stopping = true;
       this.#kill(run);
@@ -547,8 +488,8 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     }
     this.#run = run;
     this.restarts++;
-    this.#policy.started();
-    this.#setState('ready');
+    this.#supervisor.started();
+    this.setState('ready');
     this.#armHealth();
   }
 
@@ -556,65 +497,55 @@ export class ProcessInstance extends EventEmitter<InstanceEvents> implements Ins
     if (run.launched.exitInfo === undefined) run.launched.child.kill('SIGKILL');
   }
 
-  async close(opts: { timeoutMs?: number } = {}): Promise<void> {
-    if (this.#state === 'closed') return;
-    const budget = opts.timeoutMs ?? this.#opts.stopTimeoutMs;
+  /** Graceful within `budget`: the plugin's stop(), Shutdown, SIGTERM, then SIGKILL; destroy() follows. */
+  protected async onClose(budget: number): Promise<void> {
     const deadline = Date.now() + budget;
     const left = (): number => Math.max(1, deadline - Date.now());
-    this.#setState('draining');
     this.#cancelTimers();
     const run = this.#run;
-    if (run !== undefined) {
-      run.stopping = true;
-      const exited = run.launched.exited;
-      const exitedBy = (ms: number): Promise<boolean> =>
-        Promise.race([
-          exited.then(() => true),
-          new Promise<boolean>((r) => setTimeout(r, ms, false).unref()),
-        ]);
-      try {
-        if (this.#started) await run.carrier.stop(left());
-      } catch (err) {
-        this.#load.log.line({ level: 'warn', msg: `stop() failed: ${(err as Error).message}` });
-      }
-      // Controller.Shutdown (or the shutdown frame) → SIGTERM → SIGKILL, each with part of the budget.
-      await run.carrier.shutdown(left()).catch(() => {});
-      if (!(await exitedBy(Math.min(left(), budget / 2)))) {
-        run.launched.child.kill('SIGTERM');
-        if (!(await exitedBy(left()))) run.launched.child.kill('SIGKILL');
-      }
-      await exited;
-      run.carrier.destroy(this.#unavailable());
+    if (run === undefined) return;
+    run.stopping = true;
+    const exited = run.launched.exited;
+    const exitedBy = (ms: number): Promise<boolean> =>
+      Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(r, ms, false).unref())]);
+    try {
+      if (this.#started) await run.carrier.stop(left());
+    } catch (err) {
+      this.#load.log.line({ level: 'warn', msg: `stop() failed: ${(err as Error).message}` });
     }
-    this.#run = undefined;
-    this.#setState('closed');
+    // Controller.Shutdown (or the shutdown frame) → SIGTERM → SIGKILL, each with part of the budget.
+    await run.carrier.shutdown(left()).catch(() => {});
+    if (!(await exitedBy(Math.min(left(), budget / 2)))) {
+      run.launched.child.kill('SIGTERM');
+      if (!(await exitedBy(left()))) run.launched.child.kill('SIGKILL');
+    }
+    await exited;
+    run.carrier.destroy(this.unavailable());
+    if (this.#run === run) this.#run = undefined;
   }
 
-  async destroy(reason?: Error): Promise<void> {
-    if (this.#state === 'closed') return;
+  /** Kills the process now; its pending calls fail with `reason` (else PLUGBAY_CLOSED). */
+  protected async onDestroy(reason: Error | undefined): Promise<void> {
     this.#cancelTimers();
     const run = this.#run;
     this.#run = undefined;
-    this.#setState('closed');
-    if (run !== undefined) {
-      run.stopping = true;
-      const err =
-        reason instanceof PlugbayError
-          ? reason
-          : new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was destroyed`, {
-              ...this.#source,
-              cause: reason,
-            });
-      run.carrier.destroy(err);
-      this.#kill(run);
-      await run.launched.exited;
-    }
+    if (run === undefined) return;
+    run.stopping = true;
+    const err =
+      reason instanceof PlugbayError
+        ? reason
+        : new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was destroyed`, {
+            ...this.#source,
+            cause: reason,
+          });
+    run.carrier.destroy(err);
+    this.#kill(run);
+    await run.launched.exited;
   }
 
   #cancelTimers(): void {
     this.#disarmHealth();
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
+    this.#supervisor.stop();
   }
 }
 

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CheckedPlugin } from '../../core/types.js';
+import { declaredEnv } from '../env.js';
 
 /**
  * Directories a package needs to be loaded: its own and those of its dependencies, found the way Node's resolver
@@ -113,12 +114,7 @@ export function pluginEnv(
   declared: readonly string[] | undefined,
   launchVars: Record<string, string>,
 ): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const key of declared ?? []) {
-    const value = process.env[key];
-    if (value !== undefined) env[key] = value;
-  }
-  return { ...env, ...launchVars };
+  return { ...declaredEnv(declared ?? []), ...launchVars };
 }
 
 const grpcUrlMemo = new Map<string, string | undefined>();

@@ -2,10 +2,11 @@ import { pathToFileURL } from 'node:url';
 import type { WorkerOptions } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, messageOf, PlugbayError } from '../../core/errors.js';
-import { RestartPolicy } from '../../core/restart.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
-import { InstanceBase, leftDegraded } from '../base.js';
+import { InstanceBase } from '../base.js';
+import { declaredEnv } from '../env.js';
 import { timeoutSignal } from '../signals.js';
+import { Supervisor } from '../supervisor.js';
 import { type UnstartedCall, WorkerChannel } from './channel.js';
 import { crashError, type WorkerEnd } from './errors.js';
 import { ToWorker, type WorkerInit } from './protocol.js';
@@ -36,13 +37,12 @@ export class ThreadInstance extends InstanceBase implements Instance {
   readonly #source: ErrorSource;
   readonly #init: WorkerInit;
   readonly #workerOptions: WorkerOptions;
-  readonly #policy: RestartPolicy;
+  readonly #supervisor: Supervisor;
   /** The current worker (also while it loads after a restart). */
   #channel: WorkerChannel | undefined;
   /** The worker that takes calls: set once it is loaded and started. */
   #live: WorkerChannel | undefined;
   #waiting: Waiting[] = [];
-  #restartTimer: NodeJS.Timeout | undefined;
   #started = false;
   #pluginConfig: unknown;
   #lastCrash: PlugbayError | undefined;
@@ -65,7 +65,23 @@ export class ThreadInstance extends InstanceBase implements Instance {
       stdout: config.console === 'log',
       stderr: config.console === 'log',
     };
-    this.#policy = new RestartPolicy(config.restart);
+    this.#supervisor = new Supervisor(
+      this,
+      config.restart,
+      {
+        move: (state) => this.setState(state),
+        restart: () => this.#restart(),
+        crashloop: (decision) =>
+          this.#failWaiting(
+            new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `instance ${this.id} is in a crash loop`, {
+              ...this.#source,
+              details: { state: 'crashloop', crashes: decision.crashes },
+              cause: this.#lastCrash,
+            }),
+          ),
+      },
+      log,
+    );
   }
 
   /** The functions the loaded code defines (known once load() resolved). */
@@ -102,7 +118,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
 
   async start(opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     const channel = this.#channel;
-    if (channel === undefined || !this.setState('starting')) {
+    if (channel === undefined || !this.moveIfAllowed('starting')) {
       if (this.#lastCrash === undefined) throw this.unavailable();
       throw new PlugbayError(
         'PLUGBAY_START_FAILED',
@@ -117,7 +133,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
       await channel.loaded;
       await this.#request(channel, ToWorker.Start, opts.signal, opts.config);
     } catch (error) {
-      this.setState('failed');
+      this.moveIfAllowed('failed');
       throw new PlugbayError('PLUGBAY_START_FAILED', `start() failed: ${messageOf(error)}`, {
         ...this.#source,
         cause: error,
@@ -125,8 +141,8 @@ export class ThreadInstance extends InstanceBase implements Instance {
     }
     this.#started = true;
     this.#pluginConfig = opts.config;
-    this.#policy.started();
-    if (this.setState('ready')) this.#live = channel;
+    this.#supervisor.started();
+    if (this.moveIfAllowed('ready')) this.#live = channel;
   }
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
@@ -170,8 +186,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
 
   protected async onDestroy(reason: Error | undefined): Promise<void> {
     this.#live = undefined;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
+    this.#supervisor.stop();
     const error = closedError(this.id, this.#source, reason);
     this.#failWaiting(error);
     const channel = this.#channel;
@@ -227,56 +242,23 @@ export class ThreadInstance extends InstanceBase implements Instance {
       stack: error.stack,
     });
     this.emit('exit', error);
-    const state = this.state;
-    if (state === 'failed' || state === 'crashloop' || !this.#started) {
+    this.#lastCrash = error;
+    if (!this.#started || (this.state !== 'ready' && this.state !== 'degraded')) {
       // Died before its start() succeeded: a broken plugin, not a crash to restart from. start() reports it.
-      this.#lastCrash = error;
-      this.setState('failed');
+      this.moveIfAllowed('failed');
       this.#failWaiting(error);
       return;
     }
-    const decision = this.#policy.crashed();
-    if (decision.action === 'crashloop') {
-      this.#log.error(
-        `worker crashed ${decision.crashes} times in a row (crashloop); next try in ${decision.retryInMs} ms`,
-        { crashes: decision.crashes, retryInMs: decision.retryInMs },
-      );
-      this.setState('crashloop');
-      this.#failWaiting(
-        new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `instance ${this.id} is in a crash loop`, {
-          ...this.#source,
-          details: { state: 'crashloop', crashes: decision.crashes },
-          cause: error,
-        }),
-      );
-      this.#restartTimer = setTimeout(() => void this.#retry(false), decision.retryInMs);
-      this.#restartTimer.unref(); // a cool-down alone keeps no process alive
-      return;
-    }
-    if (state === 'ready') this.setState('degraded');
-    this.#restartTimer = setTimeout(() => void this.#restart(), decision.delayMs);
+    this.#supervisor.crashed();
   }
 
-  /** Out of a crash loop: one half-open restart (see core/restart.ts), after the cool-down or by the operator. */
-  async #retry(byOperator: boolean): Promise<void> {
-    if (this.closing || this.state !== 'crashloop') return;
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#policy.retrying(byOperator);
-    this.setState('degraded');
-    await this.#restart();
-  }
-
-  async recover(): Promise<void> {
-    if (this.closing || this.state !== 'crashloop') return;
-    const settled = leftDegraded(this);
-    await this.#retry(true);
-    await settled;
+  recover(): Promise<void> {
+    return this.#supervisor.recover();
   }
 
   /** Brings up a new worker: import, then the plugin's start() with the config of the first start. */
   async #restart(): Promise<void> {
-    this.#restartTimer = undefined;
-    if (this.closing || this.state === 'failed' || this.state === 'crashloop') return;
+    if (this.closing || this.state !== 'degraded') return;
     const channel = this.#spawn();
     try {
       await channel.loaded;
@@ -295,7 +277,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
       deadline.cleanup();
     }
     if (channel !== this.#channel || this.closing) return;
-    this.#policy.started();
+    this.#supervisor.started();
     this.#log.info('worker restarted', {});
     this.#live = channel;
     this.setState('ready');
@@ -342,16 +324,6 @@ export class ThreadInstance extends InstanceBase implements Instance {
       w.reject(error);
     }
   }
-}
-
-/** The host's values of the variables the manifest declares (`permissions.env`), and nothing else. */
-function declaredEnv(names: readonly string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const name of names) {
-    const value = process.env[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
 }
 
 function startTimeout(ms: number, source: ErrorSource): PlugbayError {

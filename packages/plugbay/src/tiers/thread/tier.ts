@@ -50,22 +50,14 @@ export class ThreadTier implements Tier {
     const check = new OptionChecker('thread tier');
     check.positiveInteger('unresponsiveMs', options.unresponsiveMs);
     check.positiveInteger('startTimeoutMs', options.startTimeoutMs);
-    check.object('restart', options.restart);
+    check.restart('restart', options.restart);
     check.oneOf('env', options.env, ['declared', 'inherit']);
     check.oneOf('console', options.console, ['log', 'inherit']);
-    const r = options.restart ?? {};
-    check.positiveInteger('restart.initialDelayMs', r.initialDelayMs);
-    check.positiveInteger('restart.maxDelayMs', r.maxDelayMs);
-    check.positiveInteger('restart.crashloopCount', r.crashloopCount);
-    check.positiveInteger('restart.crashloopWindowMs', r.crashloopWindowMs);
-    check.positiveInteger('restart.stableAfterMs', r.stableAfterMs);
-    check.positiveInteger('restart.coolDownMs', r.coolDownMs);
-    check.positiveInteger('restart.maxCoolDownMs', r.maxCoolDownMs);
     check.done();
     this.config = {
       unresponsiveMs: options.unresponsiveMs ?? 1000,
       startTimeoutMs: options.startTimeoutMs ?? 10_000,
-      restart: { ...r },
+      restart: { ...options.restart },
       env: options.env ?? 'declared',
       console: options.console ?? 'log',
     };

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
-import { callTier, testCall, testDeadlines } from '../test-support.js';
+import { callTier, reach, testCall, testDeadlines } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier, type WasmTierOptions } from './tier.js';
 
@@ -239,11 +240,13 @@ describe('wasm tier: loading', () => {
 
   test('options are checked at once, naming each option', () => {
     assert.throws(
-      () => createWasmTier({ run: 'fast' as never, defaultMemoryMb: 0 }),
+      () => createWasmTier({ run: 'fast' as never, defaultMemoryMb: 0, restart: { crashloopCount: 0 } }),
       (e: PlugbayError) =>
         e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
         e.message.includes('options.run') &&
-        e.message.includes('options.defaultMemoryMb'),
+        e.message.includes('options.defaultMemoryMb') &&
+        e.message.includes('options.restart.crashloopCount') &&
+        (e.details?.problems as unknown[] | undefined)?.length === 3,
     );
   });
 });
@@ -268,6 +271,39 @@ describe('wasm tier: CPU cap (worker)', () => {
     assert.equal(instance.state, 'ready');
     assert.deepEqual(await call(instance, 'echo', 'after'), 'after'); // waits for the loop's own budget
     assert.equal(spawns(), 2);
+  });
+
+  test('a worker killed again and again: restarts back off, then a crash loop refuses calls until recovered', {
+    timeout: 60_000,
+  }, async () => {
+    const restart = { initialDelayMs: 20, maxDelayMs: 10_000, crashloopCount: 4, coolDownMs: 600_000 };
+    const { instance, lines } = await start('corpus', { run: 'worker', restart });
+    const states: string[] = [];
+    instance.on('state', (s) => states.push(s));
+    let exits = 0;
+    instance.on('exit', () => exits++);
+    for (let i = 0; i < 4; i++) {
+      await reach(instance, 'ready'); // each overrun must reach a live worker to end it
+      const ended = once(instance, 'exit'); // the caller may hear a moment before the worker is ended
+      assert.equal(await codeOf(call(instance, 'loop', null, 50)), 'PLUGBAY_TIMEOUT');
+      await ended;
+    }
+    await reach(instance, 'crashloop');
+    const delays = lines.flatMap((l) => (typeof l.fields?.delayMs === 'number' ? [l.fields.delayMs] : []));
+    assert.deepEqual(delays, [20, 40, 80]);
+    assert.equal(exits, 4);
+    await assert.rejects(
+      Promise.resolve(instance.call('echo', 1, testCall({ timeoutMs: 5000 }))),
+      (e: PlugbayError) => e.code === 'PLUGBAY_PLUGIN_CRASHED' && e.details?.state === 'crashloop',
+    );
+    assert.equal((await instance.health(new AbortController().signal)).status, 'failing');
+    await instance.recover?.(); // the operator's activate: a half-open restart now, not after the cool-down
+    assert.equal(instance.state, 'ready');
+    assert.deepEqual(await call(instance, 'echo', 'back'), 'back');
+    assert.deepEqual(states, [
+      ...['degraded', 'ready', 'degraded', 'ready', 'degraded', 'ready'],
+      ...['crashloop', 'degraded', 'ready'],
+    ]);
   });
 
   test('calls queued behind a runaway call are not killed with it', async () => {
