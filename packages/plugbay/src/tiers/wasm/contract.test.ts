@@ -1,0 +1,36 @@
+import { tierContract } from '../contract.test.shared.js';
+import { fixture, wasmPlugin } from './test-fixtures.js';
+import { createWasmTier } from './tier.js';
+
+/** The .wat corpus: `loop` never yields, `trap` traps, `echo` is still queued for the worker when close() comes. */
+function corpus() {
+  const p = wasmPlugin(fixture('corpus'));
+  return { plugin: p.plugin, cleanup: p.cleanup };
+}
+
+const worker = createWasmTier({ run: 'worker' });
+tierContract('wasm (worker)', {
+  fns: { echo: 'echo', hang: 'loop', slow: 'echo', spin: 'loop', crash: 'trap' },
+  concurrent: false, // calls run one at a time: a trap meets no other call in flight
+  exitOnCrash: false,
+  reportsLeaks: false,
+  crashloopVia: 'spin', // a trap only rebuilds the sandbox; a runaway ends the worker
+  todo: {
+    crashloop: 'tiersbase: the wasm worker respawns without RestartPolicy: no backoff, no crash-loop state',
+    memoised: 'tiersbase: WasmInstance is not on InstanceBase: close() and destroy() are not memoised',
+  },
+  setup: async () => ({ tier: worker, ...corpus(), inFlight: async () => {} }),
+});
+
+const hostThread = createWasmTier({ run: 'host-thread' });
+tierContract('wasm (host-thread)', {
+  fns: { echo: 'echo', crash: 'trap' },
+  concurrent: false,
+  exitOnCrash: false,
+  reportsLeaks: false,
+  skip: { crashloop: 'a trap only rebuilds the sandbox on the host thread: there is no worker to restart' },
+  todo: {
+    memoised: 'tiersbase: WasmInstance is not on InstanceBase: close() and destroy() are not memoised',
+  },
+  setup: async () => ({ tier: hostThread, ...corpus(), inFlight: async () => {} }),
+});

@@ -1,0 +1,60 @@
+// The plugin of the shared tier conformance suite (src/tiers/contract.test.shared.ts): one function per behaviour
+// the suite drives. Plain JS without imports, so that the inline, thread and process tiers all run this one file.
+const any = {};
+
+export default {
+  name: 'contract',
+  version: '1.0.0',
+  functions: {
+    echo: { input: any, output: any, handler: (input) => input },
+    // Runs until its call is aborted; says when it started so the test knows the call is in flight.
+    hang: {
+      input: any,
+      output: any,
+      handler: (input, ctx) =>
+        new Promise((resolve) => {
+          ctx.signal.addEventListener('abort', () => resolve('aborted'));
+          ctx.log.info('in flight', { id: input });
+        }),
+    },
+    // Finishes by itself a little later (its own timer), so that a close can come while it runs.
+    slow: {
+      input: any,
+      output: any,
+      handler: (input, ctx) =>
+        new Promise((resolve) => {
+          setTimeout(() => resolve(input), 50);
+          ctx.log.info('in flight', { id: input });
+        }),
+    },
+    // Never yields, whatever the signal says: only a tier that can stop code ends it.
+    spin: {
+      input: any,
+      output: any,
+      handler: (input, ctx) => {
+        ctx.log.info('in flight', { id: input });
+        for (;;) {}
+      },
+    },
+    exit: { input: any, output: any, handler: () => process.exit(3) },
+    throwLater: {
+      input: any,
+      output: any,
+      handler: () => {
+        setTimeout(() => {
+          throw new Error('thrown in the plugin timer');
+        }, 0);
+        return 'scheduled';
+      },
+    },
+    // An interval nobody clears (unref'd, so that a leak in the test process does not keep it alive).
+    leak: {
+      input: any,
+      output: any,
+      handler: () => {
+        setInterval(() => {}, 60_000).unref();
+        return 'leaked';
+      },
+    },
+  },
+};
