@@ -5,6 +5,8 @@ export type { CheckStatus, ConformanceCheck, ConformanceOptions, ConformanceRepo
 export { conformance } from './conformance.js';
 export type { LeakedTimer, LeakTracker } from './leaks.js';
 export { trackTimers } from './leaks.js';
+export type { HeldCall, MemoryCallContext, MemoryHandler, MemoryTierOptions } from './memory-tier.js';
+export { createMemoryTier, MemoryInstance, MemoryTier } from './memory-tier.js';
 export { formatReport } from './report.js';
 export type { TestedPlugin, TestPluginOptions } from './test-plugin.js';
 export { testPlugin } from './test-plugin.js';
