@@ -14,6 +14,9 @@ import { loadOptions, noSignal, RecordingLog } from './test-support.js';
 /** The cases, by the name a tier's `skip` and `todo` use. */
 export type ContractCase =
   | 'call'
+  | 'plugin-error'
+  | 'start-failure'
+  | 'stop'
   | 'deadline'
   | 'abort'
   | 'runaway'
@@ -51,9 +54,27 @@ export interface TierContract {
   /**
    * The plugin's functions, each called with a number (the call's id). `echo` answers its input; `hang` runs until
    * its call is aborted; `slow` answers its input, by itself, soon after it starts; `spin` never yields; `crash` kills what
-   * runs the plugin (worker, process, sandbox), which then restarts; `leak` leaves a timer alive. A case needing a missing one is skipped.
+   * runs the plugin (worker, process, sandbox), which then restarts; `leak` leaves a timer alive; `fail` fails (see
+   * `pluginCodes`). A case needing a missing one is skipped.
    */
-  fns: { echo: string; hang?: string; slow?: string; spin?: string; crash?: string; leak?: string };
+  fns: {
+    echo: string;
+    fail?: string;
+    hang?: string;
+    slow?: string;
+    spin?: string;
+    crash?: string;
+    leak?: string;
+  };
+  /**
+   * `fail` throws an Error with the plugin's own code `E_BOOM`, but one with a registry code for input `coded` and
+   * rejects for `reject` (false: it just fails, as the wasm corpus's does).
+   */
+  pluginCodes: boolean;
+  /** close() runs the plugin's stop(), which logs `stopped` a turn of the event loop after it began. */
+  stops: boolean;
+  /** A start() config that makes the plugin's start() fail; absent: the case is skipped. */
+  failStart?: unknown;
   /** Several calls run at once, so a crash meets other calls in flight. */
   concurrent: boolean;
   /** A crash emits 'exit' with the crash's error. */
@@ -76,6 +97,7 @@ const crashed = 'PLUGBAY_PLUGIN_CRASHED';
 /** What a test sees of one started instance. */
 interface Subject {
   tier: Tier;
+  plugin: CheckedPlugin;
   instance: Instance;
   log: RecordingLog;
   /** Every 'state' event so far, as [next, previous]. */
@@ -133,7 +155,7 @@ export function tierContract(name: string, contract: TierContract): void {
     }
 
     /** Loads and starts a fresh instance, runs `body`, checks every state event, and destroys the instance. */
-    async function withInstance(body: (s: Subject) => Promise<void>): Promise<void> {
+    async function withInstance(body: (s: Subject) => Promise<void>, start = true): Promise<void> {
       const setup = await contract.setup();
       const log = new RecordingLog();
       const instance = await setup.tier.load(setup.plugin, loadOptions(log));
@@ -152,8 +174,8 @@ export function tierContract(name: string, contract: TierContract): void {
         setup.inFlight?.(log, id) ??
         log.waitFor('in flight', (l) => l.fields?.id === id).then(() => undefined);
       try {
-        await instance.start({ signal: noSignal, config: setup.config ?? {} });
-        await body({ tier: setup.tier, instance, log, states, exits, inFlight });
+        if (start) await instance.start({ signal: noSignal, config: setup.config ?? {} });
+        await body({ tier: setup.tier, plugin: setup.plugin, instance, log, states, exits, inFlight });
         assert.deepEqual(wrong, [], 'every state event is one the state machine allows');
       } finally {
         await instance.destroy();
@@ -167,16 +189,18 @@ export function tierContract(name: string, contract: TierContract): void {
       title: string,
       needs: (keyof TierContract['fns'])[],
       body: (s: Subject) => Promise<void>,
+      opts: { start?: boolean; unless?: string | false } = {},
     ): void {
       const missing = needs.filter((fn) => contract.fns[fn] === undefined);
       const skip =
         contract.skip?.[id] ??
-        (missing.length > 0 ? `the tier's plugin has no ${missing.join(', ')} function` : undefined);
+        (missing.length > 0 ? `the tier's plugin has no ${missing.join(', ')} function` : undefined) ??
+        (opts.unless || undefined);
       const todo = contract.todo?.[id];
       it(
         title,
         { timeout: 30_000, ...(skip === undefined ? {} : { skip }), ...(todo === undefined ? {} : { todo }) },
-        () => withInstance(body),
+        () => withInstance(body, opts.start ?? true),
       );
     }
 
@@ -192,6 +216,63 @@ export function tierContract(name: string, contract: TierContract): void {
       assert.equal(await invoke(instance, fns.echo, 2), 2);
       assert.equal(instance.state, 'ready');
     });
+
+    test(
+      'plugin-error',
+      "a plugin's throw or rejection is its call's error, with plugin and version; the instance still serves",
+      ['fail'],
+      async (s) => {
+        const { instance } = s;
+        const source = { plugin: s.plugin.manifest.name, version: s.plugin.manifest.version };
+        const thrown = await failure(invoke(instance, fns.fail, 'boom'));
+        assert.deepEqual(
+          [thrown.code, thrown.plugin, thrown.version],
+          ['PLUGBAY_PLUGIN_ERROR', source.plugin, source.version],
+        );
+        if (contract.pluginCodes) {
+          assert.equal(thrown.details?.pluginCode, 'E_BOOM');
+          const coded = await failure(invoke(instance, fns.fail, 'coded'));
+          assert.deepEqual([coded.code, coded.plugin], ['PLUGBAY_INVALID_ARGUMENT', source.plugin]);
+          const rejected = await failure(invoke(instance, fns.fail, 'reject'));
+          assert.deepEqual([rejected.code, rejected.version], ['PLUGBAY_PLUGIN_ERROR', source.version]);
+        }
+        assert.equal(await invoke(instance, fns.echo, 1), 1);
+        assert.equal(instance.state, 'ready');
+      },
+    );
+
+    test(
+      'start-failure',
+      'a start() that fails is PLUGBAY_START_FAILED naming the plugin; the instance is failed and takes no calls',
+      [],
+      async (s) => {
+        const { instance } = s;
+        const error = await failure(instance.start({ signal: noSignal, config: contract.failStart }));
+        assert.deepEqual(
+          [error.code, error.plugin, error.version],
+          ['PLUGBAY_START_FAILED', s.plugin.manifest.name, s.plugin.manifest.version],
+        );
+        assert.equal(instance.state, 'failed');
+        assert.equal((await failure(invoke(instance, fns.echo, 1))).code, 'PLUGBAY_NO_INSTANCE');
+        await instance.close();
+        assert.equal(instance.state, 'closed');
+      },
+      { start: false, unless: contract.failStart === undefined && 'the tier has no start() that can fail' },
+    );
+
+    test(
+      'stop',
+      "close() runs the plugin's stop() and waits for it",
+      [],
+      async ({ instance, log }) => {
+        await instance.close({ timeoutMs: 5000 });
+        assert.ok(
+          log.lines.some((l) => l.msg === 'stopped'),
+          'stop() finished before close() resolved',
+        );
+      },
+      { unless: !contract.stops && 'the tier runs no stop() of the plugin' },
+    );
 
     test(
       'deadline',
@@ -350,10 +431,14 @@ export function tierContract(name: string, contract: TierContract): void {
     );
 
     test('memoised', 'close() and destroy() each return one memoised promise', [], async ({ instance }) => {
-      const destroyed = instance.destroy();
-      assert.equal(instance.destroy(), destroyed);
-      assert.equal(instance.close(), destroyed, 'close() after destroy() waits for that destroy');
-      await destroyed;
+      const closing = instance.close();
+      assert.equal(instance.close(), closing);
+      const destroying = instance.destroy();
+      assert.equal(instance.destroy(), destroying);
+      await Promise.all([closing, destroying]);
+      assert.equal(instance.state, 'closed');
+      assert.equal(await instance.close(), undefined, 'after the end, close() and destroy() resolve at once');
+      assert.equal(await instance.destroy(), undefined);
     });
 
     test('life', 'a normal life is loading → starting → ready → draining → closed', [], async (s) => {

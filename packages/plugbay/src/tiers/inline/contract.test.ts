@@ -5,7 +5,16 @@ import { createInlineTier } from './tier.js';
 const tier = createInlineTier();
 
 tierContract('inline', {
-  fns: { echo: 'echo', hang: 'hang', slow: 'slow', leak: 'leak' },
+  fns: {
+    echo: 'echo',
+    fail: 'fail',
+    hang: 'hang',
+    slow: 'slow',
+    leak: 'leak',
+  },
+  pluginCodes: true,
+  stops: true,
+  failStart: { failStart: true },
   concurrent: true,
   exitOnCrash: false,
   reportsLeaks: true,

@@ -100,34 +100,9 @@ describe('inline tier', () => {
     assert.equal(error.plugin, 'broken');
   });
 
-  test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {
-    const instance = await tier.load(await fixture('basic'), loadOptions());
-    opened.push(instance);
-    const error = await rejectionOf(instance.start({ signal: noSignal, config: { failStart: true } }));
-    assert.equal(error.code, 'PLUGBAY_START_FAILED');
-    assert.equal(error.version, '1.2.3');
-    assert.equal(instance.state, 'failed');
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_NO_INSTANCE');
-  });
-
   test('health asks the plugin', async () => {
     const { instance } = await started('basic', { health: 'degraded' });
     assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
-  });
-
-  test('close() runs stop() and waits for it; idempotent; calls after it get PLUGBAY_CLOSED', async () => {
-    const { instance, log } = await started('basic');
-    const states: string[] = [];
-    instance.on('state', (s) => states.push(s));
-    const closing = instance.close({ timeoutMs: 5000 });
-    assert.equal(instance.close(), closing);
-    await closing;
-    assert.ok(
-      log.lines.some((l) => l.msg === 'stopped'),
-      'stop() finished before close() resolved',
-    );
-    assert.deepEqual(states, ['draining', 'closed']);
-    assert.equal((await rejectionOf(instance.call('echo', 1, new TestCall()))).code, 'PLUGBAY_CLOSED');
   });
 
   test('close() aborts the stop() signal when it overruns, and still closes', async () => {

@@ -13,7 +13,18 @@ const tier = new ProcessTier({
 });
 
 tierContract('process', {
-  fns: { echo: 'echo', hang: 'hang', slow: 'slow', spin: 'spin', crash: 'exit', leak: 'leak' },
+  fns: {
+    echo: 'echo',
+    fail: 'fail',
+    hang: 'hang',
+    slow: 'slow',
+    spin: 'spin',
+    crash: 'exit',
+    leak: 'leak',
+  },
+  pluginCodes: true,
+  stops: true,
+  failStart: { failStart: true },
   concurrent: true,
   exitOnCrash: true,
   reportsLeaks: false,
@@ -25,6 +36,9 @@ tierContract('process', {
     'close-during-call':
       'finding: close() fails a call in flight with PLUGBAY_PLUGIN_CRASHED (the connection closes under it) ' +
       'instead of letting it finish or failing it with PLUGBAY_CLOSED',
+    'start-failure':
+      'tiersbase: ProcessInstance has its own unavailable(): a failed instance refuses calls with ' +
+      'PLUGBAY_START_FAILED where InstanceBase says PLUGBAY_NO_INSTANCE',
     memoised: 'tiersbase: ProcessInstance is not on InstanceBase: close() and destroy() are not memoised',
   },
   setup: async () => ({ tier, plugin: await fixture('contract') }),

@@ -10,7 +10,9 @@ function corpus() {
 
 const worker = createWasmTier({ run: 'worker' });
 tierContract('wasm (worker)', {
-  fns: { echo: 'echo', hang: 'loop', slow: 'echo', spin: 'loop', crash: 'trap' },
+  fns: { echo: 'echo', fail: 'fail', hang: 'loop', slow: 'echo', spin: 'loop', crash: 'trap' },
+  pluginCodes: false, // its fail sets an Extism error: no code of its own
+  stops: false, // an Extism plugin has no stop()
   concurrent: false, // calls run one at a time: a trap meets no other call in flight
   exitOnCrash: false,
   reportsLeaks: false,
@@ -24,7 +26,9 @@ tierContract('wasm (worker)', {
 
 const hostThread = createWasmTier({ run: 'host-thread' });
 tierContract('wasm (host-thread)', {
-  fns: { echo: 'echo', crash: 'trap' },
+  fns: { echo: 'echo', fail: 'fail', crash: 'trap' },
+  pluginCodes: false, // its fail sets an Extism error: no code of its own
+  stops: false, // an Extism plugin has no stop()
   concurrent: false,
   exitOnCrash: false,
   reportsLeaks: false,

@@ -5,8 +5,27 @@ const any = {};
 export default {
   name: 'contract',
   version: '1.0.0',
+  start(ctx) {
+    if (ctx.config?.failStart) throw new Error('start refused');
+  },
+  // Takes a turn of the event loop, so that a close() that does not wait for it resolves before 'stopped'.
+  async stop(ctx) {
+    await new Promise((resolve) => setImmediate(resolve));
+    ctx.log.info('stopped');
+  },
   functions: {
     echo: { input: any, output: any, handler: (input) => input },
+    // `coded`: an error with a registry code; `reject`: a rejection; anything else: a throw with the plugin's code.
+    fail: {
+      input: any,
+      output: any,
+      handler: (input) => {
+        if (input === 'coded')
+          throw Object.assign(new Error('bad argument'), { code: 'PLUGBAY_INVALID_ARGUMENT' });
+        if (input === 'reject') return Promise.resolve().then(() => Promise.reject(new Error('rejected')));
+        throw Object.assign(new Error('boom'), { code: 'E_BOOM' });
+      },
+    },
     // Runs until its call is aborted; says when it started so the test knows the call is in flight.
     hang: {
       input: any,
