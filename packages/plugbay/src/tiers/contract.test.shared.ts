@@ -38,6 +38,20 @@ export const fastRestart = {
   coolDownMs: 60_000,
 } as const;
 
+/**
+ * What test-fixtures/tiers/contract offers a tier that runs it in a worker or a process: each of its functions,
+ * its stop(), and a start() that fails on `{ failStart: true }`.
+ */
+export const workerFixture = {
+  fns: { echo: 'echo', fail: 'fail', hang: 'hang', slow: 'slow', spin: 'spin', crash: 'exit', leak: 'leak' },
+  pluginCodes: true,
+  stops: true,
+  failStart: { failStart: true },
+  concurrent: true,
+  exitOnCrash: true,
+  reportsLeaks: false,
+} as const;
+
 /** One plugin version for one test, in the tier under test. */
 export interface ContractSetup {
   tier: Tier;

@@ -1,4 +1,4 @@
-import { fastRestart, tierContract } from '../contract.test.shared.js';
+import { fastRestart, tierContract, workerFixture } from '../contract.test.shared.js';
 import { fixture } from '../test-support.js';
 import { sdkEntry, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
@@ -13,21 +13,7 @@ const tier = new ProcessTier({
 });
 
 tierContract('process', {
-  fns: {
-    echo: 'echo',
-    fail: 'fail',
-    hang: 'hang',
-    slow: 'slow',
-    spin: 'spin',
-    crash: 'exit',
-    leak: 'leak',
-  },
-  pluginCodes: true,
-  stops: true,
-  failStart: { failStart: true },
-  concurrent: true,
-  exitOnCrash: true,
-  reportsLeaks: false,
+  ...workerFixture,
   todo: {
     crash:
       'finding: a call made the moment a crash is known (its connection closed, the exit not handled yet, state ' +
