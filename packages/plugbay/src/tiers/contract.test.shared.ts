@@ -66,10 +66,10 @@ export interface ContractSetup {
 
 export interface TierContract {
   /**
-   * The plugin's functions, each called with a number (the call's id). `echo` answers its input; `hang` runs until
-   * its call is aborted; `slow` answers its input, by itself, soon after it starts; `spin` never yields; `crash` kills what
-   * runs the plugin (worker, process, sandbox), which then restarts; `leak` leaves a timer alive; `fail` fails (see
-   * `pluginCodes`). A case needing a missing one is skipped.
+   * The plugin's functions, each called with a number (the call's id). `echo` answers its input; `fail` fails (see
+   * `pluginCodes`); `hang` runs until its call is aborted; `slow` answers its input by itself soon after it started;
+   * `spin` never yields; `crash` kills what runs the plugin (worker, process, sandbox), which then restarts; `leak`
+   * leaves a timer alive. A case that needs a function the plugin lacks is skipped.
    */
   fns: {
     echo: string;
@@ -95,7 +95,7 @@ export interface TierContract {
   exitOnCrash: boolean;
   /** Instance.leaks lists what the plugin left alive once closed (otherwise it stays undefined: all is reclaimed). */
   reportsLeaks: boolean;
-  /** How the crash-loop case crashes the plugin again and again (default `crash`); absent case: no crash loop. */
+  /** What the crash-loop case calls again and again: `crash` (default), or `spin` where a trap restarts nothing. */
   crashloopVia?: 'crash' | 'spin';
   /** Cases that cannot apply to this tier, with why. */
   skip?: Partial<Record<ContractCase, string>>;
