@@ -175,6 +175,7 @@ export class MemoryInstance extends InstanceBase implements Instance {
       details: { reason: 'test' },
     });
     this.emit('exit', error);
+    clearTimeout(this.#timer); // a crash while restarting: the restart starts over
     const waiting = new Set(this.#waiting.map((w) => w.pending)); // not running: they wait for the restart
     for (const pending of [...this.#inflight]) if (!waiting.has(pending)) pending.reject(error);
     const decision = this.#policy.crashed();

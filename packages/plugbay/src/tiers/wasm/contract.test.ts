@@ -14,7 +14,7 @@ tierContract('wasm (worker)', {
   pluginCodes: false, // its fail sets an Extism error: no code of its own
   stops: false, // an Extism plugin has no stop()
   concurrent: false, // calls run one at a time: a trap meets no other call in flight
-  exitOnCrash: false,
+  exitOnCrash: false, // a trap rebuilds the sandbox without an 'exit' event (the host counts no crash for it)
   reportsLeaks: false,
   crashloopVia: 'spin', // a trap only rebuilds the sandbox; a runaway ends the worker
   todo: {
