@@ -309,7 +309,7 @@ export function tierContract(name: string, contract: TierContract): void {
         const { instance } = s;
         const controller = new AbortController();
         // A budget of its own that is not far off: a tier that must end a runaway call does so at that budget.
-        const answer = invoke(instance, fns.hang, 1, { timeoutMs: 1500, signal: controller.signal });
+        const answer = invoke(instance, fns.hang, 1, { timeoutMs: 3000, signal: controller.signal });
         await s.inFlight(1);
         controller.abort();
         assert.equal((await failure(answer)).code, 'PLUGBAY_CANCELLED');
@@ -421,7 +421,7 @@ export function tierContract(name: string, contract: TierContract): void {
       ['hang'],
       async (s) => {
         const { instance } = s;
-        const answer = invoke(instance, fns.hang, 1, { timeoutMs: 5000 }); // a tier failing no call: TIMEOUT
+        const answer = invoke(instance, fns.hang, 1, { timeoutMs: 2000 }); // a tier failing no call: TIMEOUT
         await s.inFlight(1);
         await instance.destroy(new Error('shutting down'));
         assert.equal(instance.state, 'closed');
