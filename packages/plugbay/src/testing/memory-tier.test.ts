@@ -14,6 +14,10 @@ const handlers = {
     if (input === 'reject') return Promise.reject(new Error('rejected'));
     throw Object.assign(new Error('boom'), { code: 'E_BOOM' });
   },
+  log: (_input: unknown, ctx: MemoryCallContext) => {
+    ctx.log.info('hello', { n: 1 });
+    return { traceId: ctx.traceId ?? null, key: ctx.key ?? null };
+  },
   hang: (input: unknown, ctx: MemoryCallContext) => {
     ctx.log.info('in flight', { id: input });
     return new Promise(() => {});
@@ -28,9 +32,10 @@ const handlers = {
 const tier = createMemoryTier({ plugins: { contract: handlers }, restart: fastRestart });
 
 tierContract('memory', {
-  fns: { echo: 'echo', fail: 'fail', hang: 'hang', slow: 'slow', crash: 'crash' },
+  fns: { echo: 'echo', fail: 'fail', log: 'log', hang: 'hang', slow: 'slow', crash: 'crash' },
   pluginCodes: true,
-  stops: false, // handlers only: no stop()
+  stops: false, // handlers only: no stop() or health() (setHealth() decides it)
+  pluginHealth: false,
   concurrent: true,
   exitOnCrash: true,
   reportsLeaks: false,

@@ -26,6 +26,8 @@ export interface MemoryCallContext {
   readonly deadline: number;
   readonly key: string | undefined;
   readonly traceparent: string | undefined;
+  /** The trace id of `traceparent`, as a plugin's ctx.traceId. */
+  readonly traceId: string | undefined;
   /** The plugin's log (the host's logger, bound to plugin, version and tier; lines carry the traceparent). */
   readonly log: PluginLogger;
   /** Crashes the instance now, as a dying worker would: this call and every other in flight fail. */
@@ -297,6 +299,7 @@ export class MemoryInstance extends InstanceBase implements Instance {
       deadline: ctx.deadline,
       key: ctx.key,
       traceparent: ctx.traceparent,
+      traceId: ctx.traceparent?.split('-')[1],
       log: traceLogger(this.#log, ctx.traceparent),
       crash: () => this.crash(),
     };

@@ -15,6 +15,8 @@ import { loadOptions, noSignal, RecordingLog } from './test-support.js';
 export type ContractCase =
   | 'call'
   | 'plugin-error'
+  | 'log'
+  | 'health'
   | 'start-failure'
   | 'stop'
   | 'deadline'
@@ -43,9 +45,19 @@ export const fastRestart = {
  * its stop(), and a start() that fails on `{ failStart: true }`.
  */
 export const workerFixture = {
-  fns: { echo: 'echo', fail: 'fail', hang: 'hang', slow: 'slow', spin: 'spin', crash: 'exit', leak: 'leak' },
+  fns: {
+    echo: 'echo',
+    fail: 'fail',
+    log: 'log',
+    hang: 'hang',
+    slow: 'slow',
+    spin: 'spin',
+    crash: 'exit',
+    leak: 'leak',
+  },
   pluginCodes: true,
   stops: true,
+  pluginHealth: true,
   failStart: { failStart: true },
   concurrent: true,
   exitOnCrash: true,
@@ -69,10 +81,11 @@ export interface TierContract {
    * The plugin's functions, each called with a number (the call's id). `echo` answers its input; `fail` fails (see
    * `pluginCodes`); `hang` runs until its call is aborted; `slow` answers its input by itself soon after it started;
    * `spin` never yields; `crash` kills what runs the plugin (worker, process, sandbox), which then restarts; `leak`
-   * leaves a timer alive. A case that needs a function the plugin lacks is skipped.
+   * leaves a timer alive; `log` logs `hello` with `{ n: 1 }` and answers the call's `{ traceId, key }`. A case that needs a function the plugin lacks is skipped.
    */
   fns: {
     echo: string;
+    log?: string;
     fail?: string;
     hang?: string;
     slow?: string;
@@ -87,6 +100,8 @@ export interface TierContract {
   pluginCodes: boolean;
   /** close() runs the plugin's stop(), which logs `stopped` a turn of the event loop after it began. */
   stops: boolean;
+  /** health() asks the plugin, whose health() answers `{ status: config.health ?? 'ok', message: 'from plugin' }`. */
+  pluginHealth: boolean;
   /** A start() config that makes the plugin's start() fail; absent: the case is skipped. */
   failStart?: unknown;
   /** Several calls run at once, so a crash meets other calls in flight. */
@@ -151,9 +166,10 @@ export function tierContract(name: string, contract: TierContract): void {
       instance: Instance,
       fn: string,
       input: unknown,
-      opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+      opts: { timeoutMs?: number; signal?: AbortSignal; traceparent?: string; key?: string } = {},
     ): Promise<unknown> {
-      const call = new Call(deadlines, opts.timeoutMs ?? 60_000, undefined, undefined, opts.signal);
+      const timeoutMs = opts.timeoutMs ?? 60_000;
+      const call = new Call(deadlines, timeoutMs, opts.traceparent, opts.key, opts.signal);
       const answer = instance.call(fn, input, call);
       const settled =
         answer instanceof Promise
@@ -253,6 +269,31 @@ export function tierContract(name: string, contract: TierContract): void {
         assert.equal(await invoke(instance, fns.echo, 1), 1);
         assert.equal(instance.state, 'ready');
       },
+    );
+
+    test(
+      'log',
+      "the plugin's log lines reach the tier's sink with the call's traceparent; its ctx has trace id and key",
+      ['log'],
+      async ({ instance, log }) => {
+        const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+        const out = await invoke(instance, fns.log, null, { traceparent, key: 'user-1' });
+        assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
+        const line = await log.waitFor('hello');
+        assert.equal(line.traceparent, traceparent);
+        assert.deepEqual(line.fields, { n: 1 });
+      },
+    );
+
+    test(
+      'health',
+      'health() asks the plugin',
+      [],
+      async ({ instance }) => {
+        await instance.start({ signal: noSignal, config: { health: 'degraded' } });
+        assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
+      },
+      { start: false, unless: !contract.pluginHealth && "the tier's plugin has no health() of its own" },
     );
 
     test(

@@ -5,7 +5,6 @@ import type { Instance } from '../../core/types.js';
 import { fixture, loadOptions, noSignal, RecordingLog, rejectionOf, TestCall } from '../test-support.js';
 import { createInlineTier, InlineTier } from './tier.js';
 
-const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const opened: Instance[] = [];
 const tier = createInlineTier();
 
@@ -39,15 +38,6 @@ describe('inline tier', () => {
     assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
     assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
     assert.ok(await log.waitFor('started'));
-  });
-
-  test('ctx.log lines reach the sink with the call traceparent; ctx carries trace id and key', async () => {
-    const { instance, log } = await started('basic');
-    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
-    assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
-    const line = await log.waitFor('hello');
-    assert.equal(line.traceparent, traceparent);
-    assert.deepEqual(line.fields, { n: 1 });
   });
 
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
@@ -98,11 +88,6 @@ describe('inline tier', () => {
     const error = await rejectionOf(tier.load(await fixture('broken'), loadOptions()));
     assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(error.plugin, 'broken');
-  });
-
-  test('health asks the plugin', async () => {
-    const { instance } = await started('basic', { health: 'degraded' });
-    assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
   });
 
   test('close() aborts the stop() signal when it overruns, and still closes', async () => {

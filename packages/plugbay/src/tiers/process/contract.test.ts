@@ -14,6 +14,11 @@ const tier = new ProcessTier({
 
 tierContract('process', {
   ...workerFixture,
+  skip: {
+    health:
+      'grpc.health.v1 (the process protocol) has only SERVING and NOT_SERVING: a degraded plugin reads ok, ' +
+      'without its message',
+  },
   todo: {
     crash:
       'finding: a call made the moment a crash is known (its connection closed, the exit not handled yet, state ' +

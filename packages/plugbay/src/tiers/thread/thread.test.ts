@@ -18,7 +18,6 @@ import {
 } from '../test-support.js';
 import { createThreadTier, ThreadTier } from './tier.js';
 
-const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const opened: Instance[] = [];
 
 async function started(name: string, config: unknown = {}, tier = createThreadTier({ unresponsiveMs: 200 })) {
@@ -59,15 +58,6 @@ describe('thread tier', () => {
     assert.equal(await instance.call('add', { a: 2, b: 3 }, new TestCall()), 5);
     assert.deepEqual(await instance.call('config', null, new TestCall()), { greeting: 'hi' });
     assert.equal((await log.waitFor('started')).fields?.config !== undefined, true);
-  });
-
-  test('ctx.log lines reach the sink with the call traceparent', async () => {
-    const { instance, log } = await started('basic');
-    const out = await instance.call('log', null, new TestCall({ traceparent, key: 'user-1' }));
-    assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
-    const line = await log.waitFor('hello');
-    assert.equal(line.traceparent, traceparent);
-    assert.deepEqual(line.fields, { n: 1 });
   });
 
   test("the plugin's stdout and stderr lines become its log lines", async () => {
@@ -335,11 +325,6 @@ describe('thread tier', () => {
       delete process.env.PLUGBAY_TEST_DECLARED;
       delete process.env.PLUGBAY_TEST_UNDECLARED;
     }
-  });
-
-  test('health asks the plugin', async () => {
-    const { instance } = await started('basic', { health: 'degraded' });
-    assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
   });
 
   test('close() aborts a stop() that overruns its timeout', async () => {

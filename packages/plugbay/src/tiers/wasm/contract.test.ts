@@ -13,6 +13,7 @@ tierContract('wasm (worker)', {
   fns: { echo: 'echo', fail: 'fail', hang: 'loop', slow: 'echo', spin: 'loop', crash: 'trap' },
   pluginCodes: false, // its fail sets an Extism error: no code of its own
   stops: false, // an Extism plugin has no stop()
+  pluginHealth: false, // nor health()
   concurrent: false, // calls run one at a time: a trap meets no other call in flight
   exitOnCrash: false, // a trap rebuilds the sandbox without an 'exit' event (the host counts no crash for it)
   reportsLeaks: false,
@@ -29,6 +30,7 @@ tierContract('wasm (host-thread)', {
   fns: { echo: 'echo', fail: 'fail', crash: 'trap' },
   pluginCodes: false, // its fail sets an Extism error: no code of its own
   stops: false, // an Extism plugin has no stop()
+  pluginHealth: false, // nor health()
   concurrent: false,
   exitOnCrash: false,
   reportsLeaks: false,

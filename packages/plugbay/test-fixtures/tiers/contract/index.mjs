@@ -13,8 +13,19 @@ export default {
     await new Promise((resolve) => setImmediate(resolve));
     ctx.log.info('stopped');
   },
+  health(ctx) {
+    return { status: ctx.config?.health ?? 'ok', message: 'from plugin' };
+  },
   functions: {
     echo: { input: any, output: any, handler: (input) => input },
+    log: {
+      input: any,
+      output: any,
+      handler: (_input, ctx) => {
+        ctx.log.info('hello', { n: 1 });
+        return { traceId: ctx.traceId ?? null, key: ctx.key ?? null };
+      },
+    },
     // `coded`: an error with a registry code; `reject`: a rejection; anything else: a throw with the plugin's code.
     fail: {
       input: any,
