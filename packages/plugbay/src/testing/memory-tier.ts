@@ -188,12 +188,13 @@ export class MemoryInstance extends InstanceBase implements Instance {
       this.#timer.unref();
       return;
     }
-    this.setState('degraded');
+    if (this.state !== 'degraded') this.setState('degraded');
     this.#timer = setTimeout(() => this.#restarted(), decision.delayMs);
   }
 
   async start(_opts: { signal: AbortSignal; config: unknown }): Promise<void> {
-    if (!this.setState('starting')) throw this.unavailable();
+    if (this.state !== 'loading') throw this.unavailable();
+    this.setState('starting');
     this.#policy.started();
     this.setState('ready');
   }
