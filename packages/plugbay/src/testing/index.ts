@@ -3,6 +3,8 @@
 
 export type { CheckStatus, ConformanceCheck, ConformanceOptions, ConformanceReport } from './conformance.js';
 export { conformance } from './conformance.js';
+export type { HeldCall, MemoryCallContext, MemoryHandler, MemoryTierOptions } from './memory-tier.js';
+export { createMemoryTier, MemoryInstance, MemoryTier } from './memory-tier.js';
 export { formatReport } from './report.js';
 export type { TestedPlugin, TestPluginOptions } from './test-plugin.js';
 export { testPlugin } from './test-plugin.js';

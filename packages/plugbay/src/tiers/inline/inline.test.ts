@@ -5,7 +5,6 @@ import type { Instance } from '../../core/types.js';
 import { fixture, loadOptions, noSignal, RecordingLog, rejectionOf, testCall } from '../test-support.js';
 import { createInlineTier, InlineTier } from './tier.js';
 
-const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const opened: Instance[] = [];
 const tier = createInlineTier();
 
@@ -39,15 +38,6 @@ describe('inline tier', () => {
     assert.equal(await instance.call('add', { a: 2, b: 3 }, testCall()), 5);
     assert.deepEqual(await instance.call('config', null, testCall()), { greeting: 'hi' });
     assert.ok(await log.waitFor('started'));
-  });
-
-  test('ctx.log lines reach the sink with the call traceparent; ctx carries trace id and key', async () => {
-    const { instance, log } = await started('basic');
-    const out = await instance.call('log', null, testCall({ traceparent, key: 'user-1' }));
-    assert.deepEqual(out, { traceId: '0af7651916cd43dd8448eb211c80319c', key: 'user-1' });
-    const line = await log.waitFor('hello');
-    assert.equal(line.traceparent, traceparent);
-    assert.deepEqual(line.fields, { n: 1 });
   });
 
   test('a handler that throws or rejects gives PLUGBAY_PLUGIN_ERROR with plugin and version; still serves', async () => {
@@ -98,36 +88,6 @@ describe('inline tier', () => {
     const error = await rejectionOf(tier.load(await fixture('broken'), loadOptions()));
     assert.equal(error.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(error.plugin, 'broken');
-  });
-
-  test('start() failure gives PLUGBAY_START_FAILED and state failed', async () => {
-    const instance = await tier.load(await fixture('basic'), loadOptions());
-    opened.push(instance);
-    const error = await rejectionOf(instance.start({ signal: noSignal, config: { failStart: true } }));
-    assert.equal(error.code, 'PLUGBAY_START_FAILED');
-    assert.equal(error.version, '1.2.3');
-    assert.equal(instance.state, 'failed');
-    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_NO_INSTANCE');
-  });
-
-  test('health asks the plugin', async () => {
-    const { instance } = await started('basic', { health: 'degraded' });
-    assert.deepEqual(await instance.health(noSignal), { status: 'degraded', message: 'from plugin' });
-  });
-
-  test('close() runs stop() and waits for it; idempotent; calls after it get PLUGBAY_CLOSED', async () => {
-    const { instance, log } = await started('basic');
-    const states: string[] = [];
-    instance.on('state', (s) => states.push(s));
-    const closing = instance.close({ timeoutMs: 5000 });
-    assert.equal(instance.close(), closing);
-    await closing;
-    assert.ok(
-      log.lines.some((l) => l.msg === 'stopped'),
-      'stop() finished before close() resolved',
-    );
-    assert.deepEqual(states, ['draining', 'closed']);
-    assert.equal((await rejectionOf(instance.call('echo', 1, testCall()))).code, 'PLUGBAY_CLOSED');
   });
 
   test('close() aborts the stop() signal when it overruns, and still closes', async () => {

@@ -211,11 +211,12 @@ export class WorkerChannel {
 
   /**
    * Pings the worker unless a ping is already out; kills it if the answer does not come by `unresponsiveMs` after
-   * `after` (epoch ms; default now). A ping already out whose kill comes later is brought forward.
+   * `after` (epoch ms; default now, and now for a call with no budget of its own). A ping already out whose kill
+   * comes later is brought forward.
    */
   checkAlive(unresponsiveMs: number, after = 0): void {
     if (this.#exited || this.#killedAs !== undefined) return;
-    const killAt = Math.max(Date.now(), after) + unresponsiveMs;
+    const killAt = (Number.isFinite(after) ? Math.max(Date.now(), after) : Date.now()) + unresponsiveMs;
     const ping = this.#ping;
     if (ping !== undefined && ping.killAt <= killAt) return;
     const id = ping?.id ?? ++this.#nextId;
