@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PlugbayError } from '../core/errors.js';
 import { canonicalJson } from '../trust/canonical.js';
-import type { FileEntry } from '../trust/files.js';
-import { compareStrings } from '../trust/files.js';
+import { compareStrings, type FileEntry, resolveListed } from '../trust/files.js';
 
 /**
  * The most bytes one version may hold (its files together, the packed file itself, what it inflates to): checked
@@ -77,52 +76,8 @@ export function digestOf(contents: VersionContents): string {
  * file `path` stands for, or undefined when it is missing, loops, or leaves the version.
  */
 export function resolveInside(contents: VersionContents, path: string): string | undefined {
-  const found = resolveIn(contents.files, path);
-  return typeof found === 'string' && contents.files.has(found) ? found : undefined;
-}
-
-/**
- * The first symlink of a listing (by path) that is absolute or resolves outside the version, if any: such a link
- * would run or read whatever its target becomes, which no signature covers.
- */
-export function linkLeaving(files: Listing): { path: string; symlink: string } | undefined {
-  for (const path of [...files.keys()].sort(compareStrings)) {
-    const f = files.get(path)!;
-    if ('symlink' in f && resolveIn(files, path) === outside) return { path, symlink: f.symlink };
-  }
-  return undefined;
-}
-
-/** A version's files by path; an entry with `symlink` is a link (its directories are implied by the paths). */
-type Listing = ReadonlyMap<string, ContentFile | ContentLink | FileEntry>;
-const outside = Symbol('outside');
-
-/**
- * Resolves `path` as the kernel would in the version's folder: segment by segment, each link replaced by its target
- * where it stands, so that `..` after a link climbs from the link's target. `outside` when it climbs above the
- * version or meets an absolute link; undefined after 40 links (a loop).
- */
-function resolveIn(files: Listing, path: string): string | typeof outside | undefined {
-  const resolved: string[] = [];
-  const todo = path.split('/').reverse();
-  let hops = 0;
-  while (todo.length > 0) {
-    const part = todo.pop()!;
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (resolved.length === 0) return outside;
-      resolved.pop();
-      continue;
-    }
-    resolved.push(part);
-    const f = files.get(resolved.join('/'));
-    if (f === undefined || !('symlink' in f)) continue;
-    if (f.symlink.startsWith('/')) return outside;
-    if (++hops > 40) return undefined;
-    resolved.pop();
-    todo.push(...f.symlink.split('/').reverse());
-  }
-  return resolved.join('/');
+  const found = resolveListed(contents.files, path);
+  return found !== undefined && contents.files.has(found) ? found : undefined;
 }
 
 function sortedPaths(contents: VersionContents): string[] {

@@ -3,13 +3,12 @@ import { type FileHandle, lstat, open, readdir, readlink, realpath, stat } from 
 import { join, resolve } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
-import { readUpTo } from '../trust/files.js';
+import { linkLeaving, readUpTo } from '../trust/files.js';
 import {
   type ContentFile,
   type ContentLink,
   contentFile,
   invalid,
-  linkLeaving,
   maxVersionBytes,
   type VersionContents,
 } from './contents.js';

@@ -164,3 +164,62 @@ export async function readManifestFields(dir: string): Promise<Record<string, un
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * A version's files by path, as a listing, a folder read or a store holds them: an entry with `symlink` is a link
+ * (its directories are implied by the paths).
+ */
+export type Listing = ReadonlyMap<string, object | { readonly symlink: string }>;
+const outside = Symbol('outside');
+
+/**
+ * The first symlink of a listing (by path) that is absolute or resolves outside the version, if any: such a link
+ * would run or read whatever its target becomes, which no signature covers.
+ */
+export function linkLeaving(files: Listing): { path: string; symlink: string } | undefined {
+  for (const path of [...files.keys()].sort(compareStrings)) {
+    const target = symlinkOf(files.get(path));
+    if (target !== undefined && resolveIn(files, path) === outside) return { path, symlink: target };
+  }
+  return undefined;
+}
+
+/** The path inside the version that `path` stands for after its links, or undefined when it leaves it or loops. */
+export function resolveListed(files: Listing, path: string): string | undefined {
+  const found = resolveIn(files, path);
+  return typeof found === 'string' ? found : undefined;
+}
+
+/**
+ * Resolves `path` as the kernel would in the version's folder: segment by segment, each link replaced by its target
+ * where it stands, so that `..` after a link climbs from the link's target. `outside` when it climbs above the
+ * version or meets an absolute link; undefined after 40 links (a loop).
+ */
+function resolveIn(files: Listing, path: string): string | typeof outside | undefined {
+  const resolved: string[] = [];
+  const todo = path.split('/').reverse();
+  let hops = 0;
+  while (todo.length > 0) {
+    const part = todo.pop()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (resolved.length === 0) return outside;
+      resolved.pop();
+      continue;
+    }
+    resolved.push(part);
+    const target = symlinkOf(files.get(resolved.join('/')));
+    if (target === undefined) continue;
+    if (target.startsWith('/')) return outside;
+    if (++hops > 40) return undefined;
+    resolved.pop();
+    todo.push(...target.split('/').reverse());
+  }
+  return resolved.join('/');
+}
+
+function symlinkOf(entry: object | undefined): string | undefined {
+  return entry !== undefined && 'symlink' in entry && typeof entry.symlink === 'string'
+    ? entry.symlink
+    : undefined;
+}

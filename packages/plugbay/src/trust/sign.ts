@@ -1,12 +1,17 @@
 import { type KeyObject, sign } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { linkLeaving } from '../artifact/contents.js';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf } from '../core/file-set.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
 import { canonicalJson } from './canonical.js';
-import { type FileEntry, type ListOptions, listPluginFiles, signatureFileName } from './files.js';
+import {
+  type FileEntry,
+  type ListOptions,
+  linkLeaving,
+  listPluginFiles,
+  signatureFileName,
+} from './files.js';
 import { type KeyId, keyIdOf, parsePrivateKey } from './keys.js';
 
 /** Version of the signature file layout; a verifier refuses formats it does not know. */

@@ -2,11 +2,11 @@ import { verify as ed25519Verify } from 'node:crypto';
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { linkLeaving } from '../artifact/contents.js';
 import {
   compareStrings,
   type FileEntry,
   type ListOptions,
+  linkLeaving,
   listPluginFiles,
   readUpTo,
   signatureFileName,

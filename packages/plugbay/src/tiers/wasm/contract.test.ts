@@ -1,4 +1,4 @@
-import { tierContract } from '../contract.test.shared.js';
+import { fastRestart, tierContract } from '../contract.test.shared.js';
 import { fixture, wasmPlugin } from './test-fixtures.js';
 import { createWasmTier } from './tier.js';
 
@@ -8,7 +8,7 @@ function corpus() {
   return { plugin: p.plugin, cleanup: p.cleanup };
 }
 
-const worker = createWasmTier({ run: 'worker' });
+const worker = createWasmTier({ run: 'worker', restart: fastRestart });
 tierContract('wasm (worker)', {
   fns: { echo: 'echo', fail: 'fail', hang: 'loop', slow: 'echo', spin: 'loop', crash: 'trap' },
   pluginCodes: false, // its fail sets an Extism error: no code of its own
