@@ -7,7 +7,8 @@
  */
 import type { Health, PluginLogger } from '@plugbay/sdk';
 import { type ErrorCode, type ErrorSource, isThenable, PlugbayError, toWireError } from '../core/errors.js';
-import { type RestartOptions, RestartPolicy } from '../core/restart.js';
+import { OptionChecker } from '../core/options.js';
+import type { RestartOptions } from '../core/restart.js';
 import type {
   CallContext,
   CheckedPlugin,
@@ -17,8 +18,9 @@ import type {
   Tier,
   TierKind,
 } from '../core/types.js';
-import { InstanceBase, leftDegraded } from '../tiers/base.js';
+import { InstanceBase } from '../tiers/base.js';
 import { traceLogger } from '../tiers/logger.js';
+import { Supervisor } from '../tiers/supervisor.js';
 
 /** What a handler gets besides its input. */
 export interface MemoryCallContext {
@@ -88,7 +90,7 @@ export class MemoryInstance extends InstanceBase implements Instance {
   readonly #handlers: Record<string, MemoryHandler>;
   readonly #log: PluginLoggerSink;
   readonly #source: ErrorSource;
-  readonly #policy: RestartPolicy;
+  readonly #supervisor: Supervisor;
   readonly #inflight = new Set<Pending>();
   readonly #next: Next[] = [];
   /** Calls that arrived while the instance restarts: they run once it is ready. */
@@ -97,8 +99,6 @@ export class MemoryInstance extends InstanceBase implements Instance {
   /** Resolved when no call is in flight any more (close() waits for it). */
   #drained: (() => void)[] = [];
   #health: Health = { status: 'ok' };
-  #timer: NodeJS.Timeout | undefined;
-
   constructor(
     plugin: CheckedPlugin,
     kind: TierKind,
@@ -111,7 +111,16 @@ export class MemoryInstance extends InstanceBase implements Instance {
     this.exportedFunctions = Object.keys(handlers);
     this.#log = opts.log;
     this.#source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
-    this.#policy = new RestartPolicy(restart);
+    this.#supervisor = new Supervisor(
+      this,
+      restart,
+      {
+        move: (next) => this.setState(next),
+        restart: async () => this.#restarted(),
+        crashloop: () => this.#failWaiting(),
+      },
+      opts.log,
+    );
   }
 
   /** Calls in flight now (waiting for a restart included). */
@@ -177,25 +186,15 @@ export class MemoryInstance extends InstanceBase implements Instance {
       details: { reason: 'test' },
     });
     this.emit('exit', error);
-    clearTimeout(this.#timer); // a crash while restarting: the restart starts over
     const waiting = new Set(this.#waiting.map((w) => w.pending)); // not running: they wait for the restart
     for (const pending of [...this.#inflight]) if (!waiting.has(pending)) pending.reject(error);
-    const decision = this.#policy.crashed();
-    if (decision.action === 'crashloop') {
-      this.setState('crashloop');
-      this.#failWaiting();
-      this.#timer = setTimeout(() => void this.#retry(false), decision.retryInMs);
-      this.#timer.unref();
-      return;
-    }
-    if (this.state !== 'degraded') this.setState('degraded');
-    this.#timer = setTimeout(() => this.#restarted(), decision.delayMs);
+    this.#supervisor.crashed(); // a crash while restarting: the restart starts over
   }
 
   async start(_opts: { signal: AbortSignal; config: unknown }): Promise<void> {
     if (this.state !== 'loading') throw this.unavailable();
     this.setState('starting');
-    this.#policy.started();
+    this.#supervisor.started();
     this.setState('ready');
   }
 
@@ -229,11 +228,8 @@ export class MemoryInstance extends InstanceBase implements Instance {
     return { status: 'failing', message: `instance is ${this.state}` };
   }
 
-  async recover(): Promise<void> {
-    if (this.closing || this.state !== 'crashloop') return;
-    const settled = leftDegraded(this);
-    await this.#retry(true);
-    await settled;
+  recover(): Promise<void> {
+    return this.#supervisor.recover();
   }
 
   /** Waits for the calls in flight to finish (bounded by `timeoutMs`); destroy() fails what is left. */
@@ -251,7 +247,7 @@ export class MemoryInstance extends InstanceBase implements Instance {
   }
 
   protected async onDestroy(reason: Error | undefined): Promise<void> {
-    clearTimeout(this.#timer);
+    this.#supervisor.stop();
     const error = new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was closed`, {
       ...this.#source,
       cause: reason,
@@ -343,19 +339,10 @@ export class MemoryInstance extends InstanceBase implements Instance {
   }
 
   #restarted(): void {
-    this.#timer = undefined;
     if (this.closing || this.state !== 'degraded') return;
-    this.#policy.started();
+    this.#supervisor.started();
     this.setState('ready');
     for (const { run } of this.#waiting.splice(0)) run();
-  }
-
-  async #retry(byOperator: boolean): Promise<void> {
-    if (this.closing || this.state !== 'crashloop') return;
-    clearTimeout(this.#timer);
-    this.#policy.retrying(byOperator);
-    this.setState('degraded');
-    this.#restarted();
   }
 }
 
@@ -367,11 +354,12 @@ export class MemoryTier implements Tier {
   readonly #restart: RestartOptions;
 
   constructor(options: MemoryTierOptions) {
-    if (typeof options?.plugins !== 'object' || options.plugins === null) {
-      throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'memory tier: options.plugins must be an object', {
-        details: { option: 'plugins' },
-      });
-    }
+    const check = new OptionChecker('memory tier');
+    if (typeof options?.plugins !== 'object' || options.plugins === null)
+      check.fail('plugins', 'must be an object');
+    check.oneOf('kind', options?.kind, ['inline', 'thread', 'process', 'wasm']);
+    check.restart('restart', options?.restart);
+    check.done();
     this.kind = options.kind ?? 'thread';
     this.#plugins = options.plugins;
     this.#restart = { initialDelayMs: 1, maxDelayMs: 1, ...options.restart };
