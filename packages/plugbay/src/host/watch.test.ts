@@ -4,6 +4,7 @@ import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
+import type { PlugbayError } from '../core/errors.js';
 import { MemoryStateStore } from '../store/memory.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createThreadTier } from '../tiers/index.js';
@@ -212,6 +213,19 @@ test('rollout policies parse; bad ones are refused naming the rule', () => {
   for (const bad of ['canary:0', 'canary:101', 'canary:', 'canary:5.5', 'auto', '']) {
     assert.throws(() => parseRolloutPolicy(bad), { code: 'PLUGBAY_INVALID_ARGUMENT' }, bad);
   }
+});
+
+test('bad watcher options are refused together, each named', () => {
+  assert.throws(
+    () =>
+      createWatcher({ host: {} as PluginHost, dir: '', settleMs: -1, intervalMs: 5, watch: 'yes' as never }),
+    (e: PlugbayError) =>
+      e.code === 'PLUGBAY_INVALID_ARGUMENT' &&
+      (e.details?.problems as string[] | undefined)?.length === 5 &&
+      /options\.host .*options\.dir .*options\.settleMs .*options\.intervalMs .*options\.watch/.test(
+        e.message,
+      ),
+  );
 });
 
 test('fs.watch triggers a scan: a version dropped in is loaded without calling scan()', async (t) => {

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { isPackedFile } from '../artifact/pack.js';
 import { PlugbayError } from '../core/errors.js';
+import { OptionChecker } from '../core/options.js';
 import type { AuditInput } from '../store/types.js';
 import { checkPluginDir } from './discover.js';
 import { compileRoute, type Route, referencedVersions, selectVersion } from './router/index.js';
@@ -108,31 +109,24 @@ export function createWatcher(options: WatcherOptions): DirectoryWatcher {
 type Settings = Required<Omit<WatcherOptions, 'audit' | 'logger'>> & Pick<WatcherOptions, 'audit' | 'logger'>;
 
 function checkOptions(o: WatcherOptions): Settings {
-  const problems: string[] = [];
-  if (typeof o?.host?.load !== 'function') problems.push('options.host must be a PluginHost');
-  if (typeof o.dir !== 'string' || o.dir === '') problems.push('options.dir must be a directory path');
-  const ms = (name: string, value: number | undefined, fallback: number, min: number) => {
-    if (value === undefined) return fallback;
-    if (!Number.isInteger(value) || value < min) problems.push(`options.${name} must be an integer ≥ ${min}`);
-    return value;
-  };
-  const settings: Settings = {
+  const check = new OptionChecker('createWatcher');
+  if (typeof o?.host?.load !== 'function') check.fail('host', 'must be a PluginHost');
+  if (typeof o?.dir !== 'string' || o.dir === '') check.fail('dir', 'must be a directory path');
+  check.integer('settleMs', o?.settleMs, 0);
+  check.integer('intervalMs', o?.intervalMs, 10);
+  check.boolean('watch', o?.watch);
+  check.done();
+  return {
     host: o.host,
-    dir: resolve(o.dir ?? '.'),
+    dir: resolve(o.dir),
     policy: o.policy ?? { kind: 'manual' },
-    settleMs: ms('settleMs', o.settleMs, 500, 0),
-    intervalMs: ms('intervalMs', o.intervalMs, 2_000, 10),
+    settleMs: o.settleMs ?? 500,
+    intervalMs: o.intervalMs ?? 2_000,
     watch: o.watch ?? true,
     audit: o.audit,
     logger: o.logger,
     now: o.now ?? Date.now,
   };
-  if (problems.length > 0) {
-    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `createWatcher: ${problems.join('; ')}`, {
-      details: { problems },
-    });
-  }
-  return settings;
 }
 
 class Watcher implements DirectoryWatcher {

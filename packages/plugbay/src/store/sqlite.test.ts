@@ -276,7 +276,9 @@ describe('SqliteStateStore', () => {
     for (const [options, field] of cases) {
       const err = openError(options as ConstructorParameters<typeof SqliteStateStore>[0]);
       assert.equal(err.code, 'PLUGBAY_INVALID_ARGUMENT', JSON.stringify(options));
-      assert.equal(err.details.field, field);
+      assert.ok(err.message.includes(`${field} `), err.message);
     }
+    const all = openError({ file: ':memory:', busyTimeoutMs: -1, exclusive: 'no' as never });
+    assert.equal((all.details.problems as string[]).length, 3, 'every broken option at once');
   });
 });

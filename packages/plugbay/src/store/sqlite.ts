@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
+import { OptionChecker } from '../core/options.js';
 import {
   auditEntry,
   checkAudit,
@@ -10,7 +11,6 @@ import {
   checkRevoke,
   checkRollback,
   closedError,
-  invalid,
   normaliseQuery,
   toJson,
 } from './checks.js';
@@ -259,23 +259,15 @@ function checkOptions(options: SqliteStateStoreOptions): {
   busyTimeoutMs: number;
   exclusive: boolean;
 } {
-  if (typeof options !== 'object' || options === null) throw invalid('options', 'type', 'must be an object');
-  if (typeof options.file !== 'string' || options.file === '') {
-    throw invalid('options.file', 'non-empty-string', 'must be the path of the state file');
-  }
-  if (options.file === ':memory:')
-    throw invalid('options.file', 'path', 'must be a file path; use MemoryStateStore for memory');
+  const check = new OptionChecker('SqliteStateStore');
+  if (typeof options?.file !== 'string' || options.file === '')
+    check.fail('file', 'must be the path of the state file');
+  else if (options.file === ':memory:')
+    check.fail('file', 'must be a file path; use MemoryStateStore for memory');
+  check.integer('busyTimeoutMs', options?.busyTimeoutMs, 0);
+  check.boolean('exclusive', options?.exclusive);
+  check.done();
   const busyTimeoutMs = options.busyTimeoutMs ?? 2000;
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
-    throw invalid(
-      'options.busyTimeoutMs',
-      'non-negative-integer',
-      `must be a non-negative integer, got ${busyTimeoutMs}`,
-    );
-  }
-  if (options.exclusive !== undefined && typeof options.exclusive !== 'boolean') {
-    throw invalid('options.exclusive', 'type', 'must be a boolean');
-  }
   return { file: resolve(options.file), busyTimeoutMs, exclusive: options.exclusive ?? true };
 }
 
