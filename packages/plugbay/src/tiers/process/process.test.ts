@@ -90,6 +90,18 @@ for (const carrier of ['frames', 'grpc'] as const) {
       await instance.close();
     });
 
+    it('close() waits for a call in flight, then fails it with PLUGBAY_CLOSED past half its budget', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `close-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      const pending = codeOf(call(instance, 'waitAbort')); // no deadline: it ends only when the process does
+      await call(instance, 'echo', 1);
+      const began = Date.now();
+      await instance.close({ timeoutMs: 400 });
+      assert.ok(Date.now() - began >= 190, `close() waited for the call: ${Date.now() - began} ms`);
+      assert.equal(instance.state, 'closed');
+      assert.equal(await pending, 'PLUGBAY_CLOSED', 'not PLUGBAY_PLUGIN_CRASHED: the circuit ignores it');
+    });
+
     it('fails a call in flight at once with PLUGBAY_PLUGIN_CRASHED when the process dies', async () => {
       const instance = await tier.load(nodePlugin(dirs.root, `crash-${carrier}`), logSink().opts());
       await instance.start({ signal: new AbortController().signal, config: undefined });
