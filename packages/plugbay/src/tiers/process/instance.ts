@@ -347,8 +347,8 @@ export class ProcessInstance extends InstanceBase implements Instance {
     return err;
   }
 
-  #closedError(cause?: Error): PlugbayError {
-    return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was closed`, { ...this.#source, cause });
+  #closedError(): PlugbayError {
+    return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was closed`, this.#source);
   }
 
   /**
