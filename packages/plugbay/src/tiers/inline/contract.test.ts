@@ -27,10 +27,5 @@ tierContract('inline', {
       'attribution.test.ts drives inline faults in child processes',
     crashloop: 'an inline instance never restarts, so it has no crash loop',
   },
-  todo: {
-    destroy:
-      'finding: InlineInstance.destroy() leaves calls in flight pending (Instance.destroy says they fail); ' +
-      'they end only at their deadline',
-  },
   setup: async () => ({ tier, plugin: await fixture('contract') }),
 });

@@ -31,7 +31,10 @@ export class InlineInstance extends InstanceBase implements Instance {
   /** The async-context scope value of this instance; undefined unless attribution is `async-context`. */
   readonly #sink: FaultSink | undefined;
   readonly #releaseHandlers: () => void;
-  readonly #onRejected: (error: unknown) => never;
+  /** Each answer still to come, by its reject: destroy() fails them. */
+  readonly #pending = new Set<(error: unknown) => void>();
+  /** Set while close() waits for the answers still to come. */
+  #idle: (() => void) | undefined;
   #runtime: PluginRuntime | undefined;
   #accepting = false;
   readonly #leakReport: () => Promise<Leak[]>;
@@ -44,9 +47,6 @@ export class InlineInstance extends InstanceBase implements Instance {
     const sink: FaultSink = { fault: (value, origin) => this.#fault(value, origin) };
     this.#sink = attribution === 'async-context' ? sink : undefined;
     this.#releaseHandlers = attribution === 'off' ? () => {} : registerFaultSink(sink, plugin.dir);
-    this.#onRejected = (error) => {
-      throw pluginError(error, this.#source);
-    };
     // Leaks are found through the async context, so only the async-context attribution can report them.
     this.#leakReport = this.#sink === undefined ? async () => [] : trackLeaks(this.#sink);
   }
@@ -131,9 +131,33 @@ export class InlineInstance extends InstanceBase implements Instance {
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }
-    if (result instanceof Promise) return result.then(undefined, this.#onRejected);
-    if (isThenable(result)) return Promise.resolve(result).then(undefined, this.#onRejected);
+    if (result instanceof Promise) return this.#track(result);
+    if (isThenable(result)) return this.#track(Promise.resolve(result));
     return result;
+  }
+
+  /** An answer still to come: close() waits for it, destroy() fails it (the plugin's code runs on regardless). */
+  #track(result: Promise<unknown>): Promise<unknown> {
+    const pending = this.#pending;
+    return new Promise((resolve, reject) => {
+      pending.add(reject);
+      result.then(
+        (value) => {
+          this.#settled(reject);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#settled(reject);
+          reject(pluginError(error, this.#source));
+        },
+      );
+    });
+  }
+
+  #settled(reject: (error: unknown) => void): void {
+    const pending = this.#pending;
+    pending.delete(reject);
+    if (pending.size === 0) this.#idle?.();
   }
 
   async health(signal: AbortSignal): Promise<Health> {
@@ -151,15 +175,22 @@ export class InlineInstance extends InstanceBase implements Instance {
     }
   }
 
+  /**
+   * Lets the calls in flight finish first, for up to half the budget (the rest is stop()'s): one still running
+   * then fails with PLUGBAY_CLOSED when destroy() follows.
+   */
   protected async onClose(timeoutMs: number): Promise<void> {
     this.#accepting = false;
     const runtime = this.#runtime;
     if (runtime === undefined) return;
+    const began = Date.now();
+    await this.#drained(timeoutMs / 2);
+    const stopMs = Math.max(1, timeoutMs - (Date.now() - began));
     const controller = new AbortController();
     const timer = setTimeout(
       () =>
-        controller.abort(new PlugbayError('PLUGBAY_TIMEOUT', `stop() did not finish within ${timeoutMs} ms`)),
-      timeoutMs,
+        controller.abort(new PlugbayError('PLUGBAY_TIMEOUT', `stop() did not finish within ${stopMs} ms`)),
+      stopMs,
     );
     try {
       await untilAborted(
@@ -173,10 +204,33 @@ export class InlineInstance extends InstanceBase implements Instance {
     }
   }
 
-  protected async onDestroy(): Promise<void> {
-    // Plugin code on this thread cannot be interrupted: stop serving and let the garbage collector have it.
+  /** Resolves once no answer is still to come, or after `ms`. */
+  #drained(ms: number): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#idle = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#idle = done;
+    });
+  }
+
+  protected async onDestroy(reason: Error | undefined): Promise<void> {
+    // Plugin code on this thread cannot be interrupted: stop serving, fail what its callers still wait for, and
+    // let the garbage collector have it.
     this.#accepting = false;
     this.#runtime = undefined;
+    const error = new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was closed`, {
+      ...this.#source,
+      cause: reason,
+    });
+    const pending = [...this.#pending];
+    this.#pending.clear();
+    for (const reject of pending) reject(error);
+    this.#idle?.();
     this.#releaseHandlers();
     this.#leaks = await this.#leakReport();
     if (this.#leaks.length > 0) {

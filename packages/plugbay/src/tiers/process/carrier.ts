@@ -20,7 +20,14 @@ export interface Carrier {
   shutdown(timeoutMs: number): Promise<void>;
   /** Fails every call in flight at once with `err` and closes the connection; idempotent. */
   destroy(err: Error): void;
+  /**
+   * Set by the instance: the connection broke under the calls in flight (it closed, a broken frame, a call ended
+   * UNAVAILABLE). Called before they fail, and returns the error they fail with.
+   */
+  onLost: Lost | undefined;
 }
+
+export type Lost = (err: PlugbayError) => PlugbayError;
 
 /** A call's input as the JSON its CallRequest carries; what JSON cannot hold (a BigInt, a cycle) is the caller's mistake. */
 export function inputJson(input: unknown, source: ErrorSource): string {

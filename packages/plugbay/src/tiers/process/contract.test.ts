@@ -19,15 +19,6 @@ tierContract('process', {
       'grpc.health.v1 (the process protocol) has only SERVING and NOT_SERVING: a degraded plugin reads ok, ' +
       'without its message',
   },
-  todo: {
-    crash:
-      'finding: a call made the moment a crash is known (its connection closed, the exit not handled yet, state ' +
-      'still ready) fails with PLUGBAY_PLUGIN_CRASHED "connection to the plugin process closed" instead of ' +
-      'waiting for the restart',
-    'close-during-call':
-      'finding: close() fails a call in flight with PLUGBAY_PLUGIN_CRASHED (the connection closes under it) ' +
-      'instead of letting it finish or failing it with PLUGBAY_CLOSED',
-  },
   setup: async () => ({ tier, plugin: await fixture('contract') }),
   close: async () => {
     await tier.close();

@@ -7,7 +7,7 @@ import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson, outputValue } from './carrier.js';
+import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
 import { fromErrorMessage } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -60,6 +60,7 @@ export async function connectFrames(
 
 export class FramesCarrier implements Carrier {
   readonly kind = 'frames';
+  onLost: Lost | undefined;
   readonly #socket: net.Socket;
   readonly #source: ErrorSource;
   readonly #pending = new Map<number, Pending>();
@@ -77,15 +78,21 @@ export class FramesCarrier implements Carrier {
         this.#onData(chunk);
       } catch (err) {
         // a frame we cannot decode: the peer is broken, so is every call on this connection
-        this.destroy(PlugbayError.from(err, 'PLUGBAY_PLUGIN_CRASHED', this.#source));
+        this.#lost(PlugbayError.from(err, 'PLUGBAY_PLUGIN_CRASHED', this.#source));
       }
     });
     socket.on('error', () => {}); // 'close' follows and fails what is pending
     socket.on('close', () =>
-      this.destroy(
+      this.#lost(
         new PlugbayError('PLUGBAY_PLUGIN_CRASHED', 'connection to the plugin process closed', this.#source),
       ),
     );
+  }
+
+  /** The connection broke (not by destroy()): the instance hears it first and says what the calls fail with. */
+  #lost(err: PlugbayError): void {
+    if (this.#closedWith) return;
+    this.destroy(this.onLost?.(err) ?? err);
   }
 
   #onData(chunk: Buffer): void {
@@ -95,7 +102,7 @@ export class FramesCarrier implements Carrier {
     while (buf.length - pos >= 4) {
       const len = buf.readUInt32BE(pos);
       if (len < headerBytes - 4 || len > maxFrameBytes) {
-        this.destroy(
+        this.#lost(
           new PlugbayError(
             'PLUGBAY_PLUGIN_CRASHED',
             `plugin sent a broken frame (length ${len})`,

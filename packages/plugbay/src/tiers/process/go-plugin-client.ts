@@ -9,7 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import type { Carrier, Described } from './carrier.js';
+import type { Carrier, Described, Lost } from './carrier.js';
 import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
 
 interface Method {
@@ -62,6 +62,7 @@ export function loadService(protoPath: string, service: string, source: ErrorSou
 
 export class GoPluginCarrier implements Carrier {
   readonly kind = 'go-plugin';
+  onLost: Lost | undefined;
   readonly #client: grpc.Client;
   readonly #services: GoPluginServices;
   readonly #methods: Map<string, Method>;
@@ -121,6 +122,7 @@ export class GoPluginCarrier implements Carrier {
         source: this.#source,
         metadata: callMetadata(ctx),
         onAbort: (l) => ctx.onAbort(l),
+        lost: this.onLost,
       }),
     );
   }

@@ -7,10 +7,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
-import type { ErrorSource } from '../../core/errors.js';
+import type { ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson, outputValue } from './carrier.js';
-import { fromErrorMessage, fromGrpcStatus } from './errors.js';
+import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
+import { fromErrorMessage, fromGrpcStatus, GrpcStatus } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
 const encoder = new TextEncoder();
@@ -71,6 +71,20 @@ export function unaryCall<Req, Res>(
   }
 }
 
+/**
+ * A call's failure as a PLUGBAY_* error. UNAVAILABLE (the connection broke) and CANCELLED (by the server: ours
+ * settle the call before grpc-js reports it) say the process is going away: they go through `lost` first.
+ */
+export function callFailure(
+  status: { code?: number; details?: string; message?: string },
+  source: ErrorSource,
+  lost: Lost | undefined,
+): PlugbayError {
+  const err = fromGrpcStatus(status, source);
+  const gone = status.code === GrpcStatus.UNAVAILABLE || status.code === GrpcStatus.CANCELLED;
+  return gone && lost !== undefined ? lost(err) : err;
+}
+
 /** One unary call that honours a deadline and a cancel hook; rejects with a PLUGBAY_* error. */
 export function unary<Res, Req extends object = object>(
   client: grpc.Client,
@@ -78,7 +92,13 @@ export function unary<Res, Req extends object = object>(
   serialize: (v: Req) => Buffer,
   deserialize: (b: Buffer) => Res,
   request: Req,
-  opts: { deadline: number; source: ErrorSource; metadata?: grpc.Metadata; onAbort?: CallContext['onAbort'] },
+  opts: {
+    deadline: number;
+    source: ErrorSource;
+    metadata?: grpc.Metadata;
+    onAbort?: CallContext['onAbort'];
+    lost?: Lost | undefined;
+  },
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     let aborted = false;
@@ -91,7 +111,7 @@ export function unary<Res, Req extends object = object>(
       Number.isFinite(opts.deadline) ? { deadline: opts.deadline } : noOptions,
       (err, res) => {
         if (aborted) return;
-        if (err) reject(fromGrpcStatus(err, opts.source));
+        if (err) reject(callFailure(err, opts.source, opts.lost));
         else resolve(res as Res);
       },
       opts.metadata,
@@ -208,6 +228,7 @@ export class GoPluginServices {
 
 export class GrpcCarrier implements Carrier {
   readonly kind = 'grpc';
+  onLost: Lost | undefined;
   readonly #client: grpc.Client;
   readonly #source: ErrorSource;
   readonly #services: GoPluginServices;
@@ -318,7 +339,7 @@ export class GrpcCarrier implements Carrier {
         native && Number.isFinite(ctx.deadline) ? { deadline: ctx.deadline } : noOptions,
         (err, res) => {
           if (settled) return;
-          if (err || res === undefined) return fail(fromGrpcStatus(err ?? {}, this.#source));
+          if (err || res === undefined) return fail(callFailure(err ?? {}, this.#source, this.onLost));
           settled = true;
           inflight.delete(fail);
           try {

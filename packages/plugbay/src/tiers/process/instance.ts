@@ -1,7 +1,8 @@
 /**
  * One plugin version in its own process, supervised: health probes, restart with backoff after a crash or too
  * many failed probes, crash-loop detection, graceful then hard stop. Calls in flight when the process dies fail
- * at once with PLUGBAY_PLUGIN_CRASHED; calls that arrive while it restarts wait for it (state `degraded`).
+ * at once with PLUGBAY_PLUGIN_CRASHED; calls that arrive once its connection broke or while it restarts wait for
+ * it (state `degraded`). close() lets the calls in flight finish before it stops the plugin.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,8 +45,14 @@ interface Running {
   stopping: boolean;
   /** The liveness probe out after a call was given up on, and when it must be answered by (see #checkAlive). */
   probe?: { killAt: number; timers: NodeJS.Timeout[] } | undefined;
-  /** A call overran its budget and the probe is unanswered: new calls wait for the verdict. */
+  /** A call overran its budget and the probe is unanswered, or the connection broke: new calls wait for the verdict. */
   suspect?: boolean;
+  /** Calls sent to it and not answered yet; close() waits for them. */
+  calls: number;
+  /** One call answered (or failed). */
+  settled: () => void;
+  /** Set while close() waits for the calls to end. */
+  idle?: (() => void) | undefined;
 }
 
 export class ProcessInstance extends InstanceBase implements Instance {
@@ -256,7 +263,17 @@ export class ProcessInstance extends InstanceBase implements Instance {
       launched.child.kill('SIGKILL');
       throw err;
     }
-    const run: Running = { launched, carrier, socketPath: address, stopping: false };
+    const run: Running = {
+      launched,
+      carrier,
+      socketPath: address,
+      stopping: false,
+      calls: 0,
+      settled: () => {
+        if (--run.calls === 0) run.idle?.();
+      },
+    };
+    carrier.onLost = (err) => this.#lost(run, err);
     launched.exited.then(() => this.#onExit(run));
     return run;
   }
@@ -309,7 +326,29 @@ export class ProcessInstance extends InstanceBase implements Instance {
   #callOn(run: Running, fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     const answer = run.carrier.call(fn, input, ctx); // its own onAbort listener rejects and sends the cancel
     ctx.onAbort(() => this.#checkAlive(run, ctx.ownDeadline ?? ctx.deadline));
+    run.calls++;
+    answer.then(run.settled, run.settled);
     return answer;
+  }
+
+  /**
+   * The connection to `run` broke under its calls: they fail with `err` (PLUGBAY_CLOSED when we are stopping it).
+   * A crash is under way and its exit takes the crash path; until then new calls wait for the verdict, as during
+   * the restart that follows, so that none goes to the dead process. A process that lives on with a broken
+   * connection cannot answer the probe and is killed (#checkAlive); one that answers (a go-plugin service that
+   * returned UNAVAILABLE itself) takes the calls again.
+   */
+  #lost(run: Running, err: PlugbayError): PlugbayError {
+    if (run.stopping) return this.#closedError();
+    if (run === this.#run && this.state === 'ready') {
+      run.suspect = true;
+      this.#checkAlive(run, Date.now());
+    }
+    return err;
+  }
+
+  #closedError(): PlugbayError {
+    return new PlugbayError('PLUGBAY_CLOSED', `instance ${this.id} was closed`, this.#source);
   }
 
   /**
@@ -497,13 +536,19 @@ export class ProcessInstance extends InstanceBase implements Instance {
     if (run.launched.exitInfo === undefined) run.launched.child.kill('SIGKILL');
   }
 
-  /** Graceful within `budget`: the plugin's stop(), Shutdown, SIGTERM, then SIGKILL; destroy() follows. */
+  /**
+   * Graceful within `budget`: the calls in flight finish (for up to half of it), then the plugin's stop(),
+   * Shutdown, SIGTERM, then SIGKILL; destroy() follows. A call still running when its process is stopped fails
+   * with PLUGBAY_CLOSED.
+   */
   protected async onClose(budget: number): Promise<void> {
     const deadline = Date.now() + budget;
     const left = (): number => Math.max(1, deadline - Date.now());
     this.#cancelTimers();
     const run = this.#run;
     if (run === undefined) return;
+    await drained(run, budget / 2);
+    if (run !== this.#run) return; // it crashed meanwhile (its calls failed with PLUGBAY_PLUGIN_CRASHED), or destroy()
     run.stopping = true;
     const exited = run.launched.exited;
     const exitedBy = (ms: number): Promise<boolean> =>
@@ -547,6 +592,20 @@ export class ProcessInstance extends InstanceBase implements Instance {
     this.#disarmHealth();
     this.#supervisor.stop();
   }
+}
+
+/** Resolves once `run` has no call in flight, or after `ms`. */
+function drained(run: Running, ms: number): Promise<void> {
+  if (run.calls === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      run.idle = undefined;
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    run.idle = done;
+  });
 }
 
 /** Removes a dead plugin's socket and its launch's socket dir, but only inside our own socket dir. */

@@ -90,6 +90,37 @@ for (const carrier of ['frames', 'grpc'] as const) {
       await instance.close();
     });
 
+    it('a call made the moment a crash is known waits for the restart; one crash, one restart', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `restart-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      const exits: PlugbayError[] = [];
+      instance.on('exit', (e) => exits.push(e));
+      const next = call(instance, 'crash').then(
+        () => assert.fail('the crash call answered'),
+        (err: unknown) => {
+          assert.ok(err instanceof PlugbayError);
+          assert.equal(err.code, 'PLUGBAY_PLUGIN_CRASHED');
+          return call(instance, 'echo', 'after', { timeoutMs: 10_000 });
+        },
+      );
+      assert.equal(((await next) as { input: string }).input, 'after');
+      assert.equal(exits.length, 1);
+      assert.equal(instance.restarts, 1);
+      await instance.destroy();
+    });
+
+    it('close() waits for a call in flight, then fails it with PLUGBAY_CLOSED past half its budget', async () => {
+      const instance = await tier.load(nodePlugin(dirs.root, `close-${carrier}`), logSink().opts());
+      await instance.start({ signal: new AbortController().signal, config: undefined });
+      const pending = codeOf(call(instance, 'waitAbort')); // no deadline: it ends only when the process does
+      await call(instance, 'echo', 1);
+      const began = Date.now();
+      await instance.close({ timeoutMs: 400 });
+      assert.ok(Date.now() - began >= 190, `close() waited for the call: ${Date.now() - began} ms`);
+      assert.equal(instance.state, 'closed');
+      assert.equal(await pending, 'PLUGBAY_CLOSED', 'not PLUGBAY_PLUGIN_CRASHED: the circuit ignores it');
+    });
+
     it('fails a call in flight at once with PLUGBAY_PLUGIN_CRASHED when the process dies', async () => {
       const instance = await tier.load(nodePlugin(dirs.root, `crash-${carrier}`), logSink().opts());
       await instance.start({ signal: new AbortController().signal, config: undefined });
