@@ -18,6 +18,7 @@ const restartFields = [
 export class OptionChecker {
   readonly #owner: string;
   readonly #problems: string[] = [];
+  readonly #options: string[] = [];
 
   constructor(owner: string) {
     this.#owner = owner;
@@ -25,7 +26,7 @@ export class OptionChecker {
 
   positiveInteger(name: string, value: unknown): void {
     if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
-      this.#problems.push(`options.${name} must be a positive integer, got ${String(value)}`);
+      this.#add(name, `must be a positive integer, got ${String(value)}`);
     }
   }
 
@@ -34,38 +35,36 @@ export class OptionChecker {
     const n = value as number;
     if (value !== undefined && !(Number.isSafeInteger(value) && n >= min && n <= max)) {
       const range = max === Number.MAX_SAFE_INTEGER ? `of ${min} or more` : `from ${min} to ${max}`;
-      this.#problems.push(`options.${name} must be an integer ${range}, got ${String(value)}`);
+      this.#add(name, `must be an integer ${range}, got ${String(value)}`);
     }
   }
 
   nonEmptyString(name: string, value: unknown): void {
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
-      this.#problems.push(`options.${name} must be a non-empty string`);
+      this.#add(name, 'must be a non-empty string');
     }
   }
 
   /** A rule the methods above cannot state: adds `options.<name> <rule>`. */
   fail(name: string, rule: string): void {
-    this.#problems.push(`options.${name} ${rule}`);
+    this.#add(name, rule);
   }
 
   boolean(name: string, value: unknown): void {
     if (value !== undefined && typeof value !== 'boolean') {
-      this.#problems.push(`options.${name} must be a boolean, got ${typeof value}`);
+      this.#add(name, `must be a boolean, got ${typeof value}`);
     }
   }
 
   oneOf(name: string, value: unknown, allowed: readonly string[]): void {
     if (value !== undefined && !allowed.includes(value as string)) {
-      this.#problems.push(
-        `options.${name} must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${String(value)}`,
-      );
+      this.#add(name, `must be one of ${allowed.map((a) => `"${a}"`).join(', ')}, got ${String(value)}`);
     }
   }
 
   object(name: string, value: unknown): void {
     if (value !== undefined && (value === null || typeof value !== 'object')) {
-      this.#problems.push(`options.${name} must be an object`);
+      this.#add(name, 'must be an object');
     }
   }
 
@@ -81,16 +80,24 @@ export class OptionChecker {
     try {
       return parse();
     } catch (err) {
-      this.#problems.push(`options.${name}: ${messageOf(err)}`);
+      this.#add(name, messageOf(err), ': ');
       return undefined;
     }
   }
 
-  /** Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any. */
+  /**
+   * Throws PLUGBAY_INVALID_ARGUMENT listing every problem, if any: `details.problems` the sentences,
+   * `details.options` the option each is about (in the same order), `details.option` the first of them.
+   */
   done(): void {
     if (this.#problems.length === 0) return;
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${this.#owner}: ${this.#problems.join('; ')}`, {
-      details: { problems: this.#problems },
+      details: { option: this.#options[0], options: this.#options, problems: this.#problems },
     });
+  }
+
+  #add(name: string, rule: string, joint = ' '): void {
+    this.#options.push(name);
+    this.#problems.push(`options.${name}${joint}${rule}`);
   }
 }

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 
 export interface SlowBody {
   socket: Socket;
-  /** Resolves once the server has read the request's headers (it answered `100 Continue`). */
+  /** Resolves once the server has read the request's headers (it answered `100 Continue`); rejects otherwise. */
   started: Promise<void>;
   /** Resolves when the connection is closed, by either side. */
   closed: Promise<void>;
@@ -22,16 +22,25 @@ export function slowBody(port: number, path: string, everyMs = 100): SlowBody {
       'expect: 100-continue\r\n\r\n',
   );
   let drip: NodeJS.Timeout | undefined;
-  const started = new Promise<void>((resolve) => {
+  // Any other answer, or a closed connection, fails at once: a test waiting on `started` must not hang.
+  const started = new Promise<void>((resolve, reject) => {
     let seen = '';
+    const onClose = () =>
+      reject(new Error(`slowBody: connection closed before 100 Continue (read: ${seen})`));
     const onData = (chunk: Buffer) => {
       seen += chunk.toString('latin1');
-      if (!seen.startsWith('HTTP/1.1 100')) return;
+      if (!seen.includes('\r\n')) return;
       socket.off('data', onData);
+      socket.off('close', onClose);
+      if (!seen.startsWith('HTTP/1.1 100')) {
+        reject(new Error(`slowBody: the server answered ${seen.split('\r\n')[0]} instead of 100 Continue`));
+        return;
+      }
       drip = setInterval(() => socket.write(' '), everyMs);
       resolve();
     };
     socket.on('data', onData);
+    socket.once('close', onClose);
   });
   const closed = once(socket, 'close').then(() => clearInterval(drip));
   return { socket, started, closed };

@@ -36,12 +36,16 @@ class Probe extends InstanceBase {
   }
 }
 
-describe('InstanceBase', () => {
-  test('the test runner marks this process (strict state moves rely on it)', () => {
-    assert.ok(process.env.NODE_TEST_CONTEXT !== undefined);
-  });
+function restoreStrict(value: string | undefined): void {
+  if (value === undefined) delete process.env.PLUGBAY_STRICT_STATES;
+  else process.env.PLUGBAY_STRICT_STATES = value;
+}
 
-  test('a move the table forbids throws under node:test and leaves the state as it was', () => {
+describe('InstanceBase', () => {
+  test('a move the table forbids throws with PLUGBAY_STRICT_STATES=1 and leaves the state as it was', (t) => {
+    t.after(() => restoreStrict(strict));
+    const strict = process.env.PLUGBAY_STRICT_STATES;
+    process.env.PLUGBAY_STRICT_STATES = '1';
     const probe = new Probe();
     const states: string[] = [];
     probe.on('state', (s, previous) => states.push(`${previous}→${s}`));
@@ -52,6 +56,17 @@ describe('InstanceBase', () => {
     assert.equal(probe.state, 'ready');
     assert.equal(probe.move('ready'), false, 'staying is no move');
     assert.deepEqual(states, ['loading→starting', 'starting→ready']);
+  });
+
+  test('without PLUGBAY_STRICT_STATES (a running host, an application test) a forbidden move is ignored', (t) => {
+    const strict = process.env.PLUGBAY_STRICT_STATES;
+    t.after(() => restoreStrict(strict));
+    delete process.env.PLUGBAY_STRICT_STATES;
+    const probe = new Probe();
+    probe.move('starting');
+    probe.move('ready');
+    assert.equal(probe.move('starting'), false);
+    assert.equal(probe.state, 'ready');
   });
 
   test('moveIfAllowed is a guard: a forbidden move returns false without throwing', () => {

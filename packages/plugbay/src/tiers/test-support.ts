@@ -10,6 +10,11 @@ import { Call } from '../core/call.js';
 import { Deadlines } from '../core/deadlines.js';
 import { PlugbayError } from '../core/errors.js';
 import { validateManifest } from '../core/manifest.js';
+
+// Tier tests run the state machine strictly: a move the table forbids throws (tiers/base.ts). Workers and
+// children started from here inherit it.
+process.env.PLUGBAY_STRICT_STATES = '1';
+
 import type {
   CheckedPlugin,
   Instance,
