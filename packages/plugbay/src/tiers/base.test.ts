@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CheckedPlugin, InstanceState } from '../core/types.js';
+import type { InstanceState } from '../core/types.js';
 import { canTransition, InstanceBase } from './base.js';
-
-const plugin = {
-  id: 'demo@1.0.0',
-  dir: '/nowhere',
-  manifest: { name: 'demo', version: '1.0.0' },
-  entryPath: '/nowhere/index.js',
-  permissions: {},
-  warnings: [],
-} as unknown as CheckedPlugin;
+import { probePlugin } from './test-support.js';
 
 /** The smallest tier instance: counts its onClose/onDestroy runs and lets the test drive the state machine. */
 class Probe extends InstanceBase {
   closes = 0;
   destroys = 0;
   constructor() {
-    super(plugin, 'inline');
+    super(probePlugin, 'inline');
   }
   move(next: InstanceState): boolean {
     return this.setState(next);

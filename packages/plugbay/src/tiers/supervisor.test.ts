@@ -2,42 +2,23 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import type { RestartOptions } from '../core/restart.js';
-import type { CheckedPlugin, InstanceState, PluginLoggerSink, PluginLogLine } from '../core/types.js';
+import type { InstanceState, PluginLogLine } from '../core/types.js';
 import { InstanceBase } from './base.js';
 import { Supervisor } from './supervisor.js';
-
-const plugin = {
-  id: 'demo@1.0.0',
-  dir: '/nowhere',
-  manifest: { name: 'demo', version: '1.0.0' },
-  entryPath: '/nowhere/index.js',
-  permissions: {},
-  warnings: [],
-} as unknown as CheckedPlugin;
+import { probePlugin, RecordingLog } from './test-support.js';
 
 /** A tier instance whose "worker" is a flag: restart() brings it up unless `failRestarts` says it crashes again. */
 class Fake extends InstanceBase {
-  readonly lines: PluginLogLine[] = [];
+  readonly lines: PluginLogLine[];
   readonly supervisor: Supervisor;
   restarts = 0;
   failRestarts = false;
   crashloops = 0;
 
   constructor(options: RestartOptions) {
-    super(plugin, 'thread');
-    const at =
-      (level: PluginLogLine['level']) =>
-      (msg: string, fields?: Record<string, unknown>): void => {
-        this.lines.push({ level, msg, ...(fields === undefined ? {} : { fields }) });
-      };
-    const log: PluginLoggerSink = {
-      trace: at('trace'),
-      debug: at('debug'),
-      info: at('info'),
-      warn: at('warn'),
-      error: at('error'),
-      line: (l) => this.lines.push(l),
-    };
+    super(probePlugin, 'thread');
+    const log = new RecordingLog();
+    this.lines = log.lines;
     this.supervisor = new Supervisor(
       this,
       options,

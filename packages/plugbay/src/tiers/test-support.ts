@@ -26,6 +26,16 @@ import type {
 
 export const fixturesDir = fileURLToPath(new URL('../../test-fixtures/tiers/', import.meta.url));
 
+/** A plugin with no code, for tests of the instance machinery alone (tiers/base.ts, tiers/supervisor.ts). */
+export const probePlugin = {
+  id: 'demo@1.0.0',
+  dir: '/nowhere',
+  manifest: { name: 'demo', version: '1.0.0' },
+  entryPath: '/nowhere/index.js',
+  permissions: {},
+  warnings: [],
+} as unknown as CheckedPlugin;
+
 /** A CheckedPlugin for `test-fixtures/tiers/<name>` (the manifest validated like the host does). */
 export async function fixture(name: string): Promise<CheckedPlugin> {
   const dir = join(fixturesDir, name);

@@ -1,23 +1,11 @@
-import { tierContract } from '../contract.test.shared.js';
+import { tierContract, workerFixture } from '../contract.test.shared.js';
 import { fixture } from '../test-support.js';
 import { createInlineTier } from './tier.js';
 
 const tier = createInlineTier();
 
 tierContract('inline', {
-  fns: {
-    echo: 'echo',
-    fail: 'fail',
-    log: 'log',
-    hang: 'hang',
-    slow: 'slow',
-    leak: 'leak',
-  },
-  pluginCodes: true,
-  stops: true,
-  pluginHealth: true,
-  failStart: { failStart: true },
-  concurrent: true,
+  ...workerFixture, // the same plugin file runs inline
   exitOnCrash: false,
   reportsLeaks: true,
   skip: {

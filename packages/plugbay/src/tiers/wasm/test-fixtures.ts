@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateManifest } from '../../core/manifest.js';
-import type { CheckedPlugin, LoadOptions, PluginLoggerSink, PluginLogLine } from '../../core/types.js';
+import type { CheckedPlugin, LoadOptions, PluginLogLine } from '../../core/types.js';
+import { RecordingLog } from '../test-support.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../..');
 const buildDir = path.join(repoRoot, 'test/fixtures/wasm/build');
@@ -64,19 +65,6 @@ export function wasmPlugin(
 export function loadOptions(
   signal: AbortSignal = new AbortController().signal,
 ): LoadOptions & { lines: PluginLogLine[] } {
-  const lines: PluginLogLine[] = [];
-  const at =
-    (level: PluginLogLine['level']) =>
-    (msg: string, fields?: Record<string, unknown>): void => {
-      lines.push(fields === undefined ? { level, msg } : { level, msg, fields });
-    };
-  const log: PluginLoggerSink = {
-    trace: at('trace'),
-    debug: at('debug'),
-    info: at('info'),
-    warn: at('warn'),
-    error: at('error'),
-    line: (l) => lines.push(l),
-  };
-  return { log, signal, lines };
+  const log = new RecordingLog();
+  return { log, signal, lines: log.lines };
 }
