@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAjv } from '../core/schema.js';
 import type { JsonSchema } from './snapshot.js';
-import { findWitness } from './witness.js';
+import { findWitness, formatWitness } from './witness.js';
 
 type Side = 'input' | 'output';
 type Row = [name: string, side: Side, before: JsonSchema, after: JsonSchema];
@@ -121,6 +121,20 @@ const breaking: Row[] = [
     { type: 'array', items: [S, I] },
   ],
   ['output made nullable', 'output', S, { type: ['string', 'null'] }],
+  ['output made nullable (OpenAPI nullable)', 'output', S, { ...S, nullable: true }],
+  [
+    'a definitions (draft-07) target narrowed',
+    'input',
+    { $ref: '#/definitions/A', definitions: { A: { ...I, maximum: 1000 } } },
+    { $ref: '#/definitions/A', definitions: { A: { ...I, maximum: 999 } } },
+  ],
+  [
+    'allOf branch narrowed',
+    'input',
+    { allOf: [obj({ a: S }), { required: ['a'] }] },
+    { allOf: [obj({ a: { ...S, minLength: 2 } }), { required: ['a'] }] },
+  ],
+  ['output anyOf gains a branch', 'output', { anyOf: [S] }, { anyOf: [S, I] }],
   [
     'recursive tree, the label narrowed',
     'input',
@@ -193,6 +207,16 @@ const compatible: Row[] = [
     { ...obj({ c: { enum: [1, 2] }, b: N, a: S }), required: ['c', 'a'] },
   ],
   ['enum ↔ const', 'input', { enum: ['a'] }, { const: 'a' }],
+  ['output narrowed: enum member removed', 'output', { enum: ['a', 'b'] }, { enum: ['a'] }],
+  ['input widened: pattern removed', 'input', { ...S, pattern: '^[a-z]+$' }, S],
+  ['input widened: anyOf gains a branch', 'input', { anyOf: [S] }, { anyOf: [S, I] }],
+  ['input widened: nullable added', 'input', S, { ...S, nullable: true }],
+  [
+    'identical recursive schemas with a nested $id',
+    'input',
+    nestedId({ type: 'string', maxLength: 3 }),
+    nestedId({ type: 'string', maxLength: 3 }),
+  ],
 ];
 
 function obj(properties: Record<string, JsonSchema>) {
@@ -228,20 +252,51 @@ describe('findWitness', () => {
     assert.match(witness.refusedBy, /^type at \/tags\/0: /);
   });
 
-  it('is deterministic: the same seed gives the same witness', () => {
-    const [, side, before, after] = breaking[0]!;
-    const runs = [1, 2, 3].map(() => findWitness(before, after, side, { seed: 7, timeMs: 10_000 }));
-    assert.deepEqual(runs[1], runs[0]);
-    assert.deepEqual(runs[2], runs[0]);
-  });
+  // a number in (0.25, 0.75) that is not one of the edge values: only a fast-check sample finds it
+  const middle: [JsonSchema, JsonSchema] = [
+    { ...N, minimum: 0, maximum: 1 },
+    { anyOf: [{ ...N, maximum: 0.25 }, { ...N, minimum: 0.75 }, { enum: [0.5] }] },
+  ];
 
   it('finds a witness only a fast-check sample reaches', () => {
-    // a number in (0.25, 0.75) that is not one of the edge values: only sampling finds it
-    const before = { ...N, minimum: 0, maximum: 1 };
-    const after = { anyOf: [{ ...N, maximum: 0.25 }, { ...N, minimum: 0.75 }, { enum: [0.5] }] };
-    const witness = findWitness(before, after, 'input', { timeMs: 10_000, maxValues: 2_000 });
+    const witness = findWitness(...middle, 'input', { timeMs: 10_000, maxValues: 2_000 });
     assert.ok(witness);
-    assert.equal(valid(after, witness.value), false);
+    assert.equal(valid(middle[1], witness.value), false);
+  });
+
+  it('is deterministic: the same seed gives the same witness, another seed another one', () => {
+    const run = (seed: number) => findWitness(...middle, 'input', { seed, timeMs: 10_000, maxValues: 2_000 });
+    const first = run(7);
+    assert.ok(first);
+    assert.deepEqual(run(7), first);
+    assert.notDeepEqual(run(8), first);
+  });
+
+  it('prints the witness with the side and the refusal', () => {
+    const witness = findWitness({ ...S, maxLength: 9 }, { ...S, maxLength: 3 }, 'input');
+    assert.ok(witness);
+    const text = formatWitness(witness, 'input');
+    assert.match(
+      text,
+      /^witness: "[^"]{4,9}" \(the old input accepts it; the new refuses: maxLength at \/: /,
+    );
+  });
+
+  it('checks its options at once', () => {
+    assert.throws(
+      () => findWitness(S, S, 'input', { timeMs: 0, maxValues: 1.5 }),
+      (err: { code?: string; details?: { options?: string[] } }) =>
+        err.code === 'PLUGBAY_INVALID_ARGUMENT' && err.details?.options?.join() === 'timeMs,maxValues',
+    );
+  });
+
+  it('stops at maxValues', () => {
+    // 'b' is neither a probe nor a value of the first 3 edges: only a later candidate could find it
+    assert.equal(
+      findWitness({ enum: [1, 2, 3, 'b'] }, { enum: [1, 2, 3] }, 'input', { maxValues: 3 }),
+      undefined,
+    );
+    assert.ok(findWitness({ enum: [1, 2, 3, 'b'] }, { enum: [1, 2, 3] }, 'input', { maxValues: 40 }));
   });
 
   it('gives up within its budget on a 2,000-property object', { timeout: 20_000 }, () => {

@@ -1,5 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import fc from 'fast-check';
+import { OptionChecker } from '../core/options.js';
 import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
 import { isObject, type JsonSchema } from './snapshot.js';
 
@@ -34,6 +35,11 @@ export function findWitness(
   side: 'input' | 'output',
   options: WitnessOptions = {},
 ): Witness | undefined {
+  const check = new OptionChecker('findWitness');
+  check.positiveInteger('timeMs', options.timeMs);
+  check.positiveInteger('maxValues', options.maxValues);
+  check.integer('seed', options.seed, -(2 ** 31), 2 ** 31 - 1);
+  check.done();
   const source = side === 'input' ? before : after;
   const accept = compile(source);
   const refuse = compile(side === 'input' ? after : before);
@@ -58,6 +64,14 @@ function judge(validate: ValidateFunction, value: unknown): boolean | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** `witness: {"a":"x"} (the old input accepts it; the new refuses: type at /a: must be integer)`, kept short. */
+export function formatWitness(witness: Witness, side: 'input' | 'output'): string {
+  let text = JSON.stringify(witness.value) ?? String(witness.value);
+  if (text.length > 200) text = `${text.slice(0, 200)}…`;
+  const [accepts, refuses] = witness.accepted === 'before' ? ['old', 'new'] : ['new', 'old'];
+  return `witness: ${text} (the ${accepts} ${side} accepts it; the ${refuses} refuses: ${witness.refusedBy})`;
 }
 
 function compile(schema: JsonSchema): ValidateFunction | undefined {
