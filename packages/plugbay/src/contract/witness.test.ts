@@ -106,6 +106,16 @@ const breaking: Row[] = [
     { type: 'object', additionalProperties: I },
     { type: 'object', properties: { a: S }, additionalProperties: I },
   ],
+  [
+    "the greeter experiment: tags items $ref Tag, Tag's maxLength 50 → 5",
+    'input',
+    withDefs(obj({ tags: { type: 'array', items: { $ref: '#/$defs/Tag' } } }), {
+      Tag: { ...S, maxLength: 50 },
+    }),
+    withDefs(obj({ tags: { type: 'array', items: { $ref: '#/$defs/Tag' } } }), {
+      Tag: { ...S, maxLength: 5 },
+    }),
+  ],
   // edges and other keywords the search must reach
   ['string maxLength narrowed by one', 'input', { ...S, maxLength: 50 }, { ...S, maxLength: 49 }],
   ['exclusiveMinimum tightened', 'input', { ...N, exclusiveMinimum: 0 }, { ...N, exclusiveMinimum: 1 }],
@@ -206,7 +216,14 @@ const compatible: Row[] = [
     { ...obj({ a: S, b: N, c: { enum: [1, 2] } }), required: ['a', 'c'] },
     { ...obj({ c: { enum: [1, 2] }, b: N, a: S }), required: ['c', 'a'] },
   ],
+  // the false positives: equivalent or widening
   ['enum ↔ const', 'input', { enum: ['a'] }, { const: 'a' }],
+  ['number multipleOf 1 → integer', 'input', { ...N, multipleOf: 1 }, I],
+  ['minimum 0 → exclusiveMinimum -1', 'input', { ...N, minimum: 0 }, { ...N, exclusiveMinimum: -1 }],
+  ['pattern widened', 'input', { ...S, pattern: '^[a-c]+$' }, { ...S, pattern: '^[a-z]+$' }],
+  ['anyOf branch already covered', 'input', { anyOf: [S, { ...S, maxLength: 3 }] }, { anyOf: [S] }],
+  ['output {string, enum} → {enum}', 'output', { ...S, enum: ['a', 'b'] }, { enum: ['a', 'b'] }],
+  ['minimum added to a string field', 'input', obj({ a: S }), obj({ a: { ...S, minimum: 3 } })],
   ['output narrowed: enum member removed', 'output', { enum: ['a', 'b'] }, { enum: ['a'] }],
   ['input widened: pattern removed', 'input', { ...S, pattern: '^[a-z]+$' }, S],
   ['input widened: anyOf gains a branch', 'input', { anyOf: [S] }, { anyOf: [S, I] }],
