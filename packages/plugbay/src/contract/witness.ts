@@ -197,6 +197,7 @@ class SchemaValues {
     url.hash = '';
     let target = this.resources.get(url.href);
     if (pointer === '') return target;
+    if (!pointer.startsWith('/')) return undefined; // an anchor nobody declared
     for (const raw of pointer.split('/').slice(1)) {
       const key = raw.replaceAll('~1', '/').replaceAll('~0', '~');
       if (Array.isArray(target)) target = target[Number(key)];
