@@ -116,6 +116,12 @@ const breaking: Row[] = [
       Tag: { ...S, maxLength: 5 },
     }),
   ],
+  [
+    'a $ref to an $anchor, its target narrowed',
+    'input',
+    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 9 } }),
+    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 8 } }),
+  ],
   // edges and other keywords the search must reach
   ['string maxLength narrowed by one', 'input', { ...S, maxLength: 50 }, { ...S, maxLength: 49 }],
   ['exclusiveMinimum tightened', 'input', { ...N, exclusiveMinimum: 0 }, { ...N, exclusiveMinimum: 1 }],
