@@ -119,8 +119,8 @@ const breaking: Row[] = [
   [
     'a $ref to an $anchor, its target narrowed',
     'input',
-    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 9 } }),
-    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 8 } }),
+    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 30 } }),
+    withDefs(obj({ a: { $ref: '#leaf' } }), { L: { $anchor: 'leaf', ...S, maxLength: 29 } }),
   ],
   // edges and other keywords the search must reach
   ['string maxLength narrowed by one', 'input', { ...S, maxLength: 50 }, { ...S, maxLength: 49 }],
