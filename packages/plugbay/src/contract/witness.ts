@@ -75,8 +75,8 @@ export function formatWitness(witness: Witness, side: 'input' | 'output'): strin
 }
 
 function compile(schema: JsonSchema): ValidateFunction | undefined {
-  // The host's setup. allErrors as in the router: it accepts and refuses exactly the same values, and Ajv's
-  // first-error-only code nests one block per property, which overflows the stack past ~1,000 properties.
+  // The host's setup (createAjv), with allErrors as core/manifest.ts uses it: the same verdicts as the loader's
+  // first-error-only Ajv, whose code nests a block per property and overflows the stack past ~1,000 of them.
   const compiled = compileSchema(createAjv({ validateSchema: false, allErrors: true }), schema);
   return 'validate' in compiled ? compiled.validate : undefined;
 }
