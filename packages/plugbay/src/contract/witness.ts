@@ -12,7 +12,10 @@ import { isObject, type JsonSchema } from './snapshot.js';
  */
 
 export interface WitnessOptions {
-  /** Search budget in milliseconds, compiling both schemas aside. Default 200. */
+  /**
+   * A safety net in milliseconds, compiling both schemas aside. Default 2000: `maxValues` is the bound that counts,
+   * so that a verdict does not depend on how busy the machine is.
+   */
   timeMs?: number;
   /** At most this many candidate values. Default 500. */
   maxValues?: number;
@@ -45,7 +48,7 @@ export function findWitness(
   const refuse = compile(side === 'input' ? after : before);
   // A schema Ajv cannot compile is refused by the host anyway; nothing to prove with values.
   if (accept === undefined || refuse === undefined) return undefined;
-  const deadline = performance.now() + (options.timeMs ?? 200);
+  const deadline = performance.now() + (options.timeMs ?? 2000);
   const maxValues = options.maxValues ?? 500;
   let tried = 0;
   for (const value of candidates(source, options.seed ?? 15)) {
