@@ -64,8 +64,9 @@ export const contractCli: Command = {
         allowUnknown,
       });
     }
-    // 0 and 1 are answers (compatible / breaking): stdout. 2 is a usage or input problem: stderr.
-    if (result.exitCode === 2) io.err(result.output);
+    // 0 and 1 are answers (compatible / breaking): stdout. 2 is a usage or input problem: stderr, unless --json
+    // (then it is JSON, for the program reading stdout).
+    if (result.exitCode === 2 && !json) io.err(result.output);
     else io.out(result.output);
     return result.exitCode;
   },
