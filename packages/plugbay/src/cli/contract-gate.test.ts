@@ -123,19 +123,21 @@ test('contract snapshot --out into a missing directory or onto a directory: one 
   }
 });
 
-test('contract diff/check --json: an input error is JSON on stdout too (exit 2)', async (t) => {
+test('contract diff/check --json: an input or usage error is JSON on stdout too (exit 2)', async (t) => {
   const root = await tempDir(t);
   const v1 = await images(root, 'v1', '1.0.0', ['url']);
   const missing = join(root, 'missing.json');
-  for (const args of [
-    ['contract', 'diff', missing, v1, '--json'],
-    ['contract', 'check', v1, '--against', missing, '--json'],
-  ]) {
-    const res = await runPlugbay(args);
+  for (const [args, message] of [
+    [['contract', 'diff', missing, v1, '--json'], /missing\.json/],
+    [['contract', 'check', v1, '--against', missing, '--json'], /missing\.json/],
+    [['contract', 'check', v1, '--json'], /needs --against/],
+    [['contract', 'diff', v1, '--json'], /takes <old> and <new>/],
+  ] as const) {
+    const res = await runPlugbay([...args]);
     assert.equal(res.code, 2, res.stdout + res.stderr);
     const body = JSON.parse(res.stdout) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'PLUGBAY_INVALID_ARGUMENT');
-    assert.match(body.error.message, /missing\.json/);
+    assert.match(body.error.message, message);
   }
 });
 

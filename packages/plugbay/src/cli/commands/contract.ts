@@ -38,31 +38,42 @@ export const contractCli: Command = {
     if (extra.length > 0) throw new UsageError(`contract ${sub} does not take --${extra[0]}`);
     const json = values.json ?? false;
     const allowUnknown = values['allow-unknown'] ?? false;
+    const dispatch = async (): Promise<{ exitCode: number; output: string }> => {
+      if (sub === 'snapshot') {
+        if (positionals.length !== 1)
+          throw new UsageError('contract snapshot takes exactly one plugin directory');
+        return contractSnapshotCommand({
+          pluginDir: positionals[0]!,
+          ...(values.out === undefined ? {} : { out: values.out }),
+        });
+      } else if (sub === 'diff') {
+        if (positionals.length !== 2) throw new UsageError('contract diff takes <old> and <new>');
+        return contractDiffCommand({
+          before: positionals[0]!,
+          after: positionals[1]!,
+          json,
+          allowUnknown,
+        });
+      } else {
+        if (positionals.length !== 1)
+          throw new UsageError('contract check takes exactly one plugin directory');
+        if (values.against === undefined) throw new UsageError('contract check needs --against <snapshot>');
+        return contractCheckCommand({
+          pluginDir: positionals[0]!,
+          against: values.against,
+          json,
+          allowUnknown,
+        });
+      }
+    };
     let result: { exitCode: number; output: string };
-    if (sub === 'snapshot') {
-      if (positionals.length !== 1)
-        throw new UsageError('contract snapshot takes exactly one plugin directory');
-      result = await contractSnapshotCommand({
-        pluginDir: positionals[0]!,
-        ...(values.out === undefined ? {} : { out: values.out }),
-      });
-    } else if (sub === 'diff') {
-      if (positionals.length !== 2) throw new UsageError('contract diff takes <old> and <new>');
-      result = await contractDiffCommand({
-        before: positionals[0]!,
-        after: positionals[1]!,
-        json,
-        allowUnknown,
-      });
-    } else {
-      if (positionals.length !== 1) throw new UsageError('contract check takes exactly one plugin directory');
-      if (values.against === undefined) throw new UsageError('contract check needs --against <snapshot>');
-      result = await contractCheckCommand({
-        pluginDir: positionals[0]!,
-        against: values.against,
-        json,
-        allowUnknown,
-      });
+    try {
+      result = await dispatch();
+    } catch (err) {
+      // With --json a program reads stdout: a usage error is JSON there too, not usage text on stderr.
+      if (!(json && err instanceof UsageError)) throw err;
+      io.out(`${JSON.stringify({ error: { code: 'PLUGBAY_INVALID_ARGUMENT', message: err.message } })}\n`);
+      return 2;
     }
     // 0 and 1 are answers (compatible / breaking): stdout. 2 is a usage or input problem: stderr, unless --json
     // (then it is JSON, for the program reading stdout).
