@@ -153,7 +153,10 @@ test('contract files: a UTF-8 byte-order mark is accepted, in a snapshot and in 
   assert.equal(res.code, 0, res.stdout + res.stderr);
 });
 
-test('contract files: a FIFO or a file over 64 MiB is refused at once (exit 2), not read', async (t) => {
+// The timeout turns a regression (a read that blocks on the FIFO forever) into a failure instead of a hung run.
+test('contract files: a FIFO or a file over 64 MiB is refused at once (exit 2), not read', {
+  timeout: 20_000,
+}, async (t) => {
   const root = await tempDir(t);
   const v1 = await images(root, 'v1', '1.0.0', ['url']);
   const fifo = join(root, 'snap.fifo');
