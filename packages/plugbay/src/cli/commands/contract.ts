@@ -15,7 +15,8 @@ export const contractCli: Command = {
       Exit 0 compatible, 1 breaking, 2 usage.
   plugbay contract check <pluginDir> --against <snapshot> [--json] [--allow-unknown]
       The CI gate: fails (exit 1) when a breaking change comes without a major version bump, naming the function,
-      field and rule; a compatible addition without a minor bump is a warning. Exit 0 pass, 1 fail, 2 usage.`,
+      field and rule and the version expected; a compatible addition without a minor bump is a warning.
+      Exit 0 pass, 1 fail, 2 usage or unreadable input (with --json, that error is JSON on stdout too).`,
   async run(args, io) {
     const [sub, ...rest] = args;
     const { values, positionals } = parseCommandArgs(rest, {
