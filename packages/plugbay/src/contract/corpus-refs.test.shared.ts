@@ -190,6 +190,43 @@ export const refRelations: Relation[] = [
     samples: [[1, 'ab'], [1], [1, 'abc']],
   },
   {
+    name: 'contains $ref: C minimum 0 ↔ 10',
+    wide: withDefs(arr(I, { contains: ref('C') }), { C: { type: 'integer', minimum: 0 } }),
+    narrow: withDefs(arr(I, { contains: ref('C') }), { C: { type: 'integer', minimum: 10 } }),
+    witness: [5],
+    samples: [[10], [5], [-1]],
+  },
+  {
+    name: 'propertyNames $ref: K maxLength 8 ↔ 2',
+    wide: withDefs(obj({}, { propertyNames: ref('K') }), { K: { maxLength: 8 } }),
+    narrow: withDefs(obj({}, { propertyNames: ref('K') }), { K: { maxLength: 2 } }),
+    witness: { abcd: 1 },
+    samples: [{ ab: 1 }, { abcd: 1 }, {}],
+  },
+  {
+    name: "dependencies a → $ref D: D's b string ↔ string maxLength 1",
+    wide: withDefs(obj({ a: S }, { dependencies: { a: ref('D') } }), { D: obj({ b: S }) }),
+    narrow: withDefs(obj({ a: S }, { dependencies: { a: ref('D') } }), {
+      D: obj({ b: { type: 'string', maxLength: 1 } }),
+    }),
+    witness: { a: 'x', b: 'yy' },
+    samples: [{ a: 'x', b: 'y' }, { b: 'yy' }, { a: 'x', b: 'yy' }],
+  },
+  {
+    name: "a $ref to the root (#): a nested node's name string ↔ string maxLength 3",
+    wide: obj({ name: S, next: { $ref: '#' } }),
+    narrow: obj({ name: { type: 'string', maxLength: 3 }, next: { $ref: '#' } }),
+    witness: { next: { name: 'abcdef' } },
+    samples: [{ name: 'ab', next: { name: 'cd' } }, { next: { name: 'abcdef' } }, {}],
+  },
+  {
+    name: 'a $ref by absolute URI to a definition with its own $id: number ↔ integer',
+    wide: absoluteRef(N),
+    narrow: absoluteRef(I),
+    witness: { v: 1.5 },
+    samples: [{ v: 1 }, { v: 1.5 }, {}],
+  },
+  {
     name: 'a JSON-pointer $ref into properties: #/properties/a string ↔ string maxLength 2 (reached via b)',
     wide: obj({ a: S, b: { $ref: '#/properties/a' } }),
     narrow: obj({ a: { type: 'string', maxLength: 2 }, b: { $ref: '#/properties/a' } }),
@@ -213,5 +250,15 @@ function nestedId(innerB: JsonSchema): Schema {
       },
       B: { type: 'integer' },
     },
+  };
+}
+
+/** `{v: $ref 'http://plugbay.test/v.json'}`: the target found by its `$id`, not by a JSON pointer. */
+function absoluteRef(v: Schema): Schema {
+  return {
+    $id: 'http://plugbay.test/abs.json',
+    type: 'object',
+    properties: { v: { $ref: 'http://plugbay.test/v.json' } },
+    definitions: { V: { $id: 'http://plugbay.test/v.json', ...v } },
   };
 }

@@ -568,6 +568,16 @@ export const knownFalseNegatives: Record<string, string> = {
     'additionalItems $ref: V string ↔ string maxLength 2',
     'refs: additionalItems compared raw, $ref unresolved',
   ),
+  ...bothWays('contains $ref: C minimum 0 ↔ 10', 'refs: contains compared raw, $ref unresolved'),
+  ...bothWays('propertyNames $ref: K maxLength 8 ↔ 2', 'refs: propertyNames compared raw, $ref unresolved'),
+  ...bothWays(
+    "dependencies a → $ref D: D's b string ↔ string maxLength 1",
+    'refs: dependencies compared raw, $ref unresolved',
+  ),
+  ...bothWays(
+    'a $ref by absolute URI to a definition with its own $id: number ↔ integer',
+    'refs: a $ref to an $id (not a JSON pointer) is not resolved',
+  ),
   '[input] schema-valued additionalProperties integer: property a string removed':
     'refs: only additionalProperties false counts as closed (issue #15, 8)',
   '[input] schema-valued additionalProperties integer: property a string added':
