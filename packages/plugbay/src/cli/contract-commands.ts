@@ -1,10 +1,11 @@
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkAgainst } from '../contract/check.js';
 import { type Change, diffSnapshots } from '../contract/diff.js';
 import {
   type ContractSnapshot,
-  readSnapshotFile,
+  parseSnapshot,
   snapshotOf,
   snapshotToJson,
   writeSnapshotFile,
@@ -23,7 +24,15 @@ export async function contractSnapshotCommand(args: {
   return withUsageErrors(async () => {
     const snapshot = await loadSnapshot(args.pluginDir);
     if (args.out === undefined) return { exitCode: 0, output: snapshotToJson(snapshot) };
-    await writeSnapshotFile(args.out, snapshot);
+    try {
+      await writeSnapshotFile(args.out, snapshot);
+    } catch (err) {
+      // A missing directory or a directory in the way: the user's input, not a bug (no stack trace).
+      throw new PlugbayError(
+        'PLUGBAY_INVALID_ARGUMENT',
+        `cannot write ${args.out}: ${(err as Error).message}`,
+      );
+    }
     return {
       exitCode: 0,
       output: `wrote ${args.out} (${snapshot.name}@${snapshot.version}, ${Object.keys(snapshot.functions).length} functions)\n`,
@@ -41,7 +50,7 @@ interface CompareOptions {
 export async function contractDiffCommand(
   args: { before: string; after: string } & CompareOptions,
 ): Promise<CommandResult> {
-  return withUsageErrors(async () => {
+  return jsonErrors(args.json, async () => {
     const result = diffSnapshots(await loadSnapshot(args.before), await loadSnapshot(args.after), {
       allowUnknown: args.allowUnknown,
     });
@@ -59,7 +68,7 @@ export async function contractDiffCommand(
 export async function contractCheckCommand(
   args: { pluginDir: string; against: string } & CompareOptions,
 ): Promise<CommandResult> {
-  return withUsageErrors(async () => {
+  return jsonErrors(args.json, async () => {
     const result = checkAgainst(await loadSnapshot(args.against), await loadSnapshot(args.pluginDir), {
       allowUnknown: args.allowUnknown,
     });
@@ -71,6 +80,23 @@ export async function contractCheckCommand(
         : `failed: ${result.errors.length} error(s)`,
     ]);
   });
+}
+
+/** Exit 2 on a bad input, as withUsageErrors; with `json` the error is `{"error": {code, message}}` too. */
+async function jsonErrors(
+  json: boolean | undefined,
+  run: () => Promise<CommandResult>,
+): Promise<CommandResult> {
+  if (!json) return withUsageErrors(run);
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof PlugbayError)) throw err;
+    return {
+      exitCode: 2,
+      output: `${JSON.stringify({ error: { code: err.code, message: err.message } })}\n`,
+    };
+  }
 }
 
 /** The result as indented JSON with `json`, otherwise the lines. */
@@ -95,20 +121,48 @@ export async function loadSnapshot(path: string): Promise<ContractSnapshot> {
   } catch (err) {
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${path} cannot be read: ${(err as Error).message}`);
   }
-  if (!isDir) return readSnapshotFile(path);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(join(path, 'plugin.json'), 'utf8'));
-  } catch (err) {
-    throw new PlugbayError(
-      'PLUGBAY_MANIFEST_INVALID',
-      `${path}/plugin.json cannot be read: ${(err as Error).message}`,
-    );
-  }
-  const result = validateManifest(raw);
+  if (!isDir) return parseSnapshot(await readJson(path, 'PLUGBAY_INVALID_ARGUMENT'), path);
+  const manifestPath = join(path, 'plugin.json');
+  const result = validateManifest(await readJson(manifestPath, 'PLUGBAY_MANIFEST_INVALID'));
   if (!('manifest' in result)) {
     const list = result.problems.map((p) => `${p.field}: ${p.message}`).join('; ');
-    throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `${path}/plugin.json is invalid: ${list}`);
+    throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `${manifestPath} is invalid: ${list}`);
   }
   return snapshotOf(result.manifest);
+}
+
+/** Far above any real contract; a bigger file is a mistake, not something to parse. */
+const maxFileBytes = 64 * 1024 * 1024;
+
+/**
+ * Parses a JSON file, BOM or not. Opened non-blocking and checked with fstat before reading: a FIFO (or a device)
+ * would block the read forever, and a huge file would fill the memory.
+ */
+async function readJson(
+  path: string,
+  code: 'PLUGBAY_INVALID_ARGUMENT' | 'PLUGBAY_MANIFEST_INVALID',
+): Promise<unknown> {
+  const fail = (reason: string): never => {
+    throw new PlugbayError(code, `${path} cannot be read: ${reason}`);
+  };
+  let text = '';
+  try {
+    const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const info = await file.stat();
+      if (!info.isFile()) fail('not a regular file');
+      if (info.size > maxFileBytes) fail(`larger than ${maxFileBytes / 1024 / 1024} MiB`);
+      text = await file.readFile('utf8');
+    } finally {
+      await file.close();
+    }
+  } catch (err) {
+    if (err instanceof PlugbayError) throw err;
+    fail((err as Error).message);
+  }
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (err) {
+    return fail((err as Error).message);
+  }
 }

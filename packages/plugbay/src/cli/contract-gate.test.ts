@@ -1,7 +1,8 @@
 // The CI gate a plugin repository runs, on real plugin directories through the real CLI: snapshot the released
 // contract, then `plugbay contract check` each new version against it.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { runPlugbay } from '../test-support/cli.js';
@@ -91,5 +92,84 @@ test('contract commands: bad usage exits 2', async (t) => {
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stdout}${res.stderr}`);
+  }
+});
+
+test('contract check names the version it expects: the next major (0.x included) or the next minor', async (t) => {
+  const root = await tempDir(t);
+  const v020 = await images(root, 'v0.2.0', '0.2.0', ['url', 'bytes']);
+  const snapshot = join(root, 'images.contract.json');
+  assert.equal((await runPlugbay(['contract', 'snapshot', v020, '--out', snapshot])).code, 0);
+  const broken = await images(root, 'v0.2.1', '0.2.1', ['url']);
+  const failed = await runPlugbay(['contract', 'check', broken, '--against', snapshot]);
+  assert.equal(failed.code, 1, failed.stdout + failed.stderr);
+  assert.match(failed.stdout, /needs a major version bump: 0\.2\.0 → 1\.0\.0 \(found 0\.2\.1\)/);
+  const added = await images(root, 'v0.2.2', '0.2.2', ['url', 'bytes', 'etag']);
+  const warned = await runPlugbay(['contract', 'check', added, '--against', snapshot]);
+  assert.equal(warned.code, 0, warned.stdout + warned.stderr);
+  assert.match(warned.stdout, /expected at least a minor version bump: 0\.2\.0 → 0\.3\.0 \(found 0\.2\.2\)/);
+});
+
+test('contract snapshot --out into a missing directory or onto a directory: one line, exit 2, no stack', async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url']);
+  await mkdir(join(root, 'taken'));
+  for (const out of [join(root, 'missing', 'snap.json'), join(root, 'taken')]) {
+    const res = await runPlugbay(['contract', 'snapshot', v1, '--out', out]);
+    assert.equal(res.code, 2, res.stdout + res.stderr);
+    assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
+    assert.match(res.stderr, /cannot write/);
+    assert.doesNotMatch(res.stderr, /internal error|\n\s+at /);
+  }
+});
+
+test('contract diff/check --json: an input or usage error is JSON on stdout too (exit 2)', async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url']);
+  const missing = join(root, 'missing.json');
+  for (const [args, message] of [
+    [['contract', 'diff', missing, v1, '--json'], /missing\.json/],
+    [['contract', 'check', v1, '--against', missing, '--json'], /missing\.json/],
+    [['contract', 'check', v1, '--json'], /needs --against/],
+    [['contract', 'diff', v1, '--json'], /takes <old> and <new>/],
+  ] as const) {
+    const res = await runPlugbay([...args]);
+    assert.equal(res.code, 2, res.stdout + res.stderr);
+    const body = JSON.parse(res.stdout) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'PLUGBAY_INVALID_ARGUMENT');
+    assert.match(body.error.message, message);
+  }
+});
+
+test('contract files: a UTF-8 byte-order mark is accepted, in a snapshot and in plugin.json', async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url']);
+  const snapshot = join(root, 'images.contract.json');
+  const printed = await runPlugbay(['contract', 'snapshot', v1]);
+  await writeFile(snapshot, `\uFEFF${printed.stdout}`);
+  const manifestPath = join(v1, 'plugin.json');
+  await writeFile(manifestPath, `\uFEFF${await readFile(manifestPath, 'utf8')}`);
+  const res = await runPlugbay(['contract', 'diff', snapshot, v1]);
+  assert.equal(res.code, 0, res.stdout + res.stderr);
+});
+
+// The timeout turns a regression (a read that blocks on the FIFO forever) into a failure instead of a hung run.
+test('contract files: a FIFO or a file over 64 MiB is refused at once (exit 2), not read', {
+  timeout: 20_000,
+}, async (t) => {
+  const root = await tempDir(t);
+  const v1 = await images(root, 'v1', '1.0.0', ['url']);
+  const fifo = join(root, 'snap.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const big = join(root, 'big.json');
+  await writeFile(big, '');
+  await truncate(big, 64 * 1024 * 1024 + 1); // sparse: no 64 MiB written
+  for (const [path, reason] of [
+    [fifo, /not a regular file/],
+    [big, /larger than 64 MiB/],
+  ] as const) {
+    const res = await runPlugbay(['contract', 'diff', path, v1]);
+    assert.equal(res.code, 2, res.stdout + res.stderr);
+    assert.match(res.stderr, reason);
   }
 });

@@ -52,7 +52,6 @@ export function checkAgainst(
     });
   }
   const { changes } = diffSnapshots(before, after, options);
-  const versions = `${before.version} → ${after.version}`;
   for (const change of changes) {
     if (change.verdict === 'breaking' || (change.verdict === 'unknown' && !options.allowUnknown)) {
       if (bump !== 'major') {
@@ -60,7 +59,7 @@ export function checkAgainst(
         errors.push({
           rule,
           change,
-          message: `${change.message} [${change.rule}, ${change.verdict}]: needs a major version bump (${versions})`,
+          message: `${change.message} [${change.rule}, ${change.verdict}]: needs a major version bump: ${expected(before.version, after.version, 'major')}`,
         });
       }
     } else if (change.verdict === 'unknown') {
@@ -73,11 +72,23 @@ export function checkAgainst(
       warnings.push({
         rule: 'addition-without-minor',
         change,
-        message: `${change.message} [${change.rule}, compatible]: expected at least a minor version bump (${versions})`,
+        message: `${change.message} [${change.rule}, compatible]: expected at least a minor version bump: ${expected(before.version, after.version, 'minor')}`,
       });
     }
   }
   return { ok: errors.length === 0, bump, errors, warnings, changes };
+}
+
+/**
+ * `0.2.0 → 1.0.0 (found 0.2.1)`: the least version with the bump. A break on 0.x asks for 1.0.0 (the first stable
+ * release says so), although bumpOf also lets a 0.x minor step pass.
+ */
+function expected(before: string, after: string, level: 'major' | 'minor'): string {
+  const v = semver.parse(before);
+  if (v === null) return `${before} → ? (found ${after})`;
+  // Built by hand, not semver.inc: inc('1.0.0-rc.1', 'major') is 1.0.0, which bumpOf counts as a patch.
+  const next = level === 'major' ? `${v.major + 1}.0.0` : `${v.major}.${v.minor + 1}.0`;
+  return `${before} → ${next} (found ${after})`;
 }
 
 export function bumpOf(before: string, after: string): VersionBump | undefined {
