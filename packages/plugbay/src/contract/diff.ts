@@ -1,3 +1,4 @@
+import { hasRef, SchemaDoc } from './resolve.js';
 import { type ContractSnapshot, isObject, type JsonSchema } from './snapshot.js';
 
 export type Verdict = 'breaking' | 'compatible' | 'unknown';
@@ -43,6 +44,8 @@ export interface DiffResult {
  * schema used to promise).
  */
 type Direction = 'narrows' | 'widens' | 'both' | 'neutral' | 'unknown';
+
+const flipped: Partial<Record<Direction, Direction>> = { narrows: 'widens', widens: 'narrows' };
 
 function verdictOf(side: Side, direction: Direction): Verdict {
   if (direction === 'unknown') return 'unknown';
@@ -98,9 +101,13 @@ export function summarize(changes: Change[], options: DiffOptions = {}): DiffRes
 interface Context {
   side: Side;
   fn: string;
-  beforeRoot: unknown;
-  afterRoot: unknown;
+  /** Each side's document, for `$ref`s resolved against their closest `$id`. */
+  docs: [before: SchemaDoc, after: SchemaDoc];
+  /** Inside a `not`: narrowing there widens the whole, so verdicts read for the other side. */
+  flip: boolean;
   changes: Change[];
+  /** Set while a rule asks what a subcomparison does instead of reporting it (`flip` as it was then). */
+  directions?: { list: Direction[]; flip: boolean };
   /** `$ref` pairs being expanded on the current path, to stop at cycles. */
   refs: Set<string>;
   /** Subschemas compared so far; a cap keeps shared `$ref`s from blowing up exponentially. */
@@ -115,8 +122,8 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
   const ctx: Context = {
     side,
     fn,
-    beforeRoot: before,
-    afterRoot: after,
+    docs: [new SchemaDoc(before), new SchemaDoc(after)],
+    flip: false,
     changes: [],
     refs: new Set(),
     visited: 0,
@@ -137,13 +144,19 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
 }
 
 function emit(ctx: Context, path: string, subject: string, direction: Direction, message: string): void {
+  if (ctx.directions) {
+    const invert = ctx.flip !== ctx.directions.flip;
+    ctx.directions.list.push(invert ? (flipped[direction] ?? direction) : direction);
+    return;
+  }
   const field = fieldOf(path);
+  const verdictSide: Side = ctx.flip ? (ctx.side === 'input' ? 'output' : 'input') : ctx.side;
   const change: Change = {
     function: ctx.fn,
     side: ctx.side,
     path,
     rule: `${ctx.side}.${subject}`,
-    verdict: verdictOf(ctx.side, direction),
+    verdict: verdictOf(verdictSide, direction),
     message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}`,
   };
   if (field) change.field = field;
@@ -192,7 +205,7 @@ type KeywordRule = (ctx: Context, pair: KeywordPair) => void;
 
 function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string, depth: number): void {
   if (depth > maxDepth) {
-    if (!deepEqual(beforeIn, afterIn))
+    if (!same(ctx, beforeIn, afterIn))
       emit(ctx, path, 'schema.too-deep', 'unknown', `nesting deeper than ${maxDepth}`);
     return;
   }
@@ -235,10 +248,8 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     if (handled.has(k) || annotations.has(k) || k.startsWith('x-')) continue;
-    if (deepEqual(a[k], b[k])) continue;
-    const subject = ['oneOf', 'allOf', 'not', 'if', 'then', 'else'].includes(k)
-      ? `${kebab(k)}.changed`
-      : 'keyword.unknown';
+    if (same(ctx, a[k], b[k])) continue;
+    const subject = ['if', 'then', 'else'].includes(k) ? `${kebab(k)}.changed` : 'keyword.unknown';
     emit(
       ctx,
       `${path}/${escapePointer(k)}`,
@@ -249,7 +260,7 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   }
 }
 
-/** Follows local `$ref`s on both sides; a pair met again while expanding is a cycle. */
+/** Follows `$ref`s on both sides; a pair met again while expanding is a cycle. */
 function resolveRefs(
   ctx: Context,
   before: unknown,
@@ -259,26 +270,22 @@ function resolveRefs(
   const refA = isObject(before) && typeof before.$ref === 'string' ? before.$ref : undefined;
   const refB = isObject(after) && typeof after.$ref === 'string' ? after.$ref : undefined;
   if (refA === undefined && refB === undefined) return [before, after, undefined];
-  const a = refA === undefined ? before : deref(ctx.beforeRoot, before as Record<string, unknown>, refA);
-  const b = refB === undefined ? after : deref(ctx.afterRoot, after as Record<string, unknown>, refB);
-  if (a === undefined || b === undefined) {
-    if (!deepEqual(before, after)) {
-      const which = a === undefined ? refA : refB;
-      emit(
-        ctx,
-        `${path}/$ref`,
-        'ref.unresolved',
-        'unknown',
-        `$ref ${which} cannot be resolved (only local refs are)`,
-      );
+  const ra = refA === undefined ? undefined : ctx.docs[0].resolve(before as Record<string, unknown>);
+  const rb = refB === undefined ? undefined : ctx.docs[1].resolve(after as Record<string, unknown>);
+  for (const r of [ra, rb]) {
+    if (r !== undefined && 'error' in r) {
+      // Unresolvable on either side: nothing about the values can be proven, even when the text is unchanged.
+      emit(ctx, `${path}/$ref`, 'ref.unresolved', 'unknown', r.error);
+      return 'stop';
     }
-    return 'stop';
   }
-  const key = `${refA ?? '-'}\0${refB ?? '-'}`;
+  const a = ra === undefined ? before : (ra as { schema: unknown }).schema;
+  const b = rb === undefined ? after : (rb as { schema: unknown }).schema;
+  const key = `${(ra as { uri?: string } | undefined)?.uri ?? '-'}\0${(rb as { uri?: string } | undefined)?.uri ?? '-'}`;
   if (ctx.refs.has(key)) {
     // Back at a pair being compared: whatever differs inside the cycle was reported on the way round; a recursive
     // schema that changed is still flagged, because its rewrite cannot be proven safe by this walk alone.
-    if (!deepEqual(a, b))
+    if (!same(ctx, a, b))
       emit(ctx, `${path}/$ref`, 'ref.cycle', 'unknown', `recursive $ref (${refA ?? refB}) changed`);
     return 'stop';
   }
@@ -286,29 +293,31 @@ function resolveRefs(
   return [a, b, key];
 }
 
-function deref(root: unknown, schema: Record<string, unknown>, ref: string): unknown {
-  if (!ref.startsWith('#')) return undefined;
-  let target: unknown = root;
-  const pointer = ref.slice(1);
-  if (pointer !== '') {
-    if (!pointer.startsWith('/')) return undefined;
-    for (const raw of pointer.slice(1).split('/')) {
-      let seg: string;
-      try {
-        seg = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
-      } catch {
-        return undefined; // malformed %-escape: unresolvable
-      }
-      if (!isObject(target) && !Array.isArray(target)) return undefined;
-      if (!Object.hasOwn(target as object, seg)) return undefined;
-      target = (target as Record<string, unknown>)[seg];
+/**
+ * Equal schemas, `$ref`s included: the same text, and every `$ref` in it reaching equal targets on both sides
+ * (a target pair already being checked counts as equal: a difference inside a cycle shows on its first pass).
+ */
+function same(ctx: Context, a: unknown, b: unknown, seen = new Set<string>()): boolean {
+  return deepEqual(a, b) && sameRefs(ctx, a, b, seen, 0);
+}
+
+function sameRefs(ctx: Context, a: unknown, b: unknown, seen: Set<string>, depth: number): boolean {
+  if (!hasRef(a)) return true;
+  if (depth > 256) return false;
+  if (Array.isArray(a)) return a.every((x, i) => sameRefs(ctx, x, (b as unknown[])[i], seen, depth + 1));
+  if (!isObject(a) || !isObject(b)) return true;
+  if (typeof a.$ref === 'string') {
+    const ra = ctx.docs[0].resolve(a);
+    const rb = ctx.docs[1].resolve(b);
+    if ('error' in ra || 'error' in rb) return false;
+    const key = `${ra.uri}\0${rb.uri}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      if (!same(ctx, ra.schema, rb.schema, seen)) return false;
     }
   }
-  // Keywords beside $ref apply too (2019-09 and later); merge them over the target.
-  const { $ref: _ref, ...siblings } = schema;
-  const extra = Object.keys(siblings).filter((k) => !annotations.has(k));
-  if (extra.length === 0 || !isObject(target)) return target;
-  return { ...target, ...siblings };
+  if (typeof a.$dynamicRef === 'string' || typeof a.$recursiveRef === 'string') return false;
+  return Object.keys(a).every((k) => sameRefs(ctx, a[k], b[k], seen, depth + 1));
 }
 
 const allTypes = ['array', 'boolean', 'null', 'number', 'object', 'string'];
@@ -455,14 +464,15 @@ function compareUniqueItems(ctx: Context, { before, after, path }: KeywordPair):
   else emit(ctx, path, 'unique-items.removed', 'widens', 'items no longer need to be unique');
 }
 
-/** Every property named in `properties` or `required` on either side; reads `additionalProperties: false` beside. */
+/**
+ * Every property named in `properties` or `required` on either side. A property defined on one side only is checked
+ * against what the other side applies to it instead: its `patternProperties`, else its `additionalProperties`.
+ */
 function compareProperties(ctx: Context, { before, after, path, depth, schemas: [a, b] }: KeywordPair): void {
   const propsA = isObject(before) ? before : {};
   const propsB = isObject(after) ? after : {};
   const reqA = stringSet(a.required);
   const reqB = stringSet(b.required);
-  const closedA = a.additionalProperties === false;
-  const closedB = b.additionalProperties === false;
   const names = [...new Set([...Object.keys(propsA), ...Object.keys(propsB), ...reqA, ...reqB])].sort();
   for (const name of names) {
     const p = `${path}/${escapePointer(name)}`;
@@ -471,33 +481,44 @@ function compareProperties(ctx: Context, { before, after, path, depth, schemas: 
     const wasRequired = reqA.has(name);
     const isRequired = reqB.has(name);
     if (inA && !inB) {
-      // Values carrying the property lose its constraint (widens), or are refused when the object is now closed
-      // (narrows); values without it become valid when it was required (widens).
-      const widens = wasRequired || !closedB;
-      const narrows = closedB;
-      const direction: Direction = widens && narrows ? 'both' : narrows ? 'narrows' : 'widens';
+      // Values carrying the property now meet what applies to undeclared ones instead: nothing (widens), false
+      // (narrows), or a schema (as that schema compares); values without it become valid when it was required.
+      const rest = restOf(b, name);
+      const moved =
+        rest === true
+          ? 'widens'
+          : rest === false
+            ? 'narrows'
+            : directionOf(ctx, propsA[name], rest, p, depth);
+      const direction = wasRequired ? join(moved, 'widens') : moved;
       emit(
         ctx,
         p,
         'property.removed',
         direction,
-        `${wasRequired ? 'required ' : ''}property ${name} was removed`,
+        `${wasRequired ? 'required ' : ''}property ${name} was removed${describeRest(rest)}`,
       );
       if (isRequired) emit(ctx, p, 'property.required-added', 'narrows', `property ${name} became required`);
       continue;
     }
     if (inA && inB) compare(ctx, propsA[name], propsB[name], p, depth + 1);
-    if (!inA && inB && !isRequired) {
-      emit(
-        ctx,
-        p,
-        'property.added',
-        closedA ? 'widens' : 'neutral',
-        `optional property ${name} was added${closedA ? ' to a closed object' : ''}`,
-      );
-    }
-    if (!inA && inB && isRequired && closedA) {
-      emit(ctx, p, 'property.added', 'widens', `property ${name} was added to a closed object`);
+    if (!inA && inB) {
+      const rest = restOf(a, name);
+      const direction: Direction =
+        rest === true
+          ? 'neutral'
+          : rest === false
+            ? 'widens'
+            : directionOf(ctx, rest, propsB[name], p, depth);
+      if (!isRequired || direction !== 'neutral') {
+        emit(
+          ctx,
+          p,
+          'property.added',
+          direction,
+          `${isRequired ? '' : 'optional '}property ${name} was added${rest === false ? ' to a closed object' : describeRest(rest)}`,
+        );
+      }
     }
     if (isRequired && !wasRequired)
       emit(ctx, p, 'property.required-added', 'narrows', `property ${name} became required`);
@@ -507,18 +528,72 @@ function compareProperties(ctx: Context, { before, after, path, depth, schemas: 
   }
 }
 
+/**
+ * What a schema applies to a property it does not declare: its matching patternProperties, else
+ * additionalProperties; undefined when that cannot be told.
+ */
+function restOf(s: Schema, name: string): unknown {
+  const patterns = s.patternProperties;
+  if (isObject(patterns)) {
+    const matched: unknown[] = [];
+    for (const [pattern, schema] of Object.entries(patterns)) {
+      try {
+        if (new RegExp(pattern, 'u').test(name)) matched.push(schema);
+      } catch {
+        return undefined; // not a regular expression here: which schema applies is unknown
+      }
+    }
+    if (matched.length === 1) return matched[0];
+    if (matched.length > 1) return { allOf: matched };
+  }
+  const rest = s.additionalProperties ?? true;
+  return isObject(rest) && Object.keys(rest).length === 0 ? true : rest;
+}
+
+function describeRest(rest: unknown): string {
+  return typeof rest === 'boolean' ? '' : ' (now checked against additionalProperties/patternProperties)';
+}
+
+/** What the change from one schema to another does, without reporting its details. */
+function directionOf(ctx: Context, before: unknown, after: unknown, path: string, depth: number): Direction {
+  if (before === undefined || after === undefined) return 'unknown';
+  const outer = ctx.directions;
+  const captured = { list: [] as Direction[], flip: ctx.flip };
+  ctx.directions = captured;
+  try {
+    compare(ctx, before, after, path, depth + 1);
+  } finally {
+    ctx.directions = outer;
+  }
+  return captured.list.reduce(join, 'neutral');
+}
+
+function join(x: Direction, y: Direction): Direction {
+  if (x === y || y === 'neutral') return x;
+  if (x === 'neutral') return y;
+  if (x === 'both' || y === 'both') return 'both';
+  if (x === 'unknown' || y === 'unknown') return 'unknown';
+  return 'both'; // narrows and widens
+}
+
 function compareAdditionalProperties(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
-  if (after === false)
+  if (same(ctx, before, after)) return;
+  if (after === false && before !== false)
     emit(ctx, path, 'additional-properties.closed', 'narrows', 'additionalProperties: false added');
-  else if (before === false)
+  else if (before === false && after !== false)
     emit(ctx, path, 'additional-properties.opened', 'widens', 'additionalProperties: false removed');
   else compare(ctx, before ?? true, after ?? true, path, depth + 1);
 }
 
 function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
+  if (same(ctx, before, after)) return;
   if (Array.isArray(before) || Array.isArray(after)) {
+    if (Array.isArray(before) && deepEqual(before, after)) {
+      // Same tuple text whose `$ref` targets changed: position by position.
+      for (const [i, x] of before.entries())
+        compare(ctx, x, (after as unknown[])[i], `${path}/${i}`, depth + 1);
+      return;
+    }
     emit(
       ctx,
       path,
@@ -531,10 +606,35 @@ function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair)
   compare(ctx, before ?? true, after ?? true, path, depth + 1);
 }
 
+/**
+ * Compares the branches written the same on both sides, each with its counterpart (their `$ref` targets may
+ * differ); returns the after-side indexes used. anyOf and allOf grow with each branch, so a branch that does not
+ * narrow (widen) leaves the whole not narrowed (widened).
+ */
+function compareCommonBranches(
+  ctx: Context,
+  before: unknown[],
+  after: unknown[],
+  path: string,
+  depth: number,
+): void {
+  const used = new Set<number>();
+  before.forEach((x, i) => {
+    const j =
+      i < after.length && !used.has(i) && deepEqual(x, after[i])
+        ? i
+        : after.findIndex((y, k) => !used.has(k) && deepEqual(x, y));
+    if (j < 0) return;
+    used.add(j);
+    if (hasRef(x)) compare(ctx, x, after[j], `${path}/${j}`, depth + 1);
+  });
+}
+
 /** anyOf: branches only added is a widening, only removed a narrowing; any rewrite is unknown. */
-function compareAnyOf(ctx: Context, { before, after, path }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
+function compareAnyOf(ctx: Context, { before, after, path, depth }: KeywordPair): void {
+  if (same(ctx, before, after)) return;
   if (Array.isArray(before) && Array.isArray(after)) {
+    compareCommonBranches(ctx, before, after, path, depth);
     const { removed, added } = listChanges(before, after);
     if (removed.length === 0 && added.length > 0) {
       emit(ctx, path, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
@@ -547,6 +647,66 @@ function compareAnyOf(ctx: Context, { before, after, path }: KeywordPair): void 
     if (added.length === 0 && removed.length === 0) return; // reordered only
   }
   emit(ctx, path, 'any-of.changed', 'unknown', 'anyOf rewritten; cannot prove whether it narrows or widens');
+}
+
+function unprovable(ctx: Context, keyword: string, path: string): void {
+  emit(
+    ctx,
+    path,
+    `${kebab(keyword)}.changed`,
+    'unknown',
+    `${keyword} changed; cannot prove whether it narrows or widens`,
+  );
+}
+
+/** allOf: the same branches with changed `$ref` targets are compared one by one; any rewrite is unknown. */
+function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (same(ctx, before, after)) return;
+  if (Array.isArray(before) && deepEqual(before, after))
+    compareCommonBranches(ctx, before, before, path, depth);
+  else unprovable(ctx, keyword, path);
+}
+
+/**
+ * oneOf: exactly one branch must match, so widening a branch can make a value match two (narrowing the whole) and
+ * narrowing one can make it match one only (widening): inside it, what is compatible for a branch is unknown.
+ */
+function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (same(ctx, before, after)) return;
+  if (!Array.isArray(before) || !deepEqual(before, after)) {
+    unprovable(ctx, keyword, path);
+    return;
+  }
+  const outer = ctx.changes;
+  ctx.changes = [];
+  try {
+    compareCommonBranches(ctx, before, before, path, depth);
+  } finally {
+    const inner = ctx.changes;
+    ctx.changes = outer;
+    for (const c of inner) {
+      if (c.verdict === 'compatible') {
+        c.verdict = 'unknown';
+        c.message += ' (inside oneOf: may change which branches match)';
+      }
+      outer.push(c);
+    }
+  }
+}
+
+/** not: what narrows inside widens the whole, and the other way round. */
+function compareNot(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (same(ctx, before, after)) return;
+  if (!deepEqual(before, after)) {
+    unprovable(ctx, keyword, path);
+    return;
+  }
+  ctx.flip = !ctx.flip;
+  try {
+    compare(ctx, before, after, path, depth + 1);
+  } finally {
+    ctx.flip = !ctx.flip;
+  }
 }
 
 /**
@@ -567,6 +727,9 @@ const keywordRules: [keyword: string, rule: KeywordRule][] = [
   ['additionalProperties', compareAdditionalProperties],
   ['items', compareItems],
   ['anyOf', compareAnyOf],
+  ['allOf', compareAllOf],
+  ['not', compareNot],
+  ['oneOf', compareOneOf],
 ];
 
 /** Keywords compared by a rule. */

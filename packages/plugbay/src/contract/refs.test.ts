@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Change, diffSchemas, type Side } from './diff.js';
+import { checkImplements } from './implements.js';
+import type { JsonSchema } from './snapshot.js';
+
+const S = { type: 'string' };
+const N = { type: 'number' };
+const I = { type: 'integer' };
+
+/** The changes that block a release: breaking, or unknown (unknown blocks by default). */
+function blocking(before: JsonSchema, after: JsonSchema, side: Side): Change[] {
+  return diffSchemas(before, after, side, 'f').filter((c) => c.verdict !== 'compatible');
+}
+
+function assertBlocks(before: JsonSchema, after: JsonSchema, side: Side, path: string, verdict = 'breaking') {
+  const got = blocking(before, after, side);
+  assert.ok(
+    got.some((c) => c.path === path && c.verdict === verdict),
+    `expected a ${verdict} change at ${path}, got ${JSON.stringify(got.map((c) => [c.path, c.rule, c.verdict]))}`,
+  );
+}
+
+// Issue #15, false negatives 1–9: each pair passed as compatible before $ref resolution.
+describe('contract diff through $ref (issue #15 findings)', () => {
+  it('1: items {$ref} whose object field narrows number → integer (input)', () => {
+    const schema = (n: JsonSchema) => ({
+      $defs: { P: { type: 'object', properties: { n } } },
+      type: 'array',
+      items: { $ref: '#/$defs/P' },
+    });
+    assertBlocks(schema(N), schema(I), 'input', '/items/properties/n/type');
+  });
+
+  it('2: the Optional pattern anyOf [{$ref}, null] with the target narrowed (input)', () => {
+    const schema = (max: number) => ({
+      $defs: { Foo: { type: 'string', maxLength: max } },
+      type: 'object',
+      properties: { foo: { anyOf: [{ $ref: '#/$defs/Foo' }, { type: 'null' }] } },
+    });
+    assertBlocks(schema(50), schema(5), 'input', '/properties/foo/anyOf/0/maxLength');
+  });
+
+  it('3: additionalProperties {$ref} integer → number (output)', () => {
+    const schema = (v: JsonSchema) => ({
+      $defs: { V: v },
+      type: 'object',
+      additionalProperties: { $ref: '#/$defs/V' },
+    });
+    assertBlocks(schema(I), schema(N), 'output', '/additionalProperties/type');
+  });
+
+  it('4: oneOf [{$ref Ok}, {$ref Err}] with Err gaining an enum value (output)', () => {
+    const schema = (codes: string[]) => ({
+      $defs: {
+        Ok: { type: 'object', properties: { ok: { const: true } }, required: ['ok'] },
+        Err: { type: 'object', properties: { code: { enum: codes } }, required: ['code'] },
+      },
+      oneOf: [{ $ref: '#/$defs/Ok' }, { $ref: '#/$defs/Err' }],
+    });
+    assertBlocks(schema(['a']), schema(['a', 'b']), 'output', '/oneOf/1/properties/code/enum');
+  });
+
+  it('5: {$ref: Name, maxLength: 100} applies both: Name maxLength 10 → 5 (input)', () => {
+    const schema = (max: number) => ({
+      $defs: { Name: { type: 'string', maxLength: max } },
+      type: 'object',
+      properties: { name: { $ref: '#/$defs/Name', maxLength: 100 } },
+    });
+    assertBlocks(schema(10), schema(5), 'input', '/properties/name/maxLength');
+  });
+
+  it('6: root {$ref: Base, properties: {extra}} with Base.a narrowed (input)', () => {
+    const schema = (a: JsonSchema) => ({
+      $defs: { Base: { type: 'object', properties: { a } } },
+      $ref: '#/$defs/Base',
+      properties: { extra: S },
+    });
+    assertBlocks(schema(N), schema(I), 'input', '/properties/a/type');
+  });
+
+  it('7: a $ref inside a nested $id resolves against that $id, not the document root', () => {
+    const schema = (inner: JsonSchema) => ({
+      $id: 'https://example.com/root.json',
+      $defs: {
+        T: S, // the root's T: unchanged, and the wrong target
+        Sub: {
+          $id: 'https://example.com/sub/item.json',
+          $defs: { T: inner },
+          type: 'object',
+          properties: { t: { $ref: '#/$defs/T' } },
+        },
+      },
+      type: 'object',
+      properties: { sub: { $ref: 'sub/item.json' } },
+    });
+    assertBlocks(schema(N), schema(I), 'input', '/properties/sub/properties/t/type');
+  });
+
+  it('8: input property removed under a schema-valued additionalProperties (now refused)', () => {
+    assertBlocks(
+      { type: 'object', properties: { a: S }, additionalProperties: I },
+      { type: 'object', properties: {}, additionalProperties: I },
+      'input',
+      '/properties/a',
+    );
+  });
+
+  it('9: output property added under a schema-valued additionalProperties', () => {
+    assertBlocks(
+      { type: 'object', properties: {}, additionalProperties: I },
+      { type: 'object', properties: { a: S }, additionalProperties: I },
+      'output',
+      '/properties/a',
+    );
+  });
+
+  it('the greeter experiment: tags.items {$ref: Tag}, Tag maxLength 50 → 5 names maxLength', () => {
+    const schema = (max: number) => ({
+      $defs: { Tag: { type: 'string', maxLength: max } },
+      type: 'object',
+      properties: { name: S, tags: { type: 'array', items: { $ref: '#/$defs/Tag' } } },
+      required: ['name'],
+    });
+    const got = blocking(schema(50), schema(5), 'input');
+    assert.deepEqual(
+      got.map((c) => [c.rule, c.verdict, c.path, c.field]),
+      [['input.max-length.decreased', 'breaking', '/properties/tags/items/maxLength', 'tags[]']],
+    );
+  });
+});
+
+describe('implements through $ref', () => {
+  it('a plugin whose $ref target narrows the contract input does not implement it', () => {
+    const schema = (max: number) => ({
+      $defs: { Tag: { type: 'string', maxLength: max } },
+      type: 'array',
+      items: { $ref: '#/$defs/Tag' },
+    });
+    const contract = { functions: { f: { input: schema(50), output: S } } };
+    assert.deepEqual(checkImplements(contract, contract), { ok: true, differences: [] });
+    const result = checkImplements(contract, { functions: { f: { input: schema(5), output: S } } });
+    assert.deepEqual(
+      result.differences.map((d) => [d.rule, d.path]),
+      [['input.max-length.decreased', '/items/maxLength']],
+    );
+  });
+});
