@@ -1,4 +1,5 @@
-import { hasRef, SchemaDoc } from './resolve.js';
+import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
+import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
 import { type ContractSnapshot, isObject, type JsonSchema } from './snapshot.js';
 
 export type Verdict = 'breaking' | 'compatible' | 'unknown';
@@ -163,28 +164,6 @@ function emit(ctx: Context, path: string, subject: string, direction: Direction,
   ctx.changes.push(change);
 }
 
-/** Keywords that only annotate: a change to them changes no value's validity. */
-const annotations = new Set([
-  'title',
-  'description',
-  '$comment',
-  'examples',
-  'default',
-  'deprecated',
-  'readOnly',
-  'writeOnly',
-  '$schema',
-  '$id',
-  '$anchor',
-  'contentMediaType',
-  'contentEncoding',
-  '$defs',
-  'definitions',
-]);
-
-const lowerBounds = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems', 'minProperties'] as const;
-const upperBounds = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'maxProperties'] as const;
-
 type Schema = Record<string, unknown>;
 
 /** One keyword seen on both sides of a comparison. */
@@ -205,7 +184,7 @@ type KeywordRule = (ctx: Context, pair: KeywordPair) => void;
 
 function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string, depth: number): void {
   if (depth > maxDepth) {
-    if (!same(ctx, beforeIn, afterIn))
+    if (!sameSchema(ctx.docs, beforeIn, afterIn))
       emit(ctx, path, 'schema.too-deep', 'unknown', `nesting deeper than ${maxDepth}`);
     return;
   }
@@ -248,7 +227,7 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     if (handled.has(k) || annotations.has(k) || k.startsWith('x-')) continue;
-    if (same(ctx, a[k], b[k])) continue;
+    if (sameSchema(ctx.docs, a[k], b[k])) continue;
     const subject = ['if', 'then', 'else'].includes(k) ? `${kebab(k)}.changed` : 'keyword.unknown';
     emit(
       ctx,
@@ -285,39 +264,12 @@ function resolveRefs(
   if (ctx.refs.has(key)) {
     // Back at a pair being compared: whatever differs inside the cycle was reported on the way round; a recursive
     // schema that changed is still flagged, because its rewrite cannot be proven safe by this walk alone.
-    if (!same(ctx, a, b))
+    if (!sameSchema(ctx.docs, a, b))
       emit(ctx, `${path}/$ref`, 'ref.cycle', 'unknown', `recursive $ref (${refA ?? refB}) changed`);
     return 'stop';
   }
   ctx.refs.add(key); // removed by compare() once this subtree is done: a repeat elsewhere is not a cycle
   return [a, b, key];
-}
-
-/**
- * Equal schemas, `$ref`s included: the same text, and every `$ref` in it reaching equal targets on both sides
- * (a target pair already being checked counts as equal: a difference inside a cycle shows on its first pass).
- */
-function same(ctx: Context, a: unknown, b: unknown, seen = new Set<string>()): boolean {
-  return deepEqual(a, b) && sameRefs(ctx, a, b, seen, 0);
-}
-
-function sameRefs(ctx: Context, a: unknown, b: unknown, seen: Set<string>, depth: number): boolean {
-  if (!hasRef(a)) return true;
-  if (depth > 256) return false;
-  if (Array.isArray(a)) return a.every((x, i) => sameRefs(ctx, x, (b as unknown[])[i], seen, depth + 1));
-  if (!isObject(a) || !isObject(b)) return true;
-  if (typeof a.$ref === 'string') {
-    const ra = ctx.docs[0].resolve(a);
-    const rb = ctx.docs[1].resolve(b);
-    if ('error' in ra || 'error' in rb) return false;
-    const key = `${ra.uri}\0${rb.uri}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      if (!same(ctx, ra.schema, rb.schema, seen)) return false;
-    }
-  }
-  if (typeof a.$dynamicRef === 'string' || typeof a.$recursiveRef === 'string') return false;
-  return Object.keys(a).every((k) => sameRefs(ctx, a[k], b[k], seen, depth + 1));
 }
 
 const allTypes = ['array', 'boolean', 'null', 'number', 'object', 'string'];
@@ -577,7 +529,7 @@ function join(x: Direction, y: Direction): Direction {
 }
 
 function compareAdditionalProperties(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (after === false && before !== false)
     emit(ctx, path, 'additional-properties.closed', 'narrows', 'additionalProperties: false added');
   else if (before === false && after !== false)
@@ -586,7 +538,7 @@ function compareAdditionalProperties(ctx: Context, { before, after, path, depth 
 }
 
 function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) || Array.isArray(after)) {
     if (Array.isArray(before) && deepEqual(before, after)) {
       // Same tuple text whose `$ref` targets changed: position by position.
@@ -632,7 +584,7 @@ function compareCommonBranches(
 
 /** anyOf: branches only added is a widening, only removed a narrowing; any rewrite is unknown. */
 function compareAnyOf(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) && Array.isArray(after)) {
     compareCommonBranches(ctx, before, after, path, depth);
     const { removed, added } = listChanges(before, after);
@@ -661,7 +613,7 @@ function unprovable(ctx: Context, keyword: string, path: string): void {
 
 /** allOf: the same branches with changed `$ref` targets are compared one by one; any rewrite is unknown. */
 function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) && deepEqual(before, after))
     compareCommonBranches(ctx, before, before, path, depth);
   else unprovable(ctx, keyword, path);
@@ -672,7 +624,7 @@ function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: Key
  * narrowing one can make it match one only (widening): inside it, what is compatible for a branch is unknown.
  */
 function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (!Array.isArray(before) || !deepEqual(before, after)) {
     unprovable(ctx, keyword, path);
     return;
@@ -696,7 +648,7 @@ function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: Key
 
 /** not: what narrows inside widens the whole, and the other way round. */
 function compareNot(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
-  if (same(ctx, before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (!deepEqual(before, after)) {
     unprovable(ctx, keyword, path);
     return;
@@ -735,63 +687,4 @@ const keywordRules: [keyword: string, rule: KeywordRule][] = [
 /** Keywords compared by a rule. */
 const handled = new Set<string>(['$ref', 'required', ...keywordRules.map(([keyword]) => keyword)]);
 
-/** The values of `after` not in `before` (added) and the other way round (removed), by structural equality. */
-function listChanges(before: unknown[], after: unknown[]): { removed: unknown[]; added: unknown[] } {
-  return {
-    removed: before.filter((x) => !after.some((y) => deepEqual(x, y))),
-    added: after.filter((x) => !before.some((y) => deepEqual(x, y))),
-  };
-}
-
-function stringSet(v: unknown): Set<string> {
-  return new Set(Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-}
-
-/** Structural equality of JSON values; too deep counts as different (the caller then says `unknown`). */
-export function deepEqual(a: unknown, b: unknown, depth = 0): boolean {
-  if (a === b) return true;
-  if (depth > 256) return false;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i], depth + 1));
-  }
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  const ob = b as Record<string, unknown>;
-  const oa = a as Record<string, unknown>;
-  return ka.every((k) => Object.hasOwn(ob, k) && deepEqual(oa[k], ob[k], depth + 1));
-}
-
-function kebab(keyword: string): string {
-  return keyword.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/** `/properties/a/items/properties/b` → `a[].b`; '' when the path names no field. */
-export function fieldOf(path: string): string {
-  const segs = path
-    .split('/')
-    .slice(1)
-    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
-  let field = '';
-  for (let i = 0; i < segs.length; i++) {
-    if (segs[i] === 'properties' && i + 1 < segs.length) {
-      field += `${field === '' ? '' : '.'}${segs[++i]}`;
-    } else if (segs[i] === 'items') {
-      field += '[]';
-    } else if (segs[i] === 'additionalProperties') {
-      field += field === '' ? '*' : '.*';
-    }
-  }
-  return field;
-}
-
-function show(values: unknown[]): string {
-  const text = values.map((v) => JSON.stringify(v) ?? String(v)).join(', ');
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
+export { deepEqual, fieldOf } from './json.js';

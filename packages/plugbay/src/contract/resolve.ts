@@ -1,3 +1,4 @@
+import { deepEqual } from './json.js';
 import { isObject } from './snapshot.js';
 
 type Schema = Record<string, unknown>;
@@ -23,8 +24,8 @@ const single = [
 const lists = ['allOf', 'anyOf', 'oneOf', 'prefixItems', 'items'];
 const maps = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies'];
 
-/** Keywords beside a `$ref` that change no value's validity, so the `$ref` alone decides. */
-const inert = new Set([
+/** Keywords that only annotate: a change to them changes no value's validity. */
+export const annotations = new Set([
   'title',
   'description',
   '$comment',
@@ -36,12 +37,15 @@ const inert = new Set([
   '$schema',
   '$id',
   '$anchor',
+  'contentMediaType',
+  'contentEncoding',
   '$defs',
   'definitions',
 ]);
 
-const lowerBounds = new Set(['minimum', 'exclusiveMinimum', 'minLength', 'minItems', 'minProperties']);
-const upperBounds = new Set(['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'maxProperties']);
+export const lowerBounds = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems', 'minProperties'] as const;
+export const upperBounds = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'maxProperties'] as const;
+
 /** Keywords that read each other: two schemas both using one group cannot be merged keyword by keyword. */
 const groups = [
   new Set(['properties', 'patternProperties', 'additionalProperties', 'unevaluatedProperties']),
@@ -162,7 +166,7 @@ export class SchemaDoc {
       target = next.schema;
     }
     const siblings: Schema = {};
-    for (const [k, v] of Object.entries(node)) if (k !== '$ref' && !inert.has(k)) siblings[k] = v;
+    for (const [k, v] of Object.entries(node)) if (k !== '$ref' && !annotations.has(k)) siblings[k] = v;
     if (Object.keys(siblings).length === 0) return { schema: target, uri };
     this.bases.set(siblings, this.baseOf(node));
     return { schema: this.merge(target, siblings), uri };
@@ -183,11 +187,19 @@ export class SchemaDoc {
     }
     for (const [k, v] of Object.entries(b)) {
       const w = a[k];
-      if (!Object.hasOwn(a, k) || JSON.stringify(w) === JSON.stringify(v)) {
+      if (!Object.hasOwn(a, k) || deepEqual(w, v)) {
         out[k] = v;
-      } else if (lowerBounds.has(k) && typeof v === 'number' && typeof w === 'number') {
+      } else if (
+        (lowerBounds as readonly string[]).includes(k) &&
+        typeof v === 'number' &&
+        typeof w === 'number'
+      ) {
         out[k] = Math.max(v, w);
-      } else if (upperBounds.has(k) && typeof v === 'number' && typeof w === 'number') {
+      } else if (
+        (upperBounds as readonly string[]).includes(k) &&
+        typeof v === 'number' &&
+        typeof w === 'number'
+      ) {
         out[k] = Math.min(v, w);
       } else if (k === 'required' && Array.isArray(v) && Array.isArray(w)) {
         out[k] = [...new Set([...w, ...v])];
@@ -238,4 +250,42 @@ export function hasRef(v: unknown, depth = 0): boolean {
     }
   refMemo.set(v, found);
   return found;
+}
+
+/**
+ * Equal schemas, `$ref`s included: the same text, and every `$ref` in it reaching equal targets on both sides
+ * (a target pair already being checked counts as equal: a difference inside a cycle shows on its first pass).
+ */
+export function sameSchema(
+  docs: readonly [SchemaDoc, SchemaDoc],
+  a: unknown,
+  b: unknown,
+  seen = new Set<string>(),
+): boolean {
+  return deepEqual(a, b) && sameRefs(docs, a, b, seen, 0);
+}
+
+function sameRefs(
+  docs: readonly [SchemaDoc, SchemaDoc],
+  a: unknown,
+  b: unknown,
+  seen: Set<string>,
+  depth: number,
+): boolean {
+  if (!hasRef(a)) return true;
+  if (depth > 256) return false;
+  if (Array.isArray(a)) return a.every((x, i) => sameRefs(docs, x, (b as unknown[])[i], seen, depth + 1));
+  if (!isObject(a) || !isObject(b)) return true;
+  if (typeof a.$ref === 'string') {
+    const ra = docs[0].resolve(a);
+    const rb = docs[1].resolve(b);
+    if ('error' in ra || 'error' in rb) return false;
+    const key = `${ra.uri}\0${rb.uri}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      if (!sameSchema(docs, ra.schema, rb.schema, seen)) return false;
+    }
+  }
+  if (typeof a.$dynamicRef === 'string' || typeof a.$recursiveRef === 'string') return false;
+  return Object.keys(a).every((k) => sameRefs(docs, a[k], b[k], seen, depth + 1));
 }
