@@ -120,6 +120,7 @@ const maxVisits = 20_000;
 
 /** Every change between two schemas of one side of one function. */
 export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, fn: string): Change[] {
+  if (deepEqual(before, after)) return []; // the same document: every $ref reaches the same target
   const ctx: Context = {
     side,
     fn,
@@ -227,7 +228,8 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     if (handled.has(k) || annotations.has(k) || k.startsWith('x-')) continue;
-    if (sameSchema(ctx.docs, a[k], b[k])) continue;
+    // A dynamic reference's target depends on where it is reached from: not followed, so never proven unchanged.
+    if (!dynamicRefs.has(k) && sameSchema(ctx.docs, a[k], b[k])) continue;
     const subject = ['if', 'then', 'else'].includes(k) ? `${kebab(k)}.changed` : 'keyword.unknown';
     emit(
       ctx,
@@ -683,6 +685,8 @@ const keywordRules: [keyword: string, rule: KeywordRule][] = [
   ['not', compareNot],
   ['oneOf', compareOneOf],
 ];
+
+const dynamicRefs = new Set(['$dynamicRef', '$recursiveRef']);
 
 /** Keywords compared by a rule. */
 const handled = new Set<string>(['$ref', 'required', ...keywordRules.map(([keyword]) => keyword)]);

@@ -146,3 +146,146 @@ describe('implements through $ref', () => {
     );
   });
 });
+
+type Row = [
+  name: string,
+  side: Side,
+  before: JsonSchema,
+  after: JsonSchema,
+  expected: [string, string, string][],
+];
+const T = (t: JsonSchema) => ({ $defs: { T: t } });
+
+// What resolution reports beyond the findings: [rule, verdict, path] for each change, nothing more.
+const rows: Row[] = [
+  [
+    'a $ref to itself is unknown, not a stack overflow',
+    'input',
+    { $ref: '#', title: 'a' },
+    { $ref: '#', title: 'b' },
+    [['input.ref.unresolved', 'unknown', '/$ref']],
+  ],
+  [
+    'a missing $ref is unknown even with its text unchanged',
+    'input',
+    { items: { $ref: '#/$defs/nope' }, title: 'a' },
+    { items: { $ref: '#/$defs/nope' }, title: 'b' },
+    [['input.ref.unresolved', 'unknown', '/items/$ref']],
+  ],
+  [
+    'a $ref by $anchor is followed',
+    'input',
+    { $defs: { T: { $anchor: 't', ...N } }, items: { $ref: '#t' } },
+    { $defs: { T: { $anchor: 't', ...I } }, items: { $ref: '#t' } },
+    [['input.type.narrowed', 'breaking', '/items/type']],
+  ],
+  [
+    'a $ref on one side, the same schema inline on the other',
+    'input',
+    { ...T(N), items: { $ref: '#/$defs/T' } },
+    { items: N },
+    [],
+  ],
+  [
+    '$ref siblings that cannot merge keyword by keyword stay an allOf: unknown when the target changed',
+    'input',
+    { ...T({ ...S, maxLength: 5 }), $ref: '#/$defs/T', type: ['string', 'null'] },
+    { ...T({ ...S, maxLength: 3 }), $ref: '#/$defs/T', type: ['string', 'null'] },
+    [['input.all-of.changed', 'unknown', '/allOf']],
+  ],
+  [
+    'allOf [$ref] with the target narrowed',
+    'input',
+    { ...T(N), allOf: [{ $ref: '#/$defs/T' }] },
+    { ...T(I), allOf: [{ $ref: '#/$defs/T' }] },
+    [['input.type.narrowed', 'breaking', '/allOf/0/type']],
+  ],
+  [
+    'not {$ref} with the target widened narrows the whole (input)',
+    'input',
+    { ...T(I), not: { $ref: '#/$defs/T' } },
+    { ...T(N), not: { $ref: '#/$defs/T' } },
+    [['input.type.widened', 'breaking', '/not/type']],
+  ],
+  [
+    'not {$ref} with the target widened is compatible on output',
+    'output',
+    { ...T(I), not: { $ref: '#/$defs/T' } },
+    { ...T(N), not: { $ref: '#/$defs/T' } },
+    [['output.type.widened', 'compatible', '/not/type']],
+  ],
+  [
+    'a oneOf branch widened on input is unknown (branches may now overlap)',
+    'input',
+    { ...T(I), oneOf: [{ $ref: '#/$defs/T' }, S] },
+    { ...T(N), oneOf: [{ $ref: '#/$defs/T' }, S] },
+    [['input.type.widened', 'unknown', '/oneOf/0/type']],
+  ],
+  [
+    'patternProperties with a changed $ref target is unknown',
+    'input',
+    { ...T(N), patternProperties: { x: { $ref: '#/$defs/T' } } },
+    { ...T(I), patternProperties: { x: { $ref: '#/$defs/T' } } },
+    [['input.keyword.unknown', 'unknown', '/patternProperties']],
+  ],
+  [
+    'if {$ref} with a changed target is unknown',
+    'input',
+    { ...T(N), if: { $ref: '#/$defs/T' }, then: { minimum: 0 } },
+    { ...T(I), if: { $ref: '#/$defs/T' }, then: { minimum: 0 } },
+    [['input.if.changed', 'unknown', '/if']],
+  ],
+  [
+    'a $dynamicRef is never proven unchanged',
+    'input',
+    { properties: { x: { $dynamicRef: '#n' } }, $defs: { n: { $dynamicAnchor: 'n', ...N } } },
+    { properties: { x: { $dynamicRef: '#n' } }, $defs: { n: { $dynamicAnchor: 'n', ...I } } },
+    [['input.keyword.unknown', 'unknown', '/properties/x/$dynamicRef']],
+  ],
+  [
+    'a property removed where additionalProperties applies the same schema is compatible',
+    'input',
+    { ...T(I), type: 'object', properties: { a: I }, additionalProperties: { $ref: '#/$defs/T' } },
+    { ...T(I), type: 'object', properties: {}, additionalProperties: { $ref: '#/$defs/T' } },
+    [['input.property.removed', 'compatible', '/properties/a']],
+  ],
+  [
+    'a property removed where a wider patternProperties applies is compatible on input',
+    'input',
+    { type: 'object', properties: { ab: I }, patternProperties: { '^a': N } },
+    { type: 'object', properties: {}, patternProperties: { '^a': N } },
+    [['input.property.removed', 'compatible', '/properties/ab']],
+  ],
+  [
+    'an output property added narrower than the additionalProperties it leaves is compatible',
+    'output',
+    { type: 'object', additionalProperties: N },
+    { type: 'object', properties: { a: I }, additionalProperties: N },
+    [['output.property.added', 'compatible', '/properties/a']],
+  ],
+];
+
+describe('contract diff through $ref (rules)', () => {
+  for (const [name, side, before, after, expected] of rows) {
+    it(name, () => {
+      const got = diffSchemas(before, after, side, 'f').map((c) => [c.rule, c.verdict, c.path]);
+      assert.deepEqual(got, expected);
+    });
+  }
+
+  it('a recursive schema through the root is compared without a stack overflow', () => {
+    const tree = (v: JsonSchema) => ({
+      type: 'object',
+      properties: { v, kids: { type: 'array', items: { $ref: '#' } } },
+    });
+    const wrapped = (v: JsonSchema, title: string) => ({
+      title,
+      $defs: { tree: tree(v) },
+      $ref: '#/$defs/tree',
+    });
+    assert.deepEqual(diffSchemas(wrapped(N, 'a'), wrapped(N, 'b'), 'input', 'f'), []);
+    const got = diffSchemas(tree(N), tree(I), 'input', 'f');
+    assert.ok(got.some((c) => c.verdict === 'breaking' && c.path === '/properties/v/type'));
+    assert.ok(got.every((c) => c.verdict !== 'compatible'));
+  });
+});
