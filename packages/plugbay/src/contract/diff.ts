@@ -1,3 +1,4 @@
+import { alignPair, allTypes, boundTrade, covers, moot, reachableTypes, typesOf } from './equivalent.js';
 import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
 import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
 import { type ContractSnapshot, isObject, type JsonSchema } from './snapshot.js';
@@ -213,15 +214,17 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
       emit(ctx, path, 'schema.false-added', 'narrows', 'now accepts no value (false)');
     return;
   }
-  const a = before === true ? {} : before;
-  const b = after === true ? {} : after;
-  if (!isObject(a) || !isObject(b)) {
-    if (!deepEqual(a, b)) emit(ctx, path, 'schema.invalid', 'unknown', 'is not a JSON Schema object');
+  const rawA = before === true ? {} : before;
+  const rawB = after === true ? {} : after;
+  if (!isObject(rawA) || !isObject(rawB)) {
+    if (!deepEqual(rawA, rawB)) emit(ctx, path, 'schema.invalid', 'unknown', 'is not a JSON Schema object');
     return;
   }
+  const [a, b] = alignPair(rawA, rawB);
 
   const schemas: [Schema, Schema] = [a, b];
   for (const [keyword, rule] of keywordRules) {
+    if (moot(keyword, a, b)) continue;
     rule(ctx, { keyword, before: a[keyword], after: b[keyword], path: `${path}/${keyword}`, depth, schemas });
   }
 
@@ -274,19 +277,7 @@ function resolveRefs(
   return [a, b, key];
 }
 
-const allTypes = ['array', 'boolean', 'null', 'number', 'object', 'string'];
-
-function typesOf(type: unknown): string[] | undefined {
-  if (typeof type === 'string') return [type];
-  if (Array.isArray(type) && type.every((x) => typeof x === 'string')) return type as string[];
-  return undefined;
-}
-
-function covers(types: string[], t: string): boolean {
-  return types.includes(t) || (t === 'integer' && types.includes('number'));
-}
-
-function compareType(ctx: Context, { before, after, path }: KeywordPair): void {
+function compareType(ctx: Context, { before, after, path, schemas: [a, b] }: KeywordPair): void {
   if (deepEqual(before, after)) return;
   if (
     (before !== undefined && typesOf(before) === undefined) ||
@@ -295,8 +286,8 @@ function compareType(ctx: Context, { before, after, path }: KeywordPair): void {
     emit(ctx, path, 'type.changed', 'unknown', 'type is not a string or array of strings');
     return;
   }
-  const ta = typesOf(before) ?? allTypes;
-  const tb = typesOf(after) ?? allTypes;
+  const ta = reachableTypes(typesOf(before) ?? allTypes, a);
+  const tb = reachableTypes(typesOf(after) ?? allTypes, b);
   const lost = ta.filter((t) => !covers(tb, t));
   const gained = tb.filter((t) => !covers(ta, t));
   const from = before === undefined ? 'any' : ta.join('|');
@@ -343,9 +334,18 @@ function compareConst(ctx: Context, { before, after, path, schemas: [a, b] }: Ke
 
 /** minimum, maxLength …: a lower bound that goes up narrows, an upper bound that goes up widens. */
 function boundRule(kind: 'lower' | 'upper'): KeywordRule {
-  return (ctx, { keyword, before, after, path }) => {
+  return (ctx, { keyword, before, after, path, schemas: [a, b] }) => {
     if (before === after) return;
     const name = kebab(keyword);
+    const inclusive = keyword.replace(/^exclusiveM/, 'm');
+    const trade = boundTrade(inclusive, a, b);
+    if (trade !== undefined) {
+      // One bound traded for the other (`minimum: 0` → `exclusiveMinimum: -1`): reported once, as a whole.
+      const { direction, from, to } = trade;
+      if (keyword === inclusive)
+        emit(ctx, path, `${name}.traded`, direction, `${from} ${a[from]} replaced by ${to} ${b[to]}`);
+      return;
+    }
     const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
     if ((before !== undefined && !num(before)) || (after !== undefined && !num(after))) {
       // e.g. draft-4 boolean exclusiveMinimum: its meaning depends on minimum; not worth guessing.

