@@ -617,7 +617,7 @@ function unprovable(ctx: Context, keyword: string, path: string): void {
 function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
   if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) && deepEqual(before, after))
-    compareCommonBranches(ctx, before, before, path, depth);
+    compareCommonBranches(ctx, before, after as unknown[], path, depth);
   else unprovable(ctx, keyword, path);
 }
 
@@ -634,7 +634,7 @@ function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: Key
   const outer = ctx.changes;
   ctx.changes = [];
   try {
-    compareCommonBranches(ctx, before, before, path, depth);
+    compareCommonBranches(ctx, before, after as unknown[], path, depth);
   } finally {
     const inner = ctx.changes;
     ctx.changes = outer;

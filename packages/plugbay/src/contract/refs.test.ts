@@ -199,6 +199,21 @@ const rows: Row[] = [
     [['input.all-of.changed', 'unknown', '/allOf']],
   ],
   [
+    "allOf branches resolve on each side against that side's own $id",
+    'input',
+    {
+      $id: 'https://a.example/root.json',
+      $defs: { Item: { $id: 'item.json', ...N } },
+      allOf: [{ $ref: 'item.json' }],
+    },
+    {
+      $id: 'https://b.example/root.json',
+      $defs: { Item: { $id: 'item.json', ...I } },
+      allOf: [{ $ref: 'item.json' }],
+    },
+    [['input.type.narrowed', 'breaking', '/allOf/0/type']],
+  ],
+  [
     'allOf [$ref] with the target narrowed',
     'input',
     { ...T(N), allOf: [{ $ref: '#/$defs/T' }] },
