@@ -249,6 +249,19 @@ const rows: Row[] = [
     [['input.keyword.unknown', 'unknown', '/patternProperties']],
   ],
   [
+    'a changed $ref target is not hidden by an earlier use whose siblings mask the change',
+    'input',
+    {
+      ...T({ ...S, maxLength: 5 }),
+      patternProperties: { x: { $ref: '#/$defs/T', maxLength: 3 }, y: { $ref: '#/$defs/T' } },
+    },
+    {
+      ...T({ ...S, maxLength: 4 }),
+      patternProperties: { x: { $ref: '#/$defs/T', maxLength: 3 }, y: { $ref: '#/$defs/T' } },
+    },
+    [['input.keyword.unknown', 'unknown', '/patternProperties']],
+  ],
+  [
     'if {$ref} with a changed target is unknown',
     'input',
     { ...T(N), ...ifThen },

@@ -3,8 +3,11 @@ import { isObject } from './snapshot.js';
 
 type Schema = Record<string, unknown>;
 
-/** A `$ref` followed to its target (siblings applied), or why it could not be. */
-export type Resolved = { schema: unknown; uri: string } | { error: string };
+/**
+ * A `$ref` followed: `schema` with the keywords beside the `$ref` applied, `target` without them, `uri` the
+ * absolute address; or why it could not be followed.
+ */
+export type Resolved = { schema: unknown; target: unknown; uri: string } | { error: string };
 
 /** Keywords whose value is one subschema, an array of them, or a map of them: where `$id`s and `$ref`s live. */
 const single = [
@@ -167,9 +170,9 @@ export class SchemaDoc {
     }
     const siblings: Schema = {};
     for (const [k, v] of Object.entries(node)) if (k !== '$ref' && !annotations.has(k)) siblings[k] = v;
-    if (Object.keys(siblings).length === 0) return { schema: target, uri };
+    if (Object.keys(siblings).length === 0) return { schema: target, target, uri };
     this.bases.set(siblings, this.baseOf(node));
-    return { schema: this.merge(target, siblings), uri };
+    return { schema: this.merge(target, siblings), target, uri };
   }
 
   /** Both schemas at once: one schema when the keywords combine exactly, else `{allOf: [a, b]}`. */
@@ -283,7 +286,8 @@ function sameRefs(
     const key = `${ra.uri}\0${rb.uri}`;
     if (!seen.has(key)) {
       seen.add(key);
-      if (!sameSchema(docs, ra.schema, rb.schema, seen)) return false;
+      // The bare targets: the siblings are part of the text already found equal, and may hide a difference.
+      if (!sameSchema(docs, ra.target, rb.target, seen)) return false;
     }
   }
   if (typeof a.$dynamicRef === 'string' || typeof a.$recursiveRef === 'string') return false;
