@@ -110,8 +110,9 @@ interface Context {
   changes: Change[];
   /** Set while a rule asks what a subcomparison does instead of reporting it (`flip` as it was then). */
   directions?: { list: Direction[]; flip: boolean };
-  /** `$ref` pairs being expanded on the current path, to stop at cycles. */
+  /** `$ref` pairs being expanded on the current path, to stop at cycles; `via` their texts, named in messages. */
   refs: Set<string>;
+  via: string[];
   /** Subschemas compared so far; a cap keeps shared `$ref`s from blowing up exponentially. */
   visited: number;
 }
@@ -129,6 +130,7 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
     flip: false,
     changes: [],
     refs: new Set(),
+    via: [],
     visited: 0,
   };
   try {
@@ -160,7 +162,7 @@ function emit(ctx: Context, path: string, subject: string, direction: Direction,
     path,
     rule: `${ctx.side}.${subject}`,
     verdict: verdictOf(verdictSide, direction),
-    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}`,
+    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}${ctx.via.length > 0 ? ` (in $ref ${ctx.via.at(-1)})` : ''}`,
   };
   if (field) change.field = field;
   ctx.changes.push(change);
@@ -201,7 +203,7 @@ function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string
   try {
     compareResolved(ctx, before, after, path, depth);
   } finally {
-    if (refKey !== undefined) ctx.refs.delete(refKey);
+    if (refKey !== undefined) ctx.refs.delete(refKey) && ctx.via.pop();
   }
 }
 
@@ -274,6 +276,7 @@ function resolveRefs(
     return 'stop';
   }
   ctx.refs.add(key); // removed by compare() once this subtree is done: a repeat elsewhere is not a cycle
+  ctx.via.push((refB ?? refA) as string);
   return [a, b, key];
 }
 

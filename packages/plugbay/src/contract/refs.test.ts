@@ -127,6 +127,7 @@ describe('contract diff through $ref (issue #15 findings)', () => {
       got.map((c) => [c.rule, c.verdict, c.path, c.field]),
       [['input.max-length.decreased', 'breaking', '/properties/tags/items/maxLength', 'tags[]']],
     );
+    assert.match(got[0]?.message ?? '', /maxLength decreased from 50 to 5 \(in \$ref #\/\$defs\/Tag\)/);
   });
 });
 
