@@ -113,6 +113,8 @@ interface Context {
   /** `$ref` pairs being expanded on the current path, to stop at cycles; `via` their texts, named in messages. */
   refs: Set<string>;
   via: string[];
+  /** How many `oneOf`s the comparison is inside: there, what would be compatible is unknown. */
+  oneOf: number;
   /** Subschemas compared so far; a cap keeps shared `$ref`s from blowing up exponentially. */
   visited: number;
 }
@@ -131,6 +133,7 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
     changes: [],
     refs: new Set(),
     via: [],
+    oneOf: 0,
     visited: 0,
   };
   try {
@@ -149,20 +152,23 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
 }
 
 function emit(ctx: Context, path: string, subject: string, direction: Direction, message: string): void {
+  const verdictSide: Side = ctx.flip ? (ctx.side === 'input' ? 'output' : 'input') : ctx.side;
+  const verdict = verdictOf(verdictSide, direction);
+  const masked = ctx.oneOf > 0 && verdict === 'compatible'; // see compareOneOf
   if (ctx.directions) {
     const invert = ctx.flip !== ctx.directions.flip;
-    ctx.directions.list.push(invert ? (flipped[direction] ?? direction) : direction);
+    ctx.directions.list.push(masked ? 'unknown' : invert ? (flipped[direction] ?? direction) : direction);
     return;
   }
   const field = fieldOf(path);
-  const verdictSide: Side = ctx.flip ? (ctx.side === 'input' ? 'output' : 'input') : ctx.side;
+  const via = ctx.via.length > 0 ? ` (in $ref ${ctx.via.at(-1)})` : '';
   const change: Change = {
     function: ctx.fn,
     side: ctx.side,
     path,
     rule: `${ctx.side}.${subject}`,
-    verdict: verdictOf(verdictSide, direction),
-    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}${ctx.via.length > 0 ? ` (in $ref ${ctx.via.at(-1)})` : ''}`,
+    verdict: masked ? 'unknown' : verdict,
+    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}${via}${masked ? ' (inside oneOf: may change which branches match)' : ''}`,
   };
   if (field) change.field = field;
   ctx.changes.push(change);
@@ -634,20 +640,11 @@ function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: Key
     unprovable(ctx, keyword, path);
     return;
   }
-  const outer = ctx.changes;
-  ctx.changes = [];
+  ctx.oneOf++;
   try {
     compareCommonBranches(ctx, before, after as unknown[], path, depth);
   } finally {
-    const inner = ctx.changes;
-    ctx.changes = outer;
-    for (const c of inner) {
-      if (c.verdict === 'compatible') {
-        c.verdict = 'unknown';
-        c.message += ' (inside oneOf: may change which branches match)';
-      }
-      outer.push(c);
-    }
+    ctx.oneOf--;
   }
 }
 

@@ -166,6 +166,7 @@ function tableTests(table: Row[]): void {
 }
 
 const T = (t: JsonSchema) => ({ $defs: { T: t } });
+const oneOfT = { oneOf: [{ $ref: '#/$defs/T' }, S] };
 // Built from entries: a literal `then` key reads as a thenable to the linter.
 const ifThen = Object.fromEntries([
   ['if', { $ref: '#/$defs/T' }],
@@ -251,6 +252,16 @@ const rows: Row[] = [
     { ...T(I), oneOf: [{ $ref: '#/$defs/T' }, S] },
     { ...T(N), oneOf: [{ $ref: '#/$defs/T' }, S] },
     [['input.type.widened', 'unknown', '/oneOf/0/type']],
+  ],
+  [
+    'a property removed onto an additionalProperties oneOf that widens on input is unknown, not compatible',
+    'input',
+    { ...T(I), type: 'object', properties: { a: oneOfT }, additionalProperties: oneOfT },
+    { ...T(N), type: 'object', properties: {}, additionalProperties: oneOfT },
+    [
+      ['input.property.removed', 'unknown', '/properties/a'],
+      ['input.type.widened', 'unknown', '/additionalProperties/oneOf/0/type'],
+    ],
   ],
   [
     'patternProperties with a changed $ref target is unknown',
