@@ -209,7 +209,10 @@ function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string
   try {
     compareResolved(ctx, before, after, path, depth);
   } finally {
-    if (refKey !== undefined) ctx.refs.delete(refKey) && ctx.via.pop();
+    if (refKey !== undefined) {
+      ctx.refs.delete(refKey);
+      ctx.via.pop();
+    }
   }
 }
 
@@ -252,6 +255,12 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   }
 }
 
+/** Unresolvable on either side: nothing about the values can be proven, even when the text is unchanged. */
+function unresolved(ctx: Context, path: string, error: string): 'stop' {
+  emit(ctx, `${path}/$ref`, 'ref.unresolved', 'unknown', error);
+  return 'stop';
+}
+
 /** Follows `$ref`s on both sides; a pair met again while expanding is a cycle. */
 function resolveRefs(
   ctx: Context,
@@ -264,16 +273,11 @@ function resolveRefs(
   if (refA === undefined && refB === undefined) return [before, after, undefined];
   const ra = refA === undefined ? undefined : ctx.docs[0].resolve(before as Record<string, unknown>);
   const rb = refB === undefined ? undefined : ctx.docs[1].resolve(after as Record<string, unknown>);
-  for (const r of [ra, rb]) {
-    if (r !== undefined && 'error' in r) {
-      // Unresolvable on either side: nothing about the values can be proven, even when the text is unchanged.
-      emit(ctx, `${path}/$ref`, 'ref.unresolved', 'unknown', r.error);
-      return 'stop';
-    }
-  }
-  const a = ra === undefined ? before : (ra as { schema: unknown }).schema;
-  const b = rb === undefined ? after : (rb as { schema: unknown }).schema;
-  const key = `${(ra as { uri?: string } | undefined)?.uri ?? '-'}\0${(rb as { uri?: string } | undefined)?.uri ?? '-'}`;
+  if (ra && 'error' in ra) return unresolved(ctx, path, ra.error);
+  if (rb && 'error' in rb) return unresolved(ctx, path, rb.error);
+  const a = ra ? ra.schema : before;
+  const b = rb ? rb.schema : after;
+  const key = `${ra?.uri ?? '-'}\0${rb?.uri ?? '-'}`;
   if (ctx.refs.has(key)) {
     // Back at a pair being compared: whatever differs inside the cycle was reported on the way round; a recursive
     // schema that changed is still flagged, because its rewrite cannot be proven safe by this walk alone.
