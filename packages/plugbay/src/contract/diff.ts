@@ -1,3 +1,6 @@
+import { alignPair, allTypes, boundTrade, covers, moot, reachableTypes, typesOf } from './equivalent.js';
+import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
+import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
 import { type ContractSnapshot, isObject, type JsonSchema } from './snapshot.js';
 
 export type Verdict = 'breaking' | 'compatible' | 'unknown';
@@ -43,6 +46,8 @@ export interface DiffResult {
  * schema used to promise).
  */
 type Direction = 'narrows' | 'widens' | 'both' | 'neutral' | 'unknown';
+
+const flipped: Partial<Record<Direction, Direction>> = { narrows: 'widens', widens: 'narrows' };
 
 function verdictOf(side: Side, direction: Direction): Verdict {
   if (direction === 'unknown') return 'unknown';
@@ -98,11 +103,18 @@ export function summarize(changes: Change[], options: DiffOptions = {}): DiffRes
 interface Context {
   side: Side;
   fn: string;
-  beforeRoot: unknown;
-  afterRoot: unknown;
+  /** Each side's document, for `$ref`s resolved against their closest `$id`. */
+  docs: [before: SchemaDoc, after: SchemaDoc];
+  /** Inside a `not`: narrowing there widens the whole, so verdicts read for the other side. */
+  flip: boolean;
   changes: Change[];
-  /** `$ref` pairs being expanded on the current path, to stop at cycles. */
+  /** Set while a rule asks what a subcomparison does instead of reporting it (`flip` as it was then). */
+  directions?: { list: Direction[]; flip: boolean };
+  /** `$ref` pairs being expanded on the current path, to stop at cycles; `via` their texts, named in messages. */
   refs: Set<string>;
+  via: string[];
+  /** How many `oneOf`s the comparison is inside: there, what would be compatible is unknown. */
+  oneOf: number;
   /** Subschemas compared so far; a cap keeps shared `$ref`s from blowing up exponentially. */
   visited: number;
 }
@@ -112,13 +124,16 @@ const maxVisits = 20_000;
 
 /** Every change between two schemas of one side of one function. */
 export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, fn: string): Change[] {
+  if (deepEqual(before, after)) return []; // the same document: every $ref reaches the same target
   const ctx: Context = {
     side,
     fn,
-    beforeRoot: before,
-    afterRoot: after,
+    docs: [new SchemaDoc(before), new SchemaDoc(after)],
+    flip: false,
     changes: [],
     refs: new Set(),
+    via: [],
+    oneOf: 0,
     visited: 0,
   };
   try {
@@ -137,40 +152,27 @@ export function diffSchemas(before: JsonSchema, after: JsonSchema, side: Side, f
 }
 
 function emit(ctx: Context, path: string, subject: string, direction: Direction, message: string): void {
+  const verdictSide: Side = ctx.flip ? (ctx.side === 'input' ? 'output' : 'input') : ctx.side;
+  const verdict = verdictOf(verdictSide, direction);
+  const masked = ctx.oneOf > 0 && verdict === 'compatible'; // see compareOneOf
+  if (ctx.directions) {
+    const invert = ctx.flip !== ctx.directions.flip;
+    ctx.directions.list.push(masked ? 'unknown' : invert ? (flipped[direction] ?? direction) : direction);
+    return;
+  }
   const field = fieldOf(path);
+  const via = ctx.via.length > 0 ? ` (in $ref ${ctx.via.at(-1)})` : '';
   const change: Change = {
     function: ctx.fn,
     side: ctx.side,
     path,
     rule: `${ctx.side}.${subject}`,
-    verdict: verdictOf(ctx.side, direction),
-    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}`,
+    verdict: masked ? 'unknown' : verdict,
+    message: `${ctx.fn} ${ctx.side}${field ? ` field ${field}` : ''}: ${message}${via}${masked ? ' (inside oneOf: may change which branches match)' : ''}`,
   };
   if (field) change.field = field;
   ctx.changes.push(change);
 }
-
-/** Keywords that only annotate: a change to them changes no value's validity. */
-const annotations = new Set([
-  'title',
-  'description',
-  '$comment',
-  'examples',
-  'default',
-  'deprecated',
-  'readOnly',
-  'writeOnly',
-  '$schema',
-  '$id',
-  '$anchor',
-  'contentMediaType',
-  'contentEncoding',
-  '$defs',
-  'definitions',
-]);
-
-const lowerBounds = ['minimum', 'exclusiveMinimum', 'minLength', 'minItems', 'minProperties'] as const;
-const upperBounds = ['maximum', 'exclusiveMaximum', 'maxLength', 'maxItems', 'maxProperties'] as const;
 
 type Schema = Record<string, unknown>;
 
@@ -192,7 +194,7 @@ type KeywordRule = (ctx: Context, pair: KeywordPair) => void;
 
 function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string, depth: number): void {
   if (depth > maxDepth) {
-    if (!deepEqual(beforeIn, afterIn))
+    if (!sameSchema(ctx.docs, beforeIn, afterIn))
       emit(ctx, path, 'schema.too-deep', 'unknown', `nesting deeper than ${maxDepth}`);
     return;
   }
@@ -207,7 +209,10 @@ function compare(ctx: Context, beforeIn: unknown, afterIn: unknown, path: string
   try {
     compareResolved(ctx, before, after, path, depth);
   } finally {
-    if (refKey !== undefined) ctx.refs.delete(refKey);
+    if (refKey !== undefined) {
+      ctx.refs.delete(refKey);
+      ctx.via.pop();
+    }
   }
 }
 
@@ -220,25 +225,26 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
       emit(ctx, path, 'schema.false-added', 'narrows', 'now accepts no value (false)');
     return;
   }
-  const a = before === true ? {} : before;
-  const b = after === true ? {} : after;
-  if (!isObject(a) || !isObject(b)) {
-    if (!deepEqual(a, b)) emit(ctx, path, 'schema.invalid', 'unknown', 'is not a JSON Schema object');
+  const rawA = before === true ? {} : before;
+  const rawB = after === true ? {} : after;
+  if (!isObject(rawA) || !isObject(rawB)) {
+    if (!deepEqual(rawA, rawB)) emit(ctx, path, 'schema.invalid', 'unknown', 'is not a JSON Schema object');
     return;
   }
+  const [a, b] = alignPair(rawA, rawB);
 
   const schemas: [Schema, Schema] = [a, b];
   for (const [keyword, rule] of keywordRules) {
+    if (moot(keyword, a, b)) continue;
     rule(ctx, { keyword, before: a[keyword], after: b[keyword], path: `${path}/${keyword}`, depth, schemas });
   }
 
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const k of [...keys].sort()) {
     if (handled.has(k) || annotations.has(k) || k.startsWith('x-')) continue;
-    if (deepEqual(a[k], b[k])) continue;
-    const subject = ['oneOf', 'allOf', 'not', 'if', 'then', 'else'].includes(k)
-      ? `${kebab(k)}.changed`
-      : 'keyword.unknown';
+    // A dynamic reference's target depends on where it is reached from: not followed, so never proven unchanged.
+    if (!dynamicRefs.has(k) && sameSchema(ctx.docs, a[k], b[k])) continue;
+    const subject = ['if', 'then', 'else'].includes(k) ? `${kebab(k)}.changed` : 'keyword.unknown';
     emit(
       ctx,
       `${path}/${escapePointer(k)}`,
@@ -249,7 +255,13 @@ function compareResolved(ctx: Context, before: unknown, after: unknown, path: st
   }
 }
 
-/** Follows local `$ref`s on both sides; a pair met again while expanding is a cycle. */
+/** Unresolvable on either side: nothing about the values can be proven, even when the text is unchanged. */
+function unresolved(ctx: Context, path: string, error: string): 'stop' {
+  emit(ctx, `${path}/$ref`, 'ref.unresolved', 'unknown', error);
+  return 'stop';
+}
+
+/** Follows `$ref`s on both sides; a pair met again while expanding is a cycle. */
 function resolveRefs(
   ctx: Context,
   before: unknown,
@@ -259,71 +271,26 @@ function resolveRefs(
   const refA = isObject(before) && typeof before.$ref === 'string' ? before.$ref : undefined;
   const refB = isObject(after) && typeof after.$ref === 'string' ? after.$ref : undefined;
   if (refA === undefined && refB === undefined) return [before, after, undefined];
-  const a = refA === undefined ? before : deref(ctx.beforeRoot, before as Record<string, unknown>, refA);
-  const b = refB === undefined ? after : deref(ctx.afterRoot, after as Record<string, unknown>, refB);
-  if (a === undefined || b === undefined) {
-    if (!deepEqual(before, after)) {
-      const which = a === undefined ? refA : refB;
-      emit(
-        ctx,
-        `${path}/$ref`,
-        'ref.unresolved',
-        'unknown',
-        `$ref ${which} cannot be resolved (only local refs are)`,
-      );
-    }
-    return 'stop';
-  }
-  const key = `${refA ?? '-'}\0${refB ?? '-'}`;
+  const ra = refA === undefined ? undefined : ctx.docs[0].resolve(before as Record<string, unknown>);
+  const rb = refB === undefined ? undefined : ctx.docs[1].resolve(after as Record<string, unknown>);
+  if (ra && 'error' in ra) return unresolved(ctx, path, ra.error);
+  if (rb && 'error' in rb) return unresolved(ctx, path, rb.error);
+  const a = ra ? ra.schema : before;
+  const b = rb ? rb.schema : after;
+  const key = `${ra?.uri ?? '-'}\0${rb?.uri ?? '-'}`;
   if (ctx.refs.has(key)) {
     // Back at a pair being compared: whatever differs inside the cycle was reported on the way round; a recursive
     // schema that changed is still flagged, because its rewrite cannot be proven safe by this walk alone.
-    if (!deepEqual(a, b))
+    if (!sameSchema(ctx.docs, a, b))
       emit(ctx, `${path}/$ref`, 'ref.cycle', 'unknown', `recursive $ref (${refA ?? refB}) changed`);
     return 'stop';
   }
   ctx.refs.add(key); // removed by compare() once this subtree is done: a repeat elsewhere is not a cycle
+  ctx.via.push((refB ?? refA) as string);
   return [a, b, key];
 }
 
-function deref(root: unknown, schema: Record<string, unknown>, ref: string): unknown {
-  if (!ref.startsWith('#')) return undefined;
-  let target: unknown = root;
-  const pointer = ref.slice(1);
-  if (pointer !== '') {
-    if (!pointer.startsWith('/')) return undefined;
-    for (const raw of pointer.slice(1).split('/')) {
-      let seg: string;
-      try {
-        seg = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
-      } catch {
-        return undefined; // malformed %-escape: unresolvable
-      }
-      if (!isObject(target) && !Array.isArray(target)) return undefined;
-      if (!Object.hasOwn(target as object, seg)) return undefined;
-      target = (target as Record<string, unknown>)[seg];
-    }
-  }
-  // Keywords beside $ref apply too (2019-09 and later); merge them over the target.
-  const { $ref: _ref, ...siblings } = schema;
-  const extra = Object.keys(siblings).filter((k) => !annotations.has(k));
-  if (extra.length === 0 || !isObject(target)) return target;
-  return { ...target, ...siblings };
-}
-
-const allTypes = ['array', 'boolean', 'null', 'number', 'object', 'string'];
-
-function typesOf(type: unknown): string[] | undefined {
-  if (typeof type === 'string') return [type];
-  if (Array.isArray(type) && type.every((x) => typeof x === 'string')) return type as string[];
-  return undefined;
-}
-
-function covers(types: string[], t: string): boolean {
-  return types.includes(t) || (t === 'integer' && types.includes('number'));
-}
-
-function compareType(ctx: Context, { before, after, path }: KeywordPair): void {
+function compareType(ctx: Context, { before, after, path, schemas: [a, b] }: KeywordPair): void {
   if (deepEqual(before, after)) return;
   if (
     (before !== undefined && typesOf(before) === undefined) ||
@@ -332,8 +299,8 @@ function compareType(ctx: Context, { before, after, path }: KeywordPair): void {
     emit(ctx, path, 'type.changed', 'unknown', 'type is not a string or array of strings');
     return;
   }
-  const ta = typesOf(before) ?? allTypes;
-  const tb = typesOf(after) ?? allTypes;
+  const ta = reachableTypes(typesOf(before) ?? allTypes, a);
+  const tb = reachableTypes(typesOf(after) ?? allTypes, b);
   const lost = ta.filter((t) => !covers(tb, t));
   const gained = tb.filter((t) => !covers(ta, t));
   const from = before === undefined ? 'any' : ta.join('|');
@@ -380,9 +347,18 @@ function compareConst(ctx: Context, { before, after, path, schemas: [a, b] }: Ke
 
 /** minimum, maxLength …: a lower bound that goes up narrows, an upper bound that goes up widens. */
 function boundRule(kind: 'lower' | 'upper'): KeywordRule {
-  return (ctx, { keyword, before, after, path }) => {
+  return (ctx, { keyword, before, after, path, schemas: [a, b] }) => {
     if (before === after) return;
     const name = kebab(keyword);
+    const inclusive = keyword.replace(/^exclusiveM/, 'm');
+    const trade = boundTrade(inclusive, a, b);
+    if (trade !== undefined) {
+      // One bound traded for the other (`minimum: 0` → `exclusiveMinimum: -1`): reported once, as a whole.
+      const { direction, from, to } = trade;
+      if (keyword === inclusive)
+        emit(ctx, path, `${name}.traded`, direction, `${from} ${a[from]} replaced by ${to} ${b[to]}`);
+      return;
+    }
     const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
     if ((before !== undefined && !num(before)) || (after !== undefined && !num(after))) {
       // e.g. draft-4 boolean exclusiveMinimum: its meaning depends on minimum; not worth guessing.
@@ -455,14 +431,15 @@ function compareUniqueItems(ctx: Context, { before, after, path }: KeywordPair):
   else emit(ctx, path, 'unique-items.removed', 'widens', 'items no longer need to be unique');
 }
 
-/** Every property named in `properties` or `required` on either side; reads `additionalProperties: false` beside. */
+/**
+ * Every property named in `properties` or `required` on either side. A property defined on one side only is checked
+ * against what the other side applies to it instead: its `patternProperties`, else its `additionalProperties`.
+ */
 function compareProperties(ctx: Context, { before, after, path, depth, schemas: [a, b] }: KeywordPair): void {
   const propsA = isObject(before) ? before : {};
   const propsB = isObject(after) ? after : {};
   const reqA = stringSet(a.required);
   const reqB = stringSet(b.required);
-  const closedA = a.additionalProperties === false;
-  const closedB = b.additionalProperties === false;
   const names = [...new Set([...Object.keys(propsA), ...Object.keys(propsB), ...reqA, ...reqB])].sort();
   for (const name of names) {
     const p = `${path}/${escapePointer(name)}`;
@@ -471,33 +448,44 @@ function compareProperties(ctx: Context, { before, after, path, depth, schemas: 
     const wasRequired = reqA.has(name);
     const isRequired = reqB.has(name);
     if (inA && !inB) {
-      // Values carrying the property lose its constraint (widens), or are refused when the object is now closed
-      // (narrows); values without it become valid when it was required (widens).
-      const widens = wasRequired || !closedB;
-      const narrows = closedB;
-      const direction: Direction = widens && narrows ? 'both' : narrows ? 'narrows' : 'widens';
+      // Values carrying the property now meet what applies to undeclared ones instead: nothing (widens), false
+      // (narrows), or a schema (as that schema compares); values without it become valid when it was required.
+      const rest = restOf(b, name);
+      const moved =
+        rest === true
+          ? 'widens'
+          : rest === false
+            ? 'narrows'
+            : directionOf(ctx, propsA[name], rest, p, depth);
+      const direction = wasRequired ? join(moved, 'widens') : moved;
       emit(
         ctx,
         p,
         'property.removed',
         direction,
-        `${wasRequired ? 'required ' : ''}property ${name} was removed`,
+        `${wasRequired ? 'required ' : ''}property ${name} was removed${describeRest(rest)}`,
       );
       if (isRequired) emit(ctx, p, 'property.required-added', 'narrows', `property ${name} became required`);
       continue;
     }
     if (inA && inB) compare(ctx, propsA[name], propsB[name], p, depth + 1);
-    if (!inA && inB && !isRequired) {
-      emit(
-        ctx,
-        p,
-        'property.added',
-        closedA ? 'widens' : 'neutral',
-        `optional property ${name} was added${closedA ? ' to a closed object' : ''}`,
-      );
-    }
-    if (!inA && inB && isRequired && closedA) {
-      emit(ctx, p, 'property.added', 'widens', `property ${name} was added to a closed object`);
+    if (!inA && inB) {
+      const rest = restOf(a, name);
+      const direction: Direction =
+        rest === true
+          ? 'neutral'
+          : rest === false
+            ? 'widens'
+            : directionOf(ctx, rest, propsB[name], p, depth);
+      if (!isRequired || direction !== 'neutral') {
+        emit(
+          ctx,
+          p,
+          'property.added',
+          direction,
+          `${isRequired ? '' : 'optional '}property ${name} was added${rest === false ? ' to a closed object' : describeRest(rest)}`,
+        );
+      }
     }
     if (isRequired && !wasRequired)
       emit(ctx, p, 'property.required-added', 'narrows', `property ${name} became required`);
@@ -507,18 +495,72 @@ function compareProperties(ctx: Context, { before, after, path, depth, schemas: 
   }
 }
 
+/**
+ * What a schema applies to a property it does not declare: its matching patternProperties, else
+ * additionalProperties; undefined when that cannot be told.
+ */
+function restOf(s: Schema, name: string): unknown {
+  const patterns = s.patternProperties;
+  if (isObject(patterns)) {
+    const matched: unknown[] = [];
+    for (const [pattern, schema] of Object.entries(patterns)) {
+      try {
+        if (new RegExp(pattern, 'u').test(name)) matched.push(schema);
+      } catch {
+        return undefined; // not a regular expression here: which schema applies is unknown
+      }
+    }
+    if (matched.length === 1) return matched[0];
+    if (matched.length > 1) return { allOf: matched };
+  }
+  const rest = s.additionalProperties ?? true;
+  return isObject(rest) && Object.keys(rest).length === 0 ? true : rest;
+}
+
+function describeRest(rest: unknown): string {
+  return typeof rest === 'boolean' ? '' : ' (now checked against additionalProperties/patternProperties)';
+}
+
+/** What the change from one schema to another does, without reporting its details. */
+function directionOf(ctx: Context, before: unknown, after: unknown, path: string, depth: number): Direction {
+  if (before === undefined || after === undefined) return 'unknown';
+  const outer = ctx.directions;
+  const captured = { list: [] as Direction[], flip: ctx.flip };
+  ctx.directions = captured;
+  try {
+    compare(ctx, before, after, path, depth + 1);
+  } finally {
+    ctx.directions = outer;
+  }
+  return captured.list.reduce(join, 'neutral');
+}
+
+function join(x: Direction, y: Direction): Direction {
+  if (x === y || y === 'neutral') return x;
+  if (x === 'neutral') return y;
+  if (x === 'both' || y === 'both') return 'both';
+  if (x === 'unknown' || y === 'unknown') return 'unknown';
+  return 'both'; // narrows and widens
+}
+
 function compareAdditionalProperties(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
-  if (after === false)
+  if (sameSchema(ctx.docs, before, after)) return;
+  if (after === false && before !== false)
     emit(ctx, path, 'additional-properties.closed', 'narrows', 'additionalProperties: false added');
-  else if (before === false)
+  else if (before === false && after !== false)
     emit(ctx, path, 'additional-properties.opened', 'widens', 'additionalProperties: false removed');
   else compare(ctx, before ?? true, after ?? true, path, depth + 1);
 }
 
 function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
+  if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) || Array.isArray(after)) {
+    if (Array.isArray(before) && deepEqual(before, after)) {
+      // Same tuple text whose `$ref` targets changed: position by position.
+      for (const [i, x] of before.entries())
+        compare(ctx, x, (after as unknown[])[i], `${path}/${i}`, depth + 1);
+      return;
+    }
     emit(
       ctx,
       path,
@@ -531,10 +573,35 @@ function compareItems(ctx: Context, { before, after, path, depth }: KeywordPair)
   compare(ctx, before ?? true, after ?? true, path, depth + 1);
 }
 
+/**
+ * Compares the branches written the same on both sides, each with its counterpart (their `$ref` targets may
+ * differ); returns the after-side indexes used. anyOf and allOf grow with each branch, so a branch that does not
+ * narrow (widen) leaves the whole not narrowed (widened).
+ */
+function compareCommonBranches(
+  ctx: Context,
+  before: unknown[],
+  after: unknown[],
+  path: string,
+  depth: number,
+): void {
+  const used = new Set<number>();
+  before.forEach((x, i) => {
+    const j =
+      i < after.length && !used.has(i) && deepEqual(x, after[i])
+        ? i
+        : after.findIndex((y, k) => !used.has(k) && deepEqual(x, y));
+    if (j < 0) return;
+    used.add(j);
+    if (hasRef(x)) compare(ctx, x, after[j], `${path}/${j}`, depth + 1);
+  });
+}
+
 /** anyOf: branches only added is a widening, only removed a narrowing; any rewrite is unknown. */
-function compareAnyOf(ctx: Context, { before, after, path }: KeywordPair): void {
-  if (deepEqual(before, after)) return;
+function compareAnyOf(ctx: Context, { before, after, path, depth }: KeywordPair): void {
+  if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) && Array.isArray(after)) {
+    compareCommonBranches(ctx, before, after, path, depth);
     const { removed, added } = listChanges(before, after);
     if (removed.length === 0 && added.length > 0) {
       emit(ctx, path, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
@@ -547,6 +614,57 @@ function compareAnyOf(ctx: Context, { before, after, path }: KeywordPair): void 
     if (added.length === 0 && removed.length === 0) return; // reordered only
   }
   emit(ctx, path, 'any-of.changed', 'unknown', 'anyOf rewritten; cannot prove whether it narrows or widens');
+}
+
+function unprovable(ctx: Context, keyword: string, path: string): void {
+  emit(
+    ctx,
+    path,
+    `${kebab(keyword)}.changed`,
+    'unknown',
+    `${keyword} changed; cannot prove whether it narrows or widens`,
+  );
+}
+
+/** allOf: the same branches with changed `$ref` targets are compared one by one; any rewrite is unknown. */
+function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (sameSchema(ctx.docs, before, after)) return;
+  if (Array.isArray(before) && deepEqual(before, after))
+    compareCommonBranches(ctx, before, after as unknown[], path, depth);
+  else unprovable(ctx, keyword, path);
+}
+
+/**
+ * oneOf: exactly one branch must match, so widening a branch can make a value match two (narrowing the whole) and
+ * narrowing one can make it match one only (widening): inside it, what is compatible for a branch is unknown.
+ */
+function compareOneOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (sameSchema(ctx.docs, before, after)) return;
+  if (!Array.isArray(before) || !deepEqual(before, after)) {
+    unprovable(ctx, keyword, path);
+    return;
+  }
+  ctx.oneOf++;
+  try {
+    compareCommonBranches(ctx, before, after as unknown[], path, depth);
+  } finally {
+    ctx.oneOf--;
+  }
+}
+
+/** not: what narrows inside widens the whole, and the other way round. */
+function compareNot(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
+  if (sameSchema(ctx.docs, before, after)) return;
+  if (!deepEqual(before, after)) {
+    unprovable(ctx, keyword, path);
+    return;
+  }
+  ctx.flip = !ctx.flip;
+  try {
+    compare(ctx, before, after, path, depth + 1);
+  } finally {
+    ctx.flip = !ctx.flip;
+  }
 }
 
 /**
@@ -567,68 +685,14 @@ const keywordRules: [keyword: string, rule: KeywordRule][] = [
   ['additionalProperties', compareAdditionalProperties],
   ['items', compareItems],
   ['anyOf', compareAnyOf],
+  ['allOf', compareAllOf],
+  ['not', compareNot],
+  ['oneOf', compareOneOf],
 ];
+
+const dynamicRefs = new Set(['$dynamicRef', '$recursiveRef']);
 
 /** Keywords compared by a rule. */
 const handled = new Set<string>(['$ref', 'required', ...keywordRules.map(([keyword]) => keyword)]);
 
-/** The values of `after` not in `before` (added) and the other way round (removed), by structural equality. */
-function listChanges(before: unknown[], after: unknown[]): { removed: unknown[]; added: unknown[] } {
-  return {
-    removed: before.filter((x) => !after.some((y) => deepEqual(x, y))),
-    added: after.filter((x) => !before.some((y) => deepEqual(x, y))),
-  };
-}
-
-function stringSet(v: unknown): Set<string> {
-  return new Set(Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-}
-
-/** Structural equality of JSON values; too deep counts as different (the caller then says `unknown`). */
-export function deepEqual(a: unknown, b: unknown, depth = 0): boolean {
-  if (a === b) return true;
-  if (depth > 256) return false;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i], depth + 1));
-  }
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  const ob = b as Record<string, unknown>;
-  const oa = a as Record<string, unknown>;
-  return ka.every((k) => Object.hasOwn(ob, k) && deepEqual(oa[k], ob[k], depth + 1));
-}
-
-function kebab(keyword: string): string {
-  return keyword.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-}
-
-function escapePointer(segment: string): string {
-  return segment.replaceAll('~', '~0').replaceAll('/', '~1');
-}
-
-/** `/properties/a/items/properties/b` → `a[].b`; '' when the path names no field. */
-export function fieldOf(path: string): string {
-  const segs = path
-    .split('/')
-    .slice(1)
-    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'));
-  let field = '';
-  for (let i = 0; i < segs.length; i++) {
-    if (segs[i] === 'properties' && i + 1 < segs.length) {
-      field += `${field === '' ? '' : '.'}${segs[++i]}`;
-    } else if (segs[i] === 'items') {
-      field += '[]';
-    } else if (segs[i] === 'additionalProperties') {
-      field += field === '' ? '*' : '.*';
-    }
-  }
-  return field;
-}
-
-function show(values: unknown[]): string {
-  const text = values.map((v) => JSON.stringify(v) ?? String(v)).join(', ');
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
-}
+export { deepEqual, fieldOf } from './json.js';

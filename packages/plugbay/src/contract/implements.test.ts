@@ -103,3 +103,22 @@ describe('contracts at load (implements)', () => {
     );
   });
 });
+
+describe('implements through $ref', () => {
+  it('a plugin whose $ref target narrows the contract input does not implement it', () => {
+    const schema = (max: number) => ({
+      $defs: { Tag: { type: 'string', maxLength: max } },
+      type: 'array',
+      items: { $ref: '#/$defs/Tag' },
+    });
+    const contract = { functions: { f: { input: schema(50), output: { type: 'string' } } } };
+    assert.deepEqual(checkImplements(contract, contract), { ok: true, differences: [] });
+    const result = checkImplements(contract, {
+      functions: { f: { input: schema(5), output: { type: 'string' } } },
+    });
+    assert.deepEqual(
+      result.differences.map((d) => [d.rule, d.path]),
+      [['input.max-length.decreased', '/items/maxLength']],
+    );
+  });
+});

@@ -17,7 +17,8 @@ export interface ImplementsResult {
 /**
  * Checks a plugin's functions against a contract: every contract function present, the plugin's input accepting
  * all the contract may send (contract input → plugin input is not narrowing) and the plugin's output staying
- * within what the contract promises (contract output → plugin output is not widening).
+ * within what the contract promises (contract output → plugin output is not widening). Each side's `$ref`s are
+ * resolved in its own document, as in `diffSchemas`: a plugin cannot hide a narrowing behind a `$defs` entry.
  */
 export function checkImplements(
   contract: Pick<ContractSnapshot, 'functions'>,
