@@ -2,7 +2,8 @@ import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkAgainst } from '../contract/check.js';
-import { type Change, diffSnapshots } from '../contract/diff.js';
+import type { Change } from '../contract/diff.js';
+import { diffSnapshots } from '../contract/gate.js';
 import {
   type ContractSnapshot,
   parseSnapshot,

@@ -1,5 +1,6 @@
 import semver from 'semver';
-import { type Change, type DiffOptions, diffSnapshots } from './diff.js';
+import type { Change, DiffOptions } from './diff.js';
+import { diffSnapshots } from './gate.js';
 import type { ContractSnapshot } from './snapshot.js';
 
 /** How the version moved from the old snapshot to the new one. 0.x: a minor step counts as major (semver §4). */

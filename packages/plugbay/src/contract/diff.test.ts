@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { diffSchemas, diffSnapshots, fieldOf, type Side } from './diff.js';
+import { diffSchemas, fieldOf, type Side } from './diff.js';
+import { diffSnapshots } from './gate.js';
 import type { JsonSchema } from './snapshot.js';
 
 type Row = [
@@ -611,7 +612,7 @@ describe('schema diff details', () => {
     const after = {
       name: 'p',
       version: '1.0.0',
-      functions: { b: { input: { oneOf: [S] }, output: S }, c: { input: S, output: S } },
+      functions: { b: { input: { oneOf: [N, S] }, output: S }, c: { input: S, output: S } },
     };
     const result = diffSnapshots(before, after);
     assert.deepEqual(

@@ -1,7 +1,7 @@
 import { alignPair, allTypes, boundTrade, covers, moot, reachableTypes, typesOf } from './equivalent.js';
 import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
 import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
-import { type ContractSnapshot, isObject, type JsonSchema } from './snapshot.js';
+import { isObject, type JsonSchema } from './snapshot.js';
 
 export type Verdict = 'breaking' | 'compatible' | 'unknown';
 export type Side = 'input' | 'output';
@@ -55,49 +55,6 @@ function verdictOf(side: Side, direction: Direction): Verdict {
   if (direction === 'neutral') return 'compatible';
   if (side === 'input') return direction === 'narrows' ? 'breaking' : 'compatible';
   return direction === 'widens' ? 'breaking' : 'compatible';
-}
-
-/** Compares two snapshots function by function. Never throws on odd schemas: what it cannot prove is `unknown`. */
-export function diffSnapshots(
-  before: ContractSnapshot,
-  after: ContractSnapshot,
-  options: DiffOptions = {},
-): DiffResult {
-  const changes: Change[] = [];
-  const names = [...new Set([...Object.keys(before.functions), ...Object.keys(after.functions)])].sort();
-  for (const fn of names) {
-    const a = Object.hasOwn(before.functions, fn) ? before.functions[fn] : undefined;
-    const b = Object.hasOwn(after.functions, fn) ? after.functions[fn] : undefined;
-    if (a && !b) {
-      changes.push({
-        function: fn,
-        path: '',
-        rule: 'function.removed',
-        verdict: 'breaking',
-        message: `function ${fn} was removed`,
-      });
-    } else if (!a && b) {
-      changes.push({
-        function: fn,
-        path: '',
-        rule: 'function.added',
-        verdict: 'compatible',
-        message: `function ${fn} was added`,
-      });
-    } else if (a && b) {
-      changes.push(
-        ...diffSchemas(a.input, b.input, 'input', fn),
-        ...diffSchemas(a.output, b.output, 'output', fn),
-      );
-    }
-  }
-  return summarize(changes, options);
-}
-
-export function summarize(changes: Change[], options: DiffOptions = {}): DiffResult {
-  const counts: Record<Verdict, number> = { breaking: 0, compatible: 0, unknown: 0 };
-  for (const c of changes) counts[c.verdict]++;
-  return { changes, breaking: counts.breaking > 0 || (!options.allowUnknown && counts.unknown > 0), counts };
 }
 
 interface Context {

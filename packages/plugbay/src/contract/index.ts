@@ -5,10 +5,10 @@ export {
   type DiffOptions,
   type DiffResult,
   diffSchemas,
-  diffSnapshots,
   type Side,
   type Verdict,
 } from './diff.js';
+export { diffSide, diffSnapshots } from './gate.js';
 export {
   type ContractRegistry,
   checkDeclaredContracts,
@@ -25,3 +25,4 @@ export {
   snapshotToJson,
   writeSnapshotFile,
 } from './snapshot.js';
+export { findWitness, formatWitness, type Witness, type WitnessOptions } from './witness.js';

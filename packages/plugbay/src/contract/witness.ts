@@ -13,8 +13,8 @@ import { isObject, type JsonSchema } from './snapshot.js';
 
 export interface WitnessOptions {
   /**
-   * A safety net in milliseconds, compiling both schemas aside. Default 2000: `maxValues` is the bound that counts,
-   * so that a verdict does not depend on how busy the machine is.
+   * Search budget in milliseconds, compiling both schemas aside. Default 500: `maxValues` is the bound that counts
+   * on a small schema; this one stops a search whose values are large (a contract gate must stay quick).
    */
   timeMs?: number;
   /** At most this many candidate values. Default 500. */
@@ -48,7 +48,7 @@ export function findWitness(
   const refuse = compile(side === 'input' ? after : before);
   // A schema Ajv cannot compile is refused by the host anyway; nothing to prove with values.
   if (accept === undefined || refuse === undefined) return undefined;
-  const deadline = performance.now() + (options.timeMs ?? 2000);
+  const deadline = performance.now() + (options.timeMs ?? 500);
   const maxValues = options.maxValues ?? 500;
   let tried = 0;
   for (const value of candidates(source, options.seed ?? 15)) {

@@ -6,7 +6,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { diffSnapshots } from '../contract/diff.js';
+import { diffSnapshots } from '../contract/gate.js';
 import { checkImplements } from '../contract/implements.js';
 import { snapshotOf } from '../contract/snapshot.js';
 import { validateManifest } from '../core/manifest.js';
