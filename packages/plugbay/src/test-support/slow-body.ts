@@ -1,5 +1,4 @@
 // A client that keeps a request open by sending its body a byte at a time (a slow or hostile client).
-import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
 export interface SlowBody {
@@ -42,6 +41,10 @@ export function slowBody(port: number, path: string, everyMs = 100): SlowBody {
     socket.on('data', onData);
     socket.once('close', onClose);
   });
-  const closed = once(socket, 'close').then(() => clearInterval(drip));
+  // Not events.once: it rejects on the socket's 'error', and a server cutting a connection with unread bytes makes
+  // the kernel send a reset (ECONNRESET) — the drip would then never stop and keep the test process alive.
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve())).then(() =>
+    clearInterval(drip),
+  );
   return { socket, started, closed };
 }
