@@ -270,3 +270,14 @@ writeFileSync(
   here('../results/observe.json'),
   `${JSON.stringify({ node: process.version, inline: obsInline, gateway: obsGateway }, null, 2)}\n`,
 );
+
+// Issue 15: `plugbay contract diff` on two generated 2,000-property contracts, the whole command (target < 2 s).
+{
+  const out = execFileSync(process.execPath, [here('./contract-diff.js')], { env: process.env }).toString();
+  const lines = out.trim().split('\n');
+  console.log(`\n${lines.slice(0, -1).join('\n')}`);
+  writeFileSync(
+    here('../results/contract-diff.json'),
+    `${JSON.stringify({ node: process.version, ...JSON.parse(lines.at(-1) ?? '{}') }, null, 2)}\n`,
+  );
+}

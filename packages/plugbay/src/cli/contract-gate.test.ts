@@ -173,3 +173,51 @@ test('contract files: a FIFO or a file over 64 MiB is refused at once (exit 2), 
     assert.match(res.stderr, reason);
   }
 });
+
+test('the greeter $ref experiment: a shared definition narrowed between minors fails the gate, naming the rule and a witness', async (t) => {
+  const root = await tempDir(t);
+  const greeter = (version: string, tagMax: number) =>
+    writePlugin(root, `greeter-${version}`, {
+      manifest: manifest({
+        name: 'greeter',
+        version,
+        functions: {
+          greet: {
+            input: {
+              type: 'object',
+              properties: {
+                name: { type: 'string', minLength: 1 },
+                tags: { type: 'array', items: { $ref: '#/$defs/Tag' } },
+              },
+              required: ['name'],
+              additionalProperties: false,
+              $defs: { Tag: { type: 'string', maxLength: tagMax } },
+            },
+            output: { type: 'string' },
+          },
+        },
+      }),
+      files: { 'index.mjs': 'export default { name: "greeter", functions: {} };\n' },
+    });
+  const v12 = await greeter('1.2.0', 50);
+  const v13 = await greeter('1.3.0', 5);
+
+  const diff = await runPlugbay(['contract', 'diff', v12, v13]);
+  assert.equal(diff.code, 1, diff.stdout + diff.stderr);
+  assert.match(diff.stdout, /tags\[\]: maxLength decreased from 50 to 5/);
+  assert.match(diff.stdout, /witness: \{"name":"a","tags":\["a{6}"\]\}/, 'the smallest input that breaks');
+
+  const snapshot = join(root, 'greeter.contract.json');
+  assert.equal((await runPlugbay(['contract', 'snapshot', v12, '--out', snapshot])).code, 0);
+  const check = await runPlugbay(['contract', 'check', v13, '--against', snapshot, '--json']);
+  assert.equal(check.code, 1, check.stdout + check.stderr);
+  const result = JSON.parse(check.stdout) as {
+    errors: { message: string; change?: { rule: string; witness?: unknown } }[];
+  };
+  const narrowed = result.errors.find((e) => e.change?.rule === 'input.max-length.decreased');
+  assert.match(narrowed?.message ?? '', /needs a major version bump: 1\.2\.0 → 2\.0\.0/);
+  assert.deepEqual(result.errors.find((e) => e.change?.rule === 'input.value.refused')?.change?.witness, {
+    name: 'a',
+    tags: ['aaaaaa'],
+  });
+});

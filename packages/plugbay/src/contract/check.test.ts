@@ -59,7 +59,11 @@ describe('the CI gate (plugbay contract check)', () => {
           e.change.field,
           e.change.rule,
         ]),
-        [['breaking-without-major', 'url', 'output.property.removed']],
+        [
+          ['breaking-without-major', 'url', 'output.property.removed'],
+          // the witness: an output without url, which the old version promised
+          ['breaking-without-major', undefined, 'output.value.refused'],
+        ],
       );
 
       await writeFile(join(dir, 'plugin.json'), JSON.stringify(manifest('2.0.0', withoutUrl)));

@@ -487,8 +487,15 @@ const rows: Row[] = [
     'input: anyOf rewritten',
     'input',
     { anyOf: [S, N] },
-    { anyOf: [S, I] },
+    { anyOf: [{ ...S, maxLength: 3 }, I, { type: 'boolean' }] },
     [['input.any-of.changed', 'unknown']],
+  ],
+  [
+    'input: an anyOf branch number → integer narrows',
+    'input',
+    { anyOf: [S, N] },
+    { anyOf: [S, I] },
+    [['input.any-of.branch-removed', 'breaking']],
   ],
   [
     'input: oneOf rewritten',
@@ -498,9 +505,16 @@ const rows: Row[] = [
     [['input.one-of.changed', 'unknown']],
   ],
   [
-    'output: allOf rewritten',
+    'output: an allOf branch added narrows',
     'output',
     { allOf: [S] },
+    { allOf: [S, { minLength: 1 }] },
+    [['output.all-of.branch-added', 'compatible']],
+  ],
+  [
+    'output: allOf rewritten',
+    'output',
+    { allOf: [S, { maxLength: 3 }] },
     { allOf: [S, { minLength: 1 }] },
     [['output.all-of.changed', 'unknown']],
   ],
@@ -639,7 +653,8 @@ describe('schema diff details', () => {
     );
   });
 
-  it('absurd nesting and huge fan-out end as unknown, not as a crash or a hang', () => {
+  // No timing assertion (shared machines): a hang is caught by the timeout.
+  it('absurd nesting and huge fan-out end as unknown, not as a crash or a hang', { timeout: 120_000 }, () => {
     let deepA: JsonSchema = N;
     let deepB: JsonSchema = I;
     for (let i = 0; i < 5000; i++) {
@@ -657,14 +672,12 @@ describe('schema diff details', () => {
       defs[`d${i}`] = { properties: { l: { $ref: `#/$defs/d${i - 1}` }, r: { $ref: `#/$defs/d${i - 1}` } } };
       defsB[`d${i}`] = defs[`d${i}`]!;
     }
-    const started = performance.now();
     const changes = diffSchemas(
       { $defs: defs, $ref: '#/$defs/d30' },
       { $defs: defsB, $ref: '#/$defs/d30' },
       'input',
       'f',
     );
-    assert.ok(performance.now() - started < 5000);
     assert.ok(changes.some((c) => c.rule === 'input.schema.too-large' && c.verdict === 'unknown'));
   });
 });

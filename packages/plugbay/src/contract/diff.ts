@@ -1,5 +1,6 @@
 import { alignPair, allTypes, boundTrade, covers, moot, reachableTypes, typesOf } from './equivalent.js';
 import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
+import { patternIncluded } from './patterns.js';
 import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
 import { isObject, type JsonSchema } from './snapshot.js';
 
@@ -21,6 +22,8 @@ export interface Change {
   rule: string;
   verdict: Verdict;
   message: string;
+  /** For `<side>.value.refused`: the value that proves the break (the message shows it shortened). */
+  witness?: unknown;
 }
 
 export interface DiffOptions {
@@ -365,21 +368,45 @@ function compareMultipleOf(ctx: Context, { before, after, path }: KeywordPair): 
   }
 }
 
-/** pattern and format: adding one narrows, removing widens, replacing one is both (unprovable in general). */
+/**
+ * pattern and format: adding one narrows, removing widens. A pattern replaced is compared as a regular language
+ * (contract/patterns.ts), unknown when no automaton decides; a format replaced is both.
+ */
 function compareAddedRemovedChanged(ctx: Context, { keyword, before, after, path }: KeywordPair): void {
   if (deepEqual(before, after)) return;
-  if (before === undefined)
+  if (before === undefined) {
     emit(ctx, path, `${keyword}.added`, 'narrows', `${keyword} ${show([after])} added`);
-  else if (after === undefined)
+    return;
+  }
+  if (after === undefined) {
     emit(ctx, path, `${keyword}.removed`, 'widens', `${keyword} ${show([before])} removed`);
-  else
-    emit(
-      ctx,
-      path,
-      `${keyword}.changed`,
-      'both',
-      `${keyword} changed from ${show([before])} to ${show([after])}`,
-    );
+    return;
+  }
+  const changed = `${keyword} changed from ${show([before])} to ${show([after])}`;
+  if (keyword !== 'pattern' || typeof before !== 'string' || typeof after !== 'string') {
+    emit(ctx, path, `${keyword}.changed`, 'both', changed); // two formats: each admits strings the other refuses
+    return;
+  }
+  const kept = patternIncluded(before, after); // every string matched before still is
+  const gained = patternIncluded(after, before); // every string matched now was before
+  const direction: Direction =
+    kept === undefined || gained === undefined
+      ? 'unknown'
+      : kept && gained
+        ? 'neutral'
+        : kept
+          ? 'widens'
+          : gained
+            ? 'narrows'
+            : 'both';
+  const why: Record<Direction, string> = {
+    neutral: ' (the same strings match)',
+    widens: ' (every string that matched still does)',
+    narrows: ' (every string that matches now matched before)',
+    both: ' (each matches strings the other does not)',
+    unknown: '; cannot prove whether it narrows or widens',
+  };
+  emit(ctx, path, 'pattern.changed', direction, `${changed}${why[direction]}`);
 }
 
 function compareUniqueItems(ctx: Context, { before, after, path }: KeywordPair): void {
@@ -554,23 +581,59 @@ function compareCommonBranches(
   });
 }
 
-/** anyOf: branches only added is a widening, only removed a narrowing; any rewrite is unknown. */
+/**
+ * anyOf: branches only added is a widening, only removed a narrowing, unless each such branch is covered by one on
+ * the other side (it admits nothing that one does not); a rewrite whose branches are all covered is no change.
+ */
 function compareAnyOf(ctx: Context, { before, after, path, depth }: KeywordPair): void {
   if (sameSchema(ctx.docs, before, after)) return;
   if (Array.isArray(before) && Array.isArray(after)) {
     compareCommonBranches(ctx, before, after, path, depth);
     const { removed, added } = listChanges(before, after);
-    if (removed.length === 0 && added.length > 0) {
-      emit(ctx, path, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
+    if (added.length === 0 && removed.length === 0) return; // reordered only
+    // A removed branch inside a kept one narrows nothing; an added branch inside an old one widens nothing.
+    const narrows = removed.some((r) => !after.some((a) => only(ctx, r, a, path, depth, 'widens')));
+    const widens = added.some((a) => !before.some((b) => only(ctx, b, a, path, depth, 'narrows')));
+    if (!narrows && !widens) {
+      emit(
+        ctx,
+        path,
+        'any-of.rewritten',
+        'neutral',
+        'anyOf branches changed, each covered by another branch',
+      );
       return;
     }
-    if (added.length === 0 && removed.length > 0) {
+    if (added.length === 0 || !widens) {
       emit(ctx, path, 'any-of.branch-removed', 'narrows', `${removed.length} anyOf branch(es) removed`);
       return;
     }
-    if (added.length === 0 && removed.length === 0) return; // reordered only
+    if (removed.length === 0 || !narrows) {
+      emit(ctx, path, 'any-of.branch-added', 'widens', `${added.length} anyOf branch(es) added`);
+      return;
+    }
   }
   emit(ctx, path, 'any-of.changed', 'unknown', 'anyOf rewritten; cannot prove whether it narrows or widens');
+}
+
+/** Whether every change from `before` to `after` goes one way (`after` a superset, or a subset, of `before`). */
+function only(
+  ctx: Context,
+  before: unknown,
+  after: unknown,
+  path: string,
+  depth: number,
+  way: Direction,
+): boolean {
+  const outer = ctx.directions;
+  const captured = { list: [] as Direction[], flip: ctx.flip };
+  ctx.directions = captured;
+  try {
+    compare(ctx, before, after, path, depth + 1);
+  } finally {
+    ctx.directions = outer;
+  }
+  return captured.list.every((d) => d === way);
 }
 
 function unprovable(ctx: Context, keyword: string, path: string): void {
@@ -583,11 +646,23 @@ function unprovable(ctx: Context, keyword: string, path: string): void {
   );
 }
 
-/** allOf: the same branches with changed `$ref` targets are compared one by one; any rewrite is unknown. */
+/**
+ * allOf: the same branches with changed `$ref` targets are compared one by one; branches only added narrow, only
+ * removed widen (each branch is one more constraint); any other rewrite is unknown.
+ */
 function compareAllOf(ctx: Context, { keyword, before, after, path, depth }: KeywordPair): void {
   if (sameSchema(ctx.docs, before, after)) return;
-  if (Array.isArray(before) && deepEqual(before, after))
-    compareCommonBranches(ctx, before, after as unknown[], path, depth);
+  if (!Array.isArray(before) || !Array.isArray(after)) {
+    unprovable(ctx, keyword, path);
+    return;
+  }
+  compareCommonBranches(ctx, before, after, path, depth);
+  const { removed, added } = listChanges(before, after);
+  if (removed.length === 0 && added.length === 0) return;
+  if (removed.length === 0)
+    emit(ctx, path, 'all-of.branch-added', 'narrows', `${added.length} allOf branch(es) added`);
+  else if (added.length === 0)
+    emit(ctx, path, 'all-of.branch-removed', 'widens', `${removed.length} allOf branch(es) removed`);
   else unprovable(ctx, keyword, path);
 }
 

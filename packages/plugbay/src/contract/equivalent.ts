@@ -6,11 +6,42 @@ type Schema = Record<string, unknown>;
  * reads as `type: integer`. Without them those rewrites would report a change that changes nothing.
  */
 export function alignPair(a: Schema, b: Schema): [Schema, Schema] {
-  return [align(a, b), align(b, a)];
+  // Unwrapped only beside a schema without allOf: between two allOfs the allOf rule compares branch by branch.
+  const [ua, ub] = [Array.isArray(b.allOf) ? a : unwrapAllOf(a), Array.isArray(a.allOf) ? b : unwrapAllOf(b)];
+  return [align(ua, ub), align(ub, ua)];
 }
+
+/** Keywords that only annotate (kept in step with resolve.ts `annotations`, which imports nothing from here). */
+const notes = new Set(['title', 'description', '$comment', 'examples', 'default', 'deprecated', '$schema']);
+
+/** The keywords of `s` that assert something. */
+function assertions(s: Schema): string[] {
+  return Object.keys(s).filter((k) => !notes.has(k) && !k.startsWith('x-'));
+}
+
+/** `{allOf: [X]}` and nothing else accepts what X does; X read in place (unless it is a `$ref`, followed later). */
+function unwrapAllOf(s: Schema): Schema {
+  const only = Array.isArray(s.allOf) && s.allOf.length === 1 ? s.allOf[0] : undefined;
+  if (!isSchema(only) || typeof only.$ref === 'string' || assertions(s).length !== 1) return s;
+  return only;
+}
+
+function isSchema(v: unknown): v is Schema {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const combinators = ['anyOf', 'oneOf', 'allOf', 'not', '$ref', '$dynamicRef', '$recursiveRef'];
 
 function align(s: Schema, other: Schema): Schema {
   let out = s;
+  // X beside `{anyOf: [...]}` alone reads as `{anyOf: [X]}`: the anyOf rule then compares branch by branch.
+  if (
+    Array.isArray(other.anyOf) &&
+    assertions(other).length === 1 &&
+    !combinators.some((k) => Object.hasOwn(s, k))
+  ) {
+    out = { anyOf: [s] };
+  }
   if (
     Object.hasOwn(s, 'const') &&
     !Object.hasOwn(s, 'enum') &&

@@ -1,6 +1,7 @@
-// The verdict on two snapshots: the differ's rules first (contract/diff.ts), then, for each function side they do
-// not call breaking, a search for a value that proves a break anyway (contract/witness.ts). A rule can miss a break;
-// a witness cannot be wrong, since the host's own Ajv judged it.
+// The verdict on two snapshots: the differ's rules first (contract/diff.ts), then, for each function side that
+// changed, a search for a value that proves a break (contract/focus.ts, contract/witness.ts). A rule can miss a
+// break; a witness cannot be wrong, since the host's own Ajv judged it. Where the rules found the break already, the
+// witness shows an author the value it breaks.
 import {
   type Change,
   type DiffOptions,
@@ -9,9 +10,10 @@ import {
   type Side,
   type Verdict,
 } from './diff.js';
+import { searchWitness } from './focus.js';
 import { deepEqual } from './json.js';
 import type { ContractSnapshot, JsonSchema } from './snapshot.js';
-import { findWitness, formatWitness } from './witness.js';
+import { formatWitness } from './witness.js';
 
 /** Compares two snapshots function by function. Never throws on odd schemas: what it cannot prove is `unknown`. */
 export function diffSnapshots(
@@ -48,14 +50,14 @@ export function diffSnapshots(
 }
 
 /**
- * One side of one function: the rules' changes and, when none is breaking but the schemas differ, a witness
- * search. A witness found adds a breaking `<side>.value.refused` change whose message shows the value: what the
- * rules called compatible or unknown is a break after all.
+ * One side of one function: the rules' changes and, when the schemas differ, a witness search. A witness found adds
+ * a breaking `<side>.value.refused` change whose message shows the value: beside a rule's break it is the example;
+ * where the rules said compatible or unknown, it is a break they missed.
  */
 export function diffSide(before: JsonSchema, after: JsonSchema, side: Side, fn: string): Change[] {
   const changes = diffSchemas(before, after, side, fn);
-  if (changes.some((c) => c.verdict === 'breaking') || deepEqual(before, after)) return changes;
-  const witness = findWitness(before, after, side);
+  if (deepEqual(before, after)) return changes;
+  const witness = searchWitness(before, after, side);
   if (witness === undefined) return changes;
   const rule = `${side}.value.refused`;
   const what =
@@ -71,6 +73,7 @@ export function diffSide(before: JsonSchema, after: JsonSchema, side: Side, fn: 
       rule,
       verdict: 'breaking',
       message: `${what}: ${formatWitness(witness, side)}`,
+      witness: witness.value,
     },
   ];
 }

@@ -29,6 +29,8 @@ export interface Witness {
   accepted: 'before' | 'after';
   /** Why the other schema refuses it: keyword, JSON pointer and Ajv's message. */
   refusedBy: string;
+  /** When the search was narrowed to one field (contract/focus.ts): its pointer and the value found for it. */
+  field?: { pointer: string; value: unknown };
 }
 
 /** A value that shows the change from `before` to `after` on `side` to be breaking, or undefined if none found. */
@@ -61,7 +63,7 @@ export function findWitness(
 }
 
 /** Ajv's verdict, or undefined when its generated code throws (a stack overflow on a deep value). */
-function judge(validate: ValidateFunction, value: unknown): boolean | undefined {
+export function judge(validate: ValidateFunction, value: unknown): boolean | undefined {
   try {
     return validate(value) as boolean;
   } catch {
@@ -71,22 +73,31 @@ function judge(validate: ValidateFunction, value: unknown): boolean | undefined 
 
 /** `witness: {"a":"x"} (the old input accepts it; the new refuses: type at /a: must be integer)`, kept short. */
 export function formatWitness(witness: Witness, side: 'input' | 'output'): string {
-  let text = JSON.stringify(witness.value) ?? String(witness.value);
-  if (text.length > 200) text = `${text.slice(0, 200)}…`;
+  const short = (v: unknown) => {
+    const text = JSON.stringify(v) ?? String(v);
+    return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  };
+  let text = short(witness.value);
+  // A large value built around one field: the field is what the author needs to see.
+  if (text.endsWith('…') && witness.field)
+    text = `${witness.field.pointer} = ${short(witness.field.value)} in ${text}`;
   const [accepts, refuses] = witness.accepted === 'before' ? ['old', 'new'] : ['new', 'old'];
   return `witness: ${text} (the ${accepts} ${side} accepts it; the ${refuses} refuses: ${witness.refusedBy})`;
 }
 
-function compile(schema: JsonSchema): ValidateFunction | undefined {
+export function compile(schema: JsonSchema): ValidateFunction | undefined {
   // The host's setup (createAjv), with allErrors as core/manifest.ts uses it: the same verdicts as the loader's
   // first-error-only Ajv, whose code nests a block per property and overflows the stack past ~1,000 of them.
   const compiled = compileSchema(createAjv({ validateSchema: false, allErrors: true }), schema);
   return 'validate' in compiled ? compiled.validate : undefined;
 }
 
-function reasonOf(validate: ValidateFunction): string {
+/** Why `validate` refused its last value; `prefix` places the value inside a larger one. */
+export function reasonOf(validate: ValidateFunction, prefix = ''): string {
   const first = violationsOf(validate.errors)[0];
-  return first === undefined ? 'refused' : `${first.rule} at ${first.pointer || '/'}: ${first.message}`;
+  return first === undefined
+    ? 'refused'
+    : `${first.rule} at ${prefix + first.pointer || '/'}: ${first.message}`;
 }
 
 /** Values any schema may be probed with when the generator does not model it. */
@@ -110,7 +121,7 @@ const PROBES: unknown[] = [
 ];
 
 /** Probes, then edge values and fast-check samples taken in turn, so that neither starves the other. */
-function* candidates(schema: JsonSchema, seed: number): Generator<unknown> {
+export function* candidates(schema: JsonSchema, seed: number): Generator<unknown> {
   yield* PROBES;
   const gen = new SchemaValues(schema, seed);
   const edges = gen.edges(schema, 0, 0);

@@ -1,0 +1,55 @@
+// Whether one `pattern` admits every string another admits: regular-language inclusion, decided on automata built by
+// refa (the library behind eslint-plugin-regexp) rather than guessed from the pattern text.
+import { DFA, JS, NFA } from 'refa';
+
+/** Past this many automaton states the question is left open: the gate says unknown rather than wait. */
+const MAX_STATES = 10_000;
+
+/**
+ * True when every string `narrow` matches is matched by `wide`, false when not, undefined when it cannot be decided
+ * (a backreference, a lookaround, an anchor inside an alternation, an automaton too large). JSON Schema patterns
+ * search (they are not anchored) and Ajv compiles them with the `u` flag: both are taken into account.
+ */
+export function patternIncluded(narrow: string, wide: string): boolean | undefined {
+  try {
+    const a = automaton(narrow);
+    const b = automaton(wide);
+    if (a === undefined || b === undefined) return undefined;
+    b.complement();
+    return DFA.fromIntersection(a, b, new DFA.LimitedNodeFactory(MAX_STATES)).isEmpty;
+  } catch {
+    return undefined; // too many states, or a construct refa refuses
+  }
+}
+
+/** The strings a JSON Schema `pattern` accepts, as a DFA: the pattern with `.*` on each side it is not anchored. */
+function automaton(pattern: string): DFA | undefined {
+  let body = pattern;
+  const start = body.startsWith('^');
+  if (start) body = body.slice(1);
+  const end = body.endsWith('$') && !escaped(body, body.length - 1);
+  if (end) body = body.slice(0, -1);
+  // `^a|b$` anchors each alternative apart: stripping the anchors from the whole would change it.
+  if ((start || end) && parse(body).expression.alternatives.length > 1) return undefined;
+  const source = `${start ? '' : '[^]*'}(?:${body})${end ? '' : '[^]*'}`;
+  const { expression, maxCharacter } = parse(source);
+  // Assertions left inside (a `^` mid-pattern, lookarounds) make fromRegex throw: undecided, not guessed.
+  const nfa = NFA.fromRegex(
+    expression,
+    { maxCharacter },
+    { assertions: 'throw' },
+    new NFA.LimitedNodeFactory(MAX_STATES),
+  );
+  return DFA.fromFA(nfa, new DFA.LimitedNodeFactory(MAX_STATES));
+}
+
+function parse(source: string): JS.ParseResult {
+  return JS.Parser.fromLiteral({ source, flags: 'u' }).parse({ backreferences: 'throw' });
+}
+
+/** Whether the character at `i` is escaped by an odd run of backslashes before it. */
+function escaped(s: string, i: number): boolean {
+  let n = 0;
+  while (i - n - 1 >= 0 && s[i - n - 1] === '\\') n++;
+  return n % 2 === 1;
+}
