@@ -30,6 +30,8 @@ export interface WasiOptions {
   random: 'real' | { seed: number };
   stdout(line: string): void;
   stderr(line: string): void;
+  /** When set, stdout/stderr bytes go here as written, instead of line by line to stdout()/stderr(). */
+  output?(fd: 1 | 2, bytes: Uint8Array): void;
 }
 
 // errno values of WASI preview 1
@@ -483,6 +485,10 @@ export class Wasi {
   #write(e: Entry, chunk: Uint8Array, at: number | undefined): number {
     if (e.kind === 'stdio') {
       if (e.which === 0) throw new WasiError(E.BADF);
+      if (this.#o.output !== undefined) {
+        this.#o.output(e.which, chunk);
+        return chunk.length;
+      }
       const text = this.#lines[e.which] + this.#decoder.decode(chunk);
       const parts = text.split('\n');
       this.#lines[e.which] = parts.pop() ?? '';
