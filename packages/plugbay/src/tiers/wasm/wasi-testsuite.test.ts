@@ -17,10 +17,9 @@ import { repoRoot } from './test-fixtures.js';
 import { Wasi } from './wasi.js';
 
 const suiteDir = path.join(repoRoot, 'test/wasi-testsuite');
-const expectedFailures = JSON.parse(readFileSync(path.join(suiteDir, 'expected-failures.json'), 'utf8')) as Record<
-  string,
-  string
->;
+const expectedFailures = JSON.parse(
+  readFileSync(path.join(suiteDir, 'expected-failures.json'), 'utf8'),
+) as Record<string, string>;
 
 interface Spec {
   args: string[];
@@ -46,7 +45,9 @@ function cases(): Case[] {
   const out: Case[] = [];
   for (const suite of ['assemblyscript', 'c', 'rust']) {
     const dir = path.join(suiteDir, 'tests', suite, 'testsuite/wasm32-wasip1');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.wasm')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.wasm'))
+      .sort()) {
       const base = file.slice(0, -'.wasm'.length);
       let raw: Partial<Spec> = {};
       try {
@@ -143,7 +144,10 @@ function trapped(err: unknown, stderr: string): Outcome {
 }
 
 /** undefined when the test passes, else why it failed. */
-function check(c: Case, run: (c: Case, m: WebAssembly.Module, host: string | undefined) => Outcome): string | undefined {
+function check(
+  c: Case,
+  run: (c: Case, m: WebAssembly.Module, host: string | undefined) => Outcome,
+): string | undefined {
   const module = new WebAssembly.Module(readFileSync(c.wasm));
   const root = rootCopy(c);
   try {
@@ -168,7 +172,8 @@ const all = cases();
 test('the vendored suite holds the 72 wasip1 tests and the expected-failures file names only real tests', () => {
   assert.equal(all.length, 72);
   const names = new Set(all.map((c) => c.name));
-  for (const name of Object.keys(expectedFailures)) assert.ok(names.has(name), `${name} is not a test of the suite`);
+  for (const name of Object.keys(expectedFailures))
+    assert.ok(names.has(name), `${name} is not a test of the suite`);
 });
 
 test('every wasip1 test passes under plugbay, except the documented expected failures', (t) => {
@@ -180,7 +185,9 @@ test('every wasip1 test passes under plugbay, except the documented expected fai
     const expected = expectedFailures[c.name];
     if (failure !== undefined && expected === undefined) unexpected.push(`${c.name} fails: ${failure}`);
     if (failure === undefined && expected !== undefined) {
-      unexpected.push(`${c.name} passes but is listed as an expected failure (${expected}): remove it from the list`);
+      unexpected.push(
+        `${c.name} passes but is listed as an expected failure (${expected}): remove it from the list`,
+      );
     }
   }
   t.diagnostic(`plugbay passes ${passed}/${all.length}`);
