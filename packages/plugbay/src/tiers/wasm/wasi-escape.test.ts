@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import {
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -132,6 +133,14 @@ describe('WASI escape probes', () => {
       });
     });
   }
+
+  test('no host descriptor is left open by a refused or completed walk', () => {
+    const open = () => readdirSync('/proc/self/fd').length;
+    runProbe(probes[0]!, plugbay); // warm: the first run opens the module's own descriptors, if any
+    const before = open();
+    for (const p of probes) runProbe(p, plugbay);
+    assert.equal(open(), before);
+  });
 
   test('node:wasi on the same probes (recorded, not asserted): the table of docs/security-model.md', (t) => {
     let through = 0;
