@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { WASI } from 'node:wasi';
+import { PlugbayError } from '../../core/errors.js';
 import { walkSteps } from './wasi/paths.js';
 import { Wasi } from './wasi.js';
 import {
@@ -273,6 +274,40 @@ describe('WASI directory swapped for a symlink during a walk', () => {
         }
       }
       assert.ok(attempts >= 4);
+    });
+  }
+});
+
+describe('WASI mount root swapped for a symlink between its check and its open', () => {
+  for (const which of ['the mount folder', 'its parent folder'] as const) {
+    test(`${which} swapped: the instance is refused with PLUGBAY_PERMISSION_DENIED (path-changed), nothing opened`, () => {
+      const root = mkdtempSync(path.join(tmpdir(), 'plugbay-wasi-mount-swap-'));
+      temps.push(root);
+      const parent = path.join(root, 'parent');
+      const mount = path.join(parent, 'mount');
+      const outside = path.join(root, 'outside');
+      mkdirSync(mount, { recursive: true });
+      mkdirSync(path.join(outside, 'mount'), { recursive: true });
+      const ro = path.join(root, 'ro');
+      mkdirSync(ro);
+      const swapped = which === 'the mount folder' ? mount : parent;
+      walkSteps.before = (step) => {
+        if (!step.startsWith('open mount')) return;
+        renameSync(swapped, `${swapped}-moved`);
+        symlinkSync(which === 'the mount folder' ? path.join(outside, 'mount') : outside, swapped);
+        walkSteps.before = undefined;
+      };
+      try {
+        assert.throws(
+          () => plugbay({ mount, ro }),
+          (err: unknown) =>
+            err instanceof PlugbayError &&
+            err.code === 'PLUGBAY_PERMISSION_DENIED' &&
+            (err.details as { rule?: string }).rule === 'path-changed',
+        );
+      } finally {
+        walkSteps.before = undefined;
+      }
     });
   }
 });

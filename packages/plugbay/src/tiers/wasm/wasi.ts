@@ -9,12 +9,13 @@
  */
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
-import { unchangedPath } from '../../core/real-path.js';
+import { pathChanged, unchangedPath } from '../../core/real-path.js';
 import { ProcExit } from './errors.js';
 import { E, errnoOf, FILETYPE, WasiError } from './wasi/errno.js';
 import { type Entry, FdTable, type Mount } from './wasi/fd-table.js';
 import { FDFLAG, fsCalls } from './wasi/fs-calls.js';
 import { GuestMemory } from './wasi/memory.js';
+import { openedPath, walkSteps } from './wasi/paths.js';
 import { pollOneoff } from './wasi/poll.js';
 import { preopenRights, R, STDIN_RIGHTS, STDOUT_RIGHTS } from './wasi/rights.js';
 
@@ -40,6 +41,29 @@ export interface WasiOptions {
   output?(fd: 1 | 2, bytes: Uint8Array): void;
 }
 
+/**
+ * Opens a mount's root at each (re)instantiation: the granted real path, unless a symlink was swapped into it since
+ * the grant (path-changed) — checked before the open, and after it on what the descriptor really names, so a swap
+ * between the check and the open is caught too.
+ */
+function openMount(host: string, field: string): number {
+  const root = unchangedPath(host, field);
+  walkSteps.before?.(`open mount ${root}`);
+  let fd: number;
+  try {
+    fd = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    unchangedPath(host, field); // a symlink now: path-changed
+    throw err;
+  }
+  const opened = openedPath(fd);
+  if (opened !== undefined && opened !== root) {
+    fs.closeSync(fd);
+    throw pathChanged(root, opened, field);
+  }
+  return fd;
+}
+
 export class Wasi {
   readonly #o: WasiOptions;
   readonly #fds = new FdTable();
@@ -55,13 +79,11 @@ export class Wasi {
     this.#fds.set(2, { kind: 'stdio', which: 2, rights: { base: STDOUT_RIGHTS, inheriting: 0n }, flags: 0 });
     try {
       for (const [i, m] of options.mounts.entries()) {
-        // Each (re)instantiation: the granted real path, unless a symlink was swapped into it since (path-changed).
-        const root = unchangedPath(m.host, `permissions.fs.mounts.${i}`);
-        const mount: Mount = { root, guest: m.guest, readOnly: m.readOnly };
-        const fd = fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+        const fd = openMount(m.host, `permissions.fs.mounts.${i}`);
+        const mount: Mount = { root: m.host, guest: m.guest, readOnly: m.readOnly };
         this.#fds.add({
           kind: 'dir',
-          host: { fd, hostPath: root },
+          host: { fd, hostPath: m.host },
           rel: [],
           mount,
           preopen: m.guest,

@@ -38,6 +38,11 @@ export function at(dir: HostDir, name: string): string {
   return procFd ? `/proc/self/fd/${dir.fd}/${name}` : path.join(dir.hostPath, name);
 }
 
+/** The host path directory descriptor `fd` really names (from /proc), or undefined without /proc. */
+export function openedPath(fd: number): string | undefined {
+  return procFd ? fs.readlinkSync(`/proc/self/fd/${fd}`) : undefined;
+}
+
 const DIR_FLAGS = fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW;
 
 /** The end of a walk: the directory holding the entry (open; close() it) and the entry's name in it. */
