@@ -112,6 +112,21 @@ for (const run of ['host-thread', 'worker'] as const) {
       assert.equal(await call(instance, 'get_env', 'PATH'), null);
     });
 
+    test('nanosleep (poll_oneoff on a clock) sleeps and returns', async () => {
+      const { instance } = await cPlugin(run);
+      assert.equal(await call(instance, 'sleep_ms', 5), true);
+    });
+
+    if (run === 'worker') {
+      test('a plugin asleep in poll_oneoff past its deadline is ended by it; the next call runs in a new worker', async () => {
+        const { instance } = await cPlugin(run);
+        const ctx = testCall({ timeoutMs: 200 });
+        await assert.rejects(callTier(instance, 'sleep_ms', 600_000, ctx), { code: 'PLUGBAY_TIMEOUT' });
+        assert.equal(await call(instance, 'echo', 'awake'), 'awake');
+        assert.equal((instance as unknown as { stats: { workerSpawns: number } }).stats.workerSpawns, 2);
+      });
+    }
+
     test('stdout and stderr become plugin log lines; a fixed clock is what the guest sees', async () => {
       const { instance, lines } = await cPlugin(run, { fixedMs: 1_700_000_000_000 });
       await call(instance, 'print');
