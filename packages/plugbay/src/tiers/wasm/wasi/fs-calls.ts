@@ -225,7 +225,9 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
         const head = Buffer.alloc(24);
         let st: fs.BigIntStats | undefined;
         try {
-          st = fs.lstatSync(at(dir.host, names[i]!), { bigint: true });
+          // The `..` of a mount's root is outside the mount: it is reported as the root itself.
+          const entry = names[i] === '..' && dir.rel.length === 0 ? '.' : names[i]!;
+          st = fs.lstatSync(at(dir.host, entry), { bigint: true });
         } catch {
           st = undefined; // removed since the listing
         }
