@@ -253,6 +253,21 @@ export const probes: Probe[] = [
   { name: 'create a file at ../planted.txt', expect: NC, run: write('../outside/planted.txt') },
   { name: 'open file.txt/ (trailing slash on a file)', expect: errno.NOTDIR, run: read('file.txt/') },
   {
+    name: 'path_remove_directory link-out-rel/ (trailing slash on a symlink out)',
+    expect: errno.NOTDIR,
+    run: (g) => g.path('path_remove_directory', S, 'link-out-rel/'),
+  },
+  {
+    name: 'path_unlink_file link-out-rel/ (trailing slash on a symlink out)',
+    expect: errno.NOTDIR,
+    run: (g) => g.path('path_unlink_file', S, 'link-out-rel/'),
+  },
+  {
+    name: 'path_filestat_get link-out-abs/ without SYMLINK_FOLLOW (the slash follows)',
+    expect: NC,
+    run: (g) => g.pathFlags('path_filestat_get', S, false, 'link-out-abs/', 8192),
+  },
+  {
     name: 'fd_readdir through symlink to a dir outside',
     expect: NC,
     run: (g) => g.listDir(S, 'link-out-abs'),
