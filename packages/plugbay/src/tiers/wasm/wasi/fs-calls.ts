@@ -76,18 +76,30 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
       const wantDir = (oflags & O_DIRECTORY) !== 0;
       if (wantDir && (creating || truncating)) throw new WasiError(E.INVAL);
       const readable = (rightsBase & (R.FD_READ | R.FD_READDIR)) !== 0n || !writable;
-      const w = walk(dir, p, n, dirflags & LOOKUP_SYMLINK_FOLLOW ? 'follow' : 'nofollow');
       const c = fs.constants;
       let flags = (writable ? (readable ? c.O_RDWR : c.O_WRONLY) : c.O_RDONLY) | c.O_NOFOLLOW;
-      if (wantDir || w.mustBeDir) flags |= c.O_DIRECTORY;
+      if (wantDir) flags |= c.O_DIRECTORY;
       if (creating) flags |= c.O_CREAT;
       if (oflags & O_EXCL) flags |= c.O_EXCL;
       if (truncating) flags |= c.O_TRUNC;
       if (fdflags & FDFLAG.NONBLOCK) flags |= c.O_NONBLOCK;
       if (fdflags & FDFLAG.SYNC) flags |= c.O_SYNC;
       if (fdflags & FDFLAG.DSYNC) flags |= c.O_DSYNC;
+      const openWalked = (w: Walk) =>
+        onEntry(w, (host) => fs.openSync(host, w.mustBeDir ? flags | c.O_DIRECTORY : flags, 0o666));
+      // The final component is opened without following first; only a symlink there (ELOOP, or ENOTDIR under
+      // O_DIRECTORY) makes a walk that reads it, when SYMLINK_FOLLOW asks for that.
+      let w = walk(dir, p, n, 'nofollow');
+      let osfd: number;
+      try {
+        osfd = openWalked(w);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (!(dirflags & LOOKUP_SYMLINK_FOLLOW) || (code !== 'ELOOP' && code !== 'ENOTDIR')) throw err;
+        w = walk(dir, p, n, 'follow');
+        osfd = openWalked(w);
+      }
       const rel = w.name === '.' ? w.rel : [...w.rel, w.name];
-      const osfd = onEntry(w, (host) => fs.openSync(host, flags, 0o666));
       let entry: Entry;
       try {
         const inheriting = rightsInheriting & dir.rights.inheriting;

@@ -98,19 +98,33 @@ export function walk(
         continue;
       }
       const top = stack.at(-1)!;
-      const follow = !last || final === 'follow' || (mustBeDir && final === 'nofollow');
-      if (follow) {
+      const expand = (target: string) => {
+        if (++links > MAX_SYMLINKS) throw new WasiError(E.LOOP);
+        if (target.startsWith('/')) throw new WasiError(E.NOTCAPABLE);
+        queue = [...target.split('/'), ...queue];
+      };
+      if (!last) {
+        // A directory on the way: opened without following; only if that fails is it looked at (one syscall
+        // per component when there is no symlink).
+        try {
+          descend(stack, rel, seg);
+        } catch (err) {
+          const code = (err as { code?: string }).code;
+          const target = code === 'ENOTDIR' || code === 'ELOOP' ? readSymlink(top, seg) : undefined;
+          if (target === undefined) throw err;
+          expand(target);
+        }
+        continue;
+      }
+      if (final === 'follow' || (mustBeDir && final === 'nofollow')) {
         walkSteps.before?.(`lstat ${rel.concat(seg).join('/')}`);
         const target = readSymlink(top, seg);
         if (target !== undefined) {
-          if (++links > MAX_SYMLINKS) throw new WasiError(E.LOOP);
-          if (target.startsWith('/')) throw new WasiError(E.NOTCAPABLE);
-          queue = [...target.split('/'), ...queue];
+          expand(target);
           continue;
         }
       }
-      if (last) return end(start, stack, rel, seg, mustBeDir);
-      descend(stack, rel, seg);
+      return end(start, stack, rel, seg, mustBeDir);
     }
     // The path named a directory already on the stack (`.`, `a/..`, `a/`): its entry is `.` in it.
     return end(start, stack, rel, '.', true);
