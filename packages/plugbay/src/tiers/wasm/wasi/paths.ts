@@ -1,11 +1,12 @@
 /**
  * Path resolution inside a mount without ever letting the kernel follow a symlink. Node has no openat(), but on
  * Linux `/proc/self/fd/N/name` names `name` inside the directory open as N, whatever happens to that directory's
- * path afterwards. So a guest path is walked one component at a time from the mount's open root directory: each
- * directory is opened with O_NOFOLLOW | O_DIRECTORY relative to the descriptor of its parent, and the final call
- * (open, stat, mkdir, unlink, ...) names its entry relative to the descriptor of the last directory. A symlink met
- * on the way is read and its text walked the same way (absolute text is refused, `..` cannot climb above the mount
- * root), so nothing outside the mount is ever reached, even when a directory on the path is swapped for a symlink
+ * path afterwards. So a guest path is walked one component at a time from the directory descriptor it is relative
+ * to (a preopen, or a directory the guest opened below one): each directory is opened with O_NOFOLLOW | O_DIRECTORY
+ * relative to the descriptor of its parent, and the final call (open, stat, mkdir, unlink, ...) names its entry
+ * relative to the descriptor of the last directory. A symlink met on the way is read and its text walked the same
+ * way (absolute text is refused, `..` cannot climb above the starting descriptor), so nothing outside the mount is
+ * ever reached, even when a directory on the path is swapped for a symlink
  * while the walk runs: the swapped-in symlink is either never looked at (the walk holds the directory's descriptor)
  * or met as a symlink and walked as text.
  * Without /proc (not Linux) the same walk uses host path strings: symlinks are still walked as text, but a
