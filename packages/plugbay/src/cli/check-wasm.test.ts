@@ -49,7 +49,7 @@ test('plugbay check compiles wasm modules and checks their imports: garbage and 
   await wasmPlugin(
     root,
     'enosys',
-    wasm('(import "wasi_snapshot_preview1" "poll_oneoff" (func (param i32 i32 i32 i32) (result i32)))'),
+    wasm('(import "wasi_snapshot_preview1" "proc_raise" (func (param i32) (result i32)))'),
   );
 
   const out: string[] = [];

@@ -21,7 +21,12 @@ export function realPath(p: string): string {
 export function unchangedPath(p: string, field: string, source: ErrorSource = {}): string {
   const now = realPath(p);
   if (now === p) return p;
-  throw new PlugbayError(
+  throw pathChanged(p, now, field, source);
+}
+
+/** The error of unchangedPath, for a caller that found `p` leading to `now` some other way (an opened descriptor). */
+export function pathChanged(p: string, now: string, field: string, source: ErrorSource = {}): PlugbayError {
+  return new PlugbayError(
     'PLUGBAY_PERMISSION_DENIED',
     `${field}: ${p} now leads to ${now} (a symlink replaced part of it since its grant was decided); ` +
       'load the version again to decide anew',

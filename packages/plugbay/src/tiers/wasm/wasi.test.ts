@@ -112,6 +112,21 @@ for (const run of ['host-thread', 'worker'] as const) {
       assert.equal(await call(instance, 'get_env', 'PATH'), null);
     });
 
+    test('nanosleep (poll_oneoff on a clock) sleeps and returns', async () => {
+      const { instance } = await cPlugin(run);
+      assert.equal(await call(instance, 'sleep_ms', 5), true);
+    });
+
+    if (run === 'worker') {
+      test('a plugin asleep in poll_oneoff past its deadline is ended by it; the next call runs in a new worker', async () => {
+        const { instance } = await cPlugin(run);
+        const ctx = testCall({ timeoutMs: 200 });
+        await assert.rejects(callTier(instance, 'sleep_ms', 600_000, ctx), { code: 'PLUGBAY_TIMEOUT' });
+        assert.equal(await call(instance, 'echo', 'awake'), 'awake');
+        assert.equal((instance as unknown as { stats: { workerSpawns: number } }).stats.workerSpawns, 2);
+      });
+    }
+
     test('stdout and stderr become plugin log lines; a fixed clock is what the guest sees', async () => {
       const { instance, lines } = await cPlugin(run, { fixedMs: 1_700_000_000_000 });
       await call(instance, 'print');
@@ -166,11 +181,11 @@ describe('Wasi path resolution, called directly', () => {
     assert.equal(open('link-to-etc'), ENOTCAPABLE);
   });
 
-  test('read-only mounts refuse write rights and O_CREAT; symlink creation is refused', () => {
+  test('read-only mounts refuse write rights, O_CREAT and symlink creation with EROFS', () => {
     const { open, fns } = setup(true);
     assert.equal(open('hello.txt', 2n | 64n), EROFS);
     assert.equal(open('new.txt', 2n, 1), EROFS);
-    assert.equal(fns.path_symlink!(100, 3, 3, 100, 3), ENOTCAPABLE);
+    assert.equal(fns.path_symlink!(100, 3, 3, 100, 3), EROFS);
   });
 
   test('seeded random is deterministic', () => {
@@ -180,5 +195,167 @@ describe('Wasi path resolution, called directly', () => {
     b.fns.random_get!(0, 16);
     assert.deepEqual(new Uint8Array(a.memory.buffer, 0, 16), new Uint8Array(b.memory.buffer, 0, 16));
     assert.notDeepEqual([...new Uint8Array(a.memory.buffer, 0, 16)], new Array(16).fill(0));
+  });
+});
+
+describe('Wasi descriptors, rights and the calls the suite found missing, called directly', () => {
+  const E = { NOTSUP: 58, NOTDIR: 54, LOOP: 32, BADF: 8, NOTCAPABLE: 76 };
+  const FD_READ = 1n << 1n;
+  const FD_WRITE = 1n << 6n;
+  const O_DIRECTORY = 2;
+  function setup(readOnly = false) {
+    const wasi = new Wasi({
+      args: [],
+      env: {},
+      mounts: [{ host: path.join(root, 'data'), guest: '/data', readOnly }],
+      clock: 'real',
+      random: 'real',
+      stdout: () => {},
+      stderr: () => {},
+      output: () => {},
+    });
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    wasi.bind(memory);
+    const declared = Wasi.functionNames().map((name) => ({
+      module: 'wasi_snapshot_preview1',
+      name,
+      kind: 'function' as const,
+    }));
+    const fns = wasi.imports(declared) as Record<string, (...a: unknown[]) => number>;
+    cleanups.push(() => wasi.close());
+    const v = () => new DataView(memory.buffer);
+    const str = (s: string) => {
+      const bytes = Buffer.from(s);
+      new Uint8Array(memory.buffer).set(bytes, 1000);
+      return [1000, bytes.length] as const;
+    };
+    /** [errno, fd] */
+    const open = (
+      p: string,
+      o: { base?: bigint; inheriting?: bigint; oflags?: number; follow?: boolean } = {},
+    ) => {
+      const [ptr, len] = str(p);
+      const e = fns.path_open!(
+        3,
+        o.follow === false ? 0 : 1,
+        ptr,
+        len,
+        o.oflags ?? 0,
+        o.base ?? FD_READ,
+        o.inheriting ?? 0n,
+        0,
+        0,
+      );
+      return [e, v().getUint32(0, true)] as const;
+    };
+    /** [errno, filetype, flags, base, inheriting] */
+    const fdstat = (fd: number) => {
+      const e = fns.fd_fdstat_get!(fd, 64);
+      return [
+        e,
+        v().getUint8(64),
+        v().getUint16(66, true),
+        v().getBigUint64(72, true),
+        v().getBigUint64(80, true),
+      ] as const;
+    };
+    const read = (fd: number) => {
+      v().setUint32(200, 300, true);
+      v().setUint32(204, 100, true);
+      const e = fns.fd_read!(fd, 200, 1, 208);
+      return [e, Buffer.from(memory.buffer, 300, v().getUint32(208, true)).toString()] as const;
+    };
+    return { fns, open, fdstat, read, str, v };
+  }
+
+  test('a preopen reports directory rights only, and reopening it with the rights it reported works', () => {
+    const { open, fdstat } = setup();
+    const [e, type, , base, inheriting] = fdstat(3);
+    assert.equal(e, 0);
+    assert.equal(type, 3); // directory
+    assert.equal(base & (FD_READ | FD_WRITE), 0n, 'a directory reports neither FD_READ nor FD_WRITE');
+    assert.equal(inheriting & FD_WRITE, FD_WRITE, 'files opened below a writable mount may be written');
+    const [e2, fd] = open('.', { base, inheriting, oflags: O_DIRECTORY });
+    assert.equal(e2, 0);
+    assert.deepEqual(fdstat(fd).slice(0, 5), [0, 3, 0, base, inheriting]);
+  });
+
+  test('a read-only mount reports no write right; a file opened to read reports no FD_WRITE and cannot write', () => {
+    assert.equal(setup(true).fdstat(3)[4] & FD_WRITE, 0n);
+    const { open, fdstat, fns } = setup();
+    const [e, fd] = open('hello.txt', { base: FD_READ });
+    assert.equal(e, 0);
+    const [, type, , base] = fdstat(fd);
+    assert.equal(type, 4);
+    assert.equal(base & FD_WRITE, 0n);
+    assert.equal(base & FD_READ, FD_READ);
+    assert.equal(fns.fd_write!(fd, 200, 0, 208), E.BADF);
+  });
+
+  test('fd_fdstat_set_rights only narrows; a dropped right is enforced', () => {
+    const { open, fdstat, fns, read } = setup();
+    const [, fd] = open('hello.txt', { base: FD_READ | (1n << 21n) });
+    assert.equal(read(fd)[1], 'hi from mount');
+    assert.equal(fns.fd_fdstat_set_rights!(fd, FD_READ | FD_WRITE, 0n), E.NOTCAPABLE, 'widening');
+    assert.equal(fns.fd_fdstat_set_rights!(fd, 1n << 21n, 0n), 0, 'narrowing');
+    assert.equal(fdstat(fd)[3], 1n << 21n);
+    assert.equal(read(fd)[0], E.BADF);
+  });
+
+  test('fd_renumber moves a descriptor onto another number, closing what was there', () => {
+    const { open, fns, read } = setup();
+    const [, a] = open('hello.txt');
+    const [, b] = open('sub/inner.txt');
+    assert.equal(fns.fd_renumber!(a, b), 0);
+    assert.equal(read(b)[1], 'hi from mount');
+    assert.equal(read(a)[0], E.BADF);
+    assert.equal(fns.fd_renumber!(a, b), E.BADF);
+  });
+
+  test('fd_allocate is NOTSUP; trailing slashes on a file are NOTDIR; no SYMLINK_FOLLOW does not follow', () => {
+    const { open, fns, str } = setup();
+    const [, fd] = open('hello.txt', { base: FD_READ | (1n << 8n) });
+    assert.equal(fns.fd_allocate!(fd, 0n, 10n), E.NOTSUP);
+    assert.equal(open('hello.txt/')[0], E.NOTDIR);
+    assert.equal(fns.path_unlink_file!(3, ...str('hello.txt/')), E.NOTDIR);
+    assert.equal(existsSync(path.join(root, 'data/hello.txt')), true);
+    assert.equal(open('link-inside', { follow: false })[0], E.LOOP);
+    assert.equal(open('link-inside')[0], 0);
+  });
+
+  test('poll_oneoff: a clock subscription sleeps and fires; a ready stdout write returns at once without it', () => {
+    const { fns, v } = setup();
+    const sub = (at: number, userdata: bigint, tag: number, fdOrClock: number, timeoutNs: bigint) => {
+      for (let i = 0; i < 48; i += 8) v().setBigUint64(at + i, 0n, true);
+      v().setBigUint64(at, userdata, true);
+      v().setUint8(at + 8, tag);
+      v().setUint32(at + 16, fdOrClock, true);
+      v().setBigUint64(at + 24, timeoutNs, true);
+    };
+    sub(2000, 7n, 0, 1, 1_000_000n); // monotonic clock, 1 ms
+    assert.equal(fns.poll_oneoff!(2000, 3000, 1, 100), 0);
+    assert.equal(v().getUint32(100, true), 1);
+    assert.deepEqual(
+      [v().getBigUint64(3000, true), v().getUint16(3008, true), v().getUint8(3010)],
+      [7n, 0, 0],
+    );
+    sub(2000, 8n, 2, 1, 0n); // fd_write on stdout
+    sub(2048, 9n, 0, 1, 3_600_000_000_000n); // an hour: must not be waited for
+    assert.equal(fns.poll_oneoff!(2000, 3000, 2, 100), 0);
+    assert.equal(v().getUint32(100, true), 1);
+    assert.deepEqual(
+      [v().getBigUint64(3000, true), v().getUint16(3008, true), v().getUint8(3010)],
+      [8n, 0, 2],
+    );
+    assert.equal(fns.poll_oneoff!(2000, 3000, 0, 100), 28, 'no subscriptions is EINVAL');
+  });
+
+  test('fd_filestat_set_times sets what fd_filestat_get then reads (to the microsecond Node can set)', () => {
+    const { open, fns, v } = setup();
+    const [, fd] = open('hello.txt', { base: FD_READ | (1n << 21n) | (1n << 23n) });
+    const mtim = 1_600_000_000_123_456_000n;
+    assert.equal(fns.fd_filestat_set_times!(fd, 0n, mtim, 4), 0);
+    assert.equal(fns.fd_filestat_get!(fd, 400), 0);
+    assert.equal(v().getBigUint64(448, true), mtim);
   });
 });
