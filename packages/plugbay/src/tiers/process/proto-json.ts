@@ -195,10 +195,13 @@ function mapKeyFromJson(keyType: string, key: string, at: Where): string {
   if (keyType === 'bool') {
     if (key !== 'true' && key !== 'false')
       at.fail('propertyNames', 'must be "true" or "false" (a bool map key)');
-    return key;
+    // protobufjs writes a bool key as the truthiness of the object key, a string: "false" would be written true.
+    return key === 'true' ? 'true' : '';
   }
-  // protobufjs encodes integer keys from their decimal strings; the range is checked as for values.
-  const n = integerFromJson(keyType, key, at);
+  // JSON keys are strings: a decimal one is checked as the integer it stands for; protobufjs encodes it from text.
+  if (!decimal.test(key)) at.fail('propertyNames', `must be a decimal integer (a ${keyType} map key)`);
+  const is64 = int64Types.has(keyType) || uint64Types.has(keyType);
+  const n = integerFromJson(keyType, is64 ? key : Number(key), at);
   return typeof n === 'number' ? String(n) : n.toString();
 }
 

@@ -195,7 +195,12 @@ class Deriver {
     if (scalar !== undefined) return this.scalar(scalar);
     switch (name) {
       case 'Timestamp':
-        return { type: 'string', format: 'date-time' };
+        return {
+          type: 'string',
+          format: 'date-time',
+          pattern:
+            '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$',
+        };
       case 'Duration':
         return { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]{1,9})?s$' };
       case 'FieldMask':
