@@ -1,6 +1,6 @@
 import { constants, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkAgainst } from '../contract/check.js';
 import type { Change } from '../contract/diff.js';
 import { diffSnapshots } from '../contract/gate.js';
@@ -140,7 +140,7 @@ export async function loadSnapshot(path: string): Promise<ContractSnapshot> {
 function readInside(dir: string, file: string): string | undefined {
   const full = resolve(dir, file);
   const rel = relative(resolve(dir), full);
-  if (rel.startsWith('..') || resolve(rel) === rel) return undefined;
+  if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
   try {
     return readFileSync(full, 'utf8');
   } catch {
