@@ -8,7 +8,7 @@
  */
 import protobuf from 'protobufjs';
 import { escapePointer } from '../../core/schema.js';
-import { wellKnownFromJson, wellKnownToJson } from './proto-wkt.js';
+import { isNullValue, wellKnownFromJson, wellKnownName, wellKnownToJson } from './proto-wkt.js';
 
 /** protobufjs' Long (the `long` package), typed by what is used here. */
 export interface LongValue extends protobuf.Long {
@@ -34,21 +34,31 @@ export class ProtoJsonError extends Error {
   }
 }
 
-/** Where a value is, as a field path and a JSON pointer (the two ways plugbay names a place in a value). */
+/**
+ * Where a value is, as a field path and a JSON pointer (the two ways plugbay names a place in a value). A link to
+ * its parent: the strings are only built when a value is refused, never on the call path of a valid one.
+ */
 export class Where {
-  constructor(
-    readonly path: string,
-    readonly pointer: string,
+  private constructor(
+    readonly parent: Where | undefined,
+    readonly segment: string | number,
   ) {}
-  static readonly root = new Where('', '');
+  static readonly root = new Where(undefined, '');
   field(name: string): Where {
-    return new Where(
-      this.path === '' ? name : `${this.path}.${name}`,
-      `${this.pointer}/${escapePointer(name)}`,
-    );
+    return new Where(this, name);
   }
   index(i: number): Where {
-    return new Where(`${this.path}[${i}]`, `${this.pointer}/${i}`);
+    return new Where(this, i);
+  }
+  get path(): string {
+    if (this.parent === undefined) return '';
+    const up = this.parent.path;
+    if (typeof this.segment === 'number') return `${up}[${this.segment}]`;
+    return up === '' ? this.segment : `${up}.${this.segment}`;
+  }
+  get pointer(): string {
+    if (this.parent === undefined) return '';
+    return `${this.parent.pointer}/${typeof this.segment === 'number' ? this.segment : escapePointer(this.segment)}`;
   }
   fail(rule: string, message: string): never {
     throw this.error(rule, message);
@@ -125,18 +135,23 @@ export function messageFromJson(
     at.fail('type', `must be an object (message ${type.name}), got ${kindOf(json)}`);
   }
   const out: Record<string, unknown> = {};
-  const seen = new Map<string, string>(); // field name → the key that set it
-  const oneofs = new Map<string, string>(); // oneof name → the key that set it
-  for (const [key, value] of Object.entries(json)) {
+  // Field name → the key that set it, and oneof name → the key that set it (made when first needed).
+  let seen: Map<string, string> | undefined;
+  let oneofs: Map<string, string> | undefined;
+  for (const key in json) {
+    if (!Object.hasOwn(json, key)) continue;
+    const value = (json as Record<string, unknown>)[key];
     const field = fieldByKey(type, key);
     if (field === undefined)
       throw at.field(key).error('additionalProperties', `is not a field of ${type.name}`);
+    seen ??= new Map();
     const other = seen.get(field.name);
     if (other !== undefined) throw at.field(key).error('duplicate', `sets the same field as ${other}`);
     seen.set(field.name, key);
     if (value === null && !acceptsNull(field)) continue; // protojson: null is the default value
     const oneof = field.partOf;
     if (oneof !== null && !isSyntheticOneof(oneof)) {
+      oneofs ??= new Map();
       const first = oneofs.get(oneof.name);
       if (first !== undefined) {
         throw at
@@ -150,9 +165,31 @@ export function messageFromJson(
   return out;
 }
 
+/** Each message type's fields by both names, and in order with their JSON names: built once per type. */
+interface FieldIndex {
+  byKey: Map<string, protobuf.Field>;
+  ordered: [field: protobuf.Field, json: string][];
+}
+const indexes = new WeakMap<protobuf.Type, FieldIndex>();
+
+function indexOf(type: protobuf.Type): FieldIndex {
+  let index = indexes.get(type);
+  if (index === undefined) {
+    index = { byKey: new Map(), ordered: [] };
+    for (const f of type.fieldsArray) {
+      f.resolve();
+      const json = jsonNameOf(f);
+      index.byKey.set(f.name, f);
+      index.byKey.set(json, f);
+      index.ordered.push([f, json]);
+    }
+    indexes.set(type, index);
+  }
+  return index;
+}
+
 function fieldByKey(type: protobuf.Type, key: string): protobuf.Field | undefined {
-  for (const f of type.fieldsArray) if (f.name === key || jsonNameOf(f) === key) return f;
-  return undefined;
+  return indexOf(type).byKey.get(key);
 }
 
 export function isSyntheticOneof(oneof: protobuf.OneOf): boolean {
@@ -166,7 +203,7 @@ function acceptsNull(field: protobuf.Field): boolean {
     !field.repeated &&
     !field.map &&
     t !== null &&
-    t.fullName.match(/^\.google\.protobuf\.(Value|NullValue)$/) !== null
+    (isNullValue(t) || wellKnownName(t as protobuf.Type) === 'Value')
   );
 }
 
@@ -209,7 +246,7 @@ function mapKeyFromJson(keyType: string, key: string, at: Where): string {
 function singleFromJson(field: protobuf.Field, value: unknown, at: Where, depth: number): unknown {
   const t = field.resolvedType;
   if (t instanceof protobuf.Type) {
-    if (value === null && !t.fullName.endsWith('.google.protobuf.Value')) {
+    if (value === null && wellKnownName(t) !== 'Value') {
       at.fail('type', `must be an object (message ${t.name}), got null`);
     }
     return messageFromJson(t, value, at, depth + 1);
@@ -219,7 +256,7 @@ function singleFromJson(field: protobuf.Field, value: unknown, at: Where, depth:
 }
 
 export function enumFromJson(e: protobuf.Enum, value: unknown, at: Where): number {
-  if (e.fullName === '.google.protobuf.NullValue') {
+  if (isNullValue(e)) {
     if (value === null || value === 'NULL_VALUE' || value === 0) return 0;
     at.fail('type', 'must be null');
   }
@@ -336,8 +373,7 @@ export function messageToJson(
   const wkt = wellKnownToJson(type, message, at, depth, options);
   if (wkt !== undefined) return wkt.json;
   const out: Record<string, unknown> = {};
-  for (const field of type.fieldsArray) {
-    const name = jsonNameOf(field);
+  for (const [field, name] of indexOf(type).ordered) {
     const value = Object.hasOwn(message, field.name) ? message[field.name] : undefined;
     const here = at.field(name);
     if (field.map) {
@@ -397,7 +433,7 @@ function singleToJson(
 }
 
 export function enumToJson(e: protobuf.Enum, v: unknown): unknown {
-  if (e.fullName === '.google.protobuf.NullValue') return null;
+  if (isNullValue(e)) return null;
   // An open proto3 enum may carry a number this .proto does not name: protojson writes the number.
   return typeof v === 'number' ? (e.valuesById[v] ?? v) : v;
 }

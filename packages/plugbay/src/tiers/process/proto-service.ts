@@ -147,7 +147,8 @@ export function codecOf(method: ProtoMethod, options: CodecOptions): Method {
     path: method.path,
     serialize(json) {
       try {
-        return Buffer.from(requestType.encode(messageFromJson(requestType, json ?? {})).finish());
+        const bytes = requestType.encode(messageFromJson(requestType, json ?? {})).finish();
+        return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength); // a view, not a copy
       } catch (err) {
         throw mappingError('PLUGBAY_INVALID_INPUT', method, err, options.source);
       }

@@ -37,6 +37,28 @@ const wrappers: Record<string, string> = {
 
 /** The short name of a well-known type with a JSON form of its own, or undefined. */
 export function wellKnownName(type: protobuf.Type): string | undefined {
+  let name = wellKnownNames.get(type);
+  if (name === undefined) {
+    name = wellKnownNameOf(type) ?? '';
+    wellKnownNames.set(type, name);
+  }
+  return name === '' ? undefined : name;
+}
+
+const wellKnownNames = new WeakMap<protobuf.Type, string>();
+const nullValues = new WeakMap<protobuf.ReflectionObject, boolean>();
+
+/** google.protobuf.NullValue (JSON null). Cached: protobufjs computes fullName by walking up the parents. */
+export function isNullValue(e: protobuf.ReflectionObject): boolean {
+  let is = nullValues.get(e);
+  if (is === undefined) {
+    is = e.fullName === '.google.protobuf.NullValue';
+    nullValues.set(e, is);
+  }
+  return is;
+}
+
+function wellKnownNameOf(type: protobuf.Type): string | undefined {
   const m = /^\.google\.protobuf\.(\w+)$/.exec(type.fullName);
   const name = m?.[1];
   if (name === undefined) return undefined;
