@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type protobuf from 'protobufjs';
 import { PlugbayError } from '../../core/errors.js';
 import { createAjv } from '../../core/schema.js';
+import { shortestFloat32 } from './proto-json.js';
 import { messageSchema } from './proto-schema.js';
 import { codecOf, type ProtoService, readService } from './proto-service.js';
 
@@ -172,11 +173,20 @@ describe('proto3 JSON mapping: scalars', () => {
   });
   it('float and double: numbers and the three non-finite names; a float beyond float32 refused', () => {
     assert.deepEqual(scalar.roundTrip({ fl: 3.4028234663852886e38, db: -1e308 }), {
-      fl: 3.4028234663852886e38,
+      fl: 3.4028235e38,
       db: -1e308,
     });
+    assert.deepEqual(
+      scalar.roundTrip({ fl: -3.402823567797336e38 }),
+      { fl: -3.4028235e38 },
+      'rounds to float32',
+    );
     assert.deepEqual(scalar.roundTrip({ fl: 'NaN', db: '-Infinity' }), { fl: 'NaN', db: '-Infinity' });
+    // a float is written as the shortest decimal of its float32 value, as protojson does
+    assert.deepEqual(scalar.roundTrip({ fl: 0.1, db: 0.1 }), { fl: 0.1, db: 0.1 });
+    assert.deepEqual(scalar.roundTrip({ fl: 16777217 }), { fl: 16777216 });
     scalar.refused({ fl: 3.5e38 }, 'fl');
+    scalar.refused({ fl: -3.4028235677973366e38 }, 'fl');
     scalar.refused({ db: 'nan' }, 'db');
     scalar.refused({ db: '1.5' }, 'db');
   });
@@ -415,7 +425,9 @@ function valueArb(field: protobuf.Field, depth: number): fc.Arbitrary<unknown> {
     case 'fixed64':
       return nonZero(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String));
     case 'float':
-      return nonZero(fc.float({ noDefaultInfinity: true, noNaN: true }).filter((v) => !Object.is(v, -0)));
+      return nonZero(fc.float({ noDefaultInfinity: true, noNaN: true }).filter((v) => !Object.is(v, -0))).map(
+        shortestFloat32,
+      );
     case 'double':
       return nonZero(fc.double({ noDefaultInfinity: true, noNaN: true }).filter((v) => !Object.is(v, -0)));
     case 'bool':

@@ -97,8 +97,11 @@ export function hasPresence(field: protobuf.Field): boolean {
 
 const int32Range = { min: -(2 ** 31), max: 2 ** 31 - 1 };
 const uint32Range = { min: 0, max: 2 ** 32 - 1 };
-/** Largest float32: a JSON number beyond it cannot be a `float`. */
-export const FLOAT_MAX = 3.4028234663852886e38;
+/**
+ * Where float32 ends: numbers from here on (in magnitude) round to Infinity as a `float` (2^128 - 2^103, halfway
+ * between the largest float32 and 2^128). Below it they round to a float32, as protojson parses them.
+ */
+export const FLOAT_LIMIT = 2 ** 128 - 2 ** 103;
 export const INT64_MIN = '-9223372036854775808';
 export const INT64_MAX = '9223372036854775807';
 export const UINT64_MAX = '18446744073709551615';
@@ -301,7 +304,7 @@ function floatFromJson(type: 'double' | 'float', value: unknown, at: Where): num
   if (value === 'Infinity') return Number.POSITIVE_INFINITY;
   if (value === '-Infinity') return Number.NEGATIVE_INFINITY;
   if (typeof value !== 'number') at.fail('type', `must be a number, got ${kindOf(value)}`);
-  if (type === 'float' && Math.abs(value) > FLOAT_MAX) at.fail('maximum', `${value} does not fit a float`);
+  if (type === 'float' && Math.abs(value) >= FLOAT_LIMIT) at.fail('maximum', `${value} does not fit a float`);
   return value;
 }
 
@@ -449,7 +452,16 @@ export function scalarToJson(type: string, v: unknown): unknown {
     if (Number.isNaN(n)) return 'NaN';
     if (n === Number.POSITIVE_INFINITY) return 'Infinity';
     if (n === Number.NEGATIVE_INFINITY) return '-Infinity';
-    return n;
+    return type === 'float' ? shortestFloat32(n) : n;
   }
   return v;
+}
+
+/** The shortest decimal that is the same float32, as protojson writes a float (0.1, not 0.10000000149011612). */
+export function shortestFloat32(n: number): number {
+  for (let digits = 1; digits < 17; digits++) {
+    const candidate = Number(n.toPrecision(digits));
+    if (Math.fround(candidate) === n) return candidate;
+  }
+  return n;
 }

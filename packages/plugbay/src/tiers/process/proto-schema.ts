@@ -7,7 +7,7 @@
  */
 import type protobuf from 'protobufjs';
 import {
-  FLOAT_MAX,
+  FLOAT_LIMIT,
   hasPresence,
   int32Types,
   int64Types,
@@ -180,7 +180,12 @@ class Deriver {
       case 'double':
         return { anyOf: [{ type: 'number' }, { enum: nonFinite }] };
       case 'float':
-        return { anyOf: [{ type: 'number', minimum: -FLOAT_MAX, maximum: FLOAT_MAX }, { enum: nonFinite }] };
+        return {
+          anyOf: [
+            { type: 'number', exclusiveMinimum: -FLOAT_LIMIT, exclusiveMaximum: FLOAT_LIMIT },
+            { enum: nonFinite },
+          ],
+        };
       case 'bool':
         return { type: 'boolean' };
       case 'bytes':
