@@ -47,7 +47,8 @@ export function completeGoPluginManifest(
       const own = hand[side];
       if (own === undefined) continue;
       // A value the written schema admits and the message's schema refuses: the message cannot hold it.
-      const wider = findWitness(own, d[side], 'input');
+      // Every load checks this: a smaller budget than contract diff's (edge values come first and find most).
+      const wider = findWitness(own, d[side], 'input', { timeMs: 200, maxValues: 300 });
       if (wider !== undefined) {
         const message = side === 'input' ? 'request' : 'response';
         problems.push({
