@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { PlugbayError } from '../../core/errors.js';
 import { validateManifest } from '../../core/manifest.js';
@@ -14,6 +15,8 @@ import type { CheckedPlugin } from '../../core/types.js';
 import { createGateway } from '../../gateway/server.js';
 import { createHost } from '../../host/host.js';
 import { createProcessTier } from '../index.js';
+import { messageArb } from './proto-json.test.shared.js';
+import { readService } from './proto-service.js';
 import { call, logSink, tempRoot } from './test-helpers.js';
 import { ProcessTier } from './tier.js';
 
@@ -136,6 +139,21 @@ describe('go-plugin plugin from its .proto alone (stock.Stock)', { skip }, () =>
     const both = await errorOf(call(instance, 'Set', { sku: 'x', supplier: 'acme', madeHere: true }));
     assert.equal(both.code, 'PLUGBAY_INVALID_INPUT');
     assert.equal(both.details?.field, 'madeHere');
+    await instance.close();
+  });
+
+  it('property: generated Items round-trip through the Go service to equal JSON', async () => {
+    const instance = await tier.load(bareStock(), logSink().opts());
+    await instance.start({ signal: new AbortController().signal, config: undefined });
+    const read = (file: string) => fs.readFileSync(path.join(stockDir, file), 'utf8');
+    const item = readService('proto/stock.proto', 'stock.Stock', read).methods.get('Set')?.requestType;
+    assert.ok(item);
+    await fc.assert(
+      fc.asyncProperty(messageArb(item), async (value) => {
+        assert.deepEqual(await call(instance, 'Set', value), value);
+      }),
+      { numRuns: 60, seed: 16 },
+    );
     await instance.close();
   });
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type protobuf from 'protobufjs';
 import { PlugbayError } from '../../core/errors.js';
 import { createAjv } from '../../core/schema.js';
-import { shortestFloat32 } from './proto-json.js';
+import { messageArb } from './proto-json.test.shared.js';
 import { messageSchema } from './proto-schema.js';
 import { codecOf, type ProtoService, readService } from './proto-service.js';
 
@@ -398,86 +398,13 @@ describe('service lookup', () => {
   });
 });
 
-/** Canonical JSON values for one field's type (what the converter writes), never the default. */
-function valueArb(field: protobuf.Field, depth: number): fc.Arbitrary<unknown> {
-  const t = field.resolvedType;
-  if (t !== null && 'values' in t) {
-    const names = Object.keys((t as protobuf.Enum).values).filter(
-      (n) => (t as protobuf.Enum).values[n] !== 0,
-    );
-    return fc.constantFrom(...names);
-  }
-  if (t !== null) return messageArb(t as protobuf.Type, depth + 1);
-  const nonZero = <T>(a: fc.Arbitrary<T>) => a.filter((v) => v !== 0 && v !== '0' && v !== '' && v !== false);
-  switch (field.type) {
-    case 'int32':
-    case 'sint32':
-    case 'sfixed32':
-      return nonZero(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
-    case 'uint32':
-    case 'fixed32':
-      return nonZero(fc.integer({ min: 0, max: 2 ** 32 - 1 }));
-    case 'int64':
-    case 'sint64':
-    case 'sfixed64':
-      return nonZero(fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String));
-    case 'uint64':
-    case 'fixed64':
-      return nonZero(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String));
-    case 'float':
-      return nonZero(fc.float({ noDefaultInfinity: true, noNaN: true }).filter((v) => !Object.is(v, -0))).map(
-        shortestFloat32,
-      );
-    case 'double':
-      return nonZero(fc.double({ noDefaultInfinity: true, noNaN: true }).filter((v) => !Object.is(v, -0)));
-    case 'bool':
-      return fc.constant(true);
-    case 'bytes':
-      return fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => Buffer.from(b).toString('base64'));
-    default:
-      return nonZero(fc.string({ maxLength: 8 }));
-  }
-}
-
-function messageArb(type: protobuf.Type, depth: number): fc.Arbitrary<Record<string, unknown>> {
-  const plain = type.fieldsArray.filter(
-    (f) =>
-      f.partOf === null && (depth < 2 || f.resolvedType === null || 'values' in (f.resolvedType as object)),
-  );
-  const record: Record<string, fc.Arbitrary<unknown>> = {};
-  for (const f of plain) {
-    const name = f.name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    if (f.map) {
-      const keyType = (f as unknown as protobuf.MapField).keyType;
-      const key =
-        keyType === 'string'
-          ? fc.string({ maxLength: 4 })
-          : keyType === 'bool'
-            ? fc.constantFrom('true', 'false')
-            : keyType.startsWith('u') || keyType.startsWith('fixed')
-              ? fc.nat().map(String)
-              : fc.integer().map(String);
-      record[name] = fc.dictionary(key, valueArb(f, depth), {
-        minKeys: 1,
-        maxKeys: 3,
-        noNullPrototype: true,
-      });
-    } else if (f.repeated) {
-      record[name] = fc.array(valueArb(f, depth), { minLength: 1, maxLength: 3 });
-    } else {
-      record[name] = valueArb(f, depth);
-    }
-  }
-  return fc.record(record, { requiredKeys: [], noNullPrototype: true });
-}
-
 describe('property: generated messages round-trip through protobuf bytes to equal JSON', () => {
   for (const name of ['Scalar', 'Tree']) {
     it(name, () => {
       const r = rpc(name);
       const type = service.methods.get(name)?.requestType as protobuf.Type;
       fc.assert(
-        fc.property(messageArb(type, 0), (value) => {
+        fc.property(messageArb(type), (value) => {
           assert.deepEqual(r.roundTrip(value), value);
         }),
         { numRuns: 300, seed: 16 },
