@@ -389,6 +389,16 @@ describe('service lookup', () => {
       (err: Error & { field?: string }) => err.field === 'service' && /did you mean t\.T/.test(err.message),
     );
   });
+  it('an import or a proto outside the plugin folder is refused before any read', () => {
+    const reads: string[] = [];
+    const read = (f: string) => {
+      reads.push(f);
+      return f === 'p/a.proto' ? 'syntax = "proto3"; import "../../etc/x.proto";' : undefined;
+    };
+    assert.throws(() => readService('p/a.proto', 'x.X', read), /outside the plugin folder/);
+    assert.throws(() => readService('../a.proto', 'x.X', read), /outside the plugin folder/);
+    assert.deepEqual(reads, ['p/a.proto']);
+  });
   it('a missing import names the file that imports it', () => {
     const read = (f: string) => (f === 'p/a.proto' ? 'syntax = "proto3"; import "b.proto";' : undefined);
     assert.throws(

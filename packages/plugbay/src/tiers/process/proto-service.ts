@@ -54,6 +54,10 @@ export function parseProto(protoFile: string, read: ReadPluginFile): protobuf.Ro
       root.addJSON(bundled.nested ?? {});
       return;
     }
+    if (file.startsWith('../') || file === '..' || path.posix.isAbsolute(file)) {
+      const by = importedBy === undefined ? '' : ` (imported by ${importedBy})`;
+      throw new ProtoLoadError('proto', 'inside-plugin-dir', `${name}${by} is outside the plugin folder`);
+    }
     const source = read(file);
     if (source === undefined) {
       const by = importedBy === undefined ? '' : ` (imported by ${importedBy})`;
