@@ -26,6 +26,7 @@ packages=(
   "golang-github-hashicorp-go-plugin-dev"
   "golang-google-grpc-dev"
   "protobuf-compiler protoc"
+  "libprotobuf-dev"  # google/protobuf/*.proto in /usr/include: examples/go-plugins/stock imports well-known types
   "golang-goprotobuf-dev protoc-gen-go"
   "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
   "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
@@ -35,7 +36,7 @@ packages=(
 example_toolchains=(
   "c clang lld wasi-libc libclang-rt-14-dev-wasm32"
   "rust rustc libstd-rust-dev-wasm32"
-  "go golang golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev protobuf-compiler golang-goprotobuf-dev"
+  "go golang golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev protobuf-compiler libprotobuf-dev golang-goprotobuf-dev"
 )
 
 # True when a package is absent: its probe command is not on PATH, or (no probe) dpkg does not list it.

@@ -1,6 +1,6 @@
-import { constants } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { checkAgainst } from '../contract/check.js';
 import type { Change } from '../contract/diff.js';
 import { diffSnapshots } from '../contract/gate.js';
@@ -13,6 +13,7 @@ import {
 } from '../contract/snapshot.js';
 import { PlugbayError } from '../core/errors.js';
 import { validateManifest } from '../core/manifest.js';
+import { completeGoPluginManifest } from '../tiers/process/proto-manifest.js';
 import { type CommandResult, withUsageErrors } from './command-result.js';
 
 // Exit codes of the contract commands: 0 compatible / passed, 1 breaking / failed, 2 usage or unreadable input.
@@ -124,12 +125,27 @@ export async function loadSnapshot(path: string): Promise<ContractSnapshot> {
   }
   if (!isDir) return parseSnapshot(await readJson(path, 'PLUGBAY_INVALID_ARGUMENT'), path);
   const manifestPath = join(path, 'plugin.json');
-  const result = validateManifest(await readJson(manifestPath, 'PLUGBAY_MANIFEST_INVALID'));
+  let result = validateManifest(await readJson(manifestPath, 'PLUGBAY_MANIFEST_INVALID'));
+  // go-plugin: the functions and schemas the host derives from the .proto are the contract.
+  if ('manifest' in result)
+    result = completeGoPluginManifest(result.manifest, (file) => readInside(path, file));
   if (!('manifest' in result)) {
     const list = result.problems.map((p) => `${p.field}: ${p.message}`).join('; ');
     throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `${manifestPath} is invalid: ${list}`);
   }
   return snapshotOf(result.manifest);
+}
+
+/** A file of the plugin folder as text; undefined when absent or outside the folder. */
+function readInside(dir: string, file: string): string | undefined {
+  const full = resolve(dir, file);
+  const rel = relative(resolve(dir), full);
+  if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  try {
+    return readFileSync(full, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Far above any real contract; a bigger file is a mistake, not something to parse. */

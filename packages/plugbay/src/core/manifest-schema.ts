@@ -11,8 +11,17 @@ const JsonSchema = (description: string) => Type.Unsafe<Record<string, unknown> 
 const FunctionSpec = Type.Object(
   {
     description: Type.Optional(Type.String()),
-    input: JsonSchema('JSON Schema of the input'),
-    output: JsonSchema('JSON Schema of the output'),
+    // Required unless protocol is "go-plugin" (core/manifest.ts says so): there they are derived from the .proto.
+    input: Type.Optional(
+      JsonSchema(
+        'JSON Schema of the input (required; go-plugin: derived from the request message, and one written here must be a narrowing of it)',
+      ),
+    ),
+    output: Type.Optional(
+      JsonSchema(
+        'JSON Schema of the output (required; go-plugin: derived from the response message, and one written here must be a narrowing of it)',
+      ),
+    ),
     timeoutMs: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Per-call deadline for this function' }),
     ),
@@ -134,9 +143,13 @@ export const manifestSchema = Type.Object(
     implements: Type.Optional(
       Type.Record(Type.String({ minLength: 1 }), Range('semver range of the contract')),
     ),
-    functions: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), FunctionSpec, {
-      additionalProperties: false,
-    }),
+    functions: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), FunctionSpec, {
+        additionalProperties: false,
+        description:
+          'The functions and their schemas. Required, except with protocol "go-plugin": there they are the unary rpcs of service, derived from proto',
+      }),
+    ),
     permissions: Type.Optional(Permissions),
     config: Type.Optional(JsonSchema('JSON Schema of the config passed to start()')),
     protocol: Type.Optional(Enum(['plugbay', 'go-plugin'] as const)),
@@ -150,14 +163,39 @@ export const manifestSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
-    proto: Type.Optional(Type.String({ minLength: 1 })),
-    service: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.]*$' })),
+    proto: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          'go-plugin: the .proto file of service, relative to the plugin folder; its imports resolve against its folder, google/protobuf/* are built in',
+      }),
+    ),
+    service: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z_][A-Za-z0-9_.]*$',
+        description: 'go-plugin: the fully qualified service name, package included (e.g. "stock.Stock")',
+      }),
+    ),
+    emitDefaults: Type.Optional(
+      Type.Boolean({
+        description:
+          'go-plugin: outputs include fields at their default value (protojson EmitUnpopulated); default false: they are omitted',
+      }),
+    ),
   },
   { additionalProperties: false, patternProperties: { '^x-': {} } },
 );
 
-export type Manifest = Static<typeof manifestSchema>;
-export type FunctionSpec = Static<typeof FunctionSpec>;
+/** A plugin.json as written: go-plugin manifests may leave out functions and their schemas (derived later). */
+export type RawManifest = Static<typeof manifestSchema>;
+type RawFunctionSpec = Static<typeof FunctionSpec>;
+/** A function as the host sees it: both schemas present (written, built or derived from a .proto). */
+export type FunctionSpec = Omit<RawFunctionSpec, 'input' | 'output'> & {
+  input: Record<string, unknown> | boolean;
+  output: Record<string, unknown> | boolean;
+};
+/** A checked manifest: `functions` always present (for go-plugin, completed from the .proto at discovery). */
+export type Manifest = Omit<RawManifest, 'functions'> & { functions: Record<string, FunctionSpec> };
 export type Permissions = Static<typeof Permissions>;
 /** The `permissions` schema alone (the gateway's answers show requested and granted permissions with it). */
 export const permissionsSchema = Permissions;

@@ -1,8 +1,8 @@
 import semver from 'semver';
-import { type Manifest, manifestSchema } from './manifest-schema.js';
+import { type Manifest, manifestSchema, type RawManifest } from './manifest-schema.js';
 import { createAjv, pointerToField, schemaProblem, violationsOf } from './schema.js';
 
-export type { FunctionSpec, Manifest } from './manifest-schema.js';
+export type { FunctionSpec, Manifest, RawManifest } from './manifest-schema.js';
 export { manifestSchema } from './manifest-schema.js';
 
 /** One broken manifest rule: the field (dotted path), the rule, and what is wrong. */
@@ -13,11 +13,13 @@ export interface ManifestProblem {
 }
 
 const ajv = createAjv({ allErrors: true });
-const validateShape = ajv.compile<Manifest>(manifestSchema);
+const validateShape = ajv.compile<RawManifest>(manifestSchema);
 
 /**
  * Checks a parsed plugin.json against the manifest schema and the rules a schema cannot say (semver versions and
- * ranges, embedded JSON Schemas, entry path form). Returns every problem, not just the first.
+ * ranges, embedded JSON Schemas, entry path form). Returns every problem, not just the first. A go-plugin manifest
+ * may leave out `functions` and either schema of a function: they come from its .proto when the plugin is checked
+ * (tiers/process/proto-manifest.ts); until then a missing schema is simply absent.
  */
 export function validateManifest(
   raw: unknown,
@@ -57,8 +59,19 @@ export function validateManifest(
       });
     }
   }
-  for (const [fn, spec] of Object.entries(m.functions)) {
+  const derived = m.protocol === 'go-plugin';
+  if (m.functions === undefined && !derived) {
+    problems.push({ field: 'functions', rule: 'required', message: 'is required' });
+  }
+  for (const [fn, spec] of Object.entries(m.functions ?? {})) {
     for (const side of ['input', 'output'] as const) {
+      if (spec[side] === undefined) {
+        if (!derived) {
+          const message = 'is required (only go-plugin functions derive their schemas from the .proto)';
+          problems.push({ field: `functions.${fn}.${side}`, rule: 'required', message });
+        }
+        continue;
+      }
       const problem = schemaProblem(ajv, spec[side]);
       if (problem !== undefined)
         problems.push({ field: `functions.${fn}.${side}`, rule: 'json-schema', message: problem });
@@ -83,12 +96,20 @@ export function validateManifest(
     }
   }
   if (m.runtime !== 'exec') {
-    for (const field of ['protocol', 'handshake', 'proto', 'service'] as const) {
+    for (const field of ['protocol', 'handshake', 'proto', 'service', 'emitDefaults'] as const) {
       if (m[field] !== undefined)
         problems.push({ field, rule: 'runtime', message: 'is only allowed when runtime is "exec"' });
     }
   }
-  return problems.length === 0 ? { manifest: m, problems: [] } : { problems };
+  if (m.runtime === 'exec' && m.protocol !== 'go-plugin' && m.emitDefaults !== undefined) {
+    problems.push({
+      field: 'emitDefaults',
+      rule: 'protocol',
+      message: 'is only allowed when protocol is "go-plugin"',
+    });
+  }
+  if (problems.length > 0) return { problems };
+  return { manifest: { ...m, functions: (m.functions ?? {}) as Manifest['functions'] }, problems: [] };
 }
 
 /** The entry must be a relative path that stays inside the plugin directory (symlinks are checked on disk later). */

@@ -92,7 +92,8 @@ export function schemaProblem(ajv: Ajv, schema: unknown): string | undefined {
   return undefined;
 }
 
-function escapePointer(segment: string): string {
+/** One JSON pointer segment (RFC 6901: `~` as `~0`, `/` as `~1`). */
+export function escapePointer(segment: string): string {
   return segment.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 

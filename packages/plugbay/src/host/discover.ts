@@ -8,6 +8,7 @@ import { type ErrorCode, PlugbayError } from '../core/errors.js';
 import { manifestFileName } from '../core/file-set.js';
 import { validateManifest } from '../core/manifest.js';
 import type { CheckedPlugin, Diagnostic } from '../core/types.js';
+import { completeGoPluginManifest } from '../tiers/process/proto-manifest.js';
 
 export const manifestFile = manifestFileName;
 
@@ -129,7 +130,10 @@ export function checkContents(contents: VersionContents): {
     return fail({ ...diag('PLUGBAY_MANIFEST_INVALID', dir, message), field: manifestFile, rule: 'json' });
   }
   const named = nameOf(raw);
-  const result = validateManifest(raw);
+  let result = validateManifest(raw);
+  // A go-plugin plugin's functions come from its .proto, read from these same bytes.
+  if ('manifest' in result)
+    result = completeGoPluginManifest(result.manifest, (file) => textOf(contents, file));
   if (result.problems.length > 0) {
     return {
       diagnostics: result.problems.map((p) => ({
@@ -194,6 +198,13 @@ export function checkContents(contents: VersionContents): {
     warnings,
   };
   return { plugin, diagnostics: warnings };
+}
+
+/** A file of the version as text, symlinks followed inside the version only; undefined when absent. */
+function textOf(contents: VersionContents, file: string): string | undefined {
+  const path = resolveInside(contents, file);
+  const found = path === undefined ? undefined : contents.files.get(path);
+  return found !== undefined && 'bytes' in found ? found.bytes.toString('utf8') : undefined;
 }
 
 /** Resolves the entry in the version's files (symlinks followed inside the version only). */

@@ -1,63 +1,48 @@
 /**
  * A plain go-plugin gRPC plugin with its own service (`protocol: "go-plugin"`): its unary methods are the
- * plugin's functions, and JSON in and out is converted to and from protobuf by proto-loader (proto3 JSON mapping:
- * bytes as base64, 64-bit integers as strings, enums by name).
+ * plugin's functions, and JSON in and out is converted to and from protobuf strictly by the proto3 JSON mapping
+ * (proto-service.ts, proto-json.ts): a value the message cannot hold is refused with its field, never coerced.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described, Lost } from './carrier.js';
 import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
+import { codecOf, type Method, ProtoLoadError, readService } from './proto-service.js';
 
-interface Method {
-  path: string;
-  serialize: (v: object) => Buffer;
-  deserialize: (b: Buffer) => unknown;
-}
-
-/** Reads the plugin's service from its .proto; throws PLUGBAY_LOAD_FAILED naming what is missing. */
-export function loadService(protoPath: string, service: string, source: ErrorSource): Map<string, Method> {
-  let def: protoLoader.PackageDefinition;
+/** Reads the plugin's service from its .proto; throws PLUGBAY_LOAD_FAILED naming what is wrong. */
+export function loadService(
+  protoPath: string,
+  service: string,
+  source: ErrorSource,
+  options: { emitDefaults?: boolean } = {},
+): Map<string, Method> {
+  const dir = path.dirname(protoPath);
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(path.join(dir, file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  let methods: ReturnType<typeof readService>['methods'];
   try {
-    def = protoLoader.loadSync(protoPath, {
-      keepCase: false,
-      longs: String,
-      enums: String,
-      bytes: String,
-      defaults: true,
-      oneofs: true,
-      includeDirs: [path.dirname(protoPath)],
-    });
+    methods = readService(path.basename(protoPath), service, read).methods;
   } catch (err) {
-    throw new PlugbayError('PLUGBAY_LOAD_FAILED', `cannot read ${protoPath}: ${(err as Error).message}`, {
+    if (!(err instanceof ProtoLoadError)) throw err;
+    throw new PlugbayError('PLUGBAY_LOAD_FAILED', err.message, {
       ...source,
-      cause: err,
+      details: { field: err.field, rule: err.rule, ...err.details },
     });
   }
-  const svc = def[service];
-  if (svc === undefined || 'format' in svc) {
-    throw new PlugbayError(
-      'PLUGBAY_LOAD_FAILED',
-      `service ${service} is not defined in ${path.basename(protoPath)}`,
-      {
-        ...source,
-        details: { field: 'service', services: Object.keys(def) },
-      },
-    );
+  const codecs = new Map<string, Method>();
+  for (const [name, m] of methods) {
+    codecs.set(name, codecOf(m, { emitDefaults: options.emitDefaults ?? false, source }));
   }
-  const methods = new Map<string, Method>();
-  for (const [name, m] of Object.entries(svc as grpc.ServiceDefinition)) {
-    if (m.requestStream || m.responseStream) continue; // streaming methods are not functions
-    methods.set(name, {
-      path: m.path,
-      serialize: m.requestSerialize as (v: object) => Buffer,
-      deserialize: m.responseDeserialize as (b: Buffer) => unknown,
-    });
-  }
-  return methods;
+  return codecs;
 }
 
 export class GoPluginCarrier implements Carrier {
@@ -103,27 +88,22 @@ export class GoPluginCarrier implements Carrier {
         new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `service has no unary method ${fn}`, this.#source),
       );
     }
-    // Encoded here, not by grpc-js, which would turn a failure into an INTERNAL status (the plugin's fault).
+    // Encoded and decoded here, not by grpc-js, which would turn a failure into an INTERNAL status (the plugin's
+    // fault); these throw PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT naming the field.
     let request: Buffer;
     try {
-      request = m.serialize((input ?? {}) as object);
+      request = m.serialize(input ?? {});
     } catch (err) {
-      return Promise.reject(
-        new PlugbayError(
-          'PLUGBAY_INVALID_INPUT',
-          `input does not fit the request message: ${(err as Error).message}`,
-          { ...this.#source, cause: err },
-        ),
-      );
+      return Promise.reject(err);
     }
     return this.#inflight.track(
-      unary(this.#client, m.path, asBuffer, m.deserialize, request, {
+      unary(this.#client, m.path, asBuffer, asBuffer, request, {
         deadline: ctx.deadline,
         source: this.#source,
         metadata: callMetadata(ctx),
         onAbort: (l) => ctx.onAbort(l),
         lost: this.onLost,
-      }),
+      }).then(m.deserialize),
     );
   }
 

@@ -188,7 +188,9 @@ export class ProcessInstance extends InstanceBase implements Instance {
     } else if (m.runtime === 'exec') {
       handshake = m.handshake ?? sdkHandshake;
       if (m.protocol === 'go-plugin') {
-        goMethods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source);
+        goMethods = loadService(path.resolve(plugin.dir, m.proto ?? ''), m.service ?? '', this.#source, {
+          emitDefaults: m.emitDefaults ?? false,
+        });
       }
       argv = [plugin.entryPath];
       // go-plugin 1.0.1 makes its socket in os.TempDir() ($TMPDIR); newer ones honour PLUGIN_UNIX_SOCKET_DIR.
