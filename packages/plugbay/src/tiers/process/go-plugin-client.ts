@@ -10,7 +10,8 @@ import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described, Lost } from './carrier.js';
-import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
+import { callMetadata, callUnary, GoPluginServices, grpcClient, Inflight } from './grpc-client.js';
+import type { GrpcSession } from './grpc-session.js';
 
 interface Method {
   path: string;
@@ -63,7 +64,7 @@ export function loadService(protoPath: string, service: string, source: ErrorSou
 export class GoPluginCarrier implements Carrier {
   readonly kind = 'go-plugin';
   onLost: Lost | undefined;
-  readonly #client: grpc.Client;
+  readonly #session: GrpcSession;
   readonly #services: GoPluginServices;
   readonly #methods: Map<string, Method>;
   readonly #source: ErrorSource;
@@ -76,8 +77,8 @@ export class GoPluginCarrier implements Carrier {
     described: Omit<Described, 'functions'>,
     source: ErrorSource,
   ) {
-    this.#client = grpcClient(socketPath);
-    this.#services = new GoPluginServices(this.#client, source);
+    this.#session = grpcClient(socketPath);
+    this.#services = new GoPluginServices(this.#session, source);
     this.#methods = methods;
     this.#source = source;
     this.#described = { ...described, functions: [...methods.keys()] };
@@ -103,8 +104,8 @@ export class GoPluginCarrier implements Carrier {
         new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `service has no unary method ${fn}`, this.#source),
       );
     }
-    // Encoded here, not by grpc-js, which would turn a failure into an INTERNAL status (the plugin's fault).
-    let request: Buffer;
+    // Encoded here, before anything is sent: input that does not fit is the caller's mistake, not the plugin's.
+    let request: Uint8Array;
     try {
       request = m.serialize((input ?? {}) as object);
     } catch (err) {
@@ -116,14 +117,16 @@ export class GoPluginCarrier implements Carrier {
         ),
       );
     }
-    return this.#inflight.track(
-      unary(this.#client, m.path, asBuffer, m.deserialize, request, {
-        deadline: ctx.deadline,
-        source: this.#source,
-        metadata: callMetadata(ctx),
-        onAbort: (l) => ctx.onAbort(l),
-        lost: this.onLost,
-      }),
+    return callUnary(
+      this.#session,
+      this.#inflight,
+      m.path,
+      request,
+      { deadline: ctx.deadline, metadata: callMetadata(ctx) },
+      ctx,
+      m.deserialize,
+      this.#source,
+      this.onLost,
     );
   }
 
