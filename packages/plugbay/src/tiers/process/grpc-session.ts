@@ -97,9 +97,15 @@ export class GrpcSession {
   readonly #socketPath: string;
   #connection: Connection | undefined;
   #closed = false;
+  #opened = 0;
 
   constructor(socketPath: string) {
     this.#socketPath = socketPath;
+  }
+
+  /** How many connections this session has opened (one, unless the server went away and came back). */
+  get connectionsOpened(): number {
+    return this.#opened;
   }
 
   /** One unary call: `request` is the serialized message (the prefix is added here). */
@@ -204,6 +210,7 @@ export class GrpcSession {
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     });
     const connection: Connection = { h2, active: 0 };
+    this.#opened++;
     h2.unref(); // referenced only while calls use it
     h2.once('connect', () => h2.setLocalWindowSize(connectionWindowBytes));
     // A failed connect or a broken socket reaches every call as its stream closing: nothing to do here but listen
