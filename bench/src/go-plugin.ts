@@ -28,6 +28,9 @@ const callers = 32;
 export interface GoPluginRound {
   p50us: number;
   callsPerSec: number;
+  /** CPU per call of the host process and of the plugin process (µs; /proc ticks are 10 ms, so rounds of ~1 s). */
+  hostCpuUs: number;
+  pluginCpuUs: number;
 }
 export interface GoPluginResult {
   rounds: number;
@@ -46,6 +49,42 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 };
 
+/** utime + stime of a process in µs (/proc/<pid>/stat). */
+function cpuUsOf(pid: number): number {
+  const fields = (fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 1e4;
+}
+
+/** The process under `pid` (itself included) running the KV plugin binary (plugbay's runs a copy from its store). */
+function kvPluginUnder(pid: number): number {
+  const queue = [pid];
+  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+    try {
+      if (path.basename(fs.readlinkSync(`/proc/${p}/exe`)) === path.basename(kvBin)) return p;
+      const children = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      if (children) queue.push(...children.split(/\s+/).map(Number));
+    } catch {}
+  }
+  throw new Error(`no ${path.basename(kvBin)} process under pid ${pid}`);
+}
+
+/** Adds the CPU both processes spent per call over `work` to its figures. */
+async function withCpu(
+  hostPid: number,
+  pluginPid: number,
+  calls: number,
+  work: () => Promise<Omit<GoPluginRound, 'hostCpuUs' | 'pluginCpuUs'>>,
+): Promise<GoPluginRound> {
+  const self = hostPid === process.pid;
+  const host0 = self ? process.cpuUsage() : undefined;
+  const hostTicks0 = self ? 0 : cpuUsOf(hostPid);
+  const plugin0 = cpuUsOf(pluginPid);
+  const r = await work();
+  const used = host0 ? process.cpuUsage(host0) : undefined;
+  const hostUs = used ? used.user + used.system : cpuUsOf(hostPid) - hostTicks0;
+  return { ...r, hostCpuUs: hostUs / calls, pluginCpuUs: (cpuUsOf(pluginPid) - plugin0) / calls };
+}
+
 /** go-plugin's Go host in its rounds mode: one plugin process for the whole run, one round per stdin line. */
 async function nativeHost(): Promise<{
   round: (n: number, c: number) => Promise<GoPluginRound>;
@@ -60,12 +99,15 @@ async function nativeHost(): Promise<{
     return JSON.parse(line.value) as Record<string, number>;
   };
   await next(); // {"ready":true}: handshake done, Put made
+  const hostPid = child.pid as number;
+  const pluginPid = kvPluginUnder(hostPid);
   return {
-    round: async (n, c) => {
-      child.stdin.write(`${n} ${c}\n`);
-      const r = await next();
-      return { p50us: r.p50us as number, callsPerSec: r.callsPerSec as number };
-    },
+    round: (n, c) =>
+      withCpu(hostPid, pluginPid, n, async () => {
+        child.stdin.write(`${n} ${c}\n`);
+        const r = await next();
+        return { p50us: r.p50us as number, callsPerSec: r.callsPerSec as number };
+      }),
     stop: async () => {
       child.stdin.end();
       await exited;
@@ -74,7 +116,11 @@ async function nativeHost(): Promise<{
 }
 
 /** `n` calls of `once` from `c` concurrent callers: calls/s over the round and the p50 of the per-call times. */
-async function round(once: () => Promise<unknown>, n: number, c: number): Promise<GoPluginRound> {
+async function round(
+  once: () => Promise<unknown>,
+  n: number,
+  c: number,
+): Promise<Omit<GoPluginRound, 'hostCpuUs' | 'pluginCpuUs'>> {
   const times = new Float64Array(n);
   let next = 0;
   const t0 = process.hrtime.bigint();
@@ -99,12 +145,16 @@ export async function runGoPluginBench(): Promise<GoPluginResult> {
     tiers: { process: new ProcessTier({ socketRoot: root, sandbox: false }) },
     tierFor: () => 'process',
   });
-  const native = await nativeHost();
+  let native: Awaited<ReturnType<typeof nativeHost>> | undefined;
   try {
+    // plugbay's plugin first: it is then the only KV process under this one when we look for its pid
     await host.load(path.join(goDir, 'kv'));
+    const pluginPid = kvPluginUnder(process.pid);
+    native = await nativeHost();
     const value = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
     await host.call('go-kv', 'Put', { key: 'k', value });
     const get = () => host.call('go-kv', 'Get', { key: 'k' });
+    const ours = (n: number, c: number) => withCpu(process.pid, pluginPid, n, () => round(get, n, c));
     // warm-up: JIT on our side, connections and goroutines on theirs
     await round(get, sequentialCalls, 1);
     await round(get, concurrentCalls / 2, callers);
@@ -113,13 +163,15 @@ export async function runGoPluginBench(): Promise<GoPluginResult> {
     const per = { nativeOne: [], ours1: [], nativeMany: [], oursMany: [] } as Record<string, GoPluginRound[]>;
     for (let r = 0; r < rounds; r++) {
       per.nativeOne?.push(await native.round(sequentialCalls, 1));
-      per.ours1?.push(await round(get, sequentialCalls, 1));
+      per.ours1?.push(await ours(sequentialCalls, 1));
       per.nativeMany?.push(await native.round(concurrentCalls, callers));
-      per.oursMany?.push(await round(get, concurrentCalls, callers));
+      per.oursMany?.push(await ours(concurrentCalls, callers));
     }
     const med = (rs: GoPluginRound[] = []): GoPluginRound => ({
       p50us: median(rs.map((r) => r.p50us)),
       callsPerSec: median(rs.map((r) => r.callsPerSec)),
+      hostCpuUs: median(rs.map((r) => r.hostCpuUs)),
+      pluginCpuUs: median(rs.map((r) => r.pluginCpuUs)),
     });
     const result = {
       rounds,
@@ -133,10 +185,27 @@ export async function runGoPluginBench(): Promise<GoPluginResult> {
       p50Ratio: result.plugbay.one.p50us / result.native.one.p50us,
     };
   } finally {
-    await native.stop();
+    await native?.stop();
     await host.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
+}
+
+/** The figures as markdown: one table of both hosts, then the two ratios against their targets. */
+export function goPluginReport(r: GoPluginResult): string {
+  const row = (name: string, x: GoPluginResult['native']) =>
+    `| ${name} | ${Math.round(x.one.p50us)} | ${Math.round(x.one.callsPerSec)} | ${Math.round(x.many.p50us)} | ${Math.round(x.many.callsPerSec)} | ${Math.round(x.many.hostCpuUs)} / ${Math.round(x.many.pluginCpuUs)} |`;
+  return [
+    '| host | p50 µs, 1 caller | calls/s, 1 caller | p50 µs, 32 callers | calls/s, 32 callers | CPU µs/call host / plugin, 32 callers |',
+    '|---|---|---|---|---|---|',
+    row('go-plugin Go host (NewClient, Dispense)', r.native),
+    row('plugbay host.call', r.plugbay),
+    '',
+    '| measure | value | target met |',
+    '|---|---|---|',
+    `| plugbay calls/s / native Go, 32 callers (target ≥ 50 %) | ${(r.throughputRatio * 100).toFixed(0)} % | ${r.throughputRatio >= 0.5 ? 'yes' : 'NO'} |`,
+    `| plugbay p50 / native Go, 1 caller (target ≤ 2×) | ${r.p50Ratio.toFixed(2)}× | ${r.p50Ratio <= 2 ? 'yes' : 'NO'} |`,
+  ].join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -144,19 +213,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.log(JSON.stringify({ skipped: 'Go plugins not built (run scripts/build-go-plugins.sh)' }));
   } else {
     const r = await runGoPluginBench();
-    if (process.argv.includes('--table')) {
-      const row = (name: string, x: GoPluginResult['native']) =>
-        `| ${name} | ${x.one.p50us.toFixed(0)} | ${Math.round(x.one.callsPerSec)} | ${x.many.p50us.toFixed(0)} | ${Math.round(x.many.callsPerSec)} |`;
-      console.log(
-        '| host | p50 µs, 1 caller | calls/s, 1 caller | p50 µs, 32 callers | calls/s, 32 callers |',
-      );
-      console.log('|---|---|---|---|---|');
-      console.log(row('go-plugin Go host', r.native));
-      console.log(row('plugbay host.call', r.plugbay));
-      console.log(
-        `plugbay/native: ${(r.throughputRatio * 100).toFixed(0)} % of calls/s at 32 callers (target >= 50 %), ${r.p50Ratio.toFixed(2)}x p50 at 1 caller (target <= 2x)`,
-      );
-    }
+    if (process.argv.includes('--table')) console.log(goPluginReport(r));
     console.log(JSON.stringify(r));
   }
 }

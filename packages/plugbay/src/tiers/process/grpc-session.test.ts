@@ -1,6 +1,7 @@
 // The lean gRPC client (grpc-session.ts) against grpc-js's own server on a unix socket, and against bare node:http2
 // servers for what a well-behaved gRPC server never sends (trailers-only by hand, HTTP errors, broken framing).
 import assert from 'node:assert/strict';
+import { AsyncResource } from 'node:async_hooks';
 import http2 from 'node:http2';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -108,6 +109,24 @@ describe('grpc-session against a grpc-js server', { timeout: 60_000 }, () => {
       (await call(session, 'Echo', Buffer.alloc(0))).response,
       Buffer.alloc(0),
       'empty message',
+    );
+    session.close();
+    server.forceShutdown();
+  });
+
+  it("AsyncResource#bind is Node's own again after each request (ours is swapped in only inside it)", async () => {
+    const { server, path: p } = await grpcServer({});
+    const session = new GrpcSession(p);
+    const nodeBind = AsyncResource.prototype.bind;
+    const outs = await Promise.all([call(session, 'Echo'), call(session, 'Echo')]);
+    assert.deepEqual(
+      outs.map((o) => o.response?.toString()),
+      ['hi', 'hi'],
+    );
+    assert.equal(AsyncResource.prototype.bind, nodeBind);
+    assert.ok(
+      'asyncResource' in new AsyncResource('x').bind(() => {}),
+      'other binds keep the documented shape',
     );
     session.close();
     server.forceShutdown();
