@@ -339,6 +339,21 @@ describe('grpc-session against a grpc-js server', { timeout: 60_000 }, () => {
     server.forceShutdown();
   });
 
+  it('a header value Node refuses fails that call INTERNAL; the connection serves on', async () => {
+    const { server, path: p } = await grpcServer({});
+    const session = new GrpcSession(p);
+    assert.equal((await call(session, 'Echo')).response?.toString(), 'hi');
+    const bad = await call(session, 'Echo', undefined, {
+      deadline: Number.POSITIVE_INFINITY,
+      metadata: { connection: 'close' }, // a connection-specific header, refused in HTTP/2
+    });
+    assert.equal(bad.status?.code, GrpcStatus.INTERNAL);
+    assert.equal((await call(session, 'Echo')).response?.toString(), 'hi');
+    assert.equal(session.connectionsOpened, 1);
+    session.close();
+    server.forceShutdown();
+  });
+
   it('close(): calls in flight and new calls fail UNAVAILABLE; a socket nobody listens on too', async () => {
     const { server, path: p } = await grpcServer({ Hang: () => {} });
     const session = new GrpcSession(p);

@@ -160,13 +160,19 @@ export class GrpcSession {
       connection = this.#connect();
       stream = openStream(connection.h2, headers);
     } catch (first) {
-      // The connection got GOAWAY or ran out of stream ids between our look and the request: one fresh try.
+      // A header Node refuses is our mistake, not the connection's: the call fails, the connection stays.
+      if (!retryable.has((first as NodeJS.ErrnoException).code ?? '')) {
+        return failSoon(done, GrpcStatus.INTERNAL, `cannot send the request: ${(first as Error).message}`);
+      }
+      // The connection got GOAWAY or ran out of stream ids between our look and the request: it ends once its
+      // calls have, and this one gets a fresh connection.
+      this.#connection?.h2.close();
       this.#connection = undefined;
       try {
         connection = this.#connect();
         stream = openStream(connection.h2, headers);
       } catch (err) {
-        return failSoon(done, GrpcStatus.UNAVAILABLE, (err as Error).message ?? String(first));
+        return failSoon(done, GrpcStatus.UNAVAILABLE, (err as Error).message);
       }
     }
     const call = new CallState(connection, done, onMessage);
@@ -384,6 +390,13 @@ function statusWithout(stream: Stream, call: CallState): Status {
     details: `the call ended without a gRPC status (RST_STREAM code ${code ?? 'none'})${reason(call.streamError)}`,
   };
 }
+
+/** What session.request() throws when the connection, not the request, is at fault. */
+const retryable = new Set([
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_HTTP2_INVALID_SESSION',
+  'ERR_HTTP2_OUT_OF_STREAMS',
+]);
 
 const connectionErrors = new Set([
   'ECONNRESET',
