@@ -71,8 +71,10 @@ interface Connection {
   active: number;
 }
 
-class CallState {
+/** A call in flight; it is also the caller's handle (no closure per call). */
+class CallState implements CallHandle {
   done = false;
+  stream: Stream | undefined = undefined;
   /** From trailers, or trailers-only headers; or a status decided here (protocol error, local deadline). */
   status: Status | undefined = undefined;
   httpStatus = 0;
@@ -91,6 +93,12 @@ class CallState {
     /** Server streaming: each message as it arrives (then onDone gets no response). */
     readonly onMessage: ((message: Buffer) => void) | undefined,
   ) {}
+
+  cancel(): void {
+    if (this.done) return;
+    this.done = true;
+    this.stream?.close(NGHTTP2_CANCEL);
+  }
 }
 
 export class GrpcSession {
@@ -176,6 +184,7 @@ export class GrpcSession {
       }
     }
     const call = new CallState(connection, done, onMessage);
+    call.stream = stream;
     stream[kCall] = call;
     if (connection.active++ === 0) connection.h2.ref();
     stream.on('response', onResponse);
@@ -196,13 +205,7 @@ export class GrpcSession {
         call,
       ) as NodeJS.Timeout;
     }
-    return {
-      cancel: () => {
-        if (call.done) return;
-        call.done = true;
-        stream.close(NGHTTP2_CANCEL);
-      },
-    };
+    return call;
   }
 
   #connect(): Connection {
