@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { StartRow } from './calls.js';
+import { type GoPluginResult, goPluginReport } from './go-plugin.js';
 import type { Pipelined, Sequential } from './harness.js';
 import { table } from './harness.js';
 
@@ -280,4 +281,31 @@ writeFileSync(
     here('../results/contract-diff.json'),
     `${JSON.stringify({ node: process.version, ...JSON.parse(lines.at(-1) ?? '{}') }, null, 2)}\n`,
   );
+}
+
+// Issue 16: the Go KV plugin under go-plugin's own Go host and under plugbay's host.call, in one run (go-plugin.ts).
+// Not pinned: both hosts use every core, as they would in production. Bounded, like the hash run.
+{
+  let out: string | undefined;
+  try {
+    out = execFileSync(process.execPath, [here('./go-plugin.js')], { timeout: 3 * 60_000 }).toString();
+  } catch (err) {
+    console.log(
+      `\n## Go plugin: go-plugin's Go host vs plugbay\n\nfailed: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  const go =
+    out === undefined ? undefined : (JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as GoPluginResult);
+  if (go?.skipped !== undefined)
+    console.log(`\n## Go plugin: go-plugin's Go host vs plugbay\n\nskipped: ${go.skipped}`);
+  else if (go !== undefined) {
+    console.log(
+      `\n## Go plugin (examples/go-plugins/kv, Get): go-plugin's Go host vs plugbay host.call, ${go.rounds} interleaved rounds, medians\n`,
+    );
+    console.log(goPluginReport(go));
+    writeFileSync(
+      here('../results/go-plugin.json'),
+      `${JSON.stringify({ node: process.version, ...go }, null, 2)}\n`,
+    );
+  }
 }

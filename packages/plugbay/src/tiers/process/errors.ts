@@ -50,6 +50,7 @@ export const GrpcStatus = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
 } as const;
 
 /** The PLUGBAY code of each gRPC status a call can end with; any other is PLUGBAY_PLUGIN_ERROR. */

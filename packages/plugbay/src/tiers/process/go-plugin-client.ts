@@ -5,12 +5,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import type { Carrier, Described, Lost } from './carrier.js';
-import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
+import { callMetadata, callUnary, GoPluginServices, grpcClient, Inflight } from './grpc-client.js';
+import type { GrpcSession } from './grpc-session.js';
 import { codecOf, type Method, ProtoLoadError, readService } from './proto-service.js';
 
 /** Reads the plugin's service from its .proto; throws PLUGBAY_LOAD_FAILED naming what is wrong. */
@@ -48,7 +48,7 @@ export function loadService(
 export class GoPluginCarrier implements Carrier {
   readonly kind = 'go-plugin';
   onLost: Lost | undefined;
-  readonly #client: grpc.Client;
+  readonly #session: GrpcSession;
   readonly #services: GoPluginServices;
   readonly #methods: Map<string, Method>;
   readonly #source: ErrorSource;
@@ -61,8 +61,8 @@ export class GoPluginCarrier implements Carrier {
     described: Omit<Described, 'functions'>,
     source: ErrorSource,
   ) {
-    this.#client = grpcClient(socketPath);
-    this.#services = new GoPluginServices(this.#client, source);
+    this.#session = grpcClient(socketPath);
+    this.#services = new GoPluginServices(this.#session, source);
     this.#methods = methods;
     this.#source = source;
     this.#described = { ...described, functions: [...methods.keys()] };
@@ -88,22 +88,24 @@ export class GoPluginCarrier implements Carrier {
         new PlugbayError('PLUGBAY_UNKNOWN_FUNCTION', `service has no unary method ${fn}`, this.#source),
       );
     }
-    // Encoded and decoded here, not by grpc-js, which would turn a failure into an INTERNAL status (the plugin's
-    // fault); these throw PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT naming the field.
-    let request: Buffer;
+    // Encoded and decoded here, before anything is sent and as the answer arrives: these throw
+    // PLUGBAY_INVALID_INPUT / PLUGBAY_INVALID_OUTPUT naming the field (a gRPC status would blame the plugin).
+    let request: Uint8Array;
     try {
       request = m.serialize(input ?? {});
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#inflight.track(
-      unary(this.#client, m.path, asBuffer, asBuffer, request, {
-        deadline: ctx.deadline,
-        source: this.#source,
-        metadata: callMetadata(ctx),
-        onAbort: (l) => ctx.onAbort(l),
-        lost: this.onLost,
-      }).then(m.deserialize),
+    return callUnary(
+      this.#session,
+      this.#inflight,
+      m.path,
+      request,
+      { deadline: ctx.deadline, metadata: callMetadata(ctx) },
+      ctx,
+      m.deserialize,
+      this.#source,
+      this.onLost,
     );
   }
 

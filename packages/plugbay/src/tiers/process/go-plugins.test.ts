@@ -108,6 +108,27 @@ describe('go-plugin compatibility', { skip }, () => {
     assert.throws(() => process.kill(pid, 0), 'process gone after Controller.Shutdown');
   });
 
+  it("the KV service over plugbay's HTTP/2 client: 3 MiB values both ways, 64 calls at once", async () => {
+    const instance = await tier.load(checkedExample('kv'), logSink().opts());
+    await instance.start({ signal: new AbortController().signal, config: undefined });
+    // past HTTP/2's 64 KiB default window: the flow-control windows on both sides move
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;
+    const value = big.toString('base64');
+    assert.deepEqual(await call(instance, 'Put', { key: 'big', value }), {});
+    assert.equal(((await call(instance, 'Get', { key: 'big' })) as { value: string }).value, value);
+    const keys = Array.from({ length: 64 }, (_, i) => `k${i}`);
+    await Promise.all(
+      keys.map((key) => call(instance, 'Put', { key, value: Buffer.from(key).toString('base64') })),
+    );
+    const got = await Promise.all(keys.map((key) => call(instance, 'Get', { key })));
+    assert.deepEqual(
+      got.map((g) => Buffer.from((g as { value: string }).value, 'base64').toString()),
+      keys,
+    );
+    await instance.close();
+  });
+
   it('a killed Go plugin fails its calls, restarts and serves again', async () => {
     const t = new ProcessTier({ socketRoot: dirs.root, restart: { initialDelayMs: 10 } });
     const instance = await t.load(checkedExample('kv'), logSink().opts());

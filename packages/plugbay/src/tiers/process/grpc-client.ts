@@ -1,79 +1,52 @@
 /**
- * The gRPC carrier, host side (grpc-js over the unix socket): plugbay.v1.Plugin with protobufjs codecs, plus what
- * every go-plugin server has: grpc.health.v1 Check for "plugin", plugin.GRPCController/Shutdown and
- * plugin.GRPCStdio/StreamStdio (absent in go-plugin 1.0.1: UNIMPLEMENTED is expected and ignored).
+ * The gRPC carrier, host side (grpc-session.ts, node:http2 over the unix socket): plugbay.v1.Plugin with protobufjs
+ * codecs, plus what every go-plugin server has: grpc.health.v1 Check for "plugin", plugin.GRPCController/Shutdown
+ * and plugin.GRPCStdio/StreamStdio (absent in go-plugin 1.0.1: UNIMPLEMENTED is expected and ignored).
  */
-import * as grpc from '@grpc/grpc-js';
 import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
-import type { ErrorSource, PlugbayError } from '../../core/errors.js';
+import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
 import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
 import { fromErrorMessage, fromGrpcStatus, GrpcStatus } from './errors.js';
+import {
+  type CallHandle,
+  type CallOptions,
+  GrpcSession,
+  type Metadata,
+  type Status,
+} from './grpc-session.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
 const encoder = new TextEncoder();
 
-/** The identity serializer, for requests encoded before the call. */
-export const asBuffer = (b: Buffer): Buffer => b;
-/** What grpc-js accepts as a metadata value. */
+/** What may travel as a header value (printable ASCII). */
 const headerSafe = /^[\x20-\x7e]*$/;
-const serializer = (type: protobuf.Type) => (value: object) =>
-  Buffer.from(type.encode(type.fromObject(value)).finish());
+const serializer = (type: protobuf.Type) => (value: object) => type.encode(type.fromObject(value)).finish();
 const deserializer = (type: protobuf.Type) => (buf: Buffer) =>
   type.decode(buf) as unknown as Record<string, unknown>;
 
-export function grpcClient(socketPath: string): grpc.Client {
-  // No retries or reconnect backoff games: a broken plugin connection is the supervisor's business.
-  return new grpc.Client(`unix:${socketPath}`, grpc.credentials.createInsecure(), {
-    'grpc.enable_retries': 0,
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    'grpc.max_send_message_length': 64 * 1024 * 1024,
-  });
+/** The connection to a plugin's gRPC server (one HTTP/2 session, opened on first use, reopened after GOAWAY). */
+export function grpcClient(socketPath: string): GrpcSession {
+  return new GrpcSession(socketPath);
 }
 
-const noOptions: grpc.CallOptions = Object.freeze({});
-
-/** Traceparent and routing key as gRPC metadata, for plugins on their own gRPC stack. */
-export function callMetadata(ctx: CallContext): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  // Metadata values must be printable ASCII; anything else travels only in the message.
-  if (ctx.traceparent !== undefined && headerSafe.test(ctx.traceparent))
-    metadata.set('traceparent', ctx.traceparent);
-  if (ctx.key !== undefined && headerSafe.test(ctx.key)) metadata.set('x-plugbay-key', ctx.key);
+/** Traceparent and routing key as gRPC metadata, for plugins on their own gRPC stack; undefined when neither fits. */
+export function callMetadata(ctx: CallContext): Metadata | undefined {
+  // Header values must be printable ASCII; anything else travels only in the message.
+  const tp = ctx.traceparent !== undefined && headerSafe.test(ctx.traceparent) ? ctx.traceparent : undefined;
+  const key = ctx.key !== undefined && headerSafe.test(ctx.key) ? ctx.key : undefined;
+  if (tp === undefined && key === undefined) return undefined;
+  const metadata: Record<string, string> = {};
+  if (tp !== undefined) metadata.traceparent = tp;
+  if (key !== undefined) metadata['x-plugbay-key'] = key;
   return metadata;
 }
 
 /**
- * client.makeUnaryRequest without the caller stack grpc-js captures for every call (`new Error()`, kept only to
- * decorate a failed status, which we map to a PLUGBAY_* error anyway): behind host.call the stack is deep, and
- * capturing it cost ~5 µs a call. The limit is restored before anything else runs (all of this is synchronous).
- */
-export function unaryCall<Req, Res>(
-  client: grpc.Client,
-  path: string,
-  serialize: (v: Req) => Buffer,
-  deserialize: (b: Buffer) => Res,
-  request: Req,
-  options: grpc.CallOptions,
-  callback: grpc.requestCallback<Res>,
-  metadata?: grpc.Metadata,
-): grpc.ClientUnaryCall {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return metadata === undefined
-      ? client.makeUnaryRequest(path, serialize, deserialize, request, options, callback)
-      : client.makeUnaryRequest(path, serialize, deserialize, request, metadata, options, callback);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
-/**
  * A call's failure as a PLUGBAY_* error. UNAVAILABLE (the connection broke) and CANCELLED (by the server: ours
- * settle the call before grpc-js reports it) say the process is going away: they go through `lost` first.
+ * settle the call before the stream reports it) say the process is going away: they go through `lost` first.
  */
 export function callFailure(
   status: { code?: number; details?: string; message?: string },
@@ -85,41 +58,76 @@ export function callFailure(
   return gone && lost !== undefined ? lost(err) : err;
 }
 
-/** One unary call that honours a deadline and a cancel hook; rejects with a PLUGBAY_* error. */
+/** Response bytes the codec refuses: the server's fault, as a gRPC client reports it (INTERNAL). */
+function unparsable(err: unknown): Status {
+  return {
+    code: GrpcStatus.INTERNAL,
+    details: `response message cannot be parsed: ${(err as Error).message}`,
+  };
+}
+
+/** One unary call outside the hot path (Describe, Start, Stop, health, Shutdown): a local timer enforces the deadline. */
 export function unary<Res, Req extends object = object>(
-  client: grpc.Client,
+  session: GrpcSession,
   path: string,
-  serialize: (v: Req) => Buffer,
+  serialize: (v: Req) => Uint8Array,
   deserialize: (b: Buffer) => Res,
   request: Req,
-  opts: {
-    deadline: number;
-    source: ErrorSource;
-    metadata?: grpc.Metadata;
-    onAbort?: CallContext['onAbort'];
-    lost?: Lost | undefined;
-  },
+  opts: { deadline: number; source: ErrorSource; lost?: Lost | undefined },
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    let aborted = false;
-    const call = unaryCall(
-      client,
-      path,
-      serialize,
-      deserialize,
-      request,
-      Number.isFinite(opts.deadline) ? { deadline: opts.deadline } : noOptions,
-      (err, res) => {
-        if (aborted) return;
-        if (err) reject(callFailure(err, opts.source, opts.lost));
-        else resolve(res as Res);
-      },
-      opts.metadata,
-    );
-    opts.onAbort?.((reason) => {
-      aborted = true;
-      call.cancel(); // the plugin sees the call cancelled
-      reject(reason);
+    session.unary(path, serialize(request), { deadline: opts.deadline, timer: true }, (status, response) => {
+      if (status !== undefined) return reject(callFailure(status, opts.source, opts.lost));
+      try {
+        resolve(deserialize(response as Buffer));
+      } catch (err) {
+        reject(callFailure(unparsable(err), opts.source, undefined));
+      }
+    });
+  });
+}
+
+/**
+ * The hot path of both gRPC carriers, as one promise: registered with `inflight` (destroy() fails it at once),
+ * cancelled on the wire when ctx aborts (deadline or caller), and `finish` turns the response bytes into the output
+ * (what it throws rejects the call; an error that is not a PlugbayError means the bytes did not parse).
+ */
+export function callUnary(
+  session: GrpcSession,
+  inflight: Inflight,
+  path: string,
+  request: Uint8Array,
+  options: CallOptions,
+  ctx: CallContext,
+  finish: (response: Buffer) => unknown,
+  source: ErrorSource,
+  lost: Lost | undefined,
+): Promise<unknown> {
+  if (inflight.closedWith) return Promise.reject(inflight.closedWith);
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      inflight.delete(fail);
+      reject(err);
+    };
+    inflight.add(fail);
+    const handle: CallHandle = session.unary(path, request, options, (status, response) => {
+      if (settled) return;
+      if (status !== undefined) return fail(callFailure(status, source, lost));
+      settled = true;
+      inflight.delete(fail);
+      try {
+        resolve(finish(response as Buffer));
+      } catch (err) {
+        reject(err instanceof PlugbayError ? err : callFailure(unparsable(err), source, undefined));
+      }
+    });
+    ctx.onAbort((reason) => {
+      if (settled) return;
+      handle.cancel(); // RST_STREAM(CANCEL): the plugin sees the call cancelled
+      fail(reason);
     });
   });
 }
@@ -164,20 +172,20 @@ export class Inflight {
 
 /** Health, Shutdown and StreamStdio: shared by the plugbay and go-plugin gRPC carriers. */
 export class GoPluginServices {
-  readonly #client: grpc.Client;
+  readonly #session: GrpcSession;
   readonly #source: ErrorSource;
   readonly #types = protocolTypes();
-  #stdio: grpc.ClientReadableStream<unknown> | undefined;
+  #stdio: CallHandle | undefined;
 
-  constructor(client: grpc.Client, source: ErrorSource) {
-    this.#client = client;
+  constructor(session: GrpcSession, source: ErrorSource) {
+    this.#session = session;
     this.#source = source;
   }
 
   async health(timeoutMs: number): Promise<Health> {
     const t = this.#types;
     const res = await unary(
-      this.#client,
+      this.#session,
       '/grpc.health.v1.Health/Check',
       serializer(t.HealthCheckRequest),
       deserializer(t.HealthCheckResponse),
@@ -192,7 +200,7 @@ export class GoPluginServices {
   async shutdown(timeoutMs: number): Promise<void> {
     const t = this.#types;
     await unary(
-      this.#client,
+      this.#session,
       '/plugin.GRPCController/Shutdown',
       serializer(t.ControllerEmpty),
       deserializer(t.ControllerEmpty),
@@ -203,33 +211,39 @@ export class GoPluginServices {
 
   /**
    * Reads the plugin's stdout/stderr stream at once (newer go-plugin servers block on stdout until someone does).
-   * go-plugin 1.0.1 and plugbay's SDK have no such service: UNIMPLEMENTED ends it quietly.
+   * go-plugin 1.0.1 and plugbay's SDK have no such service: UNIMPLEMENTED ends it quietly, as does the process
+   * going away.
    */
   streamStdio(onData: (channel: 'stdout' | 'stderr', data: Uint8Array) => void): void {
     const t = this.#types;
-    const stream = this.#client.makeServerStreamRequest(
+    const decode = deserializer(t.StdioData);
+    this.#stdio = this.#session.serverStream(
       '/plugin.GRPCStdio/StreamStdio',
-      serializer(t.Empty),
-      deserializer(t.StdioData),
-      {},
+      t.Empty.encode({}).finish(),
+      { deadline: Number.POSITIVE_INFINITY },
+      (message) => {
+        let d: { channel?: number; data?: Uint8Array };
+        try {
+          d = decode(message);
+        } catch {
+          return; // a chunk of output we cannot read is not worth failing the plugin for
+        }
+        if (d.data && d.data.length > 0) onData(d.channel === 2 ? 'stderr' : 'stdout', d.data);
+      },
+      () => {},
     );
-    this.#stdio = stream;
-    stream.on('data', (d: { channel?: number; data?: Uint8Array }) => {
-      if (d.data && d.data.length > 0) onData(d.channel === 2 ? 'stderr' : 'stdout', d.data);
-    });
-    stream.on('error', () => {}); // UNIMPLEMENTED (no GRPCStdio), or the process went away
   }
 
   close(): void {
     this.#stdio?.cancel();
-    this.#client.close();
+    this.#session.close();
   }
 }
 
 export class GrpcCarrier implements Carrier {
   readonly kind = 'grpc';
   onLost: Lost | undefined;
-  readonly #client: grpc.Client;
+  readonly #session: GrpcSession;
   readonly #source: ErrorSource;
   readonly #services: GoPluginServices;
   readonly #types = protocolTypes();
@@ -239,10 +253,10 @@ export class GrpcCarrier implements Carrier {
   readonly #grpcNative: boolean;
 
   constructor(socketPath: string, source: ErrorSource, opts: { grpcNative: boolean } = { grpcNative: true }) {
-    this.#client = grpcClient(socketPath);
+    this.#session = grpcClient(socketPath);
     this.#source = source;
     this.#grpcNative = opts.grpcNative;
-    this.#services = new GoPluginServices(this.#client, source);
+    this.#services = new GoPluginServices(this.#session, source);
   }
 
   get services(): GoPluginServices {
@@ -258,7 +272,7 @@ export class GrpcCarrier implements Carrier {
   ): Promise<Res> {
     return this.#inflight.track(
       unary(
-        this.#client,
+        this.#session,
         `/plugbay.v1.Plugin/${method}`,
         serializer(reqType),
         deserializer(resType) as (b: Buffer) => Res,
@@ -298,15 +312,15 @@ export class GrpcCarrier implements Carrier {
 
   /**
    * The hot path. The CallRequest (encoded by the SDK's codec, as frames-client.ts does) carries the traceparent,
-   * routing key and deadline itself, and SDK plugins read them there: no grpc.Metadata per call (it cost ~10 % of a
-   * raw grpc-js call) and no gRPC deadline (grpc-js arms a timer per call on each side for it, ~8 %). When the
-   * deadline passes, the host's deadline list aborts the call and the cancel reaches the plugin (RST_STREAM → its
-   * 'cancelled' event), as the cancel frame does over frames. Exec plugins (`grpcNative`) run their own gRPC stack,
-   * whose interceptors and contexts expect both the standard way, so they get them as metadata and gRPC deadline too.
+   * routing key and deadline itself, and SDK plugins read them there: no metadata headers per call and no
+   * `grpc-timeout` (grpc-js, on the SDK's side, arms a timer per call for it). When the deadline passes, the host's
+   * deadline list aborts the call and the cancel reaches the plugin (RST_STREAM → its 'cancelled' event), as the
+   * cancel frame does over frames. Exec plugins (`grpcNative`) run their own gRPC stack, whose interceptors and
+   * contexts expect both the standard way, so they get them as metadata and `grpc-timeout` too.
    */
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
     if (this.#inflight.closedWith) return Promise.reject(this.#inflight.closedWith);
-    let req: Buffer;
+    let req: Uint8Array;
     try {
       req = encodeCallRequest(
         fn,
@@ -318,46 +332,28 @@ export class GrpcCarrier implements Carrier {
     } catch (err) {
       return Promise.reject(err); // Instance.call rejects, never throws
     }
-    return new Promise((resolve, reject) => {
-      // Registered here rather than through Inflight.track: one promise per call instead of three.
-      const inflight = this.#inflight;
-      let settled = false;
-      const fail = (err: Error): void => {
-        if (settled) return;
-        settled = true;
-        inflight.delete(fail);
-        reject(err);
-      };
-      inflight.add(fail);
-      const native = this.#grpcNative;
-      const call = unaryCall(
-        this.#client,
-        '/plugbay.v1.Plugin/Call',
-        asBuffer,
-        decodeCallResponse,
-        req,
-        native && Number.isFinite(ctx.deadline) ? { deadline: ctx.deadline } : noOptions,
-        (err, res) => {
-          if (settled) return;
-          if (err || res === undefined) return fail(callFailure(err ?? {}, this.#source, this.onLost));
-          settled = true;
-          inflight.delete(fail);
-          try {
-            if (res.error !== undefined) reject(fromErrorMessage(res.error, this.#source));
-            else resolve(outputValue(res.output, this.#source));
-          } catch (e) {
-            reject(e);
-          }
-        },
-        native ? callMetadata(ctx) : undefined,
-      );
-      ctx.onAbort((reason) => {
-        if (settled) return;
-        call.cancel(); // the plugin sees the call cancelled
-        fail(reason);
-      });
-    });
+    const native = this.#grpcNative;
+    return callUnary(
+      this.#session,
+      this.#inflight,
+      '/plugbay.v1.Plugin/Call',
+      req,
+      native
+        ? { deadline: ctx.deadline, metadata: callMetadata(ctx) }
+        : { deadline: Number.POSITIVE_INFINITY },
+      ctx,
+      this.#finishCall,
+      this.#source,
+      this.onLost,
+    );
   }
+
+  /** A CallResponse: the plugin's error, or its output as a value. */
+  readonly #finishCall = (response: Buffer): unknown => {
+    const res = decodeCallResponse(response);
+    if (res.error !== undefined) throw fromErrorMessage(res.error, this.#source);
+    return outputValue(res.output, this.#source);
+  };
 
   async stop(timeoutMs: number): Promise<void> {
     const t = this.#types;
