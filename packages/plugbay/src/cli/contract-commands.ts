@@ -12,8 +12,6 @@ import {
   writeSnapshotFile,
 } from '../contract/snapshot.js';
 import { PlugbayError } from '../core/errors.js';
-import { validateManifest } from '../core/manifest.js';
-import { completeGoPluginManifest } from '../tiers/process/proto-manifest.js';
 import { type CommandResult, withUsageErrors } from './command-result.js';
 
 // Exit codes of the contract commands: 0 compatible / passed, 1 breaking / failed, 2 usage or unreadable input.
@@ -125,6 +123,11 @@ export async function loadSnapshot(path: string): Promise<ContractSnapshot> {
   }
   if (!isDir) return parseSnapshot(await readJson(path, 'PLUGBAY_INVALID_ARGUMENT'), path);
   const manifestPath = join(path, 'plugin.json');
+  // Loaded only for a plugin folder: diffing two snapshot files (a CI gate's usual job) skips their start-up cost.
+  const [{ validateManifest }, { completeGoPluginManifest }] = await Promise.all([
+    import('../core/manifest.js'),
+    import('../tiers/process/proto-manifest.js'),
+  ]);
   let result = validateManifest(await readJson(manifestPath, 'PLUGBAY_MANIFEST_INVALID'));
   // go-plugin: the functions and schemas the host derives from the .proto are the contract.
   if ('manifest' in result)
