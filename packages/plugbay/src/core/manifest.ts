@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { type Manifest, manifestSchema } from './manifest-schema.js';
+import { type FunctionSpec, type Manifest, manifestSchema } from './manifest-schema.js';
 import { createAjv, pointerToField, schemaProblem, violationsOf } from './schema.js';
 
 export type { FunctionSpec, Manifest } from './manifest-schema.js';
@@ -58,6 +58,7 @@ export function validateManifest(
     }
   }
   for (const [fn, spec] of Object.entries(m.functions)) {
+    problems.push(...codecProblems(m, fn, spec));
     for (const side of ['input', 'output'] as const) {
       const problem = schemaProblem(ajv, spec[side]);
       if (problem !== undefined)
@@ -89,6 +90,36 @@ export function validateManifest(
     }
   }
   return problems.length === 0 ? { manifest: m, problems: [] } : { problems };
+}
+
+/**
+ * Raw bytes travel where the ABI is bytes already: an Extism-style wasm export, or an exec plugin speaking
+ * plugbay.v1 (CallRequest.input and CallResponse.output are `bytes`). A JS handler takes values, and a go-plugin
+ * method takes a protobuf message.
+ */
+function codecProblems(m: Manifest, fn: string, spec: FunctionSpec): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  if (spec.codec === 'bytes') {
+    if (m.runtime === 'node')
+      problems.push({
+        field: `functions.${fn}.codec`,
+        rule: 'runtime',
+        message: 'codec "bytes" is for wasm and exec plugins (a node plugin takes and returns JSON values)',
+      });
+    else if (m.protocol === 'go-plugin')
+      problems.push({
+        field: `functions.${fn}.codec`,
+        rule: 'protocol',
+        message: 'codec "bytes" does not apply to protocol "go-plugin" (its methods take protobuf messages)',
+      });
+  } else if (spec.contentType !== undefined) {
+    problems.push({
+      field: `functions.${fn}.contentType`,
+      rule: 'codec',
+      message: 'is only allowed when codec is "bytes" (JSON answers are application/json)',
+    });
+  }
+  return problems;
 }
 
 /** The entry must be a relative path that stays inside the plugin directory (symlinks are checked on disk later). */

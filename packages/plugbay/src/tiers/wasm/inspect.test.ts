@@ -15,7 +15,7 @@ after(() => {
 test('inspectWasmModule lists functions and WASI use; draftFunctions makes a valid manifest', async () => {
   const c = await inspectWasmModule(fixture('c'));
   assert.deepEqual(c, {
-    functions: ['echo', 'read_file', 'write_file', 'get_env', 'print', 'now', 'trap'],
+    functions: ['echo', 'read_file', 'first_line', 'write_file', 'get_env', 'print', 'now', 'trap'],
     wasi: true,
     unsupported: [],
     enosys: [],
