@@ -97,7 +97,8 @@ test('the document follows loads and unloads; a bytes function is documented wit
   ]);
   await assertValid(bytes);
   const op = bytes.paths['/v1/call/%40acme%2Freader/first_line']?.post;
-  assert.equal(op?.['x-plugbay-codec'], 'bytes');
-  const ok = (op?.responses as Record<string, { content: Record<string, unknown> }>)['200']!;
+  assert.ok(op);
+  assert.equal(op['x-plugbay-codec'], 'bytes');
+  const ok = (op.responses as Record<string, { content: Record<string, unknown> }>)['200']!;
   assert.deepEqual(Object.keys(ok.content), ['text/plain']);
 });
