@@ -9,7 +9,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import type { Carrier, Described, Lost } from './carrier.js';
+import { type Carrier, type Described, type Lost, noBytesFunctions } from './carrier.js';
 import { asBuffer, callMetadata, GoPluginServices, grpcClient, Inflight, unary } from './grpc-client.js';
 
 interface Method {
@@ -63,6 +63,7 @@ export function loadService(protoPath: string, service: string, source: ErrorSou
 export class GoPluginCarrier implements Carrier {
   readonly kind = 'go-plugin';
   onLost: Lost | undefined;
+  bytesFunctions: ReadonlySet<string> = noBytesFunctions;
   readonly #client: grpc.Client;
   readonly #services: GoPluginServices;
   readonly #methods: Map<string, Method>;

@@ -9,7 +9,14 @@ import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
 import type { ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
+import {
+  type Carrier,
+  type Described,
+  inputJson,
+  type Lost,
+  noBytesFunctions,
+  outputValue,
+} from './carrier.js';
 import { fromErrorMessage, fromGrpcStatus, GrpcStatus } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -229,6 +236,7 @@ export class GoPluginServices {
 export class GrpcCarrier implements Carrier {
   readonly kind = 'grpc';
   onLost: Lost | undefined;
+  bytesFunctions: ReadonlySet<string> = noBytesFunctions;
   readonly #client: grpc.Client;
   readonly #source: ErrorSource;
   readonly #services: GoPluginServices;
@@ -310,7 +318,7 @@ export class GrpcCarrier implements Carrier {
     try {
       req = encodeCallRequest(
         fn,
-        inputJson(input, this.#source),
+        inputJson(input, this.#source, this.bytesFunctions.has(fn)),
         ctx.traceparent ?? '',
         ctx.key ?? '',
         ctx.deadline,
@@ -344,7 +352,7 @@ export class GrpcCarrier implements Carrier {
           inflight.delete(fail);
           try {
             if (res.error !== undefined) reject(fromErrorMessage(res.error, this.#source));
-            else resolve(outputValue(res.output, this.#source));
+            else resolve(outputValue(res.output, this.#source, this.bytesFunctions.has(fn)));
           } catch (e) {
             reject(e);
           }
