@@ -55,7 +55,15 @@ const FunctionSpec = Type.Object(
     examples: Type.Optional(
       Type.Array(
         Type.Object(
-          { input: Type.Unknown(), output: Type.Optional(Type.Unknown()) },
+          {
+            input: Type.Unknown({ description: 'A sample input', examples: [{ name: 'Ada' }] }),
+            output: Type.Optional(
+              Type.Unknown({
+                description: 'Its expected output (`plugbay test` compares when given)',
+                examples: ['Hello, Ada!'],
+              }),
+            ),
+          },
           { additionalProperties: false },
         ),
         {
@@ -65,7 +73,11 @@ const FunctionSpec = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'One function: its schemas, deadline, retry safety and how its bytes travel',
+    examples: [{ input: { type: 'string' }, output: { type: 'string' }, timeoutMs: 1000 }],
+  },
 );
 
 const Mount = Type.Object(
