@@ -330,7 +330,8 @@ const callSchema: DocumentedSchema = {
   summary: 'Call a function of a plugin',
   description:
     'The body is the function input as JSON, whatever the content type says (no body or an empty one is `{}`); ' +
-    "the host checks it against the function's input schema. The call is routed to one version (pin, experiment, " +
+    'the host checks it against the function\'s input schema. A function with `codec: "bytes"` gets the body\'s ' +
+    "raw bytes instead and answers raw bytes typed by its manifest's `contentType`. The call is routed to one version (pin, experiment, " +
     'canary, stable, fallback: docs/routing.md) and runs under a deadline. If the client hangs up, the call is ' +
     'cancelled (the plugin sees PLUGBAY_CANCELLED). The answer names who served it in `x-plugbay-served-by` ' +
     '(`<plugin>@<version>`) and `x-plugbay-arm` (`pinned`, `stable`, `canary`, `experiment:<name>:<variant>`, ' +
