@@ -110,7 +110,9 @@ async function typeOf(compile: Compile, schema: unknown, name: string, prefix: s
     format: true,
     strictIndexSignatures: false,
     customName: (s, key) => {
-      const title = typeof s.title === 'string' ? s.title : key;
+      // A dereferenced `$ref` arrives with its name as `$id` (`#/definitions/item` → `Item`); a URI `$id` is no name.
+      const id = typeof s.$id === 'string' && !s.$id.includes(':') ? s.$id : undefined;
+      const title = typeof s.title === 'string' ? s.title : (key ?? id);
       if (title === undefined || title === name) return undefined;
       return `${prefix}${pascalCase(title)}`;
     },

@@ -96,6 +96,33 @@ test('the document follows loads and unloads; a bytes function is documented wit
     },
   ]);
   await assertValid(bytes);
+
+  // A schema with local refs keeps them resolvable: it becomes its own resource ($id), and the client generator
+  // still names its parts.
+  const withRefs = {
+    type: 'object',
+    properties: { item: { $ref: '#/definitions/item' } },
+    required: ['item'],
+    definitions: { item: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } },
+  };
+  const refs = openApiDocument([
+    {
+      name: 'shop',
+      version: '1.0.0',
+      runtime: 'node',
+      entry: 'i.js',
+      functions: { add: { input: withRefs, output: { type: 'boolean' } } },
+    },
+  ]);
+  await assertValid(refs);
+  const addBody = refs.paths['/v1/call/shop/add']!.post!.requestBody as {
+    content: Record<string, { schema: Record<string, unknown> }>;
+  };
+  assert.equal(addBody.content['application/json']!.schema.$id, 'urn:plugbay:shop:1.0.0:add:input');
+  const { generateClient } = await import('./client-gen.js');
+  const source = await generateClient(refs);
+  assert.match(source, /export interface ShopAddInput \{\s+item: ShopAddItem;/);
+  assert.match(source, /export interface ShopAddItem \{\s+id: number;/);
   const op = bytes.paths['/v1/call/%40acme%2Freader/first_line']?.post;
   assert.ok(op);
   assert.equal(op['x-plugbay-codec'], 'bytes');

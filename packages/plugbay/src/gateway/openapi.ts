@@ -106,7 +106,7 @@ function operationOf(manifest: Manifest, fn: string, spec: FunctionSpec): OpenAp
       : {
           description: 'The input as JSON (no body or a blank one is `{}`)',
           required: false,
-          content: { 'application/json': { schema: spec.input } },
+          content: { 'application/json': { schema: embedded(spec.input, manifest, fn, 'input') } },
         },
     responses: {
       200: {
@@ -120,7 +120,7 @@ function operationOf(manifest: Manifest, fn: string, spec: FunctionSpec): OpenAp
         },
         content: bytes
           ? { [contentType]: { schema: { type: 'string', contentMediaType: contentType } } }
-          : { 'application/json': { schema: spec.output } },
+          : { 'application/json': { schema: embedded(spec.output, manifest, fn, 'output') } },
       },
       ...Object.fromEntries(
         errorStatuses().map((status) => [String(status), { $ref: `#/components/responses/E${status}` }]),
@@ -134,6 +134,17 @@ function operationOf(manifest: Manifest, fn: string, spec: FunctionSpec): OpenAp
       'application/json'
     ]!.example = spec.examples[0].input;
   return operation;
+}
+
+/**
+ * A manifest schema placed inside the document. A `$ref` like `#/definitions/x` means the schema's own root, but
+ * inside an OpenAPI document `#` is the document's: an `$id` makes the schema its own resource again (JSON Schema's
+ * base-URI rule, which OpenAPI 3.1 follows), so its refs resolve where they did.
+ */
+function embedded(schema: unknown, manifest: Manifest, fn: string, side: string): unknown {
+  if (typeof schema !== 'object' || schema === null || '$id' in schema) return schema;
+  if (!JSON.stringify(schema).includes('"$ref":"#')) return schema;
+  return { $id: `urn:plugbay:${manifest.name}:${manifest.version}:${fn}:${side}`, ...schema };
 }
 
 /** Every HTTP status an error code maps to, ascending. */
