@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { before, type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import { createHost } from '../host/host.js';
+import { runPlugbay } from '../test-support/cli.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 import { buildFixtures, fixture } from '../tiers/wasm/test-fixtures.js';
 import { createGateway } from './server.js';
@@ -37,7 +38,7 @@ async function serve(t: TestContext, functions: Record<string, unknown>) {
   const gateway = createGateway({ host, port: 0, logger: quiet });
   t.after(() => gateway.close());
   const { url } = await gateway.listen();
-  return { url, host };
+  return { url, host, root };
 }
 
 const post = (url: string, fn: string, body: string | Uint8Array, type = 'application/octet-stream') =>
@@ -59,6 +60,17 @@ test('codec "bytes": the raw body goes in, the first line of the mount comes out
   assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
   assert.equal(res.headers.get('x-plugbay-served-by'), 'reader@1.0.0');
   assert.equal(await res.text(), 'hello mount');
+
+  // plugbay call --raw: the text goes in as bytes and the bytes come out as they are, here and in-process.
+  const { root } = await serve(t, { first_line: { input: {}, output: {}, codec: 'bytes' } });
+  for (const where of [
+    ['--url', url],
+    ['--plugins', root],
+  ]) {
+    const cli = await runPlugbay(['call', 'reader.first_line', '/data/hello.txt', '--raw', ...where]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(cli.stdout, 'hello mount', where[0]);
+  }
 });
 
 test('codec "bytes": binary bodies with zero bytes reach the plugin unchanged; the default type is octet-stream', async (t) => {
