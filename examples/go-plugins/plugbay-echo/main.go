@@ -28,7 +28,7 @@ type server struct {
 }
 
 func (s *server) Describe(ctx context.Context, req *plugbayv1.DescribeRequest) (*plugbayv1.DescribeResponse, error) {
-	return &plugbayv1.DescribeResponse{Name: "go-echo", Version: "1.0.0", Functions: []string{"echo", "fail"}}, nil
+	return &plugbayv1.DescribeResponse{Name: "go-echo", Version: "1.0.0", Functions: []string{"echo", "fail", "reverse"}}, nil
 }
 
 func (s *server) Start(ctx context.Context, req *plugbayv1.StartRequest) (*plugbayv1.StartResponse, error) {
@@ -57,6 +57,13 @@ func (s *server) Call(ctx context.Context, req *plugbayv1.CallRequest) (*plugbay
 				"key": grpcMd.Get("x-plugbay-key"), "traceparent": grpcMd.Get("traceparent"), "deadline": hasDeadline,
 			},
 		})
+		return &plugbayv1.CallResponse{Output: out}, nil
+	case "reverse":
+		// codec "bytes": the input is the raw bytes, not JSON; so is the output (reversed, to show it was read).
+		out := make([]byte, len(req.Input))
+		for i, b := range req.Input {
+			out[len(out)-1-i] = b
+		}
 		return &plugbayv1.CallResponse{Output: out}, nil
 	case "fail":
 		return pluginError("GO_FAILED", "the Go plugin says no"), nil

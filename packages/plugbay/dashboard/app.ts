@@ -291,6 +291,108 @@ function askForToken(rejected: boolean): void {
   void refresh();
 });
 
+// ---- Try it: one form per function, from the gateway's OpenAPI document ----------------------------------------
+
+interface OpenApiOperation {
+  'x-plugbay-plugin': string;
+  'x-plugbay-function': string;
+  'x-plugbay-codec': 'json' | 'bytes';
+  description?: string;
+  requestBody?: { content: Record<string, { schema?: unknown; example?: unknown }> };
+}
+interface OpenApi {
+  paths: Record<string, { post?: OpenApiOperation }>;
+}
+
+/** The operations the forms show now: rebuilt only when they change, so that typing is never interrupted. */
+let tryItShown = '';
+
+/** A starting input from a schema: its first example, its default, or the smallest value of its type. */
+function sampleOf(schema: unknown): unknown {
+  if (typeof schema !== 'object' || schema === null) return {};
+  const s = schema as Record<string, unknown>;
+  if (Array.isArray(s.examples) && s.examples.length > 0) return s.examples[0];
+  if ('default' in s) return s.default;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  switch (s.type) {
+    case 'object': {
+      const properties = (s.properties ?? {}) as Record<string, unknown>;
+      const required = Array.isArray(s.required) ? (s.required as string[]) : [];
+      return Object.fromEntries(required.map((k) => [k, sampleOf(properties[k])]));
+    }
+    case 'array':
+      return [];
+    case 'string':
+      return '';
+    case 'number':
+    case 'integer':
+      return typeof s.minimum === 'number' ? s.minimum : 0;
+    case 'boolean':
+      return false;
+    default:
+      return {};
+  }
+}
+
+function renderTryIt(doc: OpenApi): void {
+  const box = $('try-it');
+  const operations = Object.entries(doc.paths)
+    .map(([path, item]) => [path, item.post] as const)
+    .filter((e): e is readonly [string, OpenApiOperation] => e[1] !== undefined);
+  const shown = operations.map(([path, op]) => `${path}:${op['x-plugbay-codec']}`).join('\n');
+  if (shown === tryItShown || box.contains(document.activeElement)) return;
+  tryItShown = shown;
+  box.replaceChildren();
+  if (operations.length === 0) box.append(el('p', {}, 'No function is loaded.'));
+  for (const [path, op] of operations) {
+    const name = `${op['x-plugbay-plugin']}.${op['x-plugbay-function']}`;
+    const bytes = op['x-plugbay-codec'] === 'bytes';
+    const json = op.requestBody?.content['application/json'];
+    const id = `try-${name.replace(/[^A-Za-z0-9]/g, '-')}`;
+    const input = el('textarea', { id: `${id}-input`, rows: 3, spellcheck: false });
+    input.value = bytes ? '' : JSON.stringify(json?.example ?? sampleOf(json?.schema), null, 2);
+    const result = el('output', { id: `${id}-result`, for: `${id}-input`, ariaLive: 'polite' });
+    const form = el(
+      'form',
+      { className: 'try', ariaLabel: `Try ${name}` },
+      el('h3', {}, name),
+      ...(op.description ? [el('p', {}, op.description)] : []),
+      el('label', { for: input.id }, bytes ? `Input of ${name} (raw text)` : `Input of ${name} (JSON)`),
+      input,
+      el('button', { type: 'submit' }, `Call ${name}`),
+      result,
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void tryCall(path, bytes, input.value, result);
+    });
+    box.append(form);
+  }
+}
+
+/** Posts the textarea to the call API, as any caller would, and shows the answer (or the error) below it. */
+async function tryCall(path: string, bytes: boolean, body: string, result: HTMLOutputElement): Promise<void> {
+  result.className = '';
+  result.textContent = 'Calling…';
+  try {
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: { 'content-type': bytes ? 'application/octet-stream' : 'application/json' },
+      body,
+    });
+    const type = res.headers.get('content-type') ?? '';
+    const text = await res.text();
+    const shown = type.startsWith('application/json') ? JSON.stringify(JSON.parse(text), null, 2) : text;
+    result.className = res.ok ? 'ok' : 'error';
+    result.textContent = res.ok
+      ? `${res.status} from ${res.headers.get('x-plugbay-served-by') ?? '?'}\n${shown}`
+      : `${res.status}\n${shown}`;
+  } catch (err) {
+    result.className = 'error';
+    result.textContent = (err as Error).message;
+  }
+}
+
 async function refresh(): Promise<void> {
   if (!($('login') as HTMLFormElement).hidden) return;
   try {
@@ -312,6 +414,7 @@ async function refresh(): Promise<void> {
     renderStats(stats.at, stats.versions);
     const audit = await api<{ entries: AuditRow[] }>('GET', '/v1/audit?limit=20');
     renderAudit(audit.entries);
+    renderTryIt(await api<OpenApi>('GET', '/v1/openapi.json'));
     $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } catch (err) {
     announce(`Refresh failed: ${(err as Error).message}`, true);

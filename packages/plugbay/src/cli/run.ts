@@ -19,6 +19,8 @@ const summaries = {
   revoke: 'take back a grant made with plugbay grant',
   grants: 'show the grants in force on a running gateway',
   test: 'run the conformance checks on one plugin; exit 1 if one fails',
+  call: 'call one function (plugin.fn) on a running gateway (--url) or on a plugins folder (--plugins)',
+  client: "write a typed TypeScript client of the functions (from a plugins folder or a gateway's OpenAPI)",
   new: 'create a plugin project (ts, assemblyscript, c, rust, go) that builds and passes its test',
 };
 
@@ -40,6 +42,8 @@ const loaders: Record<keyof typeof summaries, () => Promise<Command>> = {
   revoke: async () => (await import('./commands/grants.js')).revokeCommand,
   grants: async () => (await import('./commands/grants.js')).grantsCommand,
   test: async () => (await import('./commands/test.js')).testCommand,
+  call: async () => (await import('./commands/call.js')).callCommand,
+  client: async () => (await import('./commands/client.js')).clientCommand,
   new: async () => (await import('./commands/new.js')).newCommand,
 };
 

@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { type Manifest, manifestSchema, type RawManifest } from './manifest-schema.js';
+import { type Manifest, manifestSchema, type RawFunctionSpec, type RawManifest } from './manifest-schema.js';
 import { createAjv, pointerToField, schemaProblem, violationsOf } from './schema.js';
 
 export type { FunctionSpec, Manifest, RawManifest } from './manifest-schema.js';
@@ -64,6 +64,7 @@ export function validateManifest(
     problems.push({ field: 'functions', rule: 'required', message: 'is required' });
   }
   for (const [fn, spec] of Object.entries(m.functions ?? {})) {
+    problems.push(...codecProblems(m, fn, spec));
     for (const side of ['input', 'output'] as const) {
       if (spec[side] === undefined) {
         if (!derived) {
@@ -110,6 +111,36 @@ export function validateManifest(
   }
   if (problems.length > 0) return { problems };
   return { manifest: { ...m, functions: (m.functions ?? {}) as Manifest['functions'] }, problems: [] };
+}
+
+/**
+ * Raw bytes travel where the ABI is bytes already: an Extism-style wasm export, or an exec plugin speaking
+ * plugbay.v1 (CallRequest.input and CallResponse.output are `bytes`). A JS handler takes values, and a go-plugin
+ * method takes a protobuf message.
+ */
+function codecProblems(m: RawManifest, fn: string, spec: RawFunctionSpec): ManifestProblem[] {
+  const problems: ManifestProblem[] = [];
+  if (spec.codec === 'bytes') {
+    if (m.runtime === 'node')
+      problems.push({
+        field: `functions.${fn}.codec`,
+        rule: 'runtime',
+        message: 'codec "bytes" is for wasm and exec plugins (a node plugin takes and returns JSON values)',
+      });
+    else if (m.protocol === 'go-plugin')
+      problems.push({
+        field: `functions.${fn}.codec`,
+        rule: 'protocol',
+        message: 'codec "bytes" does not apply to protocol "go-plugin" (its methods take protobuf messages)',
+      });
+  } else if (spec.contentType !== undefined) {
+    problems.push({
+      field: `functions.${fn}.contentType`,
+      rule: 'codec',
+      message: 'is only allowed when codec is "bytes" (JSON answers are application/json)',
+    });
+  }
+  return problems;
 }
 
 /** The entry must be a relative path that stays inside the plugin directory (symlinks are checked on disk later). */

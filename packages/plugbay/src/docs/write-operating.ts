@@ -1,6 +1,7 @@
-// `npm run docs`: regenerates the generated sections of docs/operating-the-gateway.md in place.
+// `npm run docs`: regenerates the generated sections of docs/operating-the-gateway.md and docs/manifest.md in place.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { manifestDoc, manifestReference, withManifestSection } from './manifest-reference.js';
 import { generatedSections, operatingDoc, withSections } from './operating.js';
 
 // dist/docs → packages/plugbay → packages → repository root.
@@ -11,4 +12,13 @@ if (next === page) console.log(`${operatingDoc} is up to date`);
 else {
   await writeFile(file, next);
   console.log(`${operatingDoc} regenerated`);
+}
+
+const manifestFile = fileURLToPath(new URL(`../../../../${manifestDoc}`, import.meta.url));
+const manifestPage = await readFile(manifestFile, 'utf8');
+const nextManifest = withManifestSection(manifestPage, manifestReference());
+if (nextManifest === manifestPage) console.log(`${manifestDoc} is up to date`);
+else {
+  await writeFile(manifestFile, nextManifest);
+  console.log(`${manifestDoc} regenerated`);
 }

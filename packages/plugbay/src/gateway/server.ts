@@ -20,6 +20,7 @@ import { adminTokenProblem, isLoopback, requireAdminToken } from './admin-auth.j
 import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
+import { documentedManifests, openApiDocument } from './openapi.js';
 import { createOriginPolicy, isHostName, originOf } from './origin.js';
 import {
   adminErrors,
@@ -139,35 +140,48 @@ export function createGateway(options: GatewayOptions): Gateway {
       ? traffic
       : createListener(config, config.adminHostname, routes, isClosing);
 
-  traffic.post<{ Params: { plugin: string; fn: string } }>(
-    '/v1/call/:plugin/:fn',
-    { schema: callSchema },
-    async (request, reply) => {
-      const { plugin, fn } = request.params;
-      let span: ReturnType<GatewayTracing['start']>['span'];
-      let failure: unknown;
-      try {
-        const options = callOptionsOf(request.headers, config.maxTimeoutMs);
-        options.signal = connectionSignal(request.raw.socket);
-        const traced = tracing.start(plugin, fn, options.traceparent);
-        options.traceparent = traced.traceparent;
-        span = traced.span;
-        // No body at all (`curl -X POST` on a function without input) is the empty object, like an empty body.
-        const input = request.body === undefined ? {} : request.body;
-        const result = await host.callDetailed(plugin, fn, input, options);
-        reply
-          .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
-          .header(resultHeaders.arm, result.arm);
-        // Serialised here: fastify would send a plain string output as text, not as a JSON string.
-        return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
-      } catch (err) {
-        failure = err;
-        throw err;
-      } finally {
-        tracing.end(span, failure);
-      }
-    },
-  );
+  // Calls read their body as bytes: a `bytes` function gets them unchanged, the host parses them for a JSON one
+  // (CallOptions.rawInput). Which it is depends on the version the call is routed to, known only inside the host.
+  traffic.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    scope.post<{ Params: { plugin: string; fn: string } }>(
+      '/v1/call/:plugin/:fn',
+      { schema: callSchema },
+      async (request, reply) => {
+        const { plugin, fn } = request.params;
+        let span: ReturnType<GatewayTracing['start']>['span'];
+        let failure: unknown;
+        try {
+          const options = callOptionsOf(request.headers, config.maxTimeoutMs);
+          options.signal = connectionSignal(request.raw.socket);
+          options.rawInput = true;
+          const traced = tracing.start(plugin, fn, options.traceparent);
+          options.traceparent = traced.traceparent;
+          span = traced.span;
+          // No body at all (`curl -X POST`) is an empty one: `{}` for a JSON function.
+          const body = request.body instanceof Uint8Array ? request.body : noBody;
+          const result = await host.callDetailed(plugin, fn, body, options);
+          reply
+            .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
+            .header(resultHeaders.arm, result.arm);
+          if (result.contentType !== undefined) {
+            const out = result.output as Uint8Array;
+            return reply
+              .type(result.contentType)
+              .send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
+          }
+          // Serialised here: fastify would send a plain string output as text, not as a JSON string.
+          return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
+        } catch (err) {
+          failure = err;
+          throw err;
+        } finally {
+          tracing.end(span, failure);
+        }
+      },
+    );
+  });
 
   // The admin API: changes, and the reads that show the plugins' inside (status, stats, metrics, audit). With a
   // token, every route of this scope asks for it; the dashboard's static files (no data) do not.
@@ -182,6 +196,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   registerDashboard(admin);
 
   for (const app of new Set([traffic, admin])) {
+    app.get('/v1/openapi.json', { schema: openApiSchema }, async (request) =>
+      openApiDocument(documentedManifests(host), { serverUrl: `${request.protocol}://${request.host}` }),
+    );
     app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
     app.get('/readyz', { schema: readySchema }, async (_request, reply) => {
       if (ready && closing === undefined) return { status: 'ready' };
@@ -313,7 +330,8 @@ const callSchema: DocumentedSchema = {
   summary: 'Call a function of a plugin',
   description:
     'The body is the function input as JSON, whatever the content type says (no body or an empty one is `{}`); ' +
-    "the host checks it against the function's input schema. The call is routed to one version (pin, experiment, " +
+    'the host checks it against the function\'s input schema. A function with `codec: "bytes"` gets the body\'s ' +
+    "raw bytes instead and answers raw bytes typed by its manifest's `contentType`. The call is routed to one version (pin, experiment, " +
     'canary, stable, fallback: docs/routing.md) and runs under a deadline. If the client hangs up, the call is ' +
     'cancelled (the plugin sees PLUGBAY_CANCELLED). The answer names who served it in `x-plugbay-served-by` ' +
     '(`<plugin>@<version>`) and `x-plugbay-arm` (`pinned`, `stable`, `canary`, `experiment:<name>:<variant>`, ' +
@@ -342,9 +360,16 @@ const callSchema: DocumentedSchema = {
       Type.String({ description: 'W3C trace context; the call and its logs join that trace' }),
     ),
   }),
-  body: Type.Unknown({ description: "The function's input (JSON)", examples: [{ name: 'Ada' }] }),
+  body: Type.Unknown({
+    description: 'The function\'s input as JSON, or the raw bytes of a function with `codec: "bytes"`',
+    examples: [{ name: 'Ada' }],
+  }),
   response: {
-    200: Type.Unknown({ description: "The function's output, as JSON (a string output is a JSON string)" }),
+    200: Type.Unknown({
+      description:
+        "The function's output, as JSON (a string output is a JSON string); for a `bytes` function the raw " +
+        "bytes, typed by the manifest's `contentType` (default application/octet-stream)",
+    }),
     400: errorRef(
       'PLUGBAY_INVALID_INPUT (input refused by the schema, malformed JSON), PLUGBAY_INVALID_ARGUMENT (a bad ' +
         'header, a timeout above the cap, a version pin that is neither a version nor a range)',
@@ -364,6 +389,18 @@ const callSchema: DocumentedSchema = {
     504: errorRef('PLUGBAY_TIMEOUT (retryable)'),
     500: commonErrors[500],
   },
+};
+
+const noBody = new Uint8Array(0);
+
+const openApiSchema: DocumentedSchema = {
+  tags: ['Calls'],
+  summary: 'OpenAPI 3.1 document of the loaded functions',
+  description:
+    'One `POST /v1/call/{plugin}/{fn}` operation per function of the plugins loaded now, with its input and output ' +
+    'schemas and the error answers by status. Follows loads and unloads. `plugbay client --url` generates a typed ' +
+    'client from it.',
+  response: { 200: Type.Object({}, { additionalProperties: true }), ...commonErrors },
 };
 
 const pluginsSchema: DocumentedSchema = {

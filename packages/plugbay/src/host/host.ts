@@ -10,6 +10,7 @@
 // The parts share one small HostState (state.ts); this file builds it, and owns shutdown.
 import type { Registry } from 'prom-client';
 import { PlugbayError } from '../core/errors.js';
+import type { Manifest } from '../core/manifest.js';
 import type { Diagnostic } from '../core/types.js';
 import { type FnCells, HostMetrics } from '../observe/metrics.js';
 import { MemoryStateStore } from '../store/memory.js';
@@ -92,6 +93,10 @@ class Host implements api.PluginHost {
 
   versions(): api.VersionStatus[] {
     return this.#s.versions.all().map(status);
+  }
+
+  manifest(name: string, version: string): Manifest | undefined {
+    return this.#s.versions.plugins.get(name)?.versions.get(version)?.plugin.manifest;
   }
 
   diagnostics(): Diagnostic[] {

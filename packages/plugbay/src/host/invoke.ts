@@ -10,9 +10,10 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
+import secureJson from 'secure-json-parse';
 import { Call, cancelled } from '../core/call.js';
 import { Deadlines } from '../core/deadlines.js';
-import { isThenable, PlugbayError } from '../core/errors.js';
+import { isThenable, messageOf, PlugbayError } from '../core/errors.js';
 import { violationsOf } from '../core/schema.js';
 import { channels } from '../observe/channels.js';
 import { parentContext, registeredTracer, traceparentOf } from '../observe/tracing.js';
@@ -151,7 +152,8 @@ export class Invoker {
       if (channels.routeDecision.hasSubscribers)
         channels.routeDecision.publish({ plugin: name, version: target.version, arm, key: options.key });
       const f = functionOf(target, fn);
-      if (!f.validateInput(input)) {
+      const value = options.rawInput === true && f.codec === 'json' ? bodyValue(input, target, fn) : input;
+      if (!f.validateInput(value)) {
         if (target.metrics !== undefined) target.metrics.validationFailures.input++;
         throw invalid('PLUGBAY_INVALID_INPUT', 'input', target, fn, f.validateInput);
       }
@@ -176,7 +178,7 @@ export class Invoker {
       let output: unknown;
       let failure: PlugbayError | undefined;
       try {
-        const answer = target.instance.call(fn, input, call);
+        const answer = target.instance.call(fn, value, call);
         if (answer instanceof Promise)
           output = await (target.instance.settlesOnAbort === true ? call.arm(answer) : call.run(answer));
         else if (isThenable(answer))
@@ -217,9 +219,16 @@ export class Invoker {
         if (target.metrics !== undefined) target.metrics.validationFailures.output++;
         throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
       }
-      return detailed
-        ? { output, plugin: target.name, version: target.version, arm, routeRevision: active.revision }
-        : output;
+      if (!detailed) return output;
+      const result: CallResult = {
+        output,
+        plugin: target.name,
+        version: target.version,
+        arm,
+        routeRevision: active.revision,
+      };
+      if (f.contentType !== undefined) result.contentType = f.contentType;
+      return result;
     }
   }
 
@@ -321,6 +330,31 @@ function functionOf(target: LoadedVersion, fn: string): FunctionEntry {
     version: target.version,
     details: { function: fn, functions: [...target.functions.keys()] },
   });
+}
+
+/** A JSON function's input from raw body bytes (CallOptions.rawInput); blank is `{}`, as `curl -X POST` sends. */
+function bodyValue(body: unknown, v: LoadedVersion, fn: string): unknown {
+  if (!(body instanceof Uint8Array)) {
+    throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', 'rawInput: the input must be a Uint8Array', {
+      details: { field: 'rawInput', rule: 'a Uint8Array input' },
+    });
+  }
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    // Refuses __proto__ and constructor.prototype keys, as fastify's JSON parser does.
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    throw new PlugbayError(
+      'PLUGBAY_INVALID_INPUT',
+      `input of ${v.name}.${fn} is not valid JSON: ${messageOf(err)}`,
+      {
+        plugin: v.name,
+        version: v.version,
+        details: { function: fn, rule: 'json' },
+      },
+    );
+  }
 }
 
 function callMessage(v: LoadedVersion, fn: string, arm: string, traceparent: string | undefined) {

@@ -12,8 +12,35 @@ export interface FunctionEntry {
   /** The function's own deadline, if the manifest sets one. */
   readonly timeoutMs: number | undefined;
   readonly idempotent: boolean;
+  /** `bytes`: input and output are Uint8Arrays, passed through unparsed (the validators check just that). */
+  readonly codec: 'json' | 'bytes';
+  /** The content type of a bytes function's output (manifest `contentType`, else application/octet-stream). */
+  readonly contentType: string | undefined;
   /** Metric cells of this function (undefined: metrics off). */
   readonly cells: FnCells | undefined;
+}
+
+/**
+ * The validator of a bytes function's input or output: a Uint8Array (a Buffer is one), nothing else. Shaped as
+ * Ajv's so that the call path treats both codecs alike.
+ */
+export function bytesValidator(): ValidateFunction {
+  const validate = ((data: unknown) => {
+    const ok = data instanceof Uint8Array;
+    validate.errors = ok
+      ? null
+      : [
+          {
+            instancePath: '',
+            schemaPath: '#/codec',
+            keyword: 'codec',
+            params: {},
+            message: `must be bytes (a Uint8Array) for a "bytes" function, got ${data === null ? 'null' : typeof data}`,
+          },
+        ];
+    return ok;
+  }) as ValidateFunction;
+  return validate;
 }
 
 /** Schema violations as one line: `/field message (rule)`, each prefixed with `root` (`input`, `output`). */

@@ -21,7 +21,7 @@ import type { PolicyTrustLevel } from '../trust/policy.js';
 import { decide } from '../trust/policy.js';
 import { type Candidate, checkPluginDir, discover } from './discover.js';
 import { decideGrantsFor } from './grants.js';
-import { describeViolations, type FunctionEntry, LoadedVersion } from './loaded.js';
+import { bytesValidator, describeViolations, type FunctionEntry, LoadedVersion } from './loaded.js';
 import { place, replace } from './placement.js';
 import type { HostState } from './state.js';
 import type { LoadReport, VersionStatus } from './types.js';
@@ -448,6 +448,20 @@ function compileFunctions(
   const out = new Map<string, FunctionEntry>();
   const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
   for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
+    if (spec.codec === 'bytes') {
+      // The schemas of a bytes function document the bytes; what the host can check is that they are bytes.
+      out.set(name, {
+        name,
+        validateInput: bytesValidator(),
+        validateOutput: bytesValidator(),
+        timeoutMs: spec.timeoutMs,
+        idempotent: spec.idempotent ?? false,
+        codec: 'bytes',
+        contentType: spec.contentType ?? 'application/octet-stream',
+        cells: cells?.get(name),
+      });
+      continue;
+    }
     const input = compileSchema(ajv, spec.input);
     const output = compileSchema(ajv, spec.output);
     if ('error' in input || 'error' in output) {
@@ -460,6 +474,8 @@ function compileFunctions(
       validateOutput: output.validate,
       timeoutMs: spec.timeoutMs,
       idempotent: spec.idempotent ?? false,
+      codec: 'json',
+      contentType: undefined,
       cells: cells?.get(name),
     });
   }

@@ -56,6 +56,18 @@ test('both Go plugins (plugbay.v1 and a plain go-plugin KV) answer over HTTP', a
   const fail = await post('/v1/call/go-echo/fail', {});
   assert.equal(fail.status, 502);
   assert.equal((fail.body.error as { code: string }).code, 'PLUGBAY_PLUGIN_ERROR');
+
+  // codec "bytes" on an exec plugin (#18): raw bytes with zeros reach the Go code unchanged and come back raw.
+  const raw = await fetch(`${address.url}/v1/call/go-echo/reverse`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: new Uint8Array([0, 1, 0, 2, 255]),
+  });
+  assert.equal(raw.status, 200);
+  assert.equal(raw.headers.get('content-type'), 'application/octet-stream');
+  assert.deepEqual(new Uint8Array(await raw.arrayBuffer()), new Uint8Array([255, 2, 0, 1, 0]));
+  const lib = await host.call<Uint8Array>('go-echo', 'reverse', new TextEncoder().encode('abc'));
+  assert.equal(Buffer.from(lib).toString(), 'cba');
 });
 
 test('a Node plugin runs unchanged in the process tier, with schemas and deadlines from the host', async (t) => {

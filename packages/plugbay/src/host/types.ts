@@ -3,7 +3,7 @@ import type { Level, Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
-import type { Permissions } from '../core/manifest-schema.js';
+import type { Manifest, Permissions } from '../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic, InstanceState, Leak, Tier, TierKind } from '../core/types.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
 import type { GrantRule } from '../trust/grants.js';
@@ -130,6 +130,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** W3C traceparent of the caller's span. */
   traceparent?: string;
+  /**
+   * The input is a request body as it arrived (a Uint8Array), as the gateway passes it: a function with
+   * `codec: "bytes"` gets the bytes unchanged; a JSON function gets them parsed (empty or blank: `{}`; not JSON, or
+   * a `__proto__`/`constructor` key: PLUGBAY_INVALID_INPUT). Default false: the input is the value itself.
+   */
+  rawInput?: boolean;
 }
 
 /** Which instance answered a call and why. */
@@ -141,6 +147,8 @@ export interface CallResult<T = unknown> {
   arm: string;
   /** Revision of the plugin's route when the call was routed (increases with every route change). */
   routeRevision: number;
+  /** Set for a `codec: "bytes"` function (its output is a Uint8Array): the manifest's `contentType` or its default. */
+  contentType?: string;
 }
 
 /** What the host knows of one loaded version. */
@@ -236,6 +244,8 @@ export interface PluginHost extends AsyncDisposable {
   ): PluginClient<P>;
   /** Every loaded version. */
   versions(): VersionStatus[];
+  /** The manifest a loaded version runs with (its functions and their schemas); undefined when not loaded. */
+  manifest(name: string, version: string): Manifest | undefined;
   /** Diagnostics of everything that failed discovery, checks, load or start. */
   diagnostics(): Diagnostic[];
   /** Drains and releases one version. */

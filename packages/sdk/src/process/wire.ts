@@ -320,10 +320,13 @@ export function decodeCallResponse(buf: Uint8Array): {
   return { output, error };
 }
 
-/** A CallRequest as the host passes it: `input` is JSON text; `deadlineUnixMs` is truncated to whole ms (0: none). */
+/**
+ * A CallRequest as the host passes it: `input` is JSON text, or the raw bytes of a `codec: "bytes"` function;
+ * `deadlineUnixMs` is truncated to whole ms (0: none).
+ */
 type CallRequestArgs = [
   fn: string,
-  input: string,
+  input: string | Uint8Array,
   traceparent: string,
   routingKey: string,
   deadlineUnixMs: number,
@@ -349,7 +352,7 @@ function writeCallRequest(
   ...[fn, input, traceparent, routingKey, deadlineUnixMs]: CallRequestArgs
 ): Buffer {
   const fnLength = Buffer.byteLength(fn);
-  const inputLength = Buffer.byteLength(input);
+  const inputLength = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   const tpLength = Buffer.byteLength(traceparent);
   const keyLength = Buffer.byteLength(routingKey);
   const deadline = Number.isFinite(deadlineUnixMs) && deadlineUnixMs > 0 ? Math.floor(deadlineUnixMs) : 0;
@@ -359,7 +362,10 @@ function writeCallRequest(
   const buf = Buffer.allocUnsafe(offset + body);
   let pos = offset;
   pos = putString(buf, pos, 0x0a, fn, fnLength);
-  pos = putString(buf, pos, 0x12, input, inputLength);
+  pos =
+    typeof input === 'string'
+      ? putString(buf, pos, 0x12, input, inputLength)
+      : putBytes(buf, pos, 0x12, input, inputLength);
   if (metadata > 0) {
     buf[pos++] = 0x1a;
     pos = putVarint(buf, pos, metadata);
@@ -400,6 +406,14 @@ function putString(buf: Buffer, at: number, key: number, value: string, length: 
   buf[at] = key;
   const pos = putVarint(buf, at + 1, length);
   return pos + buf.write(value, pos, length, 'utf8');
+}
+
+function putBytes(buf: Buffer, at: number, key: number, value: Uint8Array, length: number): number {
+  if (length === 0) return at;
+  buf[at] = key;
+  const pos = putVarint(buf, at + 1, length);
+  buf.set(value, pos);
+  return pos + length;
 }
 
 export function decodeHealthCheckRequest(buf: Uint8Array): { service: string } {

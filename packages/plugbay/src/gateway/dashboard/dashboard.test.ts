@@ -92,6 +92,19 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   await audit.getByText('dashboard').first().waitFor(); // the actor header the dashboard sends
   await page.locator('#stats-body').getByText('greeter@1.0.0').waitFor();
 
+  // Try it: the form of slugify.slugify is prefilled from its manifest's example; its call shows the output, and
+  // a refused input shows the error code.
+  const tryIt = page.getByRole('form', { name: 'Try slugify.slugify' });
+  const input = tryIt.getByLabel('Input of slugify.slugify (JSON)');
+  assert.equal(await input.inputValue(), '"Hello, World!"');
+  await tryIt.getByRole('button', { name: 'Call slugify.slugify' }).click();
+  await tryIt.getByText('"hello-world"').waitFor();
+  await tryIt.getByText('200 from slugify@1.0.0').waitFor();
+  const greet = page.getByRole('form', { name: 'Try greeter.greet' });
+  await greet.getByLabel('Input of greeter.greet (JSON)').fill('{"name": ""}');
+  await greet.getByRole('button', { name: 'Call greeter.greet' }).click();
+  await greet.getByText('PLUGBAY_INVALID_INPUT').waitFor();
+
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(repoRoot, 'test-output/dashboard.png'), fullPage: true });
 

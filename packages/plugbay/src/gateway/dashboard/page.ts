@@ -35,6 +35,10 @@ export const dashboardHtml = `<!doctype html>
 <table><thead><tr><th scope="col">Time (UTC)</th><th scope="col">Actor</th><th scope="col">Action</th><th scope="col">Plugin</th><th scope="col">Reason</th></tr></thead>
 <tbody id="audit-body"></tbody></table>
 </section>
+<section aria-labelledby="try-title" class="card">
+<h2 id="try-title">Try it</h2>
+<div id="try-it" class="try-it"></div>
+</section>
 <section aria-labelledby="diag-title" class="card">
 <h2 id="diag-title">Load diagnostics</h2>
 <ul id="diagnostics"></ul>
@@ -71,5 +75,11 @@ button:disabled { background: #c7cdd6; border-color: #c7cdd6; color: #4a5563; cu
 .state-failed, .state-crashloop { background: #fbd5d5; }
 .status { min-height: 1.3rem; margin: 0.2rem 0 0.8rem; } .status.error { color: #b00020; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+form.try { border-top: 1px solid #e4e7eb; padding: 0.6rem 0; display: grid; gap: 0.3rem; }
+form.try p { margin: 0; color: #4a5563; }
+form.try textarea { font-family: ui-monospace, monospace; width: 100%; box-sizing: border-box; }
+form.try button { justify-self: start; }
+form.try output { white-space: pre-wrap; font-family: ui-monospace, monospace; }
+form.try output.error { color: #b00020; }
 code { background: #eef0f3; padding: 0 0.25rem; border-radius: 3px; }
 `;

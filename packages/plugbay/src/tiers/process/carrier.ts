@@ -25,12 +25,26 @@ export interface Carrier {
    * UNAVAILABLE). Called before they fail, and returns the error they fail with.
    */
   onLost: Lost | undefined;
+  /** Set by the instance: the functions with `codec: "bytes"`, whose input and output bytes pass unparsed. */
+  bytesFunctions: ReadonlySet<string>;
+}
+
+/** No bytes function: the carriers' default. */
+export const noBytesFunctions: ReadonlySet<string> = new Set();
+
+/** The bytes functions of a manifest (none for most plugins: the carriers then check an empty set). */
+export function bytesFunctionsOf(functions: Record<string, { codec?: string }>): ReadonlySet<string> {
+  return new Set(Object.entries(functions).flatMap(([fn, spec]) => (spec.codec === 'bytes' ? [fn] : [])));
 }
 
 export type Lost = (err: PlugbayError) => PlugbayError;
 
-/** A call's input as the JSON its CallRequest carries; what JSON cannot hold (a BigInt, a cycle) is the caller's mistake. */
-export function inputJson(input: unknown, source: ErrorSource): string {
+/**
+ * A call's input as its CallRequest carries it: the bytes themselves for a bytes function (the host checked they
+ * are a Uint8Array), else JSON; what JSON cannot hold (a BigInt, a cycle) is the caller's mistake.
+ */
+export function inputJson(input: unknown, source: ErrorSource, bytes = false): string | Uint8Array {
+  if (bytes && input instanceof Uint8Array) return input;
   let json: string | undefined;
   try {
     json = JSON.stringify(input ?? null);
@@ -49,8 +63,12 @@ function invalidInput(why: string, source: ErrorSource, cause?: unknown): Plugba
   });
 }
 
-/** A CallResponse's output bytes as a value (empty: undefined); bytes that are not JSON are the plugin's fault. */
-export function outputValue(output: Uint8Array, source: ErrorSource): unknown {
+/**
+ * A CallResponse's output bytes as a value (empty: undefined), or as they are for a bytes function; bytes that are
+ * not JSON are the plugin's fault.
+ */
+export function outputValue(output: Uint8Array, source: ErrorSource, bytes = false): unknown {
+  if (bytes) return output;
   if (output.length === 0) return undefined;
   try {
     return JSON.parse(decoder.decode(output));

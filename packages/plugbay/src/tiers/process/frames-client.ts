@@ -7,7 +7,14 @@ import type { Health } from '@plugbay/sdk';
 import { decodeCallResponse, encodeCallFrame, FrameKind, frameHeaderBytes } from '@plugbay/sdk/process';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
+import {
+  type Carrier,
+  type Described,
+  inputJson,
+  type Lost,
+  noBytesFunctions,
+  outputValue,
+} from './carrier.js';
 import { fromErrorMessage } from './errors.js';
 import { type ErrorMessage, protocolTypes } from './proto.js';
 
@@ -61,6 +68,7 @@ export async function connectFrames(
 export class FramesCarrier implements Carrier {
   readonly kind = 'frames';
   onLost: Lost | undefined;
+  bytesFunctions: ReadonlySet<string> = noBytesFunctions;
   readonly #socket: net.Socket;
   readonly #source: ErrorSource;
   readonly #pending = new Map<number, Pending>();
@@ -209,7 +217,7 @@ export class FramesCarrier implements Carrier {
       frame = encodeCallFrame(
         id,
         fn,
-        inputJson(input, this.#source),
+        inputJson(input, this.#source, this.bytesFunctions.has(fn)),
         ctx.traceparent ?? '',
         ctx.key ?? '',
         ctx.deadline,
@@ -223,7 +231,7 @@ export class FramesCarrier implements Carrier {
           try {
             const res = decodeCallResponse(payload);
             if (res.error !== undefined) reject(fromErrorMessage(res.error, this.#source));
-            else resolve(outputValue(res.output, this.#source));
+            else resolve(outputValue(res.output, this.#source, this.bytesFunctions.has(fn)));
           } catch (err) {
             reject(PlugbayError.from(err, 'PLUGBAY_INTERNAL', this.#source));
           }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import type { Carrier, Described, Lost } from './carrier.js';
+import { type Carrier, type Described, type Lost, noBytesFunctions } from './carrier.js';
 import { callMetadata, callUnary, GoPluginServices, grpcClient, Inflight } from './grpc-client.js';
 import type { GrpcSession } from './grpc-session.js';
 import { codecOf, type Method, ProtoLoadError, readService } from './proto-service.js';
@@ -48,6 +48,7 @@ export function loadService(
 export class GoPluginCarrier implements Carrier {
   readonly kind = 'go-plugin';
   onLost: Lost | undefined;
+  bytesFunctions: ReadonlySet<string> = noBytesFunctions;
   readonly #session: GrpcSession;
   readonly #services: GoPluginServices;
   readonly #methods: Map<string, Method>;

@@ -59,7 +59,7 @@ describe('go-plugin compatibility', { skip }, () => {
         [2],
       );
     }
-    assert.deepEqual([...instance.exportedFunctions], ['echo', 'fail']);
+    assert.deepEqual([...instance.exportedFunctions], ['echo', 'fail', 'reverse']);
     await instance.start({ signal: new AbortController().signal, config: { greeting: 'hi' } });
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const out = (await call(

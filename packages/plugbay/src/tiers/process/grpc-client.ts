@@ -8,7 +8,14 @@ import { decodeCallResponse, encodeCallRequest } from '@plugbay/sdk/process';
 import type protobuf from 'protobufjs';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext } from '../../core/types.js';
-import { type Carrier, type Described, inputJson, type Lost, outputValue } from './carrier.js';
+import {
+  type Carrier,
+  type Described,
+  inputJson,
+  type Lost,
+  noBytesFunctions,
+  outputValue,
+} from './carrier.js';
 import { fromErrorMessage, fromGrpcStatus, GrpcStatus } from './errors.js';
 import {
   type CallHandle,
@@ -243,6 +250,7 @@ export class GoPluginServices {
 export class GrpcCarrier implements Carrier {
   readonly kind = 'grpc';
   onLost: Lost | undefined;
+  bytesFunctions: ReadonlySet<string> = noBytesFunctions;
   readonly #session: GrpcSession;
   readonly #source: ErrorSource;
   readonly #services: GoPluginServices;
@@ -324,7 +332,7 @@ export class GrpcCarrier implements Carrier {
     try {
       req = encodeCallRequest(
         fn,
-        inputJson(input, this.#source),
+        inputJson(input, this.#source, this.bytesFunctions.has(fn)),
         ctx.traceparent ?? '',
         ctx.key ?? '',
         ctx.deadline,
@@ -342,18 +350,22 @@ export class GrpcCarrier implements Carrier {
         ? { deadline: ctx.deadline, metadata: callMetadata(ctx) }
         : { deadline: Number.POSITIVE_INFINITY },
       ctx,
-      this.#finishCall,
+      this.bytesFunctions.has(fn) ? this.#finishBytesCall : this.#finishCall,
       this.#source,
       this.onLost,
     );
   }
 
   /** A CallResponse: the plugin's error, or its output as a value. */
-  readonly #finishCall = (response: Buffer): unknown => {
+  readonly #finishCall = (response: Buffer): unknown => this.#finish(response, false);
+  /** The same for a `codec: "bytes"` function: its output as raw bytes. */
+  readonly #finishBytesCall = (response: Buffer): unknown => this.#finish(response, true);
+
+  #finish(response: Buffer, bytes: boolean): unknown {
     const res = decodeCallResponse(response);
     if (res.error !== undefined) throw fromErrorMessage(res.error, this.#source);
-    return outputValue(res.output, this.#source);
-  };
+    return outputValue(res.output, this.#source, bytes);
+  }
 
   async stop(timeoutMs: number): Promise<void> {
     const t = this.#types;

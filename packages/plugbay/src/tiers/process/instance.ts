@@ -18,7 +18,7 @@ import type {
 } from '../../core/types.js';
 import { InstanceBase } from '../base.js';
 import { Supervisor } from '../supervisor.js';
-import type { Carrier } from './carrier.js';
+import { bytesFunctionsOf, type Carrier } from './carrier.js';
 import { fromExit } from './errors.js';
 import { connectFrames } from './frames-client.js';
 import { GoPluginCarrier, loadService } from './go-plugin-client.js';
@@ -276,6 +276,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
       },
     };
     carrier.onLost = (err) => this.#lost(run, err);
+    carrier.bytesFunctions = bytesFunctionsOf(this.plugin.manifest.functions);
     launched.exited.then(() => this.#onExit(run));
     return run;
   }

@@ -15,7 +15,17 @@ after(() => {
 test('inspectWasmModule lists functions and WASI use; draftFunctions makes a valid manifest', async () => {
   const c = await inspectWasmModule(fixture('c'));
   assert.deepEqual(c, {
-    functions: ['echo', 'read_file', 'write_file', 'get_env', 'print', 'now', 'sleep_ms', 'trap'],
+    functions: [
+      'echo',
+      'read_file',
+      'first_line',
+      'write_file',
+      'get_env',
+      'print',
+      'now',
+      'sleep_ms',
+      'trap',
+    ],
     wasi: true,
     unsupported: [],
     enosys: [],

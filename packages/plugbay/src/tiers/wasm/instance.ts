@@ -145,7 +145,7 @@ export class WasmInstance extends InstanceBase implements Instance {
       // Host thread: synchronous; nothing can interrupt it, so a deadline only applies before it starts.
       this.#hostCall = ctx;
       try {
-        if (this.#s.codec === 'json') {
+        if (this.#codecOf(fn) === 'json') {
           const out = engine.callString(fn, JSON.stringify(input) ?? '');
           return this.#decodeText(fn, out);
         }
@@ -223,9 +223,14 @@ export class WasmInstance extends InstanceBase implements Instance {
     if (w !== undefined) await w.terminate();
   }
 
+  /** A function's codec: `bytes` when its manifest says so, else the tier's (`json` unless set otherwise). */
+  #codecOf(fn: string): 'json' | 'bytes' {
+    return this.plugin.manifest.functions[fn]?.codec === 'bytes' ? 'bytes' : this.#s.codec;
+  }
+
   #encode(fn: string, input: unknown): CallMessage {
     const id = this.#nextId++;
-    if (this.#s.codec === 'bytes') {
+    if (this.#codecOf(fn) === 'bytes') {
       if (input instanceof Uint8Array) return { id, fn, bytes: input };
       // strings go in as UTF-8 bytes; the output stays bytes (a text round trip would mangle binary output)
       if (typeof input === 'string') return { id, fn, bytes: new Uint8Array(Buffer.from(input, 'utf8')) };
@@ -240,7 +245,7 @@ export class WasmInstance extends InstanceBase implements Instance {
   }
 
   #decodeText(fn: string, out: string): unknown {
-    if (this.#s.codec === 'bytes') return Buffer.from(out, 'utf8');
+    if (this.#codecOf(fn) === 'bytes') return Buffer.from(out, 'utf8');
     if (out === '') return undefined;
     try {
       return JSON.parse(out);

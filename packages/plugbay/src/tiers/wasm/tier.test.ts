@@ -187,6 +187,7 @@ describe('wasm tier: loading', () => {
     const { instance } = await start('c');
     assert.deepEqual([...instance.exportedFunctions].sort(), [
       'echo',
+      'first_line',
       'get_env',
       'now',
       'print',
