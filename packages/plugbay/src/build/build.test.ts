@@ -171,5 +171,5 @@ test('plugbay build: exit 0 when built, 1 on a failed build or nothing to build,
 
   const usage = await runPlugbay(['build', '--nope']);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /Usage: plugbay build/);
+  assert.match(usage.stderr, /unknown option --nope; see plugbay build --help/);
 });

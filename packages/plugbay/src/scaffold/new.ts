@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PlugbayError } from '../core/errors.js';
 import { manifestSchema } from '../core/manifest-schema.js';
+import { didYouMean } from '../core/suggest.js';
 import type { TierKind } from '../core/types.js';
 
 export const languages = ['ts', 'assemblyscript', 'c', 'rust', 'go'] as const;
@@ -45,11 +46,16 @@ export function checkScaffoldOptions(o: ScaffoldOptions): { tier: TierKind } {
       `name "${o.name}" must be lowercase letters, digits and dashes, starting with a letter or digit, optionally @scope/ (the manifest's rule)`,
     );
   }
-  if (!languages.includes(o.lang))
-    problems.push(`lang must be one of ${languages.join(', ')}, got "${o.lang}"`);
+  const knownLanguage = languages.includes(o.lang);
+  if (!knownLanguage) {
+    problems.push(
+      `lang "${o.lang}" is not one plugbay new makes: use ${languages.join(', ')}${didYouMean(String(o.lang), languages)}`,
+    );
+  }
   const allowed = tiersOf[o.lang] ?? [];
   const tier = o.tier ?? allowed[0];
-  if (tier === undefined || (o.tier !== undefined && !allowed.includes(o.tier))) {
+  // An unknown language has no tiers to check: its own problem says it all.
+  if (knownLanguage && (tier === undefined || (o.tier !== undefined && !allowed.includes(o.tier)))) {
     problems.push(`tier "${o.tier}" does not run ${o.lang} plugins; use ${allowed.join(' or ') || '-'}`);
   }
   if (problems.length > 0 || tier === undefined) {

@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
+import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
@@ -42,6 +43,13 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       () => false,
     );
     if (!isDir) throw new UsageError(`${dir} is not a directory`);
+    if (await isPluginFolder(dir)) {
+      // serve watches a folder of plugins (versions come and go as subfolders): one plugin's folder is not one.
+      throw new UsageError(
+        `${dir} is one plugin's folder (it has plugin.json); serve the folder that holds your plugins: plugbay serve ${dirname(dir)}`,
+        { brief: true },
+      );
+    }
     const port = portOption(values.port, 7070);
     const limit = values['body-limit'];
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {

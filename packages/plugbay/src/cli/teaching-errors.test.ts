@@ -1,0 +1,117 @@
+// The messages a new plugin author meets first (issue #18, "errors that teach"): each one names what is wrong and
+// what to do instead, in one place, with the exit code a script can rely on. The real CLI in a child process.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { validateManifest } from '../core/manifest.js';
+import { runPlugbay } from '../test-support/cli.js';
+import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
+
+test('an unknown flag: one line naming it, the closest known flag, exit 2', async () => {
+  const res = await runPlugbay(['check', 'plugins', '--keyrng', 'keys']);
+  assert.equal(res.code, 2);
+  assert.equal(
+    res.stderr,
+    'plugbay check: unknown option --keyrng (did you mean --keyring?); see plugbay check --help\n',
+  );
+
+  const far = await runPlugbay(['serve', '--zzzzzz']);
+  assert.equal(far.code, 2);
+  assert.equal(far.stderr, 'plugbay serve: unknown option --zzzzzz; see plugbay serve --help\n');
+
+  const missing = await runPlugbay(['serve', '--port']);
+  assert.equal(missing.code, 2);
+  assert.equal(
+    missing.stderr,
+    'plugbay serve: --port needs a value (--port <value>); see plugbay serve --help\n',
+  );
+});
+
+test('plugbay new --lang python: the languages it makes, no tier "undefined", exit 2', async (t) => {
+  const dir = await tempDir(t);
+  const res = await runPlugbay(['new', 'hello', '--lang', 'python', '--dir', dir]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /lang "python" is not one plugbay new makes: use ts, assemblyscript, c, rust, go/);
+  assert.doesNotMatch(res.stderr, /undefined/);
+  const typo = await runPlugbay(['new', 'hello', '--lang', 'rusty', '--dir', dir]);
+  assert.match(typo.stderr, /\(did you mean "rust"\?\)/);
+});
+
+test('a manifest typo: the field once, and "did you mean" for a property or an enum value', async (t) => {
+  const broken = validateManifest({ ...manifest(), runtime: undefined, runtim: 'node' });
+  assert.ok('problems' in broken);
+  assert.deepEqual(
+    broken.problems.find((p) => p.field === 'runtim'),
+    {
+      field: 'runtim',
+      rule: 'additionalProperties',
+      message: 'is not allowed here (did you mean "runtime"?)',
+    },
+  );
+  const nested = validateManifest({ ...manifest(), permissions: { memoryMB: 64 } });
+  assert.ok('problems' in nested);
+  assert.match(nested.problems[0]!.message, /did you mean "memoryMb"\?/);
+  const value = validateManifest({ ...manifest(), runtime: 'nod' });
+  assert.ok('problems' in value);
+  assert.match(value.problems[0]!.message, /did you mean "node"\?/);
+
+  // The check table: FIELD says the field, MESSAGE does not say it again.
+  const root = await tempDir(t);
+  const { runtime: _, ...rest } = manifest();
+  await writePlugin(root, 'typo', { manifest: { ...rest, runtim: 'node' }, files: { 'index.mjs': '' } });
+  const res = await runPlugbay(['check', root]);
+  assert.equal(res.code, 1);
+  assert.match(res.stdout, /runtim +additionalProperties +is not allowed here \(did you mean "runtime"\?\)/);
+  assert.doesNotMatch(res.stdout, /runtime: is required|runtim: is not allowed/);
+});
+
+test('plugbay check <one plugin folder> checks that plugin; serve says what to pass instead (exit 2)', async (t) => {
+  const root = await tempDir(t);
+  const dir = await writePlugin(root, 'echo', {
+    manifest: manifest(),
+    files: { 'index.mjs': pluginSource('echo', '1.0.0', { echo: '(input) => input' }) },
+  });
+  const ok = await runPlugbay(['check', dir]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /^echo +1\.0\.0 +node +ok /m);
+  assert.match(ok.stdout, /1 plugin\(s\) ok, 0 rejected/);
+
+  const broken = await writePlugin(root, 'broken', { manifest: { ...manifest(), name: 'Broken!' } });
+  const rejected = await runPlugbay(['check', broken]);
+  assert.equal(rejected.code, 1);
+  assert.match(rejected.stdout, /0 plugin\(s\) ok, 1 rejected/);
+
+  const empty = join(root, 'empty');
+  await mkdir(empty);
+  const none = await runPlugbay(['check', empty]);
+  assert.match(none.stdout, /takes a folder of plugin folders, or one plugin folder with its plugin\.json/);
+
+  const serve = await runPlugbay(['serve', dir, '--port', '0', '--state', join(root, 'state.db')]);
+  assert.equal(serve.code, 2);
+  assert.equal(
+    serve.stderr,
+    `plugbay serve: ${dir} is one plugin's folder (it has plugin.json); serve the folder that holds your plugins: plugbay serve ${root}; see plugbay serve --help\n`,
+  );
+});
+
+test('plugbay sign of an unbuilt TypeScript plugin: "run plugbay build first", not ENOENT', async (t) => {
+  const root = await tempDir(t);
+  const keys = await runPlugbay(['keygen', '--out', join(root, 'me')]);
+  assert.equal(keys.code, 0, keys.stderr);
+  const made = await runPlugbay(['new', 'fresh', '--lang', 'ts', '--dir', root]);
+  assert.equal(made.code, 0, made.stderr);
+  const res = await runPlugbay(['sign', join(root, 'fresh'), '--key', join(root, 'me.key')]);
+  assert.equal(res.code, 2);
+  assert.match(res.stderr, /has no plugin\.json yet: run plugbay build first/);
+  assert.doesNotMatch(res.stderr, /ENOENT/);
+
+  // Built once, then dist/ removed: the entry is what is missing.
+  await writePlugin(root, 'stale', {
+    manifest: { ...manifest({ name: 'stale', entry: 'dist/plugin.js' }) },
+    files: { 'src/index.ts': 'export {};\n' },
+  });
+  const stale = await runPlugbay(['sign', join(root, 'stale'), '--key', join(root, 'me.key')]);
+  assert.equal(stale.code, 2);
+  assert.match(stale.stderr, /its entry dist\/plugin\.js is missing: run plugbay build first/);
+});
