@@ -112,6 +112,10 @@ async function bundle(root: string, outfile: string): Promise<void> {
       target: 'node20',
       // Paths in the bundle's comments are relative to this, so the output does not depend on the caller's cwd.
       absWorkingDir: root,
+      // Inline, so it travels inside the signed entry; without sources' text (they stay out of the artifact): a
+      // throw maps back to src/index.ts:line (importPlugin in the SDK turns source maps on).
+      sourcemap: 'inline',
+      sourcesContent: false,
       // CommonJS dependencies bundled into ESM may call require() for Node built-ins.
       banner: {
         js: "import { createRequire as __plugbayCreateRequire } from 'node:module';\nconst require = __plugbayCreateRequire(import.meta.url);",

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { validateManifest } from '../core/manifest.js';
-import { runPlugbay } from '../test-support/cli.js';
+import { createHost } from '../host/host.js';
+import { linkNodeModules, runPlugbay } from '../test-support/cli.js';
 import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 
 test('an unknown flag: one line naming it, the closest known flag, exit 2', async () => {
@@ -114,4 +116,43 @@ test('plugbay sign of an unbuilt TypeScript plugin: "run plugbay build first", n
   const stale = await runPlugbay(['sign', join(root, 'stale'), '--key', join(root, 'me.key')]);
   assert.equal(stale.code, 2);
   assert.match(stale.stderr, /its entry dist\/plugin\.js is missing: run plugbay build first/);
+});
+
+test('a TypeScript plugin that throws at import: its file, line and the original message (build and load)', async (t) => {
+  const project = await tempDir(t);
+  await linkNodeModules(project);
+  const source = [
+    "import { definePlugin, Type } from '@plugbay/sdk';",
+    '',
+    "const settings = process.env.PLUGBAY_TEST_BUILDING ? {} : JSON.parse('{bad');",
+    '',
+    'export default definePlugin({',
+    "  name: 'boom',",
+    "  version: '1.0.0',",
+    '  functions: {',
+    '    echo: { input: Type.Any(), output: Type.Any(), handler: (input) => ({ input, settings }) },',
+    '  },',
+    '});',
+    '',
+  ].join('\n');
+  const dir = await writePlugin(join(project, 'plugins'), 'boom', { files: { 'src/index.ts': source } });
+  const failed = await runPlugbay(['build', dir]);
+  assert.equal(failed.code, 1);
+  assert.match(
+    failed.stderr,
+    /PLUGBAY_LOAD_FAILED: at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name or '\}' in JSON at position 1/,
+  );
+
+  // Built clean, then loaded where the import throws: the thread tier's worker says where, mapped to the source.
+  const built = await runPlugbay(['build', dir], { env: { PLUGBAY_TEST_BUILDING: '1' } });
+  assert.equal(built.code, 0, built.stderr);
+  const host = createHost({ logger: pino({ level: 'silent' }), tierFor: () => 'thread' });
+  t.after(() => host.close());
+  const report = await host.loadDirectory(join(project, 'plugins'));
+  const problem = report.diagnostics.find((d) => d.severity === 'error');
+  assert.equal(problem?.code, 'PLUGBAY_LOAD_FAILED');
+  assert.match(
+    problem.message,
+    /at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name/,
+  );
 });
