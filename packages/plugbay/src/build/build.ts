@@ -10,6 +10,7 @@ import { PlugbayError } from '../core/errors.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
 import { hostVersion } from '../core/version.js';
 import { type DescribedPlugin, describeBundle } from './describe.js';
+import { type TypecheckResult, typecheck } from './typecheck.js';
 
 /** Where a TS plugin's source entry sits, relative to its directory. */
 export const sourceEntry = 'src/index.ts';
@@ -23,7 +24,7 @@ export interface BuiltPlugin {
 
 /** One directory `buildPlugins` looked at: built, failed, or not a TS plugin. */
 export type BuildOutcome =
-  | { dir: string; status: 'built'; manifest: Manifest }
+  | { dir: string; status: 'built'; manifest: Manifest; typecheck?: TypecheckResult }
   | { dir: string; status: 'failed'; error: PlugbayError }
   | { dir: string; status: 'skipped'; reason: string };
 
@@ -41,9 +42,9 @@ export async function isTsPlugin(dir: string): Promise<boolean> {
  * skipped (so `plugbay build examples/plugins` builds the TS examples and leaves hand-written ones alone).
  * Never throws for one plugin's failure: each outcome says what happened.
  */
-export async function buildPlugins(dir: string): Promise<BuildOutcome[]> {
+export async function buildPlugins(dir: string, options: BuildOptions = {}): Promise<BuildOutcome[]> {
   const root = resolve(dir);
-  if (await isTsPlugin(root)) return [await outcomeOf(root)];
+  if (await isTsPlugin(root)) return [await outcomeOf(root, options)];
   let entries: string[];
   try {
     entries = (await readdir(root, { withFileTypes: true }))
@@ -61,16 +62,22 @@ export async function buildPlugins(dir: string): Promise<BuildOutcome[]> {
     const sub = join(root, name);
     outcomes.push(
       (await isTsPlugin(sub))
-        ? await outcomeOf(sub)
+        ? await outcomeOf(sub, options)
         : { dir: sub, status: 'skipped', reason: `no ${sourceEntry}` },
     );
   }
   return outcomes;
 }
 
-async function outcomeOf(dir: string): Promise<BuildOutcome> {
+export interface BuildOptions {
+  /** Run the plugin's TypeScript (`tsc --noEmit`) first when it has a tsconfig.json. Default: true. */
+  typecheck?: boolean;
+}
+
+async function outcomeOf(dir: string, options: BuildOptions): Promise<BuildOutcome> {
   try {
-    return { status: 'built', ...(await buildPlugin(dir)) };
+    const checked = options.typecheck === false ? undefined : await typecheck(dir);
+    return { status: 'built', ...(await buildPlugin(dir)), ...(checked ? { typecheck: checked } : {}) };
   } catch (err) {
     return { dir, status: 'failed', error: PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED') };
   }

@@ -1,13 +1,13 @@
 // The messages a new plugin author meets first (issue #18, "errors that teach"): each one names what is wrong and
 // what to do instead, in one place, with the exit code a script can rely on. The real CLI in a child process.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { validateManifest } from '../core/manifest.js';
 import { createHost } from '../host/host.js';
-import { linkNodeModules, runPlugbay } from '../test-support/cli.js';
+import { exitOf, linkNodeModules, runPlugbay, servePlugbay } from '../test-support/cli.js';
 import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 
 test('an unknown flag: one line naming it, the closest known flag, exit 2', async () => {
@@ -155,4 +155,67 @@ test('a TypeScript plugin that throws at import: its file, line and the original
     problem.message,
     /at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name/,
   );
+});
+
+test('plugbay serve with every plugin rejected says so on stdout, and /readyz answers 503 "failed" with why', async (t) => {
+  const root = await tempDir(t);
+  const plugins = join(root, 'plugins');
+  await writePlugin(plugins, 'typo', {
+    manifest: { ...manifest(), runtim: 'node' },
+    files: { 'index.mjs': '' },
+  });
+  const { child, url } = await servePlugbay(t, plugins, ['--dev'], join(root, 'state.db'));
+  let stdout = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  const ready = await fetch(`${url}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.deepEqual(await ready.json(), {
+    status: 'failed',
+    reason: 'no plugin loaded: every plugin was rejected (the gateway log says why)',
+    rejected: [{ plugin: 'echo', code: 'PLUGBAY_MANIFEST_INVALID' }],
+  });
+  child.kill('SIGTERM');
+  assert.equal(await exitOf(child), 0);
+  assert.match(stdout, /^plugbay serve: no plugin loaded: every plugin below \S+ was rejected/m);
+  assert.match(
+    stdout,
+    /^ {2}typo: PLUGBAY_MANIFEST_INVALID: runtim: is not allowed here \(did you mean "runtime"\?\)/m,
+  );
+
+  // Nothing to load is not a failure: an empty plugins folder is ready.
+  const empty = join(root, 'empty');
+  await mkdir(empty);
+  const idle = await servePlugbay(t, empty, ['--dev'], join(root, 'state2.db'));
+  assert.equal((await fetch(`${idle.url}/readyz`)).status, 200);
+  idle.child.kill('SIGTERM');
+  assert.equal(await exitOf(idle.child), 0);
+});
+
+test('plugbay build typechecks a plugin with a tsconfig.json (its own tsc), --no-typecheck skips; the scaffold brings typescript', async (t) => {
+  const project = await tempDir(t);
+  await linkNodeModules(project);
+  const made = await runPlugbay(['new', 'typed', '--lang', 'ts', '--dir', project]);
+  assert.equal(made.code, 0, made.stderr);
+  const dir = join(project, 'typed');
+  const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as {
+    devDependencies: Record<string, string>;
+  };
+  assert.ok(pkg.devDependencies.typescript, 'the TS scaffold has typescript as a devDependency');
+  const clean = await runPlugbay(['build', dir]);
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stdout, /built +typed@0\.1\.0 +\S+ +\(typechecked\)/);
+
+  const source = await readFile(join(dir, 'src/index.ts'), 'utf8');
+  await writeFile(join(dir, 'src/index.ts'), `const wrong: number = 'text';\nvoid wrong;\n${source}`);
+  const failed = await runPlugbay(['build', dir]);
+  assert.equal(failed.code, 1);
+  assert.match(
+    failed.stderr,
+    /PLUGBAY_LOAD_FAILED: type errors \(tsc --noEmit.*src\/index\.ts\(1,7\): error TS2322/,
+  );
+  const skipped = await runPlugbay(['build', dir, '--no-typecheck']);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.doesNotMatch(skipped.stdout, /typechecked/);
 });

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import type { Diagnostic } from '../../core/types.js';
 import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
 import { isPluginFolder } from '../../host/discover.js';
@@ -34,7 +35,7 @@ exits at once with 1.
 ${serveFlagsUsage()}
 
 Reference (every option, route and metric): docs/operating-the-gateway.md`,
-  async run(args) {
+  async run(args, io) {
     const { positionals, values } = parseCommandArgs(args, serveFlags);
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
     const dir = resolve(positionals[0] ?? 'plugins');
@@ -177,6 +178,8 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       });
       if (report !== undefined && !shuttingDown) {
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
+        const failed = everyPluginFailed(dir, report.loaded.length, report.diagnostics);
+        if (failed !== undefined) io.out(failed);
         gateway.setReady(true);
         logger.info(
           {
@@ -197,3 +200,18 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     }
   },
 };
+
+/**
+ * What a user must see without reading the JSON log: no plugin loaded because every one was rejected (and /readyz
+ * says `failed` meanwhile). Undefined when something loaded, or when there was nothing to load.
+ */
+function everyPluginFailed(dir: string, loaded: number, diagnostics: Diagnostic[]): string | undefined {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (loaded > 0 || errors.length === 0) return undefined;
+  const lines = errors.map((d) => `  ${relative(dir, d.dir) || '.'}: ${d.code}: ${d.message}`);
+  return [
+    `plugbay serve: no plugin loaded: every plugin below ${dir} was rejected (/readyz answers 503 "failed" until one loads):`,
+    ...lines,
+    'plugbay check <dir> shows the same problems without serving.',
+  ].join('\n');
+}
