@@ -13,9 +13,20 @@ const out = resolve(at === -1 ? join(root, 'packed') : process.argv[at + 1]);
 mkdirSync(out, { recursive: true });
 const json = execFileSync(
   'npm',
-  ['pack', '--json', '--workspace', 'packages/sdk', '--workspace', 'packages/plugbay', '--pack-destination', out],
+  [
+    'pack',
+    '--json',
+    '--workspace',
+    'packages/sdk',
+    '--workspace',
+    'packages/plugbay',
+    '--pack-destination',
+    out,
+  ],
   { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
 );
 const files = JSON.parse(json).map((p) => join(out, p.filename));
 const shown = files.map((f) => relative(process.cwd(), f) || f);
-process.stdout.write(`${shown.join('\n')}\n\ninstall both in one command (no registry needed for them):\n  npm install ${files.join(' ')}\n`);
+process.stdout.write(
+  `${shown.join('\n')}\n\ninstall both in one command (no registry needed for them):\n  npm install ${files.join(' ')}\n`,
+);
