@@ -143,18 +143,23 @@ test('a TypeScript plugin that throws at import: its file, line and the original
     /PLUGBAY_LOAD_FAILED: at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name or '\}' in JSON at position 1/,
   );
 
-  // Built clean, then loaded where the import throws: the thread tier's worker says where, mapped to the source.
+  // Built clean, then loaded where the import throws: the thread worker and the process child say where.
   const built = await runPlugbay(['build', dir], { env: { PLUGBAY_TEST_BUILDING: '1' } });
   assert.equal(built.code, 0, built.stderr);
-  const host = createHost({ logger: pino({ level: 'silent' }), tierFor: () => 'thread' });
-  t.after(() => host.close());
-  const report = await host.loadDirectory(join(project, 'plugins'));
-  const problem = report.diagnostics.find((d) => d.severity === 'error');
-  assert.equal(problem?.code, 'PLUGBAY_LOAD_FAILED');
-  assert.match(
-    problem.message,
-    /at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name/,
-  );
+  for (const tier of ['thread', 'process'] as const) {
+    const host = createHost({ logger: pino({ level: 'silent' }), tierFor: () => tier });
+    t.after(() => host.close());
+    const report = await host.loadDirectory(join(project, 'plugins'));
+    const problem = report.diagnostics.find((d) => d.severity === 'error');
+    // The process tier knows only that its child died before the handshake; the child's last words say why.
+    const code = tier === 'thread' ? 'PLUGBAY_LOAD_FAILED' : 'PLUGBAY_START_FAILED';
+    assert.equal(problem?.code, code, `${tier}: ${problem?.message}`);
+    assert.match(
+      problem.message,
+      /at src\/index\.ts:3:\d+, importing the plugin threw SyntaxError: Expected property name/,
+      tier,
+    );
+  }
 });
 
 test('plugbay serve with every plugin rejected says so on stdout, and /readyz answers 503 "failed" with why', async (t) => {
