@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { validateManifest } from '../core/manifest.js';
 import { hostVersion } from '../core/version.js';
 import { discover } from '../host/discover.js';
-import { exitOf, linkNodeModules, runPlugbay, startPlugbay } from '../test-support/cli.js';
+import { exitOf, linkNodeModules, outputLines, runPlugbay, startPlugbay } from '../test-support/cli.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 import { buildPlugin, buildPlugins } from './build.js';
 
@@ -199,33 +199,3 @@ test('plugbay build --watch: a save rebuilds the bundle and plugin.json; a broke
   child.kill('SIGINT');
   assert.equal(await exitOf(child), 0);
 });
-
-/** The child's stdout and stderr lines, handed out in order to whoever waits for a matching one. */
-function outputLines(child: ChildProcess) {
-  const seen: string[] = [];
-  let wake: (() => void) | undefined;
-  const onData = (chunk: string) => {
-    seen.push(...chunk.split('\n').filter((l) => l !== ''));
-    wake?.();
-  };
-  child.stdout?.setEncoding('utf8').on('data', onData);
-  child.stderr?.setEncoding('utf8').on('data', onData);
-  child.once('exit', () => wake?.());
-  let from = 0;
-  return {
-    async next(match: RegExp): Promise<string> {
-      for (;;) {
-        const i = seen.findIndex((l, k) => k >= from && match.test(l));
-        if (i !== -1) {
-          from = i + 1;
-          return seen[i]!;
-        }
-        if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`exited; it printed:\n${seen.join('\n')}`);
-        await new Promise<void>((r) => {
-          wake = r;
-        });
-      }
-    },
-  };
-}
