@@ -125,6 +125,45 @@ export function spanIdOf(traceparent: string | undefined): string | undefined {
 }
 
 /**
+ * Imports a plugin's entry module. A throw at import becomes PLUGBAY_LOAD_FAILED that says where: the first frame
+ * of the plugin's own code, mapped back to its TypeScript source when the bundle carries a source map (plugbay
+ * build writes one inline), and the original message. `details.stack` keeps the whole (mapped) stack.
+ */
+export async function importPlugin(entryUrl: string): Promise<unknown> {
+  // Stacks are mapped only when enabled before the module is loaded; it is per process (and per worker thread).
+  process.setSourceMapsEnabled(true);
+  try {
+    return await import(entryUrl);
+  } catch (err) {
+    if (err instanceof PlugbayError) throw err;
+    const error = err instanceof Error ? err : new Error(String(err));
+    const at = pluginFrame(error.stack ?? '', entryUrl);
+    const where = at === undefined ? 'importing the plugin' : `at ${at}, importing the plugin`;
+    throw new PlugbayError('PLUGBAY_LOAD_FAILED', `${where} threw ${error.name}: ${error.message}`, {
+      cause: err,
+      details: { ...(at === undefined ? {} : { at }), stack: error.stack ?? String(err) },
+    });
+  }
+}
+
+/**
+ * The first stack frame in the plugin's folder (`src/index.ts:12:7`, relative to it), or in the entry itself;
+ * frames of bundled dependencies (`node_modules/`) are skipped.
+ */
+function pluginFrame(stack: string, entryUrl: string): string | undefined {
+  const entry = entryUrl.startsWith('file:') ? new URL(entryUrl).pathname : entryUrl;
+  const folder = entry.replace(/\/dist\/[^/]*$/, '/').replace(/\/[^/]*$/, '/');
+  for (const line of stack.split('\n').slice(1)) {
+    const frame = /\(?((?:file:\/\/)?\/[^()\s]+:\d+:\d+)\)?\s*$/.exec(line)?.[1];
+    if (frame === undefined) continue;
+    const path = frame.replace(/^file:\/\//, '');
+    if (path.includes('/node_modules/') || !path.startsWith(folder)) continue;
+    return path.slice(folder.length);
+  }
+  return undefined;
+}
+
+/**
  * Finds the plugin definition in an imported module: its default export, or the module itself when it was
  * bundled to CommonJS. Throws PLUGBAY_LOAD_FAILED naming what is wrong.
  */

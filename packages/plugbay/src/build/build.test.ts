@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, readFile, stat } from 'node:fs/promises';
+import { cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { validateManifest } from '../core/manifest.js';
 import { hostVersion } from '../core/version.js';
 import { discover } from '../host/discover.js';
-import { linkNodeModules, runPlugbay } from '../test-support/cli.js';
+import { exitOf, linkNodeModules, outputLines, runPlugbay, startPlugbay } from '../test-support/cli.js';
 import { tempDir, writePlugin } from '../test-support/plugins.js';
 import { buildPlugin, buildPlugins } from './build.js';
 
@@ -171,5 +171,31 @@ test('plugbay build: exit 0 when built, 1 on a failed build or nothing to build,
 
   const usage = await runPlugbay(['build', '--nope']);
   assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /Usage: plugbay build/);
+  assert.match(usage.stderr, /unknown option --nope; see plugbay build --help/);
+});
+
+test('plugbay build --watch: a save rebuilds the bundle and plugin.json; a broken save is reported and the next one builds', async (t) => {
+  const project = await tempDir(t);
+  await linkNodeModules(project);
+  const source = (version: string, body = "'v'") =>
+    `import { definePlugin, Type } from '@plugbay/sdk';\nexport default definePlugin({ name: 'live', version: '${version}', functions: { v: { input: Type.Any(), output: Type.Any(), handler: () => ${body} } } });\n`;
+  const dir = await writePlugin(project, 'live', { files: { 'src/index.ts': source('1.0.0') } });
+  const child = startPlugbay(['build', dir, '--watch'], { cwd: project });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const lines = outputLines(child);
+  assert.match(await lines.next(/^built /), /^built +live@1\.0\.0/);
+  await writeFile(join(dir, 'src/index.ts'), source('1.0.1'));
+  assert.match(await lines.next(/^built /), /^built +live@1\.0\.1/);
+  assert.equal(
+    (JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8')) as { version: string }).version,
+    '1.0.1',
+  );
+  await writeFile(join(dir, 'src/index.ts'), source('1.0.2', "'unterminated"));
+  assert.match(await lines.next(/^failed /), /PLUGBAY_LOAD_FAILED: bundling .* failed: src\/index\.ts:2: /);
+  await writeFile(join(dir, 'src/index.ts'), source('1.0.2'));
+  assert.match(await lines.next(/^built /), /^built +live@1\.0\.2/);
+  child.kill('SIGINT');
+  assert.equal(await exitOf(child), 0);
 });

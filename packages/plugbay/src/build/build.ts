@@ -5,11 +5,12 @@
  */
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { build as esbuild, type Message } from 'esbuild';
+import { type BuildOptions as BuildOptionsOfEsbuild, build as esbuild, type Message } from 'esbuild';
 import { PlugbayError } from '../core/errors.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
 import { hostVersion } from '../core/version.js';
 import { type DescribedPlugin, describeBundle } from './describe.js';
+import { type TypecheckResult, typecheck } from './typecheck.js';
 
 /** Where a TS plugin's source entry sits, relative to its directory. */
 export const sourceEntry = 'src/index.ts';
@@ -23,7 +24,7 @@ export interface BuiltPlugin {
 
 /** One directory `buildPlugins` looked at: built, failed, or not a TS plugin. */
 export type BuildOutcome =
-  | { dir: string; status: 'built'; manifest: Manifest }
+  | { dir: string; status: 'built'; manifest: Manifest; typecheck?: TypecheckResult }
   | { dir: string; status: 'failed'; error: PlugbayError }
   | { dir: string; status: 'skipped'; reason: string };
 
@@ -41,9 +42,9 @@ export async function isTsPlugin(dir: string): Promise<boolean> {
  * skipped (so `plugbay build examples/plugins` builds the TS examples and leaves hand-written ones alone).
  * Never throws for one plugin's failure: each outcome says what happened.
  */
-export async function buildPlugins(dir: string): Promise<BuildOutcome[]> {
+export async function buildPlugins(dir: string, options: BuildOptions = {}): Promise<BuildOutcome[]> {
   const root = resolve(dir);
-  if (await isTsPlugin(root)) return [await outcomeOf(root)];
+  if (await isTsPlugin(root)) return [await outcomeOf(root, options)];
   let entries: string[];
   try {
     entries = (await readdir(root, { withFileTypes: true }))
@@ -61,16 +62,22 @@ export async function buildPlugins(dir: string): Promise<BuildOutcome[]> {
     const sub = join(root, name);
     outcomes.push(
       (await isTsPlugin(sub))
-        ? await outcomeOf(sub)
+        ? await outcomeOf(sub, options)
         : { dir: sub, status: 'skipped', reason: `no ${sourceEntry}` },
     );
   }
   return outcomes;
 }
 
-async function outcomeOf(dir: string): Promise<BuildOutcome> {
+export interface BuildOptions {
+  /** Run the plugin's TypeScript (`tsc --noEmit`) first when it has a tsconfig.json. Default: true. */
+  typecheck?: boolean;
+}
+
+async function outcomeOf(dir: string, options: BuildOptions): Promise<BuildOutcome> {
   try {
-    return { status: 'built', ...(await buildPlugin(dir)) };
+    const checked = options.typecheck === false ? undefined : await typecheck(dir);
+    return { status: 'built', ...(await buildPlugin(dir)), ...(checked ? { typecheck: checked } : {}) };
   } catch (err) {
     return { dir, status: 'failed', error: PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED') };
   }
@@ -81,6 +88,12 @@ export async function buildPlugin(dir: string): Promise<BuiltPlugin> {
   const root = resolve(dir);
   const outfile = join(root, bundleEntry);
   await bundle(root, outfile);
+  return writeManifest(root);
+}
+
+/** After a bundle: reads its definition in a child process and writes a validated plugin.json. */
+export async function writeManifest(root: string): Promise<BuiltPlugin> {
+  const outfile = join(root, bundleEntry);
   // Node reads dist/plugin.js as ESM only when the nearest package.json says so; plugin dirs need not have one.
   await writeFile(join(root, 'dist', 'package.json'), '{ "type": "module" }\n');
   const definition = await describeBundle(outfile);
@@ -100,29 +113,43 @@ export async function buildPlugin(dir: string): Promise<BuiltPlugin> {
   return { dir: root, manifest: candidate as Manifest };
 }
 
+/** esbuild's options for a plugin's bundle: `plugbay build` and `plugbay build --watch` build the same. */
+export function bundleOptions(root: string) {
+  return {
+    entryPoints: [join(root, sourceEntry)],
+    outfile: join(root, bundleEntry),
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // Paths in the bundle's comments are relative to this, so the output does not depend on the caller's cwd.
+    absWorkingDir: root,
+    // Inline, so it travels inside the signed entry; without sources' text (they stay out of the artifact): a
+    // throw maps back to src/index.ts:line (importPlugin in the SDK turns source maps on).
+    sourcemap: 'inline',
+    sourcesContent: false,
+    // CommonJS dependencies bundled into ESM may call require() for Node built-ins.
+    banner: {
+      js: "import { createRequire as __plugbayCreateRequire } from 'node:module';\nconst require = __plugbayCreateRequire(import.meta.url);",
+    },
+    logLevel: 'silent',
+  } satisfies BuildOptionsOfEsbuild;
+}
+
+/** esbuild's messages as `file:line: text`. */
+export function bundleErrors(errors: Message[]): string[] {
+  return errors.map((e) => (e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text));
+}
+
 async function bundle(root: string, outfile: string): Promise<void> {
   await mkdir(join(root, 'dist'), { recursive: true });
   try {
     await esbuild({
-      entryPoints: [join(root, sourceEntry)],
+      ...bundleOptions(root),
       outfile,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      target: 'node20',
-      // Paths in the bundle's comments are relative to this, so the output does not depend on the caller's cwd.
-      absWorkingDir: root,
-      // CommonJS dependencies bundled into ESM may call require() for Node built-ins.
-      banner: {
-        js: "import { createRequire as __plugbayCreateRequire } from 'node:module';\nconst require = __plugbayCreateRequire(import.meta.url);",
-      },
-      logLevel: 'silent',
     });
   } catch (err) {
-    const errors = (err as { errors?: Message[] }).errors ?? [];
-    const text = errors.map((e) =>
-      e.location ? `${e.location.file}:${e.location.line}: ${e.text}` : e.text,
-    );
+    const text = bundleErrors((err as { errors?: Message[] }).errors ?? []);
     throw new PlugbayError(
       'PLUGBAY_LOAD_FAILED',
       `bundling ${join(root, sourceEntry)} failed: ${text.join('; ') || String(err)}`,

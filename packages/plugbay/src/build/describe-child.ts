@@ -4,12 +4,12 @@
  */
 import { pathToFileURL } from 'node:url';
 import { toWireError } from '@plugbay/sdk';
-import { resolveDefinition } from '@plugbay/sdk/runtime';
+import { importPlugin, resolveDefinition } from '@plugbay/sdk/runtime';
 import type { DescribeReply } from './describe.js';
 
 async function describe(bundlePath: string): Promise<DescribeReply> {
   try {
-    const def = resolveDefinition(await import(pathToFileURL(bundlePath).href));
+    const def = resolveDefinition(await importPlugin(pathToFileURL(bundlePath).href));
     // A JSON round trip keeps exactly what a manifest can hold: TypeBox's symbol keys and the handlers drop out.
     const plain = JSON.parse(
       JSON.stringify({ ...def, start: undefined, stop: undefined, health: undefined }),

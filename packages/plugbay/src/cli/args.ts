@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { didYouMean } from '../core/suggest.js';
 import { UsageError } from './io.js';
 
 /** A subcommand's arguments as every subcommand reads them: positionals allowed, unknown options a UsageError. */
@@ -6,8 +7,25 @@ export function parseCommandArgs<const O extends CommandOptions>(args: string[],
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(parseProblem(err as Error & { code?: string }, options), { brief: true });
   }
+}
+
+/** parseArgs's error in one line: the option at fault and, for an unknown one, the closest known option. */
+function parseProblem(err: Error & { code?: string }, options: CommandOptions): string {
+  const known = Object.keys(options).map((name) => `--${name}`);
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown !== undefined) {
+    const hint = unknown.startsWith('--') ? didYouMean(unknown.split('=')[0]!, known, '') : '';
+    return `unknown option ${unknown}${hint}`;
+  }
+  const valued = /^Option '(-\w, )?(--[\w-]+)/.exec(err.message)?.[2];
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && valued !== undefined) {
+    return options[valued.slice(2)]?.type === 'boolean'
+      ? `${valued} takes no value`
+      : `${valued} needs a value (${valued} <value>)`;
+  }
+  return err.message.split('\n')[0]!;
 }
 
 type CommandOptions = NonNullable<ParseArgsConfig['options']>;

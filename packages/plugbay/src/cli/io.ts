@@ -9,8 +9,16 @@ export const processIo: CliIo = {
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
 };
 
-/** Bad arguments: the CLI prints the message and the command's usage, and exits 2. */
+/**
+ * Bad arguments: the CLI prints the message and the command's usage, and exits 2. `brief` (a mistyped flag):
+ * one line and a pointer to `--help` instead of the whole usage.
+ */
 export class UsageError extends Error {
+  readonly brief: boolean;
+  constructor(message: string, options: { brief?: boolean } = {}) {
+    super(message);
+    this.brief = options.brief ?? false;
+  }
   override get name(): string {
     return 'UsageError';
   }

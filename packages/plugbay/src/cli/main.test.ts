@@ -24,4 +24,9 @@ test('plugbay --version, --help, help <command>; no command or an unknown one is
   const unknown = await runPlugbay(['frobnicate']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
+  assert.doesNotMatch(unknown.stderr, /Commands:/, 'one line, not the whole help');
+
+  const typo = await runPlugbay(['serv']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /unknown command "serv" \(did you mean "serve"\?\)/);
 });

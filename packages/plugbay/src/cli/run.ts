@@ -1,3 +1,4 @@
+import { didYouMean } from '../core/suggest.js';
 import { hostVersion } from '../core/version.js';
 import { type CliIo, type Command, UsageError } from './io.js';
 
@@ -85,7 +86,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   const entry = commands.find((c) => c.name === first);
   if (entry === undefined) {
-    io.err(`plugbay: unknown command "${first}"\n\n${usage()}`);
+    const hint = didYouMean(first, Object.keys(summaries));
+    io.err(`plugbay: unknown command "${first}"${hint}; see plugbay --help`);
     return 2;
   }
   const command = await entry.load();
@@ -96,6 +98,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (err) {
+    if (err instanceof UsageError && err.brief) {
+      io.err(`plugbay ${command.name}: ${err.message}; see plugbay ${command.name} --help`);
+      return 2;
+    }
     if (err instanceof UsageError) {
       io.err(`plugbay ${command.name}: ${err.message}\n\nUsage: ${command.usage}`);
       return 2;

@@ -233,7 +233,7 @@ test('plugbay serve: bad arguments exit 2, a port in use exits 1', async (t) => 
   ]) {
     const res = await runPlugbay(args);
     assert.equal(res.code, 2, args.join(' '));
-    assert.match(res.stderr, /Usage: plugbay serve/);
+    assert.match(res.stderr, /Usage: plugbay serve|see plugbay serve --help/);
   }
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

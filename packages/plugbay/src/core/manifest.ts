@@ -1,6 +1,8 @@
+import type { ErrorObject } from 'ajv';
 import semver from 'semver';
 import { type Manifest, manifestSchema, type RawFunctionSpec, type RawManifest } from './manifest-schema.js';
 import { createAjv, pointerToField, schemaProblem, violationsOf } from './schema.js';
+import { didYouMean } from './suggest.js';
 
 export type { FunctionSpec, Manifest, RawManifest } from './manifest-schema.js';
 export { manifestSchema } from './manifest-schema.js';
@@ -25,10 +27,12 @@ export function validateManifest(
   raw: unknown,
 ): { manifest: Manifest; problems: [] } | { problems: ManifestProblem[] } {
   if (!validateShape(raw)) {
-    const problems = violationsOf(validateShape.errors).map((v) => ({
+    const errors = validateShape.errors ?? [];
+    // violationsOf maps Ajv's errors one to one: the i-th violation is the i-th error.
+    const problems = violationsOf(errors).map((v, i) => ({
       field: pointerToField(v.pointer) || '(root)',
       rule: v.rule,
-      message: v.message,
+      message: v.message + typoHint(errors[i]!, raw),
     }));
     return { problems: dedupe(problems) };
   }
@@ -141,6 +145,46 @@ function codecProblems(m: RawManifest, fn: string, spec: RawFunctionSpec): Manif
     });
   }
   return problems;
+}
+
+/**
+ * " (did you mean "runtime"?)" for a property the schema does not know but nearly does, or a value nearly one of
+ * an enum's; '' otherwise.
+ */
+function typoHint(error: ErrorObject, raw: unknown): string {
+  if (error.keyword === 'additionalProperties') {
+    const property = (error.params as { additionalProperty: string }).additionalProperty;
+    const parent = schemaAt(error.schemaPath.replace(/\/additionalProperties$/, ''));
+    return didYouMean(property, Object.keys(parent?.properties ?? {}));
+  }
+  if (error.keyword === 'enum') {
+    const value = valueAt(raw, error.instancePath);
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map(String);
+    return typeof value === 'string' ? didYouMean(value, allowed) : '';
+  }
+  return '';
+}
+
+/** The manifest schema's node at a `#/…` schema path (Ajv's `schemaPath`). */
+function schemaAt(path: string): { properties?: Record<string, unknown> } | undefined {
+  let node: unknown = manifestSchema;
+  for (const segment of path
+    .replace(/^#\/?/, '')
+    .split('/')
+    .filter((s) => s !== '')) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[segment.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return node !== null && typeof node === 'object' ? node : undefined;
+}
+
+function valueAt(raw: unknown, pointer: string): unknown {
+  let node = raw;
+  for (const segment of pointer.split('/').slice(1)) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[segment.replaceAll('~1', '/').replaceAll('~0', '~')];
+  }
+  return node;
 }
 
 /** The entry must be a relative path that stays inside the plugin directory (symlinks are checked on disk later). */

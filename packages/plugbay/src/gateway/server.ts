@@ -6,6 +6,7 @@
 import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { basename } from 'node:path';
 import { traceIdOf } from '@plugbay/sdk/runtime';
 import { Type } from '@sinclair/typebox';
 import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
@@ -201,7 +202,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     );
     app.get('/healthz', { schema: healthSchema }, async () => ({ status: 'ok' }));
     app.get('/readyz', { schema: readySchema }, async (_request, reply) => {
-      if (ready && closing === undefined) return { status: 'ready' };
+      if (ready && closing === undefined) {
+        const failed = everyPluginFailed(host);
+        return failed === undefined ? { status: 'ready' } : reply.code(503).send(failed);
+      }
       return reply.code(503).send({ status: closing === undefined ? 'loading' : 'closing' });
     });
   }
@@ -420,15 +424,40 @@ const healthSchema: DocumentedSchema = {
   response: { 200: Type.Object({ status: Type.Literal('ok') }), ...commonErrors },
 };
 
+/**
+ * `/readyz`'s answer when no version is loaded and at least one plugin was rejected: a gateway that can answer
+ * no call is not ready. It says which plugins and why (the code; the messages, which name server paths, stay in
+ * the logs). Undefined otherwise: an empty plugins folder is ready (plugins may arrive later).
+ */
+function everyPluginFailed(host: PluginHost) {
+  if (host.versions().length > 0) return undefined;
+  const errors = host.diagnostics().filter((d) => d.severity === 'error');
+  if (errors.length === 0) return undefined;
+  return {
+    status: 'failed' as const,
+    reason: 'no plugin loaded: every plugin was rejected (the gateway log says why)',
+    rejected: errors.map((d) => ({ plugin: d.plugin ?? basename(d.dir), code: d.code })),
+  };
+}
+
 const readySchema: DocumentedSchema = {
   tags: ['Status and health'],
   summary: 'Readiness',
   description:
     '200 once `plugbay serve` has loaded the plugins directory (broken plugins are skipped, not waited for); ' +
-    '503 while loading and from the first shutdown signal on. Use it as a readiness probe.',
+    '503 while loading, from the first shutdown signal on, and while no plugin is loaded because every one was ' +
+    'rejected (`failed`, with each rejected plugin and its code; ready again once a version loads). An empty ' +
+    'plugins directory is ready. Use it as a readiness probe.',
   response: {
     200: Type.Object({ status: Type.Literal('ready') }),
-    503: Type.Object({ status: Type.Union([Type.Literal('loading'), Type.Literal('closing')]) }),
+    503: Type.Union([
+      Type.Object({ status: Type.Union([Type.Literal('loading'), Type.Literal('closing')]) }),
+      Type.Object({
+        status: Type.Literal('failed'),
+        reason: Type.String(),
+        rejected: Type.Array(Type.Object({ plugin: Type.String(), code: Type.String() })),
+      }),
+    ]),
     ...commonErrors,
   },
 };

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { basename, join, posix, resolve } from 'node:path';
 import { digestOf, resolveInside, type VersionContents } from '../artifact/contents.js';
 import { isPackedFile } from '../artifact/pack.js';
@@ -78,6 +78,21 @@ export async function discover(root: string): Promise<DiscoveryResult> {
       });
     }
   }
+  return { plugins: candidates.map((c) => c.plugin), candidates, diagnostics };
+}
+
+/** Whether `dir` is one plugin's own folder (it has a plugin.json) rather than a folder of plugins. */
+export function isPluginFolder(dir: string): Promise<boolean> {
+  return access(join(resolve(dir), manifestFile)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** discover() for one plugin folder or packed file: the same result, with at most one plugin. */
+export async function discoverOne(pluginDir: string): Promise<DiscoveryResult> {
+  const { plugin, contents, diagnostics } = await checkPluginDir(pluginDir);
+  const candidates = plugin !== undefined && contents !== undefined ? [{ plugin, contents }] : [];
   return { plugins: candidates.map((c) => c.plugin), candidates, diagnostics };
 }
 

@@ -288,3 +288,38 @@ test('node_modules and .git are not watched: a version whose node_modules keeps 
   await watcher.scan();
   assert.deepEqual(host.diagnostics(), [], 'a node_modules change is no change of the version');
 });
+
+test('a version bump in the same folder (a rebuild) loads as a new version: activate makes it stable and unloads the old', async (t) => {
+  const { root, host, watcher, advance, loaded } = await setup(t, ['1.0.0'], parseRolloutPolicy('activate'));
+  const folder = join(root, 'svc@1.0.0');
+  await writeFile(join(folder, 'plugin.json'), JSON.stringify(svcManifest('1.0.1')));
+  await writeFile(join(folder, 'index.mjs'), svcSource('1.0.1'));
+  await watcher.scan();
+  advance(settleMs);
+  const report = await watcher.scan();
+  assert.deepEqual(report.loaded, ['svc@1.0.1']);
+  assert.deepEqual(report.unloaded, ['svc@1.0.0']);
+  assert.deepEqual(report.modified, []);
+  assert.equal(host.route('svc')?.stable, '1.0.1');
+  assert.deepEqual(loaded(), ['1.0.1']);
+  assert.equal(await host.call('svc', 'who', {}), '1.0.1');
+  // Its folder changes again under the same version: that is refused (versions are immutable) and reported.
+  await appendFile(join(folder, 'index.mjs'), '// edited\n');
+  await watcher.scan();
+  advance(settleMs);
+  assert.deepEqual((await watcher.scan()).modified, [folder]);
+  assert.equal(await host.call('svc', 'who', {}), '1.0.1');
+});
+
+test('manual: a version bump in the same folder loads beside the pinned stable, which stays loaded', async (t) => {
+  const { root, host, watcher, advance, loaded } = await setup(t, ['1.0.0']);
+  const folder = join(root, 'svc@1.0.0');
+  await writeFile(join(folder, 'plugin.json'), JSON.stringify(svcManifest('1.0.1')));
+  await writeFile(join(folder, 'index.mjs'), svcSource('1.0.1'));
+  await watcher.scan();
+  advance(settleMs);
+  assert.deepEqual((await watcher.scan()).loaded, ['svc@1.0.1']);
+  assert.equal(host.route('svc')?.stable, '1.0.0');
+  assert.deepEqual(loaded(), ['1.0.0', '1.0.1']);
+  assert.equal(await host.call('svc', 'who', {}), '1.0.0');
+});

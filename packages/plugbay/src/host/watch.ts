@@ -248,11 +248,9 @@ class Watcher implements DirectoryWatcher {
         tracked.since = now;
         tracked.reported = false;
         if (tracked.state === 'loaded') {
+          // Checked once settled (#recheck): a new version in the same folder is loaded, other bytes under the
+          // same version are refused and reported.
           tracked.state = 'changed';
-          this.#s.logger?.warn(
-            { dir, plugin: tracked.plugin, version: tracked.version },
-            `watcher: files of the loaded ${tracked.plugin}@${tracked.version} changed; it keeps running its stored bytes (versions are immutable: remove it and add a new version)`,
-          );
         } else if (tracked.state === 'failed') {
           tracked.state = 'pending';
         }
@@ -311,9 +309,26 @@ class Watcher implements DirectoryWatcher {
     }
   }
 
-  /** A loaded version's folder changed and settled: the host checks it as a new candidate and reports it. */
+  /**
+   * A loaded version's folder changed and settled. Now holding another version (a version bump, as a rebuild in
+   * the same folder makes): that version is added as a new one (rollout policy and all), and the old one is
+   * unloaded once no route names it. Other bytes under the same version: the host refuses them (versions are
+   * immutable) and the refusal is reported.
+   */
   async #recheck(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
     tracked.reported = true;
+    const now = (await checkPluginDir(dir)).plugin?.manifest;
+    if (now !== undefined && (now.name !== tracked.plugin || now.version !== tracked.version)) {
+      const old = { plugin: tracked.plugin ?? '', version: tracked.version ?? '' };
+      this.#s.logger?.info(
+        { dir, plugin: now.name, version: now.version, was: old.version },
+        `watcher: ${dir} now holds ${now.name}@${now.version} (was ${old.plugin}@${old.version}): loading it as a new version`,
+      );
+      tracked.state = 'pending';
+      await this.#add(dir, tracked, report);
+      if ((tracked.state as DirState) === 'loaded') await this.#retire(dir, old, report);
+      return;
+    }
     try {
       await this.#s.host.load(dir);
     } catch (err) {
@@ -363,6 +378,18 @@ class Watcher implements DirectoryWatcher {
       });
       logger?.error({ err: e, plugin: name, version }, `watcher: rollout of ${name}@${version} failed`);
     }
+  }
+
+  /** Unloads a version whose folder now holds another one, unless a route still names it (then it stays). */
+  async #retire(dir: string, old: { plugin: string; version: string }, report: ScanReport): Promise<void> {
+    if (referencedVersions(this.#s.host.route(old.plugin)).has(old.version)) {
+      this.#s.logger?.info(
+        { dir, ...old, route: this.#s.host.route(old.plugin) },
+        `watcher: ${old.plugin}@${old.version} stays loaded: its route still names it (its folder holds a newer version now)`,
+      );
+      return;
+    }
+    await this.#remove(dir, { fingerprint: '', since: 0, state: 'loaded', ...old }, report);
   }
 
   async #remove(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {

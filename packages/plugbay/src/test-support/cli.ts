@@ -134,3 +134,41 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+/**
+ * The child's stdout and stderr lines (a line split across chunks is joined first), handed out in order to
+ * whoever waits for a matching one; rejects when the child exits without printing one.
+ */
+export function outputLines(child: ChildProcess) {
+  const seen: string[] = [];
+  let wake: (() => void) | undefined;
+  const reader = () => {
+    let partial = '';
+    return (chunk: string) => {
+      const parts = (partial + chunk).split('\n');
+      partial = parts.pop() ?? '';
+      seen.push(...parts.filter((l) => l !== ''));
+      wake?.();
+    };
+  };
+  child.stdout?.setEncoding('utf8').on('data', reader());
+  child.stderr?.setEncoding('utf8').on('data', reader());
+  child.once('exit', () => wake?.());
+  let from = 0;
+  return {
+    async next(match: RegExp): Promise<string> {
+      for (;;) {
+        const i = seen.findIndex((l, k) => k >= from && match.test(l));
+        if (i !== -1) {
+          from = i + 1;
+          return seen[i]!;
+        }
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`exited before printing ${match}; it printed:\n${seen.join('\n')}`);
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+      }
+    },
+  };
+}

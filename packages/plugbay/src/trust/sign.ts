@@ -1,6 +1,6 @@
 import { type KeyObject, sign } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf } from '../core/file-set.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
@@ -74,6 +74,14 @@ export async function signPlugin(
       details: { problems },
     });
   }
+  const entry = posix.normalize(manifest.entry);
+  if (!files.some((f) => f.path === entry) && (await isTypeScriptProject(dir))) {
+    throw new PlugbayError(
+      'PLUGBAY_INVALID_ARGUMENT',
+      `cannot sign ${dir}: its entry ${entry} is missing: run plugbay build first, then sign`,
+      { details: { field: 'entry', rule: 'built' } },
+    );
+  }
   const leaving = linkLeaving(new Map(files.map((f) => [f.path, f])));
   if (leaving !== undefined) {
     throw new PlugbayError(
@@ -114,13 +122,15 @@ async function readManifestIdentity(dir: string): Promise<Manifest> {
   try {
     raw = JSON.parse(await readFile(join(dir, 'plugin.json'), 'utf8'));
   } catch (err) {
-    throw new PlugbayError(
-      'PLUGBAY_MANIFEST_INVALID',
-      `cannot read plugin.json in ${dir}: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    // A TypeScript project before its first build has no plugin.json yet: the build writes it.
+    const unbuilt = (err as NodeJS.ErrnoException).code === 'ENOENT' && (await isTypeScriptProject(dir));
+    const message = unbuilt
+      ? `${dir} has no plugin.json yet: run plugbay build first (it writes plugin.json and dist/plugin.js), then sign`
+      : `cannot read plugin.json in ${dir}: ${(err as Error).message}`;
+    throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', message, {
+      cause: err,
+      details: { field: 'plugin.json', rule: unbuilt ? 'built' : 'readable' },
+    });
   }
   const result = validateManifest(raw);
   if (!('manifest' in result)) {
@@ -130,4 +140,12 @@ async function readManifestIdentity(dir: string): Promise<Manifest> {
     });
   }
   return result.manifest;
+}
+
+/** A folder `plugbay build` makes a plugin of (src/index.ts): what it lacks, the build writes. */
+function isTypeScriptProject(dir: string): Promise<boolean> {
+  return access(join(dir, 'src/index.ts')).then(
+    () => true,
+    () => false,
+  );
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { PluginLogger } from '../define.js';
-import { PluginRuntime, resolveDefinition } from '../runtime.js';
+import { importPlugin, PluginRuntime, resolveDefinition } from '../runtime.js';
 import { serveFrames } from './frames-server.js';
 import { serveGrpc } from './grpc-server.js';
 import { createHandlers } from './handlers.js';
@@ -86,7 +86,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv): ServeOptions {
 export async function servePlugin(options: ServeOptions): Promise<void> {
   const grpcModule = process.env.PLUGBAY_GRPC_MODULE;
   for (const key of launchEnv) delete process.env[key];
-  const definition = resolveDefinition(await import(pathToFileURL(options.entry).href));
+  const definition = resolveDefinition(await importPlugin(pathToFileURL(options.entry).href));
   const runtime = new PluginRuntime(definition, { logger: stderrLogger });
   const handlers = createHandlers(runtime);
   // pid plus a random suffix keeps names apart; the socket dir is private to the host, so no need for

@@ -4,7 +4,7 @@ import { verifyContents } from '../../artifact/verify.js';
 import { PlugbayError } from '../../core/errors.js';
 import type { Permissions } from '../../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic } from '../../core/types.js';
-import { discover } from '../../host/discover.js';
+import { discover, discoverOne, isPluginFolder } from '../../host/discover.js';
 import {
   detectSandboxTools,
   type SandboxLayer,
@@ -110,7 +110,10 @@ async function checkReport(
   keyring: Keyring | undefined,
   grants: GrantRule[],
 ): Promise<CheckReport> {
-  const { plugins, candidates, diagnostics } = await discover(root);
+  // One plugin's own folder is checked as that one plugin; any other folder as a folder of plugins.
+  const { plugins, candidates, diagnostics } = (await isPluginFolder(root))
+    ? await discoverOne(root)
+    : await discover(root);
   const rows: CheckedRow[] = await Promise.all(
     plugins.map(async (p) => ({
       name: p.manifest.name,
@@ -279,8 +282,11 @@ function sandboxText(p: CheckedRow): string {
 function humanReport(root: string, report: CheckReport): string {
   const where = (dir: string) => relative(root, dir) || '.';
   const parts: string[] = [];
-  if (report.plugins.length === 0) parts.push(`no plugins in ${root}`);
-  else {
+  if (report.plugins.length === 0) {
+    parts.push(
+      `no plugins in ${root} (plugbay check takes a folder of plugin folders, or one plugin folder with its plugin.json; a TypeScript plugin has one after plugbay build)`,
+    );
+  } else {
     const signed = report.plugins.some((p) => p.signature !== undefined);
     const signature = (p: CheckedRow) =>
       p.signature === undefined
@@ -323,7 +329,10 @@ function humanReport(root: string, report: CheckReport): string {
           d.code,
           d.field ?? '-',
           d.rule ?? '-',
-          d.message,
+          // The FIELD column already names the field: no "runtime: runtime: is required".
+          d.field !== undefined && d.message.startsWith(`${d.field}: `)
+            ? d.message.slice(d.field.length + 2)
+            : d.message,
         ]),
       ),
     );

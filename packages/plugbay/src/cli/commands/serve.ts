@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
+import type { Diagnostic } from '../../core/types.js';
 import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
+import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
@@ -33,7 +35,7 @@ exits at once with 1.
 ${serveFlagsUsage()}
 
 Reference (every option, route and metric): docs/operating-the-gateway.md`,
-  async run(args) {
+  async run(args, io) {
     const { positionals, values } = parseCommandArgs(args, serveFlags);
     if (positionals.length > 1) throw new UsageError('takes at most one directory');
     const dir = resolve(positionals[0] ?? 'plugins');
@@ -42,6 +44,13 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       () => false,
     );
     if (!isDir) throw new UsageError(`${dir} is not a directory`);
+    if (await isPluginFolder(dir)) {
+      // serve watches a folder of plugins (versions come and go as subfolders): one plugin's folder is not one.
+      throw new UsageError(
+        `${dir} is one plugin's folder (it has plugin.json); serve the folder that holds your plugins: plugbay serve ${dirname(dir)}`,
+        { brief: true },
+      );
+    }
     const port = portOption(values.port, 7070);
     const limit = values['body-limit'];
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
@@ -169,6 +178,8 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       });
       if (report !== undefined && !shuttingDown) {
         const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
+        const failed = everyPluginFailed(dir, report.loaded.length, report.diagnostics);
+        if (failed !== undefined) io.out(failed);
         gateway.setReady(true);
         logger.info(
           {
@@ -189,3 +200,18 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     }
   },
 };
+
+/**
+ * What a user must see without reading the JSON log: no plugin loaded because every one was rejected (and /readyz
+ * says `failed` meanwhile). Undefined when something loaded, or when there was nothing to load.
+ */
+function everyPluginFailed(dir: string, loaded: number, diagnostics: Diagnostic[]): string | undefined {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  if (loaded > 0 || errors.length === 0) return undefined;
+  const lines = errors.map((d) => `  ${relative(dir, d.dir) || '.'}: ${d.code}: ${d.message}`);
+  return [
+    `plugbay serve: no plugin loaded: every plugin below ${dir} was rejected (/readyz answers 503 "failed" until one loads):`,
+    ...lines,
+    'plugbay check <dir> shows the same problems without serving.',
+  ].join('\n');
+}

@@ -170,15 +170,18 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
     };
     exited.then((exit) => {
       // Let stderr drain first so that the error names the plugin's last words.
-      setImmediate(() =>
+      setImmediate(() => {
+        // Its last stderr line, when it has one, is usually why (the SDK's entry writes the load error there).
+        const last = stderrTail.at(-1);
+        const why = last === undefined ? '' : `: ${parseLogLine(last, 'info').msg.split('\n')[0]}`;
         fail(
-          `plugin process ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`} before the handshake`,
+          `plugin process ${exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`} before the handshake${why}`,
           {
             exitCode: exit.code,
             signal: exit.signal,
           },
-        ),
-      );
+        );
+      });
     });
     child.stdout?.on(
       'data',

@@ -268,7 +268,7 @@ process.on('exit', () => {
 });
 
 try {
-  runtime = new PluginRuntime(resolveDefinition(await import(init.entryUrl)), { logger });
+  runtime = new PluginRuntime(resolveDefinition(await sdkRuntime.importPlugin(init.entryUrl)), { logger });
   port.on('message', onRequest);
   post([ToHost.Loaded, runtime.functionNames]);
 } catch (error) {
