@@ -16,7 +16,7 @@ export type Entry =
   | {
       kind: 'dir';
       host: HostDir;
-      /** Components from the mount root to it, as opened (symlink creation checks its text against them). */
+      /** Components from the mount root to it, as opened (stale if the guest renames it since). */
       rel: string[];
       mount: Mount;
       preopen: string | undefined;
