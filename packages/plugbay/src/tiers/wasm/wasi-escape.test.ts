@@ -26,7 +26,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { WASI } from 'node:wasi';
 import { PlugbayError } from '../../core/errors.js';
-import { walkSteps } from './wasi/paths.js';
+import { MAX_DESCRIPTORS } from './wasi/fd-table.js';
+import { MAX_DEPTH, walkSteps } from './wasi/paths.js';
 import { Wasi } from './wasi.js';
 import {
   buildTree,
@@ -523,6 +524,50 @@ describe('WASI attacks: guest-made links that another program would follow out',
       assert.equal(g.call('poll_oneoff', 0, 0, 0xffffffff, 60), 21); // FAULT
       assert.equal(g.call('fd_readdir', SANDBOX, 8192, 4096, 2n ** 63n, 60), 0);
       assert.equal(g.u32(60), 0);
+    } finally {
+      rt.close();
+    }
+  });
+});
+
+describe('WASI attacks: exhausting the host process descriptors', () => {
+  test(`a guest holds at most ${MAX_DESCRIPTORS} descriptors (MFILE, nothing created); the host can still open files`, () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    const O_CREAT = 1;
+    try {
+      let opened = 0;
+      let e = 0;
+      while (opened < MAX_DESCRIPTORS + 10) {
+        e = g.open(SANDBOX, 'file.txt');
+        if (e !== 0) break;
+        opened++;
+      }
+      assert.equal(e, 33); // MFILE
+      assert.equal(opened, MAX_DESCRIPTORS - 5); // stdio and the two preopens hold the rest
+      assert.equal(g.open(SANDBOX, 'created.txt', { oflags: O_CREAT, rights: 1n << 6n }), 33);
+      assert.equal(existsSync(path.join(t.mount, 'created.txt')), false);
+      assert.equal(readFileSync(path.join(t.mount, 'file.txt'), 'utf8'), 'inside');
+      assert.equal(g.call('fd_close', 5), 0);
+      assert.equal(g.open(SANDBOX, 'file.txt'), 0);
+    } finally {
+      rt.close();
+    }
+  });
+
+  test(`a walk deeper than ${MAX_DEPTH} directories is NAMETOOLONG and holds no descriptor after`, () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    const depth = MAX_DEPTH + 2;
+    const count = () => readdirSync('/proc/self/fd').length;
+    try {
+      // Under PATH_MAX, so the host builds it at once; a guest can build any depth one level at a time.
+      mkdirSync(path.join(t.mount, ...Array(depth).fill('d')), { recursive: true });
+      const before = count();
+      assert.equal(g.openRead(SANDBOX, Array(depth).fill('d').join('/')), 37); // NAMETOOLONG
+      assert.equal(count(), before);
     } finally {
       rt.close();
     }

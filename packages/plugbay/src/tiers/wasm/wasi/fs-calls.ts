@@ -60,6 +60,7 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
       fdPtr: number,
     ) => {
       const parent = fds.get(dirfd);
+      fds.room();
       const writable = (rightsBase & R.FD_WRITE) !== 0n;
       const creating = (oflags & O_CREAT) !== 0;
       const truncating = (oflags & O_TRUNC) !== 0;
@@ -100,8 +101,9 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
         osfd = openWalked(w);
       }
       const rel = w.name === '.' ? w.rel : [...w.rel, w.name];
-      let entry: Entry;
+      let guestFd: number;
       try {
+        let entry: Entry;
         const inheriting = rightsInheriting & dir.rights.inheriting;
         if (fs.fstatSync(osfd).isDirectory()) {
           const base = rightsBase & DIR_RIGHTS & dir.rights.inheriting;
@@ -124,11 +126,12 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
             rights: { base, inheriting },
           };
         }
+        guestFd = fds.add(entry);
       } catch (err) {
         fs.closeSync(osfd);
         throw err;
       }
-      mem.view().setUint32(fdPtr, fds.add(entry), true);
+      mem.view().setUint32(fdPtr, guestFd, true);
       return E.SUCCESS;
     },
     path_filestat_get: (fd: number, flags: number, p: number, n: number, ptr: number) => {
