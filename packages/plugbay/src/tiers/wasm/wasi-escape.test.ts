@@ -417,6 +417,46 @@ describe('WASI attacks: guest-made links that another program would follow out',
     });
   }
 
+  test('overlong UTF-8 for `.` and `/` in a path or a link text is never `..` or a separator', () => {
+    const t = tree();
+    const before = treeHash(t.outside);
+    const rt = plugbay(t);
+    const g = rt.guest;
+    // C0 AE is an overlong `.`, C0 AF an overlong `/`: the decoder makes them U+FFFD, a plain name.
+    const raw = (at: number, hex: string) => {
+      const b = Buffer.from(hex.replace(/ /g, ''), 'hex');
+      new Uint8Array(g.memory.buffer).set(b, at);
+      return [at, b.length] as const;
+    };
+    try {
+      const [p, n] = raw(20000, 'C0AE C0AE C0AF 6f757473696465 2f7365637265742e747874');
+      assert.equal(g.call('path_open', SANDBOX, 1, p, n, 0, 1n << 1n, 0n, 0, 16), 44); // NOENT
+      const [lp, ln] = raw(21000, 'C0AE C0AE 2f 6f757473696465');
+      const [np, nn] = raw(22000, '6c');
+      assert.equal(g.call('path_symlink', lp, ln, SANDBOX, np, nn), 0);
+      assert.equal(readlinkSync(path.join(t.mount, 'l')), '\uFFFD\uFFFD\uFFFD\uFFFD/outside');
+      assert.equal(g.openRead(SANDBOX, 'l/secret.txt'), 44);
+    } finally {
+      rt.close();
+    }
+    assert.equal(treeHash(t.outside), before);
+    assert.equal(rt.guest.sawSecret(), false);
+  });
+
+  test('a hard link of a directory, or of a symlink to one followed, is refused', () => {
+    const t = tree();
+    symlinkSync('sub', path.join(t.mount, 'link-sub'));
+    const rt = plugbay(t);
+    try {
+      assert.equal(rt.guest.link(SANDBOX, 'sub', false, SANDBOX, 'sub2'), 63); // PERM
+      assert.equal(rt.guest.link(SANDBOX, 'link-sub', true, SANDBOX, 'sub3'), 63);
+      assert.equal(rt.guest.link(SANDBOX, 'sub/', false, SANDBOX, 'sub4'), 63);
+    } finally {
+      rt.close();
+    }
+    for (const n of ['sub2', 'sub3', 'sub4']) assert.equal(existsSync(path.join(t.mount, n)), false);
+  });
+
   test('path_symlink with a NUL in its text is INVAL and leaves no host descriptor open', () => {
     const t = tree();
     const rt = plugbay(t);
