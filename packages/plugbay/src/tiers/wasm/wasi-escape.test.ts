@@ -8,10 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import {
+  existsSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -22,7 +26,8 @@ import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { WASI } from 'node:wasi';
 import { PlugbayError } from '../../core/errors.js';
-import { walkSteps } from './wasi/paths.js';
+import { MAX_DESCRIPTORS } from './wasi/fd-table.js';
+import { MAX_DEPTH, walkSteps } from './wasi/paths.js';
 import { Wasi } from './wasi.js';
 import {
   buildTree,
@@ -310,4 +315,301 @@ describe('WASI mount root swapped for a symlink between its check and its open',
       }
     });
   }
+});
+
+/**
+ * Attacks on what the rework allowed (creating symlinks and hard links) and on descriptors. A symlink the guest
+ * creates must never lead out of the mount when another program on the host follows it, whatever the guest does
+ * afterwards (rename its directory, hard-link it elsewhere, put a symlink to `..` on its way).
+ */
+describe('WASI attacks: guest-made links that another program would follow out', () => {
+  const O_CREAT = 1;
+  const O_DIRECTORY = 2;
+  const O_EXCL = 4;
+  const DIR_RIGHTS = (1n << 13n) | (1n << 14n) | (1n << 10n) | (1n << 24n);
+  const inside = (mount: string, p: string) => p === mount || p.startsWith(`${mount}/`);
+
+  /** The symlinks below `mount` not among `baseline` (inodes) that the kernel would resolve outside it. */
+  function linksOut(mount: string, baseline: Set<bigint>): string[] {
+    const out: string[] = [];
+    const visit = (p: string) => {
+      const st = lstatSync(p, { bigint: true });
+      if (st.isSymbolicLink() && !baseline.has(st.ino)) {
+        const lexical = path.resolve(realpathSync.native(path.dirname(p)), readlinkSync(p));
+        let real = lexical;
+        try {
+          real = realpathSync.native(p); // the kernel's, not Node's lexical `..`
+        } catch {} // dangling: its lexical resolution is what a later file there would be
+        if (!inside(mount, lexical) || !inside(mount, real)) out.push(path.relative(mount, p));
+      } else if (st.isDirectory()) for (const n of readdirSync(p)) visit(path.join(p, n));
+    };
+    visit(mount);
+    return out;
+  }
+
+  function symlinkInodes(mount: string): Set<bigint> {
+    const s = new Set<bigint>();
+    const visit = (p: string) => {
+      const st = lstatSync(p, { bigint: true });
+      if (st.isSymbolicLink()) s.add(st.ino);
+      else if (st.isDirectory()) for (const n of readdirSync(p)) visit(path.join(p, n));
+    };
+    visit(mount);
+    return s;
+  }
+
+  const attacks: { name: string; steps(g: Guest): number[] }[] = [
+    {
+      name: 'sub/up -> .. (depth-legal), then x -> sub/up/.. (lexically inside, physically the parent of the mount)',
+      steps: (g) => [g.symlink('..', SANDBOX, 'sub/up'), g.symlink('sub/up/..', SANDBOX, 'x')],
+    },
+    {
+      name: 'sub/deeper/l -> ../../outside/secret.txt (depth-legal), then sub/deeper renamed to the top',
+      steps: (g) => [
+        g.symlink('../../outside/secret.txt', SANDBOX, 'sub/deeper/l'),
+        g.rename(SANDBOX, 'sub/deeper', SANDBOX, 'moved'),
+      ],
+    },
+    {
+      name: 'a descriptor on sub/deeper, sub/deeper renamed to the top, then l -> ../../outside/secret.txt through the stale descriptor',
+      steps: (g) => {
+        const e = g.open(SANDBOX, 'sub/deeper', { oflags: O_DIRECTORY, rights: DIR_RIGHTS });
+        const fd = g.u32(16);
+        return [
+          e,
+          g.rename(SANDBOX, 'sub/deeper', SANDBOX, 'moved'),
+          g.symlink('../../outside/secret.txt', fd, 'l'),
+        ];
+      },
+    },
+    {
+      name: 'sub/l -> ../outside/secret.txt (depth-legal), then hard-linked (no follow) to the top',
+      steps: (g) => [
+        g.symlink('../outside/secret.txt', SANDBOX, 'sub/l'),
+        g.link(SANDBOX, 'sub/l', false, SANDBOX, 'l2'),
+      ],
+    },
+    {
+      name: 'link text ./.. and a//../.. and a trailing /.. (sub/x -> deeper/..//..//..)',
+      steps: (g) => [
+        g.symlink('./..', SANDBOX, 'dot-up'),
+        g.symlink('a//../..', SANDBOX, 'slashes'),
+        g.symlink('deeper/..//..//..', SANDBOX, 'sub/x'),
+      ],
+    },
+  ];
+
+  for (const a of attacks) {
+    test(`${a.name}: refused, no guest-made link leads out, outside unchanged`, () => {
+      const t = tree();
+      const baseline = symlinkInodes(t.mount);
+      const before = treeHash(t.outside);
+      const rt = plugbay(t);
+      let errnos: number[];
+      try {
+        errnos = a.steps(rt.guest);
+      } finally {
+        rt.close();
+      }
+      assert.deepEqual(linksOut(t.mount, baseline), [], `errnos ${errnos}`);
+      assert.ok(errnos.includes(errno.NOTCAPABLE), `errnos ${errnos}`);
+      assert.equal(treeHash(t.outside), before);
+    });
+  }
+
+  test('overlong UTF-8 for `.` and `/` in a path or a link text is never `..` or a separator', () => {
+    const t = tree();
+    const before = treeHash(t.outside);
+    const rt = plugbay(t);
+    const g = rt.guest;
+    // C0 AE is an overlong `.`, C0 AF an overlong `/`: the decoder makes them U+FFFD, a plain name.
+    const raw = (at: number, hex: string) => {
+      const b = Buffer.from(hex.replace(/ /g, ''), 'hex');
+      new Uint8Array(g.memory.buffer).set(b, at);
+      return [at, b.length] as const;
+    };
+    try {
+      const [p, n] = raw(20000, 'C0AE C0AE C0AF 6f757473696465 2f7365637265742e747874');
+      assert.equal(g.call('path_open', SANDBOX, 1, p, n, 0, 1n << 1n, 0n, 0, 16), 44); // NOENT
+      const [lp, ln] = raw(21000, 'C0AE C0AE 2f 6f757473696465');
+      const [np, nn] = raw(22000, '6c');
+      assert.equal(g.call('path_symlink', lp, ln, SANDBOX, np, nn), 0);
+      assert.equal(readlinkSync(path.join(t.mount, 'l')), '\uFFFD\uFFFD\uFFFD\uFFFD/outside');
+      assert.equal(g.openRead(SANDBOX, 'l/secret.txt'), 44);
+    } finally {
+      rt.close();
+    }
+    assert.equal(treeHash(t.outside), before);
+    assert.equal(rt.guest.sawSecret(), false);
+  });
+
+  test('a hard link of a directory, or of a symlink to one followed, is refused', () => {
+    const t = tree();
+    symlinkSync('sub', path.join(t.mount, 'link-sub'));
+    const rt = plugbay(t);
+    try {
+      assert.equal(rt.guest.link(SANDBOX, 'sub', false, SANDBOX, 'sub2'), 63); // PERM
+      assert.equal(rt.guest.link(SANDBOX, 'link-sub', true, SANDBOX, 'sub3'), 63);
+      assert.equal(rt.guest.link(SANDBOX, 'sub/', false, SANDBOX, 'sub4'), 63);
+    } finally {
+      rt.close();
+    }
+    for (const n of ['sub2', 'sub3', 'sub4']) assert.equal(existsSync(path.join(t.mount, n)), false);
+  });
+
+  test('path_symlink with a NUL in its text is INVAL and leaves no host descriptor open', () => {
+    const t = tree();
+    const rt = plugbay(t);
+    try {
+      const open = () => readdirSync('/proc/self/fd').length;
+      const before = open();
+      for (let i = 0; i < 20; i++) assert.equal(rt.guest.symlink('a\0b', SANDBOX, 'sub/deeper/x'), 28);
+      assert.equal(open(), before);
+    } finally {
+      rt.close();
+    }
+  });
+
+  test('O_CREAT|O_EXCL and O_CREAT on a dangling symlink pointing outside create nothing there', () => {
+    const t = tree();
+    symlinkSync('../outside/planted.txt', path.join(t.mount, 'dangling-out'));
+    symlinkSync(path.join(t.outside, 'planted.txt'), path.join(t.mount, 'dangling-abs'));
+    const before = treeHash(t.outside);
+    const rt = plugbay(t);
+    try {
+      for (const name of ['dangling-out', 'dangling-abs']) {
+        for (const follow of [true, false]) {
+          for (const oflags of [O_CREAT | O_EXCL, O_CREAT]) {
+            const e = rt.guest.open(SANDBOX, name, { follow, oflags, rights: 1n << 6n });
+            assert.notEqual(e, 0, `${name} follow=${follow} oflags=${oflags}`);
+          }
+        }
+      }
+    } finally {
+      rt.close();
+    }
+    assert.equal(treeHash(t.outside), before);
+  });
+
+  test('path_filestat_set_times without SYMLINK_FOLLOW on a symlink out changes the link, never its target', () => {
+    const t = tree();
+    const before = treeHash(t.outside);
+    const rt = plugbay(t);
+    try {
+      const e = rt.guest.pathFlags(
+        'path_filestat_set_times',
+        SANDBOX,
+        false,
+        'link-secret',
+        10n ** 9n,
+        10n ** 9n,
+        1 | 4,
+      );
+      assert.equal(e, 0);
+      assert.equal(lstatSync(path.join(t.mount, 'link-secret')).mtimeMs, 1000);
+    } finally {
+      rt.close();
+    }
+    assert.equal(treeHash(t.outside), before);
+  });
+
+  test('fd_renumber of a file onto the preopen: the number is no directory any more, the old one is closed', () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    try {
+      assert.equal(g.open(SANDBOX, 'file.txt'), 0);
+      const file = g.u32(16);
+      assert.equal(g.call('fd_renumber', file, SANDBOX), 0);
+      assert.equal(g.openRead(SANDBOX, 'file.txt'), errno.NOTDIR);
+      assert.equal(g.call('fd_close', file), 8); // BADF
+      assert.equal(g.call('fd_renumber', file, SANDBOX), 8);
+      assert.equal(g.call('fd_close', SANDBOX), 0);
+      assert.equal(g.openRead(SANDBOX, 'file.txt'), 8);
+    } finally {
+      rt.close();
+    }
+  });
+
+  test('rights narrowed on the preopen (base and inheriting) are not regained by reopening it with wider ones', () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    const CREATE_FILE = 1n << 10n;
+    const WRITE = 1n << 6n;
+    try {
+      const all = (1n << 30n) - 1n;
+      assert.equal(g.call('fd_fdstat_get', SANDBOX, 200), 0);
+      const stat = new DataView(g.memory.buffer);
+      const [base, inheriting] = [stat.getBigUint64(208, true), stat.getBigUint64(216, true)];
+      const drop = ~(CREATE_FILE | WRITE);
+      assert.equal(g.call('fd_fdstat_set_rights', SANDBOX, base & drop, inheriting & drop), 0);
+      const [p, n] = g.str('.');
+      assert.equal(g.call('path_open', SANDBOX, 0, p, n, O_DIRECTORY, all, all, 0, 16), errno.NOTCAPABLE);
+      assert.equal(g.call('path_open', SANDBOX, 0, p, n, O_DIRECTORY, all & ~WRITE, all, 0, 16), 0);
+      const reopened = g.u32(16);
+      assert.equal(g.open(reopened, 'new.txt', { oflags: O_CREAT }), errno.NOTCAPABLE);
+      assert.equal(g.open(reopened, 'file.txt', { rights: WRITE }), errno.NOTCAPABLE);
+      assert.equal(existsSync(path.join(t.mount, 'new.txt')), false);
+    } finally {
+      rt.close();
+    }
+  });
+
+  test('poll_oneoff with 2^32-1 subscriptions is FAULT at once; fd_readdir from a huge cookie lists nothing', () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    try {
+      assert.equal(g.call('poll_oneoff', 0, 0, 0xffffffff, 60), 21); // FAULT
+      assert.equal(g.call('fd_readdir', SANDBOX, 8192, 4096, 2n ** 63n, 60), 0);
+      assert.equal(g.u32(60), 0);
+    } finally {
+      rt.close();
+    }
+  });
+});
+
+describe('WASI attacks: exhausting the host process descriptors', () => {
+  test(`a guest holds at most ${MAX_DESCRIPTORS} descriptors (MFILE, nothing created); the host can still open files`, () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    const O_CREAT = 1;
+    try {
+      let opened = 0;
+      let e = 0;
+      while (opened < MAX_DESCRIPTORS + 10) {
+        e = g.open(SANDBOX, 'file.txt');
+        if (e !== 0) break;
+        opened++;
+      }
+      assert.equal(e, 33); // MFILE
+      assert.equal(opened, MAX_DESCRIPTORS - 5); // stdio and the two preopens hold the rest
+      assert.equal(g.open(SANDBOX, 'created.txt', { oflags: O_CREAT, rights: 1n << 6n }), 33);
+      assert.equal(existsSync(path.join(t.mount, 'created.txt')), false);
+      assert.equal(readFileSync(path.join(t.mount, 'file.txt'), 'utf8'), 'inside');
+      assert.equal(g.call('fd_close', 5), 0);
+      assert.equal(g.open(SANDBOX, 'file.txt'), 0);
+    } finally {
+      rt.close();
+    }
+  });
+
+  test(`a walk deeper than ${MAX_DEPTH} directories is NAMETOOLONG and holds no descriptor after`, () => {
+    const t = tree();
+    const rt = plugbay(t);
+    const g = rt.guest;
+    const depth = MAX_DEPTH + 2;
+    const count = () => readdirSync('/proc/self/fd').length;
+    try {
+      // Under PATH_MAX, so the host builds it at once; a guest can build any depth one level at a time.
+      mkdirSync(path.join(t.mount, ...Array(depth).fill('d')), { recursive: true });
+      const before = count();
+      assert.equal(g.openRead(SANDBOX, Array(depth).fill('d').join('/')), 37); // NAMETOOLONG
+      assert.equal(count(), before);
+    } finally {
+      rt.close();
+    }
+  });
 });

@@ -3,6 +3,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -124,6 +125,22 @@ for (const run of ['host-thread', 'worker'] as const) {
         await assert.rejects(callTier(instance, 'sleep_ms', 600_000, ctx), { code: 'PLUGBAY_TIMEOUT' });
         assert.equal(await call(instance, 'echo', 'awake'), 'awake');
         assert.equal((instance as unknown as { stats: { workerSpawns: number } }).stats.workerSpawns, 2);
+      });
+
+      // Descriptors opened in a worker are closed by Node when it is terminated (Worker trackUnmanagedFds, on by
+      // default): a plugin killed at its deadline, with its mounts and files open, leaks none of them.
+      test('a worker ended at its deadline leaves none of its mount descriptors open in the host process', async () => {
+        const { instance } = await cPlugin(run);
+        const open = () => readdirSync('/proc/self/fd').length;
+        assert.equal(await call(instance, 'echo', 'warm'), 'warm');
+        const before = open();
+        for (let i = 0; i < 3; i++) {
+          await assert.rejects(callTier(instance, 'sleep_ms', 600_000, testCall({ timeoutMs: 100 })), {
+            code: 'PLUGBAY_TIMEOUT',
+          });
+          assert.equal(await call(instance, 'echo', 'awake'), 'awake');
+        }
+        assert.equal(open(), before);
       });
     }
 

@@ -16,7 +16,7 @@ export type Entry =
   | {
       kind: 'dir';
       host: HostDir;
-      /** Components from the mount root to it, as opened (symlink creation checks its text against them). */
+      /** Components from the mount root to it, as opened (stale if the guest renames it since). */
       rel: string[];
       mount: Mount;
       preopen: string | undefined;
@@ -27,6 +27,13 @@ export type Entry =
 
 export type FileEntry = Extract<Entry, { kind: 'file' }>;
 export type DirEntry = Extract<Entry, { kind: 'dir' }>;
+
+/**
+ * The most descriptors a guest may hold: host descriptors are the process's, shared with every other plugin and
+ * the gateway, and a guest opening files in a loop would otherwise exhaust them (MFILE, as a process hitting its
+ * limit would see).
+ */
+export const MAX_DESCRIPTORS = 1024;
 
 export class FdTable {
   readonly #fds = new Map<number, Entry>();
@@ -63,7 +70,13 @@ export class FdTable {
     this.#fds.set(fd, e);
   }
 
+  /** MFILE if the table is full (checked before a host file is opened or created). */
+  room(): void {
+    if (this.#fds.size >= MAX_DESCRIPTORS) throw new WasiError(E.MFILE);
+  }
+
   add(e: Entry): number {
+    this.room();
     let fd = 3;
     while (this.#fds.has(fd)) fd++;
     this.#fds.set(fd, e);

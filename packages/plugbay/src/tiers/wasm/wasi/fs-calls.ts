@@ -60,6 +60,7 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
       fdPtr: number,
     ) => {
       const parent = fds.get(dirfd);
+      fds.room();
       const writable = (rightsBase & R.FD_WRITE) !== 0n;
       const creating = (oflags & O_CREAT) !== 0;
       const truncating = (oflags & O_TRUNC) !== 0;
@@ -100,8 +101,9 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
         osfd = openWalked(w);
       }
       const rel = w.name === '.' ? w.rel : [...w.rel, w.name];
-      let entry: Entry;
+      let guestFd: number;
       try {
+        let entry: Entry;
         const inheriting = rightsInheriting & dir.rights.inheriting;
         if (fs.fstatSync(osfd).isDirectory()) {
           const base = rightsBase & DIR_RIGHTS & dir.rights.inheriting;
@@ -124,11 +126,12 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
             rights: { base, inheriting },
           };
         }
+        guestFd = fds.add(entry);
       } catch (err) {
         fs.closeSync(osfd);
         throw err;
       }
-      mem.view().setUint32(fdPtr, fds.add(entry), true);
+      mem.view().setUint32(fdPtr, guestFd, true);
       return E.SUCCESS;
     },
     path_filestat_get: (fd: number, flags: number, p: number, n: number, ptr: number) => {
@@ -196,17 +199,16 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
       mem.view().setUint32(usedPtr, out.length, true);
       return E.SUCCESS;
     },
-    // A symlink is created only if its text stays inside the mount (relative, never above the mount's root):
-    // plugbay never follows one out, but other programs on the host would.
+    // A symlink is created only if its text can never lead out of the mount, for other programs on the host that
+    // follow it (plugbay never does): relative and without any `..`. A depth check is not enough: the guest can
+    // later rename the link's directory upward or into another mount, hard-link the link elsewhere, or place a
+    // symlink to `..` on its path (`sub/up/..`, where sub/up -> ..), and the kernel resolves `..` physically.
     path_symlink: (op: number, on: number, fd: number, p: number, n: number) => {
       const target = mem.string(op, on);
       const dir = changing(fd, R.PATH_SYMLINK);
+      if (target.includes('\0')) throw new WasiError(E.INVAL); // before the walk, which holds descriptors
+      if (target.startsWith('/') || target.split('/').includes('..')) throw new WasiError(E.NOTCAPABLE);
       const w = walk(dir, p, n, 'entry');
-      if (target.includes('\0')) throw new WasiError(E.INVAL);
-      if (target.startsWith('/') || climbsOut(w.rel, target)) {
-        w.close();
-        throw new WasiError(E.NOTCAPABLE);
-      }
       onEntry(w, (host) => fs.symlinkSync(target, host), true);
       return E.SUCCESS;
     },
@@ -293,17 +295,6 @@ export function fsCalls(fds: FdTable, mem: GuestMemory): Record<string, Call> {
       return E.SUCCESS;
     },
   };
-}
-
-/** A symlink text that, read from directory `rel`, would climb above the mount root. */
-function climbsOut(rel: readonly string[], target: string): boolean {
-  let depth = rel.length;
-  for (const seg of target.split('/')) {
-    if (seg === '..') depth--;
-    else if (seg !== '' && seg !== '.') depth++;
-    if (depth < 0) return true;
-  }
-  return false;
 }
 
 /** The access and modification times (seconds) that fstflags ask for, from the current ones otherwise. */

@@ -17,6 +17,11 @@ import * as path from 'node:path';
 import { E, WasiError } from './errno.js';
 
 const MAX_SYMLINKS = 40;
+/**
+ * The walk holds a host descriptor per directory level (for `..`); a path deeper than this is NAMETOOLONG, so one
+ * call cannot exhaust the process's descriptors (a guest builds any depth one level at a time through descriptors).
+ */
+export const MAX_DEPTH = 1024;
 const procFd = (() => {
   try {
     return fs.statSync('/proc/self/fd').isDirectory();
@@ -153,6 +158,7 @@ function end(start: HostDir, stack: HostDir[], rel: string[], name: string, must
 /** Opens directory `seg` below the top of the stack, never following a symlink (ELOOP/ENOTDIR if it is one). */
 function descend(stack: HostDir[], rel: string[], seg: string): void {
   const top = stack.at(-1)!;
+  if (stack.length > MAX_DEPTH) throw new WasiError(E.NAMETOOLONG);
   walkSteps.before?.(`open ${rel.concat(seg).join('/')}`);
   const fd = fs.openSync(at(top, seg), DIR_FLAGS);
   stack.push({ fd, hostPath: path.join(top.hostPath, seg) });
