@@ -192,6 +192,7 @@ describe('wasm tier: loading', () => {
       'now',
       'print',
       'read_file',
+      'sleep_ms',
       'trap',
       'write_file',
     ]);
