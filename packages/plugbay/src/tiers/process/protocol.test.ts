@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { PlugbayError } from '../../core/errors.js';
 import { inputJson, outputValue } from './carrier.js';
 import { fromExit, fromGrpcStatus, GrpcStatus } from './errors.js';
-import { parseHandshake } from './launch.js';
+import { type HandshakeMismatch, parseHandshake } from './launch.js';
 import { lineSplitter, parseLogLine } from './log-lines.js';
 import { resolveOptions } from './options.js';
 import { protocolTypes } from './proto.js';
@@ -227,10 +227,16 @@ describe('handshake line', () => {
   });
 
   it('rejects wrong versions and protocols with a reason; ignores lines that are no handshake', () => {
-    assert.match(parseHandshake('2|1|unix|/x|grpc|', opts) as string, /core protocol version/);
-    assert.match(parseHandshake('1|9|unix|/x|grpc|', opts) as string, /protocol version 9/);
-    assert.match(parseHandshake('1|1|unix|/x||', opts) as string, /netrpc/);
-    assert.match(parseHandshake('1|1|udp|/x|grpc|', opts) as string, /network/);
+    assert.match(
+      (parseHandshake('2|1|unix|/x|grpc|', opts) as HandshakeMismatch).reason,
+      /core protocol version/,
+    );
+    assert.match(
+      (parseHandshake('1|9|unix|/x|grpc|', opts) as HandshakeMismatch).reason,
+      /protocol version 9/,
+    );
+    assert.match((parseHandshake('1|1|unix|/x||', opts) as HandshakeMismatch).reason, /netrpc/);
+    assert.match((parseHandshake('1|1|udp|/x|grpc|', opts) as HandshakeMismatch).reason, /network/);
     assert.equal(parseHandshake('hello world', opts), undefined);
     assert.equal(parseHandshake('{"json":1}', opts), undefined);
   });
