@@ -133,7 +133,7 @@ describe('go-plugin faults', { skip: goSkip }, () => {
     assert.equal(err.details?.reason, 'exit');
     assert.equal(err.details?.exitCode, 3);
     assert.equal(err.details?.signal, null);
-    assert.equal((err.details?.stderrTail as string[]).at(-1), 'faulty: crashing on request');
+    assert.equal((err.details?.stderrTail as string[] | undefined)?.at(-1), 'faulty: crashing on request');
     await local.close();
   });
 });
