@@ -271,6 +271,7 @@ function createListener(
     const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
     const mapped = httpErrorOf(err, plugin);
     if (mapped.internal) config.logger?.error({ err, url: request.url }, 'gateway: internal error');
+    if (mapped.headers !== undefined) reply.headers(mapped.headers);
     return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
   });
 

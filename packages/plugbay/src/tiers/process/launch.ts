@@ -236,12 +236,14 @@ export function launch(spec: LaunchSpec, opts: LaunchOptions): Promise<Launched>
         ),
       opts.startTimeoutMs,
     );
-    const onAbort = (): void => {
-      const reason: unknown = opts.signal?.reason;
-      const why = reason instanceof Error ? reason.message : 'the launch was aborted';
-      fail(`no handshake: ${why}; ${whatItWrote(stray, stderrTail)}`, { rule: 'aborted' });
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    // The host's own start timeout aborts: it names itself and merges these details into its error.
+    const onAbort = (): void =>
+      fail(`no handshake before the launch was aborted; ${whatItWrote(stray, stderrTail)}`, {
+        rule: 'aborted',
+      });
+    if (opts.signal?.aborted === true)
+      setImmediate(onAbort); // aborted while the launch was prepared
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
     const cleanup = (): void => {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
