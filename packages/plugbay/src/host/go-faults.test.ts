@@ -55,17 +55,17 @@ const crash = (h: PluginHost) => h.call('go-faulty', 'Get', { key: 'crash' }).ca
 test('the host start timeout keeps the stray stdout and the stderr tail (tier timeout left at its default)', {
   skip: goSkip,
 }, async (t) => {
-  const h = host(t, { tiers: { process: createProcessTier() }, startTimeoutMs: 2000 });
+  const h = host(t, { tiers: { process: createProcessTier() }, startTimeoutMs: 3000 });
   const err = (await h.load(faultyGoPlugin(root(t), 'garbage').dir).catch((e: unknown) => e)) as PlugbayError;
   assert.equal(err.code, 'PLUGBAY_START_FAILED');
   assert.equal(err.details?.rule, 'start-timeout');
-  assert.equal(err.details?.timeoutMs, 2000);
+  assert.equal(err.details?.timeoutMs, 3000);
   assert.deepEqual(err.details?.strayStdout, [
     'hello from a Go plugin that prints before its handshake',
     '{"not":"a handshake"}',
   ]);
   assert.deepEqual(err.details?.stderrTail, ['faulty: loading the config took a wrong turn']);
-  assert.match(err.message, /did not start within 2000 ms/);
+  assert.match(err.message, /did not start within 3000 ms/);
   assert.match(err.message, /2 stray stdout lines/);
 });
 
