@@ -99,12 +99,17 @@ test('a crash-looped Go plugin: 502 PLUGBAY_PLUGIN_CRASHED with details.state "c
     body: '{"key":"k"}',
   });
   const body = (await res.json()) as {
-    error: { code: string; version: string; details: { state: string; skipped: unknown[] } };
+    error: {
+      code: string;
+      version: string;
+      details: { state: string; retryInMs: number; skipped: unknown[] };
+    };
   };
   assert.equal(res.status, 502);
   assert.equal(body.error.code, 'PLUGBAY_PLUGIN_CRASHED');
   assert.equal(body.error.version, '1.0.0');
   assert.equal(body.error.details.state, 'crashloop');
+  assert.ok(body.error.details.retryInMs > 0 && body.error.details.retryInMs <= 600_000);
   // no route: the default (the newest release) was the choice; the entry names it and its state
   assert.deepEqual(body.error.details.skipped, [
     { arm: 'stable', version: '1.0.0', why: 'unavailable', state: 'crashloop' },
