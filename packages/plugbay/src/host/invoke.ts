@@ -315,7 +315,8 @@ export class Invoker {
 }
 
 /**
- * No version can answer and the one the route chose first (the default: the newest release) is in a crash loop:
+ * No version can answer and the one the route chose first (the default: the newest release) is in a crash loop
+ * (or in the half-open retry out of one):
  * the call gets PLUGBAY_PLUGIN_CRASHED, `details.state: "crashloop"` and, when the tier said, `retryInMs` until
  * the automatic retry (the gateway's Retry-After), rather than the generic PLUGBAY_NO_INSTANCE.
  */
@@ -326,7 +327,9 @@ function crashloopError(name: string, entry: PluginEntry, selection: NotSelected
     first?.version === undefined
       ? entry.newestFirst.find((v) => v.stable)
       : entry.versions.get(first.version);
-  if (chosen === undefined || chosen.instance.state !== 'crashloop') return undefined;
+  // The whole episode counts, its half-open retry too (degraded, and refused by the circuit the crashes opened).
+  if (chosen === undefined || (chosen.instance.state !== 'crashloop' && !chosen.crashlooped))
+    return undefined;
   const skipped = selection.skipped.map((s, i) => {
     // The default choice has no version in the router's answer: it was `chosen`.
     const version = s.version ?? (i === 0 ? chosen.version : undefined);

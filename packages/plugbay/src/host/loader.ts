@@ -369,6 +369,8 @@ export class Loader {
     } else if ((state === 'ready' || state === 'closed') && v.crashlooped) {
       v.crashlooped = false;
       v.crashloop = undefined;
+      // Back and serving: the crashes that led here are not held against it twice (they opened the circuit).
+      if (state === 'ready') v.closeCircuit();
       const by = state === 'closed' ? 'unload' : v.recoveringBy;
       v.recoveringBy = 'retry';
       this.#audit({

@@ -171,7 +171,8 @@ describe('process tier fault injection', () => {
   });
 
   it('garbage and no handshake: the start timeout error reports the stray stdout', async () => {
-    const t = new ProcessTier({ sdkEntry, socketRoot: dirs.root, sandbox: false, startTimeoutMs: 2000 });
+    // Long enough for a loaded machine to start Node and print; the wait is the timeout itself.
+    const t = new ProcessTier({ sdkEntry, socketRoot: dirs.root, sandbox: false, startTimeoutMs: 5000 });
     const err = await t
       .load(execHelperPlugin(dirs.root, 'garbage-only'), logSink().opts())
       .catch((e: unknown) => e);
