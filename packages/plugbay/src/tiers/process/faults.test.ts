@@ -147,6 +147,9 @@ describe('process tier fault injection', () => {
     assert.equal(err.code, 'PLUGBAY_START_FAILED');
     assert.equal(err.details?.exitCode, 1);
     assert.match(String(err.details?.stderrTail), /not meant to be run directly/);
+    // diagnosed as the cookie, naming the variable the host set
+    assert.equal(err.details?.rule, 'magic-cookie');
+    assert.equal(err.details?.magicCookieKey, 'PLUGBAY_PLUGIN_MAGIC_COOKIE');
   });
 
   it('a wrong protocol version in the handshake fails at once', async () => {
