@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 src=$root/examples/go-plugins
-if [ $# -gt 0 ]; then dirs=("$@"); else dirs=("$src/plugbay-echo" "$src/kv" "$src/kv-host" "$src/stock"); fi
+if [ $# -gt 0 ]; then dirs=("$@"); else dirs=("$src/plugbay-echo" "$src/kv" "$src/kv-host" "$src/stock" "$src/faulty"); fi
 build=$(mktemp -d "${TMPDIR:-/tmp}/plugbay-go-XXXXXX")
 trap 'rm -rf "$build"' EXIT
 

@@ -105,8 +105,17 @@ test('the CLI drives a running gateway; a restart on the same --state keeps the 
     route: unknown;
   };
   assert.deepEqual(again.route, { stable: '1.0.0' });
-  assert.deepEqual(await (await fetch(`${second.url}/v1/audit?plugin=svc`)).json(), auditBefore);
-  const entries = (auditBefore as { entries: { action: string; actor: string; reason?: string }[] }).entries;
+  type Audit = { entries: { action: string; actor: string; version?: string; reason?: string }[] };
+  // The restart's own loads come on top of the kept log (every load is audited, the starting set too).
+  const auditAfter = (await (await fetch(`${second.url}/v1/audit?plugin=svc`)).json()) as Audit;
+  const kept = (auditBefore as Audit).entries;
+  const fresh = auditAfter.entries.slice(0, auditAfter.entries.length - kept.length);
+  assert.deepEqual(auditAfter.entries.slice(fresh.length), kept);
+  assert.deepEqual(fresh.map((e) => [e.action, e.actor, e.version]).sort(), [
+    ['load', 'watcher', '1.0.0'],
+    ['load', 'watcher', '1.1.0'],
+  ]);
+  const entries = kept.filter((e) => e.action !== 'load');
   assert.deepEqual(
     entries.slice(0, 3).map((e) => [e.action, e.actor]),
     [

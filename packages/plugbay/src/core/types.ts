@@ -124,6 +124,16 @@ export interface InstanceEvents {
   exit: [error: PlugbayError];
   /** An error escaped the plugin outside of any call (its own timer, an unhandled rejection). */
   fault: [error: PlugbayError];
+  /** Emitted just before the move to `crashloop` by tiers that supervise restarts: the crashes and the cool-down. */
+  crashloop: [info: CrashloopInfo];
+}
+
+/** Why an instance entered its crash loop, and when its half-open retry comes. */
+export interface CrashloopInfo {
+  /** Crashes inside the window that made it a crash loop (1 for a failed half-open retry). */
+  crashes: number;
+  /** The cool-down before the automatic retry. */
+  retryInMs: number;
 }
 
 /** A resource plugin code created and left alive after its instance closed (inline tier's leak report). */

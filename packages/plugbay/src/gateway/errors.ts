@@ -54,6 +54,8 @@ export interface HttpError {
   body: ErrorBody;
   /** True when the gateway or host broke (worth an error log line), not the caller or a plugin. */
   internal: boolean;
+  /** `retry-after` (seconds) when the error says when to come back (`details.retryInMs`: a crash loop's retry). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -63,11 +65,15 @@ export interface HttpError {
  */
 export function httpErrorOf(err: unknown, plugin?: string): HttpError {
   if (err instanceof PlugbayError) {
-    return {
+    const mapped: HttpError = {
       status: httpStatuses[err.code],
       body: bodyOf(err.code, err.message, err.plugin ?? plugin, err.version, err.details),
       internal: err.code === 'PLUGBAY_INTERNAL',
     };
+    const retryInMs = err.details?.retryInMs;
+    if (typeof retryInMs === 'number' && Number.isFinite(retryInMs) && retryInMs >= 0)
+      mapped.headers = { 'retry-after': String(Math.ceil(retryInMs / 1000)) };
+    return mapped;
   }
   const status = (err as FastifyError | undefined)?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -292,6 +292,7 @@ function createListener(
     const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
     const mapped = httpErrorOf(err, plugin);
     if (mapped.internal) config.logger?.error({ err, url: request.url }, 'gateway: internal error');
+    if (mapped.headers !== undefined) reply.headers(mapped.headers);
     return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
   });
 
@@ -385,9 +386,13 @@ const callSchema: DocumentedSchema = {
     404: errorRef('PLUGBAY_UNKNOWN_PLUGIN, PLUGBAY_UNKNOWN_FUNCTION'),
     413: errorRef('PLUGBAY_INVALID_INPUT: the body is larger than the body limit'),
     499: errorRef('PLUGBAY_CANCELLED: the client closed the connection (nobody reads it)'),
-    502: errorRef('PLUGBAY_PLUGIN_ERROR, PLUGBAY_INVALID_OUTPUT, PLUGBAY_PLUGIN_CRASHED'),
+    502: errorRef(
+      'PLUGBAY_PLUGIN_ERROR, PLUGBAY_INVALID_OUTPUT, PLUGBAY_PLUGIN_CRASHED (the process or worker died during the ' +
+        'call, or the version the route chose is in a crash loop: `details.state` "crashloop", `details.retryInMs` ' +
+        'and a `Retry-After` header; retryable)',
+    ),
     503: errorRef(
-      'PLUGBAY_NO_INSTANCE (no version can answer: none ready, none matching the pin; `details.skipped` says ' +
+      'PLUGBAY_NO_INSTANCE (no version can answer: none ready, none matching the pin, circuits open; `details.skipped` says ' +
         'why), PLUGBAY_CLOSED (retryable)',
     ),
     504: errorRef('PLUGBAY_TIMEOUT (retryable)'),

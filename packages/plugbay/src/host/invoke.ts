@@ -20,7 +20,7 @@ import { parentContext, registeredTracer, traceparentOf } from '../observe/traci
 import { describeViolations, type FunctionEntry, type LoadedVersion } from './loaded.js';
 import type { HostSettings } from './options.js';
 import type { ActiveRoute, Rollout } from './rollout.js';
-import { selectionError, selectVersion } from './router/index.js';
+import { type NotSelected, selectionError, selectVersion } from './router/index.js';
 import type { HostState } from './state.js';
 import type { CallOptions, CallResult, PluginClient } from './types.js';
 import type { PluginEntry } from './versions.js';
@@ -317,9 +317,46 @@ export class Invoker {
     const candidates =
       without === undefined ? entry.newestFirst : entry.newestFirst.filter((v) => v !== without);
     const selection = selectVersion(active.compiled, candidates, options);
-    if (!selection.ok) throw selectionError(name, selection, options.version);
+    if (!selection.ok)
+      throw crashloopError(name, entry, selection) ?? selectionError(name, selection, options.version);
     return [entry.versions.get(selection.version)!, selection.arm];
   }
+}
+
+/**
+ * No version can answer and the one the route chose first (the default: the newest release) is in a crash loop
+ * (or in the half-open retry out of one):
+ * the call gets PLUGBAY_PLUGIN_CRASHED, `details.state: "crashloop"` and, when the tier said, `retryInMs` until
+ * the automatic retry (the gateway's Retry-After), rather than the generic PLUGBAY_NO_INSTANCE.
+ */
+function crashloopError(name: string, entry: PluginEntry, selection: NotSelected): PlugbayError | undefined {
+  if (selection.reason !== 'no-instance') return undefined;
+  const first = selection.skipped[0];
+  const chosen =
+    first?.version === undefined
+      ? entry.newestFirst.find((v) => v.stable)
+      : entry.versions.get(first.version);
+  // The whole episode counts, its half-open retry too (degraded, and refused by the circuit the crashes opened).
+  if (chosen === undefined || (chosen.instance.state !== 'crashloop' && !chosen.crashlooped))
+    return undefined;
+  const skipped = selection.skipped.map((s, i) => {
+    // The default choice has no version in the router's answer: it was `chosen`.
+    const version = s.version ?? (i === 0 ? chosen.version : undefined);
+    const state = version === undefined ? undefined : entry.versions.get(version)?.instance.state;
+    return state === undefined ? { ...s } : { ...s, version, state };
+  });
+  const loop = chosen.crashloop;
+  const retryInMs = loop === undefined ? undefined : Math.max(0, loop.retryAt - Date.now());
+  const others = skipped.length > 1 ? '; no other version of the route can answer' : '';
+  return new PlugbayError(
+    'PLUGBAY_PLUGIN_CRASHED',
+    `${chosen.plugin.id} is in a crash loop and takes no calls${retryInMs === undefined ? '' : `: it retries by itself in ${retryInMs} ms`} (activate it to retry now)${others}`,
+    {
+      plugin: name,
+      version: chosen.version,
+      details: { state: 'crashloop', ...(retryInMs === undefined ? {} : { retryInMs }), skipped },
+    },
+  );
 }
 
 function functionOf(target: LoadedVersion, fn: string): FunctionEntry {

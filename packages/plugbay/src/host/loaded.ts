@@ -72,6 +72,8 @@ export class LoadedVersion {
   #opens = 0;
   /** The instance is in a crash loop episode (entered and not yet audited as left). */
   crashlooped = false;
+  /** The latest crash loop entered, as its tier told it (tiers without a supervisor say nothing). */
+  crashloop: { crashes: number; retryInMs: number; retryAt: number } | undefined;
   /** Who is bringing it out of the crash loop: the host's retry after the cool-down, or an operator's activate. */
   recoveringBy: 'retry' | 'activate' | 'rollback' = 'retry';
   #idle: (() => void) | undefined;

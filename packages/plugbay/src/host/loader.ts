@@ -235,7 +235,7 @@ export class Loader {
           new PlugbayError(
             'PLUGBAY_START_FAILED',
             `${plugin.id} did not start within ${settings.startTimeoutMs} ms`,
-            source,
+            { ...source, details: { rule: 'start-timeout', timeoutMs: settings.startTimeoutMs } },
           ),
         ),
       settings.startTimeoutMs,
@@ -253,7 +253,9 @@ export class Loader {
         (late) => controller.signal.aborted && void late.destroy(),
         () => {},
       );
-      const instance = await raceAbort(loading, controller.signal);
+      const instance = await raceAbort(loading, controller.signal).catch((err: unknown) =>
+        withTierReport(err, loading, controller.signal),
+      );
       const audit = auditExports({
         declared: [...functions.keys()],
         exposed: instance.exportedFunctions,
@@ -328,6 +330,9 @@ export class Loader {
       log.error({ err: e, stack: e.stack }, `plugin fault: ${e.message}`);
       if (channels.fault.hasSubscribers) channels.fault.publish({ ...about, error: e });
     });
+    instance.on('crashloop', (info) => {
+      v.crashloop = { ...info, retryAt: Date.now() + info.retryInMs };
+    });
     instance.on('exit', (e) => {
       if (cells !== undefined) cells.exits++;
       log.warn({ err: e }, `instance exited: ${e.message}`);
@@ -339,31 +344,42 @@ export class Loader {
         if (channels.restart.hasSubscribers) channels.restart.publish(about);
       }
       log.info({ state, previous }, `instance ${previous} → ${state}`);
-      this.#auditCrashloop(v, state);
+      this.#auditCrashloop(v, state, about);
     });
   }
 
-  /** Every crash-loop entry and exit goes to the audit log (the entry once per episode, however often it retries). */
-  #auditCrashloop(v: LoadedVersion, state: string): void {
-    const about = { actor: 'host', plugin: v.name, version: v.version };
+  /**
+   * Every crash-loop entry and exit goes to the audit log and the crashloop channel (the entry once per episode,
+   * however often it retries).
+   */
+  #auditCrashloop(v: LoadedVersion, state: string, about: About): void {
+    const entry = { actor: 'host', plugin: v.name, version: v.version };
     if (state === 'crashloop' && !v.crashlooped) {
       v.crashlooped = true;
+      const loop = v.crashloop;
+      const told = loop === undefined ? {} : { crashes: loop.crashes, retryInMs: loop.retryInMs };
       this.#audit({
-        ...about,
+        ...entry,
         action: 'crashloop',
-        reason: 'restarted too often; calls are refused until it recovers',
-        details: { tier: v.instance.tier, code: 'PLUGBAY_PLUGIN_CRASHED' },
+        reason: `restarted too often; calls are refused until it recovers${loop === undefined ? '' : ` (next try in ${loop.retryInMs} ms)`}`,
+        details: { tier: v.instance.tier, code: 'PLUGBAY_PLUGIN_CRASHED', ...told },
       });
+      if (channels.crashloop.hasSubscribers)
+        channels.crashloop.publish({ ...about, crashloop: 'entered', ...told });
     } else if ((state === 'ready' || state === 'closed') && v.crashlooped) {
       v.crashlooped = false;
+      v.crashloop = undefined;
+      // Back and serving: the crashes that led here are not held against it twice (they opened the circuit).
+      if (state === 'ready') v.closeCircuit();
       const by = state === 'closed' ? 'unload' : v.recoveringBy;
       v.recoveringBy = 'retry';
       this.#audit({
-        ...about,
+        ...entry,
         action: 'crashloop-exit',
         reason: by === 'unload' ? 'unloaded while in a crash loop' : 'recovered from a crash loop',
         details: { tier: v.instance.tier, by },
       });
+      if (channels.crashloop.hasSubscribers) channels.crashloop.publish({ ...about, crashloop: 'left', by });
     }
   }
 
@@ -503,6 +519,35 @@ export function loadDiagnostic(plugin: CheckedPlugin, err: unknown): Diagnostic 
 }
 
 /** Rejects with the signal's reason when it aborts first; the listener is removed either way. */
+/** How long a load that timed out waits for its tier to say what it saw (the tier listens to the same signal). */
+const tierReportGraceMs = 1000;
+
+/**
+ * `err` is the host's start timeout: the tier's own report of the aborted load (a process tier's stray stdout and
+ * stderr tail) is worth more than the bare timeout, so its details and message are merged in when it comes soon.
+ */
+async function withTierReport(err: unknown, loading: Promise<unknown>, signal: AbortSignal): Promise<never> {
+  if (!signal.aborted || err !== signal.reason || !(err instanceof PlugbayError)) throw err;
+  let timer: NodeJS.Timeout | undefined;
+  const report = await Promise.race([
+    loading.then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), tierReportGraceMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  if (!(report instanceof PlugbayError) || report.details === undefined) throw err;
+  const { rule: _rule, ...seen } = report.details;
+  throw new PlugbayError(err.code, `${err.message}: ${report.message}`, {
+    plugin: err.plugin,
+    version: err.version,
+    cause: report,
+    details: { ...seen, ...err.details },
+  });
+}
+
 export function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {

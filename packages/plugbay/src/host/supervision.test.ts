@@ -4,6 +4,7 @@ import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
+import type { PlugbayError } from '../core/errors.js';
 import { createGateway } from '../gateway/server.js';
 import { channelNames } from '../observe/channels.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
@@ -153,7 +154,12 @@ for (const tier of ['thread', 'process'] as const) {
     });
     await h.load(dir);
     await until('crashloop', () => h.versions()[0]?.state === 'crashloop');
-    await assert.rejects(h.call('svc', 'pid', {}), { code: 'PLUGBAY_NO_INSTANCE' }); // 503: nothing can answer
+    // nothing else can answer: the crash loop itself is the answer (502, details.state), with the retry's time
+    const looped = await h.call('svc', 'pid', {}).catch((e: unknown) => e);
+    assert.deepEqual(
+      [(looped as PlugbayError).code, (looped as PlugbayError).details?.state],
+      ['PLUGBAY_PLUGIN_CRASHED', 'crashloop'],
+    );
     await rm(marker); // it stops crashing: the next half-open retry sticks
     const stoppedAt = Date.now();
     await until('recovered', () => h.versions()[0]?.state === 'ready');

@@ -148,6 +148,15 @@ class Watcher implements DirectoryWatcher {
     const report = await this.#s.host.loadDirectory(this.#s.dir);
     const now = this.#s.now();
     const loadedDirs = new Map(report.loaded.map((v) => [v.dir, v]));
+    // The starting set is audited like every later load (the audit log promises every load).
+    for (const v of report.loaded)
+      this.#record({
+        actor: 'watcher',
+        action: 'load',
+        plugin: v.plugin,
+        version: v.version,
+        details: { dir: v.dir },
+      });
     for (const [dir, fingerprint] of before) {
       const v = loadedDirs.get(dir);
       this.#dirs.set(

@@ -16,6 +16,9 @@
  * - `plugbay:route:rollback`   { plugin, version, previous, revision }                rollback() switched back
  * - `plugbay:instance:crash`   { plugin, version, tier, instance, error }             worker/process died
  * - `plugbay:instance:restart` { plugin, version, tier, instance }                    back to ready after a crash
+ * - `plugbay:instance:crashloop` { plugin, version, tier, instance, crashloop, by, crashes, retryInMs }
+ *                                `entered` (crashes, retryInMs when the tier says) or `left` (by: retry, activate,
+ *                                rollback, unload); the same moments as the audit log's crashloop entries
  * - `plugbay:instance:fault`   { plugin, version, tier, instance, error }             error escaped plugin code
  * - `plugbay:instance:leak`    { plugin, version, tier, instance, leaks }             inline leak report at close
  */
@@ -34,6 +37,7 @@ export const channelNames = {
   rollback: 'plugbay:route:rollback',
   crash: 'plugbay:instance:crash',
   restart: 'plugbay:instance:restart',
+  crashloop: 'plugbay:instance:crashloop',
   fault: 'plugbay:instance:fault',
   leak: 'plugbay:instance:leak',
 } as const;
@@ -51,6 +55,7 @@ export const channels = {
   rollback: channel(channelNames.rollback),
   crash: channel(channelNames.crash),
   restart: channel(channelNames.restart),
+  crashloop: channel(channelNames.crashloop),
   fault: channel(channelNames.fault),
   leak: channel(channelNames.leak),
 };

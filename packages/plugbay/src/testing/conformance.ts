@@ -128,12 +128,14 @@ async function runLifecycle(
     });
   } catch (err) {
     const e = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
-    // A process that died before its handshake says why on stderr: show its last line.
+    // A process that died says why on stderr: show its last line, unless the launch named the rule it broke (its
+    // message quotes stderr where that helps; go-plugin's cookie refusal ends with an unhelpful line).
     const stderr = e.details?.stderrTail as string[] | undefined;
-    const last = stderr?.at(-1);
+    const last = e.details?.rule === undefined ? stderr?.at(-1)?.slice(0, 300) : undefined;
+    const { runtime, protocol } = plugin.manifest;
     add('load', 'fail', {
-      problem: `${e.code}: ${e.message}${last ? ` (stderr: ${last.slice(0, 300)})` : ''}`,
-      fix: fixFor(e.code, { details: e.details }),
+      problem: `${e.code}: ${e.message}${last && !e.message.includes(last) ? ` (stderr: ${last})` : ''}`,
+      fix: fixFor(e.code, { details: e.details, runtime, protocol }),
     });
     for (const id of ['exports', 'health', 'examples', 'stop'] as const) {
       add(id, 'skip', { notes: ['the plugin did not load'] });
@@ -203,7 +205,7 @@ async function runExamples(
       } catch (err) {
         const e = PlugbayError.from(err, 'PLUGBAY_PLUGIN_ERROR');
         problems.push(`${label}: ${e.code}: ${e.message}`);
-        fixes.add(fixFor(e.code, { field: `functions.${fn}` }));
+        fixes.add(fixFor(e.code, { field: `functions.${fn}`, runtime: plugin.manifest.runtime }));
         continue;
       }
       if ('output' in example && !isDeepStrictEqual(output, example.output)) {

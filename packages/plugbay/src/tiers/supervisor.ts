@@ -64,6 +64,7 @@ export class Supervisor {
         `crashed ${decision.crashes} times in a row (crashloop); next try in ${decision.retryInMs} ms`,
         { crashes: decision.crashes, retryInMs: decision.retryInMs },
       );
+      this.#instance.emit('crashloop', { crashes: decision.crashes, retryInMs: decision.retryInMs });
       this.#hooks.move('crashloop');
       this.#hooks.crashloop(decision);
       this.#timer = setTimeout(() => void this.#retry(false), decision.retryInMs);

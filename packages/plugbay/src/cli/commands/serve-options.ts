@@ -65,6 +65,15 @@ export const serveFlags = {
       'rebinding on every listen address): the name clients use to reach the gateway.',
     group: 'gateway',
   },
+  'crashloop-cooldown-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '30000',
+    help:
+      'How long a crash-looped version waits before its automatic half-open retry; doubles while it keeps crashing, ' +
+      'up to 5 min or this value if larger. `plugbay activate` retries at once (docs: Recovering a crash-looped version).',
+    group: 'gateway',
+  },
   'shutdown-timeout-ms': {
     type: 'string',
     value: '<ms>',

@@ -3,6 +3,7 @@ import { dirname, relative, resolve } from 'node:path';
 import type { Diagnostic } from '../../core/types.js';
 import { isHostName, originOf } from '../../gateway/origin.js';
 import { createGateway } from '../../gateway/server.js';
+import { defaultTiers } from '../../host/default-tiers.js';
 import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
@@ -72,6 +73,10 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         `--shutdown-timeout-ms must be an integer of 0 or more (ms), got "${shutdownTimeout}"`,
       );
     }
+    const coolDown = values['crashloop-cooldown-ms'];
+    if (coolDown !== undefined && (!/^[1-9]\d*$/.test(coolDown) || !Number.isSafeInteger(Number(coolDown)))) {
+      throw new UsageError(`--crashloop-cooldown-ms must be a positive integer (ms), got "${coolDown}"`);
+    }
     const admin = await serveAdmin(values, port);
     const allowOrigins = values['allow-origin'] ?? [];
     for (const origin of allowOrigins) {
@@ -102,7 +107,20 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     });
     const store = openStateStore(values.state, logger);
     if (store === undefined) return 1;
-    const host = createHost({ logger, ...trust.hostOptions, store, artifactsDir: artifactsDirOf(store) });
+    const host = createHost({
+      logger,
+      ...trust.hostOptions,
+      store,
+      artifactsDir: artifactsDirOf(store),
+      ...(coolDown === undefined
+        ? {}
+        : {
+            tiers: defaultTiers({
+              coolDownMs: Number(coolDown),
+              maxCoolDownMs: Math.max(Number(coolDown), 300_000),
+            }),
+          }),
+    });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const gateway = createGateway({
       host,

@@ -87,6 +87,8 @@ export interface ExitInfo {
   stderrTail: string[];
   /** Some stderr line said the heap ran out (the line may have scrolled out of the tail: V8 prints a stack after it). */
   oom?: boolean;
+  /** The signal was read from this wrapper's 128 + N exit code (bwrap): the exit code it gave. */
+  wrapper?: { name: string; exitCode: number };
 }
 
 /** Node prints this when --max-old-space-size is exceeded; the process then aborts. */
@@ -99,6 +101,12 @@ export function fromExit(exit: ExitInfo, source: ErrorSource): PlugbayError {
   const reason = oom ? 'out-of-memory' : exit.signal !== null ? 'signal' : 'exit';
   return new PlugbayError('PLUGBAY_PLUGIN_CRASHED', `plugin process ${how}${oom ? ' (out of memory)' : ''}`, {
     ...source,
-    details: { reason, exitCode: exit.code, signal: exit.signal, stderrTail: exit.stderrTail.slice(-5) },
+    details: {
+      reason,
+      exitCode: exit.code,
+      signal: exit.signal,
+      ...(exit.wrapper === undefined ? {} : { wrapper: exit.wrapper }),
+      stderrTail: exit.stderrTail.slice(-5),
+    },
   });
 }

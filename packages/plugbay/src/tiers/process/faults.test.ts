@@ -147,6 +147,9 @@ describe('process tier fault injection', () => {
     assert.equal(err.code, 'PLUGBAY_START_FAILED');
     assert.equal(err.details?.exitCode, 1);
     assert.match(String(err.details?.stderrTail), /not meant to be run directly/);
+    // diagnosed as the cookie, naming the variable the host set
+    assert.equal(err.details?.rule, 'magic-cookie');
+    assert.equal(err.details?.magicCookieKey, 'PLUGBAY_PLUGIN_MAGIC_COOKIE');
   });
 
   it('a wrong protocol version in the handshake fails at once', async () => {
@@ -171,7 +174,8 @@ describe('process tier fault injection', () => {
   });
 
   it('garbage and no handshake: the start timeout error reports the stray stdout', async () => {
-    const t = new ProcessTier({ sdkEntry, socketRoot: dirs.root, sandbox: false, startTimeoutMs: 2000 });
+    // Long enough for a loaded machine to start Node and print; the wait is the timeout itself.
+    const t = new ProcessTier({ sdkEntry, socketRoot: dirs.root, sandbox: false, startTimeoutMs: 5000 });
     const err = await t
       .load(execHelperPlugin(dirs.root, 'garbage-only'), logSink().opts())
       .catch((e: unknown) => e);

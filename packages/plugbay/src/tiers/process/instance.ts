@@ -220,15 +220,14 @@ export class ProcessInstance extends InstanceBase implements Instance {
     });
     if (wrapped.uid !== undefined) fs.chownSync(socketDir, wrapped.uid, wrapped.uid);
     this.sandbox = m.runtime === 'node' ? [...nodeLayers(perms), ...wrapped.layers] : wrapped.layers;
-    const { command, args, fd3 } = wrapped;
+    const { command, args, fd3, signalAsExitCode } = wrapped;
 
     const launching = launch(
-      fd3 === undefined
-        ? { command, args, env, cwd: plugin.dir }
-        : { command, args, env, cwd: plugin.dir, fd3 },
+      { command, args, env, cwd: plugin.dir, signalAsExitCode, ...(fd3 === undefined ? {} : { fd3 }) },
       {
         startTimeoutMs: this.#opts.startTimeoutMs,
         protocolVersions: [handshake.protocolVersion],
+        magicCookieKey: handshake.magicCookieKey,
         protocols,
         log: this.#load.log,
         signal: this.#load.signal,

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { PlugbayError } from '../../core/errors.js';
 import { inputJson, outputValue } from './carrier.js';
 import { fromExit, fromGrpcStatus, GrpcStatus } from './errors.js';
-import { parseHandshake } from './launch.js';
+import { type HandshakeMismatch, parseHandshake } from './launch.js';
 import { lineSplitter, parseLogLine } from './log-lines.js';
 import { resolveOptions } from './options.js';
 import { protocolTypes } from './proto.js';
@@ -227,10 +227,19 @@ describe('handshake line', () => {
   });
 
   it('rejects wrong versions and protocols with a reason; ignores lines that are no handshake', () => {
-    assert.match(parseHandshake('2|1|unix|/x|grpc|', opts) as string, /core protocol version/);
-    assert.match(parseHandshake('1|9|unix|/x|grpc|', opts) as string, /protocol version 9/);
-    assert.match(parseHandshake('1|1|unix|/x||', opts) as string, /netrpc/);
-    assert.match(parseHandshake('1|1|udp|/x|grpc|', opts) as string, /network/);
+    const cases: [string, HandshakeMismatch['rule'], RegExp][] = [
+      ['1|1|unix', 'handshake-fields', /3 fields/],
+      ['2|1|unix|/x|grpc|', 'core-version', /core protocol version/],
+      ['1|9|unix|/x|grpc|', 'protocol-version', /protocol version 9/],
+      ['1|1|udp|/x|grpc|', 'network', /network/],
+      ['1|1|unix||grpc|', 'address', /empty address/],
+      ['1|1|unix|/x||', 'protocol', /netrpc/],
+    ];
+    for (const [line, rule, reason] of cases) {
+      const got = parseHandshake(line, opts) as HandshakeMismatch;
+      assert.equal(got.rule, rule, line);
+      assert.match(got.reason, reason, line);
+    }
     assert.equal(parseHandshake('hello world', opts), undefined);
     assert.equal(parseHandshake('{"json":1}', opts), undefined);
   });

@@ -160,6 +160,11 @@ export interface Wrapped {
   fd3?: Buffer;
   /** The uid the plugin runs as, when it is not the host's: its socket dir must be that uid's. */
   uid?: number;
+  /**
+   * The wrapper that turns the plugin's death by signal N into its own exit code 128 + N (bwrap, whose pid-1 init
+   * reaps the plugin and exits so; its `--json-status-fd` reports the same number): launch.ts reads the signal back.
+   */
+  signalAsExitCode?: 'bwrap';
 }
 
 const systemDirs = ['/usr', '/etc/ssl', '/etc/ca-certificates', '/etc/alternatives'];
@@ -394,6 +399,7 @@ export function wrapCommand(input: WrapInput): Wrapped {
     layers,
     ...(fd3 === undefined ? {} : { fd3 }),
     ...(dropUid ? { uid: pluginUid } : {}),
+    ...(useBwrap ? { signalAsExitCode: 'bwrap' as const } : {}),
   };
 }
 

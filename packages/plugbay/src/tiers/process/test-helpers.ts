@@ -331,3 +331,59 @@ export function pluginPid(instance: { pid: number | undefined }): number {
   const node = descendants(top).filter((p) => p.argv0 === process.execPath);
   return node.at(-1)?.pid ?? top;
 }
+
+/** The Go test plugins of examples/go-plugins, built by scripts/build-go-plugins.sh. */
+export const goExamples = path.resolve(here, '../../../../../examples/go-plugins');
+const faultyBinary = path.join(goExamples, 'faulty/bin/faulty');
+/** Skip reason when the Go plugins are not built; under CI a missing build fails instead of skipping. */
+export const goSkip: string | false =
+  fs.existsSync(faultyBinary) || process.env.CI
+    ? false
+    : 'Go plugins not built (run scripts/build-go-plugins.sh)';
+
+let faultyCount = 0;
+
+/** The handshake examples/go-plugins/faulty expects (its own HandshakeConfig). */
+export const faultyHandshake = {
+  magicCookieKey: 'FAULTY_PLUGIN',
+  magicCookieValue: 'faulty',
+  protocolVersion: 1,
+} as const;
+
+/**
+ * A folder for examples/go-plugins/faulty misbehaving in `mode` (its `fault` file; see its main.go): a copy of the
+ * binary, kv.proto, and a go-plugin manifest calling the KV service (overridable, e.g. another `handshake`).
+ * Readable by every uid, for the sandbox's plugin uid.
+ */
+export function faultyGoPlugin(root: string, mode: string, manifest: Partial<Manifest> = {}): CheckedPlugin {
+  const name = `faulty-${mode}-${++faultyCount}`;
+  const dir = path.join(root, name);
+  fs.mkdirSync(path.join(dir, 'bin'), { recursive: true, mode: 0o755 });
+  fs.mkdirSync(path.join(dir, 'proto'), { recursive: true, mode: 0o755 });
+  fs.copyFileSync(faultyBinary, path.join(dir, 'bin/faulty'));
+  fs.chmodSync(path.join(dir, 'bin/faulty'), 0o755);
+  fs.copyFileSync(path.join(goExamples, 'kv/proto/kv.proto'), path.join(dir, 'proto/kv.proto'));
+  const kv = JSON.parse(fs.readFileSync(path.join(goExamples, 'kv/plugin.json'), 'utf8')) as Manifest;
+  return writePlugin(
+    root,
+    name,
+    {
+      name: 'go-faulty',
+      runtime: 'exec',
+      entry: 'bin/faulty',
+      protocol: 'go-plugin',
+      handshake: { ...faultyHandshake },
+      proto: 'proto/kv.proto',
+      service: 'proto.KV',
+      functions: kv.functions,
+      ...manifest,
+    },
+    { fault: `${mode}\n` },
+  );
+}
+
+/** The host-visible pid of an exec plugin's own binary, below the sandbox wrappers (or the spawned process itself). */
+export function execPid(instance: { pid: number | undefined; plugin: CheckedPlugin }): number {
+  const top = instance.pid as number;
+  return descendants(top).find((p) => p.argv0 === instance.plugin.entryPath)?.pid ?? top;
+}
