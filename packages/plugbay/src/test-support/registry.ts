@@ -27,7 +27,8 @@ export interface TestRegistry {
  * htpasswd, the only hash distribution accepts).
  */
 export async function startRegistry(
-  t: TestContext,
+  /** A test's context (the registry stops after it), or undefined: the caller stops it (bench). */
+  t: Pick<TestContext, 'after'> | undefined,
   options: { users?: Record<string, string>; storage?: string } = {},
 ): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'plugbay-registry-'));
@@ -81,7 +82,7 @@ ${auth}`,
     await exited;
     await rm(dir, { recursive: true, force: true });
   };
-  t.after(stop);
+  t?.after(stop);
   return {
     host,
     storage,
