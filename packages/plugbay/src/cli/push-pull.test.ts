@@ -261,6 +261,28 @@ test('basic auth: refused without or with wrong credentials, push and pull with 
   assert.deepEqual(pulled.packed, packed);
 });
 
+test('bearer tokens: the challenge sends the client to the token server, with the credentials', {
+  skip,
+}, async (t) => {
+  const registry = await startRegistry(t, { users: { ci: 's3cret' }, auth: 'token' });
+  const { packed } = await signedPlugin(t);
+  const ref = parseOciReference(`oci://${registry.host}/plugins/greeter:1.0.0`);
+  // Without credentials the token server says no: refused at the token endpoint, before any blob is sent.
+  await rejectsWith(pushPacked(packed, ref, { insecure: true }), 'PLUGBAY_REGISTRY_FAILED', {
+    rule: 'token-refused',
+    status: 401,
+  });
+  const credentials = { username: 'ci', password: 's3cret' };
+  const pushed = await pushPacked(packed, ref, { insecure: true, credentials });
+  const pulled = await pullArtifact(ref, { insecure: true, credentials, keyring });
+  assert.equal(pulled.digest, pushed.digest);
+  assert.deepEqual(pulled.packed, packed);
+  // Push asked for push+pull on the repository, the pull for pull only; every token went to the user "ci".
+  const scopes = new Set(registry.tokenRequests.filter((r) => r.user === 'ci').map((r) => r.scope));
+  assert.ok(scopes.has('repository:plugins/greeter:pull'), [...scopes].join(' '));
+  assert.ok(scopes.has('repository:plugins/greeter:pull,push'), [...scopes].join(' '));
+});
+
 test('references and transport: the oci:// grammar, HTTPS unless --insecure on loopback', {
   skip,
 }, async (t) => {

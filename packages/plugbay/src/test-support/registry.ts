@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { startTokenServer, type TokenServer } from './token-server.js';
 
 export const registryBinary = '/usr/bin/docker-registry';
 export const registryAvailable = existsSync(registryBinary);
@@ -16,6 +17,8 @@ export interface TestRegistry {
   readonly host: string;
   /** The storage root: blobs are under docker/registry/v2/blobs/sha256/<2 hex>/<hex>/data. */
   readonly storage: string;
+  /** What the token server was asked (auth: 'token'), in order. */
+  readonly tokenRequests: readonly { scope: string | null; user: string | undefined }[];
   /** The file that holds a blob's bytes. */
   blobPath(digest: string): string;
   stop(): Promise<void>;
@@ -24,17 +27,22 @@ export interface TestRegistry {
 /**
  * Starts a registry and waits until it listens (its "listening on" log line carries the port it got). With
  * `users`, it asks for HTTP basic auth against an htpasswd file of bcrypt entries (made by apache2-utils'
- * htpasswd, the only hash distribution accepts).
+ * htpasswd, the only hash distribution accepts); with `auth: 'token'` too, it sends clients to a token server
+ * (test-support/token-server.ts) that checks those users and signs the registry's bearer tokens.
  */
 export async function startRegistry(
   /** A test's context (the registry stops after it), or undefined: the caller stops it (bench). */
   t: Pick<TestContext, 'after'> | undefined,
-  options: { users?: Record<string, string>; storage?: string } = {},
+  options: { users?: Record<string, string>; auth?: 'basic' | 'token'; storage?: string } = {},
 ): Promise<TestRegistry> {
   const dir = await mkdtemp(join(tmpdir(), 'plugbay-registry-'));
   const storage = options.storage ?? join(dir, 'storage');
   let auth = '';
-  if (options.users !== undefined) {
+  let tokens: TokenServer | undefined;
+  if (options.users !== undefined && options.auth === 'token') {
+    tokens = await startTokenServer(dir, options.users);
+    auth = `auth:\n  token:\n    realm: ${tokens.realm}\n    service: ${tokens.service}\n    issuer: ${tokens.issuer}\n    rootcertbundle: ${tokens.certificate}\n`;
+  } else if (options.users !== undefined) {
     const htpasswd = join(dir, 'htpasswd');
     const lines: string[] = [];
     for (const [user, password] of Object.entries(options.users)) {
@@ -80,12 +88,14 @@ ${auth}`,
     stopped = true;
     child.kill('SIGTERM');
     await exited;
+    await tokens?.close();
     await rm(dir, { recursive: true, force: true });
   };
   t?.after(stop);
   return {
     host,
     storage,
+    tokenRequests: tokens?.requests ?? [],
     blobPath: (digest) => {
       const hex = digest.replace(/^sha256:/, '');
       return join(storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
