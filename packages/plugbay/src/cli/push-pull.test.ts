@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { mediaTypes, pullArtifact, pushPacked, sha256Digest } from '../artifact/oci/artifact.js';
+import { resolveCached } from '../artifact/oci/cache.js';
 import { createRegistryClient } from '../artifact/oci/client.js';
 import { parseOciReference } from '../artifact/oci/reference.js';
 import { packVersion } from '../artifact/pack.js';
@@ -319,4 +320,56 @@ test('references and transport: the oci:// grammar, HTTPS unless --insecure on l
   ]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /PLUGBAY_REGISTRY_FAILED/);
+});
+
+test('the pull cache: tags re-resolved, digests not asked again, the cached digest while the registry is down', {
+  skip,
+}, async (t) => {
+  const registry = await startRegistry(t);
+  const v1 = await signedPlugin(t, '1.0.0');
+  const v2 = await signedPlugin(t, '2.0.0');
+  const dir = join(await tempDir(t), 'oci-cache');
+  const options = { dir, keyring, insecure: true };
+  const stable = parseOciReference(`oci://${registry.host}/plugins/greeter:stable`);
+  const pushed = await pushPacked(v1.packed, stable, { insecure: true });
+  const pinnedV2 = await pushPacked(
+    v2.packed,
+    parseOciReference(`oci://${registry.host}/plugins/greeter:2.0.0`),
+    {
+      insecure: true,
+    },
+  );
+  const pinned = parseOciReference(`oci://${registry.host}/plugins/greeter@${pinnedV2.digest}`);
+
+  const first = await resolveCached(stable, options);
+  assert.deepEqual([first.from, first.digest], ['registry', pushed.digest]);
+  assert.deepEqual(await readFile(first.file), v1.packed);
+  assert.equal((await resolveCached(pinned, options)).from, 'registry');
+
+  // A tampered blob in the registry is refused, and does not fall back to the cache: only an absent registry does.
+  await pushPacked(v2.packed, stable, { insecure: true });
+  const tampered = Buffer.from(v2.packed);
+  tampered[100]! ^= 0xff;
+  await writeFile(registry.blobPath(sha256Digest(v2.packed)), tampered);
+  await rejectsWith(resolveCached(stable, options), 'PLUGBAY_ARTIFACT_INVALID', { rule: 'digest-mismatch' });
+
+  await registry.stop();
+  const down = await resolveCached(stable, options);
+  assert.deepEqual(
+    [down.from, down.digest, down.registryError?.code],
+    ['cache', pushed.digest, 'PLUGBAY_REGISTRY_FAILED'],
+  );
+  assert.deepEqual(await readFile(down.file), v1.packed);
+  const again = await resolveCached(pinned, options);
+  assert.deepEqual([again.from, again.registryError], ['cache', undefined]);
+
+  // A cached copy changed on disk is refused, never served.
+  await writeFile(down.file, tampered);
+  await rejectsWith(resolveCached(stable, options), 'PLUGBAY_ARTIFACT_INVALID', { rule: 'digest-mismatch' });
+  // Neither cached nor reachable: the registry's failure itself.
+  await rejectsWith(
+    resolveCached(parseOciReference(`oci://${registry.host}/plugins/other:1`), options),
+    'PLUGBAY_REGISTRY_FAILED',
+    { rule: 'unreachable' },
+  );
 });
