@@ -11,8 +11,8 @@ import { parseOciReference } from '../artifact/oci/reference.js';
 import { packVersion } from '../artifact/pack.js';
 import { readFolder } from '../artifact/read.js';
 import { PlugbayError } from '../core/errors.js';
-import { runPlugbay } from '../test-support/cli.js';
-import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { runPlugbay, servePlugbay } from '../test-support/cli.js';
+import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 import { registryAvailable, startRegistry } from '../test-support/registry.js';
 import { createKeyring } from '../trust/keyring.js';
 import { generateKeys } from '../trust/keys.js';
@@ -27,7 +27,9 @@ async function signedPlugin(t: TestContext, version = '1.0.0', signed = true) {
   const root = await tempDir(t);
   const dir = await writePlugin(root, `greeter-${version}`, {
     manifest: manifest({ name: 'greeter', version }),
-    files: { 'index.mjs': `export default { echo: (i) => i, version: ${JSON.stringify(version)} };\n` },
+    files: {
+      'index.mjs': pluginSource('greeter', version, { echo: `(i) => ({ text: i.text + '@${version}' })` }),
+    },
   });
   if (signed) await signPlugin(dir, { privateKey: key.privateKeyPem });
   const keys = join(root, 'keys');
@@ -372,4 +374,48 @@ test('the pull cache: tags re-resolved, digests not asked again, the cached dige
     'PLUGBAY_REGISTRY_FAILED',
     { rule: 'unreachable' },
   );
+});
+
+test('serve --source: a gateway that never saw the folder serves the pushed plugin, and again with the registry stopped', {
+  skip,
+}, async (t) => {
+  const registry = await startRegistry(t);
+  const { root, keys, packed } = await signedPlugin(t);
+  const pushed = await pushPacked(
+    packed,
+    parseOciReference(`oci://${registry.host}/plugins/greeter:stable`),
+    {
+      insecure: true,
+    },
+  );
+  const empty = join(root, 'no-plugins');
+  await mkdir(empty);
+  const state = join(root, 'state', 'state.db');
+  const args = [
+    '--source',
+    `oci://${registry.host}/plugins/greeter:stable`,
+    '--registry-insecure',
+    '--keyring',
+    keys,
+  ];
+  const call = async (url: string) => {
+    const res = await fetch(`${url}/v1/call/greeter/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi' }),
+    });
+    return [res.status, await res.json()];
+  };
+  const first = await servePlugbay(t, empty, args, state);
+  assert.deepEqual(await call(first.url), [200, { text: 'hi@1.0.0' }]);
+  first.child.kill('SIGTERM');
+  await new Promise((resolve) => first.child.once('exit', resolve));
+
+  await registry.stop();
+  const second = await servePlugbay(t, empty, args, state);
+  assert.deepEqual(await call(second.url), [200, { text: 'hi@1.0.0' }]);
+  const cached = await readFile(
+    join(root, 'state', 'oci', `${pushed.digest.slice('sha256:'.length)}.plugbay.tgz`),
+  );
+  assert.deepEqual(cached, packed);
 });

@@ -106,6 +106,23 @@ export const serveFlags = {
     help: 'Interface of the --admin-port listener.',
     group: 'admin',
   },
+  source: {
+    type: 'string',
+    multiple: true,
+    value: '<oci://registry/repo:tag>',
+    defaultText: '',
+    help:
+      'Repeatable. A plugin pushed with "plugbay push" (a tag, or @sha256:… to pin) to load beside the directory: pulled and verified (digests, ' +
+      'signature against --keyring), cached by digest in oci/ beside the state file; a restart with the registry ' +
+      'unreachable serves the cached digest of each tag.',
+    group: 'trust',
+  },
+  'registry-insecure': {
+    type: 'boolean',
+    defaultText: 'false',
+    help: 'Plain HTTP to the --source registries; allowed only for registries on loopback.',
+    group: 'trust',
+  },
   keyring: {
     type: 'string',
     value: '<dir>',

@@ -11,6 +11,7 @@ import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import { loadSources, sourcesOf } from './serve-sources.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -43,6 +44,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     );
     if (!isDir) throw new UsageError(`${dir} is not a directory`);
     const port = portOption(values.port, 7070);
+    const sources = sourcesOf(values);
     const limit = values['body-limit'];
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
@@ -167,8 +169,19 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         if (!shuttingDown) throw err;
         return undefined;
       });
+      const fromRegistries =
+        report === undefined || shuttingDown
+          ? []
+          : await loadSources({
+              host,
+              sources,
+              stateFile: store.file,
+              keyring: trust.hostOptions.trust?.keyring,
+              insecure: values['registry-insecure'] ?? false,
+              logger,
+            });
       if (report !== undefined && !shuttingDown) {
-        const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
+        const names = [...report.loaded.map((v) => `${v.plugin}@${v.version}`), ...fromRegistries];
         gateway.setReady(true);
         logger.info(
           {
