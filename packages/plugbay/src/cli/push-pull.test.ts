@@ -11,7 +11,7 @@ import { parseOciReference } from '../artifact/oci/reference.js';
 import { packVersion } from '../artifact/pack.js';
 import { readFolder } from '../artifact/read.js';
 import { PlugbayError } from '../core/errors.js';
-import { runPlugbay, servePlugbay } from '../test-support/cli.js';
+import { runPlugbay, servePlugbay, waitForLog } from '../test-support/cli.js';
 import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 import { registryAvailable, startRegistry } from '../test-support/registry.js';
 import { createKeyring } from '../trust/keyring.js';
@@ -281,7 +281,12 @@ test('bearer tokens: the challenge sends the client to the token server, with th
   assert.equal(pulled.digest, pushed.digest);
   assert.deepEqual(pulled.packed, packed);
   // Push asked for push+pull on the repository, the pull for pull only; every token went to the user "ci".
-  const scopes = new Set(registry.tokenRequests.filter((r) => r.user === 'ci').map((r) => r.scope));
+  // (The registry lists the actions in no fixed order: sorted here.)
+  const scopes = new Set(
+    registry.tokenRequests
+      .filter((r) => r.user === 'ci')
+      .map((r) => r.scope?.replace(/[^:]+$/, (actions) => actions.split(',').sort().join(','))),
+  );
   assert.ok(scopes.has('repository:plugins/greeter:pull'), [...scopes].join(' '));
   assert.ok(scopes.has('repository:plugins/greeter:pull,push'), [...scopes].join(' '));
 });
@@ -418,4 +423,41 @@ test('serve --source: a gateway that never saw the folder serves the pushed plug
     join(root, 'state', 'oci', `${pushed.digest.slice('sha256:'.length)}.plugbay.tgz`),
   );
   assert.deepEqual(cached, packed);
+});
+
+test('serve --source polls its tag: a new digest is pulled and rolled out like a new folder version', {
+  skip,
+}, async (t) => {
+  const registry = await startRegistry(t);
+  const v1 = await signedPlugin(t, '1.0.0');
+  const v2 = await signedPlugin(t, '2.0.0');
+  const stable = parseOciReference(`oci://${registry.host}/plugins/greeter:stable`);
+  await pushPacked(v1.packed, stable, { insecure: true });
+  const empty = join(v1.root, 'no-plugins');
+  await mkdir(empty);
+  const source = `oci://${registry.host}/plugins/greeter:stable`;
+  const args = ['--source', source, '--registry-insecure', '--keyring', v1.keys, '--rollout', 'activate'];
+  const { child, url } = await servePlugbay(
+    t,
+    empty,
+    [...args, '--source-poll-ms', '100'],
+    join(v1.root, 'state.db'),
+  );
+  const echo = async () => {
+    const res = await fetch(`${url}/v1/call/greeter/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hi' }),
+    });
+    return (await res.json()) as { text: string };
+  };
+  assert.deepEqual(await echo(), { text: 'hi@1.0.0' });
+  const rolledOut = waitForLog(child, (l) => String(l.msg).startsWith('watcher: rollout activate'));
+  await pushPacked(v2.packed, stable, { insecure: true });
+  const line = await rolledOut;
+  assert.match(
+    String(line.msg),
+    new RegExp(`new version 2\\.0\\.0 found in ${source.replace(/[.:/]/g, '\\$&')}`),
+  );
+  assert.deepEqual(await echo(), { text: 'hi@2.0.0' });
 });

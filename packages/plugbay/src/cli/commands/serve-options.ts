@@ -117,6 +117,15 @@ export const serveFlags = {
       'unreachable serves the cached digest of each tag.',
     group: 'trust',
   },
+  'source-poll-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '30000',
+    help:
+      'How often each --source tag is resolved again; a new digest is pulled, verified and rolled out like a new ' +
+      'folder version (--rollout). 0: only at start.',
+    group: 'trust',
+  },
   'registry-insecure': {
     type: 'boolean',
     defaultText: 'false',

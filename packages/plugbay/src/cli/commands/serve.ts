@@ -11,7 +11,7 @@ import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
-import { loadSources, sourcesOf } from './serve-sources.js';
+import { loadSources, pollSources, sourcePollOf, sourcesOf } from './serve-sources.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -45,6 +45,9 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     if (!isDir) throw new UsageError(`${dir} is not a directory`);
     const port = portOption(values.port, 7070);
     const sources = sourcesOf(values);
+    const sourcePollMs = sourcePollOf(values);
+    const sourceDigests = new Map<string, string>();
+    let polling: { close(): Promise<void> } | undefined;
     const limit = values['body-limit'];
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
@@ -119,6 +122,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     const onSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
+        void polling?.close();
         void watcher
           .close()
           .then(() => host.destroy())
@@ -132,6 +136,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
         await gateway.close();
+        await polling?.close();
         await watcher.close();
         await host.close();
         store.close();
@@ -179,7 +184,20 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
               keyring: trust.hostOptions.trust?.keyring,
               insecure: values['registry-insecure'] ?? false,
               logger,
+              current: sourceDigests,
             });
+      if (!shuttingDown) {
+        polling = pollSources({
+          sources,
+          intervalMs: sourcePollMs,
+          stateFile: store.file,
+          keyring: trust.hostOptions.trust?.keyring,
+          insecure: values['registry-insecure'] ?? false,
+          watcher,
+          logger,
+          current: sourceDigests,
+        });
+      }
       if (report !== undefined && !shuttingDown) {
         const names = [...report.loaded.map((v) => `${v.plugin}@${v.version}`), ...fromRegistries];
         gateway.setReady(true);
