@@ -396,23 +396,32 @@ test('serve --source: a gateway that never saw the folder serves the pushed plug
   const empty = join(root, 'no-plugins');
   await mkdir(empty);
   const state = join(root, 'state', 'state.db');
+  // A second source whose layer was tampered with in the registry: refused, and the gateway serves the rest
+  // (a call pinned to its version finds no instance).
+  const v2 = await signedPlugin(t, '2.0.0');
+  await pushPacked(v2.packed, parseOciReference(`oci://${registry.host}/plugins/greeter:tampered`), {
+    insecure: true,
+  });
+  const tampered = Buffer.from(v2.packed);
+  tampered[100]! ^= 0xff;
+  await writeFile(registry.blobPath(sha256Digest(v2.packed)), tampered);
   const args = [
-    '--source',
-    `oci://${registry.host}/plugins/greeter:stable`,
-    '--registry-insecure',
-    '--keyring',
-    keys,
+    ...['--source', `oci://${registry.host}/plugins/greeter:stable`],
+    ...['--source', `oci://${registry.host}/plugins/greeter:tampered`],
+    ...['--registry-insecure', '--keyring', keys],
   ];
-  const call = async (url: string) => {
+  const call = async (url: string, version?: string) => {
     const res = await fetch(`${url}/v1/call/greeter/echo`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(version ? { 'x-plugbay-version': version } : {}) },
       body: JSON.stringify({ text: 'hi' }),
     });
     return [res.status, await res.json()];
   };
   const first = await servePlugbay(t, empty, args, state);
   assert.deepEqual(await call(first.url), [200, { text: 'hi@1.0.0' }]);
+  const [status, body] = await call(first.url, '2.0.0');
+  assert.deepEqual([status, (body as { error: { code: string } }).error.code], [503, 'PLUGBAY_NO_INSTANCE']);
   first.child.kill('SIGTERM');
   await new Promise((resolve) => first.child.once('exit', resolve));
 
