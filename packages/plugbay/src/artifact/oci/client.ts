@@ -47,7 +47,9 @@ export function registryFailed(
   return new PlugbayError('PLUGBAY_REGISTRY_FAILED', message, {
     details,
     // A registry that did not answer, or answered 5xx/429, may answer next time.
-    retryable: details.status === undefined || details.status >= 500 || details.status === 429,
+    retryable:
+      details.rule === 'unreachable' ||
+      (details.status !== undefined && (details.status >= 500 || details.status === 429)),
     ...(cause === undefined ? {} : { cause }),
   });
 }
