@@ -30,6 +30,9 @@ packages=(
   "golang-goprotobuf-dev protoc-gen-go"
   "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
   "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
+  # plugbay push/pull: a real OCI registry (the CNCF distribution server) and htpasswd's bcrypt for its basic auth
+  "docker-registry docker-registry"
+  "apache2-utils htpasswd"
 )
 
 # The examples' toolchains (scripts/build-examples.mjs), one language a line: name, then packages from the list above.

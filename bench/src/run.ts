@@ -224,6 +224,29 @@ writeFileSync(
   }
 }
 
+// Issue 17: a cold `plugbay pull` from a loopback docker-registry beside a raw fetch of the same blob (oci-pull.ts).
+{
+  let out: string | undefined;
+  try {
+    out = execFileSync(process.execPath, [here('./oci-pull.js')], {
+      timeout: 5 * 60_000,
+      env: process.env,
+    }).toString();
+  } catch (err) {
+    console.log(
+      `\n## Cold pull from a loopback registry\n\nskipped: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (out !== undefined) {
+    const lines = out.trim().split('\n');
+    console.log(`\n${lines.slice(0, -1).join('\n')}\n`);
+    writeFileSync(
+      here('../results/oci-pull.json'),
+      `${JSON.stringify({ node: process.version, ...JSON.parse(lines.at(-1) ?? '{}') }, null, 2)}\n`,
+    );
+  }
+}
+
 // Issue 7: the cost of observability on the inline call path, and the gateway beside a bare fastify route.
 const obsInline = runMode('./observe.js', 'inline', true).results as Sequential[];
 const obsGateway = runMode('./observe.js', 'gateway', false).results as unknown as {

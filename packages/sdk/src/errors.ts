@@ -51,6 +51,11 @@ export const errorCodes = {
    * duplicate or unsupported entry, or a folder whose files cannot be read as they are (`details.path`, `rule`).
    */
   PLUGBAY_ARTIFACT_INVALID: { retryable: false },
+  /**
+   * An OCI registry could not be reached, or refused a request (`details.status`, `details.rule`, the registry's
+   * own error code in `details.registryCode`): an unknown tag or repository, bad credentials, a server error.
+   */
+  PLUGBAY_REGISTRY_FAILED: { retryable: false },
   /** A plugin failed to load for a reason not covered by a more precise code. */
   PLUGBAY_LOAD_FAILED: { retryable: false },
   /**

@@ -181,7 +181,9 @@ test('process tier: a granted folder replaced by a symlink to /etc before a rest
   const refusal = lines.find((l) => String(l.msg).startsWith('restart failed'));
   assert.equal(refusal?.code, 'PLUGBAY_PERMISSION_DENIED', JSON.stringify(refusal));
   assert.deepEqual([refusal?.field, refusal?.rule], ['permissions.fs.read.0', 'path-changed']);
-  await assert.rejects(host.call('flipper', 'read', { path: join(shared, 'hostname') }), {
-    code: 'PLUGBAY_NO_INSTANCE',
-  });
+  // The refused restart leaves the version crash-looped: calls are told so (not served from /etc).
+  await assert.rejects(
+    host.call('flipper', 'read', { path: join(shared, 'hostname') }),
+    (err: PlugbayError) => err.code === 'PLUGBAY_PLUGIN_CRASHED' && err.details?.state === 'crashloop',
+  );
 });

@@ -82,6 +82,11 @@ export interface DirectoryWatcher {
   scan(): Promise<ScanReport>;
   /** Stops watching; waits for a running scan. Idempotent. Leaves the host and its plugins alone. */
   close(): Promise<void>;
+  /**
+   * A version found elsewhere (`origin`: a registry source's new digest, pulled to a packed file): loaded and rolled
+   * out exactly like a new folder of the directory (pin the current stable, load, apply the policy).
+   */
+  addVersion(path: string, origin: string): Promise<ScanReport>;
 }
 
 /**
@@ -167,6 +172,12 @@ class Watcher implements DirectoryWatcher {
       );
     }
     if (!this.#closed) this.#startWatching();
+    return report;
+  }
+
+  async addVersion(path: string, origin: string): Promise<ScanReport> {
+    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [], modified: [] };
+    await this.#add(path, { fingerprint: '', since: this.#s.now(), state: 'pending' }, report, origin);
     return report;
   }
 
@@ -278,7 +289,12 @@ class Watcher implements DirectoryWatcher {
   }
 
   /** A settled directory: check it, pin the current stable if needed, load it, apply the rollout policy. */
-  async #add(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
+  async #add(
+    dir: string,
+    tracked: Tracked,
+    report: ScanReport,
+    origin = 'the plugins directory',
+  ): Promise<void> {
     const { host, logger, policy } = this.#s;
     const checked = await checkPluginDir(dir);
     if (checked.plugin === undefined) {
@@ -310,7 +326,7 @@ class Watcher implements DirectoryWatcher {
       report.loaded.push(id);
       this.#record({ actor: 'watcher', action: 'load', plugin: name, version, details: { dir } });
       logger?.info({ dir, plugin: name, version }, `watcher: loaded ${id}`);
-      if (before !== undefined && before !== version) await this.#rollOut(name, version, before);
+      if (before !== undefined && before !== version) await this.#rollOut(name, version, before, origin);
     } catch (err) {
       tracked.state = 'failed';
       report.failed.push(dir);
@@ -357,9 +373,9 @@ class Watcher implements DirectoryWatcher {
   }
 
   /** Applies the policy to a newly loaded version of a plugin whose stable is `stable`. */
-  async #rollOut(name: string, version: string, stable: string): Promise<void> {
+  async #rollOut(name: string, version: string, stable: string, origin: string): Promise<void> {
     const { host, logger, policy } = this.#s;
-    const reason = `rollout ${formatRolloutPolicy(policy)}: new version ${version} found in the plugins directory`;
+    const reason = `rollout ${formatRolloutPolicy(policy)}: new version ${version} found in ${origin}`;
     try {
       if (policy.kind === 'activate') {
         await host.activate(name, version, { actor: 'watcher', reason });

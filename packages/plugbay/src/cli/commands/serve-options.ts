@@ -115,6 +115,32 @@ export const serveFlags = {
     help: 'Interface of the --admin-port listener.',
     group: 'admin',
   },
+  source: {
+    type: 'string',
+    multiple: true,
+    value: '<oci://registry/repo:tag>',
+    defaultText: '',
+    help:
+      'Repeatable. A plugin pushed with "plugbay push" (a tag, or @sha256:… to pin) to load beside the directory: pulled and verified (digests, ' +
+      'signature against --keyring), cached by digest in oci/ beside the state file; a restart with the registry ' +
+      'unreachable serves the cached digest of each tag.',
+    group: 'trust',
+  },
+  'source-poll-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '30000',
+    help:
+      'How often each --source tag is resolved again; a new digest is pulled, verified and rolled out like a new ' +
+      'folder version (--rollout). 0: only at start.',
+    group: 'trust',
+  },
+  'registry-insecure': {
+    type: 'boolean',
+    defaultText: 'false',
+    help: 'Plain HTTP to the --source registries; allowed only for registries on loopback.',
+    group: 'trust',
+  },
   keyring: {
     type: 'string',
     value: '<dir>',

@@ -14,6 +14,7 @@ import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import { loadSources, pollSources, sourcePollOf, sourcesOf } from './serve-sources.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -53,6 +54,10 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       );
     }
     const port = portOption(values.port, 7070);
+    const sources = sourcesOf(values);
+    const sourcePollMs = sourcePollOf(values);
+    const sourceDigests = new Map<string, string>();
+    let polling: { close(): Promise<void> } | undefined;
     const limit = values['body-limit'];
     if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
       throw new UsageError(`--body-limit must be a positive integer (bytes), got "${limit}"`);
@@ -144,6 +149,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     const onSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
+        void polling?.close();
         void watcher
           .close()
           .then(() => host.destroy())
@@ -157,6 +163,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
         await gateway.close();
+        await polling?.close();
         await watcher.close();
         await host.close();
         store.close();
@@ -194,9 +201,33 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         if (!shuttingDown) throw err;
         return undefined;
       });
+      const fromRegistries =
+        report === undefined || shuttingDown
+          ? []
+          : await loadSources({
+              host,
+              sources,
+              stateFile: store.file,
+              keyring: trust.hostOptions.trust?.keyring,
+              insecure: values['registry-insecure'] ?? false,
+              logger,
+              current: sourceDigests,
+            });
+      if (!shuttingDown) {
+        polling = pollSources({
+          sources,
+          intervalMs: sourcePollMs,
+          stateFile: store.file,
+          keyring: trust.hostOptions.trust?.keyring,
+          insecure: values['registry-insecure'] ?? false,
+          watcher,
+          logger,
+          current: sourceDigests,
+        });
+      }
       if (report !== undefined && !shuttingDown) {
-        const names = report.loaded.map((v) => `${v.plugin}@${v.version}`);
-        const failed = everyPluginFailed(dir, report.loaded.length, report.diagnostics);
+        const names = [...report.loaded.map((v) => `${v.plugin}@${v.version}`), ...fromRegistries];
+        const failed = everyPluginFailed(dir, names.length, report.diagnostics);
         if (failed !== undefined) io.out(failed);
         gateway.setReady(true);
         logger.info(
