@@ -30,6 +30,7 @@ packages=(
   "golang-goprotobuf-dev protoc-gen-go"
   "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
   "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
+  "postgresql"  # store/postgres.test: a throw-away server (initdb/postgres in /usr/lib/postgresql/<major>/bin)
 )
 
 # The examples' toolchains (scripts/build-examples.mjs), one language a line: name, then packages from the list above.
