@@ -19,7 +19,11 @@ export type PgRequest =
   | { op: 'audit'; plugin: string | null; before: number | null; limit: number }
   | { op: 'commit'; change: StateChange; routeJson: string | null; details: string | null; time: string }
   | { op: 'record'; entry: AuditInput; details: string | null; time: string }
+  | { op: 'listen' }
   | { op: 'end' };
+
+/** What the worker posts on its own (not as an answer): a change heard, or the listening session (re)connected. */
+export type PgEvent = { notify: string } | { listening: true };
 
 export interface AuditRowMessage {
   id: number;
@@ -66,6 +70,21 @@ if (parentPort !== null && data !== null && data.ctrl instanceof SharedArrayBuff
     Atomics.notify(ctrl, 0);
   };
   parentPort.on('message', (req: PgRequest) => {
+    if (req.op === 'listen') {
+      const post = (event: PgEvent) => parentPort?.postMessage(event);
+      // The client re-listens after a lost connection and calls onlisten again: the store catches up then.
+      sql
+        .listen(
+          PG_CHANGE_CHANNEL,
+          (notify) => post({ notify }),
+          () => post({ listening: true }),
+        )
+        .then(
+          () => reply({ ok: null }),
+          (err: unknown) => reply(errorMessage(err)),
+        );
+      return;
+    }
     handle(sql, req).then(
       (ok) => reply({ ok }),
       (err: unknown) => reply(errorMessage(err)),
@@ -124,6 +143,8 @@ async function handle(sql: postgres.Sql, req: PgRequest): Promise<unknown> {
         await lockPlugins(tx, [req.entry.plugin]);
         return insertAudit(tx, req.entry, req.details, req.time);
       });
+    case 'listen':
+      return null; // answered above
     case 'end':
       await sql.end({ timeout: 1 });
       return null;

@@ -12,7 +12,7 @@ import {
 } from './checks.js';
 import { STATE_UNAVAILABLE } from './errors.js';
 import { pgMigrations } from './postgres-schema.js';
-import type { AuditRowMessage, PgRequest, PgResponse, PgWorkerData } from './postgres-worker.js';
+import type { AuditRowMessage, PgEvent, PgRequest, PgResponse, PgWorkerData } from './postgres-worker.js';
 import type {
   AuditEntry,
   AuditInput,
@@ -69,6 +69,7 @@ export class PostgresStateStore implements StateStore {
   #port: MessagePort | undefined;
   #ctrl: Int32Array | undefined;
   #closed = false;
+  readonly #watchers = new Set<(plugin: string | undefined) => void>();
 
   constructor(options: PostgresStateStoreOptions) {
     const checked = checkOptions(options);
@@ -142,6 +143,21 @@ export class PostgresStateStore implements StateStore {
     return auditEntry(row.id, row.time, row, row.details);
   }
 
+  /**
+   * Calls `onChange(plugin)` after each change any writer commits (LISTEN on PG_CHANGE_CHANNEL), and
+   * `onChange(undefined)` each time the listening session (re)connects: then anything may have changed meanwhile.
+   * Returns the function that stops it.
+   */
+  watch(onChange: (plugin: string | undefined) => void): () => void {
+    this.#ensureOpen();
+    const first = this.#watchers.size === 0;
+    this.#watchers.add(onChange);
+    if (first && this.#worker !== undefined) this.#request({ op: 'listen' }, 'read');
+    return () => {
+      this.#watchers.delete(onChange);
+    };
+  }
+
   /** Ends the session and the worker. Idempotent; any other call afterwards throws PLUGBAY_CLOSED. */
   close(): void {
     if (this.#closed) return;
@@ -181,6 +197,7 @@ export class PostgresStateStore implements StateStore {
     });
     // A store someone forgot to close does not keep the process alive.
     this.#worker.unref();
+    this.#worker.on('message', (event: PgEvent) => this.#heard(event));
     this.#port = port1;
     this.#ctrl = new Int32Array(sab);
     try {
@@ -194,10 +211,23 @@ export class PostgresStateStore implements StateStore {
           supportedVersion: opened.version,
         });
       }
+      if (this.#watchers.size > 0) this.#answer(this.#send({ op: 'listen' }, this.#waitMs()), 'open');
     } catch (err) {
       this.#dropWorker();
       throw err;
     }
+  }
+
+  #heard(event: PgEvent): void {
+    let plugin: string | undefined;
+    if ('notify' in event) {
+      try {
+        plugin = (JSON.parse(event.notify) as { plugin?: unknown }).plugin as string | undefined;
+      } catch {
+        plugin = undefined; // not ours to parse: catch up on everything
+      }
+    }
+    for (const watcher of this.#watchers) watcher(typeof plugin === 'string' ? plugin : undefined);
   }
 
   #request(req: PgRequest, doing: 'read' | 'write'): unknown {

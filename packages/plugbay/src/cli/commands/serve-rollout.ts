@@ -9,6 +9,7 @@ import {
   parseRolloutPolicy,
   type RolloutPolicy,
 } from '../../host/watch.js';
+import { PostgresStateStore, redact } from '../../store/postgres.js';
 import { SqliteStateStore } from '../../store/sqlite.js';
 import { UsageError } from '../io.js';
 
@@ -43,12 +44,28 @@ export function watchTimingOf(values: { 'settle-ms'?: string; 'watch-interval-ms
   };
 }
 
+/** A `--state` value that names a PostgreSQL database rather than a SQLite file. */
+export const isPostgresUrl = (value: string | undefined) =>
+  value !== undefined && /^postgres(ql)?:\/\//.test(value);
+
 /**
- * Opens the SQLite state file; on failure logs why (the file and the cause: corrupt, locked …) and returns
- * undefined, so that serve exits 1 without touching the file.
+ * Opens the state: the SQLite file, or the PostgreSQL database of a postgres:// URL. On failure logs why (the file
+ * or database and the cause: corrupt, locked, unreachable …) and returns undefined, so that serve exits 1 without
+ * touching the state.
  */
-export function openStateStore(file: string | undefined, logger: Logger): SqliteStateStore | undefined {
-  const path = resolve(file ?? '.plugbay/state.db');
+export function openStateStore(
+  state: string | undefined,
+  logger: Logger,
+): SqliteStateStore | PostgresStateStore | undefined {
+  if (isPostgresUrl(state)) {
+    try {
+      return new PostgresStateStore({ url: state as string });
+    } catch (err) {
+      logger.fatal({ err, database: redact(state as string) }, `cannot start: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  const path = resolve(state ?? '.plugbay/state.db');
   try {
     return new SqliteStateStore({ file: path });
   } catch (err) {
@@ -57,16 +74,75 @@ export function openStateStore(file: string | undefined, logger: Logger): Sqlite
   }
 }
 
-/** The host's artifact store: `artifacts/` beside the state file, so a restarted gateway reuses what it verified. */
-export function artifactsDirOf(store: SqliteStateStore): string {
-  return join(dirname(store.file), 'artifacts');
+/** Where the state is, for logs: the file, or the database URL without its password. */
+export function stateLocationOf(store: SqliteStateStore | PostgresStateStore): string {
+  return store.kind === 'sqlite' ? store.file : store.location;
+}
+
+/**
+ * The host's artifact store: `artifacts/` beside the state file, so a restarted gateway reuses what it verified;
+ * with PostgreSQL, `.plugbay/artifacts` in the current directory (artifacts are per machine, never shared).
+ */
+export function artifactsDirOf(store: SqliteStateStore | PostgresStateStore): string {
+  return store.kind === 'sqlite' ? join(dirname(store.file), 'artifacts') : resolve('.plugbay', 'artifacts');
+}
+
+/** How often a gateway on PostgreSQL re-reads every route, in case a notification was lost. */
+export const RECONCILE_INTERVAL_MS = 10_000;
+
+/**
+ * Follows a shared (PostgreSQL) state: each change another gateway commits is applied when its NOTIFY arrives,
+ * everything on each (re)connect of the listening session and every RECONCILE_INTERVAL_MS. A database that is
+ * away is logged (the gateway keeps serving its last-known routes) and retried at the next reconcile. Returns
+ * the function that stops following.
+ */
+export function followSharedState(store: PostgresStateStore, host: PluginHost, logger: Logger): () => void {
+  let stale = false;
+  let retryMs = 0;
+  let retry: NodeJS.Timeout | undefined;
+  const refresh = (plugin: string | undefined) => {
+    try {
+      host.refreshRoutes(plugin);
+      if (stale) logger.info({ database: store.location }, 'shared state reachable again; routes caught up');
+      stale = false;
+      retryMs = 0;
+    } catch (err) {
+      if (!stale)
+        logger.warn(
+          { err, database: store.location },
+          'shared state unreachable: serving the last-known routes',
+        );
+      stale = true;
+      // Reconnect with backoff (250 ms, doubling, at most the reconcile interval), then catch up on everything.
+      retryMs = Math.min(RECONCILE_INTERVAL_MS, retryMs === 0 ? 250 : retryMs * 2);
+      clearTimeout(retry);
+      retry = setTimeout(() => refresh(undefined), retryMs);
+      retry.unref();
+    }
+  };
+  let unwatch = () => {};
+  try {
+    unwatch = store.watch(refresh);
+  } catch (err) {
+    logger.warn(
+      { err, database: store.location },
+      'cannot listen for shared state changes; reconciling only',
+    );
+  }
+  const timer = setInterval(() => refresh(undefined), RECONCILE_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    clearTimeout(retry);
+    unwatch();
+  };
 }
 
 export function startWatcher(options: {
   host: PluginHost;
   dir: string;
   policy: RolloutPolicy;
-  store: SqliteStateStore;
+  store: SqliteStateStore | PostgresStateStore;
   logger: Logger;
   timing: { settleMs?: number; intervalMs?: number };
 }): DirectoryWatcher {

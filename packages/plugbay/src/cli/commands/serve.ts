@@ -10,7 +10,15 @@ import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
-import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import {
+  artifactsDirOf,
+  followSharedState,
+  openStateStore,
+  rolloutOf,
+  startWatcher,
+  stateLocationOf,
+  watchTimingOf,
+} from './serve-rollout.js';
 import { serveTrust } from './serve-trust.js';
 
 export const serveCommand: Command = {
@@ -95,6 +103,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     if (store === undefined) return 1;
     const host = createHost({ logger, ...trust.hostOptions, store, artifactsDir: artifactsDirOf(store) });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
+    const unfollow = store.kind === 'postgres' ? followSharedState(store, host, logger) : () => {};
     const gateway = createGateway({
       host,
       port,
@@ -117,6 +126,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     const onSignal = (signal: NodeJS.Signals) => {
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
+        unfollow();
         void watcher
           .close()
           .then(() => host.destroy())
@@ -129,6 +139,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       shuttingDown = true;
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
+        unfollow();
         await gateway.close();
         await watcher.close();
         await host.close();
@@ -152,6 +163,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         return undefined;
       });
       if (address === undefined) {
+        unfollow();
         await host.close();
         store.close();
         return 1;
@@ -174,7 +186,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           {
             dir,
             plugins: names,
-            state: store.file,
+            state: stateLocationOf(store),
             artifacts: artifactsDirOf(store),
             rollout: formatRolloutPolicy(rollout),
             rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
