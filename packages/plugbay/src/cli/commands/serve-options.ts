@@ -174,7 +174,7 @@ export const serveFlags = {
   },
   state: {
     type: 'string',
-    value: '<file|url>',
+    value: '<file-or-url>',
     defaultText: '.plugbay/state.db',
     help:
       'SQLite file with routes, stable history and the audit log, relative to the current directory. Held ' +
