@@ -1,5 +1,6 @@
 // The rollout side of `plugbay serve` (options declared in serve-options.ts): the state file (--state), the rollout
 // policy (--rollout, --dev) and the directory watcher's timing. Kept apart from serve.ts so that serve only wires them in.
+import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PluginHost } from '../../host/types.js';
@@ -100,29 +101,43 @@ export function followSharedState(store: PostgresStateStore, host: PluginHost, l
   let stale = false;
   let retryMs = 0;
   let retry: NodeJS.Timeout | undefined;
-  const refresh = (plugin: string | undefined) => {
+  let stopped = false;
+  const apply = (plugin: string | undefined) => {
+    if (stopped) return;
     try {
       host.refreshRoutes(plugin);
       if (stale) logger.info({ database: store.location }, 'shared state reachable again; routes caught up');
       stale = false;
       retryMs = 0;
     } catch (err) {
-      if (!stale)
-        logger.warn(
-          { err, database: store.location },
-          'shared state unreachable: serving the last-known routes',
-        );
-      stale = true;
-      // Reconnect with backoff (250 ms, doubling, at most the reconcile interval), then catch up on everything.
-      retryMs = Math.min(RECONCILE_INTERVAL_MS, retryMs === 0 ? 250 : retryMs * 2);
-      clearTimeout(retry);
-      retry = setTimeout(() => refresh(undefined), retryMs);
-      retry.unref();
+      fail(err);
     }
+  };
+  // The store's calls block this thread until PostgreSQL answers (up to its timeout when the network drops
+  // packets): a background refresh first checks, without blocking, that the server accepts connections.
+  const refresh = (plugin: string | undefined) => {
+    void reachable(store.location).then((ok) =>
+      ok ? apply(plugin) : fail(new Error(`${store.location} does not accept connections`)),
+    );
+  };
+  const fail = (err: unknown) => {
+    if (stopped) return;
+    if (!stale)
+      logger.warn(
+        { err, database: store.location },
+        'shared state unreachable: serving the last-known routes',
+      );
+    stale = true;
+    // Reconnect with backoff (250 ms, doubling, at most the reconcile interval), then catch up on everything.
+    retryMs = Math.min(RECONCILE_INTERVAL_MS, retryMs === 0 ? 250 : retryMs * 2);
+    clearTimeout(retry);
+    retry = setTimeout(() => refresh(undefined), retryMs);
+    retry.unref();
   };
   let unwatch = () => {};
   try {
-    unwatch = store.watch(refresh);
+    // A notification (or the listening session's reconnect) means the server is there: applied with no probe.
+    unwatch = store.watch(apply);
   } catch (err) {
     logger.warn(
       { err, database: store.location },
@@ -132,6 +147,7 @@ export function followSharedState(store: PostgresStateStore, host: PluginHost, l
   const timer = setInterval(() => refresh(undefined), RECONCILE_INTERVAL_MS);
   timer.unref();
   return () => {
+    stopped = true;
     clearInterval(timer);
     clearTimeout(retry);
     unwatch();
@@ -148,4 +164,28 @@ export function startWatcher(options: {
 }): DirectoryWatcher {
   const { store, timing, ...rest } = options;
   return createWatcher({ ...rest, ...timing, audit: (entry) => store.record(entry) });
+}
+
+/** Whether the database's host accepts a TCP connection within 1 s (unix socket URLs: assumed yes). */
+function reachable(location: string): Promise<boolean> {
+  let host: string;
+  let port: number;
+  try {
+    const url = new URL(location);
+    host = decodeURIComponent(url.hostname).replace(/^\[|\]$/g, '');
+    port = url.port === '' ? 5432 : Number(url.port);
+  } catch {
+    return Promise.resolve(true);
+  }
+  if (host === '' || host.startsWith('/')) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
