@@ -197,7 +197,12 @@ export class PostgresStateStore implements StateStore {
     });
     // A store someone forgot to close does not keep the process alive.
     this.#worker.unref();
-    this.#worker.on('message', (event: PgEvent) => this.#heard(event));
+    const worker = this.#worker;
+    worker.on('message', (event: PgEvent) => this.#heard(event));
+    // A worker that died (a client bug, out of memory) is replaced at the next request; never an uncaught error.
+    worker.on('error', () => {
+      if (this.#worker === worker) this.#dropWorker();
+    });
     this.#port = port1;
     this.#ctrl = new Int32Array(sab);
     try {
