@@ -149,6 +149,8 @@ test('PostgreSQL stopped: admin writes answer 503 PLUGBAY_STATE_UNAVAILABLE, cal
     }
   }
   assert.equal(served, 400);
+  for (const url of urls)
+    assert.equal((await fetch(`${url}/readyz`)).status, 200, 'ready on last-known state');
   await pg.start();
   await putRoute(a, { stable: '1.0.0', fallback: ['1.1.0'] });
   // B catches up through its listening session's reconnect or its backoff retry, well before the 10 s reconcile.
