@@ -33,6 +33,7 @@ packages=(
   # plugbay push/pull: a real OCI registry (the CNCF distribution server) and htpasswd's bcrypt for its basic auth
   "docker-registry docker-registry"
   "apache2-utils htpasswd"
+  "postgresql"  # store/postgres.test: a throw-away server (initdb/postgres in /usr/lib/postgresql/<major>/bin)
 )
 
 # The examples' toolchains (scripts/build-examples.mjs), one language a line: name, then packages from the list above.

@@ -43,7 +43,7 @@ export type {
 export type { DirectoryWatcher, RolloutPolicy, WatcherOptions } from './host/watch.js';
 export { createWatcher, parseRolloutPolicy } from './host/watch.js';
 export type { AuditEntry, AuditQuery, StateStore } from './store/index.js';
-export { MemoryStateStore, SqliteStateStore } from './store/index.js';
+export { MemoryStateStore, PostgresStateStore, SqliteStateStore } from './store/index.js';
 export type {
   InlineTierOptions,
   ProcessTierOptions,

@@ -159,6 +159,10 @@ class Host implements api.PluginHost {
     return this.#rollout.rollback(name, options);
   }
 
+  refreshRoutes(name?: string): string[] {
+    return this.#rollout.refreshFromStore(name);
+  }
+
   // ---- grants -------------------------------------------------------------------------------------------------
 
   grant(name: string, capability: string, options: api.ChangeOptions = {}): Promise<api.GrantResult> {

@@ -36,24 +36,63 @@ export class Rollout {
   constructor(state: HostState, loader: Loader) {
     this.#s = state;
     this.#loader = loader;
-    for (const [name, stored] of state.store.routes()) {
-      const checked = validateRoute(stored);
-      if (checked.problems.length > 0) {
-        // Never a silent reset: the stored route stays in the store, is reported, and is not applied.
-        state.log.error(
-          { plugin: name, problems: checked.problems },
-          `stored route of ${name} is invalid; not applied`,
-        );
-        continue;
-      }
-      const route = (checked as { route: Route }).route;
-      this.#routes.set(name, {
-        route,
-        compiled: compileRoute(name, route),
-        revision: 1,
-        decisions: state.metrics?.routeDecisions(name),
-      });
+    for (const [name, stored] of state.store.routes()) this.#applyStored(name, stored);
+  }
+
+  /**
+   * Applies routes another writer changed in a shared store (another gateway, through PostgreSQL): the stored
+   * route of `name`, or of every plugin, replaces the one in memory when it differs. Nothing is written back and
+   * nothing is unloaded (the gateway that made the change drains its own versions). Returns the plugins changed.
+   */
+  refreshFromStore(name?: string): string[] {
+    const stored =
+      name === undefined
+        ? this.#s.store.routes()
+        : new Map(Object.entries({ [name]: this.#s.store.route(name) }));
+    const changed: string[] = [];
+    const names = name === undefined ? new Set([...stored.keys(), ...this.#routes.keys()]) : [name];
+    for (const plugin of names) {
+      const route = stored.get(plugin);
+      const current = this.#routes.get(plugin)?.route;
+      if (JSON.stringify(route) === JSON.stringify(current)) continue;
+      if (route === undefined) {
+        if (current === undefined) continue;
+        // Deleted in the store: back to the default route.
+        const revision = (this.#routes.get(plugin)?.revision ?? 0) + 1;
+        this.#routes.set(plugin, {
+          route: undefined,
+          compiled: compileRoute(plugin),
+          revision,
+          decisions: this.#s.metrics?.routeDecisions(plugin),
+        });
+        changed.push(plugin);
+      } else if (this.#applyStored(plugin, route)) changed.push(plugin);
     }
+    for (const plugin of changed) {
+      const { route, revision } = this.active(plugin);
+      this.#s.log.info({ plugin, route, revision }, `route of ${plugin} changed in the shared state`);
+    }
+    return changed;
+  }
+
+  /** Switches to a route read from the store; an invalid one is reported and left out (never a silent reset). */
+  #applyStored(name: string, stored: Record<string, unknown>): boolean {
+    const checked = validateRoute(stored);
+    if (checked.problems.length > 0) {
+      this.#s.log.error(
+        { plugin: name, problems: checked.problems },
+        `stored route of ${name} is invalid; not applied`,
+      );
+      return false;
+    }
+    const route = (checked as { route: Route }).route;
+    this.#routes.set(name, {
+      route,
+      compiled: compileRoute(name, route),
+      revision: (this.#routes.get(name)?.revision ?? 0) + 1,
+      decisions: this.#s.metrics?.routeDecisions(name),
+    });
+    return true;
   }
 
   /** The route calls to `name` use now (the default route, revision 0, until one is set). */

@@ -261,6 +261,11 @@ export interface PluginHost extends AsyncDisposable {
   activate(name: string, version: string, options?: ActivateOptions): Promise<ActivateResult>;
   /** Returns to the previous stable version. */
   rollback(name: string, options?: ActivateOptions): Promise<ActivateResult>;
+  /**
+   * Re-reads the route of `name` (or of every plugin) from the state store and applies what another writer changed
+   * there (a shared PostgreSQL store). Writes nothing. Returns the plugins whose route changed.
+   */
+  refreshRoutes(name?: string): string[];
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
   /**

@@ -80,7 +80,7 @@ export interface StateChange {
 }
 
 export interface StateStore extends Disposable {
-  readonly kind: 'memory' | 'sqlite';
+  readonly kind: 'memory' | 'sqlite' | 'postgres';
   /** The plugin's route, or undefined when it has none. A copy: changing it changes nothing stored. */
   route(plugin: string): StoredRoute | undefined;
   /** Every stored route, by plugin name. */

@@ -56,9 +56,15 @@ export function startPlugbay(
  * Starts `plugbay serve <dir> --port 0 ...extra` with its own state file, waits until its plugins are loaded, and
  * returns its base URL (and the admin listener's, from its log line, with `--admin-port`). Killed after the test.
  */
-export async function servePlugbay(t: TestContext, dir: string, extra: string[], state: string) {
+export async function servePlugbay(
+  t: TestContext,
+  dir: string,
+  extra: string[],
+  state: string,
+  options: { cwd?: string } = {},
+) {
   // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
-  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra]);
+  const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra], options);
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

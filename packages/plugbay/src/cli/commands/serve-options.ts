@@ -209,11 +209,13 @@ export const serveFlags = {
   },
   state: {
     type: 'string',
-    value: '<file>',
+    value: '<file-or-url>',
     defaultText: '.plugbay/state.db',
     help:
       'SQLite file with routes, stable history and the audit log, relative to the current directory. Held ' +
-      'locked while serving; a corrupt, locked or newer file stops startup (exit 1); it is never reset.',
+      'locked while serving; a corrupt, locked or newer file stops startup (exit 1); it is never reset. ' +
+      'A postgres:// URL shares the state with every gateway on that database: changes arrive by ' +
+      'LISTEN/NOTIFY, with a full reconcile every 10 s; artifacts then go to .plugbay/artifacts.',
     group: 'rollout',
   },
   rollout: {

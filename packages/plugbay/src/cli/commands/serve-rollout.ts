@@ -1,5 +1,6 @@
 // The rollout side of `plugbay serve` (options declared in serve-options.ts): the state file (--state), the rollout
 // policy (--rollout, --dev) and the directory watcher's timing. Kept apart from serve.ts so that serve only wires them in.
+import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { PluginHost } from '../../host/types.js';
@@ -9,6 +10,7 @@ import {
   parseRolloutPolicy,
   type RolloutPolicy,
 } from '../../host/watch.js';
+import { PostgresStateStore, redact } from '../../store/postgres.js';
 import { SqliteStateStore } from '../../store/sqlite.js';
 import { UsageError } from '../io.js';
 
@@ -43,12 +45,28 @@ export function watchTimingOf(values: { 'settle-ms'?: string; 'watch-interval-ms
   };
 }
 
+/** A `--state` value that names a PostgreSQL database rather than a SQLite file. */
+export const isPostgresUrl = (value: string | undefined) =>
+  value !== undefined && /^postgres(ql)?:\/\//.test(value);
+
 /**
- * Opens the SQLite state file; on failure logs why (the file and the cause: corrupt, locked …) and returns
- * undefined, so that serve exits 1 without touching the file.
+ * Opens the state: the SQLite file, or the PostgreSQL database of a postgres:// URL. On failure logs why (the file
+ * or database and the cause: corrupt, locked, unreachable …) and returns undefined, so that serve exits 1 without
+ * touching the state.
  */
-export function openStateStore(file: string | undefined, logger: Logger): SqliteStateStore | undefined {
-  const path = resolve(file ?? '.plugbay/state.db');
+export function openStateStore(
+  state: string | undefined,
+  logger: Logger,
+): SqliteStateStore | PostgresStateStore | undefined {
+  if (isPostgresUrl(state)) {
+    try {
+      return new PostgresStateStore({ url: state as string });
+    } catch (err) {
+      logger.fatal({ err, database: redact(state as string) }, `cannot start: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+  const path = resolve(state ?? '.plugbay/state.db');
   try {
     return new SqliteStateStore({ file: path });
   } catch (err) {
@@ -57,19 +75,122 @@ export function openStateStore(file: string | undefined, logger: Logger): Sqlite
   }
 }
 
-/** The host's artifact store: `artifacts/` beside the state file, so a restarted gateway reuses what it verified. */
-export function artifactsDirOf(store: SqliteStateStore): string {
-  return join(dirname(store.file), 'artifacts');
+/** Where the state is, for logs: the file, or the database URL without its password. */
+export function stateLocationOf(store: SqliteStateStore | PostgresStateStore): string {
+  return store.kind === 'sqlite' ? store.file : store.location;
+}
+
+/**
+ * This gateway's own files (never shared): the state file's folder, or with PostgreSQL `.plugbay` in the current
+ * directory. The host's artifact store is `artifacts/` there, so a restarted gateway reuses what it verified, and
+ * plugins pulled from registries are cached in `oci/`.
+ */
+export function localDirOf(store: SqliteStateStore | PostgresStateStore): string {
+  return store.kind === 'sqlite' ? dirname(store.file) : resolve('.plugbay');
+}
+
+export function artifactsDirOf(store: SqliteStateStore | PostgresStateStore): string {
+  return join(localDirOf(store), 'artifacts');
+}
+
+/** How often a gateway on PostgreSQL re-reads every route, in case a notification was lost. */
+export const RECONCILE_INTERVAL_MS = 10_000;
+
+/**
+ * Follows a shared (PostgreSQL) state: each change another gateway commits is applied when its NOTIFY arrives,
+ * everything on each (re)connect of the listening session and every RECONCILE_INTERVAL_MS. A database that is
+ * away is logged (the gateway keeps serving its last-known routes) and retried at the next reconcile. Returns
+ * the function that stops following.
+ */
+export function followSharedState(store: PostgresStateStore, host: PluginHost, logger: Logger): () => void {
+  let stale = false;
+  let retryMs = 0;
+  let retry: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const apply = (plugin: string | undefined) => {
+    if (stopped) return;
+    try {
+      host.refreshRoutes(plugin);
+      if (stale) logger.info({ database: store.location }, 'shared state reachable again; routes caught up');
+      stale = false;
+      retryMs = 0;
+    } catch (err) {
+      fail(err);
+    }
+  };
+  // The store's calls block this thread until PostgreSQL answers (up to its timeout when the network drops
+  // packets): a background refresh first checks, without blocking, that the server accepts connections.
+  const refresh = (plugin: string | undefined) => {
+    void reachable(store.location).then((ok) =>
+      ok ? apply(plugin) : fail(new Error(`${store.location} does not accept connections`)),
+    );
+  };
+  const fail = (err: unknown) => {
+    if (stopped) return;
+    if (!stale)
+      logger.warn(
+        { err, database: store.location },
+        'shared state unreachable: serving the last-known routes',
+      );
+    stale = true;
+    // Reconnect with backoff (250 ms, doubling, at most the reconcile interval), then catch up on everything.
+    retryMs = Math.min(RECONCILE_INTERVAL_MS, retryMs === 0 ? 250 : retryMs * 2);
+    clearTimeout(retry);
+    retry = setTimeout(() => refresh(undefined), retryMs);
+    retry.unref();
+  };
+  let unwatch = () => {};
+  try {
+    // A notification (or the listening session's reconnect) means the server is there: applied with no probe.
+    unwatch = store.watch(apply);
+  } catch (err) {
+    logger.warn(
+      { err, database: store.location },
+      'cannot listen for shared state changes; reconciling only',
+    );
+  }
+  const timer = setInterval(() => refresh(undefined), RECONCILE_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    clearTimeout(retry);
+    unwatch();
+  };
 }
 
 export function startWatcher(options: {
   host: PluginHost;
   dir: string;
   policy: RolloutPolicy;
-  store: SqliteStateStore;
+  store: SqliteStateStore | PostgresStateStore;
   logger: Logger;
   timing: { settleMs?: number; intervalMs?: number };
 }): DirectoryWatcher {
   const { store, timing, ...rest } = options;
   return createWatcher({ ...rest, ...timing, audit: (entry) => store.record(entry) });
+}
+
+/** Whether the database's host accepts a TCP connection within 1 s (unix socket URLs: assumed yes). */
+function reachable(location: string): Promise<boolean> {
+  let host: string;
+  let port: number;
+  try {
+    const url = new URL(location);
+    host = decodeURIComponent(url.hostname).replace(/^\[|\]$/g, '');
+    port = url.port === '' ? 5432 : Number(url.port);
+  } catch {
+    return Promise.resolve(true);
+  }
+  if (host === '' || host.startsWith('/')) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: 1000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }

@@ -36,7 +36,8 @@ export function sourcePollOf(values: { 'source-poll-ms'?: string | undefined }):
 export function pollSources(options: {
   sources: ReturnType<typeof sourcesOf>;
   intervalMs: number;
-  stateFile: string;
+  /** This gateway's own folder (serve-rollout.ts localDirOf): pulled plugins are cached in its `oci/`. */
+  localDir: string;
   keyring: Keyring | undefined;
   insecure: boolean;
   watcher: DirectoryWatcher;
@@ -78,9 +79,9 @@ export function pollSources(options: {
   };
 }
 
-function cacheOptions(options: { stateFile: string; keyring: Keyring | undefined; insecure: boolean }) {
+function cacheOptions(options: { localDir: string; keyring: Keyring | undefined; insecure: boolean }) {
   return {
-    dir: join(dirname(options.stateFile), 'oci'),
+    dir: join(options.localDir, 'oci'),
     keyring: options.keyring ?? createKeyring([]),
     // Unsigned passes the pull; the host's trust gate then applies --signatures and --allow-unsigned to it as
     // to a folder. A bad signature never passes the pull.
@@ -97,7 +98,8 @@ function cacheOptions(options: { stateFile: string; keyring: Keyring | undefined
 export async function loadSources(options: {
   host: PluginHost;
   sources: ReturnType<typeof sourcesOf>;
-  stateFile: string;
+  /** This gateway's own folder (serve-rollout.ts localDirOf): pulled plugins are cached in its `oci/`. */
+  localDir: string;
   keyring: Keyring | undefined;
   insecure: boolean;
   logger: Logger;

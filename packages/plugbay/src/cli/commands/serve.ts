@@ -13,7 +13,16 @@ import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
-import { artifactsDirOf, openStateStore, rolloutOf, startWatcher, watchTimingOf } from './serve-rollout.js';
+import {
+  artifactsDirOf,
+  followSharedState,
+  localDirOf,
+  openStateStore,
+  rolloutOf,
+  startWatcher,
+  stateLocationOf,
+  watchTimingOf,
+} from './serve-rollout.js';
 import { loadSources, pollSources, sourcePollOf, sourcesOf } from './serve-sources.js';
 import { serveTrust } from './serve-trust.js';
 
@@ -127,6 +136,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           }),
     });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
+    const unfollow = store.kind === 'postgres' ? followSharedState(store, host, logger) : () => {};
     const gateway = createGateway({
       host,
       port,
@@ -150,6 +160,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       if (shuttingDown) {
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
         void polling?.close();
+        unfollow();
         void watcher
           .close()
           .then(() => host.destroy())
@@ -162,6 +173,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       shuttingDown = true;
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
+        unfollow();
         await gateway.close();
         await polling?.close();
         await watcher.close();
@@ -186,6 +198,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         return undefined;
       });
       if (address === undefined) {
+        unfollow();
         await host.close();
         store.close();
         return 1;
@@ -207,7 +220,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           : await loadSources({
               host,
               sources,
-              stateFile: store.file,
+              localDir: localDirOf(store),
               keyring: trust.hostOptions.trust?.keyring,
               insecure: values['registry-insecure'] ?? false,
               logger,
@@ -217,7 +230,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         polling = pollSources({
           sources,
           intervalMs: sourcePollMs,
-          stateFile: store.file,
+          localDir: localDirOf(store),
           keyring: trust.hostOptions.trust?.keyring,
           insecure: values['registry-insecure'] ?? false,
           watcher,
@@ -234,7 +247,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           {
             dir,
             plugins: names,
-            state: store.file,
+            state: stateLocationOf(store),
             artifacts: artifactsDirOf(store),
             rollout: formatRolloutPolicy(rollout),
             rejected: report.diagnostics.filter((d) => d.severity === 'error').length,
