@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { resolveCached } from '../../artifact/oci/cache.js';
 import { parseOciReference } from '../../artifact/oci/reference.js';
