@@ -1,16 +1,11 @@
-/**
- * The packed plugin: one gzip'd ustar file (`<name>@<version>.plugbay.tgz`) with the version's file set and its
- * signature file. Made deterministic (sorted entries, mtime 0, uid/gid 0, mode 0644 or 0755, no owner names), so
- * that packing the same files twice gives the same bytes. Read in memory only: never extracted to disk by its paths.
- */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Header, Pack, Parser, ReadEntry } from 'tar';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf, manifestFileName, signatureFileName } from '../core/file-set.js';
 import { validateManifest } from '../core/manifest.js';
+import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { compareStrings } from '../trust/files.js';
 import {
   type ContentFile,
@@ -119,12 +114,9 @@ export async function packPlugin(dir: string, options: { out?: string } = {}): P
   const out = options.out ?? '.';
   const path = resolve(isPackedFile(out) ? out : join(out, fileName));
   const bytes = await packVersion(contents);
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, bytes, { flag: 'wx' });
-    await rename(temp, path);
+    await writeFileAtomic(path, bytes);
   } catch (err) {
-    await rm(temp, { force: true });
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot write ${path}: ${(err as Error).message}`, {
       cause: err,
       details: { option: 'out' },

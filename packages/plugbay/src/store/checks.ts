@@ -129,6 +129,18 @@ export function closedError(kind: string): PlugbayError {
   return new PlugbayError('PLUGBAY_CLOSED', `the ${kind} state store is closed`);
 }
 
+/** An audit row as both SQL stores read it back (details as JSON text). */
+export interface AuditRow {
+  id: number;
+  time: string;
+  actor: string;
+  action: string;
+  plugin: string;
+  version: string | null;
+  reason: string | null;
+  details: string | null;
+}
+
 /** The one shape of an audit entry both stores return: absent fields are left out, details are a fresh copy. */
 export function auditEntry(
   id: number,

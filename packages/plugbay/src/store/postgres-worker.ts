@@ -6,7 +6,7 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import postgres from 'postgres';
 import { PlugbayError } from '../core/errors.js';
-import { checkRevoke, checkRollback } from './checks.js';
+import { type AuditRow, checkRevoke, checkRollback } from './checks.js';
 import { MIGRATION_LOCK, PG_CHANGE_CHANNEL, pgMigrations, pluginLockKey } from './postgres-schema.js';
 import type { AuditInput, StableRecord, StateChange, StoredGrant } from './types.js';
 
@@ -25,16 +25,8 @@ export type PgRequest =
 /** What the worker posts on its own (not as an answer): a change heard, or the listening session (re)connected. */
 export type PgEvent = { notify: string } | { listening: true };
 
-export interface AuditRowMessage {
-  id: number;
-  time: string;
-  actor: string;
-  action: string;
-  plugin: string;
-  version: string | null;
-  reason: string | null;
-  details: string | null;
-}
+/** An audit row as the worker posts it back. */
+export type AuditRowMessage = AuditRow;
 
 export type PgResponse =
   | { ok: unknown }

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { OptionChecker } from '../core/options.js';
 import {
+  type AuditRow,
   auditEntry,
   checkAudit,
   checkChange,
@@ -98,17 +99,6 @@ export interface SqliteStateStoreOptions extends StateStoreOptions {
    * instead of both overwriting each other's routes. Default true.
    */
   exclusive?: boolean;
-}
-
-interface AuditRow {
-  id: number;
-  time: string;
-  actor: string;
-  action: string;
-  plugin: string;
-  version: string | null;
-  reason: string | null;
-  details: string | null;
 }
 
 /**

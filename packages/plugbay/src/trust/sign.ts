@@ -1,9 +1,10 @@
 import { type KeyObject, sign } from 'node:crypto';
-import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { PlugbayError } from '../core/errors.js';
 import { fileSetOf } from '../core/file-set.js';
 import { type Manifest, validateManifest } from '../core/manifest.js';
+import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { canonicalJson } from './canonical.js';
 import {
   type FileEntry,
@@ -104,12 +105,9 @@ export async function signPlugin(
   };
   const path = join(dir, signatureFileName);
   // Write then rename: rename replaces a planted symlink instead of writing through it.
-  const tmp = `${path}.${process.pid}.tmp`;
   try {
-    await writeFile(tmp, `${JSON.stringify(document, null, 2)}\n`, { flag: 'wx' });
-    await rename(tmp, path);
+    await writeFileAtomic(path, `${JSON.stringify(document, null, 2)}\n`);
   } catch (err) {
-    await rm(tmp, { force: true });
     throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `cannot write ${path}: ${(err as Error).message}`, {
       cause: err,
     });

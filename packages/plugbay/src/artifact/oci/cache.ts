@@ -1,16 +1,7 @@
-/**
- * A gateway's cache of plugins pulled from registries, so that it restarts with no registry reachable and serves
- * what it had (Kong's hybrid-mode data planes, Istio's WasmPlugin cache). `<dir>/<manifest hex>.plugbay.tgz` is a
- * pulled, verified packed file named by its manifest digest; `<dir>/refs.json` maps each reference asked for to
- * the manifest digest and the packed layer's digest it resolved to last. A digest-pinned reference already cached
- * never asks the registry (`IfNotPresent`); a tag asks every time (`Always`) and falls back to the cached digest
- * only when the registry cannot be reached or fails (5xx), never when it refuses the artifact. A cached file is
- * checked again on every use: its sha256 against the layer digest, its signature against the keyring.
- */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PlugbayError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/write-file-atomic.js';
 import type { Keyring } from '../../trust/keyring.js';
 import { parsePacked } from '../pack.js';
 import { verifyContents } from '../verify.js';
@@ -129,12 +120,9 @@ async function readRefs(dir: string): Promise<Record<string, RefEntry>> {
 }
 
 async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, bytes, { flag: 'wx' });
-    await rename(temp, path);
+    await writeFileAtomic(path, bytes);
   } catch (err) {
-    await rm(temp, { force: true });
     throw new PlugbayError('PLUGBAY_LOAD_FAILED', `cannot write ${path}: ${(err as Error).message}`, {
       cause: err,
       details: { path },

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pullArtifact, pushPacked } from '../../artifact/oci/artifact.js';
 import type { RegistryClientOptions } from '../../artifact/oci/client.js';
@@ -7,6 +6,7 @@ import { formatOciReference, parseOciReference } from '../../artifact/oci/refere
 import { isPackedFile, packedExtension, packVersion } from '../../artifact/pack.js';
 import { readFolder } from '../../artifact/read.js';
 import { type ErrorCode, PlugbayError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/write-file-atomic.js';
 import { loadKeyring } from '../../trust/keyring.js';
 import { parseCommandArgs } from '../args.js';
 import { type CommandResult, withUsageErrors } from '../command-result.js';
@@ -118,12 +118,9 @@ Prints the manifest digest. --allow-unsigned accepts a plugin without a signatur
         allowUnsigned: values['allow-unsigned'] ?? false,
       });
       const path = join(resolve(values.out ?? '.'), `${pulled.id.replace('/', '+')}${packedExtension}`);
-      const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
       try {
-        await writeFile(temp, pulled.packed, { flag: 'wx' });
-        await rename(temp, path);
+        await writeFileAtomic(path, pulled.packed);
       } catch (err) {
-        await rm(temp, { force: true });
         throw new PlugbayError(
           'PLUGBAY_INVALID_ARGUMENT',
           `cannot write ${path}: ${(err as Error).message}`,
