@@ -20,6 +20,7 @@ import { adminRoutes } from './admin.js';
 import { adminTokenProblem, isLoopback, requireAdminToken } from './admin-auth.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
+import { type FleetReport, registerFleetRoute, soloFleet } from './fleet.js';
 import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
 import { documentedManifests, openApiDocument } from './openapi.js';
 import { createOriginPolicy, isHostName, originOf } from './origin.js';
@@ -73,6 +74,11 @@ export interface GatewayOptions {
   shutdownTimeoutMs?: number;
   /** Logs gateway events and internal errors. Default: silent. */
   logger?: Logger;
+  /**
+   * What `GET /v1/fleet` answers: the gateways sharing the state (`plugbay serve` reports the PostgreSQL
+   * heartbeats, fleet.ts). Default: this gateway alone, on a `memory` state.
+   */
+  fleet?: () => FleetReport;
 }
 
 /** Where a listener is bound. */
@@ -192,6 +198,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     scope.get('/v1/plugins', { schema: pluginsSchema }, async () =>
       pluginsReport(host.versions(), host.diagnostics()),
     );
+    registerFleetRoute(
+      scope,
+      config.fleet ?? soloFleet('memory', () => (traffic.server.listening ? addressOf(traffic).url : '')),
+    );
     registerObserveRoutes(scope, host);
   });
   registerDashboard(admin);
@@ -308,6 +318,10 @@ function createListener(
 
 async function listenOn(fastify: FastifyInstance, port: number, host: string): Promise<GatewayAddress> {
   await fastify.listen({ port, host });
+  return addressOf(fastify);
+}
+
+function addressOf(fastify: FastifyInstance): GatewayAddress {
   const address = fastify.server.address() as AddressInfo;
   const hostname = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return { url: `http://${hostname}:${address.port}`, hostname: address.address, port: address.port };
@@ -467,8 +481,8 @@ const readySchema: DocumentedSchema = {
   },
 };
 
-type GatewayConfig = Required<Omit<GatewayOptions, 'logger' | 'adminToken' | 'adminPort'>> &
-  Pick<GatewayOptions, 'logger' | 'adminToken' | 'adminPort'>;
+type GatewayConfig = Required<Omit<GatewayOptions, 'logger' | 'adminToken' | 'adminPort' | 'fleet'>> &
+  Pick<GatewayOptions, 'logger' | 'adminToken' | 'adminPort' | 'fleet'>;
 
 function normalise(options: GatewayOptions): GatewayConfig {
   const check = new OptionChecker('createGateway');
@@ -513,6 +527,8 @@ function normalise(options: GatewayOptions): GatewayConfig {
   );
   if (adminToken === undefined && exposed.length > 0)
     check.fail('adminToken', `is required when the gateway listens beyond loopback (${exposed.join(', ')})`);
+  if (options.fleet !== undefined && typeof options.fleet !== 'function')
+    check.fail('fleet', 'must be a function');
   check.done();
   return {
     host: options.host,
@@ -527,6 +543,7 @@ function normalise(options: GatewayOptions): GatewayConfig {
     ...(adminToken === undefined ? {} : { adminToken }),
     ...(adminPort === undefined ? {} : { adminPort }),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
   };
 }
 

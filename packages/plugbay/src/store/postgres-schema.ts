@@ -31,6 +31,22 @@ export const pgMigrations: readonly string[] = [
      time timestamptz NOT NULL,
      PRIMARY KEY (plugin, capability)
    );`,
+  // 2: the route revision (bumped by every route write, in its transaction) and the fleet's heartbeats.
+  `CREATE TABLE plugbay.route_revision (
+     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+     revision bigint NOT NULL
+   );
+   INSERT INTO plugbay.route_revision (revision) VALUES (0);
+   CREATE TABLE plugbay.gateways (
+     id text PRIMARY KEY,
+     host_name text NOT NULL,
+     pid integer NOT NULL,
+     listen text NOT NULL,
+     started timestamptz NOT NULL,
+     last_seen timestamptz NOT NULL,
+     interval_ms integer NOT NULL,
+     revision bigint NOT NULL
+   );`,
 ];
 
 /** The channel every committed change is announced on (payload: `{"plugin":…,"id":<audit id>}`). */

@@ -19,8 +19,27 @@ export type PgRequest =
   | { op: 'audit'; plugin: string | null; before: number | null; limit: number }
   | { op: 'commit'; change: StateChange; routeJson: string | null; details: string | null; time: string }
   | { op: 'record'; entry: AuditInput; details: string | null; time: string }
+  | { op: 'heartbeat'; gateway: HeartbeatInput }
+  | { op: 'fleet' }
   | { op: 'listen' }
   | { op: 'end' };
+
+/** What a gateway says of itself each heartbeat (times are the database's own clock). */
+export interface HeartbeatInput {
+  id: string;
+  hostName: string;
+  pid: number;
+  listen: string;
+  started: string;
+  intervalMs: number;
+  revision: number;
+}
+
+/** A gateway's row as the worker posts it back, with how long ago the database last heard from it. */
+export interface FleetRow extends HeartbeatInput {
+  lastSeen: string;
+  ageMs: number;
+}
 
 /** What the worker posts on its own (not as an answer): a change heard, or the listening session (re)connected. */
 export type PgEvent = { notify: string } | { listening: true };
@@ -103,15 +122,48 @@ async function handle(sql: postgres.Sql, req: PgRequest): Promise<unknown> {
   switch (req.op) {
     case 'open':
       return migrate(sql);
+    // Each read also returns the route revision, in the same statement (one snapshot): the routes are that revision's.
     case 'route': {
-      const rows = await sql`SELECT route FROM plugbay.routes WHERE plugin = ${req.plugin}`;
-      return rows[0]?.route ?? null;
+      const [row] = await sql`SELECT (SELECT route FROM plugbay.routes WHERE plugin = ${req.plugin}) AS route,
+                                     (SELECT revision FROM plugbay.route_revision) AS revision`;
+      return { route: row?.route ?? null, revision: Number(row?.revision ?? 0) };
     }
-    case 'routes':
-      return (await sql`SELECT plugin, route FROM plugbay.routes ORDER BY plugin`).map((r) => [
-        r.plugin,
-        r.route,
-      ]);
+    case 'routes': {
+      const [row] = await sql`SELECT (SELECT revision FROM plugbay.route_revision) AS revision,
+                                     (SELECT coalesce(json_agg(json_build_array(plugin, route) ORDER BY plugin), '[]')
+                                        FROM plugbay.routes)::text AS routes`;
+      return {
+        routes: JSON.parse(row?.routes ?? '[]') as [string, string][],
+        revision: Number(row?.revision ?? 0),
+      };
+    }
+    case 'heartbeat': {
+      const g = req.gateway;
+      await sql`INSERT INTO plugbay.gateways (id, host_name, pid, listen, started, last_seen, interval_ms, revision)
+                VALUES (${g.id}, ${g.hostName}, ${g.pid}, ${g.listen}, ${g.started}, now(), ${g.intervalMs}, ${g.revision})
+                ON CONFLICT (id) DO UPDATE SET host_name = excluded.host_name, pid = excluded.pid,
+                  listen = excluded.listen, last_seen = now(), interval_ms = excluded.interval_ms,
+                  revision = excluded.revision`;
+      return null;
+    }
+    case 'fleet':
+      return (
+        await sql`SELECT id, host_name, pid, listen, started, last_seen, interval_ms, revision,
+                         (extract(epoch FROM now() - last_seen) * 1000)::float8 AS age_ms
+                  FROM plugbay.gateways ORDER BY started, id`
+      ).map(
+        (r): FleetRow => ({
+          id: r.id,
+          hostName: r.host_name,
+          pid: r.pid,
+          listen: r.listen,
+          started: iso(r.started),
+          lastSeen: iso(r.last_seen),
+          intervalMs: r.interval_ms,
+          revision: Number(r.revision),
+          ageMs: Math.max(0, Number(r.age_ms)),
+        }),
+      );
     case 'history':
       return (
         await sql`SELECT version, time FROM plugbay.stable_history WHERE plugin = ${req.plugin} ORDER BY seq`
@@ -200,6 +252,7 @@ async function commit(
   await lockPlugins(tx, touched);
   if (change.route !== undefined) {
     const { plugin } = change.route;
+    await tx`UPDATE plugbay.route_revision SET revision = revision + 1`;
     if (req.routeJson === null) await tx`DELETE FROM plugbay.routes WHERE plugin = ${plugin}`;
     else
       await tx`INSERT INTO plugbay.routes (plugin, route, updated) VALUES (${plugin}, ${req.routeJson}, ${time})

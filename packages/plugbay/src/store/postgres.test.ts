@@ -41,6 +41,70 @@ if (skip !== undefined) {
   }));
 
   describe('PostgresStateStore', () => {
+    it('route revision: bumped by each route write only, and seen by another store in the same read as the routes', async () => {
+      const url = await freshDatabase();
+      const writer = new PostgresStateStore({ url });
+      const reader = new PostgresStateStore({ url });
+      try {
+        assert.equal(reader.routes().size, 0);
+        assert.equal(reader.routeRevision, 0);
+        writer.commit({ route: { plugin: 'greeter', route: { stable: '1.0.0' } }, audit: audit('route') });
+        writer.commit({ activate: { plugin: 'greeter', version: '1.0.0' }, audit: audit('activate') });
+        writer.commit({ grant: { plugin: 'greeter', capability: 'net' }, audit: audit('grant') });
+        assert.deepEqual(reader.route('greeter'), { stable: '1.0.0' });
+        assert.equal(reader.routeRevision, 1, 'an activate or a grant without a route is no route write');
+        writer.commit({
+          route: { plugin: 'echo', route: { stable: '2.0.0' } },
+          audit: audit('route', 'echo'),
+        });
+        writer.commit({ route: { plugin: 'greeter', route: null }, audit: audit('route') });
+        assert.deepEqual([...reader.routes().keys()], ['echo']);
+        assert.equal(reader.routeRevision, 3, 'a deleted route is a route write');
+        assert.equal(writer.routeRevision, 0, 'a store reports what it read, not what it wrote');
+      } finally {
+        writer.close();
+        reader.close();
+      }
+    });
+
+    it('heartbeats: one row per gateway id, upserted, with the age the database measures', async () => {
+      const url = await freshDatabase();
+      const a = new PostgresStateStore({ url });
+      const b = new PostgresStateStore({ url });
+      const started = new Date().toISOString();
+      const beat = { hostName: 'h', pid: 1, listen: 'http://127.0.0.1:1', started, intervalMs: 100 };
+      try {
+        assert.deepEqual(a.fleet(), []);
+        a.heartbeat({ ...beat, id: 'a', revision: 0 });
+        b.heartbeat({ ...beat, id: 'b', revision: 0 });
+        a.heartbeat({ ...beat, id: 'a', revision: 4 });
+        const rows = b.fleet();
+        assert.deepEqual(
+          rows.map((r) => [r.id, r.revision, r.intervalMs, r.listen]),
+          [
+            ['a', 4, 100, 'http://127.0.0.1:1'],
+            ['b', 0, 100, 'http://127.0.0.1:1'],
+          ],
+        );
+        for (const row of rows) {
+          assert.ok(row.ageMs >= 0 && Number.isFinite(row.ageMs), String(row.ageMs));
+          assert.equal(row.started, started);
+        }
+        const sql = postgres(url, { max: 1 });
+        try {
+          // A gateway not heard from for a minute: its age says so (staleness is 3 intervals, serve-fleet.ts).
+          await sql`UPDATE plugbay.gateways SET last_seen = now() - interval '1 minute' WHERE id = 'b'`;
+        } finally {
+          await sql.end();
+        }
+        const aged = a.fleet().find((r) => r.id === 'b')!;
+        assert.ok(aged.ageMs >= 60_000, String(aged.ageMs));
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+
     it('migrates once: a restart (and a second gateway) finds the schema at its version and keeps the state', async () => {
       const url = await freshDatabase();
       const first = new PostgresStateStore({ url });

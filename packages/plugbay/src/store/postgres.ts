@@ -12,7 +12,15 @@ import {
 } from './checks.js';
 import { STATE_UNAVAILABLE } from './errors.js';
 import { pgMigrations } from './postgres-schema.js';
-import type { AuditRowMessage, PgEvent, PgRequest, PgResponse, PgWorkerData } from './postgres-worker.js';
+import type {
+  AuditRowMessage,
+  FleetRow,
+  HeartbeatInput,
+  PgEvent,
+  PgRequest,
+  PgResponse,
+  PgWorkerData,
+} from './postgres-worker.js';
 import type {
   AuditEntry,
   AuditInput,
@@ -26,6 +34,7 @@ import type {
 } from './types.js';
 
 export { PG_CHANGE_CHANNEL, pluginLockKey } from './postgres-schema.js';
+export type { FleetRow, HeartbeatInput } from './postgres-worker.js';
 
 /** The schema version this build writes (rows in `plugbay.schema_migrations`). */
 export const PG_SCHEMA_VERSION = pgMigrations.length;
@@ -69,6 +78,7 @@ export class PostgresStateStore implements StateStore {
   #port: MessagePort | undefined;
   #ctrl: Int32Array | undefined;
   #closed = false;
+  #routeRevision = 0;
   readonly #watchers = new Set<(plugin: string | undefined) => void>();
 
   constructor(options: PostgresStateStoreOptions) {
@@ -83,13 +93,44 @@ export class PostgresStateStore implements StateStore {
   }
 
   route(plugin: string): StoredRoute | undefined {
-    const json = this.#request({ op: 'route', plugin }, 'read') as string | null;
+    const { route: json, revision } = this.#request({ op: 'route', plugin }, 'read') as {
+      route: string | null;
+      revision: number;
+    };
+    this.#seen(revision);
     return json === null ? undefined : (JSON.parse(json) as StoredRoute);
   }
 
   routes(): Map<string, StoredRoute> {
-    const rows = this.#request({ op: 'routes' }, 'read') as [string, string][];
+    const { routes: rows, revision } = this.#request({ op: 'routes' }, 'read') as {
+      routes: [string, string][];
+      revision: number;
+    };
+    this.#seen(revision);
     return new Map(rows.map(([plugin, json]) => [plugin, JSON.parse(json) as StoredRoute]));
+  }
+
+  /**
+   * The route revision of the newest route this store read: a counter PostgreSQL bumps in the transaction of every
+   * route write, read in the same statement as the routes. A gateway that applies each route it reads serves this
+   * revision; two gateways with the same one serve the same routes.
+   */
+  get routeRevision(): number {
+    return this.#routeRevision;
+  }
+
+  /** Upserts this gateway's row in `plugbay.gateways`, stamped with the database's clock. */
+  heartbeat(gateway: HeartbeatInput): void {
+    this.#request({ op: 'heartbeat', gateway }, 'write');
+  }
+
+  /** Every gateway that ever sent a heartbeat to this database, with how long ago it last did (database clock). */
+  fleet(): FleetRow[] {
+    return this.#request({ op: 'fleet' }, 'read') as FleetRow[];
+  }
+
+  #seen(revision: number): void {
+    if (revision > this.#routeRevision) this.#routeRevision = revision;
   }
 
   stable(plugin: string): string | undefined {

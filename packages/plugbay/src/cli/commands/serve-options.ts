@@ -218,6 +218,15 @@ export const serveFlags = {
       'LISTEN/NOTIFY, with a full reconcile every 10 s; artifacts then go to .plugbay/artifacts.',
     group: 'rollout',
   },
+  'heartbeat-ms': {
+    type: 'string',
+    value: '<ms>',
+    defaultText: '5000',
+    help:
+      'With a postgres:// --state: how often this gateway writes its heartbeat (host, pid, address, route ' +
+      'revision) for GET /v1/fleet, which reports a gateway stale after 3 intervals without one; at least 50.',
+    group: 'rollout',
+  },
   rollout: {
     type: 'string',
     value: '<policy>',

@@ -24,7 +24,7 @@ export function rolloutOf(value: string | undefined, dev: boolean): RolloutPolic
   }
 }
 
-function msOption(name: string, value: string | undefined): number | undefined {
+export function msOption(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) > 3_600_000) {
     throw new UsageError(`--${name} must be an integer number of milliseconds, got "${value}"`);
@@ -172,7 +172,7 @@ export function startWatcher(options: {
 }
 
 /** Whether the database's host accepts a TCP connection within 1 s (unix socket URLs: assumed yes). */
-function reachable(location: string): Promise<boolean> {
+export function reachable(location: string): Promise<boolean> {
   let host: string;
   let port: number;
   try {

@@ -12,6 +12,7 @@ import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js'
 import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
+import { heartbeatOf, startFleet } from './serve-fleet.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import {
   artifactsDirOf,
@@ -65,6 +66,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     const port = portOption(values.port, 7070);
     const sources = sourcesOf(values);
     const sourcePollMs = sourcePollOf(values);
+    const heartbeatMs = heartbeatOf(values);
     const sourceDigests = new Map<string, string>();
     let polling: { close(): Promise<void> } | undefined;
     const limit = values['body-limit'];
@@ -137,6 +139,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     });
     const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
     const unfollow = store.kind === 'postgres' ? followSharedState(store, host, logger) : () => {};
+    const fleet = startFleet(store, heartbeatMs, logger);
     const gateway = createGateway({
       host,
       port,
@@ -148,6 +151,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       allowOrigins,
       allowHosts,
       logger,
+      fleet: fleet.report,
     });
 
     // Shutdown: the first signal drains (gateway first, so no new call reaches the host), a second one forces.
@@ -161,6 +165,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         logger.warn({ signal }, 'second signal: destroying plugins and exiting now');
         void polling?.close();
         unfollow();
+        fleet.stop();
         void watcher
           .close()
           .then(() => host.destroy())
@@ -174,6 +179,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       logger.info({ signal }, 'shutting down: finishing in-flight calls');
       void (async () => {
         unfollow();
+        fleet.stop();
         await gateway.close();
         await polling?.close();
         await watcher.close();
@@ -199,11 +205,13 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       });
       if (address === undefined) {
         unfollow();
+        fleet.stop();
         await host.close();
         store.close();
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
+      fleet.start(address.url);
       if (address.admin.url !== address.url) {
         const { url: adminUrl, port: adminPort } = address.admin;
         logger.info({ adminUrl, adminPort }, `plugbay admin API listening on ${adminUrl}`);
