@@ -20,6 +20,7 @@ const adminRequests: [method: string, path: string, body?: string][] = [
   ['POST', '/v1/plugins/svc/rollback', '{}'],
   ['GET', '/v1/audit'],
   ['GET', '/v1/plugins'],
+  ['GET', '/v1/fleet'],
   ['GET', '/v1/plugins/svc'],
   ['GET', '/v1/stats'],
   ['GET', '/metrics'],

@@ -70,19 +70,24 @@ export function registerFleetRoute(scope: FastifyInstance, fleet: () => FleetRep
   });
 }
 
-const nullableInt = Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]);
-
 const fleetMemberSchema = Type.Object(
   {
-    id: Type.String(),
-    hostName: Type.String(),
-    pid: Type.Integer(),
-    listen: Type.String(),
-    started: Type.String({ format: 'date-time' }),
-    lastSeen: Type.String({ format: 'date-time' }),
-    revision: nullableInt,
-    stale: Type.Boolean(),
-    self: Type.Boolean(),
+    id: Type.String({
+      description: 'Chosen at start-up: `<host name>-<pid>-<random>` (a restart is a new id)',
+    }),
+    hostName: Type.String({ description: 'The machine it runs on (os.hostname())' }),
+    pid: Type.Integer({ description: 'Its process id' }),
+    listen: Type.String({ description: 'URL of its traffic listener' }),
+    started: Type.String({ format: 'date-time', description: 'When it started' }),
+    lastSeen: Type.String({
+      format: 'date-time',
+      description: 'Its last heartbeat, by the database clock',
+    }),
+    revision: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+      description: 'The route revision it serves; null without shared state',
+    }),
+    stale: Type.Boolean({ description: 'No heartbeat for 3 of its intervals: stopped, hung or cut off' }),
+    self: Type.Boolean({ description: 'The gateway that answered' }),
   },
   { additionalProperties: false },
 );
@@ -98,9 +103,14 @@ const fleetSchema: DocumentedSchema = {
   response: {
     200: Type.Object(
       {
-        state: Type.Union([Type.Literal('postgres'), Type.Literal('sqlite'), Type.Literal('memory')]),
-        revision: nullableInt,
-        gateways: Type.Array(fleetMemberSchema),
+        state: Type.Union([Type.Literal('postgres'), Type.Literal('sqlite'), Type.Literal('memory')], {
+          description:
+            'Where the state is kept: postgres is shared, sqlite and memory are this gateway’s alone',
+        }),
+        revision: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], {
+          description: 'The highest route revision a fresh gateway serves; null without shared state',
+        }),
+        gateways: Type.Array(fleetMemberSchema, { description: 'Oldest first' }),
       },
       { additionalProperties: false },
     ),

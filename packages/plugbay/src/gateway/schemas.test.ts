@@ -86,6 +86,7 @@ test('every answer is documented and validates against the schema of its status'
       status: 413,
     },
     { route: 'GET /v1/plugins', url: '/v1/plugins', status: 200 },
+    { route: 'GET /v1/fleet', url: '/v1/fleet', status: 200 },
     { route: 'GET /v1/plugins/:plugin', url: '/v1/plugins/svc', status: 200 },
     { route: 'GET /v1/plugins/:plugin', url: '/v1/plugins/nope', status: 404 },
     { route: 'GET /v1/stats', url: '/v1/stats', status: 200 },
@@ -272,6 +273,7 @@ test('with an admin token, exactly the admin routes answer 401 without it, as do
   assert.deepEqual(refused.sort(), [
     'GET /metrics',
     'GET /v1/audit',
+    'GET /v1/fleet',
     'GET /v1/grants',
     'GET /v1/plugins',
     'GET /v1/plugins/:plugin',
