@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FleetReport } from '../gateway/fleet.js';
-import { servePlugbay } from '../test-support/cli.js';
+import { runPlugbay, servePlugbay } from '../test-support/cli.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { postgresSkipReason, startTestPostgres } from '../test-support/postgres.js';
 
@@ -133,4 +133,13 @@ test('on SQLite, /v1/fleet lists this gateway alone', async (t) => {
   assert.equal(self!.listen, url);
   assert.equal(self!.pid > 0 && self!.self && !self!.stale, true);
   assert.equal(self!.revision, null);
+});
+
+test('serve --heartbeat-ms below 50 or not a number of milliseconds is a usage error (exit 2) naming the option', async (t) => {
+  const root = await tempDir(t);
+  for (const value of ['10', 'soon']) {
+    const bad = await runPlugbay(['serve', root, '--heartbeat-ms', value]);
+    assert.equal(bad.code, 2, value);
+    assert.match(bad.stderr, /--heartbeat-ms/);
+  }
 });
