@@ -17,7 +17,10 @@ export interface DevBuilds {
   close(): Promise<void>;
 }
 
-/** Starts one incremental build per TypeScript plugin folder of `dir` (folders added later are not watched). */
+/**
+ * Starts one incremental build per TypeScript plugin folder of `dir` (folders added later are not watched) and
+ * resolves once each first build is built and checked by the watcher.
+ */
 export async function startDevBuilds(options: {
   dir: string;
   watcher: DirectoryWatcher;
@@ -31,21 +34,33 @@ export async function startDevBuilds(options: {
     if (await isTsPlugin(folder)) folders.push(folder);
   }
   const watches: PluginWatch[] = [];
+  const firstBuilds: Promise<void>[] = [];
   for (const folder of folders) {
+    let first: (() => void) | undefined;
+    firstBuilds.push(new Promise<void>((resolve) => (first = resolve)));
+    const done = () => {
+      first?.();
+      first = undefined;
+    };
     watches.push(
       await watchPlugin(folder, (outcome) => {
-        if (outcome.status === 'skipped') return;
+        if (outcome.status === 'skipped') return done();
         if (outcome.status === 'failed') {
           logger.error(
             { dir: folder, err: outcome.error },
             `dev: rebuilding ${folder} failed; the running version stays`,
           );
-          return;
+          return done();
         }
-        watcher.built(folder).catch((err: unknown) => logger.error({ err, dir: folder }, 'dev: scan failed'));
+        watcher
+          .built(folder)
+          .catch((err: unknown) => logger.error({ err, dir: folder }, 'dev: scan failed'))
+          .finally(done);
       }),
     );
   }
+  // Ready means the sources as they are now are built and served (a stale dist/ was swapped already).
+  await Promise.all(firstBuilds);
   if (folders.length > 0)
     logger.info({ dirs: folders }, `dev: rebuilding ${folders.length} TypeScript plugin(s) on save`);
   return {
