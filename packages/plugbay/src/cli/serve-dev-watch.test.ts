@@ -23,7 +23,8 @@ test('serve --dev --watch: a saved change to a TypeScript plugin is served in pl
   const { child, url } = await servePlugbay(
     t,
     join(project, 'plugins'),
-    ['--dev', '--watch'],
+    // thread: where production runs a TypeScript plugin signed by a trusted key (unsigned would go to process).
+    ['--dev', '--watch', '--dev-tier', 'thread'],
     join(project, 'state.db'),
     { cwd: project },
   );
@@ -44,6 +45,7 @@ test('serve --dev --watch: a saved change to a TypeScript plugin is served in pl
   assert.equal(await greet(), 'Hello, Ada! (greeter 1.1.0)');
   const before = await versionsOf();
   assert.equal(before.length, 1);
+  assert.equal(before[0]?.tier, 'thread');
 
   // Callers that never stop: every answer and every failure is kept.
   let running = true;
@@ -99,8 +101,15 @@ test('serve --dev --watch: a saved change to a TypeScript plugin is served in pl
   assert.equal(await exitOf(child), 0);
 });
 
-test('serve --watch without --dev is a usage error (production versions stay immutable)', async () => {
-  const r = await runPlugbay(['serve', join(repoRoot, 'examples/plugins'), '--watch']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /--watch needs --dev/);
+test('serve --watch or --dev-tier without --dev, or a --dev-tier that is not thread or process, is a usage error', async () => {
+  const examples = join(repoRoot, 'examples/plugins');
+  for (const [args, message] of [
+    [['--watch'], /--watch needs --dev/],
+    [['--dev-tier', 'thread'], /--dev-tier needs --dev/],
+    [['--dev', '--dev-tier', 'inline'], /--dev-tier must be thread or process, got "inline"/],
+  ] as const) {
+    const r = await runPlugbay(['serve', examples, ...args]);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, message);
+  }
 });

@@ -52,6 +52,7 @@ export async function startDevBuilds(options: {
           );
           return done();
         }
+        logger.info({ dir: folder }, `dev: built ${folder}`);
         watcher
           .built(folder)
           .catch((err: unknown) => logger.error({ err, dir: folder }, 'dev: scan failed'))

@@ -215,6 +215,15 @@ export const serveFlags = {
       'running version in place (same version, new instance, old one drained; no call fails).',
     group: 'trust',
   },
+  'dev-tier': {
+    type: 'string',
+    value: '<tier>',
+    defaultText: 'by signature (unsigned: process)',
+    help:
+      'With --dev: run Node plugins in this tier (thread or process) whatever their signature, the tier ' +
+      'production gives them once signed (thread for a trusted key, process otherwise).',
+    group: 'trust',
+  },
   state: {
     type: 'string',
     value: '<file-or-url>',
