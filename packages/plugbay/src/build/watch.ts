@@ -4,6 +4,7 @@
  * loaded by the gateway's watcher (a new version in the same folder). No typecheck here: run tsc --watch or your
  * editor beside it; `plugbay build` typechecks.
  */
+import { type FSWatcher, watch } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { context } from 'esbuild';
@@ -59,9 +60,26 @@ export async function watchPlugin(
     ],
   });
   await ctx.watch();
+  // esbuild's watch polls (a change can take a second or two to be seen); an inotify watch of src/ starts the
+  // rebuild at once. esbuild's own watch stays for inputs outside src/. A rebuild of unchanged sources writes the
+  // same bytes, which the gateway's watcher ignores (same digest).
+  let soon: NodeJS.Timeout | undefined;
+  let sources: FSWatcher | undefined;
+  try {
+    sources = watch(join(root, 'src'), { recursive: true, persistent: false }, () => {
+      clearTimeout(soon);
+      // Editors write a file in several steps: one rebuild after they are done.
+      soon = setTimeout(() => void ctx.rebuild().catch(() => {}), 20);
+    });
+    sources.on('error', () => sources?.close());
+  } catch {
+    // No inotify here: esbuild's polling alone.
+  }
   let closing: Promise<void> | undefined;
   return {
     close() {
+      clearTimeout(soon);
+      sources?.close();
       closing ??= ctx.dispose().then(() => queue);
       return closing;
     },

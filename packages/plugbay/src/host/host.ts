@@ -70,6 +70,10 @@ class Host implements api.PluginHost {
     return this.#loader.loadDir(dir);
   }
 
+  replaceInPlace(dir: string): Promise<api.VersionStatus | undefined> {
+    return this.#loader.replaceDir(dir);
+  }
+
   // ---- calling ------------------------------------------------------------------------------------------------
 
   call<T = unknown>(name: string, fn: string, input: unknown, options?: api.CallOptions): Promise<T> {

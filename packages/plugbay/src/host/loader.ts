@@ -144,14 +144,53 @@ export class Loader {
     );
   }
 
-  /** Loads one checked candidate (the pipeline above); the version set gets it once it started. */
-  async load(candidate: Candidate): Promise<VersionStatus> {
+  /**
+   * Development only (`plugbay serve --dev --watch`): the folder of a loaded version holds other bytes under the
+   * same name@version (a rebuild). They are loaded as a new instance through the whole pipeline (trust, tier,
+   * start); once it started it takes the running one's place in one step, and the old instance is drained and
+   * closed — no call fails across the swap. The same bytes again: `undefined` (nothing to do).
+   */
+  async replaceDir(dir: string): Promise<VersionStatus | undefined> {
+    const checked = await checkPluginDir(dir);
+    const errors = checked.diagnostics.filter((d) => d.severity === 'error');
+    if (checked.plugin === undefined || checked.contents === undefined || errors.length > 0) {
+      const first = errors[0]!;
+      throw new PlugbayError(first.code, first.message, { details: { diagnostics: errors } });
+    }
+    const { name, version } = checked.plugin.manifest;
+    const running = this.#s.versions.get(name, version);
+    if (running === undefined) {
+      throw new PlugbayError(
+        'PLUGBAY_UNKNOWN_PLUGIN',
+        `${checked.plugin.id} is not loaded: nothing to replace`,
+        {
+          plugin: name,
+          version,
+        },
+      );
+    }
+    if (running.plugin.digest === checked.plugin.digest) return undefined;
+    const candidate = { plugin: checked.plugin, contents: checked.contents };
+    const next = await this.load(candidate, running);
+    this.#s.log.info(
+      { plugin: name, version, digest: checked.plugin.digest, was: running.plugin.digest },
+      `dev: ${checked.plugin.id} rebuilt; the new instance answers, the old one drains`,
+    );
+    await this.#s.versions.release(running, this.#s.settings.drainTimeoutMs);
+    return next;
+  }
+
+  /**
+   * Loads one checked candidate (the pipeline above); the version set gets it once it started. `replacing`: the
+   * loaded instance of the same name@version it takes the place of (replaceDir).
+   */
+  async load(candidate: Candidate, replacing?: LoadedVersion): Promise<VersionStatus> {
     const { plugin, contents } = candidate;
     const { name, version } = plugin.manifest;
     const source = { plugin: name, version };
     const settings = this.#s.settings;
     if (this.#s.closed) throw new PlugbayError('PLUGBAY_CLOSED', 'the host is closed', source);
-    if (this.#s.versions.get(name, version) !== undefined || this.#loading.has(plugin.id)) {
+    if (this.#s.versions.get(name, version) !== replacing || this.#loading.has(plugin.id)) {
       throw new PlugbayError('PLUGBAY_DUPLICATE_PLUGIN', `${plugin.id} is already loaded`, {
         ...source,
         details: { dir: plugin.dir },
@@ -301,7 +340,8 @@ export class Loader {
       const instanceLog = log.child({ instance: instance.id });
       const about = { plugin: name, version, tier: kind, instance: instance.id };
       this.#watch(loaded, instanceLog, about);
-      this.#s.versions.add(loaded);
+      if (replacing === undefined) this.#s.versions.add(loaded);
+      else this.#s.versions.replace(replacing, loaded);
       this.#diagnostics.delete(plugin.dir);
       // Reloads (activate after an unload) read the stored copy again, never the folder.
       this.known.set(plugin.id, { plugin, contents });

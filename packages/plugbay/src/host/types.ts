@@ -229,6 +229,14 @@ export interface PluginHost extends AsyncDisposable {
    * (PLUGBAY_DUPLICATE_PLUGIN, `details.rule: 'modified'`, reported in diagnostics()).
    */
   load(dir: string): Promise<VersionStatus>;
+  /**
+   * Development only (the gateway calls it under `plugbay serve --dev --watch`; load() keeps versions immutable):
+   * `dir` holds other bytes under the name@version of a loaded version. They are loaded as a new instance (same
+   * checks, same tier choice), take the running instance's place in one step, and the old instance is drained and
+   * closed; no call fails across the swap. Resolves to the new status, or `undefined` when the bytes are those
+   * that run. Throws (and the old instance keeps serving) when the new bytes do not load.
+   */
+  replaceInPlace(dir: string): Promise<VersionStatus | undefined>;
   /** Calls `fn` of plugin `name`, routed to one version, with schemas and deadline enforced. */
   call<T = unknown>(name: string, fn: string, input: unknown, options?: CallOptions): Promise<T>;
   /** Like call(), and says which version answered and why. */

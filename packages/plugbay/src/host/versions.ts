@@ -17,6 +17,13 @@ export class PluginEntry {
     this.versions.set(v.version, v);
     this.#sort();
   }
+  /** `next` takes `old`'s place in one synchronous step: the call path picks it from the next call on. */
+  replace(old: LoadedVersion, next: LoadedVersion): void {
+    if (this.versions.get(old.version) !== old)
+      throw new Error(`${old.name}@${old.version} is not in the set`);
+    this.versions.set(next.version, next);
+    this.#sort();
+  }
   delete(v: LoadedVersion): void {
     if (this.versions.get(v.version) === v) this.versions.delete(v.version);
     this.#sort();
@@ -61,6 +68,13 @@ export class VersionSet {
       this.plugins.set(v.name, entry);
     }
     entry.add(v);
+  }
+
+  /** Dev swap: `next` (same name@version, other bytes) answers from now on; `old` still has to be released. */
+  replace(old: LoadedVersion, next: LoadedVersion): void {
+    const entry = this.plugins.get(old.name);
+    if (entry === undefined) throw new Error(`${old.name} is not in the set`);
+    entry.replace(old, next);
   }
 
   leaks(name: string): LeakReport[] {

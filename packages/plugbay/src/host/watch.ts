@@ -53,6 +53,11 @@ export interface WatcherOptions {
   intervalMs?: number;
   /** Use fs.watch on the root as a scan trigger. Default true (tests drive scan() themselves). */
   watch?: boolean;
+  /**
+   * Development (`serve --dev --watch`): other bytes under the same version in a loaded folder (a rebuild) are
+   * swapped in place (host.replaceInPlace) instead of refused. Default false: versions are immutable.
+   */
+  replaceInPlace?: boolean;
   /** Records loads, unloads and failed rollouts (the gateway passes its state store's `record`). */
   audit?: (entry: AuditInput) => void;
   logger?: Logger;
@@ -70,6 +75,8 @@ export interface ScanReport {
   failed: string[];
   /** Folders of loaded versions whose files changed: a new candidate, refused and reported, not loaded. */
   modified: string[];
+  /** `name@version`s swapped in place (replaceInPlace only). */
+  replaced: string[];
 }
 
 export interface DirectoryWatcher {
@@ -87,6 +94,8 @@ export interface DirectoryWatcher {
    * out exactly like a new folder of the directory (pin the current stable, load, apply the policy).
    */
   addVersion(path: string, origin: string): Promise<ScanReport>;
+  /** A build just finished writing `dir` (serve --dev --watch): one scan now that takes it as settled. */
+  built(dir: string): Promise<ScanReport>;
 }
 
 /**
@@ -111,6 +120,10 @@ export function createWatcher(options: WatcherOptions): DirectoryWatcher {
   return new Watcher(checkOptions(options));
 }
 
+function emptyReport(): ScanReport {
+  return { loaded: [], unloaded: [], pending: [], failed: [], modified: [], replaced: [] };
+}
+
 type Settings = Required<Omit<WatcherOptions, 'audit' | 'logger'>> & Pick<WatcherOptions, 'audit' | 'logger'>;
 
 function checkOptions(o: WatcherOptions): Settings {
@@ -120,6 +133,7 @@ function checkOptions(o: WatcherOptions): Settings {
   check.integer('settleMs', o?.settleMs, 0);
   check.integer('intervalMs', o?.intervalMs, 10);
   check.boolean('watch', o?.watch);
+  check.boolean('replaceInPlace', o?.replaceInPlace);
   check.done();
   return {
     host: o.host,
@@ -128,6 +142,7 @@ function checkOptions(o: WatcherOptions): Settings {
     settleMs: o.settleMs ?? 500,
     intervalMs: o.intervalMs ?? 2_000,
     watch: o.watch ?? true,
+    replaceInPlace: o.replaceInPlace ?? false,
     audit: o.audit,
     logger: o.logger,
     now: o.now ?? Date.now,
@@ -142,6 +157,8 @@ class Watcher implements DirectoryWatcher {
   #interval: NodeJS.Timeout | undefined;
   #soon: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Folders a finished build vouches for: settled at the next scan without waiting settleMs. */
+  readonly #built = new Set<string>();
 
   constructor(settings: Settings) {
     this.#s = settings;
@@ -176,9 +193,14 @@ class Watcher implements DirectoryWatcher {
   }
 
   async addVersion(path: string, origin: string): Promise<ScanReport> {
-    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [], modified: [] };
+    const report: ScanReport = emptyReport();
     await this.#add(path, { fingerprint: '', since: this.#s.now(), state: 'pending' }, report, origin);
     return report;
+  }
+
+  built(dir: string): Promise<ScanReport> {
+    this.#built.add(resolve(dir));
+    return this.scan();
   }
 
   scan(): Promise<ScanReport> {
@@ -242,7 +264,7 @@ class Watcher implements DirectoryWatcher {
   }
 
   async #scan(): Promise<ScanReport> {
-    const report: ScanReport = { loaded: [], unloaded: [], pending: [], failed: [], modified: [] };
+    const report: ScanReport = emptyReport();
     const listing = await this.#listing();
     const now = this.#s.now();
     // A refused version may have been loaded since (plugbay grant loads those refused for want of a grant).
@@ -275,7 +297,8 @@ class Watcher implements DirectoryWatcher {
           tracked.state = 'pending';
         }
       }
-      const settled = fingerprint !== unreadable && now - tracked.since >= this.#s.settleMs;
+      const settled =
+        fingerprint !== unreadable && (now - tracked.since >= this.#s.settleMs || this.#built.delete(dir));
       if (tracked.state === 'changed' && !tracked.reported && settled)
         await this.#recheck(dir, tracked, report);
       if (tracked.state !== 'pending') continue;
@@ -354,6 +377,10 @@ class Watcher implements DirectoryWatcher {
       if ((tracked.state as DirState) === 'loaded') await this.#retire(dir, old, report);
       return;
     }
+    if (this.#s.replaceInPlace) {
+      await this.#replace(dir, tracked, report);
+      return;
+    }
     try {
       await this.#s.host.load(dir);
     } catch (err) {
@@ -369,6 +396,34 @@ class Watcher implements DirectoryWatcher {
         details: { dir, ...e.details },
       });
       this.#s.logger?.warn({ dir, err: e }, `watcher: ${e.message}`);
+    }
+  }
+
+  /** Dev: the rebuilt bytes of a loaded version take its place; when they do not load, the old one keeps serving. */
+  async #replace(dir: string, tracked: Tracked, report: ScanReport): Promise<void> {
+    const id = `${tracked.plugin}@${tracked.version}`;
+    tracked.state = 'loaded';
+    try {
+      const swapped = await this.#s.host.replaceInPlace(dir);
+      if (swapped === undefined) return;
+      report.replaced.push(id);
+      this.#record({
+        actor: 'watcher',
+        action: 'replace',
+        plugin: tracked.plugin ?? '',
+        version: tracked.version,
+        details: { dir, digest: swapped.digest },
+      });
+      this.#s.logger?.info(
+        { dir, digest: swapped.digest },
+        `watcher: ${id} rebuilt and swapped in place (dev)`,
+      );
+    } catch (err) {
+      report.failed.push(dir);
+      this.#s.logger?.error(
+        { dir, err },
+        `watcher: the rebuilt ${id} did not load; the running one keeps serving`,
+      );
     }
   }
 

@@ -207,6 +207,23 @@ export const serveFlags = {
     help: 'A development gateway: --signatures warn and --rollout activate unless those are given.',
     group: 'trust',
   },
+  watch: {
+    type: 'boolean',
+    defaultText: 'off',
+    help:
+      'With --dev: rebuild TypeScript plugins of the directory on save (esbuild incremental) and swap the ' +
+      'running version in place (same version, new instance, old one drained; no call fails).',
+    group: 'trust',
+  },
+  'dev-tier': {
+    type: 'string',
+    value: '<tier>',
+    defaultText: 'by signature (unsigned: process)',
+    help:
+      'With --dev: run Node plugins in this tier (thread or process) whatever their signature, the tier ' +
+      'production gives them once signed (thread for a trusted key, process otherwise).',
+    group: 'trust',
+  },
   state: {
     type: 'string',
     value: '<file-or-url>',

@@ -166,6 +166,8 @@ export function startWatcher(options: {
   store: SqliteStateStore | PostgresStateStore;
   logger: Logger;
   timing: { settleMs?: number; intervalMs?: number };
+  /** serve --dev --watch: rebuilt bytes under a loaded version are swapped in place. */
+  replaceInPlace?: boolean;
 }): DirectoryWatcher {
   const { store, timing, ...rest } = options;
   return createWatcher({ ...rest, ...timing, audit: (entry) => store.record(entry) });

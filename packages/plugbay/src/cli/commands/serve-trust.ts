@@ -7,6 +7,7 @@ import type { CheckedPlugin, TierKind } from '../../core/types.js';
 import type { HostOptions } from '../../host/types.js';
 import { checkGrants, type GrantRule } from '../../trust/grants.js';
 import { type Keyring, type KeyringProblem, loadKeyring } from '../../trust/keyring.js';
+import { defaultTrustPolicy, type PolicyTrustLevel } from '../../trust/policy.js';
 import { UsageError } from '../io.js';
 
 export interface ServeTrustValues {
@@ -18,7 +19,11 @@ export interface ServeTrustValues {
   grants?: string | undefined;
   inline?: string | undefined;
   dev?: boolean | undefined;
+  'dev-tier'?: string | undefined;
 }
+
+/** The tiers production places a Node plugin in (thread when its key is trusted, process otherwise). */
+const devTiers: readonly TierKind[] = ['thread', 'process'];
 
 export interface ServeTrust {
   /** For createHost: trust, contracts, and tierFor when --inline names plugins. */
@@ -43,19 +48,35 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
   }
   const allowUnsigned = names('--allow-unsigned', values['allow-unsigned']);
   const inline = names('--inline', values.inline);
+  const devTier = values['dev-tier'] as TierKind | undefined;
+  if (devTier !== undefined && values.dev !== true)
+    throw new UsageError('--dev-tier needs --dev: a production gateway places plugins by their signature');
+  if (devTier !== undefined && !devTiers.includes(devTier))
+    throw new UsageError(`--dev-tier must be ${devTiers.join(' or ')}, got "${devTier}"`);
   let keyring: Keyring | undefined;
   if (values.keyring !== undefined) keyring = await usage(() => loadKeyring(resolve(values.keyring!)));
   const contracts = values.contracts === undefined ? [] : await readContracts(resolve(values.contracts));
   const grants = values.grants === undefined ? [] : await readGrants(resolve(values.grants));
   const hostOptions: ServeTrust['hostOptions'] = {
-    trust: { signatures, allowUnsigned, exports: exportsMode, ...(keyring ? { keyring } : {}) },
+    trust: {
+      signatures,
+      allowUnsigned,
+      exports: exportsMode,
+      ...(keyring ? { keyring } : {}),
+      // --dev-tier: every trust level may use the named tier, so an unsigned build runs where production runs it.
+      ...(devTier === undefined ? {} : { tiers: devTrustTiers(devTier) }),
+    },
     contracts,
     grants,
   };
-  if (inline.length > 0) {
+  if (inline.length > 0 || devTier !== undefined) {
     // The others are the host's choice, so it can place each in a tier its trust level allows.
     hostOptions.tierFor = (plugin: CheckedPlugin): TierKind | undefined =>
-      inline.includes(plugin.manifest.name) ? 'inline' : undefined;
+      inline.includes(plugin.manifest.name)
+        ? 'inline'
+        : devTier !== undefined && plugin.manifest.runtime === 'node'
+          ? devTier
+          : undefined;
   }
   const keyringProblems = keyring?.problems ?? [];
   const warnings = keyringProblems.map((p) => `keyring: ${p.source}: ${p.message}; skipped`);
@@ -76,11 +97,22 @@ export async function serveTrust(values: ServeTrustValues): Promise<ServeTrust> 
       revoked: keyring === undefined ? 0 : keyring.revoked.size,
       allowUnsigned,
       inline,
+      ...(devTier === undefined ? {} : { devTier }),
       contracts: contracts.map((c) => `${c.name}@${c.version}`),
       grants: grants.map(
         (g) => `${g.plugin}${g.versions === undefined ? '' : `@${g.versions}`}: ${g.capabilities.join(', ')}`,
       ),
     },
+  };
+}
+
+function devTrustTiers(devTier: TierKind): Record<PolicyTrustLevel, TierKind[]> {
+  const { tiers } = defaultTrustPolicy;
+  const withDev = (list: readonly TierKind[]) => (list.includes(devTier) ? [...list] : [...list, devTier]);
+  return {
+    trusted: withDev(tiers.trusted),
+    community: withDev(tiers.community),
+    unsigned: withDev(tiers.unsigned),
   };
 }
 

@@ -12,6 +12,7 @@ import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js'
 import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
 import { serveAdmin } from './serve-admin.js';
+import { type DevBuilds, startDevBuilds } from './serve-dev-watch.js';
 import { heartbeatOf, startFleet } from './serve-fleet.js';
 import { serveFlags, serveFlagsUsage } from './serve-options.js';
 import {
@@ -112,6 +113,9 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     // --dev also makes the rollout `activate` (serve-rollout.ts), besides signatures `warn` (serve-trust.ts).
     const rollout = rolloutOf(values.rollout, values.dev === true);
     const timing = watchTimingOf(values);
+    const devWatch = values.watch === true;
+    if (devWatch && values.dev !== true)
+      throw new UsageError('--watch needs --dev: only a development gateway swaps a version in place');
 
     const logger = defaultLogger();
     for (const warning of trust.warnings) logger.warn(warning);
@@ -137,7 +141,16 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
             }),
           }),
     });
-    const watcher = startWatcher({ host, dir, policy: rollout, store, logger, timing });
+    const watcher = startWatcher({
+      host,
+      dir,
+      policy: rollout,
+      store,
+      logger,
+      timing,
+      replaceInPlace: devWatch,
+    });
+    let devBuilds: DevBuilds | undefined;
     const unfollow = store.kind === 'postgres' ? followSharedState(store, host, logger) : () => {};
     const fleet = startFleet(store, heartbeatMs, logger);
     const gateway = createGateway({
@@ -182,6 +195,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         fleet.stop();
         await gateway.close();
         await polling?.close();
+        await devBuilds?.close();
         await watcher.close();
         await host.close();
         store.close();
@@ -222,6 +236,8 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         if (!shuttingDown) throw err;
         return undefined;
       });
+      if (devWatch && report !== undefined && !shuttingDown)
+        devBuilds = await startDevBuilds({ dir, watcher, logger });
       const fromRegistries =
         report === undefined || shuttingDown
           ? []
