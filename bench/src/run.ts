@@ -247,6 +247,31 @@ writeFileSync(
   }
 }
 
+// Issue 17: a route change through one gateway → served by the two others, on a real PostgreSQL and three
+// `plugbay serve` processes, beside a bare LISTEN/NOTIFY round trip (fleet-propagation.ts). Not pinned: four
+// processes. Bounded; skipped with the reason when the PostgreSQL binaries are absent.
+{
+  let out: string | undefined;
+  try {
+    out = execFileSync(process.execPath, [here('./fleet-propagation.js')], {
+      timeout: 3 * 60_000,
+      env: process.env,
+    }).toString();
+  } catch (err) {
+    console.log(`\n## Fleet propagation\n\nfailed: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const lines = out?.trim().split('\n') ?? [];
+  const fleet = lines.length === 0 ? undefined : (JSON.parse(lines.at(-1) ?? '{}') as { skipped?: string });
+  if (fleet?.skipped !== undefined) console.log(`\n## Fleet propagation\n\nskipped: ${fleet.skipped}`);
+  else if (fleet !== undefined) {
+    console.log(`\n${lines.slice(0, -1).join('\n')}`);
+    writeFileSync(
+      here('../results/fleet-propagation.json'),
+      `${JSON.stringify({ node: process.version, ...fleet }, null, 2)}\n`,
+    );
+  }
+}
+
 // Issue 7: the cost of observability on the inline call path, and the gateway beside a bare fastify route.
 const obsInline = runMode('./observe.js', 'inline', true).results as Sequential[];
 const obsGateway = runMode('./observe.js', 'gateway', false).results as unknown as {
