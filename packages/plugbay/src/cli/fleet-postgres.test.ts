@@ -184,8 +184,10 @@ test('PostgreSQL stopped: three gateways serve 30 s of load with 0 failed calls 
     assert.equal(failed, 0);
     assert.ok(calls > 100, `only ${calls} calls in ${OUTAGE_LOAD_MS} ms`);
   }
-  for (const url of urls)
+  for (const url of urls) {
     assert.equal((await fetch(`${url}/readyz`)).status, 200, 'ready on last-known state');
+    await staleMetric(url, 1); // and says so: the metric beside the log line
+  }
 
   await pg.start();
   // The change goes through the database itself, not a gateway: the row as the store writes it (revision bumped,
@@ -205,4 +207,18 @@ test('PostgreSQL stopped: three gateways serve 30 s of load with 0 failed calls 
   t.diagnostic(
     `database change served by each gateway after (ms): ${caughtUp.map((ms) => ms.toFixed(0)).join(', ')}`,
   );
+  for (const url of urls) await staleMetric(url, 0);
 });
+
+/** Polls /metrics until `plugbay_state_stale` reads `value` (the reconcile runs at least every 10 s). */
+async function staleMetric(url: string, value: 0 | 1): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  let last = '';
+  while (performance.now() < deadline) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    last = /^plugbay_state_stale (\S+)$/m.exec(text)?.[1] ?? 'absent';
+    if (last === String(value)) return;
+    await new Promise((r) => setTimeout(r, 50)); // polling a condition with a deadline, not a wait for it
+  }
+  assert.fail(`plugbay_state_stale on ${url} is ${last}, not ${value}`);
+}

@@ -166,6 +166,12 @@ export class HostMetrics {
 
   #register(): void {
     const r = this.registry;
+    // Set by `plugbay serve` while it follows a shared state (cli/commands/serve-rollout.ts); 0 everywhere else.
+    new Gauge({
+      name: 'plugbay_state_stale',
+      help: '1 while this gateway serves its last-known routes because the shared state (PostgreSQL) is unreachable; 0 otherwise.',
+      registers: [r],
+    }).set(0);
     const versions = () => [...this.#versions.values()];
     const versionLabels = ['plugin', 'version', 'tier'];
     scraped(

@@ -3,6 +3,7 @@
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { Gauge } from 'prom-client';
 import type { PluginHost } from '../../host/types.js';
 import {
   createWatcher,
@@ -104,6 +105,8 @@ export const RECONCILE_INTERVAL_MS = 10_000;
  */
 export function followSharedState(store: PostgresStateStore, host: PluginHost, logger: Logger): () => void {
   let stale = false;
+  // The metric beside the log line: an operator's alert sees the outage without reading logs.
+  const staleGauge = host.registry.getSingleMetric('plugbay_state_stale') as Gauge | undefined;
   let retryMs = 0;
   let retry: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -113,6 +116,7 @@ export function followSharedState(store: PostgresStateStore, host: PluginHost, l
       host.refreshRoutes(plugin);
       if (stale) logger.info({ database: store.location }, 'shared state reachable again; routes caught up');
       stale = false;
+      staleGauge?.set(0);
       retryMs = 0;
     } catch (err) {
       fail(err);
@@ -133,6 +137,7 @@ export function followSharedState(store: PostgresStateStore, host: PluginHost, l
         'shared state unreachable: serving the last-known routes',
       );
     stale = true;
+    staleGauge?.set(1);
     // Reconnect with backoff (250 ms, doubling, at most the reconcile interval), then catch up on everything.
     retryMs = Math.min(RECONCILE_INTERVAL_MS, retryMs === 0 ? 250 : retryMs * 2);
     clearTimeout(retry);
