@@ -1,6 +1,7 @@
+import { type Direction, flipped, join, verdictOf } from './direction.js';
 import { alignPair, allTypes, boundTrade, covers, moot, reachableTypes, typesOf } from './equivalent.js';
 import { deepEqual, escapePointer, fieldOf, kebab, listChanges, show, stringSet } from './json.js';
-import { patternIncluded } from './patterns.js';
+import { patternChange } from './patterns.js';
 import { annotations, hasRef, lowerBounds, SchemaDoc, sameSchema, upperBounds } from './resolve.js';
 import { isObject, type JsonSchema } from './snapshot.js';
 
@@ -36,28 +37,6 @@ export interface DiffResult {
   /** True when a change is breaking, or unknown without `allowUnknown`. */
   breaking: boolean;
   counts: Record<Verdict, number>;
-}
-
-/**
- * What a schema change does to the set of values the schema accepts:
- * - narrows: some values valid before are rejected now;
- * - widens: some values rejected before are valid now;
- * - both: both at once (e.g. a pattern replaced);
- * - neutral: by convention neither (an optional property defined where extra properties were allowed);
- * - unknown: cannot be proven either way.
- * Inputs must not narrow (callers send what used to be valid); outputs must not widen (callers read what the
- * schema used to promise).
- */
-type Direction = 'narrows' | 'widens' | 'both' | 'neutral' | 'unknown';
-
-const flipped: Partial<Record<Direction, Direction>> = { narrows: 'widens', widens: 'narrows' };
-
-function verdictOf(side: Side, direction: Direction): Verdict {
-  if (direction === 'unknown') return 'unknown';
-  if (direction === 'both') return 'breaking';
-  if (direction === 'neutral') return 'compatible';
-  if (side === 'input') return direction === 'narrows' ? 'breaking' : 'compatible';
-  return direction === 'widens' ? 'breaking' : 'compatible';
 }
 
 interface Context {
@@ -387,26 +366,8 @@ function compareAddedRemovedChanged(ctx: Context, { keyword, before, after, path
     emit(ctx, path, `${keyword}.changed`, 'both', changed); // two formats: each admits strings the other refuses
     return;
   }
-  const kept = patternIncluded(before, after); // every string matched before still is
-  const gained = patternIncluded(after, before); // every string matched now was before
-  const direction: Direction =
-    kept === undefined || gained === undefined
-      ? 'unknown'
-      : kept && gained
-        ? 'neutral'
-        : kept
-          ? 'widens'
-          : gained
-            ? 'narrows'
-            : 'both';
-  const why: Record<Direction, string> = {
-    neutral: ' (the same strings match)',
-    widens: ' (every string that matched still does)',
-    narrows: ' (every string that matches now matched before)',
-    both: ' (each matches strings the other does not)',
-    unknown: '; cannot prove whether it narrows or widens',
-  };
-  emit(ctx, path, 'pattern.changed', direction, `${changed}${why[direction]}`);
+  const { direction, why } = patternChange(before, after);
+  emit(ctx, path, 'pattern.changed', direction, `${changed}${why}`);
 }
 
 function compareUniqueItems(ctx: Context, { before, after, path }: KeywordPair): void {
@@ -508,6 +469,17 @@ function describeRest(rest: unknown): string {
 /** What the change from one schema to another does, without reporting its details. */
 function directionOf(ctx: Context, before: unknown, after: unknown, path: string, depth: number): Direction {
   if (before === undefined || after === undefined) return 'unknown';
+  return directionsOf(ctx, before, after, path, depth).reduce(join, 'neutral');
+}
+
+/** The direction of each change a subcomparison finds, captured instead of reported. */
+function directionsOf(
+  ctx: Context,
+  before: unknown,
+  after: unknown,
+  path: string,
+  depth: number,
+): Direction[] {
   const outer = ctx.directions;
   const captured = { list: [] as Direction[], flip: ctx.flip };
   ctx.directions = captured;
@@ -516,15 +488,7 @@ function directionOf(ctx: Context, before: unknown, after: unknown, path: string
   } finally {
     ctx.directions = outer;
   }
-  return captured.list.reduce(join, 'neutral');
-}
-
-function join(x: Direction, y: Direction): Direction {
-  if (x === y || y === 'neutral') return x;
-  if (x === 'neutral') return y;
-  if (x === 'both' || y === 'both') return 'both';
-  if (x === 'unknown' || y === 'unknown') return 'unknown';
-  return 'both'; // narrows and widens
+  return captured.list;
 }
 
 function compareAdditionalProperties(ctx: Context, { before, after, path, depth }: KeywordPair): void {
@@ -625,15 +589,7 @@ function only(
   depth: number,
   way: Direction,
 ): boolean {
-  const outer = ctx.directions;
-  const captured = { list: [] as Direction[], flip: ctx.flip };
-  ctx.directions = captured;
-  try {
-    compare(ctx, before, after, path, depth + 1);
-  } finally {
-    ctx.directions = outer;
-  }
-  return captured.list.every((d) => d === way);
+  return directionsOf(ctx, before, after, path, depth).every((d) => d === way);
 }
 
 function unprovable(ctx: Context, keyword: string, path: string): void {

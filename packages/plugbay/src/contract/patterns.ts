@@ -1,6 +1,7 @@
 // Whether one `pattern` admits every string another admits: regular-language inclusion, decided on automata built by
 // refa (the library behind eslint-plugin-regexp) rather than guessed from the pattern text.
 import { createRequire } from 'node:module';
+import type { Direction } from './direction.js';
 
 // Loaded on the first pattern compared: most diffs change none, and refa takes ~0.1 s to load.
 type Refa = typeof import('refa');
@@ -29,6 +30,18 @@ export function patternIncluded(narrow: string, wide: string): boolean | undefin
   } catch {
     return undefined; // too many states, or a construct refa refuses
   }
+}
+
+/** What replacing pattern `before` with `after` does, and the words that say why. */
+export function patternChange(before: string, after: string): { direction: Direction; why: string } {
+  const kept = patternIncluded(before, after); // every string matched before still is
+  const gained = patternIncluded(after, before); // every string matched now was before
+  if (kept === undefined || gained === undefined)
+    return { direction: 'unknown', why: '; cannot prove whether it narrows or widens' };
+  if (kept && gained) return { direction: 'neutral', why: ' (the same strings match)' };
+  if (kept) return { direction: 'widens', why: ' (every string that matched still does)' };
+  if (gained) return { direction: 'narrows', why: ' (every string that matches now matched before)' };
+  return { direction: 'both', why: ' (each matches strings the other does not)' };
 }
 
 /** The strings a JSON Schema `pattern` accepts, as a DFA: the pattern with `.*` on each side it is not anchored. */
