@@ -6,22 +6,10 @@ import { type TestContext, test } from 'node:test';
 import postgres from 'postgres';
 import { PG_CHANGE_CHANNEL } from '../store/postgres-schema.js';
 import { servePlugbay } from '../test-support/cli.js';
-import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { tempDir, writeSvcVersion } from '../test-support/plugins.js';
 import { postgresSkipReason, startTestPostgres } from '../test-support/postgres.js';
 
 const skip = await postgresSkipReason();
-const any = {};
-
-async function writeSvc(root: string, version: string): Promise<void> {
-  await writePlugin(root, `svc@${version}`, {
-    manifest: manifest({ name: 'svc', version, functions: { who: { input: any, output: any } } }),
-    files: {
-      'index.mjs': `export default { name: 'svc', version: '${version}', functions: {
-        who: { input: {}, output: {}, handler: () => '${version}' } } };\n`,
-    },
-  });
-}
-
 async function call(url: string, key?: string): Promise<{ servedBy: string | null; arm: string | null }> {
   const res = await fetch(`${url}/v1/call/svc/who`, {
     method: 'POST',
@@ -59,8 +47,8 @@ async function fleet(t: TestContext, size: number) {
   t.after(() => pg.close());
   const state = await pg.createDatabase('fleet');
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
-  await writeSvc(root, '1.1.0');
+  await writeSvcVersion(root, '1.0.0');
+  await writeSvcVersion(root, '1.1.0');
   const gateways = [];
   for (let i = 0; i < size; i++) {
     // Each in its own directory: artifacts (.plugbay/artifacts) are per machine, only the state is shared.

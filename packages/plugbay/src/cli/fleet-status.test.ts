@@ -6,22 +6,10 @@ import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { FleetReport } from '../gateway/fleet.js';
 import { runPlugbay, servePlugbay } from '../test-support/cli.js';
-import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
+import { tempDir, writeSvcVersion } from '../test-support/plugins.js';
 import { postgresSkipReason, startTestPostgres } from '../test-support/postgres.js';
 
 const skip = await postgresSkipReason();
-const any = {};
-
-async function writeSvc(root: string, version: string): Promise<void> {
-  await writePlugin(root, `svc@${version}`, {
-    manifest: manifest({ name: 'svc', version, functions: { who: { input: any, output: any } } }),
-    files: {
-      'index.mjs': `export default { name: 'svc', version: '${version}', functions: {
-        who: { input: {}, output: {}, handler: () => '${version}' } } };\n`,
-    },
-  });
-}
-
 async function fleetOf(url: string): Promise<FleetReport> {
   const res = await fetch(`${url}/v1/fleet`);
   assert.equal(res.status, 200);
@@ -55,8 +43,8 @@ test('three gateways on one PostgreSQL list each other, reach the same route rev
   t.after(() => pg.close());
   const state = await pg.createDatabase('fleet_status');
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
-  await writeSvc(root, '1.1.0');
+  await writeSvcVersion(root, '1.0.0');
+  await writeSvcVersion(root, '1.1.0');
   const gateways = [];
   for (let i = 0; i < 3; i++) {
     const cwd = await tempDir(t);
@@ -122,7 +110,7 @@ test('three gateways on one PostgreSQL list each other, reach the same route rev
 
 test('on SQLite, /v1/fleet lists this gateway alone', async (t) => {
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
+  await writeSvcVersion(root, '1.0.0');
   const dir = await tempDir(t);
   const { url } = await servePlugbay(t, root, ['--signatures', 'off'], `${dir}/state.db`);
   const report = await fleetOf(url);

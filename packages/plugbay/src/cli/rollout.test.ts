@@ -5,19 +5,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { exitOf, runPlugbay, servePlugbay, startPlugbay, waitForLog } from '../test-support/cli.js';
-import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
-
-const any = {};
-
-async function writeSvc(root: string, version: string): Promise<void> {
-  await writePlugin(root, `svc@${version}`, {
-    manifest: manifest({ name: 'svc', version, functions: { who: { input: any, output: any } } }),
-    files: {
-      'index.mjs': `export default { name: 'svc', version: '${version}', functions: {
-        who: { input: {}, output: {}, handler: () => '${version}' } } };\n`,
-    },
-  });
-}
+import { tempDir, writeSvcVersion } from '../test-support/plugins.js';
 
 /** Starts `plugbay serve` on root with that state file and waits until it is ready. */
 function serve(t: TestContext, root: string, state: string, extra: string[] = []) {
@@ -41,8 +29,8 @@ async function who(url: string, key?: string): Promise<string | null> {
 
 test('the CLI drives a running gateway; a restart on the same --state keeps the route and the audit log', async (t) => {
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
-  await writeSvc(root, '1.1.0');
+  await writeSvcVersion(root, '1.0.0');
+  await writeSvcVersion(root, '1.1.0');
   const state = join(await tempDir(t), 'state.db');
   const first = await serve(t, root, state);
   const url = ['--url', first.url];
@@ -136,7 +124,7 @@ test('the CLI drives a running gateway; a restart on the same --state keeps the 
 
 test('a corrupt state file stops plugbay serve with a clear error and is never reset', async (t) => {
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
+  await writeSvcVersion(root, '1.0.0');
   const state = join(await tempDir(t), 'state.db');
   const garbage = 'this is not an SQLite database, and it must stay exactly as it is\n'.repeat(100);
   await writeFile(state, garbage);
@@ -157,7 +145,7 @@ test('a corrupt state file stops plugbay serve with a clear error and is never r
 
 test('serve --dev watches the directory: a version dropped in is loaded and activated, with audit entries', async (t) => {
   const root = await tempDir(t);
-  await writeSvc(root, '1.0.0');
+  await writeSvcVersion(root, '1.0.0');
   const state = join(await tempDir(t), 'state.db');
   const { child, url } = await serve(t, root, state, [
     '--dev',
@@ -167,7 +155,7 @@ test('serve --dev watches the directory: a version dropped in is loaded and acti
     '100',
   ]);
   const activated = waitForLog(child, (l) => String(l.msg).startsWith('watcher: rollout activate'));
-  await writeSvc(root, '1.1.0');
+  await writeSvcVersion(root, '1.1.0');
   await activated;
   assert.equal(await who(url, 'k'), 'svc@1.1.0');
   const audit = (await (await fetch(`${url}/v1/audit?plugin=svc`)).json()) as {

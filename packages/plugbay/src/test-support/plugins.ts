@@ -67,3 +67,14 @@ export function pluginSource(
     .join('\n');
   return `export default {\n  name: ${JSON.stringify(name)},\n  version: ${JSON.stringify(version)},\n  functions: {\n${fns}\n  },\n${hooks}\n};\n`;
 }
+
+/** `svc@<version>` in `root`: one function, `who`, that answers its own version (which version served a call). */
+export async function writeSvcVersion(root: string, version: string): Promise<void> {
+  await writePlugin(root, `svc@${version}`, {
+    manifest: manifest({ name: 'svc', version, functions: { who: { input: {}, output: {} } } }),
+    files: {
+      'index.mjs': `export default { name: 'svc', version: '${version}', functions: {
+        who: { input: {}, output: {}, handler: () => '${version}' } } };\n`,
+    },
+  });
+}
