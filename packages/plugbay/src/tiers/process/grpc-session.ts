@@ -221,7 +221,11 @@ export class GrpcSession {
     const connection: Connection = { h2, active: 0 };
     this.#opened++;
     h2.unref(); // referenced only while calls use it
-    h2.once('connect', () => h2.setLocalWindowSize(connectionWindowBytes));
+    // 'connect' is emitted on the next tick: a plugin that died meanwhile has destroyed the session already, and
+    // setLocalWindowSize on it would throw out of an event handler (uncaught: the gateway would go down).
+    h2.once('connect', () => {
+      if (!h2.destroyed) h2.setLocalWindowSize(connectionWindowBytes);
+    });
     // A failed connect or a broken socket reaches every call as its stream closing: nothing to do here but listen
     // (an 'error' without a listener would be thrown).
     h2.on('error', () => {});
