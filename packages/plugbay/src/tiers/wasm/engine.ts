@@ -10,8 +10,10 @@ import {
   ProcExit,
   pluginError,
   unknownFunction,
+  WasmFault,
 } from './errors.js';
 import { createHostEnv, type ExtismLogLevel, type HostEnvOptions } from './host-env.js';
+import { METER_MODULE, METER_REFILL } from './module-meter.js';
 import { SyncHttp } from './sync-http.js';
 import { Wasi, type WasiOptions } from './wasi.js';
 
@@ -87,6 +89,8 @@ export function auditModule(module: WebAssembly.Module): ModuleAudit {
   const enosys: string[] = [];
   let wasi = false;
   for (const imp of WebAssembly.Module.imports(module)) {
+    // written by module-meter.ts, which refuses a module importing from it on its own
+    if (imp.module === METER_MODULE) continue;
     if (imp.module === EXTISM_ENV && imp.kind === 'function' && knownEnv.has(imp.name)) continue;
     if (imp.module === WASI_P1 && imp.kind === 'function') {
       wasi = true;
@@ -114,7 +118,15 @@ export interface EngineOptions {
   maxVarBytes: number;
   /** WASI capabilities; used when the module imports WASI. */
   wasi: Omit<WasiOptions, 'stdout' | 'stderr'>;
+  /**
+   * The plugin module carries the meter (module-meter.ts): its refill import stops a call at `Engine.deadline`.
+   * The value is the fuel one refill grants (units ≈ wasm instructions): how often the deadline is checked.
+   */
+  meterFuel?: number;
 }
+
+/** Budget of `_initialize` when the sandbox is first built (later rebuilds run under the call's deadline). */
+const initBudgetMs = 10_000;
 
 type Export = () => number | undefined;
 
@@ -131,11 +143,23 @@ export class Engine {
   #poisoned = false;
   /** Sandboxes built so far (1 + re-instantiations after traps). */
   instantiations = 0;
+  /**
+   * Epoch ms (the clock of CallContext.deadline) after which a metered module traps at its next refill with
+   * PLUGBAY_TIMEOUT. Set by the caller before each call; Infinity: never.
+   */
+  deadline = Number.POSITIVE_INFINITY;
+  #calling = '';
 
   constructor(options: EngineOptions) {
     this.#o = options;
     this.#needsWasi = auditModule(options.plugin).wasi;
-    this.#instantiate();
+    this.deadline = Date.now() + initBudgetMs;
+    this.#calling = '_initialize';
+    try {
+      this.#instantiate();
+    } finally {
+      this.deadline = Number.POSITIVE_INFINITY;
+    }
   }
 
   /** Calls `fn` with a UTF-8 string (the JSON path) and returns its output as a string. */
@@ -183,6 +207,7 @@ export class Engine {
   }
 
   #fn(fn: string): Export {
+    this.#calling = fn;
     if (this.#poisoned) this.#instantiate();
     const f = this.#fns.get(fn);
     if (f !== undefined) return f;
@@ -253,6 +278,19 @@ export class Engine {
     );
     for (const name of kernelAbi) env[name] = kernel[name];
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
+    const fuel = o.meterFuel;
+    if (fuel !== undefined) {
+      // Rarely reached (once per `fuel` units), so the clock read costs nothing per call. Date.now(): the clock
+      // the host's deadline was set with.
+      const refill = (): number => {
+        if (Date.now() < this.deadline) return fuel;
+        throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
+          function: this.#calling,
+          rule: 'deadline',
+        });
+      };
+      imports[METER_MODULE] = { [METER_REFILL]: refill };
+    }
     this.#wasi?.close();
     this.#wasi = undefined;
     let wasi: Wasi | undefined;

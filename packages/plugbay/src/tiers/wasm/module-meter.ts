@@ -19,6 +19,11 @@ export const METER_MODULE = 'plugbay:meter';
 export const METER_REFILL = 'refill';
 /** Bytes of a bulk memory/table operation that cost one unit of fuel. */
 const BULK_SHIFT = 6;
+/**
+ * What a call to an imported (host) function costs on top of its instruction: host calls take µs where an
+ * instruction takes ns, so a loop of host calls still reaches a refill (a deadline check) within about a ms.
+ */
+const IMPORT_CALL_COST = 1000;
 
 export interface MeterInfo {
   /** Index of the fuel global in the rewritten module. */
@@ -51,7 +56,7 @@ export function meterModule(bytes: Uint8Array, initialFuel: number): { bytes: Ui
   const fuel = imports.globals + definedGlobals;
   const fnIndex = (i: number) => (i >= imports.functions ? i + 1 : i);
   const info: MeterInfo = { fuelGlobal: fuel, points: 0, bulkOps: 0 };
-  const ctx: BodyContext = { fnIndex, fuel, refillFn, chargeFn, info };
+  const ctx: BodyContext = { fnIndex, fuel, refillFn, chargeFn, importedFns: imports.functions, info };
 
   const out: Uint8Array[] = [bytes.subarray(0, 8)];
   const emitted = new Set<number>();
@@ -330,6 +335,8 @@ interface BodyContext {
   fuel: number;
   refillFn: number;
   chargeFn: number;
+  /** Functions the original module imports (indices below it are host functions). */
+  importedFns: number;
   info: MeterInfo;
 }
 
@@ -397,6 +404,7 @@ function meterBody(r: Reader, ctx: BodyContext): Uint8Array {
         const at = r.pos;
         const idx = r.u32();
         edits.push({ at, skip: r.pos - at, bytes: u32(ctx.fnIndex(idx)) });
+        if (op !== 0xd2 && idx < ctx.importedFns) costs[regions[regions.length - 1]!]! += IMPORT_CALL_COST;
         break;
       }
       case 0xfc: {
