@@ -121,7 +121,9 @@ export function meterModule(bytes: Uint8Array, initialFuel: number): { bytes: Ui
   ensureBefore(Number.POSITIVE_INFINITY);
   const result = concat(out);
   if (!WebAssembly.validate(result)) {
-    throw new ModuleFormatError('the metered module does not validate (a construct the meter does not know?)');
+    throw new ModuleFormatError(
+      'the metered module does not validate (a construct the meter does not know?)',
+    );
   }
   return { bytes: result, info };
 }
@@ -180,7 +182,9 @@ function scanImports(body: Uint8Array | undefined): { functions: number; globals
     const mod = r.name();
     const field = r.name();
     if (mod === METER_MODULE) {
-      throw new ModuleFormatError(`the module imports ${mod}.${field}: "${METER_MODULE}" is reserved for the meter`);
+      throw new ModuleFormatError(
+        `the module imports ${mod}.${field}: "${METER_MODULE}" is reserved for the meter`,
+      );
     }
     const kind = r.byte();
     if (kind === 0) {
@@ -208,7 +212,8 @@ function scanImports(body: Uint8Array | undefined): { functions: number; globals
 function rejectTableInitialisers(body: Uint8Array): void {
   const r = new Reader(body);
   for (let n = r.u32(); n > 0; n--) {
-    if (r.peek() === 0x40) throw new ModuleFormatError('tables with initialiser expressions cannot be metered');
+    if (r.peek() === 0x40)
+      throw new ModuleFormatError('tables with initialiser expressions cannot be metered');
     r.refType();
     r.limits();
   }
@@ -286,7 +291,11 @@ function rewriteCustom(body: Uint8Array, fnIndex: (i: number) => number): Uint8A
       else if (id === 2 || id === 3) {
         const n = sub.u32();
         const inner: Uint8Array[] = [u32(n)];
-        for (let i = 0; i < n; i++) inner.push(u32(fnIndex(sub.u32())), nameMap(sub, (x) => x));
+        for (let i = 0; i < n; i++)
+          inner.push(
+            u32(fnIndex(sub.u32())),
+            nameMap(sub, (x) => x),
+          );
         content = concat(inner);
       } else content = sub.buf;
       parts.push(Uint8Array.of(id), u32(content.length), content);
