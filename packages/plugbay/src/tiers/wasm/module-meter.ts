@@ -495,7 +495,10 @@ function skipCatches(r: Reader): void {
 
 /** Skips the immediates of every opcode but the prefixed 0xFC ones handled by the caller's switch. */
 function skipImmediates(r: Reader, op: number): void {
-  if (op >= 0x28 && op <= 0x3e) return r.memArg();
+  if (op >= 0x28 && op <= 0x3e) {
+    r.memArg();
+    return;
+  }
   if (op >= 0x45 && op <= 0xc4) return; // numeric
   switch (op) {
     case 0x00:
@@ -515,10 +518,12 @@ function skipImmediates(r: Reader, op: number): void {
     case 0x03:
     case 0x04:
     case 0x06:
-      return r.blockType();
+      r.blockType();
+      return;
     case 0x1f:
       r.blockType();
-      return skipCatches(r);
+      skipCatches(r);
+      return;
     case 0x07:
     case 0x08:
     case 0x09:
@@ -568,9 +573,11 @@ function skipImmediates(r: Reader, op: number): void {
       r.heapType();
       return;
     case 0xfc:
-      return skipFcImmediates(r, r.u32());
+      skipFcImmediates(r, r.u32());
+      return;
     case 0xfd:
-      return skipSimd(r, r.u32());
+      skipSimd(r, r.u32());
+      return;
     case 0xfe: {
       const sub = r.u32();
       if (sub === 0x03) r.byte();
