@@ -242,6 +242,14 @@ export class Engine {
     }
   }
 
+  /** Unwinds the guest: the call ran past its deadline (a metered refill, or a sleep that would). */
+  #overrun(): never {
+    throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
+      function: this.#calling,
+      rule: 'deadline',
+    });
+  }
+
   #bytes(): Buffer {
     const ab = this.#kernel.memory.buffer;
     if (this.#buf.buffer !== ab) this.#buf = Buffer.from(ab);
@@ -284,10 +292,7 @@ export class Engine {
       // the host's deadline was set with.
       const refill = (): number => {
         if (Date.now() < this.deadline) return fuel;
-        throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
-          function: this.#calling,
-          rule: 'deadline',
-        });
+        this.#overrun();
       };
       imports[METER_MODULE] = { [METER_REFILL]: refill };
     }
@@ -297,6 +302,9 @@ export class Engine {
     if (this.#needsWasi) {
       wasi = new Wasi({
         ...o.wasi,
+        ...(fuel !== undefined
+          ? { sleepBudget: { msLeft: () => this.deadline - Date.now(), overrun: () => this.#overrun() } }
+          : {}),
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),
       });

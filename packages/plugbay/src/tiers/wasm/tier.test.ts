@@ -193,6 +193,7 @@ describe('wasm tier: loading', () => {
       'print',
       'read_file',
       'sleep_ms',
+      'spin',
       'trap',
       'write_file',
     ]);
