@@ -357,3 +357,19 @@ writeFileSync(
     );
   }
 }
+
+// Issue 21: a wasm call in the default (metered) mode vs the uncapped host-thread call vs @extism/extism, pinned.
+{
+  const args = [here('./wasm-call.js')];
+  const out = (
+    hasTaskset
+      ? execFileSync('taskset', ['-c', '0', process.execPath, ...args])
+      : execFileSync(process.execPath, args)
+  ).toString();
+  const lines = out.trim().split('\n');
+  console.log(`\n## wasm calls, every run mode, one core\n\n${lines.slice(0, -1).join('\n')}`);
+  writeFileSync(
+    here('../results/wasm-call.json'),
+    `${JSON.stringify({ node: process.version, ...JSON.parse(lines.at(-1) ?? '{}') }, null, 2)}\n`,
+  );
+}
