@@ -125,6 +125,10 @@ export interface EngineOptions {
   meterFuel?: number;
 }
 
+const timeOrigin = performance.timeOrigin;
+/** The clock of CallContext.deadline (core/call.ts), monotonic unlike Date.now(). */
+const epochNow = (): number => timeOrigin + performance.now();
+
 /** Budget of `_initialize` when the sandbox is first built (later rebuilds run under the call's deadline). */
 const initBudgetMs = 10_000;
 
@@ -144,16 +148,18 @@ export class Engine {
   /** Sandboxes built so far (1 + re-instantiations after traps). */
   instantiations = 0;
   /**
-   * Epoch ms (the clock of CallContext.deadline) after which a metered module traps at its next refill with
-   * PLUGBAY_TIMEOUT. Set by the caller before each call; Infinity: never.
+   * Epoch ms (the clock of CallContext.deadline: performance.timeOrigin + performance.now()) after which a metered
+   * module traps at its next refill with PLUGBAY_TIMEOUT. Set by the caller before each call; Infinity: never.
    */
   deadline = Number.POSITIVE_INFINITY;
+  /** The function's own deadline (CallContext.ownDeadline): a `deadline` before it is the caller's choice. */
+  ownDeadline = Number.POSITIVE_INFINITY;
   #calling = '';
 
   constructor(options: EngineOptions) {
     this.#o = options;
     this.#needsWasi = auditModule(options.plugin).wasi;
-    this.deadline = Date.now() + initBudgetMs;
+    this.deadline = epochNow() + initBudgetMs;
     this.#calling = '_initialize';
     try {
       this.#instantiate();
@@ -247,6 +253,7 @@ export class Engine {
     throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
       function: this.#calling,
       rule: 'deadline',
+      deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
     });
   }
 
@@ -288,10 +295,9 @@ export class Engine {
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
     const fuel = o.meterFuel;
     if (fuel !== undefined) {
-      // Rarely reached (once per `fuel` units), so the clock read costs nothing per call. Date.now(): the clock
-      // the host's deadline was set with.
+      // Rarely reached (once per `fuel` units), so the clock read costs nothing per call.
       const refill = (): number => {
-        if (Date.now() < this.deadline) return fuel;
+        if (epochNow() < this.deadline) return fuel;
         this.#overrun();
       };
       imports[METER_MODULE] = { [METER_REFILL]: refill };
@@ -303,7 +309,7 @@ export class Engine {
       wasi = new Wasi({
         ...o.wasi,
         ...(fuel !== undefined
-          ? { sleepBudget: { msLeft: () => this.deadline - Date.now(), overrun: () => this.#overrun() } }
+          ? { sleepBudget: { msLeft: () => this.deadline - epochNow(), overrun: () => this.#overrun() } }
           : {}),
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),

@@ -146,6 +146,7 @@ export class WasmInstance extends InstanceBase implements Instance {
       // host-thread mode nothing can interrupt it, so a deadline only applies before it starts.
       this.#hostCall = ctx;
       engine.deadline = ctx.deadline;
+      engine.ownDeadline = ctx.ownDeadline ?? ctx.deadline;
       try {
         if (this.#codecOf(fn) === 'json') {
           const out = engine.callString(fn, JSON.stringify(input) ?? '');

@@ -156,6 +156,7 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
       const took = performance.now() - t0;
       assert.equal(err.code, 'PLUGBAY_TIMEOUT');
       assert.equal(err.details?.rule, 'deadline');
+      assert.equal(err.details?.deadline, 'function');
       assert.ok(took >= 140 && took < 150 + slackMs, `took ${took} ms`);
       assert.deepEqual(await call(instance, 'echo', 'alive'), 'alive');
       assert.deepEqual(stats(instance), { ...stats(instance), instantiations: 2, workerSpawns: 0 });
@@ -176,6 +177,15 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
       assert.ok(performance.now() - t0 < 100 + slackMs, `${fn} took ${performance.now() - t0} ms`);
     }
     assert.equal(await call(m, 'deep', null), undefined);
+  });
+
+  test("a caller's deadline shorter than the function's own traps the call too, reported as the caller's", async () => {
+    const instance = await start('corpus');
+    const err = await failure(
+      callTier(instance, 'loop', null, testCall({ timeoutMs: 50, ownTimeoutMs: 5000 })),
+    );
+    assert.equal(err.code, 'PLUGBAY_TIMEOUT');
+    assert.equal(err.details?.deadline, 'caller');
   });
 
   test('deep recursion answers; endless recursion overflows the stack (PLUGBAY_PLUGIN_CRASHED) and the next call runs', async () => {
