@@ -84,13 +84,13 @@ export interface ModuleAudit {
 }
 
 /** What a compiled module exports and imports, checked against what this host provides. */
-export function auditModule(module: WebAssembly.Module): ModuleAudit {
+export function auditModule(module: WebAssembly.Module, metered = false): ModuleAudit {
   const unsupported: string[] = [];
   const enosys: string[] = [];
   let wasi = false;
   for (const imp of WebAssembly.Module.imports(module)) {
-    // written by module-meter.ts, which refuses a module importing from it on its own
-    if (imp.module === METER_MODULE) continue;
+    // written by module-meter.ts (which refuses a module importing from it on its own)
+    if (metered && imp.module === METER_MODULE) continue;
     if (imp.module === EXTISM_ENV && imp.kind === 'function' && knownEnv.has(imp.name)) continue;
     if (imp.module === WASI_P1 && imp.kind === 'function') {
       wasi = true;
@@ -158,7 +158,7 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.#o = options;
-    this.#needsWasi = auditModule(options.plugin).wasi;
+    this.#needsWasi = auditModule(options.plugin, options.meterFuel !== undefined).wasi;
     this.deadline = epochNow() + initBudgetMs;
     this.#calling = '_initialize';
     try {

@@ -220,6 +220,9 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     const err = await failure(createWasmTier().load(p.plugin, loadOptions()));
     assert.equal(err.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(err.details?.rule, 'wasm-module');
+    // unmetered, it is an import this host does not provide
+    const inWorker = await failure(createWasmTier({ run: 'worker' }).load(p.plugin, loadOptions()));
+    assert.equal(inWorker.details?.rule, 'imports');
   });
 });
 

@@ -53,7 +53,7 @@ export async function checkModule(
     }
     throw err;
   }
-  const audit = auditModule(module);
+  const audit = auditModule(module, metered);
   if (audit.unsupported.length > 0) {
     throw refuse(`imports this host does not provide: ${audit.unsupported.join(', ')}`, {
       field: 'entry',
