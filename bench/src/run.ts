@@ -358,6 +358,46 @@ writeFileSync(
   }
 }
 
+// DESIGN.md's memory target: 500 load/unload cycles of a thread-tier plugin grow RSS by ≤ 10 MB (cycles.ts).
+{
+  const out = execFileSync(process.execPath, ['--expose-gc', here('./cycles.js')], {
+    timeout: 10 * 60_000,
+  }).toString();
+  const cycles = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+    cycles: number;
+    windowsMb: number[];
+    grownMb: number;
+    msPerCycle: number;
+    limitMb: number;
+    met: boolean;
+  };
+  console.log(`\n## Load/unload cycles, thread tier: RSS kept (target ≤ ${cycles.limitMb} MB)\n`);
+  console.log(
+    table(
+      [
+        'cycles per window',
+        'RSS growth per window MB',
+        'figure MB (the lower window)',
+        'ms/cycle',
+        'target met',
+      ],
+      [
+        [
+          cycles.cycles,
+          cycles.windowsMb.join(' / '),
+          cycles.grownMb,
+          cycles.msPerCycle,
+          cycles.met ? 'yes' : 'NO',
+        ],
+      ],
+    ),
+  );
+  writeFileSync(
+    here('../results/cycles.json'),
+    `${JSON.stringify({ node: process.version, ...cycles }, null, 2)}\n`,
+  );
+}
+
 // Issue 21: a wasm call in the default (metered) mode vs the uncapped host-thread call vs @extism/extism, pinned.
 {
   const args = [here('./wasm-call.js')];
