@@ -155,6 +155,8 @@ export class Engine {
   /** The function's own deadline (CallContext.ownDeadline): a `deadline` before it is the caller's choice. */
   ownDeadline = Number.POSITIVE_INFINITY;
   #calling = '';
+  /** What is left of a metered call's deadline, for the host functions that wait (WASI sleeps, http_request). */
+  readonly #budget = { msLeft: () => this.deadline - epochNow(), overrun: (): never => this.#overrun() };
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -282,6 +284,7 @@ export class Engine {
         return this.#http;
       },
       httpTimeoutMs: o.httpTimeoutMs ?? 30_000,
+      ...(o.meterFuel !== undefined ? { callBudget: this.#budget } : {}),
     };
     const env: Record<string, unknown> = createHostEnv(
       {
@@ -308,9 +311,7 @@ export class Engine {
     if (this.#needsWasi) {
       wasi = new Wasi({
         ...o.wasi,
-        ...(fuel !== undefined
-          ? { sleepBudget: { msLeft: () => this.deadline - epochNow(), overrun: () => this.#overrun() } }
-          : {}),
+        ...(fuel !== undefined ? { sleepBudget: this.#budget } : {}),
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),
       });
