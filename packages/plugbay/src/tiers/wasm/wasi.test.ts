@@ -129,7 +129,7 @@ for (const run of ['metered', 'host-thread', 'worker'] as const) {
           code: 'PLUGBAY_TIMEOUT',
         });
         const took = performance.now() - t0;
-        assert.ok(took >= 140 && took < 1000, `took ${took} ms`);
+        assert.ok(took >= 140 && took < 2000, `took ${took} ms`);
         assert.equal(await call(instance, 'echo', 'awake'), 'awake');
       });
     }
