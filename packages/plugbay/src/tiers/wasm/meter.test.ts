@@ -143,7 +143,10 @@ async function failure(p: Promise<unknown>): Promise<PlugbayError> {
 type Stats = { instantiations: number; workerSpawns: number };
 const stats = (i: Instance) => (i as unknown as { stats: Stats }).stats;
 
-/** A runaway call must end within this much of its deadline: a refill comes about every ms of guest work; the rest is room for a loaded machine. */
+/**
+ * A runaway call must end within this much of its deadline: a refill comes about every ms of guest work; the rest
+ * is room for a loaded machine.
+ */
 const slackMs = 1500;
 
 describe('wasm tier (metered): CPU cap in the host thread', () => {
