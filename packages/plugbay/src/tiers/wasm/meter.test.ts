@@ -25,7 +25,7 @@ before(() => buildFixtures());
 
 const wabt = await wabtInit();
 function wat(text: string, names = false): Uint8Array {
-  const mod = wabt.parseWat('test.wat', text);
+  const mod = wabt.parseWat('test.wat', text, { reference_types: true, bulk_memory: true });
   const { buffer } = mod.toBinary({ write_debug_names: names });
   mod.destroy();
   return buffer;
@@ -53,6 +53,28 @@ describe('module-meter: the rewrite', () => {
     const { exports, info } = metered(readFileSync(fixture('meter')), 1 << 20, hostStubs);
     assert.equal(exports.deep!(), 0); // traps (unreachable) if start did not run or a reference points elsewhere
     assert.ok(info.points >= 8, `points: ${info.points}`);
+  });
+
+  test('element segments in every form (indices, expressions, passive, declared) and table.init keep their targets', () => {
+    const bytes = wat(`(module
+      (import "env" "f" (func $f (result i32)))
+      (type $t (func (result i32)))
+      (table $tab 4 funcref)
+      (func $a (result i32) (i32.const 11))
+      (func $b (result i32) (i32.const 22))
+      (elem (table $tab) (i32.const 0) funcref (ref.func $a) (ref.null func) (ref.func $b))
+      (elem $passive funcref (ref.func $b))
+      (elem declare func $a)
+      (func (export "go") (result i32)
+        (table.init $tab $passive (i32.const 3) (i32.const 0) (i32.const 1))
+        (i32.add (i32.add (call_indirect (type $t) (i32.const 0)) (call_indirect (type $t) (i32.const 2)))
+          (i32.add (call_indirect (type $t) (i32.const 3)) (ref.is_null (ref.func $a))))))`);
+    const env = { env: { f: () => 0 } };
+    const plain = new WebAssembly.Instance(new WebAssembly.Module(bytes), env).exports as { go(): number };
+    const { exports, info } = metered(bytes, 1000, env);
+    assert.equal(plain.go(), 55);
+    assert.equal(exports.go!(), 55);
+    assert.equal(info.bulkOps, 1);
   });
 
   test('the name section follows the renumbering: a trap names the function that trapped', () => {
