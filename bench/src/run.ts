@@ -553,6 +553,32 @@ writeFileSync(
   );
 }
 
+// Issue 21: a wasm call in the default (metered) mode vs the uncapped host-thread call vs @extism/extism, pinned.
+{
+  const args = [here('./wasm-call.js')];
+  const out = (
+    hasTaskset
+      ? execFileSync('taskset', ['-c', '0', process.execPath, ...args])
+      : execFileSync(process.execPath, args)
+  ).toString();
+  const lines = out.trim().split('\n');
+  console.log(`\n## wasm calls, every run mode, one core\n\n${lines.slice(0, -1).join('\n')}`);
+  const wasm = JSON.parse(lines.at(-1) ?? '{}') as {
+    headToHead: { checks: { name: string; value: number; target: string; met: boolean }[] };
+  };
+  for (const c of wasm.headToHead.checks)
+    summary.push({
+      measure: `wasm call: ${c.name}`,
+      value: `${c.value.toFixed(2)}×`,
+      target: c.target,
+      met: c.met,
+    });
+  writeFileSync(
+    here('../results/wasm-call.json'),
+    `${JSON.stringify({ node: process.version, ...JSON.parse(lines.at(-1) ?? '{}') }, null, 2)}\n`,
+  );
+}
+
 // Issue 21's table, and every other target above, in one place; ratios are each from one run of their bench.
 console.log(`\n## Summary (${process.version}, ${new Date().toISOString()})\n`);
 console.log(summaryTable(summary));
