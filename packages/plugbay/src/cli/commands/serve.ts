@@ -8,6 +8,7 @@ import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
+import { startOtelFromEnv } from '../../observe/otel-env.js';
 import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js';
 import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
@@ -125,8 +126,13 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       const gaps = sandboxGaps(tools);
       if (gaps !== undefined) logger.warn({ sandbox: tools }, gaps);
     });
+    // Before the host and gateway: both ask once, when made, whether a TracerProvider is registered.
+    const otel = await startOtelFromEnv(process.env, logger);
     const store = openStateStore(values.state, logger);
-    if (store === undefined) return 1;
+    if (store === undefined) {
+      await otel?.shutdown();
+      return 1;
+    }
     const host = createHost({
       logger,
       ...trust.hostOptions,
@@ -184,6 +190,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           .then(() => host.destroy())
           .finally(() => {
             store.close();
+            void otel?.shutdown();
             stop(1);
           });
         return;
@@ -199,6 +206,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         await watcher.close();
         await host.close();
         store.close();
+        await otel?.shutdown(); // last: it exports the spans of the calls drained above
         logger.info('plugbay stopped');
         stop(0);
       })().catch((err: unknown) => {
@@ -222,6 +230,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         fleet.stop();
         await host.close();
         store.close();
+        await otel?.shutdown();
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);
