@@ -1,0 +1,161 @@
+// `plugbay serve` with OTEL_* set, end to end: the real CLI as a child process exports with the OpenTelemetry Node
+// SDK's OTLP/HTTP exporter to a receiver started here; the export requests are decoded with the official
+// opentelemetry-proto definitions (test/fixtures/opentelemetry-proto), and the spans of one HTTP call must form one
+// trace across the gateway, the host and the Go plugin's process.
+import assert from 'node:assert/strict';
+import { cp, mkdir } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type TestContext, test } from 'node:test';
+import protobuf from 'protobufjs';
+import { repoRoot, servePlugbay } from '../test-support/cli.js';
+import { tempDir } from '../test-support/plugins.js';
+
+const protoRoot = join(repoRoot, 'test/fixtures/opentelemetry-proto');
+const goEcho = join(repoRoot, 'examples/go-plugins/plugbay-echo');
+
+interface DecodedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: string;
+  service: string;
+  plugin: string | undefined;
+  scope: string;
+  attributes: Record<string, unknown>;
+}
+
+async function exportRequestType(): Promise<protobuf.Type> {
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => join(protoRoot, target);
+  await root.load('opentelemetry/proto/collector/trace/v1/trace_service.proto');
+  return root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
+}
+
+function attributesOf(list: { key: string; value: Record<string, unknown> }[] | undefined) {
+  const out: Record<string, unknown> = {};
+  for (const kv of list ?? []) out[kv.key] = Object.values(kv.value)[0];
+  return out;
+}
+
+/** An OTLP/HTTP receiver (protobuf bodies on /v1/traces) that hands out spans as they arrive. */
+async function otlpReceiver(t: TestContext) {
+  const type = await exportRequestType();
+  const spans: DecodedSpan[] = [];
+  const contentTypes = new Set<string>();
+  let wake: (() => void) | undefined;
+  const server = createServer(async (req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    contentTypes.add(`${req.method} ${req.url} ${req.headers['content-type']}`);
+    const message = type.decode(Buffer.concat(chunks));
+    const body = type.toObject(message, { longs: String, enums: String, bytes: String, defaults: true }) as {
+      resourceSpans: {
+        resource: { attributes: { key: string; value: Record<string, unknown> }[] };
+        scopeSpans: { scope: { name: string }; spans: Record<string, unknown>[] }[];
+      }[];
+    };
+    for (const rs of body.resourceSpans) {
+      const resource = attributesOf(rs.resource.attributes);
+      for (const ss of rs.scopeSpans) {
+        for (const s of ss.spans) {
+          const hex = (b64: unknown) => Buffer.from(String(b64), 'base64').toString('hex');
+          spans.push({
+            traceId: hex(s.traceId),
+            spanId: hex(s.spanId),
+            parentSpanId: hex(s.parentSpanId),
+            name: String(s.name),
+            kind: String(s.kind),
+            service: String(resource['service.name']),
+            plugin: resource['plugbay.plugin'] as string | undefined,
+            scope: ss.scope.name,
+            attributes: attributesOf(s.attributes as { key: string; value: Record<string, unknown> }[]),
+          });
+        }
+      }
+    }
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    wake?.();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    contentTypes,
+    spans,
+    /** Resolves once `done(spans)` holds; the test's own timeout bounds the wait. */
+    async until(done: (spans: DecodedSpan[]) => boolean): Promise<DecodedSpan[]> {
+      while (!done(spans)) await new Promise<void>((resolve) => (wake = resolve));
+      return spans;
+    },
+  };
+}
+
+test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace per call: gateway → route → call → the Go plugin', {
+  timeout: 60_000,
+}, async (t) => {
+  const receiver = await otlpReceiver(t);
+  const dir = await tempDir(t);
+  const plugins = join(dir, 'plugins');
+  await mkdir(join(plugins, 'go-echo/bin'), { recursive: true });
+  await cp(join(goEcho, 'plugin.json'), join(plugins, 'go-echo/plugin.json'));
+  await cp(join(goEcho, 'bin/plugbay-echo'), join(plugins, 'go-echo/bin/plugbay-echo'));
+  const { url } = await servePlugbay(t, plugins, ['--signatures', 'off'], join(dir, 'state.db'), {
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_SERVICE_NAME: 'gateway-under-test',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      OTEL_BSP_SCHEDULE_DELAY: '50', // export within 50 ms, not the default 5 s
+    },
+  });
+
+  // The caller's own trace context: the gateway's SERVER span must continue it.
+  const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const callerSpan = '00f067aa0ba902b7';
+  const res = await fetch(`${url}/v1/call/go-echo/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${callerTrace}-${callerSpan}-01` },
+    body: '{"hello":"otel"}',
+  });
+  assert.equal(res.status, 200);
+  const echoed = (await res.json()) as { grpc: { traceparent: string[] } };
+
+  const spans = await receiver.until((s) => s.some((x) => x.name === 'go-echo echo'));
+  const trace = spans.filter((s) => s.traceId === callerTrace);
+  const byName = (prefix: string) => {
+    const found = trace.filter((s) => s.name.startsWith(prefix));
+    assert.equal(found.length, 1, `one ${prefix} span in ${JSON.stringify(spans.map((s) => s.name))}`);
+    return found[0]!;
+  };
+  const server = byName('POST /v1/call/go-echo/echo');
+  const route = byName('plugbay.route go-echo.echo');
+  const call = byName('plugbay.call go-echo@1.0.0.echo');
+  const go = byName('go-echo echo');
+  assert.equal(trace.length, 4, 'every span of the call is in the caller trace, and nothing else is');
+
+  // Parent → child, from the caller through the process boundary.
+  assert.equal(server.parentSpanId, callerSpan);
+  assert.equal(route.parentSpanId, server.spanId);
+  assert.equal(call.parentSpanId, route.spanId);
+  assert.equal(go.parentSpanId, call.spanId);
+  assert.deepEqual(
+    echoed.grpc.traceparent,
+    [`00-${callerTrace}-${call.spanId}-01`],
+    'the metadata the Go side got',
+  );
+
+  assert.deepEqual(
+    [server.kind, route.kind, call.kind, go.kind],
+    ['SPAN_KIND_SERVER', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_CLIENT', 'SPAN_KIND_SERVER'],
+  );
+  for (const s of [server, route, call]) assert.equal(s.service, 'gateway-under-test');
+  // The host says whose span it relayed (resource), and keeps the plugin's own scope under its name.
+  assert.equal(go.service, 'gateway-under-test');
+  assert.equal(go.plugin, 'go-echo');
+  assert.equal(go.scope, 'go-echo/plugbay.dev/goplugins/plugbay-echo');
+  assert.equal(go.attributes['rpc.method'], 'echo');
+  assert.equal(call.attributes['plugbay.tier'], 'process');
+  assert.deepEqual([...receiver.contentTypes], ['POST /v1/traces application/x-protobuf']);
+});
