@@ -21,7 +21,7 @@ export interface SpanSocket {
 /** Listens on `<dir>/otlp.sock`; resolves once it accepts connections. */
 export function listenSpanSocket(dir: string, relay: SpanRelay, log: PluginLoggerSink): Promise<SpanSocket> {
   const path = join(dir, 'otlp.sock');
-  let lastWarned = 0;
+  let lastWarned = Number.NEGATIVE_INFINITY;
   const warn = (out: RelayOutcome) => {
     const { trace, malformed, rate } = out.dropped;
     if (trace + malformed + rate === 0) return;
