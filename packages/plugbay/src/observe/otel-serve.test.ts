@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import protobuf from 'protobufjs';
 import { repoRoot, servePlugbay } from '../test-support/cli.js';
-import { tempDir } from '../test-support/plugins.js';
+import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 
 const protoRoot = join(repoRoot, 'test/fixtures/opentelemetry-proto');
 const goEcho = join(repoRoot, 'examples/go-plugins/plugbay-echo');
@@ -102,6 +102,19 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   await mkdir(join(plugins, 'go-echo/bin'), { recursive: true });
   await cp(join(goEcho, 'plugin.json'), join(plugins, 'go-echo/plugin.json'));
   await cp(join(goEcho, 'bin/plugbay-echo'), join(plugins, 'go-echo/bin/plugbay-echo'));
+  // A TypeScript plugin (thread tier) with spans of its own through ctx.span(), one nested in the other.
+  await writePlugin(plugins, 'spanny', {
+    manifest: manifest({ name: 'spanny', functions: { lookup: { input: {}, output: {} } } }),
+    files: {
+      'index.mjs': pluginSource('spanny', '1.0.0', {
+        lookup: `(input, ctx) => ctx.span('spanny.lookup', async (span) => {
+          span.setAttribute('cache.hit', false);
+          span.setAttribute('plugbay.plugin', 'forged');
+          return span.span('spanny.inner', (inner) => ({ outer: span.traceparent, inner: inner.traceparent }));
+        }, { step: 1 })`,
+      }),
+    },
+  });
   const { url } = await servePlugbay(t, plugins, ['--signatures', 'off'], join(dir, 'state.db'), {
     env: {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
@@ -158,4 +171,28 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   assert.equal(go.attributes['rpc.method'], 'echo');
   assert.equal(call.attributes['plugbay.tier'], 'process');
   assert.deepEqual([...receiver.contentTypes], ['POST /v1/traces application/x-protobuf']);
+
+  // The TypeScript plugin's ctx.span() spans hang below its plugbay.call span, the inner one below the outer.
+  const tsTrace = '0af7651916cd43dd8448eb211c80319c';
+  const ts = await fetch(`${url}/v1/call/spanny/lookup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${tsTrace}-b7ad6b7169203331-01` },
+    body: '{}',
+  });
+  assert.equal(ts.status, 200);
+  const seen = (await ts.json()) as { outer: string; inner: string };
+  await receiver.until((all) => all.some((x) => x.name === 'spanny.inner'));
+  const tsSpans = receiver.spans.filter((x) => x.traceId === tsTrace);
+  const tsCall = tsSpans.find((x) => x.name === 'plugbay.call spanny@1.0.0.lookup');
+  const outer = tsSpans.find((x) => x.name === 'spanny.lookup');
+  const inner = tsSpans.find((x) => x.name === 'spanny.inner');
+  assert.equal(tsCall?.attributes['plugbay.tier'], 'thread');
+  assert.equal(outer?.parentSpanId, tsCall?.spanId);
+  assert.equal(inner?.parentSpanId, outer?.spanId);
+  assert.equal(seen.outer, `00-${tsTrace}-${outer?.spanId}-01`, 'span.traceparent is the span itself');
+  assert.equal(seen.inner, `00-${tsTrace}-${inner?.spanId}-01`);
+  // step: an integer, so int64 on the wire (decoded as a string); plugbay.* is the host’s: dropped.
+  assert.deepEqual(outer?.attributes, { step: '1', 'cache.hit': false });
+  assert.equal(outer?.plugin, 'spanny');
+  assert.equal(outer?.scope, 'spanny/ctx.span');
 });

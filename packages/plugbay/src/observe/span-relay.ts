@@ -11,6 +11,7 @@
  *   bucket of spans per second; what goes over is dropped and counted, never queued.
  */
 import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
+import type { PluginLoggerSink } from '../core/types.js';
 
 /** The bounds of one plugin instance's relayed spans (docs/observability.md "Spans from plugins"). */
 export const relayLimits = {
@@ -61,6 +62,23 @@ export interface RelayOutcome {
   accepted: number;
   /** Dropped by rule: foreign or expired trace, malformed, or over the rate. */
   dropped: { trace: number; malformed: number; rate: number };
+}
+
+/** Logs a relay's drops on the plugin's log, once a minute at most: the warning must not flood either. */
+export function dropWarning(log: PluginLoggerSink): (out: RelayOutcome) => void {
+  let lastWarned = Number.NEGATIVE_INFINITY;
+  return (out) => {
+    const { trace, malformed, rate } = out.dropped;
+    if (trace + malformed + rate === 0) return;
+    const now = performance.now();
+    if (now - lastWarned < 60_000) return;
+    lastWarned = now;
+    log.line({
+      level: 'warn',
+      msg: 'spans from the plugin dropped (foreign trace, malformed or over its rate)',
+      fields: { droppedTrace: trace, droppedMalformed: malformed, droppedRate: rate },
+    });
+  };
 }
 
 let sink: SpanSink | undefined;

@@ -9,7 +9,7 @@ import { chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { PluginLoggerSink } from '../../core/types.js';
-import { type RelayOutcome, relayLimits, type SpanRelay } from '../../observe/span-relay.js';
+import { dropWarning, relayLimits, type SpanRelay } from '../../observe/span-relay.js';
 
 export const spanSocketEnv = 'PLUGBAY_OTLP_TRACES_SOCKET';
 
@@ -21,19 +21,7 @@ export interface SpanSocket {
 /** Listens on `<dir>/otlp.sock`; resolves once it accepts connections. */
 export function listenSpanSocket(dir: string, relay: SpanRelay, log: PluginLoggerSink): Promise<SpanSocket> {
   const path = join(dir, 'otlp.sock');
-  let lastWarned = Number.NEGATIVE_INFINITY;
-  const warn = (out: RelayOutcome) => {
-    const { trace, malformed, rate } = out.dropped;
-    if (trace + malformed + rate === 0) return;
-    const now = performance.now();
-    if (now - lastWarned < 60_000) return; // once a minute at most: the warning must not flood either
-    lastWarned = now;
-    log.line({
-      level: 'warn',
-      msg: 'spans from the plugin dropped (foreign trace, malformed or over its rate)',
-      fields: { droppedTrace: trace, droppedMalformed: malformed, droppedRate: rate },
-    });
-  };
+  const warn = dropWarning(log);
   const server: Server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/v1/traces') {
       res.writeHead(404).end();

@@ -35,6 +35,27 @@ const memory =
     ? undefined
     : new MemoryWatch(init.memoryMb * 2 ** 20, (bytes) => post([ToHost.OverMemory, bytes]));
 
+/** Spans recorded by ctx.span() not posted yet: one message per turn; past the cap they are dropped here. */
+let spans: unknown[] | undefined;
+const maxSpansPerTurn = 1000;
+
+function flushSpans(): void {
+  const batch = spans;
+  spans = undefined;
+  if (batch !== undefined) post([ToHost.Spans, batch]);
+}
+
+/** ctx.span()'s recorder, only when the host exports traces; otherwise ctx.span() only runs the work. */
+const recordSpan: sdkRuntime.SpanRecorder | undefined =
+  init.traceSpans === true
+    ? (span) => {
+        if (spans === undefined) {
+          spans = [span];
+          queueMicrotask(flushSpans);
+        } else if (spans.length < maxSpansPerTurn) spans.push(span);
+      }
+    : undefined;
+
 /** Outputs not posted yet: one Results message for every output ready at the same moment (protocol.ts). */
 let results: unknown[] | undefined;
 
@@ -109,6 +130,10 @@ class Scope implements CallScope {
     this.deadline = deadline;
     this.traceparent = traceparent;
     this.key = key;
+  }
+
+  get recordSpan(): sdkRuntime.SpanRecorder | undefined {
+    return recordSpan;
   }
 
   get signal(): AbortSignal {
