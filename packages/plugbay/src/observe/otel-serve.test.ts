@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import protobuf from 'protobufjs';
-import { repoRoot, servePlugbay } from '../test-support/cli.js';
+import { repoRoot, runPlugbay, servePlugbay } from '../test-support/cli.js';
 import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 
 const protoRoot = join(repoRoot, 'test/fixtures/opentelemetry-proto');
@@ -195,4 +195,18 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   assert.deepEqual(outer?.attributes, { step: '1', 'cache.hit': false });
   assert.equal(outer?.plugin, 'spanny');
   assert.equal(outer?.scope, 'spanny/ctx.span');
+});
+
+test('plugbay serve refuses an OTEL_* it cannot honour before starting anything', async (t) => {
+  const dir = await tempDir(t);
+  const zipkin = await runPlugbay(['serve', dir, '--port', '0', '--state', join(dir, 's.db')], {
+    env: { OTEL_TRACES_EXPORTER: 'zipkin' },
+  });
+  assert.equal(zipkin.code, 2);
+  assert.match(zipkin.stderr, /OTEL_TRACES_EXPORTER: .* not "zipkin"/);
+  const grpc = await runPlugbay(['serve', dir, '--port', '0', '--state', join(dir, 's.db')], {
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+  });
+  assert.equal(grpc.code, 2);
+  assert.match(grpc.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL: .*http\/protobuf/);
 });

@@ -8,7 +8,7 @@ import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
-import { startOtelFromEnv } from '../../observe/otel-env.js';
+import { startOtelFromEnv, tracesExportersOf } from '../../observe/otel-env.js';
 import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js';
 import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
@@ -42,7 +42,8 @@ loopback a token is required.
 The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
 one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community and unsigned → process,
 wasm (inline and thread share the gateway's process and all its authority: trusted code only).
-Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
+Logs are JSON lines on stderr (LOG_LEVEL=debug for more). Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and the other
+standard OTEL_* variables) to export spans over OTLP/HTTP, plugins' own included (docs/observability.md). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls (within --shutdown-timeout-ms, then close what is still open), stop the plugins, exit 0; a second signal
 exits at once with 1.
 
@@ -108,6 +109,12 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
     for (const name of allowHosts) {
       if (!isHostName(name))
         throw new UsageError(`--allow-host must be a host name without port, got "${name}"`);
+    }
+
+    try {
+      tracesExportersOf(process.env); // a misspelt OTEL_* fails here, before anything starts
+    } catch (err) {
+      throw new UsageError((err as Error).message, { brief: true });
     }
 
     const trust = await serveTrust(values);
