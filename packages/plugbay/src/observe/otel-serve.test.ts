@@ -40,6 +40,8 @@ function attributesOf(list: { key: string; value: Record<string, unknown> }[] | 
   return out;
 }
 
+type Receiver = Awaited<ReturnType<typeof otlpReceiver>>;
+
 /** An OTLP/HTTP receiver (protobuf bodies on /v1/traces) that hands out spans as they arrive. */
 async function otlpReceiver(t: TestContext) {
   const type = await exportRequestType();
@@ -93,16 +95,17 @@ async function otlpReceiver(t: TestContext) {
   };
 }
 
-test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace per call: gateway → route → call → the Go plugin', {
-  timeout: 60_000,
-}, async (t) => {
-  const receiver = await otlpReceiver(t);
-  const dir = await tempDir(t);
-  const plugins = join(dir, 'plugins');
-  await mkdir(join(plugins, 'go-echo/bin'), { recursive: true });
-  await cp(join(goEcho, 'plugin.json'), join(plugins, 'go-echo/plugin.json'));
-  await cp(join(goEcho, 'bin/plugbay-echo'), join(plugins, 'go-echo/bin/plugbay-echo'));
-  // A TypeScript plugin (thread tier) with spans of its own through ctx.span(), one nested in the other.
+function otelEnv(endpoint: string): NodeJS.ProcessEnv {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_SERVICE_NAME: 'gateway-under-test',
+    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+    OTEL_BSP_SCHEDULE_DELAY: '50', // export within 50 ms, not the default 5 s
+  };
+}
+
+/** A TypeScript plugin with spans of its own through ctx.span(), one nested in the other. */
+async function writeSpanny(plugins: string): Promise<void> {
   await writePlugin(plugins, 'spanny', {
     manifest: manifest({ name: 'spanny', functions: { lookup: { input: {}, output: {} } } }),
     files: {
@@ -115,13 +118,46 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
       }),
     },
   });
+}
+
+/** Calls spanny: its ctx.span() spans hang below its plugbay.call span, the inner one below the outer. */
+async function checkSpanny(receiver: Receiver, url: string, tier: string): Promise<void> {
+  const tsTrace = '0af7651916cd43dd8448eb211c80319c';
+  const ts = await fetch(`${url}/v1/call/spanny/lookup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${tsTrace}-b7ad6b7169203331-01` },
+    body: '{}',
+  });
+  assert.equal(ts.status, 200);
+  const seen = (await ts.json()) as { outer: string; inner: string };
+  await receiver.until((all) => all.some((x) => x.name === 'spanny.inner'));
+  const tsSpans = receiver.spans.filter((x) => x.traceId === tsTrace);
+  const tsCall = tsSpans.find((x) => x.name === 'plugbay.call spanny@1.0.0.lookup');
+  const outer = tsSpans.find((x) => x.name === 'spanny.lookup');
+  const inner = tsSpans.find((x) => x.name === 'spanny.inner');
+  assert.equal(tsCall?.attributes['plugbay.tier'], tier);
+  assert.equal(outer?.parentSpanId, tsCall?.spanId);
+  assert.equal(inner?.parentSpanId, outer?.spanId);
+  assert.equal(seen.outer, `00-${tsTrace}-${outer?.spanId}-01`, 'span.traceparent is the span itself');
+  assert.equal(seen.inner, `00-${tsTrace}-${inner?.spanId}-01`);
+  // step: an integer, so int64 on the wire (decoded as a string); plugbay.* is the host’s: dropped.
+  assert.deepEqual(outer?.attributes, { step: '1', 'cache.hit': false });
+  assert.equal(outer?.plugin, 'spanny');
+  assert.equal(outer?.scope, 'spanny/ctx.span');
+}
+
+test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace per call: gateway → route → call → the Go plugin', {
+  timeout: 60_000,
+}, async (t) => {
+  const receiver = await otlpReceiver(t);
+  const dir = await tempDir(t);
+  const plugins = join(dir, 'plugins');
+  await mkdir(join(plugins, 'go-echo/bin'), { recursive: true });
+  await cp(join(goEcho, 'plugin.json'), join(plugins, 'go-echo/plugin.json'));
+  await cp(join(goEcho, 'bin/plugbay-echo'), join(plugins, 'go-echo/bin/plugbay-echo'));
+  await writeSpanny(plugins);
   const { url } = await servePlugbay(t, plugins, ['--signatures', 'off'], join(dir, 'state.db'), {
-    env: {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_SERVICE_NAME: 'gateway-under-test',
-      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
-      OTEL_BSP_SCHEDULE_DELAY: '50', // export within 50 ms, not the default 5 s
-    },
+    env: otelEnv(receiver.url),
   });
 
   // The caller's own trace context: the gateway's SERVER span must continue it.
@@ -172,29 +208,20 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   assert.equal(call.attributes['plugbay.tier'], 'process');
   assert.deepEqual([...receiver.contentTypes], ['POST /v1/traces application/x-protobuf']);
 
-  // The TypeScript plugin's ctx.span() spans hang below its plugbay.call span, the inner one below the outer.
-  const tsTrace = '0af7651916cd43dd8448eb211c80319c';
-  const ts = await fetch(`${url}/v1/call/spanny/lookup`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', traceparent: `00-${tsTrace}-b7ad6b7169203331-01` },
-    body: '{}',
+  await checkSpanny(receiver, url, 'thread');
+});
+
+test('a TypeScript plugin in the process tier (unsigned under --signatures warn) relays its ctx.span() spans too', {
+  timeout: 60_000,
+}, async (t) => {
+  const receiver = await otlpReceiver(t);
+  const dir = await tempDir(t);
+  const plugins = join(dir, 'plugins');
+  await writeSpanny(plugins);
+  const { url } = await servePlugbay(t, plugins, ['--signatures', 'warn'], join(dir, 'state.db'), {
+    env: otelEnv(receiver.url),
   });
-  assert.equal(ts.status, 200);
-  const seen = (await ts.json()) as { outer: string; inner: string };
-  await receiver.until((all) => all.some((x) => x.name === 'spanny.inner'));
-  const tsSpans = receiver.spans.filter((x) => x.traceId === tsTrace);
-  const tsCall = tsSpans.find((x) => x.name === 'plugbay.call spanny@1.0.0.lookup');
-  const outer = tsSpans.find((x) => x.name === 'spanny.lookup');
-  const inner = tsSpans.find((x) => x.name === 'spanny.inner');
-  assert.equal(tsCall?.attributes['plugbay.tier'], 'thread');
-  assert.equal(outer?.parentSpanId, tsCall?.spanId);
-  assert.equal(inner?.parentSpanId, outer?.spanId);
-  assert.equal(seen.outer, `00-${tsTrace}-${outer?.spanId}-01`, 'span.traceparent is the span itself');
-  assert.equal(seen.inner, `00-${tsTrace}-${inner?.spanId}-01`);
-  // step: an integer, so int64 on the wire (decoded as a string); plugbay.* is the host’s: dropped.
-  assert.deepEqual(outer?.attributes, { step: '1', 'cache.hit': false });
-  assert.equal(outer?.plugin, 'spanny');
-  assert.equal(outer?.scope, 'spanny/ctx.span');
+  await checkSpanny(receiver, url, 'process');
 });
 
 test('plugbay serve refuses an OTEL_* it cannot honour before starting anything', async (t) => {
