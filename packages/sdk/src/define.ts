@@ -50,7 +50,7 @@ export interface CallContext<Config = unknown> extends LifecycleContext<Config> 
   /**
    * Runs `work` as a span of the plugin's own, a child of the host's span for this call, and returns what `work`
    * returns; a returned promise ends the span when it settles, and a throw or rejection marks the span failed.
-   * The host exports it with its own spans when it traces (`plugbay serve` with OTEL_*; thread and process tiers); otherwise
+   * The host exports it with its own spans when it traces (`plugbay serve` with OTEL_*; inline, thread and process tiers); otherwise
    * only `work` runs. Attribute names starting with `plugbay.` are the host's and are dropped.
    */
   span<T>(name: string, work: (span: PluginSpan) => T, attributes?: SpanAttributes): T;

@@ -224,6 +224,23 @@ test('a TypeScript plugin in the process tier (unsigned under --signatures warn)
   await checkSpanny(receiver, url, 'process');
 });
 
+test('a TypeScript plugin in the inline tier (--inline) relays its ctx.span() spans too', {
+  timeout: 60_000,
+}, async (t) => {
+  const receiver = await otlpReceiver(t);
+  const dir = await tempDir(t);
+  const plugins = join(dir, 'plugins');
+  await writeSpanny(plugins);
+  const { url } = await servePlugbay(
+    t,
+    plugins,
+    ['--signatures', 'off', '--inline', 'spanny'],
+    join(dir, 'state.db'),
+    { env: otelEnv(receiver.url) },
+  );
+  await checkSpanny(receiver, url, 'inline');
+});
+
 test('plugbay serve refuses an OTEL_* it cannot honour before starting anything', async (t) => {
   const dir = await tempDir(t);
   const zipkin = await runPlugbay(['serve', dir, '--port', '0', '--state', join(dir, 's.db')], {
