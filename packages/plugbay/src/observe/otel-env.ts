@@ -9,6 +9,7 @@
  * _COMPRESSION, OTEL_TRACES_SAMPLER/_ARG, OTEL_BSP_*, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME.
  */
 
+import { DiagLogLevel, diag } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { PlugbayError } from '../core/errors.js';
 import { setSpanSink } from './span-relay.js';
@@ -63,6 +64,19 @@ function otlpOnly(env: Env): TracesExporter[] {
   return ['otlp'];
 }
 
+/** The SDK's diagnostic as one line; an error it reports arrives as the JSON of the error object. */
+function sdkMessage(message: string, args: unknown[]): string {
+  let text = message;
+  if (text.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === 'string') text = parsed.message;
+    } catch {}
+  }
+  const extra = args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
+  return extra === '' ? text : `${text} ${extra}`;
+}
+
 /** A started SDK: flush and stop it last at shutdown, after the host (whose last spans it still exports). */
 export interface OtelTracing {
   readonly exporters: TracesExporter[];
@@ -94,6 +108,20 @@ export async function startOtelFromEnv(env: Env, logger: Logger): Promise<OtelTr
     .defaultResource()
     .merge(resources.resourceFromAttributes({ 'service.name': 'plugbay' }))
     .merge(detected);
+  // The SDK's own warnings and errors (an unreachable collector, spans dropped on a full queue) on the gateway's
+  // log, at most one line per 10 s: a collector that is down must not flood the log either.
+  let lastLine = Number.NEGATIVE_INFINITY;
+  const toLog = (message: string, ...args: unknown[]) => {
+    const now = performance.now();
+    if (now - lastLine < 10_000) return;
+    lastLine = now;
+    logger.warn({ otel: sdkMessage(message, args) }, 'tracing: the OpenTelemetry SDK reports a problem');
+  };
+  const quiet = () => {};
+  diag.setLogger(
+    { error: toLog, warn: toLog, info: quiet, debug: quiet, verbose: quiet },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
   const provider = new node.NodeTracerProvider({ resource, spanProcessors: processors });
   provider.register();
   setSpanSink({
@@ -118,6 +146,7 @@ export async function startOtelFromEnv(env: Env, logger: Logger): Promise<OtelTr
     async shutdown() {
       setSpanSink(undefined);
       await provider.shutdown();
+      diag.disable();
     },
   };
 }

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import protobuf from 'protobufjs';
-import { repoRoot, runPlugbay, servePlugbay } from '../test-support/cli.js';
+import { repoRoot, runPlugbay, servePlugbay, waitForLog } from '../test-support/cli.js';
 import { manifest, pluginSource, tempDir, writePlugin } from '../test-support/plugins.js';
 
 const protoRoot = join(repoRoot, 'test/fixtures/opentelemetry-proto');
@@ -239,6 +239,27 @@ test('a TypeScript plugin in the inline tier (--inline) relays its ctx.span() sp
     { env: otelEnv(receiver.url) },
   );
   await checkSpanny(receiver, url, 'inline');
+});
+
+test('a collector that cannot be reached is a warning on the gateway log, and calls go on', {
+  timeout: 60_000,
+}, async (t) => {
+  // A port nothing listens on: taken from a server that is closed again.
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const dir = await tempDir(t);
+  const plugins = join(dir, 'plugins');
+  await writeSpanny(plugins);
+  const { child, url } = await servePlugbay(t, plugins, ['--signatures', 'off'], join(dir, 'state.db'), {
+    env: otelEnv(`http://127.0.0.1:${port}`),
+  });
+  const warned = waitForLog(child, (l) => l.msg === 'tracing: the OpenTelemetry SDK reports a problem');
+  const res = await fetch(`${url}/v1/call/spanny/lookup`, { method: 'POST', body: '{}' });
+  assert.equal(res.status, 200);
+  const line = await warned;
+  assert.match(String(line.otel), /^connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
 });
 
 test('plugbay serve refuses an OTEL_* it cannot honour before starting anything', async (t) => {
