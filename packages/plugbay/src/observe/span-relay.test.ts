@@ -43,7 +43,7 @@ const request1 = (spans: unknown[]) => ({
   resourceSpans: [{ scopeSpans: [{ scope: { name: 'lib' }, spans }] }],
 });
 
-test('a plugin adds spans only to traces of calls it was given, sampled ones, and cannot pose as the host', () => {
+test('a plugin adds spans only to traces of calls it was given, sampled ones, and cannot pose as the host or reuse its span id', () => {
   const { spans, sink } = collector();
   const relay = new SpanRelay({ name: 'echo', version: '1.0.0' }, sink);
   relay.allow(`00-${traceA}-00f067aa0ba902b7-01`);
@@ -61,9 +61,10 @@ test('a plugin adds spans only to traces of calls it was given, sampled ones, an
       span('11111111111111111111111111111111', 3),
       span(traceA, 4, { spanId: 'not-hex' }),
       span(traceA, 5, { endTimeUnixNano: '1' }),
+      span(traceA, 6, { spanId: '00f067aa0ba902b7' }), // the host's call span it was handed
     ]),
   );
-  assert.deepEqual(out, { accepted: 1, dropped: { trace: 2, malformed: 2, rate: 0 } });
+  assert.deepEqual(out, { accepted: 1, dropped: { trace: 3, malformed: 2, rate: 0 } });
   const [s] = spans;
   assert.equal(s?.spanContext().traceId, traceA);
   assert.equal(s?.parentSpanContext?.spanId, '00f067aa0ba902b7');

@@ -3,8 +3,9 @@
  * handed to the host's own OpenTelemetry pipeline so they leave with the host's spans, through the exporter the
  * operator configured (observe/otel-env.ts). A plugin is not trusted with that pipeline, so every span is checked
  * and bounded here before it is exported:
- * - it must belong to a trace the host handed to that plugin's instance in the last minute (a call's traceparent):
- *   a plugin cannot add spans to other plugins' traces, nor start traces of its own;
+ * - it must belong to a trace the host handed to that plugin's instance in the last minute (a call's traceparent),
+ *   and not reuse the id of the host's span it was handed: a plugin cannot add spans to other plugins' traces,
+ *   start traces of its own, or stand in for the host's span;
  * - the host sets who it comes from (resource attributes plugbay.plugin and plugbay.plugin.version) and drops any
  *   plugbay.* attribute the plugin sent, so it cannot pose as the host or as another plugin;
  * - sizes are capped (name, attribute count and length, events; links are dropped) and each instance has a token
@@ -60,7 +61,7 @@ export interface SpanSink {
 /** What one relay request did with its spans. */
 export interface RelayOutcome {
   accepted: number;
-  /** Dropped by rule: foreign or expired trace, malformed, or over the rate. */
+  /** Dropped by rule: foreign or expired trace (or the host's span id reused), malformed, or over the rate. */
   dropped: { trace: number; malformed: number; rate: number };
 }
 
@@ -101,8 +102,11 @@ export class SpanRelay {
   readonly #sink: SpanSink;
   readonly #resource: unknown;
   readonly #scopePrefix: string;
-  /** trace id → until when the plugin may add spans to it; oldest first (Map order). */
-  readonly #traces = new Map<string, number>();
+  /**
+   * trace id → until when the plugin may add spans to it, and the host's span it was handed (a plugin span may
+   * not reuse that id); oldest first (Map order).
+   */
+  readonly #traces = new Map<string, { until: number; hostSpan: string }>();
   #tokens: number = relayLimits.burst;
   #refilled = performance.now();
 
@@ -120,16 +124,20 @@ export class SpanRelay {
     const traceId = traceparent.slice(3, 35);
     const now = performance.now();
     this.#traces.delete(traceId); // re-inserted last: the Map stays ordered by expiry
-    this.#traces.set(traceId, now + relayLimits.traceWindowMs);
+    this.#traces.set(traceId, {
+      until: now + relayLimits.traceWindowMs,
+      hostSpan: traceparent.slice(36, 52),
+    });
     if (this.#traces.size > relayLimits.maxTraces) this.#traces.delete(this.#traces.keys().next().value!);
   }
 
-  #allowed(traceId: string, now: number): boolean {
-    for (const [id, until] of this.#traces) {
-      if (until > now) break;
+  #allowed(context: SpanContext, now: number): boolean {
+    for (const [id, entry] of this.#traces) {
+      if (entry.until > now) break;
       this.#traces.delete(id);
     }
-    return this.#traces.has(traceId);
+    const entry = this.#traces.get(context.traceId);
+    return entry !== undefined && entry.hostSpan !== context.spanId;
   }
 
   #take(now: number): boolean {
@@ -159,7 +167,7 @@ export class SpanRelay {
         for (const raw of arrayAt(ss, 'spans')) {
           const span = this.#spanOf(raw, instrumentationScope);
           if (span === undefined) out.dropped.malformed++;
-          else if (!this.#allowed(span.spanContext().traceId, now)) out.dropped.trace++;
+          else if (!this.#allowed(span.spanContext(), now)) out.dropped.trace++;
           else if (!this.#take(now)) out.dropped.rate++;
           else {
             this.#sink.export(span);
