@@ -130,7 +130,10 @@ async function checkSpanny(receiver: Receiver, url: string, tier: string): Promi
   });
   assert.equal(ts.status, 200);
   const seen = (await ts.json()) as { outer: string; inner: string };
-  await receiver.until((all) => all.some((x) => x.name === 'spanny.inner'));
+  const expected = ['plugbay.call spanny@1.0.0.lookup', 'spanny.lookup', 'spanny.inner'];
+  await receiver.until((all) =>
+    expected.every((n) => all.some((x) => x.traceId === tsTrace && x.name === n)),
+  );
   const tsSpans = receiver.spans.filter((x) => x.traceId === tsTrace);
   const tsCall = tsSpans.find((x) => x.name === 'plugbay.call spanny@1.0.0.lookup');
   const outer = tsSpans.find((x) => x.name === 'spanny.lookup');
@@ -171,7 +174,16 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   assert.equal(res.status, 200);
   const echoed = (await res.json()) as { grpc: { traceparent: string[] } };
 
-  const spans = await receiver.until((s) => s.some((x) => x.name === 'go-echo echo'));
+  const names = [
+    'POST /v1/call/go-echo/echo',
+    'plugbay.route go-echo.echo',
+    'plugbay.call go-echo@1.0.0.echo',
+    'go-echo echo',
+  ];
+  // Spans come in several export requests (the host's batch, then the Go plugin's through the relay).
+  const spans = await receiver.until((s) =>
+    names.every((n) => s.some((x) => x.traceId === callerTrace && x.name === n)),
+  );
   const trace = spans.filter((s) => s.traceId === callerTrace);
   const byName = (prefix: string) => {
     const found = trace.filter((s) => s.name.startsWith(prefix));
