@@ -265,7 +265,8 @@ test('a collector that cannot be reached is a warning on the gateway log, and ca
   const plugins = join(dir, 'plugins');
   await writeSpanny(plugins);
   const { child, url } = await servePlugbay(t, plugins, ['--signatures', 'off'], join(dir, 'state.db'), {
-    env: otelEnv(`http://127.0.0.1:${port}`),
+    // The exporter retries with backoff within its timeout: 1 s instead of 10 s reports sooner.
+    env: { ...otelEnv(`http://127.0.0.1:${port}`), OTEL_EXPORTER_OTLP_TIMEOUT: '1000' },
   });
   const warned = waitForLog(child, (l) => l.msg === 'tracing: the OpenTelemetry SDK reports a problem');
   const res = await fetch(`${url}/v1/call/spanny/lookup`, { method: 'POST', body: '{}' });
