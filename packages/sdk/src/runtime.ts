@@ -18,6 +18,7 @@ import { runSpan, type SpanRecorder } from './spans.js';
 // main entry, whose `Type` export pulls in all of TypeBox (about 10x the import time of this module).
 export { PlugbayError, toWireError } from './errors.js';
 export type { OtlpJsonSpan, SpanRecorder } from './spans.js';
+export { batchedRecorder } from './spans.js';
 
 /** What the tier knows about a call in progress. `signal` may be a lazy getter: most calls never read it. */
 export interface CallScope {

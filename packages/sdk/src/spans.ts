@@ -24,6 +24,31 @@ export interface OtlpJsonSpan {
 
 export type SpanRecorder = (span: OtlpJsonSpan) => void;
 
+/** Spans one batch holds at most: past it, more spans of the same turn are dropped (the host bounds them too). */
+export const maxSpansPerBatch = 1000;
+
+/**
+ * A recorder that hands the spans of one turn to `send` together (one message or request, not one per span);
+ * `schedule` decides when the turn ends (a microtask by default).
+ */
+export function batchedRecorder(
+  send: (spans: OtlpJsonSpan[]) => void,
+  schedule: (flush: () => void) => void = queueMicrotask,
+): SpanRecorder {
+  let pending: OtlpJsonSpan[] | undefined;
+  const flush = () => {
+    const spans = pending;
+    pending = undefined;
+    if (spans !== undefined) send(spans);
+  };
+  return (span) => {
+    if (pending === undefined) {
+      pending = [span];
+      schedule(flush);
+    } else if (pending.length < maxSpansPerBatch) pending.push(span);
+  };
+}
+
 const sampled = /^00-([0-9a-f]{32})-([0-9a-f]{16})-(?:[0-9a-f][13579bdf])$/;
 
 class Unrecorded implements PluginSpan {

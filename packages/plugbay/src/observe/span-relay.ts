@@ -151,6 +151,11 @@ export class SpanRelay {
     return true;
   }
 
+  /** Spans ctx.span() recorded (OTLP/JSON span objects), under the scope `<plugin>/ctx.span`. */
+  relaySpans(spans: unknown[]): RelayOutcome {
+    return this.relay({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'ctx.span' }, spans }] }] });
+  }
+
   /** Takes an OTLP/JSON ExportTraceServiceRequest (already parsed) and exports what passes the rules. */
   relay(request: unknown): RelayOutcome {
     const out: RelayOutcome = { accepted: 0, dropped: { trace: 0, malformed: 0, rate: 0 } };

@@ -1,6 +1,12 @@
 import { pathToFileURL } from 'node:url';
 import type { Health } from '@plugbay/sdk';
-import { type CallScope, PluginRuntime, resolveDefinition, type SpanRecorder } from '@plugbay/sdk/runtime';
+import {
+  batchedRecorder,
+  type CallScope,
+  PluginRuntime,
+  resolveDefinition,
+  type SpanRecorder,
+} from '@plugbay/sdk/runtime';
 import { type ErrorSource, isThenable, messageOf, PlugbayError } from '../../core/errors.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink, SyncOutput } from '../../core/types.js';
 import { dropWarning, type SpanRelay, spanRelayFor } from '../../observe/span-relay.js';
@@ -77,19 +83,7 @@ export class InlineInstance extends InstanceBase implements Instance {
     const relay = spanRelayFor({ name: plugin.manifest.name, version: plugin.manifest.version });
     if (relay !== undefined) {
       const warn = dropWarning(log);
-      // Spans of one turn go to the relay together, as the other tiers send them.
-      let pending: unknown[] | undefined;
-      const flush = () => {
-        const spans = pending;
-        pending = undefined;
-        warn(relay.relay({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'ctx.span' }, spans }] }] }));
-      };
-      const record: SpanRecorder = (span) => {
-        if (pending === undefined) {
-          pending = [span];
-          queueMicrotask(flush);
-        } else if (pending.length < 1000) pending.push(span);
-      };
+      const record = batchedRecorder((spans) => warn(relay.relaySpans(spans)));
       this.#spans = { relay, record };
     }
   }

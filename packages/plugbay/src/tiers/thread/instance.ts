@@ -207,10 +207,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
       end: (ch, end, unstarted) => this.#onWorkerEnd(ch, end, unstarted),
       spans: (spans) => {
         const s = this.#spans;
-        if (s !== undefined)
-          s.warn(
-            s.relay.relay({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'ctx.span' }, spans }] }] }),
-          );
+        if (s !== undefined) s.warn(s.relay.relaySpans(spans));
       },
     });
     this.#channel = channel;

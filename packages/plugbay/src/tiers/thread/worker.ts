@@ -35,25 +35,11 @@ const memory =
     ? undefined
     : new MemoryWatch(init.memoryMb * 2 ** 20, (bytes) => post([ToHost.OverMemory, bytes]));
 
-/** Spans recorded by ctx.span() not posted yet: one message per turn; past the cap they are dropped here. */
-let spans: unknown[] | undefined;
-const maxSpansPerTurn = 1000;
-
-function flushSpans(): void {
-  const batch = spans;
-  spans = undefined;
-  if (batch !== undefined) post([ToHost.Spans, batch]);
-}
-
-/** ctx.span()'s recorder, only when the host exports traces; otherwise ctx.span() only runs the work. */
+/** ctx.span()'s recorder, only when the host exports traces (one Spans message per turn); otherwise none. */
 const recordSpan: sdkRuntime.SpanRecorder | undefined =
-  init.traceSpans === true
-    ? (span) => {
-        if (spans === undefined) {
-          spans = [span];
-          queueMicrotask(flushSpans);
-        } else if (spans.length < maxSpansPerTurn) spans.push(span);
-      }
+  // An SDK built before ctx.span() has no recorder to make (and its ctx has no span() to call).
+  init.traceSpans === true && typeof sdkRuntime.batchedRecorder === 'function'
+    ? sdkRuntime.batchedRecorder((spans) => post([ToHost.Spans, spans]))
     : undefined;
 
 /** Outputs not posted yet: one Results message for every output ready at the same moment (protocol.ts). */
