@@ -223,35 +223,24 @@ test('plugbay serve with OTEL_EXPORTER_OTLP_ENDPOINT exports one connected trace
   await checkSpanny(receiver, url, 'thread');
 });
 
-test('a TypeScript plugin in the process tier (unsigned under --signatures warn) relays its ctx.span() spans too', {
-  timeout: 60_000,
-}, async (t) => {
-  const receiver = await otlpReceiver(t);
-  const dir = await tempDir(t);
-  const plugins = join(dir, 'plugins');
-  await writeSpanny(plugins);
-  const { url } = await servePlugbay(t, plugins, ['--signatures', 'warn'], join(dir, 'state.db'), {
-    env: otelEnv(receiver.url),
+// The process tier gets the plugin unsigned under --signatures warn; --inline names the plugin to run inline.
+for (const [tier, flags] of [
+  ['process', ['--signatures', 'warn']],
+  ['inline', ['--signatures', 'off', '--inline', 'spanny']],
+] as const) {
+  test(`a TypeScript plugin in the ${tier} tier relays its ctx.span() spans too`, {
+    timeout: 60_000,
+  }, async (t) => {
+    const receiver = await otlpReceiver(t);
+    const dir = await tempDir(t);
+    const plugins = join(dir, 'plugins');
+    await writeSpanny(plugins);
+    const { url } = await servePlugbay(t, plugins, [...flags], join(dir, 'state.db'), {
+      env: otelEnv(receiver.url),
+    });
+    await checkSpanny(receiver, url, tier);
   });
-  await checkSpanny(receiver, url, 'process');
-});
-
-test('a TypeScript plugin in the inline tier (--inline) relays its ctx.span() spans too', {
-  timeout: 60_000,
-}, async (t) => {
-  const receiver = await otlpReceiver(t);
-  const dir = await tempDir(t);
-  const plugins = join(dir, 'plugins');
-  await writeSpanny(plugins);
-  const { url } = await servePlugbay(
-    t,
-    plugins,
-    ['--signatures', 'off', '--inline', 'spanny'],
-    join(dir, 'state.db'),
-    { env: otelEnv(receiver.url) },
-  );
-  await checkSpanny(receiver, url, 'inline');
-});
+}
 
 test('a collector that cannot be reached is a warning on the gateway log, and calls go on', {
   timeout: 60_000,

@@ -3,7 +3,7 @@
  * numbers, names and the shapes of types, limits and memory arguments (skipping what the meter does not change),
  * and the encoders of what it writes.
  */
-import { ModuleFormatError } from './module-binary.js';
+import { encodeU32, ModuleFormatError } from './module-binary.js';
 
 export class Reader {
   constructor(
@@ -90,17 +90,8 @@ export class Reader {
   }
 }
 
-export function u32(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value >>> 0;
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return Uint8Array.from(out);
-}
+/** LEB128 of an unsigned 32-bit value (the binary module's writer has it). */
+export const u32 = encodeU32;
 
 export function s32(value: number): Uint8Array {
   const out: number[] = [];
