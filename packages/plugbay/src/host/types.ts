@@ -159,6 +159,16 @@ export interface VersionStatus {
   state: InstanceState;
   /** `open`: recent calls failed; the router skips this version until the cool-down passes. */
   circuit: 'open' | 'closed';
+  /**
+   * Why the circuit is open (only while it is): the failed calls in a row that count for it, when it lets a call
+   * through again (epoch ms), and the last of those errors.
+   */
+  circuitReason?: { failures: number; until: number; lastError?: { code: string; message: string } };
+  /**
+   * The crash loop it is in (state `crashloop` only): crashes counted by the tier's supervisor, when it tries again
+   * (epoch ms), and how the instance last exited. Fields the tier did not tell are absent.
+   */
+  crashloop?: { crashes?: number; retryAt?: number; lastExit?: { code: string; message: string } };
   /** The plugin folder or packed file the version was read from. */
   dir: string;
   /** sha256 content address of the version's files: what runs, whatever happens to `dir` afterwards. */

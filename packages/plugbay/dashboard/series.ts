@@ -1,0 +1,82 @@
+/// <reference lib="dom" />
+/**
+ * Live charts per plugin: calls/s, error rate and p50/p99 latency of each loaded version over the last 15 minutes,
+ * from GET /v1/series polled with the app's refresh (each poll asks only for the seconds it does not have yet).
+ */
+import { api } from './api.js';
+import { chart, legend } from './charts.js';
+import { $, el } from './dom.js';
+import { type SeriesReport, SeriesWindow, samples, windowMs } from './geometry.js';
+
+export const seriesWindow = new SeriesWindow();
+
+/** Polls the seconds that ended since the last poll and merges them. */
+export async function pollSeries(): Promise<void> {
+  const since = seriesWindow.nextSince(Date.now());
+  const report = await api<SeriesReport>('GET', `/v1/series?since=${since}&step=1000`);
+  seriesWindow.merge(report);
+}
+
+/** The id-safe form of a name (plugin names may hold `@` and `/`). */
+export const idOf = (s: string) => s.replace(/[^A-Za-z0-9-]/g, '-');
+
+export function renderSeries(): void {
+  const box = $('series');
+  const to = seriesWindow.until;
+  if (to === undefined) return;
+  const from = to - windowMs;
+  const stepMs = seriesWindow.stepMs;
+  const byPlugin = new Map<string, ReturnType<SeriesWindow['versions']>>();
+  for (const v of seriesWindow.versions()) {
+    const list = byPlugin.get(v.plugin) ?? [];
+    list.push(v);
+    byPlugin.set(v.plugin, list);
+  }
+  const cards: HTMLElement[] = [];
+  for (const [plugin, versions] of [...byPlugin].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const id = `series-${idOf(plugin)}`;
+    const lines = (metric: Parameters<typeof samples>[1], faint = false) =>
+      versions.map((v, i) => ({
+        label: `${v.version}${metric === 'p50Ms' ? ' p50' : metric === 'p99Ms' ? ' p99' : ''}`,
+        values: samples(v.points, metric, stepMs),
+        style: i,
+        faint,
+      }));
+    const common = { from, to, stepMs };
+    cards.push(
+      el(
+        'section',
+        { className: 'card series', ariaLabel: `Time series of ${plugin}` },
+        el('h3', {}, plugin),
+        legend(versions.map((v, i) => ({ label: v.version, style: i }))),
+        el(
+          'div',
+          { className: 'charts' },
+          chart({
+            ...common,
+            id: `${id}-rate`,
+            title: 'Calls',
+            unit: 'calls/s',
+            lines: lines('callsPerSecond'),
+          }),
+          chart({
+            ...common,
+            id: `${id}-errors`,
+            title: 'Error rate',
+            unit: '%',
+            lines: lines('errorRatePercent'),
+          }),
+          chart({
+            ...common,
+            id: `${id}-latency`,
+            title: 'Latency p99 (p50 faint)',
+            unit: 'ms',
+            lines: [...lines('p99Ms'), ...lines('p50Ms', true)],
+          }),
+        ),
+      ),
+    );
+  }
+  if (cards.length === 0) cards.push(el('p', {}, 'No version is loaded.'));
+  box.replaceChildren(...cards);
+}
