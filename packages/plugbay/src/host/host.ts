@@ -19,6 +19,7 @@ import { Grants } from './grants.js';
 import { Invoker } from './invoke.js';
 import { Loader } from './loader.js';
 import { normalise } from './options.js';
+import { ProgressiveRollouts } from './progressive.js';
 import { Rollout } from './rollout.js';
 import type { Route } from './router/index.js';
 import { type HostState, PluginLocks } from './state.js';
@@ -37,6 +38,7 @@ class Host implements api.PluginHost {
   readonly #rollout: Rollout;
   readonly #invoker: Invoker;
   readonly #grants: Grants;
+  readonly rollouts: ProgressiveRollouts;
   #closing: Promise<void> | undefined;
 
   constructor(options: api.HostOptions) {
@@ -58,6 +60,23 @@ class Host implements api.PluginHost {
     this.#rollout = new Rollout(this.#s, this.#loader);
     this.#invoker = new Invoker(this.#s, this.#rollout);
     this.#grants = new Grants(this.#s, this.#loader);
+    this.rollouts = new ProgressiveRollouts({
+      store: this.#s.store,
+      log: this.#s.log,
+      scheduler: settings.rolloutScheduler,
+      window: (plugin, version, range) => this.#window(plugin, version, range),
+      route: (plugin) => this.#rollout.route(plugin),
+      setRoute: (plugin, route, o) => this.#rollout.setRoute(plugin, route, o),
+      activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),
+      currentStable: (plugin) => this.#rollout.currentStable(plugin),
+      loaded: (plugin, version) => this.#s.versions.get(plugin, version) !== undefined,
+    });
+    this.rollouts.resumeStored();
+  }
+
+  /** Placeholder until host.window (the time-series ring, branch h19-series) is merged. */
+  #window(plugin: string, version: string, _range: { sinceMs: number; untilMs: number }): never {
+    throw new PlugbayError('PLUGBAY_INTERNAL', `no time series of ${plugin}@${version} in this build yet`);
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
@@ -196,6 +215,7 @@ class Host implements api.PluginHost {
 
   close(): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= (async () => {
       const drainTimeoutMs = this.#s.settings.drainTimeoutMs;
       await Promise.allSettled(
@@ -208,6 +228,7 @@ class Host implements api.PluginHost {
 
   async destroy(reason?: PlugbayError): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= Promise.resolve();
     await Promise.allSettled(this.#s.versions.all().map((v) => v.instance.destroy(reason)));
     await this.#released();

@@ -10,6 +10,7 @@ import type { GrantRule } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
 import type { VerificationStatus } from '../trust/verify.js';
+import type { ProgressiveRollouts, RolloutScheduler } from './progressive.js';
 import type { Route } from './router/route.js';
 
 export interface HostOptions {
@@ -35,6 +36,11 @@ export interface HostOptions {
   config?: Record<string, unknown>;
   /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
   store?: StateStore;
+  /**
+   * When progressive rollouts judge their steps. Default: real timers. Tests pass a scheduler they drive by hand
+   * (docs/rollouts.md).
+   */
+  rolloutScheduler?: RolloutScheduler;
   /**
    * The content-addressed store every version runs from (`<artifactsDir>/<digest>/`, read-only). Default: a temp
    * dir of this host, removed at close; `plugbay serve` uses `artifacts/` beside its state file.
@@ -274,6 +280,11 @@ export interface PluginHost extends AsyncDisposable {
    * there (a shared PostgreSQL store). Writes nothing. Returns the plugins whose route changed.
    */
   refreshRoutes(name?: string): string[];
+  /**
+   * Progressive rollouts (docs/rollouts.md): start one, read them, pause, resume, promote now, abort. Running
+   * rollouts in the store resume when the host is created.
+   */
+  readonly rollouts: ProgressiveRollouts;
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
   /**
