@@ -37,6 +37,7 @@ export interface HostSettings {
   circuit: { failureThreshold: number; coolDownMs: number; maxCoolDownMs: number };
   registry: Registry;
   metrics: boolean;
+  series: boolean;
   tracing: 'auto' | 'off';
   logLevels: Record<string, string>;
 }
@@ -57,6 +58,7 @@ export function normalise(o: HostOptions): HostSettings {
     check.fail('registry', 'must be a prom-client Registry');
   check.oneOf('tracing', o.tracing, ['auto', 'off']);
   check.boolean('metrics', o.metrics);
+  check.boolean('series', o.series);
   const levels = [...Object.keys(pino.levels.values), 'silent'];
   for (const [name, level] of Object.entries(o.logLevels ?? {}))
     check.oneOf(`logLevels.${name}`, level, levels);
@@ -87,6 +89,7 @@ export function normalise(o: HostOptions): HostSettings {
     },
     registry: o.registry ?? new Registry(),
     metrics: o.metrics ?? true,
+    series: o.series ?? true,
     tracing: o.tracing ?? 'auto',
     logLevels: { ...o.logLevels },
   };
