@@ -7,18 +7,9 @@
 // doubt. Latency: the canary's p99 above `maxP99Ratio` × stable's (and above it by more than `p99SlackMs`, so that
 // sub-millisecond noise on a fast plugin is no evidence). Too few canary calls (`minCalls`) is never a pass.
 
-/** Calls, errors and latency of one version over a window (host.window). */
-export interface WindowStats {
-  calls: number;
-  errors: number;
-  /** errors / calls; 0 with no calls. */
-  errorRate: number;
-  errorsByCode: Record<string, number>;
-  p50Ms?: number | undefined;
-  p99Ms?: number | undefined;
-  fromMs: number;
-  toMs: number;
-}
+import type { WindowStats } from './types.js';
+
+export type { WindowStats };
 
 export interface RolloutThresholds {
   /** Largest accepted canary error rate minus stable's, in percentage points (1 = one point). Default 1. */

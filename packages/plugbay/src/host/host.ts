@@ -70,7 +70,7 @@ class Host implements api.PluginHost {
       store: this.#s.store,
       log: this.#s.log,
       scheduler: settings.rolloutScheduler,
-      window: (plugin, version, range) => this.#window(plugin, version, range),
+      window: (plugin, version, range) => this.window(plugin, version, range),
       route: (plugin) => this.#rollout.route(plugin),
       setRoute: (plugin, route, o) => this.#rollout.setRoute(plugin, route, o),
       activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),
@@ -78,11 +78,6 @@ class Host implements api.PluginHost {
       loaded: (plugin, version) => this.#s.versions.get(plugin, version) !== undefined,
     });
     this.rollouts.resumeStored();
-  }
-
-  /** Placeholder until host.window (the time-series ring, branch h19-series) is merged. */
-  #window(plugin: string, version: string, _range: { sinceMs: number; untilMs: number }): never {
-    throw new PlugbayError('PLUGBAY_INTERNAL', `no time series of ${plugin}@${version} in this build yet`);
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
