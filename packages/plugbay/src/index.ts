@@ -38,7 +38,12 @@ export type {
   LoadReport,
   PluginClient,
   PluginHost,
+  SeriesOptions,
+  SeriesPoint,
+  SeriesReport,
   VersionStatus,
+  WindowOptions,
+  WindowStats,
 } from './host/types.js';
 export type { DirectoryWatcher, RolloutPolicy, WatcherOptions } from './host/watch.js';
 export { createWatcher, parseRolloutPolicy } from './host/watch.js';

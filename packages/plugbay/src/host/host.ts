@@ -11,14 +11,17 @@
 import type { Registry } from 'prom-client';
 import { PlugbayError } from '../core/errors.js';
 import type { Manifest } from '../core/manifest.js';
+import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
 import { type FnCells, HostMetrics } from '../observe/metrics.js';
+import { seriesOf, windowOf } from '../observe/series.js';
 import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditQuery } from '../store/types.js';
 import { Grants } from './grants.js';
 import { Invoker } from './invoke.js';
 import { Loader } from './loader.js';
 import { normalise } from './options.js';
+import { ProgressiveRollouts } from './progressive.js';
 import { Rollout } from './rollout.js';
 import type { Route } from './router/index.js';
 import { type HostState, PluginLocks } from './state.js';
@@ -37,6 +40,7 @@ class Host implements api.PluginHost {
   readonly #rollout: Rollout;
   readonly #invoker: Invoker;
   readonly #grants: Grants;
+  readonly rollouts: ProgressiveRollouts;
   #closing: Promise<void> | undefined;
 
   constructor(options: api.HostOptions) {
@@ -48,7 +52,11 @@ class Host implements api.PluginHost {
       log: settings.logger,
       store: settings.store ?? new MemoryStateStore(),
       metrics: settings.metrics
-        ? new HostMetrics({ registry: settings.registry, snapshot: () => versions.snapshot() })
+        ? new HostMetrics({
+            registry: settings.registry,
+            snapshot: () => versions.snapshot(),
+            series: settings.series,
+          })
         : undefined,
       versions,
       locks: new PluginLocks(),
@@ -58,6 +66,18 @@ class Host implements api.PluginHost {
     this.#rollout = new Rollout(this.#s, this.#loader);
     this.#invoker = new Invoker(this.#s, this.#rollout);
     this.#grants = new Grants(this.#s, this.#loader);
+    this.rollouts = new ProgressiveRollouts({
+      store: this.#s.store,
+      log: this.#s.log,
+      scheduler: settings.rolloutScheduler,
+      window: (plugin, version, range) => this.window(plugin, version, range),
+      route: (plugin) => this.#rollout.route(plugin),
+      setRoute: (plugin, route, o) => this.#rollout.setRoute(plugin, route, o),
+      activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),
+      currentStable: (plugin) => this.#rollout.currentStable(plugin),
+      loaded: (plugin, version) => this.#s.versions.get(plugin, version) !== undefined,
+    });
+    this.rollouts.resumeStored();
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
@@ -145,6 +165,27 @@ class Host implements api.PluginHost {
     });
   }
 
+  window(plugin: string, version: string, options: api.WindowOptions = {}): api.WindowStats {
+    const now = Date.now();
+    const untilMs = options.untilMs ?? now;
+    const sinceMs = options.sinceMs ?? untilMs - fifteenMinutes;
+    checkRange('host.window', { sinceMs, untilMs });
+    const cells = this.#s.metrics?.find(plugin, version);
+    return windowOf(cells === undefined ? [] : seriesOfFns(cells.fns), sinceMs, untilMs, now);
+  }
+
+  series(plugin?: string, options: api.SeriesOptions = {}): api.SeriesReport {
+    const now = Date.now();
+    const sinceMs = options.sinceMs ?? now - fifteenMinutes;
+    const stepMs = options.stepMs ?? 1000;
+    checkRange('host.series', { sinceMs, stepMs });
+    const sources = this.#s.versions
+      .all()
+      .filter((v) => (plugin === undefined || v.name === plugin) && v.metrics !== undefined)
+      .map((v) => ({ plugin: v.name, version: v.version, rings: seriesOfFns(v.metrics!.fns) }));
+    return seriesOf(sources, sinceMs, stepMs, now);
+  }
+
   // ---- routes and hot swap -------------------------------------------------------------------------------------
 
   route(name: string): Route | undefined {
@@ -196,6 +237,7 @@ class Host implements api.PluginHost {
 
   close(): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= (async () => {
       const drainTimeoutMs = this.#s.settings.drainTimeoutMs;
       await Promise.allSettled(
@@ -208,6 +250,7 @@ class Host implements api.PluginHost {
 
   async destroy(reason?: PlugbayError): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= Promise.resolve();
     await Promise.allSettled(this.#s.versions.all().map((v) => v.instance.destroy(reason)));
     await this.#released();
@@ -225,4 +268,22 @@ class Host implements api.PluginHost {
     if (this.#ownsStore) this.#s.store.close();
     await this.#loader.close();
   }
+}
+
+const fifteenMinutes = 15 * 60_000;
+
+function seriesOfFns(fns: Map<string, FnCells>) {
+  return [...fns.values()].map((f) => f.series);
+}
+
+/** The arguments of window() and series(): epoch ms as non-negative integers, a step of whole seconds. */
+function checkRange(owner: string, o: { sinceMs: unknown; untilMs?: unknown; stepMs?: unknown }): void {
+  const check = new OptionChecker(owner);
+  check.integer('sinceMs', o.sinceMs, 0);
+  check.integer('untilMs', o.untilMs, 0);
+  check.integer('stepMs', o.stepMs, 1000, fifteenMinutes);
+  if (typeof o.stepMs === 'number' && o.stepMs % 1000 !== 0) check.fail('stepMs', 'must be whole seconds');
+  if (typeof o.untilMs === 'number' && typeof o.sinceMs === 'number' && o.sinceMs > o.untilMs)
+    check.fail('sinceMs', 'must not be after untilMs');
+  check.done();
 }

@@ -207,7 +207,8 @@ export class Invoker {
       const cells = f.cells;
       if (cells !== undefined) {
         cells.ok++;
-        cells.observe((performance.now() - started) / 1000);
+        const ended = performance.now();
+        cells.observe((ended - started) / 1000, ended);
       }
       if (channels.callEnd.hasSubscribers)
         channels.callEnd.publish({
@@ -217,6 +218,8 @@ export class Invoker {
       span?.end();
       if (!f.validateOutput(output)) {
         if (target.metrics !== undefined) target.metrics.validationFailures.output++;
+        // calls_total counted it ok (the tier answered); the ring counts it as the version's failure.
+        f.cells?.series.fail('PLUGBAY_INVALID_OUTPUT');
         throw invalid('PLUGBAY_INVALID_OUTPUT', 'output', target, fn, f.validateOutput);
       }
       if (!detailed) return output;
@@ -247,8 +250,9 @@ export class Invoker {
     const e = attribute(err, target);
     const cells = f.cells;
     if (cells !== undefined) {
+      const ended = performance.now();
+      cells.observe((ended - started) / 1000, ended);
       cells.fail(e.code);
-      cells.observe((performance.now() - started) / 1000);
     }
     if (channels.callError.hasSubscribers) {
       const durationMs = performance.now() - started;

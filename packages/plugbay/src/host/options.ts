@@ -13,6 +13,7 @@ import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, type TrustPolicy } from '../trust/policy.js';
 import { defaultTiers } from './default-tiers.js';
 import type { TierChoice } from './placement.js';
+import { type RolloutScheduler, timerScheduler } from './progressive.js';
 import type { HostOptions } from './types.js';
 
 /** HostOptions with every default filled in. */
@@ -28,6 +29,7 @@ export interface HostSettings {
   config: Record<string, unknown>;
   /** Undefined: the host opens (and closes) its own in-memory store. */
   store: StateStore | undefined;
+  rolloutScheduler: RolloutScheduler;
   artifactsDir: string | undefined;
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   grants: GrantRule[];
@@ -35,6 +37,7 @@ export interface HostSettings {
   circuit: { failureThreshold: number; coolDownMs: number; maxCoolDownMs: number };
   registry: Registry;
   metrics: boolean;
+  series: boolean;
   tracing: 'auto' | 'off';
   logLevels: Record<string, string>;
 }
@@ -55,6 +58,7 @@ export function normalise(o: HostOptions): HostSettings {
     check.fail('registry', 'must be a prom-client Registry');
   check.oneOf('tracing', o.tracing, ['auto', 'off']);
   check.boolean('metrics', o.metrics);
+  check.boolean('series', o.series);
   const levels = [...Object.keys(pino.levels.values), 'silent'];
   for (const [name, level] of Object.entries(o.logLevels ?? {}))
     check.oneOf(`logLevels.${name}`, level, levels);
@@ -73,6 +77,7 @@ export function normalise(o: HostOptions): HostSettings {
     drainTimeoutMs: o.drainTimeoutMs ?? 10_000,
     config: o.config ?? {},
     store: o.store,
+    rolloutScheduler: o.rolloutScheduler ?? timerScheduler,
     artifactsDir: o.artifactsDir,
     trust: { policy: trust!, keyring },
     grants: grants!,
@@ -84,6 +89,7 @@ export function normalise(o: HostOptions): HostSettings {
     },
     registry: o.registry ?? new Registry(),
     metrics: o.metrics ?? true,
+    series: o.series ?? true,
     tracing: o.tracing ?? 'auto',
     logLevels: { ...o.logLevels },
   };

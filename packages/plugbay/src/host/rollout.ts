@@ -286,6 +286,10 @@ export class Rollout {
   }
 
   /** The stable version calls get now: the route's, or the newest ready release when the route names none. */
+  currentStable(name: string): string | undefined {
+    return this.#currentStable(name);
+  }
+
   #currentStable(name: string): string | undefined {
     const route = this.#routes.get(name)?.route;
     if (route?.stable !== undefined) return route.stable;

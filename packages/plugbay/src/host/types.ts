@@ -10,6 +10,7 @@ import type { GrantRule } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
 import type { VerificationStatus } from '../trust/verify.js';
+import type { ProgressiveRollouts, RolloutScheduler } from './progressive.js';
 import type { Route } from './router/route.js';
 
 export interface HostOptions {
@@ -35,6 +36,11 @@ export interface HostOptions {
   config?: Record<string, unknown>;
   /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
   store?: StateStore;
+  /**
+   * When progressive rollouts judge their steps. Default: real timers. Tests pass a scheduler they drive by hand
+   * (docs/rollouts.md).
+   */
+  rolloutScheduler?: RolloutScheduler;
   /**
    * The content-addressed store every version runs from (`<artifactsDir>/<digest>/`, read-only). Default: a temp
    * dir of this host, removed at close; `plugbay serve` uses `artifacts/` beside its state file.
@@ -64,6 +70,11 @@ export interface HostOptions {
   registry?: Registry;
   /** Count calls, durations, route decisions (observe/metrics.ts). Default true. */
   metrics?: boolean;
+  /**
+   * Keep each function's last 15 minutes in one-second slots (observe/series.ts) for window() and series(), the
+   * dashboard and progressive rollouts. Default true (needs `metrics`); false saves ~30 KB per function called.
+   */
+  series?: boolean;
   /**
    * Spans through @opentelemetry/api. Default `auto`: on when a TracerProvider is registered at host creation
    * (checked once; register the SDK before creating the host), off otherwise.
@@ -95,6 +106,59 @@ export interface VersionStats {
   p99: number | undefined;
   faults: number;
   restarts: number;
+}
+
+/** The range of host.window: epoch ms, default the last 15 minutes (all the ring keeps). */
+export interface WindowOptions {
+  /** Epoch ms; default 15 minutes before `untilMs`. */
+  sinceMs?: number;
+  /** Epoch ms; default now. */
+  untilMs?: number;
+}
+
+/**
+ * One version's calls over a window, from the host's 15-minute ring of one-second slots (every function summed).
+ * `errors` are the version's own failures (plugin errors, crashes, timeouts, invalid outputs, other codes), not
+ * the caller's (invalid input, cancelled). Latencies are of the tier call, in ms, off by less than 1/8.
+ */
+export interface WindowStats {
+  calls: number;
+  errors: number;
+  /** errors / calls; 0 without calls. */
+  errorRate: number;
+  /** By code: PLUGBAY_PLUGIN_ERROR, PLUGBAY_PLUGIN_CRASHED, PLUGBAY_TIMEOUT, PLUGBAY_INVALID_OUTPUT, or `other`. */
+  errorsByCode: Record<string, number>;
+  /** Absent without calls. */
+  p50Ms?: number;
+  p99Ms?: number;
+  /** Start (epoch ms) of the first one-second slot counted: the slots overlapping [sinceMs, untilMs). */
+  fromMs: number;
+  toMs: number;
+}
+
+export interface SeriesOptions {
+  /** Epoch ms; default 15 minutes ago (and never older). */
+  sinceMs?: number;
+  /** Width of a point, a whole number of seconds in ms, 1 000 to 900 000. Default 1 000. */
+  stepMs?: number;
+}
+
+export interface SeriesPoint {
+  /** Start of the step, epoch ms (a multiple of stepMs). */
+  t: number;
+  calls: number;
+  errors: number;
+  /** Absent without calls. */
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+/** Points of each loaded version from `sinceMs` to now (zero-filled); a version unloaded is not listed. */
+export interface SeriesReport {
+  /** The host's clock when the report was made, epoch ms. */
+  at: number;
+  stepMs: number;
+  versions: { plugin: string; version: string; points: SeriesPoint[] }[];
 }
 
 /** Who asked for an admin change and why; recorded in the audit log. */
@@ -284,6 +348,11 @@ export interface PluginHost extends AsyncDisposable {
    * there (a shared PostgreSQL store). Writes nothing. Returns the plugins whose route changed.
    */
   refreshRoutes(name?: string): string[];
+  /**
+   * Progressive rollouts (docs/rollouts.md): start one, read them, pause, resume, promote now, abort. Running
+   * rollouts in the store resume when the host is created.
+   */
+  readonly rollouts: ProgressiveRollouts;
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
   /**
@@ -302,6 +371,13 @@ export interface PluginHost extends AsyncDisposable {
   readonly registry: Registry;
   /** Call counts and latency per version (loaded now or earlier in this process). */
   stats(): VersionStats[];
+  /**
+   * Calls, errors by code and p50/p99 of plugin@version (all its functions) over a window of the last 15 minutes
+   * (zeros for a version never called). PLUGBAY_INVALID_ARGUMENT on a bad range.
+   */
+  window(plugin: string, version: string, options?: WindowOptions): WindowStats;
+  /** Per-step points of each loaded version (of `plugin`, or all) over the last 15 minutes at most. */
+  series(plugin?: string, options?: SeriesOptions): SeriesReport;
   /** Leak reports of the plugin's closed inline instances that left resources alive (newest last; kept 20). */
   leaks(name: string): LeakReport[];
   /** Drains every instance, stops plugins, releases tiers. Idempotent. */

@@ -7,6 +7,7 @@
  */
 import { Counter, Gauge, type Metric, Registry } from 'prom-client';
 import type { InstanceResources, TierKind } from '../core/types.js';
+import { noSeries, type SeriesRecorder, SeriesRing } from './series.js';
 
 export type { InstanceResources };
 
@@ -16,9 +17,13 @@ export const durationBuckets = [
 ] as const;
 const bucketCount = durationBuckets.length;
 
-/** The counters of one function of one loaded version; the call path writes them directly. */
+/**
+ * The counters of one function of one loaded version; the call path writes them directly. `series` is the
+ * function's 15-minute ring (series.ts), fed by observe() and fail() so the call path has nothing more to call.
+ */
 export class FnCells {
   readonly fn: string;
+  readonly series: SeriesRecorder;
   ok = 0;
   /** Failed calls by outcome (the error code in lower case without the prefix, e.g. `timeout`). */
   readonly failed = new Map<string, number>();
@@ -27,22 +32,28 @@ export class FnCells {
   sum = 0;
   count = 0;
 
-  constructor(fn: string) {
+  constructor(fn: string, series: SeriesRecorder) {
     this.fn = fn;
+    this.series = series;
   }
 
-  /** Records one duration in seconds: a linear scan of 16 bounds, no allocation. */
-  observe(seconds: number): void {
+  /**
+   * Records one call of `seconds` that ended at monotonic `now` (performance.now(), the call path's own clock read):
+   * a linear scan of 16 bounds, no allocation, and the ring's slot.
+   */
+  observe(seconds: number, now: number): void {
     let i = 0;
     while (i < bucketCount && seconds > durationBuckets[i]!) i++;
     this.buckets[i]!++;
     this.sum += seconds;
     this.count++;
+    this.series.record(seconds, now);
   }
 
   fail(code: string): void {
     const outcome = outcomeOf(code);
     this.failed.set(outcome, (this.failed.get(outcome) ?? 0) + 1);
+    this.series.fail(code);
   }
 
   /** Duration quantile estimated from the buckets (linear inside a bucket), for /v1/stats; undefined when empty. */
@@ -80,11 +91,25 @@ export class VersionCells {
   readonly health = new Map<string, number>();
   validationFailures = { input: 0, output: 0 };
 
-  constructor(plugin: string, version: string, tier: TierKind, functions: Iterable<string>) {
+  readonly #series: () => SeriesRecorder;
+
+  constructor(
+    plugin: string,
+    version: string,
+    tier: TierKind,
+    functions: Iterable<string>,
+    series: () => SeriesRecorder = () => new SeriesRing(),
+  ) {
     this.plugin = plugin;
     this.version = version;
     this.tier = tier;
-    for (const fn of functions) this.fns.set(fn, new FnCells(fn));
+    this.#series = series;
+    this.add(functions);
+  }
+
+  /** Cells for the functions not yet known (a version loaded again may have more). */
+  add(functions: Iterable<string>): void {
+    for (const fn of functions) if (!this.fns.has(fn)) this.fns.set(fn, new FnCells(fn, this.#series()));
   }
 
   labels(): { plugin: string; version: string; tier: TierKind } {
@@ -116,6 +141,8 @@ export interface HostMetricsOptions {
   registry?: Registry;
   /** Versions loaded now; called at scrape time. */
   snapshot: () => VersionSnapshot[];
+  /** Keep each function's 15-minute ring (series.ts). Default true. */
+  series?: boolean;
 }
 
 /**
@@ -129,10 +156,14 @@ export class HostMetrics {
   readonly #versions = new Map<string, VersionCells>();
   /** Route decisions by plugin, then arm. */
   readonly #routes = new Map<string, Map<string, number>>();
+  readonly #series: () => SeriesRecorder;
 
   constructor(options: HostMetricsOptions) {
     this.registry = options.registry ?? new Registry();
     this.#snapshot = options.snapshot;
+    // Without rings every FnCells holds the one no-op recorder: a host has one kind or the other, so the call
+    // site in observe() stays monomorphic.
+    this.#series = options.series === false ? () => noSeries : () => new SeriesRing();
     this.#register();
   }
 
@@ -141,10 +172,10 @@ export class HostMetrics {
     const key = `${plugin}@${version}`;
     const existing = this.#versions.get(key);
     if (existing !== undefined && existing.tier === tier) {
-      for (const fn of functions) if (!existing.fns.has(fn)) existing.fns.set(fn, new FnCells(fn));
+      existing.add(functions);
       return existing;
     }
-    const cells = new VersionCells(plugin, version, tier, functions);
+    const cells = new VersionCells(plugin, version, tier, functions, this.#series);
     this.#versions.set(key, cells);
     return cells;
   }
@@ -157,6 +188,11 @@ export class HostMetrics {
       this.#routes.set(plugin, m);
     }
     return m;
+  }
+
+  /** The cells of plugin@version if it was ever loaded in this process. */
+  find(plugin: string, version: string): VersionCells | undefined {
+    return this.#versions.get(`${plugin}@${version}`);
   }
 
   /** All versions ever loaded (for /v1/stats). */
