@@ -7,6 +7,7 @@
  */
 import { announce, api, onAction, setUpLogin, waitingForToken } from './api.js';
 import { $ } from './dom.js';
+import { pollRollouts, renderRollouts } from './rollouts.js';
 import { pollSeries, renderSeries } from './series.js';
 import {
   type PluginRow,
@@ -20,6 +21,8 @@ import {
 import { type OpenApi, renderTryIt } from './try-it.js';
 
 const routes = new Map<string, RouteBody>();
+/** The plugins with a loaded version, as the last poll saw them. */
+let loaded: PluginRow[] = [];
 
 /** One failing part (an older gateway without /v1/series, say) must not blank the others. */
 async function part(name: string, work: () => Promise<void>): Promise<string | undefined> {
@@ -44,7 +47,7 @@ async function refresh(): Promise<void> {
             'GET',
             '/v1/plugins',
           );
-          const loaded = report.plugins.filter((p) => p.versions.length > 0);
+          loaded = report.plugins.filter((p) => p.versions.length > 0);
           await Promise.all(
             loaded.map(async (p) => {
               const r = await api<{ route: RouteBody | null }>(
@@ -77,6 +80,9 @@ async function refresh(): Promise<void> {
         part('try it', async () => renderTryIt(await api<OpenApi>('GET', '/v1/openapi.json'))),
       ])
     ).filter((f) => f !== undefined);
+    // After the plugins and the series: the rollout panel draws from both.
+    const rollouts = await part('rollouts', async () => renderRollouts(await pollRollouts(), loaded, routes));
+    if (rollouts !== undefined) failed.push(rollouts);
     if (failed.length > 0) announce(`Refresh failed: ${failed.join('; ')}`, true);
     $('updated').textContent = `Updated ${new Date().toLocaleTimeString()}`;
   } finally {

@@ -39,6 +39,10 @@ export interface ChartSpec {
   stepMs: number;
   lines: Line[];
   thresholds?: Threshold[];
+  /** The axis top, when charts side by side share one; default: a round value above every line and threshold. */
+  yMax?: number;
+  /** Vertical marks at moments (epoch ms): a rollout's start, its rollback. */
+  markers?: { t: number; label: string }[];
 }
 
 /** Colours with at least 4.5:1 contrast on white, and a dash pattern for each (colour is never the only cue). */
@@ -63,12 +67,7 @@ export function chart(spec: ChartSpec): HTMLElement {
   const scale: Scale = {
     from: spec.from,
     to: spec.to,
-    yMax: niceMax(
-      maxOf(
-        spec.lines.map((l) => l.values),
-        thresholds.map((t) => t.value),
-      ),
-    ),
+    yMax: spec.yMax ?? niceMax(chartMax(spec)),
   };
   const titleId = `${spec.id}-title`;
   const descId = `${spec.id}-desc`;
@@ -129,6 +128,14 @@ export function chart(spec: ChartSpec): HTMLElement {
       ),
     );
   }
+  for (const m of spec.markers ?? []) {
+    if (m.t < spec.from || m.t > spec.to) continue;
+    const x = xOf(m.t, scale);
+    root.append(
+      svg('line', { x1: x, x2: x, y1: f.top, y2: plotBottom, class: 'marker' }),
+      svg('text', { x: x + 2, y: f.top + 8, class: 'marker-label' }, m.label),
+    );
+  }
   for (const line of spec.lines) {
     const { color, dash } = styleOf(line.style);
     const d = linePath(line.values, scale, spec.stepMs);
@@ -147,6 +154,14 @@ export function chart(spec: ChartSpec): HTMLElement {
     );
   }
   return el('figure', { className: 'chart' }, el('figcaption', {}, `${spec.title} (${spec.unit})`), root);
+}
+
+/** The largest value a chart must show: its lines and its thresholds. */
+export function chartMax(spec: Pick<ChartSpec, 'lines' | 'thresholds'>): number {
+  return maxOf(
+    spec.lines.map((l) => l.values),
+    (spec.thresholds ?? []).map((t) => t.value),
+  );
 }
 
 function thresholdText(thresholds: Threshold[], unit: string): string {

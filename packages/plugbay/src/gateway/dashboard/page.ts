@@ -21,7 +21,8 @@ export const dashboardHtml = `<!doctype html>
 <main>
 <section aria-labelledby="rollouts-title">
 <h2 id="rollouts-title">Rollouts</h2>
-<div id="rollouts" class="rollouts"></div>
+<div id="rollout-start" class="card"></div>
+<div id="rollouts-list" class="rollouts"></div>
 </section>
 <section aria-labelledby="series-title">
 <h2 id="series-title">Time series <span class="muted">(last 15 minutes)</span></h2>
@@ -111,10 +112,15 @@ svg.chart .grid { stroke: #e4e7eb; } svg.chart .axis { stroke: #8a94a3; }
 svg.chart .tick { font-size: 10px; fill: #4a5563; }
 svg.chart .threshold { stroke: #b42318; stroke-width: 1.2; stroke-dasharray: 5 3; }
 svg.chart .threshold-label { font-size: 9.5px; fill: #b42318; }
+svg.chart .marker { stroke: #3b4452; stroke-width: 1; stroke-dasharray: 2 2; }
+svg.chart .marker-label { font-size: 9px; fill: #3b4452; }
 .legend { list-style: none; display: flex; flex-wrap: wrap; gap: 0.2rem 1rem; margin: 0 0 0.4rem; padding: 0; font-size: 0.88rem; }
 .rollout .facts { display: flex; flex-wrap: wrap; gap: 0.3rem 1.5rem; margin: 0 0 0.6rem; }
 .rollout .controls, form.rollout-start { display: flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; margin: 0.4rem 0; }
-form.rollout-start input[type=text] { width: 9rem; }
+form.rollout-start { align-items: end; }
+form.rollout-start .field { display: grid; gap: 0.15rem; }
+form.rollout-start label { font-size: 0.85rem; color: #3b4452; }
+form.rollout-start input[type=text] { width: 8.5rem; }
 .sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); gap: 0.6rem 1rem; }
 .sides h4 { margin: 0.3rem 0; font-size: 0.95rem; }
 .evidence td, .evidence th { font-size: 0.85rem; }
