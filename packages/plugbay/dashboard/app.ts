@@ -8,7 +8,7 @@
 import { announce, api, onAction, setUpLogin, waitingForToken } from './api.js';
 import { $ } from './dom.js';
 import { pollRollouts, renderRollouts } from './rollouts.js';
-import { pollSeries, renderSeries } from './series.js';
+import { pollSeries, renderSeries, setUpSpan } from './series.js';
 import {
   type PluginRow,
   type RouteBody,
@@ -91,6 +91,7 @@ async function refresh(): Promise<void> {
 }
 
 onAction(refresh);
+setUpSpan();
 setUpLogin(() => void refresh());
 void refresh();
 setInterval(() => void refresh(), 2000);

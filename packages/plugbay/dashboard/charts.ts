@@ -14,6 +14,7 @@ import {
   niceMax,
   type Sample,
   type Scale,
+  timeTicks,
   xOf,
   yOf,
 } from './geometry.js';
@@ -85,7 +86,7 @@ export function chart(spec: ChartSpec): HTMLElement {
     id: spec.id,
   });
   root.append(
-    svg('title', { id: titleId }, `${spec.title} (${spec.unit}), last 15 minutes`),
+    svg('title', { id: titleId }, `${spec.title} (${spec.unit}), last ${spanText(spec.to - spec.from)}`),
     svg(
       'desc',
       { id: descId },
@@ -101,22 +102,14 @@ export function chart(spec: ChartSpec): HTMLElement {
       svg('text', { x: f.left - 4, y: y + 3.5, 'text-anchor': 'end', class: 'tick' }, formatValue(v)),
     );
   }
-  // Time labels every 5 minutes, counted back from the end.
-  for (const minutes of [15, 10, 5, 0]) {
-    const x = xOf(spec.to - minutes * 60_000, scale);
+  // Time labels on round steps, counted back from the end.
+  const ticks = timeTicks(spec.from, spec.to);
+  ticks.forEach(({ t, label }, i) => {
+    const anchor = i === ticks.length - 1 ? 'end' : xOf(t, scale) - f.left < 20 ? 'start' : 'middle';
     root.append(
-      svg(
-        'text',
-        {
-          x,
-          y: plotBottom + 14,
-          'text-anchor': minutes === 15 ? 'start' : minutes === 0 ? 'end' : 'middle',
-          class: 'tick',
-        },
-        minutes === 0 ? 'now' : `−${minutes} min`,
-      ),
+      svg('text', { x: xOf(t, scale), y: plotBottom + 14, 'text-anchor': anchor, class: 'tick' }, label),
     );
-  }
+  });
   for (const t of thresholds) {
     const y = yOf(t.value, scale);
     root.append(
@@ -128,13 +121,20 @@ export function chart(spec: ChartSpec): HTMLElement {
       ),
     );
   }
+  let lastLabelX = Number.NEGATIVE_INFINITY;
   for (const m of spec.markers ?? []) {
     if (m.t < spec.from || m.t > spec.to) continue;
     const x = xOf(m.t, scale);
-    root.append(
-      svg('line', { x1: x, x2: x, y1: f.top, y2: plotBottom, class: 'marker' }),
-      svg('text', { x: x + 2, y: f.top + 8, class: 'marker-label' }, m.label),
-    );
+    // Marks close together (a rollback seconds after its start) keep one label: the first.
+    const labelled = x - lastLabelX > 60;
+    if (labelled) lastLabelX = x;
+    // The label on the side with room, at the bottom (the threshold labels are at the top right).
+    const right = x < f.left + (f.width - f.left - f.right) * 0.7;
+    root.append(svg('line', { x1: x, x2: x, y1: f.top, y2: plotBottom, class: 'marker' }));
+    if (labelled) {
+      const anchor = { x: right ? x + 2 : x - 2, y: plotBottom - 3, 'text-anchor': right ? 'start' : 'end' };
+      root.append(svg('text', { ...anchor, class: 'marker-label' }, m.label));
+    }
   }
   for (const line of spec.lines) {
     const { color, dash } = styleOf(line.style);
@@ -162,6 +162,10 @@ export function chartMax(spec: Pick<ChartSpec, 'lines' | 'thresholds'>): number 
     spec.lines.map((l) => l.values),
     (spec.thresholds ?? []).map((t) => t.value),
   );
+}
+
+function spanText(ms: number): string {
+  return ms >= 60_000 ? `${Math.round(ms / 60_000)} minutes` : `${Math.round(ms / 1000)} seconds`;
 }
 
 function thresholdText(thresholds: Threshold[], unit: string): string {

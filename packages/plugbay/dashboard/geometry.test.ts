@@ -19,6 +19,7 @@ import {
   type SeriesReport,
   SeriesWindow,
   samples,
+  timeTicks,
   windowMs,
   xOf,
   yOf,
@@ -125,7 +126,7 @@ test('real ring under load: whole seconds only, lines off the floor to the last 
   assert.equal(latency.match(/M/g)?.length, 1, 'one run of latency, starting where the load started');
 });
 
-test('a window merge drops versions no longer reported and points older than 15 minutes', () => {
+test('a window merge keeps an unloaded version until its points leave the window, and whole seconds only', () => {
   const win = new SeriesWindow();
   const at = 1_700_000_000_500;
   const point = (t: number) => ({ t, calls: 1, errors: 0, p50Ms: 1, p99Ms: 2 });
@@ -141,23 +142,34 @@ test('a window merge drops versions no longer reported and points older than 15 
       { plugin: 'a', version: '2.0.0', points: [point(at - 1500)] },
     ],
   });
-  assert.deepEqual(
-    win.versions().map((v) => [v.version, v.points.map((p) => p.t)]),
-    [
-      ['1.0.0', [at - 1500]],
-      ['2.0.0', [at - 1500]],
-    ],
-  );
+  const shown = () => win.versions().map((v) => [v.version, v.loaded, v.points.map((p) => p.t)]);
+  assert.deepEqual(shown(), [
+    ['1.0.0', true, [at - 1500]],
+    ['2.0.0', true, [at - 1500]],
+  ]);
   assert.equal(win.nextSince(0), at - 500);
+  // 2.0.0 is unloaded (a rolled-back canary): its seconds stay readable, marked so.
   win.merge({
     at: at + 1000,
     stepMs: 1000,
     versions: [{ plugin: 'a', version: '1.0.0', points: [point(at - 500)] }],
   });
-  assert.deepEqual(
-    win.versions().map((v) => [v.version, v.points.length]),
-    [['1.0.0', 2]],
-  );
+  assert.deepEqual(shown(), [
+    ['1.0.0', true, [at - 1500, at - 500]],
+    ['2.0.0', false, [at - 1500]],
+  ]);
+  // 15 minutes on, they have left the window, and so has the version.
+  win.merge({ at: at + windowMs, stepMs: 1000, versions: [{ plugin: 'a', version: '1.0.0', points: [] }] });
+  assert.deepEqual(shown(), [['1.0.0', true, [at - 500]]]);
+});
+
+test('time ticks: round steps counted back from the end, at most four', () => {
+  const labels = (span: number) => timeTicks(1_000_000 - span, 1_000_000).map((x) => x.label);
+  assert.deepEqual(labels(15 * 60_000), ['−15 min', '−10 min', '−5 min', 'now']);
+  assert.deepEqual(labels(60_000), ['−1 min', '−30 s', 'now']);
+  assert.deepEqual(labels(75_000), ['−1 min', '−30 s', 'now']);
+  for (const span of [20_000, 60_000, 125_000, 300_000, 900_000])
+    assert.ok(labels(span).length <= 4, `${span}`);
 });
 
 test('paths: a gap starts a new run, a lone point still shows, values above the top are clipped', () => {

@@ -45,8 +45,11 @@ export function completePoints(points: readonly SeriesPoint[], at: number, stepM
  * the previous did not keep, so a poll carries a few points instead of 900 per version.
  */
 export class SeriesWindow {
-  /** `plugin@version` → points by time. */
-  readonly #points = new Map<string, { plugin: string; version: string; byT: Map<number, SeriesPoint> }>();
+  /** `plugin@version` → points by time; `loaded` false once a report no longer names it. */
+  readonly #points = new Map<
+    string,
+    { plugin: string; version: string; loaded: boolean; byT: Map<number, SeriesPoint> }
+  >();
   #until: number | undefined;
   stepMs = 1000;
 
@@ -60,7 +63,10 @@ export class SeriesWindow {
     return this.#until;
   }
 
-  /** Merges a report; versions it does not name were unloaded and go. */
+  /**
+   * Merges a report. A version it does not name was unloaded (a rolled-back canary is released at once): its
+   * points stay until they leave the window, so that what led to the rollback can still be read.
+   */
   merge(report: SeriesReport): void {
     const until = completeUntil(report.at);
     const from = until - windowMs;
@@ -71,24 +77,43 @@ export class SeriesWindow {
       named.add(key);
       let entry = this.#points.get(key);
       if (entry === undefined) {
-        entry = { plugin: v.plugin, version: v.version, byT: new Map() };
+        entry = { plugin: v.plugin, version: v.version, loaded: true, byT: new Map() };
         this.#points.set(key, entry);
       }
+      entry.loaded = true;
       for (const p of completePoints(v.points, report.at, report.stepMs)) entry.byT.set(p.t, p);
-      for (const t of entry.byT.keys()) if (t < from) entry.byT.delete(t);
     }
-    for (const key of this.#points.keys()) if (!named.has(key)) this.#points.delete(key);
+    for (const [key, entry] of this.#points) {
+      if (!named.has(key)) entry.loaded = false;
+      for (const t of entry.byT.keys()) if (t < from) entry.byT.delete(t);
+      if (!entry.loaded && entry.byT.size === 0) this.#points.delete(key);
+    }
     this.#until = until;
   }
 
-  /** Every version, its points sorted by time. */
-  versions(): SeriesVersion[] {
+  /** Every version, its points sorted by time; `loaded` false for one unloaded since. */
+  versions(): (SeriesVersion & { loaded: boolean })[] {
     return [...this.#points.values()].map((e) => ({
       plugin: e.plugin,
       version: e.version,
+      loaded: e.loaded,
       points: [...e.byT.values()].sort((a, b) => a.t - b.t),
     }));
   }
+}
+
+/** Time labels for a chart's x axis: at most 4, on round steps, counted back from the end ("−5 min", "now"). */
+export function timeTicks(from: number, to: number): { t: number; label: string }[] {
+  const span = to - from;
+  const steps = [10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000];
+  const step = steps.find((s) => span / s <= 3.01) ?? 900_000;
+  const ticks: { t: number; label: string }[] = [];
+  for (let back = 0; back <= span + 1; back += step) {
+    const label =
+      back === 0 ? 'now' : back % 60_000 === 0 ? `−${back / 60_000} min` : `−${Math.round(back / 1000)} s`;
+    ticks.push({ t: to - back, label });
+  }
+  return ticks.reverse();
 }
 
 /** One plotted value; undefined is a gap (no call in that step: no rate, no latency). */

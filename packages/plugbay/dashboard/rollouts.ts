@@ -85,7 +85,9 @@ function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, r
   const candidates = plugins.filter((p) => p.versions.length >= 2 && !busy.has(p.name));
   const shows = candidates.map((p) => `${p.name}:${p.versions.map((v) => v.version).join(',')}`).join(' ');
   if (shows === formShows && box.childElementCount > 0) return;
-  if (box.contains(document.activeElement)) return;
+  // Never while the user is choosing or typing in it (the Start button keeping the focus is no reason to wait).
+  const focused = document.activeElement;
+  if (focused !== null && box.contains(focused) && focused.tagName !== 'BUTTON') return;
   formShows = shows;
   if (candidates.length === 0) {
     box.replaceChildren(
@@ -100,12 +102,17 @@ function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, r
   const plugin = el('select', {});
   for (const p of candidates) plugin.append(el('option', { value: p.name, textContent: p.name }));
   const version = el('select', {});
+  const stable = el('select', {});
+  // Canary: the newest version by default; stable: the route's, else the one before the canary.
   const fillVersions = () => {
     const p = candidates.find((c) => c.name === plugin.value);
-    const stable = routes.get(plugin.value)?.stable;
-    const others = (p?.versions ?? []).map((v) => v.version).filter((v) => v !== stable);
-    version.replaceChildren(...others.map((v) => el('option', { value: v, textContent: v })));
-    version.value = others.at(-1) ?? '';
+    const versions = (p?.versions ?? []).map((v) => v.version);
+    const options = () => versions.map((v) => el('option', { value: v, textContent: v }));
+    version.replaceChildren(...options());
+    stable.replaceChildren(...options());
+    const routed = routes.get(plugin.value)?.stable;
+    version.value = versions.filter((v) => v !== routed).at(-1) ?? '';
+    stable.value = routed ?? versions.filter((v) => v !== version.value).at(-1) ?? '';
   };
   plugin.addEventListener('change', fillVersions);
   fillVersions();
@@ -123,6 +130,7 @@ function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, r
     'form',
     { className: 'rollout-start', ariaLabel: 'Start a rollout' },
     field('rollout-plugin', 'Plugin', plugin),
+    field('rollout-stable', 'Stable version', stable),
     field('rollout-version', 'Canary version', version),
     field('rollout-steps', 'Steps (%)', steps),
     field('rollout-interval', 'Interval', interval),
@@ -136,6 +144,7 @@ function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, r
     const body = {
       plugin: plugin.value,
       version: version.value,
+      stable: stable.value,
       steps: steps.value
         .split(/[\s,]+/)
         .filter(Boolean)
@@ -252,8 +261,9 @@ function stableEvidence(r: Rollout): WindowStats | undefined {
  * the thresholds (stable's rate + the allowed increase; stable's p99 × the allowed ratio) drawn on both.
  */
 function sides(r: Rollout, id: string): HTMLElement {
+  // Zoomed on the rollout: from a little before it started (at least the last minute, at most the window).
   const to = seriesWindow.until ?? Date.now();
-  const from = to - windowMs;
+  const from = Math.max(to - windowMs, Math.min(Date.parse(r.createdAt) - 15_000, to - 60_000));
   const stepMs = seriesWindow.stepMs;
   const pointsOf = (version: string): SeriesPoint[] =>
     seriesWindow.versions().find((v) => v.plugin === r.plugin && v.version === version)?.points ?? [];
@@ -295,34 +305,40 @@ function sides(r: Rollout, id: string): HTMLElement {
       'div',
       { className: 'side' },
       el('h4', {}, title),
-      chart({
-        id: `${id}-${key}-errors`,
-        title: `Error rate of ${title}`,
-        unit: '%',
-        from,
-        to,
-        stepMs,
-        lines: side.errors,
-        thresholds: errorLimit,
-        yMax: errorMax,
-        markers,
-      }),
-      chart({
-        id: `${id}-${key}-p99`,
-        title: `p99 latency of ${title}`,
-        unit: 'ms',
-        from,
-        to,
-        stepMs,
-        lines: side.p99,
-        thresholds: p99Limit,
-        yMax: p99Max,
-        markers,
-      }),
+      el('div', { className: 'pair' }, ...sideCharts(title, side, key)),
     );
+  const sideCharts = (title: string, side: typeof stable, key: string) => [
+    chart({
+      id: `${id}-${key}-errors`,
+      title: `Error rate of ${title}`,
+      unit: '%',
+      from,
+      to,
+      stepMs,
+      lines: side.errors,
+      thresholds: errorLimit,
+      yMax: errorMax,
+      markers,
+    }),
+    chart({
+      id: `${id}-${key}-p99`,
+      title: `p99 latency of ${title}`,
+      unit: 'ms',
+      from,
+      to,
+      stepMs,
+      lines: side.p99,
+      thresholds: p99Limit,
+      yMax: p99Max,
+      markers,
+    }),
+  ];
   return el(
     'div',
-    { className: 'sides' },
+    {
+      className: 'sides',
+      ariaLabel: `Canary against stable, since shortly before the rollout of ${r.plugin}`,
+    },
     column(`stable ${r.stable}`, stable, 'stable'),
     column(`canary ${r.version}`, canary, 'canary'),
   );

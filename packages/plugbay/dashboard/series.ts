@@ -20,14 +20,40 @@ export async function pollSeries(): Promise<void> {
 /** The id-safe form of a name (plugin names may hold `@` and `/`). */
 export const idOf = (s: string) => s.replace(/[^A-Za-z0-9-]/g, '-');
 
+/** The span the charts show (the ring keeps 15 minutes; a shorter one reads a recent change better). */
+let spanMs = windowMs;
+const spans = [
+  [60_000, '1 min'],
+  [5 * 60_000, '5 min'],
+  [windowMs, '15 min'],
+] as const;
+
+/** The span chooser: a radio group (arrow keys move between its options). */
+export function setUpSpan(): void {
+  const group = el('fieldset', { className: 'span' }, el('legend', {}, 'Charts show the last'));
+  for (const [ms, label] of spans) {
+    const id = `span-${ms}`;
+    const radio = el('input', { type: 'radio', name: 'span', id, value: String(ms), checked: ms === spanMs });
+    radio.addEventListener('change', () => {
+      spanMs = ms;
+      $('series-span').textContent = `(last ${label})`;
+      renderSeries();
+    });
+    group.append(el('span', {}, radio, el('label', { for: id }, label)));
+  }
+  $('series').before(group);
+}
+
 export function renderSeries(): void {
   const box = $('series');
   const to = seriesWindow.until;
   if (to === undefined) return;
-  const from = to - windowMs;
+  const from = to - spanMs;
   const stepMs = seriesWindow.stepMs;
   const byPlugin = new Map<string, ReturnType<SeriesWindow['versions']>>();
-  for (const v of seriesWindow.versions()) {
+  const byVersion = (a: { version: string }, b: { version: string }) =>
+    a.version.localeCompare(b.version, 'en', { numeric: true });
+  for (const v of seriesWindow.versions().sort(byVersion)) {
     const list = byPlugin.get(v.plugin) ?? [];
     list.push(v);
     byPlugin.set(v.plugin, list);
@@ -48,7 +74,9 @@ export function renderSeries(): void {
         'section',
         { className: 'card series', ariaLabel: `Time series of ${plugin}` },
         el('h3', {}, plugin),
-        legend(versions.map((v, i) => ({ label: v.version, style: i }))),
+        legend(
+          versions.map((v, i) => ({ label: v.loaded ? v.version : `${v.version} (unloaded)`, style: i })),
+        ),
         el(
           'div',
           { className: 'charts' },

@@ -25,7 +25,7 @@ export const dashboardHtml = `<!doctype html>
 <div id="rollouts-list" class="rollouts"></div>
 </section>
 <section aria-labelledby="series-title">
-<h2 id="series-title">Time series <span class="muted">(last 15 minutes)</span></h2>
+<h2 id="series-title">Time series <span id="series-span" class="muted">(last 15 min)</span></h2>
 <div id="series" class="series-list"><p>Loading…</p></div>
 </section>
 <section aria-labelledby="plugins-title" class="card">
@@ -64,7 +64,7 @@ export const dashboardHtml = `<!doctype html>
 export const dashboardCss = `
 :root { font-family: system-ui, sans-serif; color: #1b1f24; background: #f4f5f7; }
 *, *::before, *::after { box-sizing: border-box; }
-body { margin: 0 auto; max-width: 1240px; padding: 1rem 1.5rem; overflow-wrap: anywhere; }
+body { margin: 0 auto; max-width: 1240px; padding: 1rem 1.5rem; overflow-wrap: break-word; }
 header { display: flex; flex-wrap: wrap; align-items: baseline; justify-content: space-between; gap: 0 1rem; }
 h1 { margin: 0.2rem 0; font-size: 1.6rem; }
 h2 { font-size: 1.15rem; margin: 0 0 0.6rem; }
@@ -114,6 +114,9 @@ svg.chart .threshold { stroke: #b42318; stroke-width: 1.2; stroke-dasharray: 5 3
 svg.chart .threshold-label { font-size: 9.5px; fill: #b42318; }
 svg.chart .marker { stroke: #3b4452; stroke-width: 1; stroke-dasharray: 2 2; }
 svg.chart .marker-label { font-size: 9px; fill: #3b4452; }
+fieldset.span { border: 0; padding: 0; margin: 0 0 0.6rem; display: flex; flex-wrap: wrap; gap: 0.3rem 0.9rem; align-items: center; }
+fieldset.span legend { float: left; margin-right: 0.4rem; color: #3b4452; }
+fieldset.span input { margin: 0 0.25rem 0 0; }
 .legend { list-style: none; display: flex; flex-wrap: wrap; gap: 0.2rem 1rem; margin: 0 0 0.4rem; padding: 0; font-size: 0.88rem; }
 .rollout .facts { display: flex; flex-wrap: wrap; gap: 0.3rem 1.5rem; margin: 0 0 0.6rem; }
 .rollout .controls, form.rollout-start { display: flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; margin: 0.4rem 0; }
@@ -123,6 +126,8 @@ form.rollout-start label { font-size: 0.85rem; color: #3b4452; }
 form.rollout-start input[type=text] { width: 8.5rem; }
 .sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); gap: 0.6rem 1rem; }
 .sides h4 { margin: 0.3rem 0; font-size: 0.95rem; }
+.pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(230px, 100%), 1fr)); gap: 0.4rem 0.8rem; }
+.evidence td:first-child { white-space: nowrap; }
 .evidence td, .evidence th { font-size: 0.85rem; }
 .weights { display: flex; height: 0.9rem; border-radius: 4px; overflow: hidden; border: 1px solid #8a94a3; margin: 0.2rem 0 0.5rem; }
 .weights span { display: block; height: 100%; }
@@ -134,7 +139,7 @@ form.rollout-start input[type=text] { width: 8.5rem; }
   table, thead, tbody, tr, th, td { display: block; }
   thead tr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
   tr { border-bottom: 1px solid #d0d5dc; padding: 0.3rem 0; }
-  td, tbody th { border: 0; padding: 0.1rem 0 0.1rem 7rem; position: relative; min-height: 1.4rem; }
+  td, tbody th { border: 0; padding: 0.1rem 0 0.1rem 7rem; position: relative; min-height: 1.4rem; overflow-wrap: anywhere; }
   td::before, tbody th::before { content: attr(data-label); position: absolute; left: 0; width: 6.5rem; color: #4a5563; font-weight: 600; }
   dl { grid-template-columns: 1fr; } dd { margin-bottom: 0.3rem; }
 }
