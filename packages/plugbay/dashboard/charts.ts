@@ -12,6 +12,7 @@ import {
   linePath,
   maxOf,
   niceMax,
+  pathPoints,
   type Sample,
   type Scale,
   timeTicks,
@@ -116,7 +117,8 @@ export function chart(spec: ChartSpec): HTMLElement {
       svg('line', { x1: f.left, x2: f.width - f.right, y1: y, y2: y, class: 'threshold' }),
       svg(
         'text',
-        { x: f.width - f.right - 2, y: y - 3, 'text-anchor': 'end', class: 'threshold-label' },
+        // At the left: the right end is where the data and the rollout's marks are.
+        { x: f.left + 3, y: y - 3, 'text-anchor': 'start', class: 'threshold-label' },
         t.label,
       ),
     );
@@ -152,6 +154,13 @@ export function chart(spec: ChartSpec): HTMLElement {
         class: 'line',
       }),
     );
+    // A short-lived line (a canary rolled back within seconds) is a few vertices: dots make it visible.
+    const vertices = pathPoints(d);
+    if (vertices.length <= 12)
+      for (const p of vertices)
+        root.append(
+          svg('circle', { cx: p.x, cy: p.y, r: line.faint ? 1.5 : 2.2, fill: color, class: 'dot' }),
+        );
   }
   return el('figure', { className: 'chart' }, el('figcaption', {}, `${spec.title} (${spec.unit})`), root);
 }

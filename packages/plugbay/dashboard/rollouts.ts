@@ -278,11 +278,21 @@ function sides(r: Rollout, id: string): HTMLElement {
   const errorLimit =
     stableRate === undefined
       ? []
-      : [{ label: 'limit', value: stableRate + r.thresholds.maxErrorRateIncrease }];
+      : [
+          {
+            label: `limit ${formatValue(stableRate + r.thresholds.maxErrorRateIncrease)} %`,
+            value: stableRate + r.thresholds.maxErrorRateIncrease,
+          },
+        ];
   const p99Limit =
     evidence?.p99Ms === undefined
       ? []
-      : [{ label: 'limit', value: evidence.p99Ms * r.thresholds.maxP99Ratio }];
+      : [
+          {
+            label: `limit ${formatValue(evidence.p99Ms * r.thresholds.maxP99Ratio)} ms`,
+            value: evidence.p99Ms * r.thresholds.maxP99Ratio,
+          },
+        ];
   const markers = [{ t: Date.parse(r.createdAt), label: 'start' }];
   const end = r.history.findLast(
     (d) => d.verdict === 'fail' || d.verdict === 'promote' || d.verdict === 'abort',

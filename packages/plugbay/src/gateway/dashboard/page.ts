@@ -127,7 +127,7 @@ form.rollout-start input[type=text] { width: 8.5rem; }
 .sides { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(340px, 100%), 1fr)); gap: 0.6rem 1rem; }
 .sides h4 { margin: 0.3rem 0; font-size: 0.95rem; }
 .pair { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(230px, 100%), 1fr)); gap: 0.4rem 0.8rem; }
-.evidence td:first-child { white-space: nowrap; }
+.evidence td:first-child, .evidence td:nth-child(2) { white-space: nowrap; }
 .evidence td, .evidence th { font-size: 0.85rem; }
 .weights { display: flex; height: 0.9rem; border-radius: 4px; overflow: hidden; border: 1px solid #8a94a3; margin: 0.2rem 0 0.5rem; }
 .weights span { display: block; height: 100%; }
