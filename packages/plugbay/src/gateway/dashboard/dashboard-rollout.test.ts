@@ -14,7 +14,7 @@ import { pino } from 'pino';
 import type { Page } from 'playwright-core';
 import { createHost } from '../../host/host.js';
 import { repoRoot } from '../../test-support/cli.js';
-import { createThreadTier } from '../../tiers/index.js';
+import { createInlineTier, createThreadTier } from '../../tiers/index.js';
 import { createGateway } from '../server.js';
 import { openPage } from './test-support.js';
 
@@ -96,8 +96,27 @@ async function setUp(t: TestContext) {
   t.after(() => rm(root, { recursive: true, force: true }));
   await writeSvc(root, '1.0.0');
   await writeSvc(root, '2.0.0', 5);
-  const host = createHost({ logger: pino({ level: 'silent' }), tiers: { thread: createThreadTier() } });
+  // `stuck` (inline) never answers within its 20 ms budget: its timeouts open its circuit, held open for the test.
+  const stuck = join(root, 'stuck');
+  await mkdir(stuck);
+  const functions = { wait: { input: {}, output: {}, timeoutMs: 20 } };
+  await writeFile(
+    join(stuck, 'plugin.json'),
+    JSON.stringify({ name: 'stuck', version: '1.0.0', runtime: 'node', entry: 'index.mjs', functions }),
+  );
+  await writeFile(
+    join(stuck, 'index.mjs'),
+    `export default { name: 'stuck', version: '1.0.0', functions: { wait: { input: {}, output: {},
+      handler: () => new Promise(() => {}) } } };\n`,
+  );
+  const host = createHost({
+    logger: pino({ level: 'silent' }),
+    tiers: { thread: createThreadTier(), inline: createInlineTier() },
+    tierFor: (p) => (p.manifest.name === 'stuck' ? 'inline' : 'thread'),
+    circuit: { failureThreshold: 5, coolDownMs: 600_000, maxCoolDownMs: 600_000 },
+  });
   t.after(() => host.close());
+  await host.load(stuck);
   // 1.0.0 is the stable, then 2.0.0 is loaded beside it (a route change releases the versions it stops serving,
   // so 2.0.0 comes after the route that does not name it).
   await host.load(join(root, 'svc@1.0.0'));
@@ -214,6 +233,16 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
     1,
     'p99 threshold drawn',
   );
+
+  // An open circuit with its reason: five timeouts in a row, the last error, when it lets a call through again.
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(`${url}/v1/call/stuck/wait`, { method: 'POST', body: '{}' });
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'PLUGBAY_TIMEOUT');
+  }
+  const stuckRow = page.locator('#plugins-body tr', { hasText: 'stuck' });
+  await stuckRow.getByText('open (skipped)').waitFor();
+  await stuckRow.getByText('5 failed calls in a row').waitFor();
+  await stuckRow.getByText('PLUGBAY_TIMEOUT').waitFor();
 
   await page.screenshot({ path: join(repoRoot, 'test-output/dashboard-rollout-1280.png'), fullPage: true });
   // Strings: this file is compiled without the DOM types.
