@@ -1,9 +1,10 @@
 /**
  * A progressive rollout driven from the dashboard, as a person would: in Debian's Chromium against a real gateway
- * and host (thread tier) under steady client load, activate the stable, start a rollout of a version that fails one
- * call in five through the form, pause and resume it with the keyboard, and wait for the engine's automatic
- * rollback to show. The charts must hold real data (SVG paths with points above zero), the thresholds must be
- * drawn, and at 375 px the page must not scroll sideways. Screenshots at 1280 and 375 px go to test-output/.
+ * and host (thread tier) under steady client load, start a rollout of a version that fails one call in five
+ * through the form, pause and resume it with the keyboard, and wait for the engine's automatic rollback to show.
+ * The charts must hold real data (SVG paths with points above zero), the thresholds must be drawn, an open circuit
+ * must show its reason, and at 375 px the page must not scroll sideways. Screenshots at 1280 and 375 px go to
+ * test-output/. Then, at phone width, a rollout is aborted and another promoted now from their buttons.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import type { Page } from 'playwright-core';
 import { createHost } from '../../host/host.js';
+import type { PluginHost } from '../../host/types.js';
 import { repoRoot } from '../../test-support/cli.js';
 import { createInlineTier, createThreadTier } from '../../tiers/index.js';
 import { createGateway } from '../server.js';
@@ -125,15 +127,16 @@ async function setUp(t: TestContext) {
   const gateway = createGateway({ host, port: 0 });
   t.after(() => gateway.close());
   const { url } = await gateway.listen();
-  return { url };
+  return { url, host, root };
 }
 
 test('dashboard: a rollout started from the page is rolled back by itself; charts with data at 1280 and 375 px', async (t) => {
-  const { url } = await setUp(t);
+  const { url, host, root } = await setUp(t);
   const page = await openPage(t, { width: 1280, height: 900 });
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   try {
     await drive(t, url, page);
+    await abortAndPromote(url, page, host, root);
   } catch (err) {
     // What the page showed when a step failed: the first thing to look at.
     await page.screenshot({
@@ -262,4 +265,38 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
   assert.ok(clients.failures.length > 0, 'the canary did fail some calls');
   for (const f of clients.failures)
     assert.deepEqual(f, { status: 502, code: 'PLUGBAY_PLUGIN_ERROR', version: '2.0.0' });
+}
+
+/** Abort and promote now, from the page at phone width: each on a healthy version loaded for it. */
+async function abortAndPromote(url: string, page: Page, host: PluginHost, root: string): Promise<void> {
+  const status = page.getByRole('status');
+  const start = page.getByRole('form', { name: 'Start a rollout' });
+  const card = page.getByRole('region', { name: 'Rollout of svc' });
+  const state = async () =>
+    ((await (await fetch(`${url}/v1/admin/rollouts/svc`)).json()) as { state: string }).state;
+  const route = async () =>
+    ((await (await fetch(`${url}/v1/routes/svc`)).json()) as { route: { stable?: string; canary?: unknown } })
+      .route;
+  for (const [version, action, label, ending] of [
+    ['2.1.0', 'abort', 'Abort', 'aborted'],
+    ['2.2.0', 'promote', 'Promote now', 'promoted'],
+  ] as const) {
+    await writeSvc(root, version);
+    await host.load(join(root, `svc@${version}`));
+    // The form offers the new version as the canary by default, the route's stable as the stable.
+    await start
+      .getByLabel('Canary version')
+      .locator(`option[value="${version}"]`)
+      .waitFor({ state: 'attached' });
+    assert.equal(await start.getByLabel('Canary version').inputValue(), version);
+    await start.getByRole('button', { name: 'Start rollout' }).click();
+    await status.getByText(`rollout svc@${version}: done`).waitFor();
+    await card.getByRole('heading', { name: `svc: 1.0.0 → ${version}` }).waitFor();
+    await card.getByRole('button', { name: `${label} rollout of svc` }).click();
+    await status.getByText(`${action} rollout svc: done`).waitFor();
+    await card.locator(`.badge.rollout-${ending}`).waitFor();
+    assert.equal(await state(), ending);
+  }
+  const after = await route();
+  assert.deepEqual([after.stable, after.canary], ['2.2.0', undefined]);
 }
