@@ -77,7 +77,7 @@ export function renderRollouts(
 // ---- The start form ---------------------------------------------------------------------------------------------
 
 /** The plugins and versions the form offers now: it is rebuilt only when they change (typing is never lost). */
-let formShows = '';
+let formShows: string | undefined;
 
 function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, rollouts: Rollout[]): void {
   const box = $('rollout-start');
@@ -157,7 +157,7 @@ function renderStartForm(plugins: PluginRow[], routes: Map<string, RouteBody>, r
       },
     };
     // Rebuilt after the start (the plugin now has a rollout in progress), focus or not.
-    formShows = '';
+    formShows = undefined;
     void act(`rollout ${body.plugin}@${body.version}`, () => api('POST', '/v1/admin/rollouts', body));
   });
   box.replaceChildren(form);

@@ -102,7 +102,7 @@ function circuitCell(v: VersionRow): HTMLTableCellElement {
     cell.append(
       el('span', {
         className: 'reason',
-        textContent: `${why.failures} failed call${why.failures === 1 ? '' : 's'} in a row; retried ${inSeconds(why.until)}`,
+        textContent: `${why.failures} failed call${why.failures === 1 ? '' : 's'} in a row; next call let through ${inSeconds(why.until)}`,
       }),
     );
     if (why.lastError !== undefined)

@@ -169,7 +169,7 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
   await start.getByLabel('Interval').fill(`${intervalMs / 1000}s`);
   await start.getByLabel('Max error rate increase (points)').fill('2');
   await start.getByLabel('Max p99 ratio').fill('3');
-  await start.getByLabel('Min calls per step').fill('40');
+  await start.getByLabel('Min calls per step').fill('20');
   await start.getByRole('button', { name: 'Start rollout' }).click();
   await status.getByText('rollout svc@2.0.0: done').waitFor();
 
@@ -187,6 +187,8 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
   // The engine sees one canary call in five fail and sends all traffic back to 1.0.0 by itself.
   await card.locator('.badge.rollout-rolled-back').waitFor({ timeout: 30_000 });
   await card.getByText('Stable 1.0.0: 100 % · canary 2.0.0: 0 %').waitFor();
+  // 2.0.0 was released with the rollback: the start form no longer offers it.
+  await page.locator('#rollout-start').getByText('needs a plugin with two loaded versions').waitFor();
   const failRow = card.locator('tr', { has: page.locator('.verdict-fail') });
   await failRow.first().waitFor();
   assert.match(
@@ -205,7 +207,14 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
     (d) => d.at <= fail.at && (d.verdict === 'resume' || d.verdict === 'start'),
   )!;
   assert.equal(fail.step, 0);
-  assert.ok(fail.at - exposed.at <= intervalMs + 500, `rolled back ${fail.at - exposed.at} ms into the step`);
+  // A step that ended with too few canary calls is extended by one interval (a recorded 'wait'); 500 ms for the
+  // timer and the judgement on a busy machine.
+  const waits = rollout.history.filter((d) => d.verdict === 'wait' && d.at > exposed.at).length;
+  const allowed = intervalMs * (1 + waits) + 500;
+  assert.ok(
+    fail.at - exposed.at <= allowed,
+    `rolled back ${fail.at - exposed.at} ms into the step (${waits} waits)`,
+  );
   const route = (await (await fetch(`${url}/v1/routes/svc`)).json()) as {
     route: { stable: string; canary?: unknown };
   };
