@@ -48,6 +48,8 @@ export interface RolloutHostParts {
   /** The version stable calls get now (the route's, or the default selection). */
   currentStable(plugin: string): string | undefined;
   loaded(plugin: string, version: string): boolean;
+  /** Loads a version known from a plugin directory if it is not loaded, and checks its health. */
+  prepare(plugin: string, version: string): Promise<void>;
 }
 
 /** How many early checks run per step (besides the judgement at its end). */
@@ -99,18 +101,18 @@ export class ProgressiveRollouts {
         );
       }
       const stable = s.stable ?? this.#h.currentStable(s.plugin);
-      for (const [field, version] of [
-        ['version', s.version],
-        ['stable', stable],
-      ] as const) {
-        if (version === undefined || !this.#h.loaded(s.plugin, version)) {
-          throw new PlugbayError(
-            'PLUGBAY_VERSION_NOT_LOADED',
-            `rollout ${field}: ${s.plugin}@${version ?? '(no stable)'} is not loaded`,
-            { plugin: s.plugin, details: { field, rule: 'loaded' } },
-          );
-        }
+      if (stable === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_VERSION_NOT_LOADED',
+          `rollout stable: ${s.plugin} has no stable version`,
+          {
+            plugin: s.plugin,
+            details: { field: 'stable', rule: 'loaded' },
+          },
+        );
       }
+      // Both sides loaded (from their plugin directory if released) and healthy before any traffic moves.
+      for (const version of [s.version, stable]) await this.#h.prepare(s.plugin, version);
       if (stable === s.version) {
         throw new PlugbayError(
           'PLUGBAY_INVALID_ARGUMENT',
@@ -425,7 +427,7 @@ export class ProgressiveRollouts {
       details: {
         ...decision,
         state: r.state,
-        stable: r.stable,
+        stableVersion: r.stable,
         steps: r.steps,
         thresholds: r.thresholds,
       } as unknown as Record<string, unknown>,
