@@ -320,6 +320,44 @@ writeFileSync(
   `${JSON.stringify({ node: process.version, inline: obsInline, gateway: obsGateway }, null, 2)}\n`,
 );
 
+// Issue 19: the 15-minute ring (host.window / host.series) on the inline call path, with and without it, in one run.
+{
+  const out = (
+    hasTaskset
+      ? execFileSync('taskset', ['-c', '0', process.execPath, here('./observe.js'), 'series'])
+      : execFileSync(process.execPath, [here('./observe.js'), 'series'])
+  ).toString();
+  const lines = out.trim().split('\n');
+  const { results, series } = JSON.parse(lines.at(-1) ?? '{}') as {
+    results: Sequential[];
+    series: { addedUs: number; isolatedUs: number; targetUs: number; met: boolean };
+  };
+  console.log(`\n## Time series ring on the inline call path${hasTaskset ? ' (taskset -c 0)' : ''}\n`);
+  console.log(
+    table(
+      ['path', 'p50 µs', 'p99 µs', 'calls/s'],
+      results.map((r) => [r.name, r.p50, r.p99, r.callsPerSec]),
+    ),
+  );
+  console.log(
+    `\n${table(
+      ['measure', 'value', 'target met'],
+      [
+        [
+          `ring per inline call, median of paired rounds (target ≤ ${series.targetUs} µs)`,
+          `${series.addedUs.toFixed(3)} µs`,
+          series.met ? 'yes' : 'NO',
+        ],
+        ['ring alone (FnCells.observe with vs without)', `${(series.isolatedUs * 1000).toFixed(1)} ns`, '—'],
+      ],
+    )}`,
+  );
+  writeFileSync(
+    here('../results/series.json'),
+    `${JSON.stringify({ node: process.version, ...series, results }, null, 2)}\n`,
+  );
+}
+
 // Issue 15: `plugbay contract diff` on two generated 2,000-property contracts, the whole command (target < 2 s).
 {
   const out = execFileSync(process.execPath, [here('./contract-diff.js')], { env: process.env }).toString();

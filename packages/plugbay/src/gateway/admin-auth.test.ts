@@ -24,6 +24,7 @@ const adminRequests: [method: string, path: string, body?: string][] = [
   ['GET', '/v1/plugins/svc'],
   ['GET', '/v1/stats'],
   ['GET', '/metrics'],
+  ['GET', '/v1/series'],
 ];
 
 test('with an admin token, every admin route answers 401 PLUGBAY_UNAUTHORIZED without it; calls, health and the dashboard page need none', async (t) => {

@@ -1,9 +1,10 @@
 /**
- * The gateway's observability routes (admin routes: see server.ts): `GET /metrics` (the host's prom-client registry, Prometheus text format) and
- * `GET /v1/stats` (per-version call rate inputs and latency for the dashboard), plus the gateway's own span
- * around each call.
+ * The gateway's observability routes (admin routes: see server.ts): `GET /metrics` (the host's prom-client registry, Prometheus text format),
+ * `GET /v1/stats` (per-version call rate inputs and latency for the dashboard) and `GET /v1/series` (the last
+ * 15 minutes per version, host.series), plus the gateway's own span around each call.
  */
 import { type Span, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { PlugbayError } from '../core/errors.js';
 import type { PluginHost } from '../host/types.js';
@@ -15,6 +16,7 @@ import {
   errorRef,
   pluginParams,
   pluginReportSchema,
+  seriesReportSchema,
   statsSchema,
   textResponse,
 } from './schemas.js';
@@ -49,6 +51,26 @@ export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost
     at: Date.now(),
     versions: host.stats(),
   }));
+  // Per-step points of each loaded version over the last 15 minutes at most (the dashboard's charts).
+  fastify.get<{ Querystring: { plugin?: string; since?: string; step?: string } }>(
+    '/v1/series',
+    { schema: seriesRouteSchema },
+    async (request) => {
+      const { plugin, since, step } = request.query;
+      const stepMs = step === undefined ? 1000 : Number(step);
+      if (stepMs % 1000 !== 0 || stepMs < 1000 || stepMs > 900_000) {
+        throw new PlugbayError(
+          'PLUGBAY_INVALID_ARGUMENT',
+          `step: must be whole seconds in ms from 1000 to 900000, got "${step}"`,
+          { details: { field: 'step', rule: 'whole seconds from 1000 to 900000 ms' } },
+        );
+      }
+      return host.series(plugin === undefined || plugin === '' ? undefined : plugin, {
+        ...(since === undefined ? {} : { sinceMs: Number(since) }),
+        stepMs,
+      });
+    },
+  );
 }
 
 const metricsSchema: DocumentedSchema = {
@@ -83,6 +105,37 @@ const statsRouteSchema: DocumentedSchema = {
     'Totals since each version was loaded, with p50/p99 estimated from the duration histogram; the dashboard ' +
     'derives rates from two polls. Prefer /metrics for monitoring.',
   response: { 200: statsSchema, ...adminErrors },
+};
+
+const seriesRouteSchema: DocumentedSchema = {
+  tags: ['Status and health'],
+  summary: 'Calls, errors and p50/p99 per version over time (for the dashboard and rollouts)',
+  description:
+    "Points every `step` ms from `since` to now, zero-filled, of each loaded version, from the host's in-memory " +
+    'ring of one-second slots (15 minutes; an older `since` starts where the ring does). A version unloaded is ' +
+    'not listed.',
+  querystring: Type.Object({
+    plugin: Type.Optional(Type.String({ description: 'Only this plugin', examples: ['greeter'] })),
+    since: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+$',
+        description: 'Epoch ms. Default 15 minutes ago',
+        examples: ['1764745200000'],
+      }),
+    ),
+    step: Type.Optional(
+      Type.String({
+        pattern: '^[0-9]+$',
+        description: 'Width of a point in ms, whole seconds from 1000 to 900000. Default 1000',
+        examples: ['10000'],
+      }),
+    ),
+  }),
+  response: {
+    200: seriesReportSchema,
+    400: errorRef('PLUGBAY_INVALID_ARGUMENT: `since` or `step` is not a valid number'),
+    ...adminErrors,
+  },
 };
 
 /**

@@ -172,6 +172,29 @@ export const statsSchema = Type.Object({
   ),
 });
 
+/** `GET /v1/series`: host.series(). */
+export const seriesReportSchema = Type.Object({
+  at: Type.Number({ description: "The server's clock, ms since the epoch" }),
+  stepMs: Type.Integer({ description: 'Width of each point, ms' }),
+  versions: Type.Array(
+    Type.Object({
+      plugin: Type.String(),
+      version: Type.String(),
+      points: Type.Array(
+        Type.Object({
+          t: Type.Integer({ description: 'Start of the step, ms since the epoch' }),
+          calls: Type.Integer(),
+          errors: Type.Integer({
+            description: "The version's own failures (not the caller's invalid input or cancellation)",
+          }),
+          p50Ms: Type.Optional(Type.Number({ description: 'Tier call latency, ms; absent without calls' })),
+          p99Ms: Type.Optional(Type.Number({ description: 'As p50Ms' })),
+        }),
+      ),
+    }),
+  ),
+});
+
 /** The answer of activate and rollback. */
 export const activateResultSchema = Type.Object({
   plugin: Type.String(),

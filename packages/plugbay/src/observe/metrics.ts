@@ -50,6 +50,7 @@ export class FnCells {
     this.series.record(seconds, now);
   }
 
+  /** The call observe() just recorded failed with `code` (the ring counts the error in that call's second). */
   fail(code: string): void {
     const outcome = outcomeOf(code);
     this.failed.set(outcome, (this.failed.get(outcome) ?? 0) + 1);

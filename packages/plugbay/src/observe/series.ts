@@ -92,10 +92,9 @@ export class Totals {
 
   /** The q-quantile in seconds (linear inside its bucket: off by less than one bucket); undefined without calls. */
   quantile(q: number): number | undefined {
-    let total = 0;
-    for (let i = 0; i < bucketCount; i++) total += this.hist[i]!;
-    if (total === 0) return undefined;
-    const rank = Math.max(1, Math.ceil(q * total));
+    // Every call is in exactly one bucket: `calls` is the histogram's total.
+    if (this.calls === 0) return undefined;
+    const rank = Math.max(1, Math.ceil(q * this.calls));
     let seen = 0;
     for (let i = 0; i < bucketCount; i++) {
       const n = this.hist[i]!;
@@ -136,11 +135,13 @@ export class SeriesRing {
     this.#dense[bucketOf(seconds)]!++;
   }
 
-  /** One failed call, by its error code; the caller's own (invalid input, cancelled) are not errors. */
+  /**
+   * The call just recorded failed, with this error code: counted in the same slot as the call (so no step has more
+   * errors than calls). The caller's own failures (invalid input, cancelled) are not errors.
+   */
   fail(code: string): void {
     if (callerCodes.has(code)) return;
-    const now = this.#clock.now();
-    if (now >= this.#until) this.#roll(now);
+    if (this.#slot < 0) this.#roll(this.#clock.now()); // no call recorded yet: not how FnCells uses it
     this.#errors[this.#slot * classCount + (classOf.get(code) ?? classCount - 1)]!++;
   }
 
