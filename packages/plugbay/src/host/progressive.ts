@@ -135,9 +135,20 @@ export class ProgressiveRollouts {
       const actor = options.actor ?? 'api';
       const reason = options.reason ?? `canary ${s.version} at ${s.steps[0]} %`;
       // Saved before the route changes: a second start (another admin, another gateway) conflicts here.
-      let saved = this.#save(record, previous?.updatedAt ?? null, 'start', actor, reason, now);
-      await this.#weigh(saved, s.steps[0]!, actor, reason);
-      saved = this.get(s.plugin)!;
+      const saved = this.#save(record, previous?.updatedAt ?? null, 'start', actor, reason, now);
+      try {
+        await this.#weigh(saved, s.steps[0]!, actor, reason);
+      } catch (err) {
+        // The route refused the canary: the rollout never ran; it must not stay `running` in the store.
+        this.#save(
+          { ...saved, state: 'aborted' },
+          saved.updatedAt,
+          'abort',
+          actor,
+          `route refused: ${(err as Error).message}`,
+        );
+        throw err;
+      }
       this.#schedule(saved);
       return saved;
     });
