@@ -76,6 +76,7 @@ class Host implements api.PluginHost {
       activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),
       currentStable: (plugin) => this.#rollout.currentStable(plugin),
       loaded: (plugin, version) => this.#s.versions.get(plugin, version) !== undefined,
+      prepare: (plugin, version) => this.#rollout.prepare(plugin, version),
     });
     this.rollouts.resumeStored();
   }

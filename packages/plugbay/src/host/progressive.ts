@@ -48,6 +48,8 @@ export interface RolloutHostParts {
   /** The version stable calls get now (the route's, or the default selection). */
   currentStable(plugin: string): string | undefined;
   loaded(plugin: string, version: string): boolean;
+  /** Loads a version known from a plugin directory if it is not loaded, and checks its health. */
+  prepare(plugin: string, version: string): Promise<void>;
 }
 
 /** How many early checks run per step (besides the judgement at its end). */
@@ -99,18 +101,18 @@ export class ProgressiveRollouts {
         );
       }
       const stable = s.stable ?? this.#h.currentStable(s.plugin);
-      for (const [field, version] of [
-        ['version', s.version],
-        ['stable', stable],
-      ] as const) {
-        if (version === undefined || !this.#h.loaded(s.plugin, version)) {
-          throw new PlugbayError(
-            'PLUGBAY_VERSION_NOT_LOADED',
-            `rollout ${field}: ${s.plugin}@${version ?? '(no stable)'} is not loaded`,
-            { plugin: s.plugin, details: { field, rule: 'loaded' } },
-          );
-        }
+      if (stable === undefined) {
+        throw new PlugbayError(
+          'PLUGBAY_VERSION_NOT_LOADED',
+          `rollout stable: ${s.plugin} has no stable version`,
+          {
+            plugin: s.plugin,
+            details: { field: 'stable', rule: 'loaded' },
+          },
+        );
       }
+      // Both sides loaded (from their plugin directory if released) and healthy before any traffic moves.
+      for (const version of [s.version, stable]) await this.#h.prepare(s.plugin, version);
       if (stable === s.version) {
         throw new PlugbayError(
           'PLUGBAY_INVALID_ARGUMENT',
@@ -133,9 +135,20 @@ export class ProgressiveRollouts {
       const actor = options.actor ?? 'api';
       const reason = options.reason ?? `canary ${s.version} at ${s.steps[0]} %`;
       // Saved before the route changes: a second start (another admin, another gateway) conflicts here.
-      let saved = this.#save(record, previous?.updatedAt ?? null, 'start', actor, reason, now);
-      await this.#weigh(saved, s.steps[0]!, actor, reason);
-      saved = this.get(s.plugin)!;
+      const saved = this.#save(record, previous?.updatedAt ?? null, 'start', actor, reason, now);
+      try {
+        await this.#weigh(saved, s.steps[0]!, actor, reason);
+      } catch (err) {
+        // The route refused the canary: the rollout never ran; it must not stay `running` in the store.
+        this.#save(
+          { ...saved, state: 'aborted' },
+          saved.updatedAt,
+          'abort',
+          actor,
+          `route refused: ${(err as Error).message}`,
+        );
+        throw err;
+      }
       this.#schedule(saved);
       return saved;
     });
@@ -425,7 +438,7 @@ export class ProgressiveRollouts {
       details: {
         ...decision,
         state: r.state,
-        stable: r.stable,
+        stableVersion: r.stable,
         steps: r.steps,
         thresholds: r.thresholds,
       } as unknown as Record<string, unknown>,
