@@ -61,6 +61,18 @@ export function renderSeries(): void {
   const cards: HTMLElement[] = [];
   for (const [plugin, versions] of [...byPlugin].sort((a, b) => a[0].localeCompare(b[0]))) {
     const id = `series-${idOf(plugin)}`;
+    // A plugin nobody called in the span gets one line, not three empty frames.
+    if (!versions.some((v) => v.points.some((p) => p.t >= from && p.calls > 0))) {
+      const label = spans.find(([ms]) => ms === spanMs)?.[1] ?? '';
+      cards.push(
+        el(
+          'section',
+          { className: 'card series idle', ariaLabel: `Time series of ${plugin}` },
+          el('h3', {}, plugin, el('span', { className: 'muted' }, ` — no calls in the last ${label}`)),
+        ),
+      );
+      continue;
+    }
     const lines = (metric: Parameters<typeof samples>[1], faint = false) =>
       versions.map((v, i) => ({
         label: `${v.version}${metric === 'p50Ms' ? ' p50' : metric === 'p99Ms' ? ' p99' : ''}`,

@@ -78,8 +78,22 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   await greet.getByRole('button', { name: 'Call greeter.greet' }).click();
   await greet.getByText('PLUGBAY_INVALID_INPUT').waitFor();
 
+  // The calls made above are drawn (a plugin nobody called is one line instead of three empty charts).
+  await page.locator('#series-greeter-rate path.line').first().waitFor({ state: 'attached' });
+  await page
+    .getByRole('region', { name: 'Time series of ticker' })
+    .getByText('no calls in the last 15 min')
+    .waitFor();
+
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(repoRoot, 'test-output/dashboard.png'), fullPage: true });
+  // A phone: nothing wider than the screen (long paths in the diagnostics, wide tables, the try-it forms).
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.waitForFunction('innerWidth === 375');
+  const widths = (await page.evaluate('[document.documentElement.scrollWidth, innerWidth]')) as number[];
+  assert.ok(widths[0]! <= widths[1]!, `no horizontal overflow at 375 px: ${widths}`);
+  await page.screenshot({ path: join(repoRoot, 'test-output/dashboard-375.png'), fullPage: true });
+  await page.setViewportSize({ width: 1366, height: 900 });
 
   // Another origin: the same gateway through `localhost` is not the origin of `127.0.0.1`.
   const entries = async () =>

@@ -103,7 +103,8 @@ form.try output.error { color: #b00020; }
 .schemas summary { cursor: pointer; color: #1f5fbf; }
 pre { margin: 0.3rem 0; padding: 0.4rem; background: #f4f5f7; border-radius: 4px; overflow-x: auto; max-width: 100%; font-size: 0.85rem; }
 code { background: #eef0f3; padding: 0 0.25rem; border-radius: 3px; }
-.series-list, .rollouts { display: grid; gap: 1rem; margin-bottom: 1rem; }
+.series-list, .rollouts { display: grid; gap: 0.6rem; margin-bottom: 1rem; } .series-list .card { margin-bottom: 0; }
+.series.idle { padding: 0.5rem 1rem; margin: 0; } .series.idle h3 { margin: 0; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 0.6rem 1rem; }
 figure.chart { margin: 0; min-width: 0; }
 figure.chart figcaption { font-size: 0.88rem; color: #3b4452; }
