@@ -70,7 +70,7 @@ export function renderRollouts(
   );
   rerender(list, () => {
     list.replaceChildren(...sorted.map(rolloutCard));
-    if (sorted.length === 0) list.append(el('p', {}, 'No rollout yet.'));
+    if (sorted.length === 0) list.append(el('p', { className: 'muted' }, 'No rollout yet.'));
   });
 }
 

@@ -142,6 +142,6 @@ form.rollout-start input[type=text] { width: 8.5rem; }
   tr { border-bottom: 1px solid #d0d5dc; padding: 0.3rem 0; }
   td, tbody th { border: 0; padding: 0.1rem 0 0.1rem 7rem; position: relative; min-height: 1.4rem; overflow-wrap: anywhere; }
   td::before, tbody th::before { content: attr(data-label); position: absolute; left: 0; width: 6.5rem; color: #4a5563; font-weight: 600; }
-  dl { grid-template-columns: 1fr; } dd { margin-bottom: 0.3rem; }
+
 }
 `;
