@@ -48,7 +48,14 @@ export class SeriesWindow {
   /** `plugin@version` → points by time; `loaded` false once a report no longer names it. */
   readonly #points = new Map<
     string,
-    { plugin: string; version: string; loaded: boolean; byT: Map<number, SeriesPoint> }
+    {
+      plugin: string;
+      version: string;
+      loaded: boolean;
+      byT: Map<number, SeriesPoint>;
+      /** The seconds still filling at the last report: kept if the version goes before they end. */
+      filling: SeriesPoint[];
+    }
   >();
   #until: number | undefined;
   stepMs = 1000;
@@ -77,14 +84,21 @@ export class SeriesWindow {
       named.add(key);
       let entry = this.#points.get(key);
       if (entry === undefined) {
-        entry = { plugin: v.plugin, version: v.version, loaded: true, byT: new Map() };
+        entry = { plugin: v.plugin, version: v.version, loaded: true, byT: new Map(), filling: [] };
         this.#points.set(key, entry);
       }
       entry.loaded = true;
-      for (const p of completePoints(v.points, report.at, report.stepMs)) entry.byT.set(p.t, p);
+      const complete = completePoints(v.points, report.at, report.stepMs);
+      for (const p of complete) entry.byT.set(p.t, p);
+      entry.filling = v.points.slice(complete.length).filter((p) => p.calls > 0);
     }
     for (const [key, entry] of this.#points) {
-      if (!named.has(key)) entry.loaded = false;
+      if (!named.has(key) && entry.loaded) {
+        // Unloaded since: the seconds it was filling are all it will ever have (the host dropped its ring).
+        entry.loaded = false;
+        for (const p of entry.filling) entry.byT.set(p.t, p);
+        entry.filling = [];
+      }
       for (const t of entry.byT.keys()) if (t < from) entry.byT.delete(t);
       if (!entry.loaded && entry.byT.size === 0) this.#points.delete(key);
     }

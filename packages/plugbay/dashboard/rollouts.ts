@@ -6,7 +6,11 @@
  * decision history with the evidence of each decision. Everything goes through /v1/admin/rollouts.
  */
 import { act, api } from './api.js';
-import { chart, chartMax, type Line } from './charts.js';
+import { chart, chartMax, type Line, legend } from './charts.js';
+
+/** The palette entry of the judged windows' marks. */
+const judgedStyle = 3;
+
 import { $, el, rerender } from './dom.js';
 import { formatValue, niceMax, type SeriesPoint, samples, windowMs } from './geometry.js';
 import { idOf, seriesWindow } from './series.js';
@@ -298,14 +302,26 @@ function sides(r: Rollout, id: string): HTMLElement {
     (d) => d.verdict === 'fail' || d.verdict === 'promote' || d.verdict === 'abort',
   );
   if (end !== undefined && !active(r)) markers.push({ t: end.at, label: r.state });
-  const sideLines = (version: string, style: number) => ({
+  // What each decision judged (the host's window since the step started), placed at the decision's time: the
+  // evidence stays on the chart even when the series lost a released canary's last seconds.
+  const judged = r.history.filter((d) => d.canary.calls > 0 || d.stable.calls > 0);
+  const evidenceLine = (label: string, pick: (d: Decision) => number | undefined): Line => ({
+    label,
+    values: judged.map((d) => ({ t: d.at - stepMs / 2, v: pick(d) })),
+    style: judgedStyle,
+  });
+  const sideLines = (version: string, style: number, side: 'canary' | 'stable') => ({
     errors: [
       { label: version, values: samples(pointsOf(version), 'errorRatePercent', stepMs), style },
+      evidenceLine(`${version} judged`, (d) => (d[side].calls > 0 ? d[side].errorRate * 100 : undefined)),
     ] as Line[],
-    p99: [{ label: `${version} p99`, values: samples(pointsOf(version), 'p99Ms', stepMs), style }] as Line[],
+    p99: [
+      { label: `${version} p99`, values: samples(pointsOf(version), 'p99Ms', stepMs), style },
+      evidenceLine(`${version} judged p99`, (d) => d[side].p99Ms),
+    ] as Line[],
   });
-  const stable = sideLines(r.stable, 0);
-  const canary = sideLines(r.version, 1);
+  const stable = sideLines(r.stable, 0, 'stable');
+  const canary = sideLines(r.version, 1, 'canary');
   const errorMax = niceMax(
     Math.max(chartMax({ lines: [...stable.errors, ...canary.errors], thresholds: errorLimit }), 1),
   );
@@ -345,12 +361,21 @@ function sides(r: Rollout, id: string): HTMLElement {
   ];
   return el(
     'div',
-    {
-      className: 'sides',
-      ariaLabel: `Canary against stable, since shortly before the rollout of ${r.plugin}`,
-    },
-    column(`stable ${r.stable}`, stable, 'stable'),
-    column(`canary ${r.version}`, canary, 'canary'),
+    {},
+    legend([
+      { label: `stable ${r.stable} (per second)`, style: 0 },
+      { label: `canary ${r.version} (per second)`, style: 1 },
+      { label: 'window each decision judged', style: judgedStyle },
+    ]),
+    el(
+      'div',
+      {
+        className: 'sides',
+        ariaLabel: `Canary against stable, since shortly before the rollout of ${r.plugin}`,
+      },
+      column(`stable ${r.stable}`, stable, 'stable'),
+      column(`canary ${r.version}`, canary, 'canary'),
+    ),
   );
 }
 

@@ -268,15 +268,7 @@ test('an open circuit: half-open after its cool-down, re-opened for twice as lon
     (reason?.until ?? 0) > Date.now() && (reason?.until ?? 0) <= Date.now() + 100,
     `until ${reason?.until}`,
   );
-  // The gateway reports it as the host does (its response schema would drop a field it does not declare).
-  const gateway = createGateway({ host: h, port: 0 });
-  t.after(() => gateway.close());
-  const { url } = await gateway.listen();
-  const report = (await (await fetch(`${url}/v1/plugins`)).json()) as {
-    plugins: { versions: VersionStatus[] }[];
-  };
-  const shown = report.plugins[0]?.versions[0]?.circuitReason;
-  assert.deepEqual([shown?.failures, shown?.lastError?.code], [2, 'PLUGBAY_TIMEOUT']);
+  // (GET /v1/plugins reports it too: gateway/dashboard/dashboard-rollout.test.ts reads it in the browser.)
   await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_NO_INSTANCE' });
   await until('half-open', () => circuit() === 'closed');
   // The half-open probe fails: open again at once, for 150 ms (twice 100, capped).
