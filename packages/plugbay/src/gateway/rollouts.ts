@@ -120,6 +120,19 @@ const decision = Type.Object(
     stable: windowStats,
     errorRateIncrease: Type.Optional(Type.Number()),
     p99Ratio: Type.Optional(Type.Number()),
+    p99Bounds: Type.Optional(
+      Type.Object(
+        {
+          canaryP99LowMs: Type.Optional(
+            Type.Number({ description: "Lower confidence bound of the canary's p99" }),
+          ),
+          stableP99HighMs: Type.Optional(
+            Type.Number({ description: "Upper confidence bound of the stable's p99" }),
+          ),
+        },
+        { description: 'What the p99 rule compares' },
+      ),
+    ),
     checks: Type.Optional(Type.Array(Type.Object({}, { additionalProperties: true }))),
   },
   { additionalProperties: true },

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { defaultThresholds, judgeCanary, normalQuantile, type WindowStats } from './canary-analysis.js';
+import {
+  defaultThresholds,
+  judgeCanary,
+  normalQuantile,
+  p99Levels,
+  type WindowStats,
+} from './canary-analysis.js';
 
 const w = (calls: number, errors: number, p99Ms?: number): WindowStats => ({
   calls,
@@ -56,4 +62,25 @@ test('a canary 3× slower at p99 fails; a sub-slack excess on a fast plugin does
   assert.equal(slow.p99Ratio, 3);
   const fast = judgeCanary(w(60, 0, 0.3), w(540, 0, 0.1), t, true);
   assert.equal(fast.verdict, 'pass', fast.reason);
+});
+
+test('p99 is judged on confidence bounds: a tail of a few slow calls is no evidence, a slow body of calls is', () => {
+  const levels = p99Levels(300, 0.99);
+  assert.ok(Math.abs(levels.low - 0.9766) < 1e-3 && levels.high === 0.9999, JSON.stringify(levels));
+  const high = p99Levels(1200, 0.99).high;
+  assert.ok(Math.abs(high - 0.9967) < 1e-3, String(high));
+  // Raw p99s 3× apart (a hiccup hit the canary's 3 slowest calls), but its lower bound is stable-like: no fail.
+  const hiccup = judgeCanary(w(300, 0, 150), w(1200, 0, 50), t, true, {
+    canaryP99LowMs: 55,
+    stableP99HighMs: 60,
+  });
+  assert.equal(hiccup.verdict, 'pass', hiccup.reason);
+  assert.equal(hiccup.p99Ratio, 3);
+  // Every canary call 3× slower: the lower bound is too.
+  const slow = judgeCanary(w(300, 0, 150), w(1200, 0, 50), t, false, {
+    canaryP99LowMs: 140,
+    stableP99HighMs: 60,
+  });
+  assert.equal(slow.verdict, 'fail', slow.reason);
+  assert.match(slow.reason, /bounds: canary ≥ 140 ms, stable ≤ 60 ms/);
 });

@@ -5,7 +5,10 @@
 // points AND that excess is significant (one-sided two-proportion z-test at `confidence`): a handful of unlucky
 // calls on a quiet step must not roll back a good version, and a 20 % failure rate on 50 calls is far past any
 // doubt. Latency: the canary's p99 above `maxP99Ratio` × stable's (and above it by more than `p99SlackMs`, so that
-// sub-millisecond noise on a fast plugin is no evidence). Too few canary calls (`minCalls`) is never a pass.
+// sub-millisecond noise on a fast plugin is no evidence), judged on confidence bounds when the engine gives them:
+// the canary's lower bound of p99 against the stable's upper bound (the order-statistic interval of a quantile), so
+// that the 3rd-slowest of 300 calls landing in one scheduling hiccup of a busy machine is no evidence either.
+// Too few canary calls (`minCalls`) is never a pass.
 
 import type { WindowStats } from './types.js';
 
@@ -55,6 +58,7 @@ export function judgeCanary(
   stable: WindowStats,
   t: RolloutThresholds,
   final: boolean,
+  bounds: P99Bounds = {},
 ): CanaryJudgement {
   const pc = canary.calls === 0 ? 0 : canary.errors / canary.calls;
   const ps = stable.calls === 0 ? 0 : stable.errors / stable.calls;
@@ -78,17 +82,25 @@ export function judgeCanary(
       reason: `error rate ${rates}: +${errorRateIncrease} points > ${t.maxErrorRateIncrease} (z ${z} > ${round(zCrit)})`,
     };
   }
+  const low = bounds.canaryP99LowMs ?? canary.p99Ms;
+  const high = bounds.stableP99HighMs ?? stable.p99Ms;
   if (
     canary.calls >= t.minCalls &&
-    p99Ratio !== undefined &&
-    p99Ratio > t.maxP99Ratio &&
-    canary.p99Ms! - stable.p99Ms! > t.p99SlackMs
+    low !== undefined &&
+    high !== undefined &&
+    high > 0 &&
+    low / high > t.maxP99Ratio &&
+    low - high > t.p99SlackMs
   ) {
+    const bounded =
+      bounds.canaryP99LowMs === undefined
+        ? ''
+        : ` (bounds: canary ≥ ${round(low)} ms, stable ≤ ${round(high)} ms)`;
     return {
       ...base,
       z,
       verdict: 'fail',
-      reason: `p99 canary ${round(canary.p99Ms!)} ms vs stable ${round(stable.p99Ms!)} ms: ×${p99Ratio} > ×${t.maxP99Ratio}`,
+      reason: `p99 canary ${round(canary.p99Ms!)} ms vs stable ${round(stable.p99Ms!)} ms${bounded}: ×${round(low / high)} > ×${t.maxP99Ratio}`,
     };
   }
   if (canary.calls < t.minCalls) {
@@ -109,6 +121,25 @@ export function judgeCanary(
       ? ''
       : `; p99 ${round(canary.p99Ms!)} ms vs ${round(stable.p99Ms!)} ms (×${p99Ratio})`;
   return { ...base, z, verdict: 'pass', reason: `${rates}${p99}` };
+}
+
+/** Confidence bounds of p99 the engine reads from the histograms (ms). */
+export interface P99Bounds {
+  /** The canary's p99 is at least this (its quantile at p99Levels(n).low). */
+  canaryP99LowMs?: number | undefined;
+  /** The stable's p99 is at most this (its quantile at p99Levels(n).high). */
+  stableP99HighMs?: number | undefined;
+}
+
+/**
+ * The quantile levels bounding p99 of n calls at `confidence` (normal approximation of the binomial count of calls
+ * below the true p99): the sample quantile at `low` is below the true p99, the one at `high` above it, each with
+ * that confidence. At 0.99: 300 calls give low 0.977 and high 0.9999 (clamped to [0.5, 0.9999]), 1 200 calls 0.983 and 0.997.
+ */
+export function p99Levels(n: number, confidence: number): { low: number; high: number } {
+  if (n <= 0) return { low: 0.99, high: 0.99 };
+  const spread = normalQuantile(confidence) * Math.sqrt((0.99 * 0.01) / n);
+  return { low: Math.max(0.5, 0.99 - spread), high: Math.min(0.9999, 0.99 + spread) };
 }
 
 /**

@@ -14,7 +14,7 @@ import type { Manifest } from '../core/manifest.js';
 import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
 import { type FnCells, HostMetrics } from '../observe/metrics.js';
-import { seriesOf, windowOf } from '../observe/series.js';
+import { quantileOf, seriesOf, windowOf } from '../observe/series.js';
 import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditQuery } from '../store/types.js';
 import { Grants } from './grants.js';
@@ -71,6 +71,12 @@ class Host implements api.PluginHost {
       log: this.#s.log,
       scheduler: settings.rolloutScheduler,
       window: (plugin, version, range) => this.window(plugin, version, range),
+      quantileMs: (plugin, version, { sinceMs, untilMs }, q) => {
+        const cells = this.#s.metrics?.find(plugin, version);
+        return cells === undefined
+          ? undefined
+          : quantileOf(seriesOfFns(cells.fns), sinceMs, untilMs, Date.now(), q);
+      },
       route: (plugin) => this.#rollout.route(plugin),
       setRoute: (plugin, route, o) => this.#rollout.setRoute(plugin, route, o),
       activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { PlugbayError } from '../core/errors.js';
 import type { StateStore, StoredRollout } from '../store/types.js';
-import { judgeCanary, type WindowStats } from './canary-analysis.js';
+import { judgeCanary, p99Levels, type WindowStats } from './canary-analysis.js';
 import { createCheck } from './rollout-checks.js';
 import {
   activeStates,
@@ -42,6 +42,13 @@ export interface RolloutHostParts {
   scheduler: RolloutScheduler;
   /** Calls, errors and latency of one version over a window. */
   window(plugin: string, version: string, range: { sinceMs: number; untilMs: number }): WindowStats;
+  /** The q-quantile of one version's latency (ms) over a window; undefined without calls. */
+  quantileMs(
+    plugin: string,
+    version: string,
+    range: { sinceMs: number; untilMs: number },
+    q: number,
+  ): number | undefined;
   route(plugin: string): Route | undefined;
   setRoute(plugin: string, route: Route, options: ChangeOptions): Promise<Route>;
   activate(plugin: string, version: string, options: ActivateOptions): Promise<unknown>;
@@ -265,7 +272,16 @@ export class ProgressiveRollouts {
     const range = { sinceMs: r.stepStartedAt, untilMs };
     const canary = this.#h.window(plugin, r.version, range);
     const stable = this.#h.window(plugin, r.stable, range);
-    const j = judgeCanary(canary, stable, r.thresholds, final);
+    // p99 is judged by confidence bounds: the canary's lower one against the stable's upper one.
+    const levels = {
+      canary: p99Levels(canary.calls, r.thresholds.confidence),
+      stable: p99Levels(stable.calls, r.thresholds.confidence),
+    };
+    const bounds = {
+      canaryP99LowMs: this.#h.quantileMs(plugin, r.version, range, levels.canary.low),
+      stableP99HighMs: this.#h.quantileMs(plugin, r.stable, range, levels.stable.high),
+    };
+    const j = judgeCanary(canary, stable, r.thresholds, final, bounds);
     const weight = r.steps[r.stepIndex]!;
     let checks: CheckOutcome[] | undefined;
     let verdict = j.verdict;
@@ -294,7 +310,14 @@ export class ProgressiveRollouts {
         reason = `check ${failed.map((c) => `${c.name}: ${c.reason}`).join('; ')}`;
       }
     }
-    const evidence = { canary, stable, errorRateIncrease: j.errorRateIncrease, p99Ratio: j.p99Ratio, checks };
+    const evidence = {
+      canary,
+      stable,
+      errorRateIncrease: j.errorRateIncrease,
+      p99Ratio: j.p99Ratio,
+      p99Bounds: bounds,
+      checks,
+    };
     if (verdict === 'fail') {
       await this.#toStable(r, 'fail', 'rolled-back', 'rollout', reason, evidence);
       return;
@@ -425,6 +448,7 @@ export class ProgressiveRollouts {
       stable: evidence.stable!,
       ...(evidence.errorRateIncrease === undefined ? {} : { errorRateIncrease: evidence.errorRateIncrease }),
       ...(evidence.p99Ratio === undefined ? {} : { p99Ratio: evidence.p99Ratio }),
+      ...(evidence.p99Bounds === undefined ? {} : { p99Bounds: evidence.p99Bounds }),
       ...(evidence.checks === undefined ? {} : { checks: evidence.checks }),
     };
     const record = { ...r, history: [...r.history, decision] };
