@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds Go plugins from source with Debian's Go packages, in GOPATH mode (no module downloads): golang,
-# golang-github-hashicorp-go-plugin-dev, golang-google-grpc-dev, protobuf-compiler, golang-goprotobuf-dev.
+# golang-github-hashicorp-go-plugin-dev, golang-google-grpc-dev, protobuf-compiler, golang-goprotobuf-dev,
+# golang-opentelemetry-otel-dev (plugbay-echo's own spans, relayed to the host by examples/go-plugins/otlprelay).
 #   scripts/build-go-plugins.sh [dir...]
 # Each dir holds a main.go (package main, importing plugbay.dev/goplugins/gen/plugbayv1 for the plugbay protocol or
-# .../gen/kvproto); its binary lands in <dir>/bin/<basename of dir> (gitignored). Default: the plugins under
+# .../gen/kvproto, and plugbay.dev/goplugins/otlprelay for spans); its binary lands in <dir>/bin/<basename of dir> (gitignored). Default: the plugins under
 # examples/go-plugins. scripts/build-examples.mjs builds the Go examples in examples/plugins with it. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ wkt+=",Mgoogle/protobuf/wrappers.proto=github.com/golang/protobuf/ptypes/wrapper
 wkt+=",Mgoogle/protobuf/struct.proto=github.com/golang/protobuf/ptypes/struct"
 protoc -I "$src/stock/proto" -I /usr/include --go_out="plugins=grpc,$wkt,Mstock.proto=plugbay.dev/goplugins/gen/stockproto:$build/out/stockproto" stock.proto
 find "$build/out/stockproto" -name '*.pb.go' -exec sed 's/^package stock$/package stockproto/' {} \; >"$pkg/gen/stockproto/stock.pb.go"
+
+mkdir -p "$pkg/otlprelay"
+cp "$src/otlprelay/"*.go "$pkg/otlprelay/"
 
 export GO111MODULE=off GOPATH="$build:/usr/share/gocode" GOFLAGS=
 # A build cache that outlives this script (the grpc packages take a minute to compile the first time).

@@ -28,6 +28,7 @@ packages=(
   "protobuf-compiler protoc"
   "libprotobuf-dev"  # google/protobuf/*.proto in /usr/include: examples/go-plugins/stock imports well-known types
   "golang-goprotobuf-dev protoc-gen-go"
+  "golang-opentelemetry-otel-dev"  # OpenTelemetry Go API and SDK: examples/go-plugins/plugbay-echo's own spans
   "prometheus promtool"  # observe/metrics.test: `promtool check metrics` on a live gateway's /metrics
   "chromium chromium"  # gateway dashboard browser test (playwright-core drives /usr/bin/chromium)
   # plugbay push/pull: a real OCI registry (the CNCF distribution server) and htpasswd's bcrypt for its basic auth
@@ -40,7 +41,7 @@ packages=(
 example_toolchains=(
   "c clang lld wasi-libc libclang-rt-14-dev-wasm32"
   "rust rustc libstd-rust-dev-wasm32"
-  "go golang golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev protobuf-compiler libprotobuf-dev golang-goprotobuf-dev"
+  "go golang golang-github-hashicorp-go-plugin-dev golang-google-grpc-dev protobuf-compiler libprotobuf-dev golang-goprotobuf-dev golang-opentelemetry-otel-dev"
 )
 
 # True when a package is absent: its probe command is not on PATH, or (no probe) dpkg does not list it.

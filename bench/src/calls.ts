@@ -1,8 +1,8 @@
 // Issue 2's benchmark: host.call in the inline and thread tiers beside their raw boundaries and piscina.
 // run.ts starts one process per mode, so that one mode's setup cannot tax another's figures (on Node 20 an
 // inline instance with AsyncLocalStorage attribution turns on promise hooks for the whole process):
-//   inline        a direct async call vs inline host.call (attribution: async-context, the default)   pinned
-//   inline-stack  the same with attribution: 'stack' (no AsyncLocalStorage on the call path)           pinned
+//   inline        a direct async call vs inline host.call (attribution: async-context, opt-in before Node 24) pinned
+//   inline-stack  the same with attribution: 'stack' (the default before Node 24: no AsyncLocalStorage)   pinned
 //   thread        a bare MessagePort round trip vs thread host.call vs piscina, sequential             pinned
 //   pipelined     the same three with 64 calls in flight                                               all cores
 //   thread-start  start to first call: a bare Worker's first round trip vs a new host's load + first call   pinned

@@ -101,3 +101,21 @@ export function rawEchoWorker(message: unknown): { call: () => Promise<unknown>;
     });
   return { call, worker };
 }
+
+/** One row of the closing summary of `npm run bench`: a measure, its value, its target and whether it is met. */
+export interface SummaryRow {
+  measure: string;
+  value: string;
+  target: string;
+  /** undefined when the measure has no target (shown for context, or skipped on this machine). */
+  met: boolean | undefined;
+}
+
+/** The summary as a markdown table (the same rows go to bench/results/summary.json). */
+export function summaryTable(rows: SummaryRow[]): string {
+  const met = (m: boolean | undefined) => (m === undefined ? '—' : m ? 'yes' : 'NO');
+  return table(
+    ['measure', 'value', 'target', 'met'],
+    rows.map((r) => [r.measure, r.value, r.target, met(r.met)]),
+  );
+}

@@ -394,3 +394,14 @@ stopRawGrpc();
 await frames.host.close();
 await grpcTier.host.close();
 fs.rmSync(root, { recursive: true, force: true });
+// The last line, for run.ts's summary.
+console.log(
+  JSON.stringify({
+    framesRatio: framesPair.ratio,
+    framesThroughput: pf.callsPerSec / rf.callsPerSec,
+    grpcRatio: grpcPair.ratio,
+    coldFramesMs: median(cold.frames),
+    coldGrpcMs: median(cold.grpc),
+    bareNodeMs: bareMs,
+  }),
+);

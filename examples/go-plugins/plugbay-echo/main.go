@@ -9,10 +9,15 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	plugbayv1 "plugbay.dev/goplugins/gen/plugbayv1"
+	"plugbay.dev/goplugins/otlprelay"
 )
 
 // The handshake of plugins built for plugbay (the SDK's process entry uses the same values).
@@ -25,6 +30,36 @@ var Handshake = plugin.HandshakeConfig{
 type server struct {
 	log    hclog.Logger
 	config json.RawMessage
+	// Flushes the spans still batched (otlprelay.Setup); called by Stop.
+	flush func(context.Context) error
+}
+
+// metadataCarrier reads the W3C traceparent the host puts in the call's gRPC metadata.
+type metadataCarrier metadata.MD
+
+func (c metadataCarrier) Get(key string) string {
+	if v := metadata.MD(c).Get(key); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+func (c metadataCarrier) Set(key, value string) { metadata.MD(c).Set(key, value) }
+func (c metadataCarrier) Keys() []string {
+	out := make([]string, 0, len(c))
+	for k := range c {
+		out = append(out, k)
+	}
+	return out
+}
+
+// traced starts this plugin's own span for a call, child of the host's plugbay.call span: the trace continues
+// across the process boundary through the gRPC metadata.
+func traced(ctx context.Context, fn string) (context.Context, trace.Span) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	ctx = otel.GetTextMapPropagator().Extract(ctx, metadataCarrier(md))
+	return otel.Tracer("plugbay.dev/goplugins/plugbay-echo").Start(ctx, "go-echo "+fn,
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", fn)))
 }
 
 func (s *server) Describe(ctx context.Context, req *plugbayv1.DescribeRequest) (*plugbayv1.DescribeResponse, error) {
@@ -38,6 +73,16 @@ func (s *server) Start(ctx context.Context, req *plugbayv1.StartRequest) (*plugb
 }
 
 func (s *server) Call(ctx context.Context, req *plugbayv1.CallRequest) (*plugbayv1.CallResponse, error) {
+	ctx, span := traced(ctx, req.Function)
+	defer span.End()
+	res, err := s.call(ctx, req)
+	if res != nil && res.Error != nil {
+		span.SetStatus(codes.Error, res.Error.Code)
+	}
+	return res, err
+}
+
+func (s *server) call(ctx context.Context, req *plugbayv1.CallRequest) (*plugbayv1.CallResponse, error) {
 	switch req.Function {
 	case "echo":
 		var input interface{}
@@ -74,6 +119,7 @@ func (s *server) Call(ctx context.Context, req *plugbayv1.CallRequest) (*plugbay
 
 func (s *server) Stop(ctx context.Context, req *plugbayv1.StopRequest) (*plugbayv1.StopResponse, error) {
 	s.log.Info("stopping")
+	_ = s.flush(ctx)
 	return &plugbayv1.StopResponse{}, nil
 }
 
@@ -98,9 +144,10 @@ func (p *PlugbayPlugin) GRPCClient(ctx context.Context, broker *plugin.GRPCBroke
 
 func main() {
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Info, Output: os.Stderr, JSONFormat: true})
+	flush := otlprelay.Setup()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         map[string]plugin.Plugin{"plugbay": &PlugbayPlugin{Impl: &server{log: logger}}},
+		Plugins:         map[string]plugin.Plugin{"plugbay": &PlugbayPlugin{Impl: &server{log: logger, flush: flush}}},
 		GRPCServer:      plugin.DefaultGRPCServer,
 	})
 }

@@ -47,6 +47,8 @@ export type {
 } from './host/types.js';
 export type { DirectoryWatcher, RolloutPolicy, WatcherOptions } from './host/watch.js';
 export { createWatcher, parseRolloutPolicy } from './host/watch.js';
+export type { OtelTracing, TracesExporter } from './observe/otel-env.js';
+export { startOtelFromEnv } from './observe/otel-env.js';
 export type { AuditEntry, AuditQuery, StateStore } from './store/index.js';
 export { MemoryStateStore, PostgresStateStore, SqliteStateStore } from './store/index.js';
 export type {

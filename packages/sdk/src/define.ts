@@ -33,8 +33,27 @@ export interface LifecycleContext<Config = unknown> {
   readonly config: Config;
 }
 
+/** Attribute values of a plugin's own span (OpenTelemetry's scalar kinds). */
+export type SpanAttributes = Record<string, string | number | boolean>;
+
+/** A span of the plugin's own work, given to the callback of ctx.span(). */
+export interface PluginSpan {
+  /** The W3C traceparent of this span, to pass on to what the work calls (an outgoing request's header). */
+  readonly traceparent: string | undefined;
+  setAttribute(key: string, value: string | number | boolean): void;
+  /** A child span of this one; the same contract as ctx.span(). */
+  span<T>(name: string, work: (span: PluginSpan) => T, attributes?: SpanAttributes): T;
+}
+
 /** Given to every function call. */
 export interface CallContext<Config = unknown> extends LifecycleContext<Config> {
+  /**
+   * Runs `work` as a span of the plugin's own, a child of the host's span for this call, and returns what `work`
+   * returns; a returned promise ends the span when it settles, and a throw or rejection marks the span failed.
+   * The host exports it with its own spans when it traces (`plugbay serve` with OTEL_*; inline, thread and process tiers); otherwise
+   * only `work` runs. Attribute names starting with `plugbay.` are the host's and are dropped.
+   */
+  span<T>(name: string, work: (span: PluginSpan) => T, attributes?: SpanAttributes): T;
   /** W3C trace id of the call in progress, when the caller sent or started a trace. */
   readonly traceId: string | undefined;
   readonly traceparent: string | undefined;

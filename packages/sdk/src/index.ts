@@ -10,6 +10,8 @@ export type {
   Permissions,
   PluginDefinition,
   PluginLogger,
+  PluginSpan,
+  SpanAttributes,
   TypedPlugin,
 } from './define.js';
 export { definePlugin } from './define.js';

@@ -2,12 +2,23 @@
  * Runs a plugin definition. Every tier that executes JavaScript plugins (inline, thread, process) drives a
  * definition through this one class, so plugin code behaves the same wherever it runs.
  */
-import type { CallContext, Health, LifecycleContext, PluginDefinition, PluginLogger } from './define.js';
+import type {
+  CallContext,
+  Health,
+  LifecycleContext,
+  PluginDefinition,
+  PluginLogger,
+  PluginSpan,
+  SpanAttributes,
+} from './define.js';
 import { PlugbayError } from './errors.js';
+import { runSpan, type SpanRecorder } from './spans.js';
 
 // Re-exported here so that code running plugins (the thread tier's worker) gets the errors without loading the
 // main entry, whose `Type` export pulls in all of TypeBox (about 10x the import time of this module).
 export { PlugbayError, toWireError } from './errors.js';
+export type { OtlpJsonSpan, SpanRecorder } from './spans.js';
+export { batchedRecorder } from './spans.js';
 
 /** What the tier knows about a call in progress. `signal` may be a lazy getter: most calls never read it. */
 export interface CallScope {
@@ -15,6 +26,8 @@ export interface CallScope {
   readonly deadline: number;
   readonly traceparent: string | undefined;
   readonly key: string | undefined;
+  /** Where ctx.span() records spans; absent when the host does not trace (then ctx.span only runs the work). */
+  readonly recordSpan?: SpanRecorder | undefined;
 }
 
 export interface RuntimeOptions {
@@ -106,6 +119,9 @@ class Context implements CallContext {
   get log(): PluginLogger {
     this.#log ??= this.#options.logger(this.#scope.traceparent);
     return this.#log;
+  }
+  span<T>(name: string, work: (span: PluginSpan) => T, attributes?: SpanAttributes): T {
+    return runSpan(this.#scope.recordSpan, this.#scope.traceparent, name, work, attributes);
   }
 }
 

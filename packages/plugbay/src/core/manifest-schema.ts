@@ -11,6 +11,9 @@ const Range = (description: string, examples: string[]) =>
 const JsonSchema = (description: string, examples: unknown[]) =>
   Type.Unsafe<Record<string, unknown> | boolean>({ description, examples });
 
+/** Where a wasm plugin's calls run (tiers/wasm/tier.ts). */
+export const wasmRunModes = ['metered', 'worker', 'host-thread'] as const;
+
 /** How a function's input and output travel: JSON values (the default) or raw bytes. */
 export const codecs = ['json', 'bytes'] as const;
 
@@ -319,6 +322,28 @@ export const manifestSchema = Type.Object(
         description: 'go-plugin: the fully qualified service name, package included (e.g. "stock.Stock")',
         examples: ['stock.Stock'],
       }),
+    ),
+    wasm: Type.Optional(
+      Type.Object(
+        {
+          run: Type.Optional(
+            Enum(
+              wasmRunModes,
+              'Where calls run. `metered` (default): in the host thread, the module rewritten to check the ' +
+                "call's deadline as it runs (PLUGBAY_TIMEOUT); a call blocks the host's event loop while it runs, " +
+                'so a function whose calls may take longer than 10 ms belongs in `worker`: a worker thread, ' +
+                'ended when a call overruns. `host-thread`: no CPU cap, only when the operator runs the wasm tier ' +
+                'with `run: "host-thread"`',
+              ['worker'],
+            ),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: 'wasm only: how the module runs',
+          examples: [{ run: 'worker' }],
+        },
+      ),
     ),
     emitDefaults: Type.Optional(
       Type.Boolean({

@@ -106,6 +106,9 @@ export function validateManifest(
         problems.push({ field, rule: 'runtime', message: 'is only allowed when runtime is "exec"' });
     }
   }
+  if (m.runtime !== 'wasm' && m.wasm !== undefined) {
+    problems.push({ field: 'wasm', rule: 'runtime', message: 'is only allowed when runtime is "wasm"' });
+  }
   if (m.runtime === 'exec' && m.protocol !== 'go-plugin' && m.emitDefaults !== undefined) {
     problems.push({
       field: 'emitDefaults',

@@ -28,6 +28,7 @@ const runtimesOf: [prefix: string, runtimes: string][] = [
   ['proto', 'exec (go-plugin)'],
   ['service', 'exec (go-plugin)'],
   ['platform.abi', 'node (native addons)'],
+  ['wasm', 'wasm'],
   ['permissions.fs.mounts', 'wasm'],
   ['permissions.fs.read', 'node, exec (process tier)'],
   ['permissions.fs.write', 'node, exec (process tier)'],

@@ -5,6 +5,7 @@ import type { ContractRegistry } from '../contract/implements.js';
 import type { PlugbayError } from '../core/errors.js';
 import type { Manifest, Permissions } from '../core/manifest-schema.js';
 import type { CheckedPlugin, Diagnostic, InstanceState, Leak, Tier, TierKind } from '../core/types.js';
+import type { SeriesReport, WindowStats } from '../observe/series.js';
 import type { AuditEntry, AuditQuery, StateStore } from '../store/types.js';
 import type { GrantRule } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
@@ -12,6 +13,8 @@ import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
 import type { VerificationStatus } from '../trust/verify.js';
 import type { ProgressiveRollouts, RolloutScheduler } from './progressive.js';
 import type { Route } from './router/route.js';
+
+export type { SeriesPoint, SeriesReport, WindowStats } from '../observe/series.js';
 
 export interface HostOptions {
   /** Tier implementations by kind. Default: inline and thread. */
@@ -116,26 +119,6 @@ export interface WindowOptions {
   untilMs?: number;
 }
 
-/**
- * One version's calls over a window, from the host's 15-minute ring of one-second slots (every function summed).
- * `errors` are the version's own failures (plugin errors, crashes, timeouts, invalid outputs, other codes), not
- * the caller's (invalid input, cancelled). Latencies are of the tier call, in ms, off by less than 1/8.
- */
-export interface WindowStats {
-  calls: number;
-  errors: number;
-  /** errors / calls; 0 without calls. */
-  errorRate: number;
-  /** By code: PLUGBAY_PLUGIN_ERROR, PLUGBAY_PLUGIN_CRASHED, PLUGBAY_TIMEOUT, PLUGBAY_INVALID_OUTPUT, or `other`. */
-  errorsByCode: Record<string, number>;
-  /** Absent without calls. */
-  p50Ms?: number;
-  p99Ms?: number;
-  /** Start (epoch ms) of the first one-second slot counted: the slots overlapping [sinceMs, untilMs). */
-  fromMs: number;
-  toMs: number;
-}
-
 export interface SeriesOptions {
   /** Epoch ms; default 15 minutes ago (and never older). */
   sinceMs?: number;
@@ -143,25 +126,6 @@ export interface SeriesOptions {
   stepMs?: number;
 }
 
-export interface SeriesPoint {
-  /** Start of the step, epoch ms (a multiple of stepMs). */
-  t: number;
-  calls: number;
-  errors: number;
-  /** Absent without calls. */
-  p50Ms?: number;
-  p99Ms?: number;
-}
-
-/** Points of each loaded version from `sinceMs` to now (zero-filled); a version unloaded is not listed. */
-export interface SeriesReport {
-  /** The host's clock when the report was made, epoch ms. */
-  at: number;
-  stepMs: number;
-  versions: { plugin: string; version: string; points: SeriesPoint[] }[];
-}
-
-/** Who asked for an admin change and why; recorded in the audit log. */
 export interface ChangeOptions {
   /** Default `api`. */
   actor?: string;

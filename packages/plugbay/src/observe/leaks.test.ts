@@ -13,7 +13,11 @@ test('inline: an interval the plugin forgot is reported at close with its creati
     for (const timer of leaked().splice(0)) clearInterval(timer);
   });
   const { logger, lines } = recordingLogger();
-  const host = createHost({ logger, tiers: { inline: createInlineTier() }, tierFor: () => 'inline' });
+  const host = createHost({
+    logger,
+    tiers: { inline: createInlineTier({ attribution: 'async-context' }) },
+    tierFor: () => 'inline',
+  });
   t.after(() => host.close());
   const root = await obsPlugin(t);
   await host.loadDirectory(root);
@@ -51,7 +55,7 @@ test('inline: a plugin that clears its interval in stop() leaves no report; the 
   });
   const host = createHost({
     logger: recordingLogger().logger,
-    tiers: { inline: createInlineTier() },
+    tiers: { inline: createInlineTier({ attribution: 'async-context' }) },
     tierFor: () => 'inline',
   });
   t.after(() => host.close());

@@ -12,7 +12,46 @@
  */
 import { endianness } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { SeriesPoint, SeriesReport, WindowStats } from '../host/types.js';
+
+/**
+ * One version's calls over a window, from the host's 15-minute ring of one-second slots (every function summed).
+ * `errors` are the version's own failures (plugin errors, crashes, timeouts, invalid outputs, other codes), not
+ * the caller's (invalid input, cancelled). Latencies are of the tier call, in ms, off by less than 1/8.
+ */
+export interface WindowStats {
+  calls: number;
+  errors: number;
+  /** errors / calls; 0 without calls. */
+  errorRate: number;
+  /** By code: PLUGBAY_PLUGIN_ERROR, PLUGBAY_PLUGIN_CRASHED, PLUGBAY_TIMEOUT, PLUGBAY_INVALID_OUTPUT, or `other`. */
+  errorsByCode: Record<string, number>;
+  /** Absent without calls. */
+  p50Ms?: number;
+  p99Ms?: number;
+  /** Start (epoch ms) of the first one-second slot counted: the slots overlapping [sinceMs, untilMs). */
+  fromMs: number;
+  toMs: number;
+}
+
+export interface SeriesPoint {
+  /** Start of the step, epoch ms (a multiple of stepMs). */
+  t: number;
+  calls: number;
+  errors: number;
+  /** Absent without calls. */
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+/** Points of each loaded version from `sinceMs` to now (zero-filled); a version unloaded is not listed. */
+export interface SeriesReport {
+  /** The host's clock when the report was made, epoch ms. */
+  at: number;
+  stepMs: number;
+  versions: { plugin: string; version: string; points: SeriesPoint[] }[];
+}
+
+/** Who asked for an admin change and why; recorded in the audit log. */
 
 /** 15 minutes of one-second slots. */
 export const slotCount = 900;

@@ -61,7 +61,7 @@ export async function servePlugbay(
   dir: string,
   extra: string[],
   state: string,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ) {
   // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
   const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra], options);

@@ -7,7 +7,10 @@ import { checkDeclaredContracts } from '../contract/implements.js';
 import { type ContractSnapshot, parseSnapshot, snapshotOf } from '../contract/snapshot.js';
 import { PlugbayError } from '../core/errors.js';
 import type { CheckedPlugin, Leak, TierKind } from '../core/types.js';
+import { defaultTiers } from '../host/default-tiers.js';
 import { checkPluginDir } from '../host/discover.js';
+import type { HostOptions } from '../host/types.js';
+import { createInlineTier } from '../tiers/inline/index.js';
 import { clearLeak } from '../tiers/inline/leaks.js';
 import { fixFor } from './fixes.js';
 import { testPlugin } from './test-plugin.js';
@@ -119,6 +122,7 @@ async function runLifecycle(
     tested = await testPlugin(root, {
       ...(options.tier ? { tier: options.tier } : {}),
       host: {
+        tiers: leakReportingTiers(),
         contracts: standInContracts(plugin),
         stopTimeoutMs,
         startTimeoutMs: options.startTimeoutMs ?? 10_000,
@@ -261,6 +265,11 @@ async function inlineLeakCheck(
   else leakCheck(plugin, root, leaks, add);
 }
 
+/** The default tiers, with the inline one reporting leaks: they are found through the async context (tiers/inline/leaks.ts), whatever the default attribution. */
+function leakReportingTiers(): HostOptions['tiers'] {
+  return { ...defaultTiers(), inline: createInlineTier({ attribution: 'async-context' }) };
+}
+
 /** Loads, starts, runs the examples and closes the plugin inline; the leaks reported, or undefined when it did not load. */
 async function conformanceInline(
   plugin: CheckedPlugin,
@@ -273,6 +282,7 @@ async function conformanceInline(
     tested = await testPlugin(root, {
       tier: 'inline',
       host: {
+        tiers: leakReportingTiers(),
         contracts: standInContracts(plugin),
         stopTimeoutMs,
         startTimeoutMs: options.startTimeoutMs ?? 10_000,

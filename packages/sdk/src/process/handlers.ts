@@ -4,6 +4,8 @@
  */
 import { PlugbayError, toWireError } from '../errors.js';
 import type { PluginRuntime } from '../runtime.js';
+import type { SpanRecorder } from '../spans.js';
+import { socketRecorder } from './span-socket.js';
 import {
   type CallRequestMessage,
   decodeCallRequest,
@@ -61,6 +63,9 @@ function safeJson(value: unknown): string {
   }
 }
 
+/** ctx.span()'s recorder, when the host exports traces (it then names the relay socket). */
+const recordSpan: SpanRecorder | undefined = socketRecorder(process.env.PLUGBAY_OTLP_TRACES_SOCKET);
+
 /** The call's scope as the plugin runtime sees it (a class: an object literal with a getter costs ~1 µs a call). */
 class WireCallScope {
   readonly deadline: number;
@@ -77,6 +82,10 @@ class WireCallScope {
 
   get signal(): AbortSignal {
     return this.#abort.signal;
+  }
+
+  get recordSpan(): SpanRecorder | undefined {
+    return recordSpan;
   }
 }
 

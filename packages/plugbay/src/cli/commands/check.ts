@@ -232,7 +232,9 @@ async function checkWasm(p: CheckedPlugin, row: CheckedRow, diagnostics: Diagnos
   const about = { dir: p.dir, plugin: p.manifest.name, version: p.manifest.version };
   let enosys: string[];
   try {
-    enosys = (await checkModule(p)).audit.enosys;
+    // as the default tier would load it: metered unless the manifest asks for another mode
+    const metered = (p.manifest.wasm?.run ?? 'metered') === 'metered';
+    enosys = (await checkModule(p, undefined, metered)).audit.enosys;
   } catch (err) {
     const error = PlugbayError.from(err, 'PLUGBAY_LOAD_FAILED');
     const details = error.details ?? {};

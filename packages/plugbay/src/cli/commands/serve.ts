@@ -8,6 +8,7 @@ import { isPluginFolder } from '../../host/discover.js';
 import { createHost } from '../../host/host.js';
 import { formatRolloutPolicy } from '../../host/watch.js';
 import { defaultLogger } from '../../observe/log.js';
+import { startOtelFromEnv, tracesExportersOf } from '../../observe/otel-env.js';
 import { detectSandboxTools, sandboxGaps } from '../../tiers/process/sandbox.js';
 import { parseCommandArgs, portOption } from '../args.js';
 import { type Command, UsageError } from '../io.js';
@@ -41,7 +42,8 @@ loopback a token is required.
 The directory is watched: a new version is loaded once its files settle, then handled by --rollout; a removed
 one is drained. Levels and tiers: trusted → inline, thread, process, wasm; community and unsigned → process,
 wasm (inline and thread share the gateway's process and all its authority: trusted code only).
-Logs are JSON lines on stderr (LOG_LEVEL=debug for more). SIGINT/SIGTERM: stop accepting, finish in-flight
+Logs are JSON lines on stderr (LOG_LEVEL=debug for more). Traces: set OTEL_EXPORTER_OTLP_ENDPOINT (and the other
+standard OTEL_* variables) to export spans over OTLP/HTTP, plugins' own included (docs/observability.md). SIGINT/SIGTERM: stop accepting, finish in-flight
 calls (within --shutdown-timeout-ms, then close what is still open), stop the plugins, exit 0; a second signal
 exits at once with 1.
 
@@ -109,6 +111,12 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         throw new UsageError(`--allow-host must be a host name without port, got "${name}"`);
     }
 
+    try {
+      tracesExportersOf(process.env); // a misspelt OTEL_* fails here, before anything starts
+    } catch (err) {
+      throw new UsageError((err as Error).message, { brief: true });
+    }
+
     const trust = await serveTrust(values);
     // --dev also makes the rollout `activate` (serve-rollout.ts), besides signatures `warn` (serve-trust.ts).
     const rollout = rolloutOf(values.rollout, values.dev === true);
@@ -125,8 +133,13 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
       const gaps = sandboxGaps(tools);
       if (gaps !== undefined) logger.warn({ sandbox: tools }, gaps);
     });
+    // Before the host and gateway: both ask once, when made, whether a TracerProvider is registered.
+    const otel = await startOtelFromEnv(process.env, logger);
     const store = openStateStore(values.state, logger);
-    if (store === undefined) return 1;
+    if (store === undefined) {
+      await otel?.shutdown();
+      return 1;
+    }
     const host = createHost({
       logger,
       ...trust.hostOptions,
@@ -184,6 +197,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
           .then(() => host.destroy())
           .finally(() => {
             store.close();
+            void otel?.shutdown();
             stop(1);
           });
         return;
@@ -199,6 +213,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         await watcher.close();
         await host.close();
         store.close();
+        await otel?.shutdown(); // last: it exports the spans of the calls drained above
         logger.info('plugbay stopped');
         stop(0);
       })().catch((err: unknown) => {
@@ -222,6 +237,7 @@ Reference (every option, route and metric): docs/operating-the-gateway.md`,
         fleet.stop();
         await host.close();
         store.close();
+        await otel?.shutdown();
         return 1;
       }
       logger.info({ url: address.url, port: address.port }, `plugbay gateway listening on ${address.url}`);

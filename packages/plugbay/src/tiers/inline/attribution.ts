@@ -7,7 +7,8 @@
  *   `scope.run(sink, …)`. Timers, immediates, nextTicks and promises created there carry the sink, and Node 20
  *   still exposes it to 'uncaughtException' / 'unhandledRejection' listeners. Exact, but on Node 20 an active
  *   AsyncLocalStorage makes every promise in the process pay for context propagation (measured ~+170 ns per
- *   awaited async call); Node ≥ 22 with AsyncContextFrame makes that nearly free.
+ *   awaited async call); Node ≥ 24 (AsyncContextFrame by default) makes that nearly free, so the default mode is
+ *   `stack` before Node 24 and `async-context` from then on (tier.ts, `defaultAttribution`).
  * - `stack`: the error's stack names a file inside the plugin's directory (the top-most such frame wins). Free on
  *   the call path; misses errors made outside plugin files (a library callback, a non-Error rejection) and
  *   `queueMicrotask` callbacks, which lose the async context on Node 20.

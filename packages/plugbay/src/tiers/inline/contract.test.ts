@@ -2,7 +2,8 @@ import { tierContract, workerFixture } from '../contract.test.shared.js';
 import { fixture } from '../test-support.js';
 import { createInlineTier } from './tier.js';
 
-const tier = createInlineTier();
+// Leak reports need the async context (tiers/inline/leaks.ts), which is not the default on Node < 24.
+const tier = createInlineTier({ attribution: 'async-context' });
 
 tierContract('inline', {
   ...workerFixture, // the same plugin file runs inline

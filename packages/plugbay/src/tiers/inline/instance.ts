@@ -1,8 +1,15 @@
 import { pathToFileURL } from 'node:url';
 import type { Health } from '@plugbay/sdk';
-import { type CallScope, PluginRuntime, resolveDefinition } from '@plugbay/sdk/runtime';
+import {
+  batchedRecorder,
+  type CallScope,
+  PluginRuntime,
+  resolveDefinition,
+  type SpanRecorder,
+} from '@plugbay/sdk/runtime';
 import { type ErrorSource, isThenable, messageOf, PlugbayError } from '../../core/errors.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink, SyncOutput } from '../../core/types.js';
+import { dropWarning, type SpanRelay, spanRelayFor } from '../../observe/span-relay.js';
 import { InstanceBase } from '../base.js';
 import { traceLogger } from '../logger.js';
 import { untilAborted } from '../signals.js';
@@ -17,6 +24,28 @@ const importedEntries = new Set<string>();
 
 function invoke(runtime: PluginRuntime, fn: string, input: unknown, ctx: CallScope): unknown {
   return runtime.invoke(fn, input, ctx);
+}
+
+/** The call's scope with ctx.span()'s recorder, made only while the host exports traces. */
+class TracedScope implements CallScope {
+  readonly #ctx: CallContext;
+  readonly recordSpan: SpanRecorder;
+  constructor(ctx: CallContext, record: SpanRecorder) {
+    this.#ctx = ctx;
+    this.recordSpan = record;
+  }
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
+  get deadline(): number {
+    return this.#ctx.deadline;
+  }
+  get traceparent(): string | undefined {
+    return this.#ctx.traceparent;
+  }
+  get key(): string | undefined {
+    return this.#ctx.key;
+  }
 }
 
 /**
@@ -38,6 +67,8 @@ export class InlineInstance extends InstanceBase implements Instance {
   #runtime: PluginRuntime | undefined;
   #accepting = false;
   readonly #leakReport: () => Promise<Leak[]>;
+  /** With host tracing on: ctx.span()'s recorder and the relay its spans pass (observe/span-relay.ts). */
+  readonly #spans: { relay: SpanRelay; record: SpanRecorder } | undefined;
   #leaks: Leak[] | undefined;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attribution: Attribution) {
@@ -49,6 +80,12 @@ export class InlineInstance extends InstanceBase implements Instance {
     this.#releaseHandlers = attribution === 'off' ? () => {} : registerFaultSink(sink, plugin.dir);
     // Leaks are found through the async context, so only the async-context attribution can report them.
     this.#leakReport = this.#sink === undefined ? async () => [] : trackLeaks(this.#sink);
+    const relay = spanRelayFor({ name: plugin.manifest.name, version: plugin.manifest.version });
+    if (relay !== undefined) {
+      const warn = dropWarning(log);
+      const record = batchedRecorder((spans) => warn(relay.relaySpans(spans)));
+      this.#spans = { relay, record };
+    }
   }
 
   /**
@@ -124,10 +161,16 @@ export class InlineInstance extends InstanceBase implements Instance {
     let result: unknown;
     try {
       const sink = this.#sink;
+      const spans = this.#spans;
+      let scoped: CallScope = ctx;
+      if (spans !== undefined) {
+        spans.relay.allow(ctx.traceparent);
+        scoped = new TracedScope(ctx, spans.record);
+      }
       result =
         sink === undefined
-          ? runtime.invoke(fn, input, ctx)
-          : scope.run(sink, invoke, runtime, fn, input, ctx);
+          ? runtime.invoke(fn, input, scoped)
+          : scope.run(sink, invoke, runtime, fn, input, scoped);
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }

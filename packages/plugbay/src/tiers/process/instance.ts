@@ -16,6 +16,7 @@ import type {
   InstanceState,
   LoadOptions,
 } from '../../core/types.js';
+import { type SpanRelay, spanRelayFor } from '../../observe/span-relay.js';
 import { InstanceBase } from '../base.js';
 import { Supervisor } from '../supervisor.js';
 import { bytesFunctionsOf, type Carrier } from './carrier.js';
@@ -29,6 +30,7 @@ import type { ResolvedProcessTierOptions } from './options.js';
 import { warmProtocolTypes } from './proto.js';
 import { processResources } from './resources.js';
 import { grantedPathsUnchanged, launchTools, nodeLayers, type SandboxLayer, wrapCommand } from './sandbox.js';
+import { listenSpanSocket, type SpanSocket, spanSocketEnv } from './span-socket.js';
 
 /** The launch env of plugins built with @plugbay/sdk (the SDK's process entry checks the same values). */
 export const sdkHandshake = {
@@ -43,6 +45,8 @@ interface Running {
   socketPath: string;
   /** Set when we are the ones stopping it: its exit is no crash. */
   stopping: boolean;
+  /** With host tracing on: where the plugin sends its own spans, and the rules they pass (span-socket.ts). */
+  spans?: { socket: SpanSocket; relay: SpanRelay } | undefined;
   /** The liveness probe out after a call was given up on, and when it must be answered by (see #checkAlive). */
   probe?: { killAt: number; timers: NodeJS.Timeout[] } | undefined;
   /** A call overran its budget and the probe is unanswered, or the connection broke: new calls wait for the verdict. */
@@ -221,6 +225,12 @@ export class ProcessInstance extends InstanceBase implements Instance {
     if (wrapped.uid !== undefined) fs.chownSync(socketDir, wrapped.uid, wrapped.uid);
     this.sandbox = m.runtime === 'node' ? [...nodeLayers(perms), ...wrapped.layers] : wrapped.layers;
     const { command, args, fd3, signalAsExitCode } = wrapped;
+    const relay = spanRelayFor({ name: m.name, version: m.version });
+    const spans =
+      relay === undefined
+        ? undefined
+        : { socket: await listenSpanSocket(socketDir, relay, this.#load.log), relay };
+    if (spans !== undefined) env[spanSocketEnv] = spans.socket.path;
 
     const launching = launch(
       { command, args, env, cwd: plugin.dir, signalAsExitCode, ...(fd3 === undefined ? {} : { fd3 }) },
@@ -241,6 +251,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
       warmProtocolTypes();
     } catch {}
     const launched = await launching.catch((err: unknown) => {
+      spans?.socket.close();
       fs.rmSync(socketDir, { recursive: true, force: true }); // no process will serve from it
       throw err;
     });
@@ -262,6 +273,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
       }
     } catch (err) {
       launched.child.kill('SIGKILL');
+      spans?.socket.close();
       throw err;
     }
     const run: Running = {
@@ -269,6 +281,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
       carrier,
       socketPath: address,
       stopping: false,
+      spans,
       calls: 0,
       settled: () => {
         if (--run.calls === 0) run.idle?.();
@@ -326,6 +339,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
   }
 
   #callOn(run: Running, fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    run.spans?.relay.allow(ctx.traceparent);
     const answer = run.carrier.call(fn, input, ctx); // its own onAbort listener rejects and sends the cancel
     ctx.onAbort(() => this.#checkAlive(run, ctx.ownDeadline ?? ctx.deadline));
     run.calls++;
@@ -484,6 +498,7 @@ export class ProcessInstance extends InstanceBase implements Instance {
     const exit = run.launched.exitInfo ?? { code: null, signal: null, stderrTail: [] };
     const err = fromExit(exit, this.#source);
     run.carrier.destroy(run.stopping ? this.unavailable() : err);
+    run.spans?.socket.close();
     removeSocket(run.socketPath, this.#socketDir);
     if (run !== this.#run || run.stopping) return;
     this.#run = undefined;

@@ -36,6 +36,8 @@ export interface ChannelListener {
    * were failed with PLUGBAY_PLUGIN_CRASHED; `unstarted` are still pending, for the listener to send again.
    */
   end(channel: WorkerChannel, end: WorkerEnd, unstarted: UnstartedCall[]): void;
+  /** Spans the plugin recorded with ctx.span(), for the instance's SpanRelay. */
+  spans?(spans: unknown[]): void;
 }
 
 /**
@@ -297,6 +299,9 @@ export class WorkerChannel {
         return;
       case ToHost.OverMemory:
         this.kill({ externalBytes: m[1] });
+        return;
+      case ToHost.Spans:
+        this.#listener.spans?.(m[1]);
         return;
     }
   }

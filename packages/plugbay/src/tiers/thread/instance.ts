@@ -3,6 +3,7 @@ import type { WorkerOptions } from 'node:worker_threads';
 import type { Health } from '@plugbay/sdk';
 import { type ErrorSource, messageOf, PlugbayError } from '../../core/errors.js';
 import type { CallContext, CheckedPlugin, Instance, PluginLoggerSink } from '../../core/types.js';
+import { dropWarning, type RelayOutcome, type SpanRelay, spanRelayFor } from '../../observe/span-relay.js';
 import { InstanceBase } from '../base.js';
 import { declaredEnv } from '../env.js';
 import { timeoutSignal } from '../signals.js';
@@ -36,6 +37,8 @@ export class ThreadInstance extends InstanceBase implements Instance {
   readonly #log: PluginLoggerSink;
   readonly #source: ErrorSource;
   readonly #init: WorkerInit;
+  /** With host tracing on: the rules the plugin's ctx.span() spans pass (observe/span-relay.ts). */
+  readonly #spans: { relay: SpanRelay; warn: (out: RelayOutcome) => void } | undefined;
   readonly #workerOptions: WorkerOptions;
   readonly #supervisor: Supervisor;
   /** The current worker (also while it loads after a restart). */
@@ -58,6 +61,9 @@ export class ThreadInstance extends InstanceBase implements Instance {
       ...(this.#source as Required<ErrorSource>),
       ...(memoryMb === undefined ? {} : { memoryMb }),
     };
+    const relay = spanRelayFor({ name: this.#init.plugin, version: this.#init.version });
+    this.#spans = relay === undefined ? undefined : { relay, warn: dropWarning(log) };
+    if (relay !== undefined) this.#init.traceSpans = true;
     this.#workerOptions = {
       // V8's heap cap; ArrayBuffers/Buffers, which it does not count, are watched by the worker (memory-watch.ts).
       ...(memoryMb === undefined ? {} : { resourceLimits: { maxOldGenerationSizeMb: memoryMb } }),
@@ -146,6 +152,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
   }
 
   call(fn: string, input: unknown, ctx: CallContext): Promise<unknown> {
+    this.#spans?.relay.allow(ctx.traceparent);
     const live = this.#live;
     if (live !== undefined) return live.call(fn, input, ctx, this.#config.unresponsiveMs);
     if (this.state === 'degraded' && !this.closing) return this.#wait(fn, input, ctx);
@@ -198,6 +205,10 @@ export class ThreadInstance extends InstanceBase implements Instance {
     const channel = new WorkerChannel(this.#init, this.#workerOptions, {
       log: (line) => this.#log.line(line),
       end: (ch, end, unstarted) => this.#onWorkerEnd(ch, end, unstarted),
+      spans: (spans) => {
+        const s = this.#spans;
+        if (s !== undefined) s.warn(s.relay.relaySpans(spans));
+      },
     });
     this.#channel = channel;
     return channel;

@@ -42,6 +42,8 @@ export const ToHost = {
   Exiting: 6,
   /** The worker holds more ArrayBuffer/Buffer memory than `permissions.memoryMb` (memory-watch.ts): end it. */
   OverMemory: 7,
+  /** Spans the plugin recorded with ctx.span() (OTLP/JSON objects), when init.traceSpans. */
+  Spans: 8,
 } as const;
 
 /** Fields of one call in a Calls message, repeated once per call after the tag. */
@@ -85,6 +87,7 @@ export type LoadedMessage = [tag: typeof ToHost.Loaded, functions: string[]];
 export type LoadFailedMessage = [tag: typeof ToHost.LoadFailed, error: WireError];
 export type ExitingMessage = [tag: typeof ToHost.Exiting, lastReceived: number];
 export type OverMemoryMessage = [tag: typeof ToHost.OverMemory, externalBytes: number];
+export type SpansMessage = [tag: typeof ToHost.Spans, spans: unknown[]];
 export type HostMessage =
   | ResultMessage
   | FailureMessage
@@ -93,7 +96,8 @@ export type HostMessage =
   | LoadedMessage
   | LoadFailedMessage
   | ExitingMessage
-  | OverMemoryMessage;
+  | OverMemoryMessage
+  | SpansMessage;
 
 /** What the worker is started with (workerData). */
 export interface WorkerInit {
@@ -103,6 +107,8 @@ export interface WorkerInit {
   version: string;
   /** `permissions.memoryMb`: the worker also watches its ArrayBuffers/Buffers against it (memory-watch.ts). */
   memoryMb?: number;
+  /** The host exports traces (observe/span-relay.ts): ctx.span() records spans and posts them. */
+  traceSpans?: boolean;
 }
 
 export type HealthResult = Health;

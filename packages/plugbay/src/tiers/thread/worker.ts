@@ -35,6 +35,13 @@ const memory =
     ? undefined
     : new MemoryWatch(init.memoryMb * 2 ** 20, (bytes) => post([ToHost.OverMemory, bytes]));
 
+/** ctx.span()'s recorder, only when the host exports traces (one Spans message per turn); otherwise none. */
+const recordSpan: sdkRuntime.SpanRecorder | undefined =
+  // An SDK built before ctx.span() has no recorder to make (and its ctx has no span() to call).
+  init.traceSpans === true && typeof sdkRuntime.batchedRecorder === 'function'
+    ? sdkRuntime.batchedRecorder((spans) => post([ToHost.Spans, spans]))
+    : undefined;
+
 /** Outputs not posted yet: one Results message for every output ready at the same moment (protocol.ts). */
 let results: unknown[] | undefined;
 
@@ -109,6 +116,10 @@ class Scope implements CallScope {
     this.deadline = deadline;
     this.traceparent = traceparent;
     this.key = key;
+  }
+
+  get recordSpan(): sdkRuntime.SpanRecorder | undefined {
+    return recordSpan;
   }
 
   get signal(): AbortSignal {

@@ -10,7 +10,7 @@ import { PlugbayError } from '../../core/errors.js';
 import type { Instance } from '../../core/types.js';
 import { callTier } from '../test-support.js';
 import { buildFixtures, fixture, loadOptions, wasmPlugin } from './test-fixtures.js';
-import { createWasmTier } from './tier.js';
+import { createWasmTier, type WasmRunMode } from './tier.js';
 
 type Outcome = { ok: true; bytes: string } | { ok: false; message: string };
 
@@ -22,9 +22,9 @@ before(() => buildFixtures());
 
 const config = { greeting: 'grüß dich' };
 
-async function ours(name: string): Promise<Instance> {
+async function ours(name: string, run: WasmRunMode): Promise<Instance> {
   const p = wasmPlugin(fixture(name), { permissions: { memoryMb: 64 } });
-  const instance = await createWasmTier({ run: 'host-thread', codec: 'bytes' }).load(p.plugin, loadOptions());
+  const instance = await createWasmTier({ run, codec: 'bytes' }).load(p.plugin, loadOptions());
   cleanups.push(p.cleanup, () => instance.destroy());
   await instance.start({ signal: new AbortController().signal, config });
   return instance;
@@ -94,6 +94,7 @@ const cases: { name: string; wasi: boolean; calls: [fn: string, inputs: 'all' | 
       ['greet', [utf8('"Zoë"')]],
       ['count', [new Uint8Array(0), new Uint8Array(0)]],
       ['fail', [new Uint8Array(0)]],
+      ['spin', [utf8('0'), utf8('100000')]],
     ],
   },
   {
@@ -104,36 +105,46 @@ const cases: { name: string; wasi: boolean; calls: [fn: string, inputs: 'all' | 
       ['reverse', [utf8('"añb✓🎉"'), utf8('"x"'), utf8('nope')]],
       ['remember', [utf8('1'), utf8('{"b":"ü"}')]],
       ['fail_with', [new Uint8Array(0)]],
+      ['spin', [utf8('0'), utf8('100000')]],
     ],
   },
-  { name: 'c', wasi: true, calls: [['echo', 'all']] },
+  {
+    name: 'c',
+    wasi: true,
+    calls: [
+      ['echo', 'all'],
+      ['spin', [utf8('0'), utf8('100000')]],
+    ],
+  },
 ];
 
-describe('differential: plugbay wasm tier vs @extism/extism', () => {
-  for (const c of cases) {
-    test(`${c.name}: identical outputs and errors`, async () => {
-      const a = await ours(c.name);
-      const b = await oracle(c.name, c.wasi);
-      let compared = 0;
-      for (const [fn, list] of c.calls) {
-        const named: [string, Uint8Array][] = list === 'all' ? inputs : list.map((v, i) => [`#${i}`, v]);
-        for (const [label, input] of named) {
-          const mine = await viaOurs(a, fn, input);
-          const theirs = await viaOracle(b, fn, input);
-          assert.deepEqual(mine, theirs, `${c.name}.${fn}(${label})`);
-          compared++;
+// metered: the module the meter rewrote must answer exactly as the original does under Extism
+for (const run of ['host-thread', 'metered'] as const)
+  describe(`differential (${run}): plugbay wasm tier vs @extism/extism`, () => {
+    for (const c of cases) {
+      test(`${c.name}: identical outputs and errors`, async () => {
+        const a = await ours(c.name, run);
+        const b = await oracle(c.name, c.wasi);
+        let compared = 0;
+        for (const [fn, list] of c.calls) {
+          const named: [string, Uint8Array][] = list === 'all' ? inputs : list.map((v, i) => [`#${i}`, v]);
+          for (const [label, input] of named) {
+            const mine = await viaOurs(a, fn, input);
+            const theirs = await viaOracle(b, fn, input);
+            assert.deepEqual(mine, theirs, `${c.name}.${fn}(${label})`);
+            compared++;
+          }
         }
-      }
-      assert.ok(compared > 0);
-    });
-  }
+        assert.ok(compared > 0);
+      });
+    }
 
-  // A known, deliberate divergence: @extism/extism 1.0.3 (JS) treats a non-zero return without error_set as
-  // success with no output; Extism's Rust runtime and plugbay report it as an error.
-  test('non-zero return without an error message: plugbay fails the call, the JS SDK returns null', async () => {
-    const a = await ours('corpus');
-    const b = await oracle('corpus', false);
-    assert.deepEqual(await viaOurs(a, 'rc7', new Uint8Array(0)), { ok: false, message: 'returned 7' });
-    assert.deepEqual(await viaOracle(b, 'rc7', new Uint8Array(0)), { ok: true, bytes: '' });
+    // A known, deliberate divergence: @extism/extism 1.0.3 (JS) treats a non-zero return without error_set as
+    // success with no output; Extism's Rust runtime and plugbay report it as an error.
+    test('non-zero return without an error message: plugbay fails the call, the JS SDK returns null', async () => {
+      const a = await ours('corpus', run);
+      const b = await oracle('corpus', false);
+      assert.deepEqual(await viaOurs(a, 'rc7', new Uint8Array(0)), { ok: false, message: 'returned 7' });
+      assert.deepEqual(await viaOracle(b, 'rc7', new Uint8Array(0)), { ok: true, bytes: '' });
+    });
   });
-});

@@ -10,8 +10,10 @@ import {
   ProcExit,
   pluginError,
   unknownFunction,
+  WasmFault,
 } from './errors.js';
 import { createHostEnv, type ExtismLogLevel, type HostEnvOptions } from './host-env.js';
+import { METER_MODULE, METER_REFILL } from './module-meter.js';
 import { SyncHttp } from './sync-http.js';
 import { Wasi, type WasiOptions } from './wasi.js';
 
@@ -82,11 +84,13 @@ export interface ModuleAudit {
 }
 
 /** What a compiled module exports and imports, checked against what this host provides. */
-export function auditModule(module: WebAssembly.Module): ModuleAudit {
+export function auditModule(module: WebAssembly.Module, metered = false): ModuleAudit {
   const unsupported: string[] = [];
   const enosys: string[] = [];
   let wasi = false;
   for (const imp of WebAssembly.Module.imports(module)) {
+    // written by module-meter.ts (which refuses a module importing from it on its own)
+    if (metered && imp.module === METER_MODULE) continue;
     if (imp.module === EXTISM_ENV && imp.kind === 'function' && knownEnv.has(imp.name)) continue;
     if (imp.module === WASI_P1 && imp.kind === 'function') {
       wasi = true;
@@ -114,7 +118,19 @@ export interface EngineOptions {
   maxVarBytes: number;
   /** WASI capabilities; used when the module imports WASI. */
   wasi: Omit<WasiOptions, 'stdout' | 'stderr'>;
+  /**
+   * The plugin module carries the meter (module-meter.ts): its refill import stops a call at `Engine.deadline`.
+   * The value is the fuel one refill grants (units ≈ wasm instructions): how often the deadline is checked.
+   */
+  meterFuel?: number;
 }
+
+const timeOrigin = performance.timeOrigin;
+/** The clock of CallContext.deadline (core/call.ts), monotonic unlike Date.now(). */
+const epochNow = (): number => timeOrigin + performance.now();
+
+/** Budget of `_initialize` when the sandbox is first built (later rebuilds run under the call's deadline). */
+const initBudgetMs = 10_000;
 
 type Export = () => number | undefined;
 
@@ -131,11 +147,27 @@ export class Engine {
   #poisoned = false;
   /** Sandboxes built so far (1 + re-instantiations after traps). */
   instantiations = 0;
+  /**
+   * Epoch ms (the clock of CallContext.deadline: performance.timeOrigin + performance.now()) after which a metered
+   * module traps at its next refill with PLUGBAY_TIMEOUT. Set by the caller before each call; Infinity: never.
+   */
+  deadline = Number.POSITIVE_INFINITY;
+  /** The function's own deadline (CallContext.ownDeadline): a `deadline` before it is the caller's choice. */
+  ownDeadline = Number.POSITIVE_INFINITY;
+  #calling = '';
+  /** What is left of a metered call's deadline, for the host functions that wait (WASI sleeps, http_request). */
+  readonly #budget = { msLeft: () => this.deadline - epochNow(), overrun: (): never => this.#overrun() };
 
   constructor(options: EngineOptions) {
     this.#o = options;
-    this.#needsWasi = auditModule(options.plugin).wasi;
-    this.#instantiate();
+    this.#needsWasi = auditModule(options.plugin, options.meterFuel !== undefined).wasi;
+    this.deadline = epochNow() + initBudgetMs;
+    this.#calling = '_initialize';
+    try {
+      this.#instantiate();
+    } finally {
+      this.deadline = Number.POSITIVE_INFINITY;
+    }
   }
 
   /** Calls `fn` with a UTF-8 string (the JSON path) and returns its output as a string. */
@@ -183,6 +215,7 @@ export class Engine {
   }
 
   #fn(fn: string): Export {
+    this.#calling = fn;
     if (this.#poisoned) this.#instantiate();
     const f = this.#fns.get(fn);
     if (f !== undefined) return f;
@@ -217,6 +250,15 @@ export class Engine {
     }
   }
 
+  /** Unwinds the guest: the call ran past its deadline (a metered refill, or a sleep that would). */
+  #overrun(): never {
+    throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
+      function: this.#calling,
+      rule: 'deadline',
+      deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
+    });
+  }
+
   #bytes(): Buffer {
     const ab = this.#kernel.memory.buffer;
     if (this.#buf.buffer !== ab) this.#buf = Buffer.from(ab);
@@ -242,6 +284,7 @@ export class Engine {
         return this.#http;
       },
       httpTimeoutMs: o.httpTimeoutMs ?? 30_000,
+      ...(o.meterFuel !== undefined ? { callBudget: this.#budget } : {}),
     };
     const env: Record<string, unknown> = createHostEnv(
       {
@@ -253,12 +296,22 @@ export class Engine {
     );
     for (const name of kernelAbi) env[name] = kernel[name];
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
+    const fuel = o.meterFuel;
+    if (fuel !== undefined) {
+      // Rarely reached (once per `fuel` units), so the clock read costs nothing per call.
+      const refill = (): number => {
+        if (epochNow() < this.deadline) return fuel;
+        this.#overrun();
+      };
+      imports[METER_MODULE] = { [METER_REFILL]: refill };
+    }
     this.#wasi?.close();
     this.#wasi = undefined;
     let wasi: Wasi | undefined;
     if (this.#needsWasi) {
       wasi = new Wasi({
         ...o.wasi,
+        ...(fuel !== undefined ? { sleepBudget: this.#budget } : {}),
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),
       });

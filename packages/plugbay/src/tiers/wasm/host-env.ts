@@ -5,6 +5,7 @@
 
 import { hostFunctionFault } from './errors.js';
 import type { SyncHttp } from './sync-http.js';
+import type { SleepBudget } from './wasi/poll.js';
 
 /** Extism's log levels as get_log_level reports them. */
 export const extismLogLevels = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 } as const;
@@ -32,6 +33,8 @@ export interface HostEnvOptions {
   http(): SyncHttp;
   /** Per-request timeout of http_request. */
   httpTimeoutMs: number;
+  /** The metered mode's call deadline: a request waits no longer, and past it the call fails PLUGBAY_TIMEOUT. */
+  callBudget?: SleepBudget;
 }
 
 const decoder = new TextDecoder();
@@ -117,15 +120,19 @@ export function createHostEnv(
           { permission: 'net', host: url.host },
         );
       }
+      const budget = o.callBudget;
+      const left = budget === undefined ? o.httpTimeoutMs : Math.ceil(budget.msLeft());
+      if (left <= 0) budget?.overrun();
       const res = o.http().request({
         url: url.href,
         method: request.method ?? 'GET',
         headers: request.headers ?? {},
         body: body === 0n ? undefined : Uint8Array.from(read(handleOf(body, 'http body'))),
-        timeoutMs: o.httpTimeoutMs,
+        timeoutMs: Math.min(o.httpTimeoutMs, left),
         maxBytes: 50 * 1024 * 1024,
       });
       if ('error' in res) {
+        if (budget !== undefined && budget.msLeft() <= 0) budget.overrun();
         throw hostFunctionFault('PLUGBAY_PLUGIN_ERROR', `http_request to ${url.host} failed: ${res.error}`, {
           host: url.host,
         });

@@ -19,6 +19,7 @@ before(async () => {
     `const { parentPort } = require('node:worker_threads');
      const server = require('node:http').createServer((req, res) => {
        if (req.url === '/redirect') return res.writeHead(302, { location: 'http://example.com/' }).end();
+       if (req.url === '/never') return; // no answer
        res.writeHead(200, { 'content-type': 'text/plain' }).end('hello ' + req.url + ' \u2713');
      });
      server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`,
@@ -32,7 +33,7 @@ after(async () => {
   await server.terminate();
 });
 
-async function plugin(run: 'host-thread' | 'worker', net: string[]): Promise<Instance> {
+async function plugin(run: 'metered' | 'host-thread' | 'worker', net: string[]): Promise<Instance> {
   const p = wasmPlugin(fixture('corpus'), { permissions: { net } });
   const instance = await createWasmTier({ run, codec: 'bytes' }).load(p.plugin, loadOptions());
   cleanups.push(p.cleanup, () => instance.destroy());
@@ -48,7 +49,20 @@ async function fetchVia(instance: Instance, url: string): Promise<{ status: numb
   return { status: out.readInt32LE(0), body: out.subarray(4).toString() };
 }
 
-for (const run of ['host-thread', 'worker'] as const) {
+test('http_request (metered): a request waits no longer than the call deadline, then PLUGBAY_TIMEOUT', async () => {
+  const instance = await plugin('metered', [`127.0.0.1:${port}`]);
+  const input = JSON.stringify({ url: `http://127.0.0.1:${port}/never`, method: 'GET' });
+  const t0 = performance.now();
+  await assert.rejects(
+    callTier(instance, 'fetch', input, testCall({ timeoutMs: 300 })),
+    (e: PlugbayError) => e.code === 'PLUGBAY_TIMEOUT' && e.details?.rule === 'deadline',
+  );
+  const took = performance.now() - t0;
+  assert.ok(took >= 290 && took < 2000, `took ${took} ms`);
+  assert.equal((await fetchVia(instance, `http://127.0.0.1:${port}/after`)).status, 200);
+});
+
+for (const run of ['metered', 'host-thread', 'worker'] as const) {
   test(`http_request (${run}): allowed host answered, other hosts and ports denied, redirects not followed`, async () => {
     const instance = await plugin(run, [`127.0.0.1:${port}`]);
     assert.deepEqual(await fetchVia(instance, `http://127.0.0.1:${port}/path`), {

@@ -25,6 +25,7 @@ test('inspectWasmModule lists functions and WASI use; draftFunctions makes a val
       'now',
       'sleep_ms',
       'trap',
+      'spin',
     ],
     wasi: true,
     unsupported: [],

@@ -1,5 +1,5 @@
 /**
- * One wasm plugin instance, in one of the two run modes of tier.ts: `host-thread` (the Engine runs calls
+ * One wasm plugin instance, in one of the run modes of tier.ts: `metered` and `host-thread` (the Engine runs calls
  * synchronously here) or `worker` (the Engine lives in a worker thread; calls are queued here and sent one at a
  * time; a worker that dies or is ended for overrunning a call is restarted by the Supervisor with backoff).
  */
@@ -110,7 +110,7 @@ export class WasmInstance extends InstanceBase implements Instance {
     try {
       opts.signal.throwIfAborted();
       this.#config = { ...this.#s.config, ...extismConfig(opts.config) };
-      if (this.#s.run === 'host-thread') {
+      if (this.#s.run !== 'worker') {
         this.#engine = new Engine({ ...this.#base, config: this.#config, log: (l, m) => this.#log(l, m) });
       } else {
         const worker = this.#spawn();
@@ -142,8 +142,11 @@ export class WasmInstance extends InstanceBase implements Instance {
     if (state !== 'ready' && state !== 'degraded') return Promise.reject(this.unavailable());
     const engine = this.#engine;
     if (engine !== undefined) {
-      // Host thread: synchronous; nothing can interrupt it, so a deadline only applies before it starts.
+      // Host thread: synchronous. Metered, the module's refill traps at the deadline (PLUGBAY_TIMEOUT); in
+      // host-thread mode nothing can interrupt it, so a deadline only applies before it starts.
       this.#hostCall = ctx;
+      engine.deadline = ctx.deadline;
+      engine.ownDeadline = ctx.ownDeadline ?? ctx.deadline;
       try {
         if (this.#codecOf(fn) === 'json') {
           const out = engine.callString(fn, JSON.stringify(input) ?? '');

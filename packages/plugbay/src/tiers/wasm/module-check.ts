@@ -12,12 +12,19 @@ import type { CheckedPlugin } from '../../core/types.js';
 import { auditExports } from '../../trust/audit.js';
 import { auditModule, type ModuleAudit } from './engine.js';
 import { capMemory, ModuleFormatError, WASM_PAGE } from './module-binary.js';
+import { meterModule } from './module-meter.js';
+
+/**
+ * Fuel one refill grants a metered module (units ≈ wasm instructions, a host call 1000): the deadline is checked
+ * about once per ms of guest work, and the check costs one clock read.
+ */
+export const meterFuel = 1 << 20;
 
 /** The memory cap of a plugin whose manifest sets no `permissions.memoryMb` (the tier's `defaultMemoryMb`). */
 export const defaultWasmMemoryMb = 256;
 
 export interface CheckedModule {
-  /** Compiled with its memory capped at `memoryMb`. */
+  /** Compiled with its memory capped at `memoryMb` (and metered when asked). */
   module: WebAssembly.Module;
   audit: ModuleAudit;
   memoryMb: number;
@@ -26,6 +33,7 @@ export interface CheckedModule {
 export async function checkModule(
   plugin: CheckedPlugin,
   defaultMemoryMb = defaultWasmMemoryMb,
+  metered = false,
 ): Promise<CheckedModule> {
   const { entry } = plugin.manifest;
   const source: ErrorSource = { plugin: plugin.manifest.name, version: plugin.manifest.version };
@@ -36,15 +44,16 @@ export async function checkModule(
   const memoryMb = plugin.permissions.memoryMb ?? defaultMemoryMb;
   let module: WebAssembly.Module;
   try {
-    module = await WebAssembly.compile(capMemory(bytes, Math.floor((memoryMb * 2 ** 20) / WASM_PAGE)).bytes);
+    const capped = capMemory(bytes, Math.floor((memoryMb * 2 ** 20) / WASM_PAGE)).bytes;
+    module = await WebAssembly.compile(metered ? await meteredOrWhyNot(capped) : capped);
   } catch (err) {
-    // Not wasm, a memory that cannot be capped, or invalid code: the artifact is wrong, not the host.
+    // Not wasm, a memory that cannot be capped or metered, or invalid code: the artifact is wrong, not the host.
     if (err instanceof ModuleFormatError || err instanceof WebAssembly.CompileError) {
       throw refuse(err.message, { field: 'entry', rule: 'wasm-module' }, err);
     }
     throw err;
   }
-  const audit = auditModule(module);
+  const audit = auditModule(module, metered);
   if (audit.unsupported.length > 0) {
     throw refuse(`imports this host does not provide: ${audit.unsupported.join(', ')}`, {
       field: 'entry',
@@ -65,6 +74,16 @@ export async function checkModule(
     });
   }
   return { module, audit, memoryMb };
+}
+
+/** The module metered; when it cannot be, the original's compile error says why if it has one (invalid code). */
+async function meteredOrWhyNot(capped: Uint8Array): Promise<Uint8Array> {
+  try {
+    return meterModule(capped, meterFuel).bytes;
+  } catch (err) {
+    if (err instanceof ModuleFormatError) await WebAssembly.compile(capped);
+    throw err;
+  }
 }
 
 /** `x-sha256` in the manifest (hex) pins the module's content; checked before anything is compiled. */

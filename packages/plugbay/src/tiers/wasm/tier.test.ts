@@ -45,7 +45,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 before(() => buildFixtures());
 
-for (const run of ['host-thread', 'worker'] as const) {
+for (const run of ['metered', 'host-thread', 'worker'] as const) {
   describe(`wasm tier (${run})`, () => {
     test('echo through each toolchain keeps JSON values intact, non-ASCII included', async () => {
       const value = { text: 'héllo wörld ✓ 日本語 🎉', n: [1, 2.5, null, true], nested: { a: '' } };
@@ -193,6 +193,7 @@ describe('wasm tier: loading', () => {
       'print',
       'read_file',
       'sleep_ms',
+      'spin',
       'trap',
       'write_file',
     ]);
@@ -227,8 +228,8 @@ describe('wasm tier: loading', () => {
     assert.equal(ok.instance.state, 'ready');
   });
 
-  test('a trap in _initialize fails start with PLUGBAY_START_FAILED (both modes)', async () => {
-    for (const run of ['host-thread', 'worker'] as const) {
+  test('a trap in _initialize fails start with PLUGBAY_START_FAILED (every mode)', async () => {
+    for (const run of ['metered', 'host-thread', 'worker'] as const) {
       const p = wasmPlugin(fixture('loop-start'));
       cleanups.push(p.cleanup);
       const instance = await createWasmTier({ run }).load(p.plugin, loadOptions());

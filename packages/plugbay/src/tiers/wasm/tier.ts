@@ -1,12 +1,16 @@
 /**
  * The wasm tier: Extism-ABI plugins on raw WebAssembly (DESIGN.md "WASM tier").
  *
- * Two ways to run an instance:
- * - `worker` (default): the sandbox lives in a worker thread; a call that overruns its deadline gets the worker
- *   terminated (the only way to stop a wasm loop) and a fresh one spawned for the next call. Calls are queued on the
- *   host side and sent one at a time, so a timeout kills only the call that overran.
- * - `host-thread`: the sandbox lives in the host's thread. Cheapest (a call is a few µs) but nothing can stop a
- *   runaway loop: for trusted plugins only.
+ * Three ways to run an instance (the tier's `run` option, or the plugin's manifest `wasm.run`):
+ * - `metered` (default): the sandbox lives in the host's thread and the module carries a fuel meter
+ *   (module-meter.ts) whose refill import traps the call at its deadline (PLUGBAY_TIMEOUT); the sandbox is then
+ *   re-instantiated from the compiled module before the next call. A call blocks the event loop while it runs, up
+ *   to its deadline: functions whose calls may run longer than ~10 ms belong in `worker`.
+ * - `worker`: the sandbox lives in a worker thread; a call that overruns its deadline gets the worker terminated
+ *   and a fresh one spawned for the next call. Calls are queued on the host side and sent one at a time, so a
+ *   timeout kills only the call that overran. The event loop stays free while a call runs.
+ * - `host-thread`: the host's thread without the meter. Cheapest, but nothing can stop a runaway loop: for trusted
+ *   plugins only. A manifest may ask for it only when the operator set the tier's `run` to `host-thread`.
  */
 import * as path from 'node:path';
 import type { ErrorSource } from '../../core/errors.js';
@@ -20,13 +24,15 @@ import type { ExtismLogLevel } from './host-env.js';
 import { toPlugbayError, WasmInstance } from './instance.js';
 import { kernelWasmBase64 } from './kernel-wasm.js';
 import { capMemory, WASM_PAGE } from './module-binary.js';
-import { checkModule, defaultWasmMemoryMb } from './module-check.js';
+import { checkModule, defaultWasmMemoryMb, meterFuel } from './module-check.js';
 import type { WasiMount } from './wasi.js';
 import type { EngineConfig } from './worker.js';
 
+export type WasmRunMode = 'metered' | 'worker' | 'host-thread';
+
 export interface WasmTierOptions {
-  /** Where calls run; see the file comment. Default `worker`. */
-  run?: 'worker' | 'host-thread';
+  /** Where calls run when the manifest does not say (`wasm.run`); see the file comment. Default `metered`. */
+  run?: WasmRunMode;
   /** `json` (default): inputs are serialised to UTF-8 JSON and outputs parsed. `bytes`: Uint8Array (or string) in, Uint8Array out. */
   codec?: 'json' | 'bytes';
   /** What WASI clocks report: `real` (default) or a fixed time. */
@@ -57,7 +63,7 @@ const levels = ['trace', 'debug', 'info', 'warn', 'error'] as const;
 
 function settingsOf(o: WasmTierOptions): Settings {
   const check = new OptionChecker('wasm tier');
-  check.oneOf('run', o.run, ['worker', 'host-thread']);
+  check.oneOf('run', o.run, ['metered', 'worker', 'host-thread']);
   check.oneOf('codec', o.codec, ['json', 'bytes']);
   if (
     !(
@@ -83,7 +89,7 @@ function settingsOf(o: WasmTierOptions): Settings {
   check.restart('restart', o.restart);
   check.done();
   return {
-    run: o.run ?? 'worker',
+    run: o.run ?? 'metered',
     codec: o.codec ?? 'json',
     clock: o.clock ?? 'real',
     random: o.random ?? 'real',
@@ -113,7 +119,9 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
       const source: ErrorSource = { plugin: plugin.manifest.name, version: plugin.manifest.version };
       try {
         opts.signal.throwIfAborted();
-        const { module, audit, memoryMb } = await checkModule(plugin, settings.defaultMemoryMb);
+        const run = runModeOf(plugin, settings.run);
+        const metered = run === 'metered';
+        const { module, audit, memoryMb } = await checkModule(plugin, settings.defaultMemoryMb, metered);
         const kernelPages = Math.floor(((settings.kernelMemoryMb || memoryMb) * 1024 * 1024) / WASM_PAGE);
         const kernel = await kernelFor(kernelPages);
         opts.signal.throwIfAborted();
@@ -123,6 +131,7 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
           logLevel: settings.logLevel,
           net: plugin.permissions.net ?? [],
           maxVarBytes: settings.maxVarBytes,
+          ...(metered ? { meterFuel } : {}),
           wasi: {
             args: [],
             env: declaredEnv(plugin.permissions.env ?? []),
@@ -131,12 +140,29 @@ export function createWasmTier(options: WasmTierOptions = {}): Tier {
             random: settings.random,
           },
         };
-        return new WasmInstance(plugin, opts, settings, config, audit.functions, source);
+        return new WasmInstance(plugin, opts, { ...settings, run }, config, audit.functions, source);
       } catch (err) {
         throw toPlugbayError(loadFailure(err, plugin.manifest.entry), source, 'PLUGBAY_LOAD_FAILED');
       }
     },
   };
+}
+
+/** The manifest's `wasm.run`, else the tier's; a manifest cannot lift the CPU cap the operator keeps. */
+function runModeOf(plugin: CheckedPlugin, tierRun: WasmRunMode): WasmRunMode {
+  const asked = plugin.manifest.wasm?.run;
+  if (asked === 'host-thread' && tierRun !== 'host-thread') {
+    throw new PlugbayError(
+      'PLUGBAY_LOAD_FAILED',
+      'wasm.run "host-thread" runs without a CPU cap: allowed only when the wasm tier runs with run: "host-thread"',
+      {
+        plugin: plugin.manifest.name,
+        version: plugin.manifest.version,
+        details: { field: 'wasm.run', rule: 'host-thread-not-allowed' },
+      },
+    );
+  }
+  return asked ?? tierRun;
 }
 
 /** Mounts from `permissions.fs.mounts`; host paths are relative to the plugin directory unless absolute. */

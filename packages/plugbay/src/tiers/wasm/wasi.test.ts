@@ -45,7 +45,10 @@ after(async () => {
   delete process.env.PLUGBAY_TEST_HIDDEN;
 });
 
-async function cPlugin(run: 'host-thread' | 'worker', clock: 'real' | { fixedMs: number } = 'real') {
+async function cPlugin(
+  run: 'metered' | 'host-thread' | 'worker',
+  clock: 'real' | { fixedMs: number } = 'real',
+) {
   const p = wasmPlugin(fixture('c'), {
     permissions: {
       fs: {
@@ -70,7 +73,7 @@ function call(instance: Instance, fn: string, input?: unknown): Promise<unknown>
 
 const denied = (e: unknown) => e instanceof PlugbayError && e.code === 'PLUGBAY_PLUGIN_ERROR';
 
-for (const run of ['host-thread', 'worker'] as const) {
+for (const run of ['metered', 'host-thread', 'worker'] as const) {
   describe(`WASI sandbox (${run})`, () => {
     test('reads inside a mount, through `..` that stays inside, and through a symlink that stays inside', async () => {
       const { instance } = await cPlugin(run);
@@ -117,6 +120,19 @@ for (const run of ['host-thread', 'worker'] as const) {
       const { instance } = await cPlugin(run);
       assert.equal(await call(instance, 'sleep_ms', 5), true);
     });
+
+    if (run === 'metered') {
+      test('a sleep in poll_oneoff past the deadline sleeps until it and fails PLUGBAY_TIMEOUT; the next call runs', async () => {
+        const { instance } = await cPlugin(run);
+        const t0 = performance.now();
+        await assert.rejects(callTier(instance, 'sleep_ms', 600_000, testCall({ timeoutMs: 150 })), {
+          code: 'PLUGBAY_TIMEOUT',
+        });
+        const took = performance.now() - t0;
+        assert.ok(took >= 140 && took < 2000, `took ${took} ms`);
+        assert.equal(await call(instance, 'echo', 'awake'), 'awake');
+      });
+    }
 
     if (run === 'worker') {
       test('a plugin asleep in poll_oneoff past its deadline is ended by it; the next call runs in a new worker', async () => {

@@ -10,13 +10,13 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { pathChanged, unchangedPath } from '../../core/real-path.js';
-import { ProcExit } from './errors.js';
+import { ProcExit, WasmFault } from './errors.js';
 import { E, errnoOf, FILETYPE, WasiError } from './wasi/errno.js';
 import { type Entry, FdTable, type Mount } from './wasi/fd-table.js';
 import { FDFLAG, fsCalls } from './wasi/fs-calls.js';
 import { GuestMemory } from './wasi/memory.js';
 import { openedPath, walkSteps } from './wasi/paths.js';
-import { pollOneoff } from './wasi/poll.js';
+import { pollOneoff, type SleepBudget } from './wasi/poll.js';
 import { preopenRights, R, STDIN_RIGHTS, STDOUT_RIGHTS } from './wasi/rights.js';
 
 export interface WasiMount {
@@ -39,6 +39,8 @@ export interface WasiOptions {
   stderr(line: string): void;
   /** When set, stdout/stderr bytes go here as written, instead of line by line to stdout()/stderr(). */
   output?(fd: 1 | 2, bytes: Uint8Array): void;
+  /** When set (the metered mode), poll_oneoff sleeps no longer than the call's deadline. */
+  sleepBudget?: SleepBudget;
 }
 
 /**
@@ -140,11 +142,13 @@ export class Wasi {
         out[d.name] = f;
         continue;
       }
-      // errno-returning calls: WasiError and Node fs errors become errno values.
+      // errno-returning calls: WasiError and Node fs errors become errno values; a fault (a metered call past its
+      // deadline) unwinds the guest.
       out[d.name] = (...args: unknown[]) => {
         try {
           return (f as (...a: unknown[]) => number)(...args);
         } catch (err) {
+          if (err instanceof WasmFault) throw err;
           return errnoOf(err);
         }
       };
@@ -220,6 +224,7 @@ export class Wasi {
           outPtr,
           n,
           neventsPtr,
+          this.#o.sleepBudget,
         ),
       fd_write: (fd: number, iovs: number, n: number, written: number) => {
         const e = this.#io(fd, R.FD_WRITE);

@@ -22,6 +22,12 @@ interface Event {
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
+/** How long a sleep may last (a metered call's deadline): a longer one sleeps until then and calls `overrun`. */
+export interface SleepBudget {
+  msLeft(): number;
+  overrun(): never;
+}
+
 export function pollOneoff(
   fds: FdTable,
   mem: GuestMemory,
@@ -31,6 +37,7 @@ export function pollOneoff(
   outPtr: number,
   nsubs: number,
   neventsPtr: number,
+  budget?: SleepBudget,
 ): number {
   if (nsubs === 0) throw new WasiError(E.INVAL);
   const v = mem.view();
@@ -58,7 +65,15 @@ export function pollOneoff(
   if (clocks.length > 0) {
     let earliest = clocks[0]!.wait; // bigints: no Math.min
     for (const c of clocks) if (c.wait < earliest) earliest = c.wait;
-    if (events.length === 0 && earliest > 0n) Atomics.wait(sleeper, 0, 0, Number(earliest) / 1e6);
+    if (events.length === 0 && earliest > 0n) {
+      const ms = Number(earliest) / 1e6;
+      const left = budget === undefined ? ms : budget.msLeft();
+      if (ms > left) {
+        Atomics.wait(sleeper, 0, 0, Math.max(0, left));
+        budget!.overrun();
+      }
+      Atomics.wait(sleeper, 0, 0, ms);
+    }
     const due = events.length === 0 ? earliest : 0n;
     for (const c of clocks) {
       if (c.wait <= due)
