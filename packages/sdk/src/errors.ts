@@ -69,6 +69,12 @@ export const errorCodes = {
   PLUGBAY_NOT_FOUND: { retryable: false },
   /** The persisted state (`.plugbay/state.db`) cannot be opened or written: corrupt, locked, unreadable, newer. */
   PLUGBAY_STATE_UNAVAILABLE: { retryable: false },
+  /**
+   * A progressive rollout changed since the caller read it (compare-and-set on `updatedAt`: another admin, another
+   * gateway or the rollout's own step got there first), or the plugin already has a rollout in progress.
+   * `details.current` is the stored record; read it again and retry.
+   */
+  PLUGBAY_ROLLOUT_CONFLICT: { retryable: false },
   /** Something failed inside plugbay itself; a bug. */
   PLUGBAY_INTERNAL: { retryable: false },
 } as const satisfies Record<string, { retryable: boolean }>;

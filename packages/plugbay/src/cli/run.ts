@@ -18,6 +18,8 @@ const summaries = {
   activate: 'make a version the stable on a running gateway (hot swap)',
   rollback: 'return a plugin to its previous stable on a running gateway',
   audit: 'show the audit log of a running gateway',
+  rollout:
+    'progressive rollout of a canary on a running gateway: start, status, pause, resume, promote, abort',
   grant: 'grant a plugin a capability (fs, env, net, childProcess) on a running gateway',
   revoke: 'take back a grant made with plugbay grant',
   grants: 'show the grants in force on a running gateway',
@@ -43,6 +45,7 @@ const loaders: Record<keyof typeof summaries, () => Promise<Command>> = {
   activate: async () => (await import('./commands/routes.js')).activateCommand,
   rollback: async () => (await import('./commands/routes.js')).rollbackCommand,
   audit: async () => (await import('./commands/routes.js')).auditCommand,
+  rollout: async () => (await import('./commands/rollout.js')).rolloutCommand,
   grant: async () => (await import('./commands/grants.js')).grantCommand,
   revoke: async () => (await import('./commands/grants.js')).revokeCommand,
   grants: async () => (await import('./commands/grants.js')).grantsCommand,

@@ -11,6 +11,7 @@
  *   GET  /v1/grants?plugin=                 grants in force (grants file and run-time grants)
  *   POST /v1/plugins/:plugin/grant          body: { capability, reason? } (docs/grants.md)
  *   POST /v1/plugins/:plugin/revoke         body: { capability, reason? }
+ *   /v1/admin/rollouts…                     progressive rollouts (rollouts.ts)
  *
  * Who made a change is the `x-plugbay-actor` header (default `admin-api`); why, the `x-plugbay-reason` header or
  * the body's `reason`. A change sent with a content type must send `application/json` (see `jsonOnly`).
@@ -28,6 +29,7 @@ import { routeSchema } from '../host/router/index.js';
 import type { ChangeOptions, PluginHost } from '../host/types.js';
 import type { AuditQuery } from '../store/types.js';
 import { httpErrorOf } from './errors.js';
+import { registerRolloutRoutes } from './rollouts.js';
 import {
   activateResultSchema,
   adminErrors,
@@ -137,6 +139,8 @@ export async function adminRoutes(fastify: FastifyInstance, { host }: AdminOptio
       return { entries: host.audit(query) };
     },
   );
+
+  registerRolloutRoutes(fastify, host, changeOf);
 }
 
 /** The plugin's loaded versions; PLUGBAY_UNKNOWN_PLUGIN when it has neither a loaded version nor a route. */

@@ -35,6 +35,7 @@ export const httpStatuses: Readonly<Record<ErrorCode, number>> = {
   PLUGBAY_UNAUTHORIZED: 401,
   PLUGBAY_NOT_FOUND: 404,
   PLUGBAY_STATE_UNAVAILABLE: 503,
+  PLUGBAY_ROLLOUT_CONFLICT: 409,
   PLUGBAY_INTERNAL: 500,
 };
 

@@ -54,6 +54,8 @@ test('every answer is documented and validates against the schema of its status'
   const gateway = await setup(t);
   const route = '{"stable":"1.0.0","canary":{"version":"1.1.0","percent":10}}';
   const cases: Case[] = [
+    // The gateway's own files beside the dashboard's modules are not served.
+    { route: 'GET /dashboard/:module', url: '/dashboard/routes.js', status: 404 },
     { route: 'POST /v1/call/:plugin/:fn', url: '/v1/call/svc/who', method: 'POST', status: 200 },
     {
       route: 'POST /v1/call/:plugin/:fn',
@@ -191,9 +193,16 @@ test('every answer is documented and validates against the schema of its status'
   const ready = await gateway.fastify.inject({ url: '/readyz' });
   assert.deepEqual([ready.statusCode, ready.json()], [200, { status: 'ready' }]);
   // Text answers have the documented media type.
-  for (const url of ['/metrics', '/', '/dashboard/style.css', '/dashboard/app.js']) {
+  const texts = [
+    ['/metrics', '/metrics'],
+    ['/', '/'],
+    ['/dashboard/style.css', '/dashboard/style.css'],
+    ['/dashboard/app.js', '/dashboard/:module'],
+    ['/dashboard/charts.js', '/dashboard/:module'],
+  ];
+  for (const [url, route] of texts) {
     const res = await gateway.fastify.inject({ url });
-    const schema = gateway.routes().find((r) => r.method === 'GET' && r.url === url)?.schema;
+    const schema = gateway.routes().find((r) => r.method === 'GET' && r.url === route)?.schema;
     const responses = (schema?.response ?? {}) as Record<string, { content?: object }>;
     const content = responses[200]?.content ?? {};
     assert.equal(res.statusCode, 200, url);
@@ -272,13 +281,21 @@ test('with an admin token, exactly the admin routes answer 401 without it, as do
   }
   assert.deepEqual(refused.sort(), [
     'GET /metrics',
+    'GET /v1/admin/rollouts',
+    'GET /v1/admin/rollouts/:plugin',
     'GET /v1/audit',
     'GET /v1/fleet',
     'GET /v1/grants',
     'GET /v1/plugins',
     'GET /v1/plugins/:plugin',
     'GET /v1/routes/:plugin',
+    'GET /v1/series',
     'GET /v1/stats',
+    'POST /v1/admin/rollouts',
+    'POST /v1/admin/rollouts/:plugin/abort',
+    'POST /v1/admin/rollouts/:plugin/pause',
+    'POST /v1/admin/rollouts/:plugin/promote',
+    'POST /v1/admin/rollouts/:plugin/resume',
     'POST /v1/plugins/:plugin/activate',
     'POST /v1/plugins/:plugin/grant',
     'POST /v1/plugins/:plugin/revoke',

@@ -83,6 +83,12 @@ const diagnostic = Type.Object(
   { title: 'diagnostic', description: 'A problem found while checking or loading a plugin' },
 );
 
+/** An error as a status shows it: its code and message. */
+const errorFact = Type.Object({
+  code: Type.String({ examples: ['PLUGBAY_TIMEOUT'] }),
+  message: Type.String(),
+});
+
 const versionCommon = {
   version: Type.String(),
   tier: Type.String({ description: 'inline, thread, process or wasm' }),
@@ -92,6 +98,26 @@ const versionCommon = {
   circuit: Type.Union([Type.Literal('open'), Type.Literal('closed')], {
     description: 'open: recent calls failed, the router skips this version for a while',
   }),
+  circuitReason: Type.Optional(
+    Type.Object(
+      {
+        failures: Type.Integer({ description: 'Failed calls in a row that count for the circuit' }),
+        until: Type.Number({ description: 'When a call is let through again (epoch ms)' }),
+        lastError: Type.Optional(errorFact),
+      },
+      { description: 'Why the circuit is open (only while it is)' },
+    ),
+  ),
+  crashloop: Type.Optional(
+    Type.Object(
+      {
+        crashes: Type.Optional(Type.Integer({ description: "Crashes counted by the tier's supervisor" })),
+        retryAt: Type.Optional(Type.Number({ description: 'When it is restarted again (epoch ms)' })),
+        lastExit: Type.Optional(errorFact),
+      },
+      { description: 'The crash loop it is in (state crashloop only), with how the instance last exited' },
+    ),
+  ),
   functions: Type.Array(Type.String()),
   inflight: Type.Integer({ description: 'Calls in progress' }),
   warnings: Type.Array(diagnostic),

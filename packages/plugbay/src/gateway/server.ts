@@ -654,6 +654,9 @@ export function pluginsReport(versions: VersionStatus[], diagnostics: Diagnostic
       tier: v.tier,
       state: v.state,
       circuit: v.circuit,
+      // Why the circuit is open and what the crash loop is (present only then).
+      ...(v.circuitReason === undefined ? {} : { circuitReason: v.circuitReason }),
+      ...(v.crashloop === undefined ? {} : { crashloop: v.crashloop }),
       functions: v.functions,
       inflight: v.inflight,
       warnings: v.warnings,

@@ -14,13 +14,14 @@ import type { Manifest } from '../core/manifest.js';
 import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
 import { type FnCells, HostMetrics } from '../observe/metrics.js';
-import { seriesOf, windowOf } from '../observe/series.js';
+import { quantileOf, seriesOf, windowOf } from '../observe/series.js';
 import { MemoryStateStore } from '../store/memory.js';
 import type { AuditEntry, AuditQuery } from '../store/types.js';
 import { Grants } from './grants.js';
 import { Invoker } from './invoke.js';
 import { Loader } from './loader.js';
 import { normalise } from './options.js';
+import { ProgressiveRollouts } from './progressive.js';
 import { Rollout } from './rollout.js';
 import type { Route } from './router/index.js';
 import { type HostState, PluginLocks } from './state.js';
@@ -39,6 +40,7 @@ class Host implements api.PluginHost {
   readonly #rollout: Rollout;
   readonly #invoker: Invoker;
   readonly #grants: Grants;
+  readonly rollouts: ProgressiveRollouts;
   #closing: Promise<void> | undefined;
 
   constructor(options: api.HostOptions) {
@@ -64,6 +66,25 @@ class Host implements api.PluginHost {
     this.#rollout = new Rollout(this.#s, this.#loader);
     this.#invoker = new Invoker(this.#s, this.#rollout);
     this.#grants = new Grants(this.#s, this.#loader);
+    this.rollouts = new ProgressiveRollouts({
+      store: this.#s.store,
+      log: this.#s.log,
+      scheduler: settings.rolloutScheduler,
+      window: (plugin, version, range) => this.window(plugin, version, range),
+      quantileMs: (plugin, version, { sinceMs, untilMs }, q) => {
+        const cells = this.#s.metrics?.find(plugin, version);
+        return cells === undefined
+          ? undefined
+          : quantileOf(seriesOfFns(cells.fns), sinceMs, untilMs, Date.now(), q);
+      },
+      route: (plugin) => this.#rollout.route(plugin),
+      setRoute: (plugin, route, o) => this.#rollout.setRoute(plugin, route, o),
+      activate: (plugin, version, o) => this.#rollout.activate(plugin, version, o),
+      currentStable: (plugin) => this.#rollout.currentStable(plugin),
+      loaded: (plugin, version) => this.#s.versions.get(plugin, version) !== undefined,
+      prepare: (plugin, version) => this.#rollout.prepare(plugin, version),
+    });
+    this.rollouts.resumeStored();
   }
 
   // ---- loading ------------------------------------------------------------------------------------------------
@@ -223,6 +244,7 @@ class Host implements api.PluginHost {
 
   close(): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= (async () => {
       const drainTimeoutMs = this.#s.settings.drainTimeoutMs;
       await Promise.allSettled(
@@ -235,6 +257,7 @@ class Host implements api.PluginHost {
 
   async destroy(reason?: PlugbayError): Promise<void> {
     this.#s.closed = true;
+    this.rollouts.close();
     this.#closing ??= Promise.resolve();
     await Promise.allSettled(this.#s.versions.all().map((v) => v.instance.destroy(reason)));
     await this.#released();

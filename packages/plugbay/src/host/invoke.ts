@@ -265,7 +265,7 @@ export class Invoker {
     const circuit = this.#circuit;
     if (
       countsForCircuit(e, call) &&
-      target.failed(circuit.failureThreshold, circuit.coolDownMs, circuit.maxCoolDownMs)
+      target.failed(circuit.failureThreshold, circuit.coolDownMs, circuit.maxCoolDownMs, e)
     ) {
       this.#s.log.warn(
         { plugin: target.name, version: target.version, err: e },

@@ -1,5 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import semver from 'semver';
+import type { PlugbayError } from '../core/errors.js';
 import type { CheckedPlugin, Instance } from '../core/types.js';
 import type { FnCells, VersionCells } from '../observe/metrics.js';
 import type { VersionStatus } from './types.js';
@@ -70,6 +71,10 @@ export class LoadedVersion {
   #openUntil = 0;
   /** Times the circuit opened in a row (each doubles the cool-down). */
   #opens = 0;
+  /** The failure that last counted for the circuit: what the status shows as the reason it opened. */
+  #lastFailure: { code: string; message: string } | undefined;
+  /** The instance's last exit (crash), as its tier told it: the reason shown beside a crash loop. */
+  lastExit: { code: string; message: string } | undefined;
   /** The instance is in a crash loop episode (entered and not yet audited as left). */
   crashlooped = false;
   /** The latest crash loop entered, as its tier told it (tiers without a supervisor say nothing). */
@@ -126,6 +131,17 @@ export class LoadedVersion {
     return this.#openUntil !== 0 && Date.now() < this.#openUntil;
   }
 
+  /** Why the circuit is open (undefined while closed): failures in a row, when it half-opens, the last error. */
+  get circuitReason(): VersionStatus['circuitReason'] {
+    if (!this.circuitOpen) return undefined;
+    const reason: NonNullable<VersionStatus['circuitReason']> = {
+      failures: this.#failures,
+      until: this.#openUntil,
+    };
+    if (this.#lastFailure !== undefined) reason.lastError = { ...this.#lastFailure };
+    return reason;
+  }
+
   succeeded(): void {
     if (this.#failures !== 0) this.closeCircuit();
   }
@@ -135,11 +151,13 @@ export class LoadedVersion {
     this.#failures = 0;
     this.#openUntil = 0;
     this.#opens = 0;
+    this.#lastFailure = undefined;
   }
 
   /** Counts a failed call; returns true when this failure opened the circuit (for twice as long each time). */
-  failed(threshold: number, coolDownMs: number, maxCoolDownMs: number): boolean {
+  failed(threshold: number, coolDownMs: number, maxCoolDownMs: number, error?: PlugbayError): boolean {
     this.#failures++;
+    if (error !== undefined) this.#lastFailure = { code: error.code, message: error.message };
     const reopen = this.#openUntil !== 0 && Date.now() >= this.#openUntil; // a failed half-open probe
     if (this.#failures < threshold && !reopen) return false;
     this.#openUntil = Date.now() + Math.min(maxCoolDownMs, coolDownMs * 2 ** this.#opens);

@@ -374,6 +374,7 @@ export class Loader {
       v.crashloop = { ...info, retryAt: Date.now() + info.retryInMs };
     });
     instance.on('exit', (e) => {
+      v.lastExit = { code: e.code, message: e.message };
       if (cells !== undefined) cells.exits++;
       log.warn({ err: e }, `instance exited: ${e.message}`);
       if (channels.crash.hasSubscribers) channels.crash.publish({ ...about, error: e });

@@ -13,6 +13,7 @@ import type { Keyring } from '../trust/keyring.js';
 import { createTrustPolicy, type TrustPolicy } from '../trust/policy.js';
 import { defaultTiers } from './default-tiers.js';
 import type { TierChoice } from './placement.js';
+import { type RolloutScheduler, timerScheduler } from './progressive.js';
 import type { HostOptions } from './types.js';
 
 /** HostOptions with every default filled in. */
@@ -28,6 +29,7 @@ export interface HostSettings {
   config: Record<string, unknown>;
   /** Undefined: the host opens (and closes) its own in-memory store. */
   store: StateStore | undefined;
+  rolloutScheduler: RolloutScheduler;
   artifactsDir: string | undefined;
   trust: { policy: TrustPolicy; keyring: Keyring | undefined };
   grants: GrantRule[];
@@ -75,6 +77,7 @@ export function normalise(o: HostOptions): HostSettings {
     drainTimeoutMs: o.drainTimeoutMs ?? 10_000,
     config: o.config ?? {},
     store: o.store,
+    rolloutScheduler: o.rolloutScheduler ?? timerScheduler,
     artifactsDir: o.artifactsDir,
     trust: { policy: trust!, keyring },
     grants: grants!,

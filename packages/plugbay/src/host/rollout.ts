@@ -227,6 +227,13 @@ export class Rollout {
     });
   }
 
+  /** Loads `version` if it is only known, and checks it is ready and healthy (a canary before its rollout). */
+  prepare(name: string, version: string): Promise<void> {
+    return this.#s.locks.exclusive(name, async () => {
+      await this.#ready(name, version, 'activate');
+    });
+  }
+
   /**
    * Loads `version` if it is only known, brings it out of a crash loop or an open circuit at once (the operator
    * asks for it by `action`), then checks that it is ready and healthy. Nothing switches on failure.
@@ -286,6 +293,10 @@ export class Rollout {
   }
 
   /** The stable version calls get now: the route's, or the newest ready release when the route names none. */
+  currentStable(name: string): string | undefined {
+    return this.#currentStable(name);
+  }
+
   #currentStable(name: string): string | undefined {
     const route = this.#routes.get(name)?.route;
     if (route?.stable !== undefined) return route.stable;

@@ -10,7 +10,7 @@ import { channelNames } from '../observe/channels.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createInlineTier, createProcessTier, createThreadTier } from '../tiers/index.js';
 import { createHost } from './host.js';
-import type { HostOptions, PluginHost } from './types.js';
+import type { HostOptions, PluginHost, VersionStatus } from './types.js';
 
 // Callers cannot break plugins: a deadline the caller chose is not the plugin's failure (no restart, no crash loop,
 // no open circuit); a plugin that really overruns its own budget is stopped within a grace; a crash loop heals.
@@ -153,7 +153,17 @@ for (const tier of ['thread', 'process'] as const) {
       config: { svc: { marker } },
     });
     await h.load(dir);
-    await until('crashloop', () => h.versions()[0]?.state === 'crashloop');
+    let looping: VersionStatus | undefined;
+    await until('crashloop', () => {
+      const v = h.versions()[0];
+      if (v?.state === 'crashloop') looping = v;
+      return looping !== undefined;
+    });
+    // The status says why: the crashes its supervisor counted, when it retries, how the instance last exited.
+    assert.equal(looping?.crashloop?.crashes, 3);
+    assert.ok((looping?.crashloop?.retryAt ?? 0) > Date.now() - 1000, 'retryAt is an epoch ms near now');
+    assert.equal(looping?.crashloop?.lastExit?.code, 'PLUGBAY_PLUGIN_CRASHED');
+    assert.ok(looping?.crashloop?.lastExit?.message);
     // nothing else can answer: the crash loop itself is the answer (502, details.state), with the retry's time
     const looped = await h.call('svc', 'pid', {}).catch((e: unknown) => e);
     assert.deepEqual(
@@ -251,6 +261,14 @@ test('an open circuit: half-open after its cool-down, re-opened for twice as lon
   const circuit = () => h.versions()[0]?.circuit;
   for (let i = 0; i < 2; i++) await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_TIMEOUT' });
   assert.equal(circuit(), 'open');
+  // The status says why: two failed calls in a row, the last one's error, and when it half-opens.
+  const reason = h.versions()[0]?.circuitReason;
+  assert.deepEqual([reason?.failures, reason?.lastError?.code], [2, 'PLUGBAY_TIMEOUT']);
+  assert.ok(
+    (reason?.until ?? 0) > Date.now() && (reason?.until ?? 0) <= Date.now() + 100,
+    `until ${reason?.until}`,
+  );
+  // (GET /v1/plugins reports it too: gateway/dashboard/dashboard-rollout.test.ts reads it in the browser.)
   await assert.rejects(h.call('svc', 'answer', {}), { code: 'PLUGBAY_NO_INSTANCE' });
   await until('half-open', () => circuit() === 'closed');
   // The half-open probe fails: open again at once, for 150 ms (twice 100, capped).
@@ -264,5 +282,6 @@ test('an open circuit: half-open after its cool-down, re-opened for twice as lon
   // The operator does not wait: activate closes it.
   await h.activate('svc', '1.0.0', { reason: 'fixed' });
   assert.equal(circuit(), 'closed');
+  assert.equal(h.versions()[0]?.circuitReason, undefined);
   assert.equal(await h.call('svc', 'answer', { fix: true }), 42);
 });

@@ -11,6 +11,7 @@ import type { GrantRule } from '../trust/grants.js';
 import type { Keyring } from '../trust/keyring.js';
 import type { PolicyTrustLevel, TrustPolicyOptions } from '../trust/policy.js';
 import type { VerificationStatus } from '../trust/verify.js';
+import type { ProgressiveRollouts, RolloutScheduler } from './progressive.js';
 import type { Route } from './router/route.js';
 
 export type { SeriesPoint, SeriesReport, WindowStats } from '../observe/series.js';
@@ -38,6 +39,11 @@ export interface HostOptions {
   config?: Record<string, unknown>;
   /** Where routes, stable history and the audit log live. Default: in memory (the gateway uses SQLite). */
   store?: StateStore;
+  /**
+   * When progressive rollouts judge their steps. Default: real timers. Tests pass a scheduler they drive by hand
+   * (docs/rollouts.md).
+   */
+  rolloutScheduler?: RolloutScheduler;
   /**
    * The content-addressed store every version runs from (`<artifactsDir>/<digest>/`, read-only). Default: a temp
    * dir of this host, removed at close; `plugbay serve` uses `artifacts/` beside its state file.
@@ -181,6 +187,16 @@ export interface VersionStatus {
   state: InstanceState;
   /** `open`: recent calls failed; the router skips this version until the cool-down passes. */
   circuit: 'open' | 'closed';
+  /**
+   * Why the circuit is open (only while it is): the failed calls in a row that count for it, when it lets a call
+   * through again (epoch ms), and the last of those errors.
+   */
+  circuitReason?: { failures: number; until: number; lastError?: { code: string; message: string } };
+  /**
+   * The crash loop it is in (state `crashloop` only): crashes counted by the tier's supervisor, when it tries again
+   * (epoch ms), and how the instance last exited. Fields the tier did not tell are absent.
+   */
+  crashloop?: { crashes?: number; retryAt?: number; lastExit?: { code: string; message: string } };
   /** The plugin folder or packed file the version was read from. */
   dir: string;
   /** sha256 content address of the version's files: what runs, whatever happens to `dir` afterwards. */
@@ -296,6 +312,11 @@ export interface PluginHost extends AsyncDisposable {
    * there (a shared PostgreSQL store). Writes nothing. Returns the plugins whose route changed.
    */
   refreshRoutes(name?: string): string[];
+  /**
+   * Progressive rollouts (docs/rollouts.md): start one, read them, pause, resume, promote now, abort. Running
+   * rollouts in the store resume when the host is created.
+   */
+  readonly rollouts: ProgressiveRollouts;
   /** Audit log entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
   /**

@@ -140,12 +140,25 @@ export class VersionSet {
 
 /** What the host says of one loaded version. */
 export function status(v: LoadedVersion): VersionStatus {
+  const state = v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state;
+  const circuitReason = v.circuitReason;
+  let crashloop: VersionStatus['crashloop'];
+  if (state === 'crashloop') {
+    crashloop = {};
+    if (v.crashloop !== undefined) {
+      crashloop.crashes = v.crashloop.crashes;
+      crashloop.retryAt = v.crashloop.retryAt;
+    }
+    if (v.lastExit !== undefined) crashloop.lastExit = { ...v.lastExit };
+  }
   return {
     plugin: v.name,
     version: v.version,
     tier: v.instance.tier,
-    state: v.draining && v.instance.state === 'ready' ? 'draining' : v.instance.state,
-    circuit: v.circuitOpen ? 'open' : 'closed',
+    state,
+    circuit: circuitReason === undefined ? 'closed' : 'open',
+    ...(circuitReason === undefined ? {} : { circuitReason }),
+    ...(crashloop === undefined ? {} : { crashloop }),
     dir: v.plugin.source ?? v.plugin.dir,
     digest: v.plugin.digest ?? '',
     artifact: v.plugin.dir,

@@ -358,3 +358,20 @@ export function seriesOf(
   }
   return { at: nowMs, stepMs, versions };
 }
+
+/**
+ * The q-quantile (ms) of a set of functions' latencies over `[sinceMs, untilMs)`, for any q (a progressive rollout
+ * asks for confidence bounds of p99, not p99 itself); undefined without calls.
+ */
+export function quantileOf(
+  rings: Iterable<SeriesRecorder>,
+  sinceMs: number,
+  untilMs: number,
+  nowMs: number,
+  q: number,
+): number | undefined {
+  const [fromSec, toSec] = secondsOf(sinceMs, untilMs, nowMs);
+  const totals = new Totals();
+  for (const ring of rings) ring.addTo(totals, fromSec, toSec);
+  return ms(totals.quantile(q));
+}

@@ -1,5 +1,5 @@
 import { PlugbayError } from '../core/errors.js';
-import type { AuditEntry, AuditInput, AuditQuery, StateChange } from './types.js';
+import type { AuditEntry, AuditInput, AuditQuery, StateChange, StoredRollout } from './types.js';
 
 // Checks shared by every StateStore, so that both implementations reject the same input with the same error.
 
@@ -153,4 +153,41 @@ export function auditEntry(
   if (row.reason != null) entry.reason = row.reason;
   if (detailsJson != null) entry.details = JSON.parse(detailsJson) as Record<string, unknown>;
   return entry;
+}
+
+/** Checks a rollout record to save: an object naming its plugin, JSON-serialisable, and the expected token. */
+export function checkRollout(rollout: unknown, expected: unknown, audit: unknown): void {
+  if (!isPlainObject(rollout)) throw invalid('rollout', 'type', 'must be an object');
+  nonEmpty(rollout.plugin, 'rollout.plugin');
+  if (expected !== null && typeof expected !== 'string')
+    throw invalid('expected', 'type', 'must be the updatedAt read, or null when none is stored');
+  if (audit !== undefined) checkAudit(audit);
+}
+
+/**
+ * The compare-and-set every store does under its write lock: the stored record's updatedAt must be `expected`.
+ * Returns the new updatedAt: the clock's time, or 1 ms after the previous one when the clock has not moved past it
+ * (two writes in one millisecond, a clock set back), so a token is never reused.
+ */
+export function casRollout(
+  plugin: string,
+  current: StoredRollout | undefined,
+  expected: string | null,
+  now: Date,
+): string {
+  const stored = current?.updatedAt ?? null;
+  if (stored !== expected) {
+    throw new PlugbayError(
+      'PLUGBAY_ROLLOUT_CONFLICT',
+      current === undefined
+        ? `no rollout of ${plugin} is stored (expected one with updatedAt ${expected})`
+        : `the rollout of ${plugin} changed meanwhile (updatedAt ${stored}, expected ${expected ?? 'none'})`,
+      {
+        plugin,
+        details: { field: 'updatedAt', rule: 'compare-and-set', expected, current: current ?? null },
+      },
+    );
+  }
+  const previous = stored === null ? Number.NEGATIVE_INFINITY : Date.parse(stored);
+  return new Date(Math.max(now.getTime(), previous + 1)).toISOString();
 }

@@ -320,6 +320,50 @@ export function stateStoreContract(name: string, factory: StoreFactory): void {
         assert.deepEqual(store.audit(), []);
       }));
 
+    it('keeps one rollout record per plugin, written by compare-and-set on updatedAt', () =>
+      withStore((store, c) => {
+        assert.equal(store.rollout('greeter'), undefined);
+        assert.deepEqual(store.rollouts(), []);
+        const first = store.saveRollout({ plugin: 'greeter', version: '1.1.0', stepIndex: 0 }, null, {
+          ...audit('rollout-start'),
+          details: { step: 1 },
+        });
+        assert.equal(first.updatedAt, '2026-01-01T00:00:00.000Z');
+        assert.deepEqual(store.rollout('greeter'), first);
+        assert.equal(store.audit()[0]?.action, 'rollout-start');
+        assert.deepEqual(store.audit()[0]?.details, { step: 1 });
+        // Two writes in the same millisecond still get different tokens: a stale writer cannot slip through.
+        const second = store.saveRollout({ ...first, stepIndex: 1 }, first.updatedAt);
+        assert.equal(second.updatedAt, '2026-01-01T00:00:00.001Z');
+        assert.equal(store.audit().length, 1, 'no audit entry unless one is given');
+        // A writer holding the old token, or expecting none, is refused and nothing changes.
+        for (const expected of [first.updatedAt, null]) {
+          const { code, details } = codeOf(() =>
+            store.saveRollout({ ...first, stepIndex: 9 }, expected, audit('x')),
+          );
+          assert.equal(code, 'PLUGBAY_ROLLOUT_CONFLICT');
+          assert.equal(details?.field, 'updatedAt');
+          assert.deepEqual(details?.current, second);
+        }
+        assert.equal(
+          codeOf(() => store.saveRollout({ plugin: 'echo' }, second.updatedAt)).code,
+          'PLUGBAY_ROLLOUT_CONFLICT',
+        );
+        assert.deepEqual(store.rollout('greeter'), second);
+        assert.equal(store.audit().length, 1, 'a refused write writes no audit entry');
+        c.tick();
+        store.saveRollout({ plugin: 'echo', version: '2.0.0' }, null);
+        assert.deepEqual(
+          store.rollouts().map((r) => [r.plugin, r.updatedAt]),
+          [
+            ['echo', '2026-01-01T00:00:01.000Z'],
+            ['greeter', '2026-01-01T00:00:00.001Z'],
+          ],
+        );
+        assert.equal(codeOf(() => store.saveRollout({ plugin: '' }, null)).details?.field, 'rollout.plugin');
+        assert.equal(codeOf(() => store.saveRollout({ plugin: 'p' }, 5 as never)).details?.field, 'expected');
+      }));
+
     it('close is idempotent; a closed store throws PLUGBAY_CLOSED', () =>
       withStore((store) => {
         store[Symbol.dispose]();

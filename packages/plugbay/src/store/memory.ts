@@ -1,10 +1,12 @@
 import {
   auditEntry,
+  casRollout,
   checkAudit,
   checkChange,
   checkNow,
   checkRevoke,
   checkRollback,
+  checkRollout,
   closedError,
   normaliseQuery,
   toJson,
@@ -18,6 +20,7 @@ import type {
   StateStore,
   StateStoreOptions,
   StoredGrant,
+  StoredRollout,
   StoredRoute,
 } from './types.js';
 
@@ -41,6 +44,8 @@ export class MemoryStateStore implements StateStore {
   readonly #audit: StoredAudit[] = [];
   /** Run-time grants by `plugin\0capability`. */
   readonly #grants = new Map<string, StoredGrant>();
+  /** Rollout records as JSON text, by plugin. */
+  readonly #rollouts = new Map<string, string>();
   #closed = false;
 
   constructor(options: StateStoreOptions = {}) {
@@ -89,6 +94,35 @@ export class MemoryStateStore implements StateStore {
       out.push(auditEntry(a.id, a.time, a.input, a.details));
     }
     return out;
+  }
+
+  rollout(plugin: string): StoredRollout | undefined {
+    this.#open();
+    const json = this.#rollouts.get(plugin);
+    return json === undefined ? undefined : (JSON.parse(json) as StoredRollout);
+  }
+
+  rollouts(): StoredRollout[] {
+    this.#open();
+    return [...this.#rollouts]
+      .sort(([a], [b]) => cmp(a, b))
+      .map(([, json]) => JSON.parse(json) as StoredRollout);
+  }
+
+  saveRollout(
+    rollout: { plugin: string } & Record<string, unknown>,
+    expected: string | null,
+    audit?: AuditInput,
+  ): StoredRollout {
+    this.#open();
+    checkRollout(rollout, expected, audit);
+    const now = this.#now();
+    const updatedAt = casRollout(rollout.plugin, this.rollout(rollout.plugin), expected, now);
+    const json = toJson({ ...rollout, updatedAt }, 'rollout');
+    const entry = audit === undefined ? undefined : this.#prepareAudit(audit, now.toISOString());
+    this.#rollouts.set(rollout.plugin, json);
+    if (entry !== undefined) this.#audit.push(entry);
+    return JSON.parse(json) as StoredRollout;
   }
 
   commit(change: StateChange): AuditEntry {

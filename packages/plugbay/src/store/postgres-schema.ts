@@ -47,6 +47,13 @@ export const pgMigrations: readonly string[] = [
      interval_ms integer NOT NULL,
      revision bigint NOT NULL
    );`,
+  // 3: progressive rollouts, one record per plugin (JSON text); updated_at is the compare-and-set token, kept as
+  // the exact ISO text the store stamped (a timestamptz would round-trip to another spelling).
+  `CREATE TABLE plugbay.rollouts (
+     plugin text PRIMARY KEY,
+     record text NOT NULL,
+     updated_at text NOT NULL
+   );`,
 ];
 
 /** The channel every committed change is announced on (payload: `{"plugin":…,"id":<audit id>}`). */

@@ -6,9 +6,9 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import postgres from 'postgres';
 import { PlugbayError } from '../core/errors.js';
-import { type AuditRow, checkRevoke, checkRollback } from './checks.js';
+import { type AuditRow, casRollout, checkRevoke, checkRollback } from './checks.js';
 import { MIGRATION_LOCK, PG_CHANGE_CHANNEL, pgMigrations, pluginLockKey } from './postgres-schema.js';
-import type { AuditInput, StableRecord, StateChange, StoredGrant } from './types.js';
+import type { AuditInput, StableRecord, StateChange, StoredGrant, StoredRollout } from './types.js';
 
 export type PgRequest =
   | { op: 'open' }
@@ -19,6 +19,17 @@ export type PgRequest =
   | { op: 'audit'; plugin: string | null; before: number | null; limit: number }
   | { op: 'commit'; change: StateChange; routeJson: string | null; details: string | null; time: string }
   | { op: 'record'; entry: AuditInput; details: string | null; time: string }
+  | { op: 'rollout'; plugin: string | null }
+  | {
+      op: 'saveRollout';
+      plugin: string;
+      /** The record without updatedAt, as JSON text (the worker stamps it under the plugin's lock). */
+      record: string;
+      expected: string | null;
+      audit: AuditInput | null;
+      details: string | null;
+      time: string;
+    }
   | { op: 'heartbeat'; gateway: HeartbeatInput }
   | { op: 'fleet' }
   | { op: 'listen' }
@@ -186,6 +197,25 @@ async function handle(sql: postgres.Sql, req: PgRequest): Promise<unknown> {
       return sql.begin(async (tx) => {
         await lockPlugins(tx, [req.entry.plugin]);
         return insertAudit(tx, req.entry, req.details, req.time);
+      });
+    case 'rollout':
+      return (
+        await sql`SELECT record FROM plugbay.rollouts
+                  WHERE ${req.plugin}::text IS NULL OR plugin = ${req.plugin} ORDER BY plugin`
+      ).map((r) => r.record as string);
+    case 'saveRollout':
+      return sql.begin(async (tx) => {
+        await lockPlugins(tx, [req.plugin]);
+        const [row] = await tx`SELECT record FROM plugbay.rollouts WHERE plugin = ${req.plugin}`;
+        const current = row === undefined ? undefined : (JSON.parse(row.record as string) as StoredRollout);
+        const updatedAt = casRollout(req.plugin, current, req.expected, new Date(req.time));
+        const json = JSON.stringify({ ...(JSON.parse(req.record) as object), updatedAt });
+        await tx`INSERT INTO plugbay.rollouts (plugin, record, updated_at) VALUES (${req.plugin}, ${json}, ${updatedAt})
+                 ON CONFLICT (plugin) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at`;
+        if (req.audit !== null) await insertAudit(tx, req.audit, req.details, req.time);
+        else
+          await tx`SELECT pg_notify(${PG_CHANGE_CHANNEL}, ${JSON.stringify({ plugin: req.plugin, rollout: updatedAt })})`;
+        return json;
       });
     case 'listen':
       return null; // answered above

@@ -6,6 +6,7 @@ import {
   checkAudit,
   checkChange,
   checkNow,
+  checkRollout,
   closedError,
   normaliseQuery,
   toJson,
@@ -30,6 +31,7 @@ import type {
   StateStore,
   StateStoreOptions,
   StoredGrant,
+  StoredRollout,
   StoredRoute,
 } from './types.js';
 
@@ -170,6 +172,41 @@ export class PostgresStateStore implements StateStore {
       'write',
     ) as AuditRowMessage;
     return auditEntry(row.id, row.time, row, row.details);
+  }
+
+  rollout(plugin: string): StoredRollout | undefined {
+    const [json] = this.#request({ op: 'rollout', plugin }, 'read') as string[];
+    return json === undefined ? undefined : (JSON.parse(json) as StoredRollout);
+  }
+
+  rollouts(): StoredRollout[] {
+    const rows = this.#request({ op: 'rollout', plugin: null }, 'read') as string[];
+    return rows.map((json) => JSON.parse(json) as StoredRollout);
+  }
+
+  saveRollout(
+    rollout: { plugin: string } & Record<string, unknown>,
+    expected: string | null,
+    audit?: AuditInput,
+  ): StoredRollout {
+    this.#ensureOpen();
+    checkRollout(rollout, expected, audit);
+    const { updatedAt: _stamped, ...rest } = rollout;
+    const record = toJson(rest, 'rollout');
+    const details = audit?.details === undefined ? null : toJson(audit.details, 'audit.details');
+    const json = this.#request(
+      {
+        op: 'saveRollout',
+        plugin: rollout.plugin,
+        record,
+        expected,
+        audit: audit === undefined ? null : { ...audit, details: undefined },
+        details,
+        time: this.#now().toISOString(),
+      },
+      'write',
+    ) as string;
+    return JSON.parse(json) as StoredRollout;
   }
 
   record(entry: AuditInput): AuditEntry {

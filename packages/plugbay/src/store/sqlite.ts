@@ -6,11 +6,13 @@ import { OptionChecker } from '../core/options.js';
 import {
   type AuditRow,
   auditEntry,
+  casRollout,
   checkAudit,
   checkChange,
   checkNow,
   checkRevoke,
   checkRollback,
+  checkRollout,
   closedError,
   normaliseQuery,
   toJson,
@@ -25,6 +27,7 @@ import type {
   StateStore,
   StateStoreOptions,
   StoredGrant,
+  StoredRollout,
   StoredRoute,
 } from './types.js';
 
@@ -83,6 +86,12 @@ const migrations: readonly string[] = [
      capability TEXT NOT NULL,
      time TEXT NOT NULL,
      PRIMARY KEY (plugin, capability)
+   ) STRICT;`,
+  // 3: progressive rollouts, one record per plugin (JSON); updated_at is the compare-and-set token.
+  `CREATE TABLE rollouts (
+     plugin TEXT PRIMARY KEY,
+     record TEXT NOT NULL,
+     updated_at TEXT NOT NULL
    ) STRICT;`,
 ];
 
@@ -152,6 +161,35 @@ export class SqliteStateStore implements StateStore {
       () => this.#sql.audit.all({ plugin: plugin ?? null, before: before ?? null, limit }) as AuditRow[],
     );
     return rows.map((r) => auditEntry(r.id, r.time, r, r.details));
+  }
+
+  rollout(plugin: string): StoredRollout | undefined {
+    const row = this.#read(() => this.#sql.getRollout.get(plugin) as { record: string } | undefined);
+    return row === undefined ? undefined : (JSON.parse(row.record) as StoredRollout);
+  }
+
+  rollouts(): StoredRollout[] {
+    const rows = this.#read(() => this.#sql.allRollouts.all() as { record: string }[]);
+    return rows.map((r) => JSON.parse(r.record) as StoredRollout);
+  }
+
+  saveRollout(
+    rollout: { plugin: string } & Record<string, unknown>,
+    expected: string | null,
+    audit?: AuditInput,
+  ): StoredRollout {
+    this.#ensureOpen();
+    checkRollout(rollout, expected, audit);
+    return this.#write(() => {
+      const now = this.#now();
+      const row = this.#sql.getRollout.get(rollout.plugin) as { record: string } | undefined;
+      const current = row === undefined ? undefined : (JSON.parse(row.record) as StoredRollout);
+      const updatedAt = casRollout(rollout.plugin, current, expected, now);
+      const json = toJson({ ...rollout, updatedAt }, 'rollout');
+      this.#sql.upsertRollout.run(rollout.plugin, json, updatedAt);
+      if (audit !== undefined) this.#insertAudit(audit, now.toISOString());
+      return JSON.parse(json) as StoredRollout;
+    });
   }
 
   commit(change: StateChange): AuditEntry {
@@ -336,6 +374,11 @@ function prepare(db: Database) {
       'INSERT INTO grants (plugin, capability, time) VALUES (?, ?, ?) ON CONFLICT (plugin, capability) DO NOTHING',
     ),
     deleteGrant: db.prepare('DELETE FROM grants WHERE plugin = ? AND capability = ?'),
+    getRollout: db.prepare('SELECT record FROM rollouts WHERE plugin = ?'),
+    allRollouts: db.prepare('SELECT record FROM rollouts ORDER BY plugin'),
+    upsertRollout: db.prepare(
+      'INSERT INTO rollouts (plugin, record, updated_at) VALUES (?, ?, ?) ON CONFLICT (plugin) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at',
+    ),
     insertAudit: db.prepare(
       'INSERT INTO audit (time, actor, action, plugin, version, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),

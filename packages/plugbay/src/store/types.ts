@@ -64,6 +64,18 @@ export interface StoredGrant {
   time: string;
 }
 
+/**
+ * A progressive rollout as the store keeps it (host/progressive.ts gives it its shape and validates it on read).
+ * The store reads only `plugin` (one record per plugin: the current or last rollout) and `updatedAt`, the
+ * compare-and-set token it stamps on every write.
+ */
+export interface StoredRollout {
+  plugin: string;
+  /** ISO 8601 time of the last write, strictly increasing per plugin. */
+  updatedAt: string;
+  [field: string]: unknown;
+}
+
 /** One atomic change: every part and the audit entry are written together, or nothing is. */
 export interface StateChange {
   /** Sets the plugin's route; `null` deletes it. */
@@ -93,6 +105,21 @@ export interface StateStore extends Disposable {
   grants(plugin?: string): StoredGrant[];
   /** Audit entries, newest first. */
   audit(query?: AuditQuery): AuditEntry[];
+  /** The plugin's rollout record (the one in progress, or the last one), or undefined. A copy. */
+  rollout(plugin: string): StoredRollout | undefined;
+  /** Every stored rollout record, by plugin name. */
+  rollouts(): StoredRollout[];
+  /**
+   * Writes the plugin's rollout record if the stored one's `updatedAt` is still `expected` (null: none may be
+   * stored), stamping a new `updatedAt` later than the previous one; with `audit`, the entry is written in the
+   * same transaction. Otherwise nothing changes and it throws PLUGBAY_ROLLOUT_CONFLICT (`details.current`: the
+   * stored record, or null). Returns the record as stored.
+   */
+  saveRollout(
+    rollout: { plugin: string } & Record<string, unknown>,
+    expected: string | null,
+    audit?: AuditInput,
+  ): StoredRollout;
   /** Applies a change atomically; returns the audit entry written. */
   commit(change: StateChange): AuditEntry;
   /** Appends an audit entry that changes nothing else (a crash loop, a load). */

@@ -5,41 +5,14 @@
  * Then pages of other origins try the admin API: a cross-site form and fetch, and a DNS-rebound page.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
 import { pino } from 'pino';
-import { chromium, type Page } from 'playwright-core';
 import { createHost } from '../../host/host.js';
 import { repoRoot } from '../../test-support/cli.js';
 import { createGateway } from '../server.js';
-
-/** Headless Debian Chromium on a fresh profile, closed (and the profile removed) after the test. */
-async function openPage(t: TestContext): Promise<Page> {
-  const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
-  // Chromium's helpers may still be writing the profile as close() returns: rm retries instead of failing.
-  t.after(() => rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      // Without these it keeps reaching out (refused here) and writing to its profile.
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      // DNS rebinding without DNS: this name resolves to the gateway's loopback address.
-      '--host-resolver-rules=MAP rebound.example 127.0.0.1',
-    ],
-    viewport: { width: 1366, height: 900 },
-  });
-  t.after(() => browser.close());
-  return browser.pages()[0] ?? (await browser.newPage());
-}
+import { openPage } from './test-support.js';
 
 test('dashboard: plugins, canary change, rollback and audit through the UI', async (t) => {
   const examples = join(repoRoot, 'examples/plugins');
@@ -105,8 +78,22 @@ test('dashboard: plugins, canary change, rollback and audit through the UI', asy
   await greet.getByRole('button', { name: 'Call greeter.greet' }).click();
   await greet.getByText('PLUGBAY_INVALID_INPUT').waitFor();
 
+  // The calls made above are drawn (a plugin nobody called is one line instead of three empty charts).
+  await page.locator('#series-greeter-rate path.line').first().waitFor({ state: 'attached' });
+  await page
+    .getByRole('region', { name: 'Time series of ticker' })
+    .getByText('no calls in the last 15 min')
+    .waitFor();
+
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   await page.screenshot({ path: join(repoRoot, 'test-output/dashboard.png'), fullPage: true });
+  // A phone: nothing wider than the screen (long paths in the diagnostics, wide tables, the try-it forms).
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.waitForFunction('innerWidth === 375');
+  const widths = (await page.evaluate('[document.documentElement.scrollWidth, innerWidth]')) as number[];
+  assert.ok(widths[0]! <= widths[1]!, `no horizontal overflow at 375 px: ${widths}`);
+  await page.screenshot({ path: join(repoRoot, 'test-output/dashboard-375.png'), fullPage: true });
+  await page.setViewportSize({ width: 1366, height: 900 });
 
   // Another origin: the same gateway through `localhost` is not the origin of `127.0.0.1`.
   const entries = async () =>

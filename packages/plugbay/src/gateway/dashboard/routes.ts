@@ -1,10 +1,20 @@
-/** Serves the dashboard: `/` (HTML), `/dashboard/style.css` and `/dashboard/app.js` (compiled from app.ts). */
-import { readFileSync } from 'node:fs';
+/**
+ * Serves the dashboard: `/` (HTML), `/dashboard/style.css` and its ES modules `/dashboard/<module>.js` (compiled
+ * from packages/plugbay/dashboard into ./browser/, read once at start; any other name is the gateway's 404).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { commonErrors, type DocumentedSchema, textResponse } from '../schemas.js';
+import { commonErrors, type DocumentedSchema, errorRef, textResponse } from '../schemas.js';
 import { dashboardCss, dashboardHtml } from './page.js';
 
-const appJs = readFileSync(new URL('./app.js', import.meta.url), 'utf8');
+const browserDir = new URL('./browser/', import.meta.url);
+/** `app.js` → its text: the browser modules only (never the gateway's own files beside them). */
+const modules = new Map(
+  readdirSync(browserDir)
+    .filter((f) => f.endsWith('.js'))
+    .map((f) => [f, readFileSync(new URL(f, browserDir), 'utf8')] as const),
+);
 
 export function registerDashboard(fastify: FastifyInstance): void {
   fastify.get('/', { schema: page }, async (_request, reply) =>
@@ -15,10 +25,14 @@ export function registerDashboard(fastify: FastifyInstance): void {
     { schema: asset('text/css; charset=utf-8', 'stylesheet') },
     async (_request, reply) => reply.type('text/css; charset=utf-8').send(dashboardCss),
   );
-  fastify.get(
-    '/dashboard/app.js',
-    { schema: asset('text/javascript; charset=utf-8', 'script') },
-    async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(appJs),
+  fastify.get<{ Params: { module: string } }>(
+    '/dashboard/:module',
+    { schema: moduleSchema },
+    async (request, reply) => {
+      const text = modules.get(request.params.module);
+      if (text === undefined) return reply.callNotFound();
+      return reply.type('text/javascript; charset=utf-8').send(text);
+    },
   );
 }
 
@@ -26,8 +40,10 @@ const page: DocumentedSchema = {
   tags: ['Dashboard'],
   summary: 'The dashboard',
   description:
-    'Plugins, routes (with canary, activate and rollback controls that use the admin API), live rates and ' +
-    'latency, the audit log and load diagnostics. It reads the JSON API from the browser; see docs/observability.md.',
+    'Time series per plugin and version, rollouts (step, decisions, canary against stable, controls), plugins ' +
+    'with their circuit and crash-loop reasons, routes (with canary, activate and rollback controls that use the ' +
+    'admin API), live rates and latency, the audit log, try-it forms and load diagnostics. It reads the JSON API ' +
+    'from the browser; see docs/observability.md.',
   response: { 200: textResponse('text/html; charset=utf-8', 'The page'), ...commonErrors },
 };
 
@@ -39,3 +55,15 @@ function asset(mediaType: string, what: string): DocumentedSchema {
     response: { 200: textResponse(mediaType, what), ...commonErrors },
   };
 }
+
+const moduleSchema: DocumentedSchema = {
+  tags: ['Dashboard'],
+  summary: "The dashboard's script modules",
+  description: 'Static ES modules built into the package (app.js imports the others).',
+  params: Type.Object({ module: Type.String({ description: 'Module file name', examples: ['app.js'] }) }),
+  response: {
+    200: textResponse('text/javascript; charset=utf-8', 'An ES module'),
+    404: errorRef('PLUGBAY_NOT_FOUND: no such module'),
+    ...commonErrors,
+  },
+};
