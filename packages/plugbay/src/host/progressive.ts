@@ -88,6 +88,20 @@ export class ProgressiveRollouts {
     return resumed;
   }
 
+  /**
+   * Catches up with rollouts another gateway changed in a shared store (PostgreSQL): a running one this engine does
+   * not time yet gets its timer, one that stopped running elsewhere loses it. The compare-and-set makes only one
+   * gateway's judgement of a step land; the others re-read. Returns the plugins now timed here.
+   */
+  refreshFromStore(plugin?: string): string[] {
+    const records = plugin === undefined ? this.list() : [this.get(plugin)].flatMap((r) => r ?? []);
+    for (const r of records) {
+      if (r.state !== 'running') this.#cancel(r.plugin);
+      else if (!this.#timers.has(r.plugin)) this.#schedule(r);
+    }
+    return [...this.#timers.keys()];
+  }
+
   list(): RolloutRecord[] {
     return this.#h.store.rollouts() as unknown as RolloutRecord[];
   }
