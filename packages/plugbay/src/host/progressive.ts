@@ -250,20 +250,22 @@ export class ProgressiveRollouts {
   }
 
   /** Arms the rollout's next timer: an early check, or the judgement at the end of its step. */
-  #schedule(r: RolloutRecord): void {
+  #schedule(r: RolloutRecord, retry = false): void {
     this.#cancel(r.plugin);
     if (this.#closed) return;
     const end = r.stepEndsAt ?? r.stepStartedAt + r.intervalMs;
     const left = end - Date.now();
     const every = Math.max(50, Math.floor(r.intervalMs / (earlyChecksPerStep + 1)));
     const final = left <= every;
-    const cancel = this.#h.scheduler.after(Math.max(0, final ? left : every), () => {
+    // A retry (versions still loading, a store that failed) waits an early check's time, never 0 ms in a loop.
+    const delay = retry ? every : Math.max(0, final ? left : every);
+    const cancel = this.#h.scheduler.after(delay, () => {
       if (this.#timers.get(r.plugin) !== cancel) return; // replaced meanwhile
       this.#timers.delete(r.plugin);
       return this.#serial(r.plugin, () => this.#judge(r.plugin, final)).catch((err: unknown) => {
         this.#h.log.error({ err, plugin: r.plugin }, `rollout of ${r.plugin}: judgement failed; retrying`);
         const again = this.get(r.plugin);
-        if (again?.state === 'running') this.#schedule(again);
+        if (again?.state === 'running') this.#schedule(again, true);
       });
     });
     this.#timers.set(r.plugin, cancel);
@@ -279,7 +281,7 @@ export class ProgressiveRollouts {
     if (r === undefined || r.state !== 'running' || this.#closed) return;
     if (!this.#h.loaded(plugin, r.version) || !this.#h.loaded(plugin, r.stable)) {
       // After a restart the versions may still be loading: judge when they are.
-      this.#schedule(r);
+      this.#schedule(r, true);
       return;
     }
     const untilMs = Date.now();
