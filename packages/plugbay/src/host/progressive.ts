@@ -288,14 +288,16 @@ export class ProgressiveRollouts {
     const range = { sinceMs: r.stepStartedAt, untilMs };
     const canary = this.#h.window(plugin, r.version, range);
     const stable = this.#h.window(plugin, r.stable, range);
-    // p99 is judged by confidence bounds: the canary's lower one against the stable's upper one.
-    const levels = {
-      canary: p99Levels(canary.calls, r.thresholds.confidence),
-      stable: p99Levels(stable.calls, r.thresholds.confidence),
-    };
+    // The canary's p99 is judged by its lower confidence bound (its few calls' 3rd-slowest is no evidence), the
+    // stable's by its estimate: it has the larger share of calls, and its own upper bound would be its slowest
+    // hiccup, hiding a slow canary on a busy machine.
     const bounds = {
-      canaryP99LowMs: this.#h.quantileMs(plugin, r.version, range, levels.canary.low),
-      stableP99HighMs: this.#h.quantileMs(plugin, r.stable, range, levels.stable.high),
+      canaryP99LowMs: this.#h.quantileMs(
+        plugin,
+        r.version,
+        range,
+        p99Levels(canary.calls, r.thresholds.confidence).low,
+      ),
     };
     const j = judgeCanary(canary, stable, r.thresholds, final, bounds);
     const weight = r.steps[r.stepIndex]!;
