@@ -182,8 +182,8 @@ async function setUp(t: TestContext, canary: { delayMs: number; failEvery?: numb
  * The healthy runs judge p99 loosely (×3): each version runs in its own worker thread, and on an overloaded
  * machine (load average 7–15 on 2 cores seen here) one thread descheduled for 200 ms slows every call it holds,
  * a few percent of a step's 300 canary calls — enough to move a p99 bound of so few calls. The p99 rule itself is
- * held to the default ×1.5 by the 3×-slower test, at confidence 0.95 (its bounds: p97.7 of the canary's 150 calls
- * against p99.7 of the stable's ~600), where the canary's whole body of calls is slow.
+ * held to the default ×1.5 by the 3×-slower test, at confidence 0.95 (the canary's p99 taken as its lower bound,
+ * p97.7 of its 150 calls, against the stable's p99), where the canary's whole body of calls is slow.
  */
 const healthyThresholds = { ...thresholds, maxP99Ratio: 3 };
 const slowThresholds = { ...thresholds, confidence: 0.95 };
