@@ -89,7 +89,7 @@ Promise.all(Array.from({ length: workerData.lanes }, lane)).then(() => parentPor
 `;
 
 /** Steady load: `lanes` keep-alive clients calling svc.who with a fresh key each, until stopped. */
-function load(port: number, lanes = 12) {
+function load(port: number, lanes = 24) {
   const seen: Seen = { ok: new Map(), failures: [] };
   const waiters: (() => void)[] = [];
   const worker = new Worker(loadThread, { eval: true, workerData: { port, lanes } });
@@ -161,10 +161,10 @@ const workMs = 100;
  * svc@1.0.0 serving steady load as the stable, and the canary loaded beside it (not yet routed), so that no
  * version starts inside a step's window. Waits for some stable answers: the step's window starts warm.
  */
-async function setUp(t: TestContext, canary: { delayMs: number; failEvery?: number }) {
+async function setUp(t: TestContext, canary: { delayMs: number; failEvery?: number; stableMs?: number }) {
   const root = await tempDir(t);
   const canaryRoot = await tempDir(t);
-  await writeSvc(root, '1.0.0', workMs);
+  await writeSvc(root, '1.0.0', canary.stableMs ?? workMs);
   await writeSvc(canaryRoot, '1.1.0', canary.delayMs, canary.failEvery);
   const sched = new HandScheduler();
   const served = await serve(t, [root], sched);
@@ -175,6 +175,19 @@ async function setUp(t: TestContext, canary: { delayMs: number; failEvery?: numb
   await l.more('1.0.0', 200);
   return { ...served, sched, l };
 }
+/**
+ * The 3×-slower run has the stable take 300 ms and the canary 900 ms: on an overloaded machine the scheduling
+ * stalls added to both tails reach several hundred ms, which would squeeze 100 vs 300 ms under any ratio.
+ *
+ * The healthy runs judge p99 loosely (×3): each version runs in its own worker thread, and on an overloaded
+ * machine (load average 7–15 on 2 cores seen here) one thread descheduled for 200 ms slows every call it holds,
+ * a few percent of a step's 300 canary calls — enough to move a p99 bound of so few calls. The p99 rule itself is
+ * held to the default ×1.5 by the 3×-slower test, at confidence 0.95 (the canary's p99 taken as its lower bound,
+ * p97.7 of its 150 calls, against the stable's p99), where the canary's whole body of calls is slow.
+ */
+const healthyThresholds = { ...thresholds, maxP99Ratio: 3 };
+const slowThresholds = { ...thresholds, confidence: 0.95 };
+
 /** Canary answers a step waits for before the test lets its timer fire: past minCalls, so a step can be judged. */
 const perStep = 150;
 
@@ -227,7 +240,7 @@ test('a healthy canary steps up by itself to 100 % and is promoted; 0 failed cal
     version: '1.1.0',
     steps: [20, 50, 100],
     interval: '400ms',
-    thresholds,
+    thresholds: healthyThresholds,
   });
   assert.equal(started.status, 201, JSON.stringify(started.body));
   assert.deepEqual(host.route('svc')?.canary, { version: '1.1.0', percent: 20 });
@@ -261,11 +274,12 @@ test('a healthy canary steps up by itself to 100 % and is promoted; 0 failed cal
 
 for (const [name, canary] of [
   ['fails 20 % of its calls', { delayMs: workMs, failEvery: 5, why: /error rate/ }],
-  ['is 3× slower at p99', { delayMs: 3 * workMs, failEvery: 0, why: /p99/ }],
+  ['is 3× slower at p99', { stableMs: 3 * workMs, delayMs: 9 * workMs, failEvery: 0, why: /p99/ }],
 ] as const) {
   test(`a canary that ${name} is rolled back at the step where it was exposed, with evidence; no switching failure`, async (t) => {
     const { host, admin, sched, l } = await setUp(t, {
       delayMs: canary.delayMs,
+      ...('stableMs' in canary ? { stableMs: canary.stableMs } : {}),
       failEvery: canary.failEvery,
     });
     const started = await admin('POST', '/v1/admin/rollouts', {
@@ -273,7 +287,7 @@ for (const [name, canary] of [
       version: '1.1.0',
       steps: [20, 50, 100],
       intervalMs: 400,
-      thresholds,
+      thresholds: canary.failEvery > 0 ? thresholds : slowThresholds,
     });
     assert.equal(started.status, 201, JSON.stringify(started.body));
     const { record, fires } = await judgeStep(host, sched, l, '1.1.0');
@@ -313,7 +327,7 @@ test('a rollout survives a restart: the next host resumes it at its step, with i
     version: '1.1.0',
     steps: [20, 50, 100],
     interval: '400ms',
-    thresholds,
+    thresholds: healthyThresholds,
   });
   assert.equal(started.status, 201);
   const atStart = first.host.rollouts.get('svc')!;

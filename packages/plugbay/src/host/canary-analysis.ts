@@ -6,8 +6,9 @@
 // calls on a quiet step must not roll back a good version, and a 20 % failure rate on 50 calls is far past any
 // doubt. Latency: the canary's p99 above `maxP99Ratio` × stable's (and above it by more than `p99SlackMs`, so that
 // sub-millisecond noise on a fast plugin is no evidence), judged on confidence bounds when the engine gives them:
-// the canary's lower bound of p99 against the stable's upper bound (the order-statistic interval of a quantile), so
-// that the 3rd-slowest of 300 calls landing in one scheduling hiccup of a busy machine is no evidence either.
+// the canary's lower bound of p99 (the order-statistic interval of a quantile) against the stable's p99 (or its
+// upper bound when given), so that the 3rd-slowest of 300 calls landing in one scheduling hiccup of a busy
+// machine is no evidence either.
 // Too few canary calls (`minCalls`) is never a pass.
 
 import type { WindowStats } from './types.js';

@@ -88,6 +88,20 @@ export class ProgressiveRollouts {
     return resumed;
   }
 
+  /**
+   * Catches up with rollouts another gateway changed in a shared store (PostgreSQL): a running one this engine does
+   * not time yet gets its timer, one that stopped running elsewhere loses it. The compare-and-set makes only one
+   * gateway's judgement of a step land; the others re-read. Returns the plugins now timed here.
+   */
+  refreshFromStore(plugin?: string): string[] {
+    const records = plugin === undefined ? this.list() : [this.get(plugin)].flatMap((r) => r ?? []);
+    for (const r of records) {
+      if (r.state !== 'running') this.#cancel(r.plugin);
+      else if (!this.#timers.has(r.plugin)) this.#schedule(r);
+    }
+    return [...this.#timers.keys()];
+  }
+
   list(): RolloutRecord[] {
     return this.#h.store.rollouts() as unknown as RolloutRecord[];
   }
@@ -236,20 +250,22 @@ export class ProgressiveRollouts {
   }
 
   /** Arms the rollout's next timer: an early check, or the judgement at the end of its step. */
-  #schedule(r: RolloutRecord): void {
+  #schedule(r: RolloutRecord, retry = false): void {
     this.#cancel(r.plugin);
     if (this.#closed) return;
     const end = r.stepEndsAt ?? r.stepStartedAt + r.intervalMs;
     const left = end - Date.now();
     const every = Math.max(50, Math.floor(r.intervalMs / (earlyChecksPerStep + 1)));
     const final = left <= every;
-    const cancel = this.#h.scheduler.after(Math.max(0, final ? left : every), () => {
+    // A retry (versions still loading, a store that failed) waits an early check's time, never 0 ms in a loop.
+    const delay = retry ? every : Math.max(0, final ? left : every);
+    const cancel = this.#h.scheduler.after(delay, () => {
       if (this.#timers.get(r.plugin) !== cancel) return; // replaced meanwhile
       this.#timers.delete(r.plugin);
       return this.#serial(r.plugin, () => this.#judge(r.plugin, final)).catch((err: unknown) => {
         this.#h.log.error({ err, plugin: r.plugin }, `rollout of ${r.plugin}: judgement failed; retrying`);
         const again = this.get(r.plugin);
-        if (again?.state === 'running') this.#schedule(again);
+        if (again?.state === 'running') this.#schedule(again, true);
       });
     });
     this.#timers.set(r.plugin, cancel);
@@ -265,21 +281,23 @@ export class ProgressiveRollouts {
     if (r === undefined || r.state !== 'running' || this.#closed) return;
     if (!this.#h.loaded(plugin, r.version) || !this.#h.loaded(plugin, r.stable)) {
       // After a restart the versions may still be loading: judge when they are.
-      this.#schedule(r);
+      this.#schedule(r, true);
       return;
     }
     const untilMs = Date.now();
     const range = { sinceMs: r.stepStartedAt, untilMs };
     const canary = this.#h.window(plugin, r.version, range);
     const stable = this.#h.window(plugin, r.stable, range);
-    // p99 is judged by confidence bounds: the canary's lower one against the stable's upper one.
-    const levels = {
-      canary: p99Levels(canary.calls, r.thresholds.confidence),
-      stable: p99Levels(stable.calls, r.thresholds.confidence),
-    };
+    // The canary's p99 is judged by its lower confidence bound (its few calls' 3rd-slowest is no evidence), the
+    // stable's by its estimate: it has the larger share of calls, and its own upper bound would be its slowest
+    // hiccup, hiding a slow canary on a busy machine.
     const bounds = {
-      canaryP99LowMs: this.#h.quantileMs(plugin, r.version, range, levels.canary.low),
-      stableP99HighMs: this.#h.quantileMs(plugin, r.stable, range, levels.stable.high),
+      canaryP99LowMs: this.#h.quantileMs(
+        plugin,
+        r.version,
+        range,
+        p99Levels(canary.calls, r.thresholds.confidence).low,
+      ),
     };
     const j = judgeCanary(canary, stable, r.thresholds, final, bounds);
     const weight = r.steps[r.stepIndex]!;

@@ -57,7 +57,7 @@ export interface Decision {
   /** Canary error rate minus stable's, percentage points; canary p99 / stable p99. */
   errorRateIncrease?: number | undefined;
   p99Ratio?: number | undefined;
-  /** The canary's lower and the stable's upper confidence bound of p99 (ms): what the p99 rule compares. */
+  /** The canary's lower confidence bound of p99 (ms): what the p99 rule compares with the stable's p99. */
   p99Bounds?: { canaryP99LowMs?: number | undefined; stableP99HighMs?: number | undefined } | undefined;
   checks?: CheckOutcome[] | undefined;
 }

@@ -114,6 +114,7 @@ export function followSharedState(store: PostgresStateStore, host: PluginHost, l
     if (stopped) return;
     try {
       host.refreshRoutes(plugin);
+      host.rollouts.refreshFromStore(plugin);
       if (stale) logger.info({ database: store.location }, 'shared state reachable again; routes caught up');
       stale = false;
       staleGauge?.set(0);
