@@ -12,6 +12,7 @@
 // later). Targets (issue 21): warm p99 ratio ≤ 1.2 × the raw flips' ratio, throughput ≥ 0.9 × steady, zero
 // failed calls. Main-thread garbage collections are counted per phase (perf_hooks 'gc' entries).
 // BENCH_QUICK=1: fewer rounds, switches and calls. BENCH_ROUNDS=n overrides the number of rounds.
+// Profile: BENCH_MARKS=1 node --trace-gc-nvp dist/switch.js, then bench/gc-phases.mjs sums the log by phase.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,8 @@ const coldSwitches = quick ? 4 : 10;
 const steadyCalls = quick ? 5_000 : 40_000;
 const inflight = 64;
 const versions = ['1.0.0', '1.1.0'] as const;
+/** BENCH_MARKS=1: a `# phase start/end: name` line on stdout around each phase, to cut a --trace-gc log by. */
+const marks = process.env.BENCH_MARKS === '1';
 
 /** Every main-thread GC of the run: attributed to the phase whose window holds its start. */
 const gcs: { start: number; ms: number; minor: boolean }[] = [];
@@ -105,9 +108,11 @@ async function run(
       onCall?.(samples.length);
     }
   };
+  if (marks) console.log(`# phase start: ${name}`);
   const start = performance.now();
   await Promise.all(Array.from({ length: inflight }, lane));
   const end = performance.now();
+  if (marks) console.log(`# phase end: ${name}`);
   samples.sort((a, b) => a - b);
   const at = (q: number) =>
     samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? Number.NaN;
