@@ -23,7 +23,7 @@ import { payload } from './echo-plugin.js';
 import { rawEchoWorker } from './harness.js';
 
 const quick = process.env.BENCH_QUICK === '1';
-const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 5));
+const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 7));
 const warmSwitches = quick ? 20 : 100;
 const coldSwitches = quick ? 4 : 10;
 const steadyCalls = quick ? 5_000 : 40_000;

@@ -161,7 +161,8 @@ export class Rollout {
       const store = this.#s.store;
       const previous = this.#currentStable(name);
       if (previous !== version) await this.#warm(name, version, 'activate');
-      if (store.stableHistory(name).length === 0 && previous !== undefined && previous !== version) {
+      // stable(), not stableHistory(): the history grows with every switch and is copied when read.
+      if (store.stable(name) === undefined && previous !== undefined && previous !== version) {
         // Remember the stable that was in force by default, so that the first rollback returns to it.
         store.commit({
           activate: { plugin: name, version: previous },
