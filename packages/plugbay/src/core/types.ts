@@ -169,6 +169,13 @@ export interface Instance extends EventEmitter<InstanceEvents> {
    */
   readonly settlesOnAbort?: boolean;
   health(signal: AbortSignal): Promise<Health>;
+  /**
+   * Optional: prepares an idle instance for the traffic a route change is about to send it (the rollout calls it
+   * on the incoming version before the route flips), bounded in time by the tier (thread tier: ≤ 512 synthetic
+   * round trips or 50 ms; it never calls the plugin). `inflight`: the calls in flight on the outgoing version.
+   * Resolves with the round trips made (0: nothing to do). A rejection never fails the switch.
+   */
+  warm?(opts: { inflight: number }): Promise<number>;
   /** Graceful: the plugin's stop() under `timeoutMs`, then release. Idempotent. */
   close(opts?: { timeoutMs?: number }): Promise<void>;
   /** Hard: terminate or kill now; pending calls fail. Idempotent. */

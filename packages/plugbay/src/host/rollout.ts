@@ -1,6 +1,7 @@
 // Routes and hot swap: which version of a plugin answers (the active route per plugin, restored from the store),
 // and the admin changes to it — setRoute, activate, rollback — each persisted and switched in one synchronous
 // step, then the versions no route serves any more are drained and released.
+import { performance } from 'node:perf_hooks';
 import { PlugbayError } from '../core/errors.js';
 import { channels } from '../observe/channels.js';
 import type { StateChange } from '../store/types.js';
@@ -134,6 +135,9 @@ export class Rollout {
       }
       const route = (checked as { route: Route }).route;
       const before = this.#served(name);
+      const incoming = [...referencedVersions(route)].filter((v) => !before.has(v));
+      if (route.stable !== undefined && !before.has(route.stable)) incoming.push(route.stable);
+      for (const version of new Set(incoming)) await this.#warm(name, version, 'route');
       const stable =
         route.stable !== undefined && route.stable !== this.#s.store.stable(name) ? route.stable : undefined;
       this.#switch(name, route, {
@@ -156,7 +160,9 @@ export class Rollout {
       await this.#ready(name, version, 'activate');
       const store = this.#s.store;
       const previous = this.#currentStable(name);
-      if (store.stableHistory(name).length === 0 && previous !== undefined && previous !== version) {
+      if (previous !== version) await this.#warm(name, version, 'activate');
+      // stable(), not stableHistory(): the history grows with every switch and is copied when read.
+      if (store.stable(name) === undefined && previous !== undefined && previous !== version) {
         // Remember the stable that was in force by default, so that the first rollback returns to it.
         store.commit({
           activate: { plugin: name, version: previous },
@@ -206,6 +212,7 @@ export class Rollout {
         );
       }
       await this.#ready(name, previous, 'rollback');
+      await this.#warm(name, previous, 'rollback');
       const route = this.#withStable(name, previous);
       const before = this.#served(name);
       this.#switch(name, route, {
@@ -282,6 +289,41 @@ export class Rollout {
       );
     }
     return v;
+  }
+
+  /**
+   * Warms `version` (Instance.warm) before the route sends it traffic, sized to what the current stable has in
+   * flight: an idle worker otherwise takes the moved traffic cold. Bounded by the tier; its failure is reported on
+   * the channel and never fails the switch.
+   */
+  async #warm(name: string, version: string, action: 'activate' | 'rollback' | 'route'): Promise<void> {
+    const v = this.#s.versions.get(name, version);
+    if (v?.instance.warm === undefined) return;
+    const stable = this.#currentStable(name);
+    const inflight = stable === undefined ? 0 : (this.#s.versions.get(name, stable)?.inflight ?? 0);
+    const started = performance.now();
+    let roundTrips = 0;
+    let error: unknown;
+    try {
+      roundTrips = await v.instance.warm({ inflight });
+    } catch (err) {
+      error = err;
+      this.#s.log.warn(
+        { plugin: name, version, err },
+        `warm-up of ${name}@${version} failed; switching anyway`,
+      );
+    }
+    if (channels.warm.hasSubscribers) {
+      const durationMs = performance.now() - started;
+      channels.warm.publish({
+        plugin: name,
+        version,
+        action,
+        roundTrips,
+        durationMs,
+        ...(error === undefined ? {} : { error }),
+      });
+    }
   }
 
   /** The route with `version` as its stable (a canary of that version is promoted, so it is dropped). */

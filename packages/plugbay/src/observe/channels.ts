@@ -14,6 +14,9 @@
  * - `plugbay:route:decision`   { plugin, version, arm, key }                          the router chose a version
  * - `plugbay:route:activate`   { plugin, version, previous, revision }                activate() switched the stable
  * - `plugbay:route:rollback`   { plugin, version, previous, revision }                rollback() switched back
+ * - `plugbay:route:warm`       { plugin, version, action, roundTrips, durationMs, error? }  the incoming version was
+ *                                warmed before the route flipped (roundTrips 0: it was warm; error: the warm-up
+ *                                failed, and the switch went on)
  * - `plugbay:instance:crash`   { plugin, version, tier, instance, error }             worker/process died
  * - `plugbay:instance:restart` { plugin, version, tier, instance }                    back to ready after a crash
  * - `plugbay:instance:crashloop` { plugin, version, tier, instance, crashloop, by, crashes, retryInMs }
@@ -35,6 +38,7 @@ export const channelNames = {
   routeDecision: 'plugbay:route:decision',
   activate: 'plugbay:route:activate',
   rollback: 'plugbay:route:rollback',
+  warm: 'plugbay:route:warm',
   crash: 'plugbay:instance:crash',
   restart: 'plugbay:instance:restart',
   crashloop: 'plugbay:instance:crashloop',
@@ -53,6 +57,7 @@ export const channels = {
   routeDecision: channel(channelNames.routeDecision),
   activate: channel(channelNames.activate),
   rollback: channel(channelNames.rollback),
+  warm: channel(channelNames.warm),
   crash: channel(channelNames.crash),
   restart: channel(channelNames.restart),
   crashloop: channel(channelNames.crashloop),

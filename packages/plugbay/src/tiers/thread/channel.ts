@@ -1,12 +1,15 @@
+import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { type ErrorSource, PlugbayError } from '../../core/errors.js';
 import type { CallContext, PluginLogLine } from '../../core/types.js';
 import { crashError, loadError, remoteError, type WorkerEnd } from './errors.js';
+import { type Pending, PendingSlots } from './pending-slots.js';
 import {
   callStride,
   type HostMessage,
+  maxBatch,
   ToHost,
   ToWorker,
   type WorkerInit,
@@ -15,19 +18,21 @@ import {
 
 const workerUrl = new URL('./worker.js', import.meta.url);
 
-/** A request waiting for its answer; calls keep what it takes to send them again. */
-export class Pending {
-  constructor(
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: unknown) => void,
-    readonly fn?: string,
-    readonly input?: unknown,
-    readonly ctx?: CallContext,
-  ) {}
+/** A call the dead worker never started: the plugin did not see it, so it may go to the next worker. */
+export interface UnstartedCall {
+  readonly fn: string;
+  readonly input: unknown;
+  readonly ctx: CallContext;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
 }
 
-/** A call the dead worker never started: the plugin did not see it, so it may go to the next worker. */
-export type UnstartedCall = Required<Pending>;
+/** The warm-up's bounds (warm()): synthetic round trips and time. */
+export const warmRoundTrips = 512;
+export const warmMs = 50;
+/** A channel that answered this many round trips within this long is warm already: warm() skips it. */
+const warmAfter = 512;
+const warmForMs = 1_000;
 
 export interface ChannelListener {
   log(line: PluginLogLine): void;
@@ -53,7 +58,10 @@ export class WorkerChannel {
   /** Resolves with the plugin's function names once the worker imported it; rejects when it could not. */
   readonly loaded: Promise<string[]>;
   readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingSlots();
+  /** Round trips answered (calls and warm-up), and when the last answer came (performance.now()). */
+  #answered = 0;
+  #lastAnswerAt = 0;
   readonly #source: ErrorSource;
   readonly #listener: ChannelListener;
   #nextId = 0;
@@ -110,13 +118,20 @@ export class WorkerChannel {
   call(fn: string, input: unknown, ctx: CallContext, unresponsiveMs: number): Promise<unknown> {
     const id = ++this.#nextId;
     const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, new Pending(resolve, reject, fn, input, ctx));
+      const slot = this.#pending.add(id);
+      slot.resolve = resolve;
+      slot.reject = reject;
+      slot.fn = fn;
+      slot.input = input;
+      slot.ctx = ctx;
     });
+    this.#calls++;
     ctx.onAbort((reason) => this.abort(id, reason, unresponsiveMs, ctx.ownDeadline));
     if (!this.#pending.has(id)) return answer; // ctx was aborted already: the plugin never sees the call
-    this.#calls++;
     if (this.#outbox !== undefined) {
       this.#outbox.push(id, fn, input, ctx.traceparent, ctx.deadline, ctx.key);
+      // Bounded: a burst leaves in messages of maxBatch calls, not one huge clone the worker reads in one go.
+      if (this.#outbox.length >= 1 + maxBatch * callStride) this.#flushCalls();
     } else if (this.#calls > 1) {
       this.#outbox = [ToWorker.Call, id, fn, input, ctx.traceparent, ctx.deadline, ctx.key];
       setImmediate(this.#flush);
@@ -156,7 +171,7 @@ export class WorkerChannel {
       this.#lastPosted = batch[batch.length - callStride] as number;
     } catch (error) {
       if (batch.length === 1 + callStride) {
-        this.#settle(batch[1] as number)?.reject(uncloneable('input', error, this.#source));
+        this.#settle(batch[1] as number, false, uncloneable('input', error, this.#source));
         return;
       }
       for (let i = 1; i < batch.length; i += callStride)
@@ -168,24 +183,29 @@ export class WorkerChannel {
   #post(message: WorkerRequest): void {
     if (this.#outbox !== undefined) this.#flushCalls();
     this.#worker.postMessage(message);
-    if (message[0] !== ToWorker.Cancel) this.#lastPosted = message[1] as number;
+    if (message[0] === ToWorker.Warm) this.#lastPosted = message[1] + message[2] - 1;
+    else if (message[0] !== ToWorker.Cancel) this.#lastPosted = message[1] as number;
   }
 
   /** start(), stop() or health() in the worker. */
   request(tag: typeof ToWorker.Start | typeof ToWorker.Stop | typeof ToWorker.Health, config?: unknown) {
     const id = ++this.#nextId;
     const answer = new Promise<unknown>((resolve, reject) => {
-      this.#pending.set(id, new Pending(resolve, reject));
+      const slot = this.#pending.add(id);
+      slot.resolve = resolve;
+      slot.reject = reject;
     });
     if (this.#closedWith !== undefined || this.#exited) {
-      this.#settle(id)?.reject(
+      this.#settle(
+        id,
+        false,
         this.#closedWith ?? new PlugbayError('PLUGBAY_CLOSED', 'worker has exited', this.#source),
       );
     } else if (tag === ToWorker.Start) {
       try {
         this.#post([tag, id, config]);
       } catch (error) {
-        this.#settle(id)?.reject(uncloneable('config', error, this.#source));
+        this.#settle(id, false, uncloneable('config', error, this.#source));
       }
     } else {
       this.#post([tag, id]);
@@ -199,9 +219,7 @@ export class WorkerChannel {
    * deadline is no reason to kill) is stuck (busy loop) and is killed.
    */
   abort(id: number, reason: PlugbayError, unresponsiveMs: number, ownDeadline = 0): void {
-    const pending = this.#settle(id);
-    if (pending === undefined) return;
-    pending.reject(reason);
+    if (!this.#settle(id, false, reason)) return;
     if (this.#exited || this.#closedWith !== undefined) return;
     if (id > this.#lastPosted) {
       this.#outboxAborted = true; // still in the outbox: it is dropped there, and the plugin never sees it
@@ -249,26 +267,82 @@ export class WorkerChannel {
     if (!this.#exited) await this.#worker.terminate();
   }
 
+  /**
+   * Warms the worker before traffic moves onto it (the rollout, before a route flips): rounds of up to maxBatch
+   * synthetic round trips, at most warmRoundTrips or warmMs in all, after growing the pending slots to `inflight`.
+   * Skipped (0) when the worker answered warmAfter round trips within the last warmForMs: it is warm already.
+   * Resolves with the round trips made; rejects only when the worker ended meanwhile.
+   */
+  async warm(inflight: number): Promise<number> {
+    if (this.#exited || this.#killedAs !== undefined || this.#closedWith !== undefined) return 0;
+    if (this.#answered >= warmAfter && performance.now() - this.#lastAnswerAt < warmForMs) return 0;
+    this.#pending.reserve(Math.min(Math.max(inflight, maxBatch), 4096));
+    const started = performance.now();
+    let done = 0;
+    while (done < warmRoundTrips) {
+      const left = warmMs - (performance.now() - started);
+      if (left <= 0) break;
+      const n = Math.min(maxBatch, warmRoundTrips - done);
+      if (!(await this.#warmRound(n, left))) break;
+      done += n;
+    }
+    return done;
+  }
+
+  /** One Warm message of `n` round trips; false when it is not answered within `ms` (left to settle later). */
+  #warmRound(n: number, ms: number): Promise<boolean> {
+    const first = this.#nextId + 1;
+    this.#nextId += n;
+    return new Promise<boolean>((resolve, reject) => {
+      let left = n;
+      const timer = setTimeout(() => resolve(false), ms);
+      const one = (): void => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const fail = (error: unknown): void => {
+        clearTimeout(timer);
+        reject(error);
+      };
+      for (let id = first; id < first + n; id++) {
+        const slot = this.#pending.add(id);
+        slot.resolve = one;
+        slot.reject = fail;
+      }
+      this.#post([ToWorker.Warm, first, n]);
+    });
+  }
+
+  /** Pending slots (tests: the ring is reused, not reallocated). */
+  get slotCapacity(): number {
+    return this.#pending.capacity;
+  }
+
   get inflight(): number {
     return this.#pending.size;
   }
 
-  #settle(id: number): Pending | undefined {
-    const pending = this.#pending.get(id);
-    if (pending !== undefined) {
-      this.#pending.delete(id);
-      if (pending.ctx !== undefined) this.#calls--;
-    }
-    return pending;
+  /** Settles request `id` if it is still pending; false if it was not. */
+  #settle(id: number, ok: boolean, value: unknown): boolean {
+    const slot = this.#pending.take(id);
+    if (slot === undefined) return false;
+    if (slot.ctx !== undefined) this.#calls--;
+    const settle = ok ? slot.resolve : slot.reject;
+    this.#pending.release(slot);
+    settle(value);
+    return true;
   }
 
   #onMessage(m: HostMessage): void {
     switch (m[0]) {
       case ToHost.Result:
-        for (let i = 1; i < m.length; i += 2) this.#settle(m[i] as number)?.resolve(m[i + 1]);
+        for (let i = 1; i < m.length; i += 2) this.#settle(m[i] as number, true, m[i + 1]);
+        this.#answered += (m.length - 1) / 2;
+        this.#lastAnswerAt = performance.now();
         return;
       case ToHost.Failure:
-        this.#settle(m[1])?.reject(remoteError(m[2], this.#source));
+        this.#settle(m[1], false, remoteError(m[2], this.#source));
         return;
       case ToHost.Pong:
         if (this.#ping?.id === m[1]) {
@@ -322,18 +396,18 @@ export class WorkerChannel {
     this.#outbox = undefined;
     const unstarted: UnstartedCall[] = [];
     const lastReached = this.#lastReceived ?? this.#lastPosted;
-    for (const [id, p] of this.#pending) {
-      if (p.ctx === undefined || id <= lastReached) continue;
-      this.#pending.delete(id);
-      unstarted.push(p as UnstartedCall);
+    const failed: Pending[] = [];
+    for (const p of this.#pending.drain()) {
+      if (p.ctx === undefined || p.id <= lastReached) failed.push(p);
+      else unstarted.push(p as UnstartedCall);
     }
-    this.#failAll(crash);
+    this.#calls = 0;
+    for (const p of failed) p.reject(crash);
     this.#listener.end(this, end, unstarted);
   }
 
   #failAll(error: PlugbayError): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
+    const pending = this.#pending.drain();
     this.#calls = 0;
     for (const p of pending) p.reject(error);
   }

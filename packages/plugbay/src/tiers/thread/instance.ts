@@ -159,6 +159,12 @@ export class ThreadInstance extends InstanceBase implements Instance {
     return Promise.reject(this.unavailable());
   }
 
+  /** Before traffic moves onto this instance (rollout): see WorkerChannel.warm. */
+  async warm(opts: { inflight: number }): Promise<number> {
+    const live = this.#live;
+    return live === undefined ? 0 : live.warm(opts.inflight);
+  }
+
   async health(signal: AbortSignal): Promise<Health> {
     const live = this.#live;
     if (live === undefined) {

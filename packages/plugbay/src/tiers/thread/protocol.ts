@@ -21,7 +21,20 @@ export const ToWorker = {
   Start: 3,
   Stop: 4,
   Health: 5,
+  /**
+   * `[Warm, firstId, count]`: `count` synthetic round trips with ids firstId…firstId+count-1, answered with null
+   * through the same batched Results path as calls (the plugin is not involved). The rollout sends it to an idle
+   * worker before traffic moves onto it: it runs the worker's and the host's message path hot and grows the host's
+   * pending slots to the in-flight count to come.
+   */
+  Warm: 6,
 } as const;
+
+/**
+ * Calls (host) and results (worker) per message at most: a bigger burst leaves in several messages, so that no
+ * single structured clone, and no single batch of promise settlements on the host, grows with the burst.
+ */
+export const maxBatch = 64;
 
 /** Worker → host. */
 export const ToHost = {
@@ -64,13 +77,15 @@ export type PingMessage = [tag: typeof ToWorker.Ping, id: number];
 export type StartMessage = [tag: typeof ToWorker.Start, id: number, config: unknown];
 export type StopMessage = [tag: typeof ToWorker.Stop, id: number];
 export type HealthMessage = [tag: typeof ToWorker.Health, id: number];
+export type WarmMessage = [tag: typeof ToWorker.Warm, firstId: number, count: number];
 export type WorkerRequest =
   | CallMessage
   | CancelMessage
   | PingMessage
   | StartMessage
   | StopMessage
-  | HealthMessage;
+  | HealthMessage
+  | WarmMessage;
 
 /** One or more outputs: `[Result, id, value, id, value, …]`. */
 export type ResultMessage = [tag: typeof ToHost.Result, ...idsAndValues: unknown[]];

@@ -14,6 +14,7 @@ import { MemoryWatch } from './memory-watch.js';
 import {
   callStride,
   type HostMessage,
+  maxBatch,
   ToHost,
   ToWorker,
   type WorkerInit,
@@ -147,6 +148,7 @@ function settle(id: number, value: unknown): void {
   scopes.delete(id);
   if (results !== undefined) {
     results.push(id, value);
+    if (results.length >= 1 + 2 * maxBatch) flushResults(); // bounded: protocol.ts
     return;
   }
   results = [ToHost.Result, id, value];
@@ -234,6 +236,16 @@ function onRequest(m: WorkerRequest): void {
       } finally {
         inBatch = false;
       }
+      flushResults();
+      return;
+    }
+    case ToWorker.Warm: {
+      inBatch = true;
+      for (let id = m[1]; id < m[1] + m[2]; id++) {
+        lastReceived = id;
+        settle(id, null);
+      }
+      inBatch = false;
       flushResults();
       return;
     }
