@@ -2,13 +2,19 @@
 // - `inline` (pinned to one core): inline host.call with observability off (metrics: false, no tracer) beside the
 //   default host (metrics on, tracing auto = off, logger at info), interleaved in rounds so that drift hits both.
 // - `gateway`: the gateway's POST /v1/call on an inline echo plugin beside a bare fastify route returning the same
-//   JSON; the servers run in a child process (`serve`), autocannon drives them from here over loopback.
+//   JSON; the servers run in a child process (`serve`), autocannon drives them from here over loopback, in
+//   alternating short rounds; the figure is the median of the rounds' ratios (issue 21: target ≥ 0.85×).
+// - `profile <bare|gateway> [seconds] [dir]`: the same servers under `node --cpu-prof`, one of them loaded; prints
+//   the profile's top self-time functions and files (cpuprofile-summary.ts).
 // - `series` (issue 19, pinned): the cost of the 15-minute ring (observe/series.ts) per inline call: the default
 //   host beside the same host with `series: false`, interleaved in rounds (ABBA), medians of the rounds' p50s.
 // The plugbay build of this repository is imported by path: the gateway is not part of the package's public API.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
@@ -17,6 +23,7 @@ import { createGateway } from '../../packages/plugbay/dist/gateway/server.js';
 import { createHost } from '../../packages/plugbay/dist/host/host.js';
 import { FnCells } from '../../packages/plugbay/dist/observe/metrics.js';
 import { noSeries, SeriesRing } from '../../packages/plugbay/dist/observe/series.js';
+import { formatSummary, summarise } from './cpuprofile-summary.js';
 import { payload, writeEchoPlugin } from './echo-plugin.js';
 import { type Sequential, sequential } from './harness.js';
 
@@ -61,6 +68,8 @@ function medianRun(runs: Sequential[]): Sequential {
 
 interface AutocannonResult {
   requests: { average: number; total: number };
+  /** Seconds the run really took. */
+  duration: number;
   errors: number;
   non2xx: number;
 }
@@ -164,16 +173,30 @@ if (mode === 'inline') {
   console.log(JSON.stringify({ bare: barePort, gateway: port }));
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
-} else {
+} else if (mode === 'gateway' || mode === 'profile') {
   const require = createRequire(import.meta.url);
   const autocannon = require('autocannon') as Autocannon;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  // `profile <bare|gateway> [seconds] [dir]`: the servers under `node --cpu-prof`, one of them under load, then the
+  // profile's top self-time frames (cpuprofile-summary.ts). The bare route's profile is the floor to compare with.
+  const target = process.argv[3] === 'bare' ? 'bare' : 'gateway';
+  const profileDir = process.argv[5] ?? join(tmpdir(), 'plugbay-gateway-profile');
+  const child = spawn(
+    process.execPath,
+    [
+      ...(mode === 'profile' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      fileURLToPath(import.meta.url),
+      'serve',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
   const ports = JSON.parse(chunk.toString()) as { bare: number; gateway: number };
-  const duration = quick ? 1 : 4;
-  const hit = async (name: string, url: string) => {
+  const urls = {
+    bare: `http://127.0.0.1:${ports.bare}/echo`,
+    gateway: `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`,
+  };
+  /** Requests per second over `seconds`, 16 connections, no pipelining. */
+  const hit = async (name: string, url: string, seconds: number) => {
     const r = await autocannon({
       url,
       method: 'POST',
@@ -181,28 +204,70 @@ if (mode === 'inline') {
       headers: { 'content-type': 'application/json' },
       connections: 16,
       pipelining: 1,
-      duration,
+      duration: seconds,
     });
     if (r.errors > 0 || r.non2xx > 0)
       throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
-    return r.requests.average;
+    return r.requests.total / r.duration;
   };
-  const bare: number[] = [];
-  const gw: number[] = [];
-  await hit('warm-up', `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`);
-  for (let r = 0; r < 2; r++) {
-    bare.push(await hit('bare fastify', `http://127.0.0.1:${ports.bare}/echo`));
-    gw.push(await hit('gateway', `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`));
+  if (mode === 'profile') {
+    const seconds = Number(process.argv[4] ?? 10);
+    await hit('warm-up', urls[target], 2);
+    const rps = await hit(target, urls[target], seconds);
+    child.stdin.end();
+    await once(child, 'exit');
+    const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+    const newest = (
+      await Promise.all(files.map(async (f) => ({ f, t: (await stat(join(profileDir, f))).mtimeMs })))
+    ).sort((a, b) => b.t - a.t)[0]!.f;
+    const file = join(profileDir, newest);
+    const summary = summarise(JSON.parse(await readFile(file, 'utf8')), 30);
+    console.log(`${target}: ${rps.toFixed(0)} req/s under the profiler; ${file}\n`);
+    console.log(formatSummary(summary));
+    console.log(JSON.stringify({ target, requestsPerSec: rps, profile: file, summary }));
+  } else {
+    // Many short rounds, bare and gateway back to back in each (ABBA: neither always runs first). The machine is
+    // shared: a neighbour's burst lands on both sides of a round or spoils that round's ratio alone, and the
+    // median of the rounds' ratios drops the spoiled ones.
+    const rounds = quick ? 5 : 11; // odd: the median is one round's ratio
+    const seconds = quick ? 1 : 2;
+    await hit('warm-up', urls.gateway, seconds);
+    await hit('warm-up', urls.bare, seconds);
+    const bare: number[] = [];
+    const gw: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        bare.push(await hit('bare fastify', urls.bare, seconds));
+        gw.push(await hit('gateway', urls.gateway, seconds));
+      } else {
+        gw.push(await hit('gateway', urls.gateway, seconds));
+        bare.push(await hit('bare fastify', urls.bare, seconds));
+      }
+    }
+    child.stdin.end();
+    await once(child, 'exit');
+    const ratios = gw.map((g, i) => g / bare[i]!);
+    const ratio = median(ratios);
+    const targetRatio = 0.85;
+    const met = ratio >= targetRatio;
+    console.log(
+      `bare fastify route: ${median(bare).toFixed(0)} req/s (median of ${rounds} rounds of ${seconds} s)`,
+    );
+    console.log(`gateway /v1/call:   ${median(gw).toFixed(0)} req/s`);
+    console.log(`rounds' ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `gateway / bare: ${ratio.toFixed(3)}× (median of the rounds' ratios), target ≥ ${targetRatio}×: ${met ? 'met' : 'NOT met'}`,
+    );
+    console.log(
+      JSON.stringify({
+        results: [
+          { name: 'bare fastify route', requestsPerSec: median(bare) },
+          { name: 'gateway /v1/call (inline echo)', requestsPerSec: median(gw) },
+        ],
+        gateway: { ratio, ratios, rounds, seconds, target: targetRatio, met },
+      }),
+    );
   }
-  child.stdin.end();
-  await once(child, 'exit');
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log(
-    JSON.stringify({
-      results: [
-        { name: 'bare fastify route', requestsPerSec: mean(bare) },
-        { name: 'gateway /v1/call (inline echo)', requestsPerSec: mean(gw) },
-      ],
-    }),
-  );
+} else {
+  throw new Error(`observe.ts: unknown mode "${mode}" (inline, series, serve, gateway, profile)`);
 }
