@@ -4,8 +4,8 @@
 // - `gateway`: the gateway's POST /v1/call on an inline echo plugin beside a bare fastify route returning the same
 //   JSON; the servers run in a child process (`serve`), autocannon drives them from here over loopback, in
 //   alternating short rounds; the figure is the median of the rounds' ratios (issue 21: target ≥ 0.85×).
-// - `profile <bare|gateway> [seconds] [dir]`: the same servers under `node --cpu-prof`, one of them loaded; prints
-//   the profile's top self-time functions and files (cpuprofile-summary.ts).
+// - `profile [seconds] [dir]`: the same servers under `node --cpu-prof`, loaded in turn; prints each one's top
+//   self-time functions and files per request, and what the gateway adds (cpuprofile-summary.ts).
 // - `series` (issue 19, pinned): the cost of the 15-minute ring (observe/series.ts) per inline call: the default
 //   host beside the same host with `series: false`, interleaved in rounds (ABBA), medians of the rounds' p50s.
 // The plugbay build of this repository is imported by path: the gateway is not part of the package's public API.
@@ -23,7 +23,7 @@ import { createGateway } from '../../packages/plugbay/dist/gateway/server.js';
 import { createHost } from '../../packages/plugbay/dist/host/host.js';
 import { FnCells } from '../../packages/plugbay/dist/observe/metrics.js';
 import { noSeries, SeriesRing } from '../../packages/plugbay/dist/observe/series.js';
-import { formatSummary, summarise } from './cpuprofile-summary.js';
+import { compare, formatSummary, type ProfileSummary, summarise, type Window } from './cpuprofile-summary.js';
 import { payload, writeEchoPlugin } from './echo-plugin.js';
 import { type Sequential, sequential } from './harness.js';
 
@@ -176,10 +176,8 @@ if (mode === 'inline') {
 } else if (mode === 'gateway' || mode === 'profile') {
   const require = createRequire(import.meta.url);
   const autocannon = require('autocannon') as Autocannon;
-  // `profile <bare|gateway> [seconds] [dir]`: the servers under `node --cpu-prof`, one of them under load, then the
-  // profile's top self-time frames (cpuprofile-summary.ts). The bare route's profile is the floor to compare with.
-  const target = process.argv[3] === 'bare' ? 'bare' : 'gateway';
-  const profileDir = process.argv[5] ?? join(tmpdir(), 'plugbay-gateway-profile');
+  // `profile [seconds] [dir]`: the servers under `node --cpu-prof` (cpuprofile-summary.ts reads the profile).
+  const profileDir = process.argv[4] ?? join(tmpdir(), 'plugbay-gateway-profile');
   const child = spawn(
     process.execPath,
     [
@@ -208,12 +206,32 @@ if (mode === 'inline') {
     });
     if (r.errors > 0 || r.non2xx > 0)
       throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
-    return r.requests.total / r.duration;
+    return { rps: r.requests.total / r.duration, total: r.requests.total };
   };
   if (mode === 'profile') {
-    const seconds = Number(process.argv[4] ?? 10);
-    await hit('warm-up', urls[target], 2);
-    const rps = await hit(target, urls[target], seconds);
+    // Both servers under load in turn, in alternating rounds, each round's clock window kept: the one profile is
+    // summarised twice (the bare route's windows, the gateway's), per request, and the difference is the gap.
+    const seconds = Number(process.argv[3] ?? 12);
+    const rounds = 4;
+    await hit('warm-up', urls.gateway, 2);
+    await hit('warm-up', urls.bare, 2);
+    const windows = { bare: [] as Window[], gateway: [] as Window[] };
+    const served = { bare: 0, gateway: 0 };
+    const round = async (target: 'bare' | 'gateway') => {
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      const r = await hit(target, urls[target], seconds / rounds);
+      windows[target].push({ fromUs, toUs: Number(process.hrtime.bigint() / 1000n) });
+      served[target] += r.total;
+    };
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        await round('bare');
+        await round('gateway');
+      } else {
+        await round('gateway');
+        await round('bare');
+      }
+    }
     child.stdin.end();
     await once(child, 'exit');
     const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
@@ -221,10 +239,20 @@ if (mode === 'inline') {
       await Promise.all(files.map(async (f) => ({ f, t: (await stat(join(profileDir, f))).mtimeMs })))
     ).sort((a, b) => b.t - a.t)[0]!.f;
     const file = join(profileDir, newest);
-    const summary = summarise(JSON.parse(await readFile(file, 'utf8')), 30);
-    console.log(`${target}: ${rps.toFixed(0)} req/s under the profiler; ${file}\n`);
-    console.log(formatSummary(summary));
-    console.log(JSON.stringify({ target, requestsPerSec: rps, profile: file, summary }));
+    const profile = JSON.parse(await readFile(file, 'utf8'));
+    const bare = summarise(profile, 400, windows.bare, served.bare);
+    const gateway = summarise(profile, 400, windows.gateway, served.gateway);
+    const top = (s: ProfileSummary): ProfileSummary => ({
+      ...s,
+      functions: s.functions.slice(0, 30),
+      files: s.files.slice(0, 30),
+    });
+    console.log(`profile: ${file}`);
+    console.log(`requests: bare ${served.bare}, gateway ${served.gateway} (${rounds} rounds each)\n`);
+    console.log(`## bare fastify route\n${formatSummary(top(bare))}\n`);
+    console.log(`## gateway /v1/call\n${formatSummary(top(gateway))}\n`);
+    console.log(`## what the gateway adds per request\n${compare(bare, gateway, 30)}\n`);
+    console.log(JSON.stringify({ profile: file, served, windows, bare: top(bare), gateway: top(gateway) }));
   } else {
     // Many short rounds, bare and gateway back to back in each (ABBA: neither always runs first). The machine is
     // shared: a neighbour's burst lands on both sides of a round or spoils that round's ratio alone, and the
@@ -237,11 +265,11 @@ if (mode === 'inline') {
     const gw: number[] = [];
     for (let r = 0; r < rounds; r++) {
       if (r % 2 === 0) {
-        bare.push(await hit('bare fastify', urls.bare, seconds));
-        gw.push(await hit('gateway', urls.gateway, seconds));
+        bare.push((await hit('bare fastify', urls.bare, seconds)).rps);
+        gw.push((await hit('gateway', urls.gateway, seconds)).rps);
       } else {
-        gw.push(await hit('gateway', urls.gateway, seconds));
-        bare.push(await hit('bare fastify', urls.bare, seconds));
+        gw.push((await hit('gateway', urls.gateway, seconds)).rps);
+        bare.push((await hit('bare fastify', urls.bare, seconds)).rps);
       }
     }
     child.stdin.end();
