@@ -165,9 +165,21 @@ if (mode === 'inline') {
   );
   await bare.listen({ port: 0, host: '127.0.0.1' });
   const dir = await writeEchoPlugin();
-  const host = createHost({ logger: pino({ level: 'warn' }), tierFor: () => 'inline' });
+  // BENCH_SERVE_DIST: the gateway of another plugbay build (a checkout's packages/plugbay/dist), as a baseline.
+  const other = process.env.BENCH_SERVE_DIST;
+  const make =
+    other === undefined
+      ? { createHost, createGateway }
+      : {
+          createHost: ((await import(join(other, 'host/host.js'))) as { createHost: typeof createHost })
+            .createHost,
+          createGateway: (
+            (await import(join(other, 'gateway/server.js'))) as { createGateway: typeof createGateway }
+          ).createGateway,
+        };
+  const host = make.createHost({ logger: pino({ level: 'warn' }), tierFor: () => 'inline' });
   await host.load(dir);
-  const gateway = createGateway({ host, port: 0 });
+  const gateway = make.createGateway({ host, port: 0 });
   const { port } = await gateway.listen();
   const barePort = (bare.server.address() as { port: number }).port;
   console.log(JSON.stringify({ bare: barePort, gateway: port }));
@@ -193,6 +205,20 @@ if (mode === 'inline') {
     bare: `http://127.0.0.1:${ports.bare}/echo`,
     gateway: `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`,
   };
+  // BENCH_GATEWAY_BASELINE=<another build's packages/plugbay/dist>: its gateway, in a process of its own, joins
+  // every round (before/after figures of one run).
+  const baselineDist = mode === 'gateway' ? process.env.BENCH_GATEWAY_BASELINE : undefined;
+  const baselineChild =
+    baselineDist === undefined
+      ? undefined
+      : spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+          env: { ...process.env, BENCH_SERVE_DIST: baselineDist },
+        });
+  const baselineUrl =
+    baselineChild === undefined
+      ? undefined
+      : `http://127.0.0.1:${(JSON.parse(((await once(baselineChild.stdout!, 'data')) as [Buffer])[0].toString()) as { gateway: number }).gateway}/v1/call/echo/echo`;
   /** Requests per second over `seconds`, 16 connections, no pipelining. */
   const hit = async (name: string, url: string, seconds: number) => {
     const r = await autocannon({
@@ -261,20 +287,33 @@ if (mode === 'inline') {
     const seconds = quick ? 1 : 2;
     await hit('warm-up', urls.gateway, seconds);
     await hit('warm-up', urls.bare, seconds);
+    if (baselineUrl !== undefined) await hit('warm-up', baselineUrl, seconds);
     const bare: number[] = [];
     const gw: number[] = [];
+    const base: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      if (r % 2 === 0) {
-        bare.push((await hit('bare fastify', urls.bare, seconds)).rps);
-        gw.push((await hit('gateway', urls.gateway, seconds)).rps);
-      } else {
-        gw.push((await hit('gateway', urls.gateway, seconds)).rps);
-        bare.push((await hit('bare fastify', urls.bare, seconds)).rps);
-      }
+      const steps = [
+        async () => bare.push((await hit('bare fastify', urls.bare, seconds)).rps),
+        async () => gw.push((await hit('gateway', urls.gateway, seconds)).rps),
+        ...(baselineUrl === undefined
+          ? []
+          : [async () => base.push((await hit('baseline gateway', baselineUrl, seconds)).rps)]),
+      ];
+      if (r % 2 === 1) steps.reverse();
+      for (const step of steps) await step();
     }
     child.stdin.end();
+    baselineChild?.stdin!.end();
     await once(child, 'exit');
+    if (baselineChild !== undefined && baselineChild.exitCode === null) await once(baselineChild, 'exit');
     const ratios = gw.map((g, i) => g / bare[i]!);
+    if (baselineUrl !== undefined) {
+      const baseRatios = base.map((g, i) => g / bare[i]!);
+      console.log(
+        `baseline gateway (${baselineDist}): ${median(base).toFixed(0)} req/s, / bare ${median(baseRatios).toFixed(3)}× ` +
+          `(rounds: ${baseRatios.map((x) => x.toFixed(2)).join(' ')})`,
+      );
+    }
     const ratio = median(ratios);
     const targetRatio = 0.85;
     const met = ratio >= targetRatio;
