@@ -215,6 +215,7 @@ if (mode === 'inline') {
           stdio: ['pipe', 'pipe', 'inherit'],
           env: { ...process.env, BENCH_SERVE_DIST: baselineDist },
         });
+  const baselineExit = baselineChild === undefined ? undefined : once(baselineChild, 'exit');
   const baselineUrl =
     baselineChild === undefined
       ? undefined
@@ -303,9 +304,9 @@ if (mode === 'inline') {
       for (const step of steps) await step();
     }
     child.stdin.end();
-    baselineChild?.stdin!.end();
+    baselineChild?.stdin?.end();
     await once(child, 'exit');
-    if (baselineChild !== undefined && baselineChild.exitCode === null) await once(baselineChild, 'exit');
+    await baselineExit;
     const ratios = gw.map((g, i) => g / bare[i]!);
     if (baselineUrl !== undefined) {
       const baseRatios = base.map((g, i) => g / bare[i]!);
