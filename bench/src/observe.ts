@@ -2,13 +2,19 @@
 // - `inline` (pinned to one core): inline host.call with observability off (metrics: false, no tracer) beside the
 //   default host (metrics on, tracing auto = off, logger at info), interleaved in rounds so that drift hits both.
 // - `gateway`: the gateway's POST /v1/call on an inline echo plugin beside a bare fastify route returning the same
-//   JSON; the servers run in a child process (`serve`), autocannon drives them from here over loopback.
+//   JSON; the servers run in a child process (`serve`), autocannon drives them from here over loopback, in
+//   alternating short rounds; the figure is the median of the rounds' ratios (issue 21: target ≥ 0.85×).
+// - `profile [seconds] [dir]`: the same servers under `node --cpu-prof`, loaded in turn; prints each one's top
+//   self-time functions and files per request, and what the gateway adds (cpuprofile-summary.ts).
 // - `series` (issue 19, pinned): the cost of the 15-minute ring (observe/series.ts) per inline call: the default
 //   host beside the same host with `series: false`, interleaved in rounds (ABBA), medians of the rounds' p50s.
 // The plugbay build of this repository is imported by path: the gateway is not part of the package's public API.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
@@ -17,6 +23,7 @@ import { createGateway } from '../../packages/plugbay/dist/gateway/server.js';
 import { createHost } from '../../packages/plugbay/dist/host/host.js';
 import { FnCells } from '../../packages/plugbay/dist/observe/metrics.js';
 import { noSeries, SeriesRing } from '../../packages/plugbay/dist/observe/series.js';
+import { compare, formatSummary, type ProfileSummary, summarise, type Window } from './cpuprofile-summary.js';
 import { payload, writeEchoPlugin } from './echo-plugin.js';
 import { type Sequential, sequential } from './harness.js';
 
@@ -61,6 +68,8 @@ function medianRun(runs: Sequential[]): Sequential {
 
 interface AutocannonResult {
   requests: { average: number; total: number };
+  /** Seconds the run really took. */
+  duration: number;
   errors: number;
   non2xx: number;
 }
@@ -156,24 +165,63 @@ if (mode === 'inline') {
   );
   await bare.listen({ port: 0, host: '127.0.0.1' });
   const dir = await writeEchoPlugin();
-  const host = createHost({ logger: pino({ level: 'warn' }), tierFor: () => 'inline' });
+  // BENCH_SERVE_DIST: the gateway of another plugbay build (a checkout's packages/plugbay/dist), as a baseline.
+  const other = process.env.BENCH_SERVE_DIST;
+  const make =
+    other === undefined
+      ? { createHost, createGateway }
+      : {
+          createHost: ((await import(join(other, 'host/host.js'))) as { createHost: typeof createHost })
+            .createHost,
+          createGateway: (
+            (await import(join(other, 'gateway/server.js'))) as { createGateway: typeof createGateway }
+          ).createGateway,
+        };
+  const host = make.createHost({ logger: pino({ level: 'warn' }), tierFor: () => 'inline' });
   await host.load(dir);
-  const gateway = createGateway({ host, port: 0 });
+  const gateway = make.createGateway({ host, port: 0 });
   const { port } = await gateway.listen();
   const barePort = (bare.server.address() as { port: number }).port;
   console.log(JSON.stringify({ bare: barePort, gateway: port }));
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
-} else {
+} else if (mode === 'gateway' || mode === 'profile') {
   const require = createRequire(import.meta.url);
   const autocannon = require('autocannon') as Autocannon;
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  // `profile [seconds] [dir]`: the servers under `node --cpu-prof` (cpuprofile-summary.ts reads the profile).
+  const profileDir = process.argv[4] ?? join(tmpdir(), 'plugbay-gateway-profile');
+  const child = spawn(
+    process.execPath,
+    [
+      ...(mode === 'profile' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      fileURLToPath(import.meta.url),
+      'serve',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
   const ports = JSON.parse(chunk.toString()) as { bare: number; gateway: number };
-  const duration = quick ? 1 : 4;
-  const hit = async (name: string, url: string) => {
+  const urls = {
+    bare: `http://127.0.0.1:${ports.bare}/echo`,
+    gateway: `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`,
+  };
+  // BENCH_GATEWAY_BASELINE=<another build's packages/plugbay/dist>: its gateway, in a process of its own, joins
+  // every round (before/after figures of one run).
+  const baselineDist = mode === 'gateway' ? process.env.BENCH_GATEWAY_BASELINE : undefined;
+  const baselineChild =
+    baselineDist === undefined
+      ? undefined
+      : spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve'], {
+          stdio: ['pipe', 'pipe', 'inherit'],
+          env: { ...process.env, BENCH_SERVE_DIST: baselineDist },
+        });
+  const baselineExit = baselineChild === undefined ? undefined : once(baselineChild, 'exit');
+  const baselineUrl =
+    baselineChild === undefined
+      ? undefined
+      : `http://127.0.0.1:${(JSON.parse(((await once(baselineChild.stdout!, 'data')) as [Buffer])[0].toString()) as { gateway: number }).gateway}/v1/call/echo/echo`;
+  /** Requests per second over `seconds`, 16 connections, no pipelining. */
+  const hit = async (name: string, url: string, seconds: number) => {
     const r = await autocannon({
       url,
       method: 'POST',
@@ -181,28 +229,113 @@ if (mode === 'inline') {
       headers: { 'content-type': 'application/json' },
       connections: 16,
       pipelining: 1,
-      duration,
+      duration: seconds,
     });
     if (r.errors > 0 || r.non2xx > 0)
       throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
-    return r.requests.average;
+    return { rps: r.requests.total / r.duration, total: r.requests.total };
   };
-  const bare: number[] = [];
-  const gw: number[] = [];
-  await hit('warm-up', `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`);
-  for (let r = 0; r < 2; r++) {
-    bare.push(await hit('bare fastify', `http://127.0.0.1:${ports.bare}/echo`));
-    gw.push(await hit('gateway', `http://127.0.0.1:${ports.gateway}/v1/call/echo/echo`));
+  if (mode === 'profile') {
+    // Both servers under load in turn, in alternating rounds, each round's clock window kept: the one profile is
+    // summarised twice (the bare route's windows, the gateway's), per request, and the difference is the gap.
+    const seconds = Number(process.argv[3] ?? 12);
+    const rounds = 4;
+    await hit('warm-up', urls.gateway, 2);
+    await hit('warm-up', urls.bare, 2);
+    const windows = { bare: [] as Window[], gateway: [] as Window[] };
+    const served = { bare: 0, gateway: 0 };
+    const round = async (target: 'bare' | 'gateway') => {
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      const r = await hit(target, urls[target], seconds / rounds);
+      windows[target].push({ fromUs, toUs: Number(process.hrtime.bigint() / 1000n) });
+      served[target] += r.total;
+    };
+    for (let r = 0; r < rounds; r++) {
+      if (r % 2 === 0) {
+        await round('bare');
+        await round('gateway');
+      } else {
+        await round('gateway');
+        await round('bare');
+      }
+    }
+    child.stdin.end();
+    await once(child, 'exit');
+    const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
+    const newest = (
+      await Promise.all(files.map(async (f) => ({ f, t: (await stat(join(profileDir, f))).mtimeMs })))
+    ).sort((a, b) => b.t - a.t)[0]!.f;
+    const file = join(profileDir, newest);
+    const profile = JSON.parse(await readFile(file, 'utf8'));
+    const bare = summarise(profile, 400, windows.bare, served.bare);
+    const gateway = summarise(profile, 400, windows.gateway, served.gateway);
+    const top = (s: ProfileSummary): ProfileSummary => ({
+      ...s,
+      functions: s.functions.slice(0, 30),
+      files: s.files.slice(0, 30),
+    });
+    console.log(`profile: ${file}`);
+    console.log(`requests: bare ${served.bare}, gateway ${served.gateway} (${rounds} rounds each)\n`);
+    console.log(`## bare fastify route\n${formatSummary(top(bare))}\n`);
+    console.log(`## gateway /v1/call\n${formatSummary(top(gateway))}\n`);
+    console.log(`## what the gateway adds per request\n${compare(bare, gateway, 30)}\n`);
+    console.log(JSON.stringify({ profile: file, served, windows, bare: top(bare), gateway: top(gateway) }));
+  } else {
+    // Many short rounds, bare and gateway back to back in each (ABBA: neither always runs first). The machine is
+    // shared: a neighbour's burst lands on both sides of a round or spoils that round's ratio alone, and the
+    // median of the rounds' ratios drops the spoiled ones.
+    const rounds = quick ? 5 : 11; // odd: the median is one round's ratio
+    const seconds = quick ? 1 : 2;
+    await hit('warm-up', urls.gateway, seconds);
+    await hit('warm-up', urls.bare, seconds);
+    if (baselineUrl !== undefined) await hit('warm-up', baselineUrl, seconds);
+    const bare: number[] = [];
+    const gw: number[] = [];
+    const base: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const steps = [
+        async () => bare.push((await hit('bare fastify', urls.bare, seconds)).rps),
+        async () => gw.push((await hit('gateway', urls.gateway, seconds)).rps),
+        ...(baselineUrl === undefined
+          ? []
+          : [async () => base.push((await hit('baseline gateway', baselineUrl, seconds)).rps)]),
+      ];
+      if (r % 2 === 1) steps.reverse();
+      for (const step of steps) await step();
+    }
+    child.stdin.end();
+    baselineChild?.stdin?.end();
+    await once(child, 'exit');
+    await baselineExit;
+    const ratios = gw.map((g, i) => g / bare[i]!);
+    if (baselineUrl !== undefined) {
+      const baseRatios = base.map((g, i) => g / bare[i]!);
+      console.log(
+        `baseline gateway (${baselineDist}): ${median(base).toFixed(0)} req/s, / bare ${median(baseRatios).toFixed(3)}× ` +
+          `(rounds: ${baseRatios.map((x) => x.toFixed(2)).join(' ')})`,
+      );
+    }
+    const ratio = median(ratios);
+    const targetRatio = 0.85;
+    const met = ratio >= targetRatio;
+    console.log(
+      `bare fastify route: ${median(bare).toFixed(0)} req/s (median of ${rounds} rounds of ${seconds} s)`,
+    );
+    console.log(`gateway /v1/call:   ${median(gw).toFixed(0)} req/s`);
+    console.log(`rounds' ratios: ${ratios.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `gateway / bare: ${ratio.toFixed(3)}× (median of the rounds' ratios), target ≥ ${targetRatio}×: ${met ? 'met' : 'NOT met'}`,
+    );
+    console.log(
+      JSON.stringify({
+        results: [
+          { name: 'bare fastify route', requestsPerSec: median(bare) },
+          { name: 'gateway /v1/call (inline echo)', requestsPerSec: median(gw) },
+        ],
+        gateway: { ratio, ratios, rounds, seconds, target: targetRatio, met },
+      }),
+    );
   }
-  child.stdin.end();
-  await once(child, 'exit');
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  console.log(
-    JSON.stringify({
-      results: [
-        { name: 'bare fastify route', requestsPerSec: mean(bare) },
-        { name: 'gateway /v1/call (inline echo)', requestsPerSec: mean(gw) },
-      ],
-    }),
-  );
+} else {
+  throw new Error(`observe.ts: unknown mode "${mode}" (inline, series, serve, gateway, profile)`);
 }

@@ -413,15 +413,14 @@ writeFileSync(
 
 // Issue 7: the cost of observability on the inline call path, and the gateway beside a bare fastify route.
 const obsInline = runMode('./observe.js', 'inline', true).results as Sequential[];
-const obsGateway = runMode('./observe.js', 'gateway', false).results as unknown as {
-  name: string;
-  requestsPerSec: number;
-}[];
+const obsGatewayRun = runMode('./observe.js', 'gateway', false) as unknown as {
+  results: { name: string; requestsPerSec: number }[];
+  /** The median of the alternating rounds' gateway/bare ratios (issue 21). */
+  gateway: { ratio: number; target: number; met: boolean };
+};
+const obsGateway = obsGatewayRun.results;
+const gatewayRatio = obsGatewayRun.gateway.ratio;
 const [obsOff, obsOn] = obsInline as [Sequential, Sequential];
-const [bareRoute, gatewayRoute] = obsGateway as [
-  { name: string; requestsPerSec: number },
-  { name: string; requestsPerSec: number },
-];
 console.log(`\n## Observability on the inline call path${hasTaskset ? ' (taskset -c 0)' : ''}\n`);
 console.log(
   table(
@@ -443,16 +442,16 @@ const obsChecks = [
     obsOn.p50 - obsOff.p50 <= 0.3,
   ],
   [
-    'gateway /v1/call vs bare fastify (target ≥ 85 %)',
-    `${((gatewayRoute.requestsPerSec / bareRoute.requestsPerSec) * 100).toFixed(1)} %`,
-    gatewayRoute.requestsPerSec >= 0.85 * bareRoute.requestsPerSec,
+    'gateway /v1/call vs bare fastify, median of the rounds (target ≥ 85 %)',
+    `${(gatewayRatio * 100).toFixed(1)} %`,
+    gatewayRatio >= 0.85,
   ],
 ] as const;
 summary.push({
   measure: 'gateway POST /v1/call vs a bare fastify route, req/s',
-  value: `${(gatewayRoute.requestsPerSec / bareRoute.requestsPerSec).toFixed(2)}×`,
+  value: `${gatewayRatio.toFixed(2)}×`,
   target: '≥ 0.85×',
-  met: gatewayRoute.requestsPerSec >= 0.85 * bareRoute.requestsPerSec,
+  met: gatewayRatio >= 0.85,
 });
 console.log(
   `\n${table(

@@ -145,6 +145,14 @@ const seriesRouteSchema: DocumentedSchema = {
 export class GatewayTracing {
   readonly #tracer: Tracer | undefined = registeredTracer();
 
+  /**
+   * False when no TracerProvider was registered: then the gateway skips start/end and lets the host make a new
+   * traceparent only when the call reads it (CallOptions.newTrace).
+   */
+  get enabled(): boolean {
+    return this.#tracer !== undefined;
+  }
+
   start(plugin: string, fn: string, incoming: string | undefined): { traceparent: string; span?: Span } {
     if (this.#tracer === undefined) return { traceparent: incoming ?? newTraceparent() };
     const span = this.#tracer.startSpan(

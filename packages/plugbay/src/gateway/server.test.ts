@@ -319,6 +319,20 @@ test('x-plugbay-key and traceparent reach the plugin', async (t) => {
   assert.deepEqual(JSON.parse(res.json().message), { key: 'tenant-7', traceId });
 });
 
+test('a call without a traceparent, or with a malformed one, starts a new trace of its own', async (t) => {
+  const { gateway } = await setup(t);
+  const traceIds = new Set<unknown>();
+  const none: Record<string, string> = {};
+  for (const headers of [none, none, { traceparent: 'not-a-traceparent' }]) {
+    const res = await call(gateway, 'context', '{}', headers);
+    assert.equal(res.statusCode, 200);
+    const { traceId } = JSON.parse(res.json().message) as { traceId?: string };
+    assert.match(String(traceId), /^[0-9a-f]{32}$/);
+    traceIds.add(traceId);
+  }
+  assert.equal(traceIds.size, 3);
+});
+
 test('a client that hangs up cancels its call (PLUGBAY_CANCELLED reaches the plugin)', async (t) => {
   const { gateway } = await setup(t);
   const { port } = await gateway.listen();

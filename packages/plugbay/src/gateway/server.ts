@@ -9,9 +9,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basename } from 'node:path';
 import { traceIdOf } from '@plugbay/sdk/runtime';
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchema, type FastifySchemaCompiler } from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
+import { abortWatchers, type WatchedSignal } from '../core/call.js';
 import { PlugbayError } from '../core/errors.js';
 import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
@@ -151,10 +152,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   // (CallOptions.rawInput). Which it is depends on the version the call is routed to, known only inside the host.
   traffic.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+    const asBytes = (_request: unknown, body: string | Buffer, done: (err: null, body: unknown) => void) =>
+      done(null, body);
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, asBytes);
+    // The same parser by name for the usual type: fastify finds a named one in its cache, while a request that only
+    // the catch-all matches parses its Content-Type header again on every request (~1 µs).
+    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, asBytes);
     scope.post<{ Params: { plugin: string; fn: string } }>(
       '/v1/call/:plugin/:fn',
-      { schema: callSchema },
+      { schema: callSchema, validatorCompiler: documentationOnly },
       async (request, reply) => {
         const { plugin, fn } = request.params;
         let span: ReturnType<GatewayTracing['start']>['span'];
@@ -163,9 +169,11 @@ export function createGateway(options: GatewayOptions): Gateway {
           const options = callOptionsOf(request.headers, config.maxTimeoutMs);
           options.signal = connectionSignal(request.raw.socket);
           options.rawInput = true;
-          const traced = tracing.start(plugin, fn, options.traceparent);
-          options.traceparent = traced.traceparent;
-          span = traced.span;
+          if (tracing.enabled) {
+            const traced = tracing.start(plugin, fn, options.traceparent);
+            options.traceparent = traced.traceparent;
+            span = traced.span;
+          } else options.newTrace = true; // made only if the call reads it (a log line, a tier passing it on)
           // No body at all (`curl -X POST`) is an empty one: `{}` for a JSON function.
           const body = request.body instanceof Uint8Array ? request.body : noBody;
           const result = await host.callDetailed(plugin, fn, body, options);
@@ -416,6 +424,14 @@ const callSchema: DocumentedSchema = {
 
 const noBody = new Uint8Array(0);
 
+/**
+ * The call route's params, headers and body schemas document the API, but none of them can refuse a request:
+ * params and header values always arrive as strings (Node joins a repeated header), and the body is any bytes
+ * (the host checks the input against the function's schema). So no validator is made: fastify skips the
+ * validation step of a route whose schemas compiled to nothing (three validator calls per request).
+ */
+const documentationOnly = (() => undefined) as unknown as FastifySchemaCompiler<unknown>;
+
 const openApiSchema: DocumentedSchema = {
   tags: ['Calls'],
   summary: 'OpenAPI 3.1 document of the loaded functions',
@@ -575,22 +591,28 @@ const connectionAbort = Symbol('plugbay.connectionAbort');
  * One abort signal per client connection, fired when the client hangs up: the calls still running for it are
  * cancelled (PLUGBAY_CANCELLED reaches the plugin). Per connection rather than per request because a fresh
  * AbortController with a listener costs ~13 µs on Node 20, a quarter of a whole gateway request; HTTP/1.1 has one
- * request in flight per connection anyway.
+ * request in flight per connection anyway. Its calls wait in a Set, not as listeners (core/call.ts `abortWatchers`).
  */
 function connectionSignal(socket: Socket): AbortSignal {
-  const holder = socket as Socket & { [connectionAbort]?: AbortController };
-  let controller = holder[connectionAbort];
-  if (controller === undefined) {
-    const created = new AbortController();
+  const holder = socket as Socket & { [connectionAbort]?: WatchedSignal };
+  let signal = holder[connectionAbort];
+  if (signal === undefined) {
+    const controller = new AbortController();
+    const created: WatchedSignal = controller.signal;
+    // The calls in flight on the connection, kept in a Set rather than as one abort listener each (core/call.ts).
+    const calls = new Set<{ handleEvent(): void }>();
+    created[abortWatchers] = calls;
     // Pipelined requests share the signal: no leak warning for more than 10 listeners.
-    setMaxListeners(0, created.signal);
-    controller = created;
+    setMaxListeners(0, created);
+    signal = created;
     holder[connectionAbort] = created;
-    socket.once('close', () =>
-      created.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection')),
-    );
+    socket.once('close', () => {
+      controller.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection'));
+      for (const call of calls) call.handleEvent();
+      calls.clear();
+    });
   }
-  return controller.signal;
+  return signal;
 }
 
 /** Reads the call headers into host call options; a malformed header is the caller's error. */

@@ -171,9 +171,10 @@ export class Invoker {
         options.signal,
         started,
         ownTimeoutMs,
+        options.newTrace === true,
       );
       if (channels.callStart.hasSubscribers)
-        channels.callStart.publish(callMessage(target, fn, arm, traceparent));
+        channels.callStart.publish(callMessage(target, fn, arm, call.traceparent));
       target.inflight++;
       let output: unknown;
       let failure: PlugbayError | undefined;
@@ -185,7 +186,7 @@ export class Invoker {
           output = await call.run(Promise.resolve(answer)); // a custom tier's promise
         else output = answer;
       } catch (err) {
-        failure = this.#callFailed(target, f, fn, arm, traceparent, started, span, err, call);
+        failure = this.#callFailed(target, f, fn, arm, started, span, err, call);
       } finally {
         call.settle();
         target.release();
@@ -212,7 +213,7 @@ export class Invoker {
       }
       if (channels.callEnd.hasSubscribers)
         channels.callEnd.publish({
-          ...callMessage(target, fn, arm, traceparent),
+          ...callMessage(target, fn, arm, call.traceparent),
           durationMs: performance.now() - started,
         });
       span?.end();
@@ -241,7 +242,6 @@ export class Invoker {
     f: FunctionEntry,
     fn: string,
     arm: string,
-    traceparent: string | undefined,
     started: number,
     span: Span | undefined,
     err: unknown,
@@ -256,7 +256,7 @@ export class Invoker {
     }
     if (channels.callError.hasSubscribers) {
       const durationMs = performance.now() - started;
-      channels.callError.publish({ ...callMessage(target, fn, arm, traceparent), durationMs, error: e });
+      channels.callError.publish({ ...callMessage(target, fn, arm, call.traceparent), durationMs, error: e });
     }
     if (span !== undefined) {
       failSpan(span, e);
@@ -380,7 +380,9 @@ function bodyValue(body: unknown, v: LoadedVersion, fn: string): unknown {
       details: { field: 'rawInput', rule: 'a Uint8Array input' },
     });
   }
-  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  // The gateway passes a Buffer already: decode it without making another view of it.
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const text = bytes.toString('utf8');
   if (text.trim() === '') return {};
   try {
     // Refuses __proto__ and constructor.prototype keys, as fastify's JSON parser does.

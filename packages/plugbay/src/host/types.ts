@@ -159,6 +159,12 @@ export interface CallOptions {
   /** W3C traceparent of the caller's span. */
   traceparent?: string;
   /**
+   * Without `traceparent`, the call starts a new trace (a fresh sampled traceparent), made when something reads
+   * it: a tier passing it on, the plugin's ctx.traceparent, ctx.traceId or ctx.log. The gateway sets it so that
+   * the logs of every call correlate. Default false: a call without `traceparent` has none.
+   */
+  newTrace?: boolean;
+  /**
    * The input is a request body as it arrived (a Uint8Array), as the gateway passes it: a function with
    * `codec: "bytes"` gets the bytes unchanged; a JSON function gets them parsed (empty or blank: `{}`; not JSON, or
    * a `__proto__`/`constructor` key: PLUGBAY_INVALID_INPUT). Default false: the input is the value itself.

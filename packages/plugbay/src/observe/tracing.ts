@@ -5,7 +5,6 @@
  * carries), so they link up whether or not the SDK registered an AsyncLocalStorage context manager; when one is
  * registered, the host also makes its span the active one while plugin code runs.
  */
-import { randomFillSync } from 'node:crypto';
 import {
   type Context,
   context,
@@ -49,18 +48,4 @@ export function traceparentOf(span: Span): string {
   return `00-${sc.traceId}-${sc.spanId}-${(sc.traceFlags & 1).toString(16).padStart(2, '0')}`;
 }
 
-// Random bytes for ids, refilled 4 KiB at a time: one getrandom() call per request showed as 6 % of the gateway's
-// CPU in a profile.
-const pool = Buffer.alloc(4096);
-let offset = pool.length;
-
-/** A fresh sampled traceparent: the gateway starts a trace when the caller sent none, so logs still correlate. */
-export function newTraceparent(): string {
-  if (offset + 24 > pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  const at = offset;
-  offset += 24;
-  return `00-${pool.toString('hex', at, at + 16)}-${pool.toString('hex', at + 16, at + 24)}-01`;
-}
+export { newTraceparent } from '../core/trace-id.js';
