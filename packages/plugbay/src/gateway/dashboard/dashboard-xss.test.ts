@@ -1,8 +1,8 @@
 /**
  * Stored XSS through the dashboard, in a real browser (Debian's chromium via playwright-core): everything a plugin
  * or an admin caller controls that the page renders carries markup that would run script if it were parsed as
- * HTML: a function's description (the try-it form), a thrown error's message (the try-it output), an
- * audit reason and a rollout check's name (its decisions). The page must show each as text and run none.
+ * HTML: a function's description (the try-it form), a thrown error's message (the try-it output), an admin
+ * caller's rollout reasons (the audit log, the rollout's decisions). The page must show each as text and run none.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
