@@ -75,3 +75,28 @@ test('dashboard: markup from plugins and callers shows as text and never runs', 
   assert.equal(await page.locator('img').count(), 0);
   assert.equal(await page.evaluate('window.__xss'), undefined);
 });
+
+test('dashboard: no other page may frame it (clickjacking its controls), and its scripts are its own', async (t) => {
+  const host = createHost({ logger: pino({ level: 'silent' }) });
+  t.after(() => host.close());
+  const gateway = createGateway({ host, port: 0 });
+  t.after(() => gateway.close());
+  const { url } = await gateway.listen();
+  const res = await fetch(url);
+  const csp = res.headers.get('content-security-policy') ?? '';
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.equal(res.headers.get('x-frame-options'), 'DENY');
+
+  // Without a token (loopback), a framed dashboard's buttons would act with the gateway's origin: the page of
+  // another origin (about:blank's is opaque) gets no dashboard in its frame.
+  const page = await openPage(t);
+  page.setDefaultTimeout(10_000);
+  await page.setContent(`<iframe id="victim" src="${url}/"></iframe>`);
+  const frame = page.frames().find((f) => f !== page.mainFrame());
+  assert.ok(frame !== undefined);
+  assert.equal(await frame.locator('#plugins-body').count(), 0);
+  // The page itself still works under its policy.
+  await page.goto(url);
+  await page.getByText('Updated', { exact: false }).waitFor();
+});
