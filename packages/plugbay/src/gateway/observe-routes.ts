@@ -65,6 +65,12 @@ export function registerObserveRoutes(fastify: FastifyInstance, host: PluginHost
           { details: { field: 'step', rule: 'whole seconds from 1000 to 900000 ms' } },
         );
       }
+      // The schema lets only digits through; a number of them beyond exact integers is refused here, by name.
+      if (since !== undefined && !Number.isSafeInteger(Number(since))) {
+        throw new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `since: must be epoch ms, got "${since}"`, {
+          details: { field: 'since', rule: 'safe integer' },
+        });
+      }
       return host.series(plugin === undefined || plugin === '' ? undefined : plugin, {
         ...(since === undefined ? {} : { sinceMs: Number(since) }),
         stepMs,

@@ -99,11 +99,11 @@ const checkSpec = Type.Object(
   {
     type: Type.Literal('promql'),
     name: Type.Optional(Type.String()),
-    url: Type.String({ description: 'Prometheus base URL' }),
+    url: Type.String({ description: 'Prometheus base URL: http(s), with a host, without credentials' }),
     query: Type.String({ description: 'PromQL; $plugin, $version, $stable and $window are replaced' }),
     max: Type.Optional(Type.Number()),
     min: Type.Optional(Type.Number()),
-    timeoutMs: Type.Optional(Type.Integer({ minimum: 1 })),
+    timeoutMs: Type.Optional(Type.Integer({ minimum: 1, description: 'At most 30000. Default 5000' })),
   },
   { additionalProperties: false },
 );
@@ -178,7 +178,7 @@ const startSchema: DocumentedSchema = {
       intervalMs: Type.Optional(Type.Integer({ description: 'Length of each step. Default 30000' })),
       interval: Type.Optional(Type.String({ description: 'The same as text: 500ms, 30s, 2m' })),
       thresholds: Type.Optional(thresholds),
-      checks: Type.Optional(Type.Array(checkSpec)),
+      checks: Type.Optional(Type.Array(checkSpec, { description: 'At most 16' })),
       reason: Type.Optional(Type.String({ description: 'Why, for the audit log' })),
     },
     {

@@ -307,7 +307,7 @@ export const gatewayValidation: Pick<FastifyServerOptions, 'schemaErrorFormatter
     }));
     const first = problems[0] ?? { field: '(root)', rule: 'schema', message: 'is invalid' };
     return new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `${part}: ${first.field} ${first.message}`, {
-      details: { in: part, field: first.field, problems },
+      details: { in: part, field: first.field, rule: first.rule, problems },
     });
   },
 };

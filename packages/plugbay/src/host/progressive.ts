@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { PlugbayError } from '../core/errors.js';
 import type { StateStore, StoredRollout } from '../store/types.js';
 import { judgeCanary, p99Levels, type WindowStats } from './canary-analysis.js';
-import { createCheck } from './rollout-checks.js';
+import { createCheck, maxCheckTimeoutMs } from './rollout-checks.js';
 import {
   activeStates,
   type CheckOutcome,
@@ -311,7 +311,7 @@ export class ProgressiveRollouts {
         stable: r.stable,
         weight,
         ...range,
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(maxCheckTimeoutMs),
       };
       checks = await Promise.all(
         r.checks.map(async (spec) => {

@@ -46,6 +46,11 @@ export interface PromqlCheckSpec {
 
 export type CheckSpec = PromqlCheckSpec;
 
+/** A judgement gives its checks 30 s in all (progressive.ts): a longer timeout of one would mean nothing. */
+export const maxCheckTimeoutMs = 30_000;
+/** Every check is a request at each step's end, all at once: a rollout has this many at most. */
+export const maxChecks = 16;
+
 function invalid(field: string, rule: string, message: string): PlugbayError {
   return new PlugbayError('PLUGBAY_INVALID_ARGUMENT', `rollout ${field} ${message}`, {
     details: { field, rule },
@@ -57,8 +62,12 @@ export function checkCheckSpec(spec: unknown, field: string): asserts spec is Ch
   if (typeof spec !== 'object' || spec === null) throw invalid(field, 'type', 'must be an object');
   const s = spec as Record<string, unknown>;
   if (s.type !== 'promql') throw invalid(`${field}.type`, 'one-of', 'must be "promql"');
-  if (typeof s.url !== 'string' || !/^https?:\/\//.test(s.url))
-    throw invalid(`${field}.url`, 'url', 'must be an http(s) URL');
+  // Parsed now, not at the step's end: a URL fetch() cannot use would fail every step.
+  const url = typeof s.url === 'string' ? parsedUrl(s.url) : undefined;
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.hostname === '')
+    throw invalid(`${field}.url`, 'url', 'must be an http(s) URL with a host');
+  if (url.username !== '' || url.password !== '')
+    throw invalid(`${field}.url`, 'no-credentials', 'must not hold credentials (fetch refuses them)');
   if (typeof s.query !== 'string' || s.query === '')
     throw invalid(`${field}.query`, 'non-empty-string', 'must be a PromQL query');
   if (s.name !== undefined && typeof s.name !== 'string')
@@ -67,8 +76,21 @@ export function checkCheckSpec(spec: unknown, field: string): asserts spec is Ch
     if (s[k] !== undefined && (typeof s[k] !== 'number' || !Number.isFinite(s[k])))
       throw invalid(`${field}.${k}`, 'type', 'must be a number');
   if (s.max === undefined && s.min === undefined) throw invalid(field, 'bound', 'needs max or min');
-  if (s.timeoutMs !== undefined && (!Number.isInteger(s.timeoutMs) || (s.timeoutMs as number) < 1))
-    throw invalid(`${field}.timeoutMs`, 'range', 'must be a positive integer');
+  if (
+    s.timeoutMs !== undefined &&
+    (!Number.isInteger(s.timeoutMs) ||
+      (s.timeoutMs as number) < 1 ||
+      (s.timeoutMs as number) > maxCheckTimeoutMs)
+  )
+    throw invalid(`${field}.timeoutMs`, 'range', `must be an integer from 1 to ${maxCheckTimeoutMs} ms`);
+}
+
+function parsedUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 export function createCheck(spec: CheckSpec): RolloutCheck {

@@ -2,7 +2,7 @@
 // engine runs and the store keeps (RolloutRecord), with every decision taken on the way (Decision).
 import { PlugbayError } from '../core/errors.js';
 import { defaultThresholds, type RolloutThresholds, type WindowStats } from './canary-analysis.js';
-import { type CheckSpec, checkCheckSpec } from './rollout-checks.js';
+import { type CheckSpec, checkCheckSpec, maxChecks } from './rollout-checks.js';
 
 export type { CheckSpec } from './rollout-checks.js';
 
@@ -174,6 +174,8 @@ export function normaliseSpec(spec: RolloutSpec): Omit<
   }
   const checks = spec.checks ?? [];
   if (!Array.isArray(checks)) throw invalid('checks', 'type', 'must be an array');
+  if (checks.length > maxChecks)
+    throw invalid('checks', 'max-items', `must have at most ${maxChecks} checks`);
   for (const [i, c] of checks.entries()) checkCheckSpec(c, `checks.${i}`);
   return {
     plugin: spec.plugin,

@@ -132,7 +132,7 @@ async function setUp(t: TestContext) {
 
 test('dashboard: a rollout started from the page is rolled back by itself; charts with data at 1280 and 375 px', async (t) => {
   const { url, host, root } = await setUp(t);
-  const page = await openPage(t, { width: 1280, height: 900 });
+  const page = await openPage(t, { width: 1280, height: 900 }, { bypassCSP: true }); // its waitForFunction polls
   await mkdir(join(repoRoot, 'test-output'), { recursive: true });
   try {
     await drive(t, url, page);

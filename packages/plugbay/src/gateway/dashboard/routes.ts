@@ -16,9 +16,26 @@ const modules = new Map(
     .map((f) => [f, readFileSync(new URL(f, browserDir), 'utf8')] as const),
 );
 
+const dashboardPolicy = [
+  "default-src 'self'",
+  "img-src 'self' data:",
+  "style-src 'self' 'unsafe-inline'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+  "script-src 'self'",
+].join('; ');
+
 export function registerDashboard(fastify: FastifyInstance): void {
   fastify.get('/', { schema: page }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(dashboardHtml),
+    reply
+      .type('text/html; charset=utf-8')
+      // Framed by another page, its buttons would act with this origin (clickjacking); scripts only its own
+      // modules, whatever text a plugin or caller gets rendered.
+      .header('content-security-policy', dashboardPolicy)
+      .header('x-frame-options', 'DENY')
+      .send(dashboardHtml),
   );
   fastify.get(
     '/dashboard/style.css',

@@ -9,6 +9,8 @@ import { chromium, type Page } from 'playwright-core';
 export async function openPage(
   t: TestContext,
   viewport: { width: number; height: number } = { width: 1366, height: 900 },
+  // Playwright polls a waitForFunction predicate with eval, which the dashboard's script-src 'self' refuses.
+  options: { bypassCSP?: boolean } = {},
 ): Promise<Page> {
   const profile = await mkdtemp(join(tmpdir(), 'plugbay-chromium-'));
   // Chromium's helpers may still be writing the profile as close() returns: rm retries instead of failing.
@@ -29,6 +31,7 @@ export async function openPage(
       '--host-resolver-rules=MAP rebound.example 127.0.0.1',
     ],
     viewport,
+    bypassCSP: options.bypassCSP ?? false,
   });
   t.after(() => browser.close());
   return browser.pages()[0] ?? (await browser.newPage());
