@@ -259,6 +259,26 @@ export class Engine {
     });
   }
 
+  /**
+   * Metered, every host (JS) function checks the deadline as it is entered: the rewrite charges a direct call to an
+   * import a fixed cost, but a call_indirect's target is unknown, and one host call can cost far more than its fuel
+   * (a var_set copying 1 MiB), so the fuel alone would let a loop of them run on long past the deadline.
+   */
+  #deadlineChecked<T extends Record<string, unknown>>(fns: T): T {
+    if (this.#o.meterFuel === undefined) return fns;
+    const out: Record<string, unknown> = {};
+    for (const [name, f] of Object.entries(fns)) {
+      out[name] =
+        typeof f !== 'function'
+          ? f
+          : (...args: unknown[]): unknown => {
+              if (epochNow() >= this.deadline) this.#overrun();
+              return (f as (...a: unknown[]) => unknown)(...args);
+            };
+    }
+    return out as T;
+  }
+
   #bytes(): Buffer {
     const ab = this.#kernel.memory.buffer;
     if (this.#buf.buffer !== ab) this.#buf = Buffer.from(ab);
@@ -286,17 +306,19 @@ export class Engine {
       httpTimeoutMs: o.httpTimeoutMs ?? 30_000,
       ...(o.meterFuel !== undefined ? { callBudget: this.#budget } : {}),
     };
-    const env: Record<string, unknown> = createHostEnv(
-      {
-        bytes: () => this.#bytes(),
-        length: (h) => kernel.plugbay_length(h),
-        alloc: (n) => kernel.plugbay_alloc(n),
-      },
-      hostOptions,
+    const fuel = o.meterFuel;
+    const env: Record<string, unknown> = this.#deadlineChecked(
+      createHostEnv(
+        {
+          bytes: () => this.#bytes(),
+          length: (h) => kernel.plugbay_length(h),
+          alloc: (n) => kernel.plugbay_alloc(n),
+        },
+        hostOptions,
+      ),
     );
     for (const name of kernelAbi) env[name] = kernel[name];
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
-    const fuel = o.meterFuel;
     if (fuel !== undefined) {
       // Rarely reached (once per `fuel` units), so the clock read costs nothing per call.
       const refill = (): number => {
@@ -315,7 +337,7 @@ export class Engine {
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),
       });
-      imports[WASI_P1] = wasi.imports(WebAssembly.Module.imports(o.plugin));
+      imports[WASI_P1] = this.#deadlineChecked(wasi.imports(WebAssembly.Module.imports(o.plugin)));
     }
     this.#wasi = wasi;
     const instance = new WebAssembly.Instance(o.plugin, imports);
