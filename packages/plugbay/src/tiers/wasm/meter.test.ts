@@ -232,6 +232,23 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
   });
 
+  test('a loop of memory.grow (about a ms per page, one unit of fuel) stops at the deadline', async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      p.plugin.entryPath,
+      wat(`(module (memory (export "memory") 1)
+        (func (export "go") (result i32) (loop $l (drop (memory.grow (i32.const 1))) (br $l)) (i32.const 0)))`),
+    );
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    const t0 = performance.now();
+    assert.equal((await failure(call(instance, 'go', null, 100))).code, 'PLUGBAY_TIMEOUT');
+    assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
+  });
+
   test("a caller's deadline shorter than the function's own traps the call too, reported as the caller's", async () => {
     const instance = await start('corpus');
     const err = await failure(
