@@ -249,6 +249,27 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
   });
 
+  test('a guest that catches the timeout (catch_all) and returns still fails PLUGBAY_TIMEOUT, and the next call runs', async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    const mod = wabt.parseWat(
+      'catch.wat',
+      `(module (memory (export "memory") 1)
+        (func (export "go") (result i32) (try (do (loop $l (br $l))) (catch_all)) (i32.const 0))
+        (func (export "ok") (result i32) (i32.const 0)))`,
+      { exceptions: true },
+    );
+    writeFileSync(p.plugin.entryPath, mod.toBinary({}).buffer);
+    mod.destroy();
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    assert.equal((await failure(call(instance, 'go', null, 50))).code, 'PLUGBAY_TIMEOUT');
+    assert.equal(await call(instance, 'ok', null), undefined);
+    assert.equal(stats(instance).instantiations, 2); // the guest's state after the caught timeout is not kept
+  });
+
   test("a caller's deadline shorter than the function's own traps the call too, reported as the caller's", async () => {
     const instance = await start('corpus');
     const err = await failure(
