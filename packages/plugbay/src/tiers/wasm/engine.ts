@@ -155,6 +155,8 @@ export class Engine {
   /** The function's own deadline (CallContext.ownDeadline): a `deadline` before it is the caller's choice. */
   ownDeadline = Number.POSITIVE_INFINITY;
   #calling = '';
+  /** The timeout #overrun threw during this call, if any (a guest may catch it). */
+  #overran: WasmFault | undefined;
   /** What is left of a metered call's deadline, for the host functions that wait (WASI sleeps, http_request). */
   readonly #budget = { msLeft: () => this.deadline - epochNow(), overrun: (): never => this.#overrun() };
 
@@ -229,9 +231,12 @@ export class Engine {
 
   #run(f: Export, fn: string): void {
     let rc: number | undefined;
+    this.#overran = undefined;
     try {
       rc = f();
       this.#wasi?.flush();
+      // the guest caught the throw of #overrun (catch_all) and returned: still a timeout
+      if (this.#overran !== undefined) throw this.#overran;
     } catch (err) {
       this.#wasi?.flush();
       // Whatever unwound the guest (trap, refused host call, proc_exit) left its state undefined: rebuild it.
@@ -252,11 +257,16 @@ export class Engine {
 
   /** Unwinds the guest: the call ran past its deadline (a metered refill, or a sleep that would). */
   #overrun(): never {
-    throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
-      function: this.#calling,
-      rule: 'deadline',
-      deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
-    });
+    this.#overran = new WasmFault(
+      'PLUGBAY_TIMEOUT',
+      `${this.#calling}: the call ran past its deadline (metered)`,
+      {
+        function: this.#calling,
+        rule: 'deadline',
+        deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
+      },
+    );
+    throw this.#overran;
   }
 
   /**
