@@ -175,7 +175,7 @@ export class SpanRelay {
   relay(request: unknown, bytes = 0): RelayOutcome {
     const out: RelayOutcome = { accepted: 0, dropped: { trace: 0, malformed: 0, rate: 0 } };
     const now = performance.now();
-    let seen = 0;
+    let spent = 0; // tokens the spans took
     for (const rs of arrayAt(request, 'resourceSpans')) {
       for (const ss of arrayAt(rs, 'scopeSpans')) {
         const scope = objectAt(ss, 'scope');
@@ -186,11 +186,11 @@ export class SpanRelay {
           ...(scopeVersion === undefined ? {} : { version: clip(scopeVersion, 64) }),
         };
         for (const raw of arrayAt(ss, 'spans')) {
-          seen++;
           if (!this.#take(now)) {
             out.dropped.rate++;
             continue;
           }
+          spent++;
           const span = this.#spanOf(raw, instrumentationScope);
           if (span === undefined) out.dropped.malformed++;
           else if (!this.#allowed(span.spanContext(), now)) out.dropped.trace++;
@@ -201,7 +201,7 @@ export class SpanRelay {
         }
       }
     }
-    const byteCost = bytes / 1024 - seen;
+    const byteCost = bytes / 1024 - spent;
     if (byteCost > 0) this.#tokens -= byteCost;
     return out;
   }
