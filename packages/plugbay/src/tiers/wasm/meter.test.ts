@@ -270,6 +270,29 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     assert.equal(stats(instance).instantiations, 2); // the guest's state after the caught timeout is not kept
   });
 
+  test("a loop of the kernel's alloc (unmetered wasm that grows the kernel memory) stops at the deadline", async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      p.plugin.entryPath,
+      wat(`(module (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (memory (export "memory") 1) (type $a (func (param i64) (result i64)))
+        (table 1 funcref) (elem (i32.const 0) $alloc)
+        (func (export "go") (result i32)
+          (loop $l (drop (call_indirect (type $a) (i64.const 65536) (i32.const 0))) (br $l)) (i32.const 0)))`),
+    );
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    // a fresh kernel memory each round (the sandbox is rebuilt after a timeout): its growth is slow from the 2nd on
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      assert.equal((await failure(call(instance, 'go', null, 50))).code, 'PLUGBAY_TIMEOUT');
+      assert.ok(performance.now() - t0 < 50 + slackMs, `round ${i} took ${performance.now() - t0} ms`);
+    }
+  });
+
   test("a caller's deadline shorter than the function's own traps the call too, reported as the caller's", async () => {
     const instance = await start('corpus');
     const err = await failure(
