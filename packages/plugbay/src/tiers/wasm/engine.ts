@@ -328,6 +328,9 @@ export class Engine {
       ),
     );
     for (const name of kernelAbi) env[name] = kernel[name];
+    // alloc grows the (unmetered) kernel memory, about a ms a page: metered, it checks the deadline too. The other
+    // kernel functions stay wasm-to-wasm (a PDK's load_u8 loop must not cross into JS).
+    Object.assign(env, this.#deadlineChecked({ alloc: kernel.alloc }));
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
     if (fuel !== undefined) {
       // Rarely reached (once per `fuel` units), so the clock read costs nothing per call.
