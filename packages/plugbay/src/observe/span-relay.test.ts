@@ -172,3 +172,65 @@ test('only otel-env.ts loads the OpenTelemetry SDK, and only by dynamic import',
   }
   assert.deepEqual(offenders, []);
 });
+
+test('dropped spans spend the rate too (a flood of foreign or malformed spans is no free work); kinds are integers; plugbay.* in any case is the host’s', () => {
+  const { spans, sink } = collector();
+  const relay = new SpanRelay({ name: 'flood', version: '1.0.0' }, sink);
+  relay.allow(`00-${traceA}-00f067aa0ba902b7-01`);
+  const foreign = Array.from({ length: relayLimits.burst + 500 }, (_, i) => span(traceB, i + 1));
+  relay.relay(request1(foreign));
+  const own = relay.relay(request1(Array.from({ length: 100 }, (_, i) => span(traceA, i + 1))));
+  // only what refilled since (200/s: a token every 5 ms); without the charge all 100 would pass
+  assert.ok(own.accepted < 50, `accepted ${own.accepted}`);
+  assert.equal(own.accepted + own.dropped.rate, 100);
+
+  const fresh = new SpanRelay({ name: 'odd', version: '1.0.0' }, sink);
+  fresh.allow(`00-${traceA}-00f067aa0ba902b7-01`);
+  fresh.relay(
+    request1([
+      span(traceA, 2, {
+        kind: 1.5,
+        attributes: [{ key: 'PlugBay.Plugin', value: { stringValue: 'someone-else' } }],
+      }),
+    ]),
+  );
+  assert.equal(spans.at(-1)?.kind, 0, 'a kind that is no integer is UNSPECIFIED (INTERNAL)');
+  assert.deepEqual(spans.at(-1)?.attributes, {});
+});
+
+test('the relay socket charges request bytes to the rate and refuses a request unread (429) once it is spent', async (t) => {
+  const { sink } = collector();
+  const relay = new SpanRelay({ name: 'echo', version: '1.0.0' }, sink);
+  relay.allow(`00-${traceA}-00f067aa0ba902b7-01`);
+  const socket = await listenSpanSocket(await tempDir(t), relay, { line: () => {} } as never);
+  t.after(() => socket.close());
+  // one span each, padded to near the size cap: parsing 250 KB is the host's work whatever the span count
+  const body = JSON.stringify(
+    request1([
+      span(traceA, 1, { attributes: [{ key: 'pad', value: { stringValue: 'x'.repeat(250_000) } }] }),
+    ]),
+  );
+  const statuses: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    statuses.push(
+      await new Promise<number>((resolve) => {
+        const req = request(
+          {
+            socketPath: socket.path,
+            path: '/v1/traces',
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+          },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', () => resolve(-1));
+        req.end(body);
+      }),
+    );
+  }
+  assert.deepEqual(statuses.slice(0, 4), [200, 200, 200, 200]);
+  assert.equal(statuses.at(-1), 429, statuses.join(' '));
+});

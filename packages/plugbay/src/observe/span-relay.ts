@@ -9,7 +9,9 @@
  * - the host sets who it comes from (resource attributes plugbay.plugin and plugbay.plugin.version) and drops any
  *   plugbay.* attribute the plugin sent, so it cannot pose as the host or as another plugin;
  * - sizes are capped (name, attribute count and length, events; links are dropped) and each instance has a token
- *   bucket of spans per second; what goes over is dropped and counted, never queued.
+ *   bucket of spans per second; what goes over is dropped and counted, never queued. Every span the plugin sends
+ *   spends a token, dropped ones too, and so does every KiB of a request (a debt when it is over): checking and
+ *   parsing is the host's work, which the rate bounds; the socket refuses a request unread while none is left.
  */
 import type { Attributes, AttributeValue, HrTime, SpanContext } from '@opentelemetry/api';
 import type { PluginLoggerSink } from '../core/types.js';
@@ -140,15 +142,25 @@ export class SpanRelay {
     return entry !== undefined && entry.hostSpan !== context.spanId;
   }
 
-  #take(now: number): boolean {
+  #refill(now: number): void {
     this.#tokens = Math.min(
       relayLimits.burst,
       this.#tokens + ((now - this.#refilled) / 1000) * relayLimits.spansPerSecond,
     );
     this.#refilled = now;
+  }
+
+  #take(now: number): boolean {
+    this.#refill(now);
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
     return true;
+  }
+
+  /** No token left: a request would be refused anyway, so the socket need not read or parse it. */
+  get spent(): boolean {
+    this.#refill(performance.now());
+    return this.#tokens < 1;
   }
 
   /** Spans ctx.span() recorded (OTLP/JSON span objects), under the scope `<plugin>/ctx.span`. */
@@ -156,10 +168,14 @@ export class SpanRelay {
     return this.relay({ resourceSpans: [{ scopeSpans: [{ scope: { name: 'ctx.span' }, spans }] }] });
   }
 
-  /** Takes an OTLP/JSON ExportTraceServiceRequest (already parsed) and exports what passes the rules. */
-  relay(request: unknown): RelayOutcome {
+  /**
+   * Takes an OTLP/JSON ExportTraceServiceRequest (already parsed from `bytes` bytes) and exports what passes the
+   * rules. The request costs one token per span, at least one per KiB (going into debt).
+   */
+  relay(request: unknown, bytes = 0): RelayOutcome {
     const out: RelayOutcome = { accepted: 0, dropped: { trace: 0, malformed: 0, rate: 0 } };
     const now = performance.now();
+    let spent = 0; // tokens the spans took
     for (const rs of arrayAt(request, 'resourceSpans')) {
       for (const ss of arrayAt(rs, 'scopeSpans')) {
         const scope = objectAt(ss, 'scope');
@@ -170,10 +186,14 @@ export class SpanRelay {
           ...(scopeVersion === undefined ? {} : { version: clip(scopeVersion, 64) }),
         };
         for (const raw of arrayAt(ss, 'spans')) {
+          if (!this.#take(now)) {
+            out.dropped.rate++;
+            continue;
+          }
+          spent++;
           const span = this.#spanOf(raw, instrumentationScope);
           if (span === undefined) out.dropped.malformed++;
           else if (!this.#allowed(span.spanContext(), now)) out.dropped.trace++;
-          else if (!this.#take(now)) out.dropped.rate++;
           else {
             this.#sink.export(span);
             out.accepted++;
@@ -181,6 +201,8 @@ export class SpanRelay {
         }
       }
     }
+    const byteCost = bytes / 1024 - spent;
+    if (byteCost > 0) this.#tokens -= byteCost;
     return out;
   }
 
@@ -227,7 +249,7 @@ export class SpanRelay {
     return {
       name: clip(name, relayLimits.maxNameLength),
       // OTLP's SpanKind counts UNSPECIFIED as 0; the API's starts at INTERNAL = 0.
-      kind: kind !== undefined && kind >= 1 && kind <= 5 ? kind - 1 : 0,
+      kind: kind !== undefined && Number.isInteger(kind) && kind >= 1 && kind <= 5 ? kind - 1 : 0,
       spanContext: () => context,
       ...(parentId === undefined || parentId === ''
         ? {}
@@ -263,7 +285,7 @@ function attributesOf(list: unknown[]): { attributes: Attributes; dropped: numbe
     if (
       key === undefined ||
       value === undefined ||
-      key.startsWith('plugbay.') ||
+      key.toLowerCase().startsWith('plugbay.') ||
       kept >= relayLimits.maxAttributes
     ) {
       dropped++;

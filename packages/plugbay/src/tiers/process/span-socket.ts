@@ -33,6 +33,12 @@ export function listenSpanSocket(dir: string, relay: SpanRelay, log: PluginLogge
       req.resume();
       return;
     }
+    if (relay.spent) {
+      // over its rate: refused unread (reading and parsing it is the work the rate bounds)
+      res.writeHead(429, { connection: 'close', 'retry-after': '1' }).end();
+      req.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -53,7 +59,7 @@ export function listenSpanSocket(dir: string, relay: SpanRelay, log: PluginLogge
         res.writeHead(400).end();
         return;
       }
-      const out = relay.relay(body);
+      const out = relay.relay(body, size);
       warn(out);
       const rejected = out.dropped.trace + out.dropped.malformed + out.dropped.rate;
       // OTLP's partial success: the sender learns how many spans were refused, and must not retry them.

@@ -155,6 +155,8 @@ export class Engine {
   /** The function's own deadline (CallContext.ownDeadline): a `deadline` before it is the caller's choice. */
   ownDeadline = Number.POSITIVE_INFINITY;
   #calling = '';
+  /** The timeout #overrun threw during this call, if any (a guest may catch it). */
+  #overran: WasmFault | undefined;
   /** What is left of a metered call's deadline, for the host functions that wait (WASI sleeps, http_request). */
   readonly #budget = { msLeft: () => this.deadline - epochNow(), overrun: (): never => this.#overrun() };
 
@@ -229,9 +231,12 @@ export class Engine {
 
   #run(f: Export, fn: string): void {
     let rc: number | undefined;
+    this.#overran = undefined;
     try {
       rc = f();
       this.#wasi?.flush();
+      // the guest caught the throw of #overrun (catch_all) and returned: still a timeout
+      if (this.#overran !== undefined) throw this.#overran;
     } catch (err) {
       this.#wasi?.flush();
       // Whatever unwound the guest (trap, refused host call, proc_exit) left its state undefined: rebuild it.
@@ -252,11 +257,36 @@ export class Engine {
 
   /** Unwinds the guest: the call ran past its deadline (a metered refill, or a sleep that would). */
   #overrun(): never {
-    throw new WasmFault('PLUGBAY_TIMEOUT', `${this.#calling}: the call ran past its deadline (metered)`, {
-      function: this.#calling,
-      rule: 'deadline',
-      deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
-    });
+    this.#overran = new WasmFault(
+      'PLUGBAY_TIMEOUT',
+      `${this.#calling}: the call ran past its deadline (metered)`,
+      {
+        function: this.#calling,
+        rule: 'deadline',
+        deadline: this.deadline < this.ownDeadline ? 'caller' : 'function',
+      },
+    );
+    throw this.#overran;
+  }
+
+  /**
+   * Metered, every host (JS) function checks the deadline as it is entered: the rewrite charges a direct call to an
+   * import a fixed cost, but a call_indirect's target is unknown, and one host call can cost far more than its fuel
+   * (a var_set copying 1 MiB), so the fuel alone would let a loop of them run on long past the deadline.
+   */
+  #deadlineChecked<T extends Record<string, unknown>>(fns: T): T {
+    if (this.#o.meterFuel === undefined) return fns;
+    const out: Record<string, unknown> = {};
+    for (const [name, f] of Object.entries(fns)) {
+      out[name] =
+        typeof f !== 'function'
+          ? f
+          : (...args: unknown[]): unknown => {
+              if (epochNow() >= this.deadline) this.#overrun();
+              return (f as (...a: unknown[]) => unknown)(...args);
+            };
+    }
+    return out as T;
   }
 
   #bytes(): Buffer {
@@ -286,17 +316,22 @@ export class Engine {
       httpTimeoutMs: o.httpTimeoutMs ?? 30_000,
       ...(o.meterFuel !== undefined ? { callBudget: this.#budget } : {}),
     };
-    const env: Record<string, unknown> = createHostEnv(
-      {
-        bytes: () => this.#bytes(),
-        length: (h) => kernel.plugbay_length(h),
-        alloc: (n) => kernel.plugbay_alloc(n),
-      },
-      hostOptions,
+    const fuel = o.meterFuel;
+    const env: Record<string, unknown> = this.#deadlineChecked(
+      createHostEnv(
+        {
+          bytes: () => this.#bytes(),
+          length: (h) => kernel.plugbay_length(h),
+          alloc: (n) => kernel.plugbay_alloc(n),
+        },
+        hostOptions,
+      ),
     );
     for (const name of kernelAbi) env[name] = kernel[name];
+    // alloc grows the (unmetered) kernel memory, about a ms a page: metered, it checks the deadline too. The other
+    // kernel functions stay wasm-to-wasm (a PDK's load_u8 loop must not cross into JS).
+    Object.assign(env, this.#deadlineChecked({ alloc: kernel.alloc }));
     const imports: WebAssembly.Imports = { [EXTISM_ENV]: env as WebAssembly.ModuleImports };
-    const fuel = o.meterFuel;
     if (fuel !== undefined) {
       // Rarely reached (once per `fuel` units), so the clock read costs nothing per call.
       const refill = (): number => {
@@ -315,7 +350,7 @@ export class Engine {
         stdout: (line) => o.log('stdout', line),
         stderr: (line) => o.log('stderr', line),
       });
-      imports[WASI_P1] = wasi.imports(WebAssembly.Module.imports(o.plugin));
+      imports[WASI_P1] = this.#deadlineChecked(wasi.imports(WebAssembly.Module.imports(o.plugin)));
     }
     this.#wasi = wasi;
     const instance = new WebAssembly.Instance(o.plugin, imports);

@@ -204,6 +204,95 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     assert.equal(await call(m, 'deep', null), undefined);
   });
 
+  test('host calls through call_indirect (no static charge) still stop at the deadline: every host call checks it', async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    // each round a 64 KiB var_set (a copy in JS, far more than its few units of fuel) reached through the table
+    writeFileSync(
+      p.plugin.entryPath,
+      wat(`(module
+        (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (import "extism:host/env" "store_u8" (func $store (param i64 i32)))
+        (import "extism:host/env" "var_set" (func $var_set (param i64 i64)))
+        (memory (export "memory") 1)
+        (type $vs (func (param i64 i64)))
+        (table 1 funcref) (elem (i32.const 0) $var_set)
+        (func (export "go") (result i32) (local $k i64) (local $v i64)
+          (local.set $k (call $alloc (i64.const 1))) (call $store (local.get $k) (i32.const 97))
+          (local.set $v (call $alloc (i64.const 65536)))
+          (loop $l (call_indirect (type $vs) (local.get $k) (local.get $v) (i32.const 0)) (br $l))
+          (i32.const 0)))`),
+    );
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    const t0 = performance.now();
+    assert.equal((await failure(call(instance, 'go', null, 100))).code, 'PLUGBAY_TIMEOUT');
+    assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
+  });
+
+  test('a loop of memory.grow (about a ms per page, one unit of fuel) stops at the deadline', async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      p.plugin.entryPath,
+      wat(`(module (memory (export "memory") 1)
+        (func (export "go") (result i32) (loop $l (drop (memory.grow (i32.const 1))) (br $l)) (i32.const 0)))`),
+    );
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    const t0 = performance.now();
+    assert.equal((await failure(call(instance, 'go', null, 100))).code, 'PLUGBAY_TIMEOUT');
+    assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
+  });
+
+  test('a guest that catches the timeout (catch_all) and returns still fails PLUGBAY_TIMEOUT, and the next call runs', async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    const mod = wabt.parseWat(
+      'catch.wat',
+      `(module (memory (export "memory") 1)
+        (func (export "go") (result i32) (try (do (loop $l (br $l))) (catch_all)) (i32.const 0))
+        (func (export "ok") (result i32) (i32.const 0)))`,
+      { exceptions: true },
+    );
+    writeFileSync(p.plugin.entryPath, mod.toBinary({}).buffer);
+    mod.destroy();
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    assert.equal((await failure(call(instance, 'go', null, 50))).code, 'PLUGBAY_TIMEOUT');
+    assert.equal(await call(instance, 'ok', null), undefined);
+    assert.equal(stats(instance).instantiations, 2); // the guest's state after the caught timeout is not kept
+  });
+
+  test("a loop of the kernel's alloc (unmetered wasm that grows the kernel memory) stops at the deadline", async () => {
+    const p = wasmPlugin(fixture('meter'));
+    cleanups.push(p.cleanup);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      p.plugin.entryPath,
+      wat(`(module (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
+        (memory (export "memory") 1) (type $a (func (param i64) (result i64)))
+        (table 1 funcref) (elem (i32.const 0) $alloc)
+        (func (export "go") (result i32)
+          (loop $l (drop (call_indirect (type $a) (i64.const 65536) (i32.const 0))) (br $l)) (i32.const 0)))`),
+    );
+    const instance = await createWasmTier().load(p.plugin, loadOptions());
+    cleanups.push(() => instance.destroy());
+    await instance.start({ signal: new AbortController().signal, config: {} });
+    // a fresh kernel memory each round (the sandbox is rebuilt after a timeout): its growth is slow from the 2nd on
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      assert.equal((await failure(call(instance, 'go', null, 50))).code, 'PLUGBAY_TIMEOUT');
+      assert.ok(performance.now() - t0 < 50 + slackMs, `round ${i} took ${performance.now() - t0} ms`);
+    }
+  });
+
   test("a caller's deadline shorter than the function's own traps the call too, reported as the caller's", async () => {
     const instance = await start('corpus');
     const err = await failure(

@@ -5,7 +5,8 @@
  * code that follows, and when it drops below zero the guest calls an injected import, `plugbay:meter`.`refill`.
  * The host's refill compares performance.now() with the call's deadline: past it, it throws (the guest unwinds,
  * PLUGBAY_TIMEOUT); else it returns fresh fuel. Bulk memory and table operations are charged by their size (through
- * an appended helper function). The common path costs a global get/sub/set and a branch that is rarely taken.
+ * an appended helper function); memory.grow and table.grow check the deadline each time. The common path costs a
+ * global get/sub/set and a branch that is rarely taken.
  *
  * Adding an import function shifts the index of every function the module defines by one, so every place a
  * function index appears is renumbered: call and return_call, ref.func (code, global and element initialisers),
@@ -417,10 +418,17 @@ function meterBody(r: Reader, ctx: BodyContext): Uint8Array {
         if (op !== 0xd2 && idx < ctx.importedFns) costs[regions[regions.length - 1]!]! += IMPORT_CALL_COST;
         break;
       }
+      case 0x40: {
+        // memory.grow costs about a ms per page in V8 (one instruction of fuel): a deadline check before each
+        edits.push({ at: r.pos - 1, skip: 0, bytes: refillNow(ctx) });
+        r.u32();
+        break;
+      }
       case 0xfc: {
         const at = r.pos - 1;
         const sub = r.u32();
         skipFcImmediates(r, sub);
+        if (sub === 15) edits.push({ at, skip: 0, bytes: refillNow(ctx) }); // table.grow: likewise
         // memory.init/copy/fill, table.init/copy/fill: the size is on top of the stack; charge it first
         if (sub === 8 || sub === 10 || sub === 11 || sub === 12 || sub === 14 || sub === 17) {
           edits.push({ at, skip: 0, bytes: concat([Uint8Array.of(0x10), u32(ctx.chargeFn)]) });
@@ -465,6 +473,11 @@ function chargeSnippet(ctx: BodyContext, cost: number): Uint8Array {
     g,
     Uint8Array.of(0x0b),
   ]);
+}
+
+/** fuel = refill(): a deadline check whatever the fuel left (stack-neutral). */
+function refillNow(ctx: BodyContext): Uint8Array {
+  return concat([Uint8Array.of(0x10), u32(ctx.refillFn), Uint8Array.of(0x24), u32(ctx.fuel)]);
 }
 
 /** The helper `(param $n i32) (result i32)`: charges n >> BULK_SHIFT like a snippet, returns n. */
