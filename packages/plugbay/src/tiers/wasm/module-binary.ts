@@ -160,7 +160,7 @@ export function encodeU32(value: number): Uint8Array {
   return Uint8Array.from(out);
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
+export function concat(parts: Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;
   const out = new Uint8Array(total);

@@ -3,7 +3,7 @@
  * numbers, names and the shapes of types, limits and memory arguments (skipping what the meter does not change),
  * and the encoders of what it writes.
  */
-import { encodeU32, ModuleFormatError } from './module-binary.js';
+import { concat, encodeU32, ModuleFormatError } from './module-binary.js';
 
 export class Reader {
   constructor(
@@ -116,14 +116,4 @@ export function sized(content: Uint8Array): Uint8Array {
   return concat([u32(content.length), content]);
 }
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
+export { concat };
