@@ -4,7 +4,7 @@
  * fills, deep and endless recursion, names the meter uses).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import wabtInit from 'wabt';
 import { PlugbayError } from '../../core/errors.js';
@@ -148,6 +148,22 @@ async function start(
   return instance;
 }
 
+/** A plugin of the meter fixture's manifest whose module is `bytes`. */
+function pluginOf(bytes: Uint8Array) {
+  const p = wasmPlugin(fixture('meter'));
+  cleanups.push(p.cleanup);
+  writeFileSync(p.plugin.entryPath, bytes);
+  return p.plugin;
+}
+
+/** `bytes` loaded and started in the default (metered) mode. */
+async function startModule(bytes: Uint8Array): Promise<Instance> {
+  const instance = await createWasmTier().load(pluginOf(bytes), loadOptions());
+  cleanups.push(() => instance.destroy());
+  await instance.start({ signal: new AbortController().signal, config: {} });
+  return instance;
+}
+
 function call(instance: Instance, fn: string, input: unknown, timeoutMs = 5000): Promise<unknown> {
   return callTier(instance, fn, input, testCall({ timeoutMs }));
 }
@@ -205,12 +221,8 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
   });
 
   test('host calls through call_indirect (no static charge) still stop at the deadline: every host call checks it', async () => {
-    const p = wasmPlugin(fixture('meter'));
-    cleanups.push(p.cleanup);
-    const { writeFileSync } = await import('node:fs');
     // each round a 64 KiB var_set (a copy in JS, far more than its few units of fuel) reached through the table
-    writeFileSync(
-      p.plugin.entryPath,
+    const instance = await startModule(
       wat(`(module
         (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
         (import "extism:host/env" "store_u8" (func $store (param i64 i32)))
@@ -224,35 +236,22 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
           (loop $l (call_indirect (type $vs) (local.get $k) (local.get $v) (i32.const 0)) (br $l))
           (i32.const 0)))`),
     );
-    const instance = await createWasmTier().load(p.plugin, loadOptions());
-    cleanups.push(() => instance.destroy());
-    await instance.start({ signal: new AbortController().signal, config: {} });
     const t0 = performance.now();
     assert.equal((await failure(call(instance, 'go', null, 100))).code, 'PLUGBAY_TIMEOUT');
     assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
   });
 
   test('a loop of memory.grow (about a ms per page, one unit of fuel) stops at the deadline', async () => {
-    const p = wasmPlugin(fixture('meter'));
-    cleanups.push(p.cleanup);
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(
-      p.plugin.entryPath,
+    const instance = await startModule(
       wat(`(module (memory (export "memory") 1)
         (func (export "go") (result i32) (loop $l (drop (memory.grow (i32.const 1))) (br $l)) (i32.const 0)))`),
     );
-    const instance = await createWasmTier().load(p.plugin, loadOptions());
-    cleanups.push(() => instance.destroy());
-    await instance.start({ signal: new AbortController().signal, config: {} });
     const t0 = performance.now();
     assert.equal((await failure(call(instance, 'go', null, 100))).code, 'PLUGBAY_TIMEOUT');
     assert.ok(performance.now() - t0 < 100 + slackMs, `took ${performance.now() - t0} ms`);
   });
 
   test('a guest that catches the timeout (catch_all) and returns still fails PLUGBAY_TIMEOUT, and the next call runs', async () => {
-    const p = wasmPlugin(fixture('meter'));
-    cleanups.push(p.cleanup);
-    const { writeFileSync } = await import('node:fs');
     const mod = wabt.parseWat(
       'catch.wat',
       `(module (memory (export "memory") 1)
@@ -260,31 +259,22 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
         (func (export "ok") (result i32) (i32.const 0)))`,
       { exceptions: true },
     );
-    writeFileSync(p.plugin.entryPath, mod.toBinary({}).buffer);
+    const bytes = mod.toBinary({}).buffer;
     mod.destroy();
-    const instance = await createWasmTier().load(p.plugin, loadOptions());
-    cleanups.push(() => instance.destroy());
-    await instance.start({ signal: new AbortController().signal, config: {} });
+    const instance = await startModule(bytes);
     assert.equal((await failure(call(instance, 'go', null, 50))).code, 'PLUGBAY_TIMEOUT');
     assert.equal(await call(instance, 'ok', null), undefined);
     assert.equal(stats(instance).instantiations, 2); // the guest's state after the caught timeout is not kept
   });
 
   test("a loop of the kernel's alloc (unmetered wasm that grows the kernel memory) stops at the deadline", async () => {
-    const p = wasmPlugin(fixture('meter'));
-    cleanups.push(p.cleanup);
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(
-      p.plugin.entryPath,
+    const instance = await startModule(
       wat(`(module (import "extism:host/env" "alloc" (func $alloc (param i64) (result i64)))
         (memory (export "memory") 1) (type $a (func (param i64) (result i64)))
         (table 1 funcref) (elem (i32.const 0) $alloc)
         (func (export "go") (result i32)
           (loop $l (drop (call_indirect (type $a) (i64.const 65536) (i32.const 0))) (br $l)) (i32.const 0)))`),
     );
-    const instance = await createWasmTier().load(p.plugin, loadOptions());
-    cleanups.push(() => instance.destroy());
-    await instance.start({ signal: new AbortController().signal, config: {} });
     // a fresh kernel memory each round (the sandbox is rebuilt after a timeout): its growth is slow from the 2nd on
     for (let i = 0; i < 3; i++) {
       const t0 = performance.now();
@@ -322,20 +312,16 @@ describe('wasm tier (metered): CPU cap in the host thread', () => {
     ]);
     assert.equal(await call(m, 'plugbay_meter', null), undefined);
 
-    const p = wasmPlugin(fixture('meter'));
-    cleanups.push(p.cleanup);
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(
-      p.plugin.entryPath,
+    const plugin = pluginOf(
       wat(
         `(module (import "${METER_MODULE}" "${METER_REFILL}" (func (result i32))) (memory (export "memory") 1))`,
       ),
     );
-    const err = await failure(createWasmTier().load(p.plugin, loadOptions()));
+    const err = await failure(createWasmTier().load(plugin, loadOptions()));
     assert.equal(err.code, 'PLUGBAY_LOAD_FAILED');
     assert.equal(err.details?.rule, 'wasm-module');
     // unmetered, it is an import this host does not provide
-    const inWorker = await failure(createWasmTier({ run: 'worker' }).load(p.plugin, loadOptions()));
+    const inWorker = await failure(createWasmTier({ run: 'worker' }).load(plugin, loadOptions()));
     assert.equal(inWorker.details?.rule, 'imports');
   });
 });
