@@ -230,11 +230,10 @@ async function drive(t: TestContext, url: string, page: Page): Promise<void> {
   const rates = await pointsAboveZero(page, '#series-svc-rate path.line');
   assert.equal(rates.length, 2, 'a calls line per version');
   for (const n of rates) assert.ok(n > 0, `calls/s points above zero: ${rates}`);
-  const latency = await pointsAboveZero(page, '#series-svc-latency path.line');
-  assert.ok(
-    latency.every((n) => n > 0),
-    `latency lines above zero: ${latency}`,
-  );
+  // The p99 line of each version: a p50 of a fraction of a ms can sit within half a pixel of the axis when a stall
+  // of a loaded machine sets the scale.
+  const latency = await pointsAboveZero(page, '#series-svc-latency path.line[data-series$=" p99"]');
+  assert.ok(latency.length === 2 && latency.every((n) => n > 0), `p99 lines above zero: ${latency}`);
   // The canary's error rate in the rollout panel: per second from the series, and the window each decision judged
   // (the series loses the last seconds of a canary released before the next poll; the judged windows stay).
   const sideErrors = await pointsAboveZero(page, '#rollout-svc-canary-errors path.line');
