@@ -36,7 +36,9 @@ int main(int argc, char **argv) {
 #endif
   char buf[8] = "abcdefg", out[8];
   struct iovec local = {out, sizeof out}, remote = {buf, sizeof buf};
-  report("process_vm_readv", syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0));
+  // syscall() is variadic: an int argument leaves the upper half of its 64-bit register undefined, and the kernel
+  // reads process_vm_readv's counts and flags as unsigned long (garbage there was an intermittent EINVAL).
+  report("process_vm_readv", syscall(SYS_process_vm_readv, (long)getpid(), &local, 1L, &remote, 1L, 0L));
   long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
   if (pid == 0) _exit(0);
   if (pid > 0) waitpid(pid, NULL, 0);
@@ -64,8 +66,8 @@ int main(int argc, char **argv) {
   report("clock_settime", syscall(SYS_clock_settime, 0, NULL));
   report("syslog", syscall(SYS_syslog, 3, NULL, 0));
   report("personality_addr_no_randomize", syscall(SYS_personality, ADDR_NO_RANDOMIZE));
-  report("clone3", syscall(SYS_clone3, NULL, 0));
-  report("ptrace", syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, 0x3fffffff, 0, 0));
+  report("clone3", syscall(SYS_clone3, NULL, 0L));
+  report("ptrace", syscall(SYS_ptrace, 16L /* PTRACE_ATTACH */, 0x3fffffffL, 0L, 0L));
   // allowed
   report("getpid", syscall(SYS_getpid));
   report("personality_query", syscall(SYS_personality, 0xffffffff));
