@@ -168,7 +168,7 @@ function run(file: string, args: string[], cwd: string): Promise<void> {
 }
 
 /** A loopback port nothing listens on now (the kernel picks it; the server binds it right after). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const probe = createServer();
   probe.listen(0, '127.0.0.1');
   await once(probe, 'listening');
