@@ -92,10 +92,26 @@ function cpuUsOf(pid: number): number {
   }
 }
 
-/** The child of this process whose environment holds `marker` (the plugin process of one tier). */
-function childPid(marker: string): number {
-  const children = fs.readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8');
-  for (const pid of children.trim().split(/\s+/).map(Number)) {
+/**
+ * The deepest descendant of this process whose environment holds `marker`: the plugin process of one tier (with the
+ * sandbox on it runs under bwrap, a grandchild or deeper).
+ */
+function childPid(marker: string, parent = process.pid): number {
+  let children: number[];
+  try {
+    children = fs
+      .readFileSync(`/proc/${parent}/task/${parent}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return -1;
+  }
+  for (const pid of children) {
+    // the deepest match: bwrap may pass the environment on to the node it starts
+    const deeper = childPid(marker, pid);
+    if (deeper !== -1) return deeper;
     try {
       if (fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker)) return pid;
     } catch {}
