@@ -8,30 +8,14 @@ import { type TestContext, test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { createHost } from '../host/host.js';
-import type { RolloutScheduler } from '../host/progressive.js';
 import type { RolloutRecord } from '../host/rollout-spec.js';
 import type { PluginHost } from '../host/types.js';
 import { SqliteStateStore } from '../store/sqlite.js';
+import { HandScheduler } from '../test-support/hand-scheduler.js';
 import { manifest, tempDir, writePlugin } from '../test-support/plugins.js';
 import { createGateway } from './server.js';
 
 const quiet = pino({ level: 'silent' });
-
-/** A scheduler the test drives: the engine's one pending timer per plugin runs when the test fires it. */
-class HandScheduler implements RolloutScheduler {
-  readonly pending = new Set<{ ms: number; fn: () => void | Promise<void> }>();
-  after(ms: number, fn: () => void | Promise<void>): () => void {
-    const entry = { ms, fn };
-    this.pending.add(entry);
-    return () => this.pending.delete(entry);
-  }
-  /** Runs what is pending now and waits for it (each run arms the next timer). */
-  async fire(): Promise<void> {
-    const now = [...this.pending];
-    this.pending.clear();
-    for (const e of now) await e.fn();
-  }
-}
 
 /**
  * svc@version: `who` answers the version after `delayMs`; with `failEvery`, every n-th call of the instance

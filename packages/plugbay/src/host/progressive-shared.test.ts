@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
 import { PostgresStateStore } from '../store/postgres.js';
+import { HandScheduler } from '../test-support/hand-scheduler.js';
 import { tempDir, writeSvcVersion } from '../test-support/plugins.js';
 import { postgresSkipReason, startTestPostgres, type TestPostgres } from '../test-support/postgres.js';
 import { createInlineTier } from '../tiers/index.js';
 import { createHost } from './host.js';
-import type { RolloutScheduler } from './progressive.js';
 
 const skip = await postgresSkipReason();
 const quiet = pino({ level: 'silent' });
@@ -17,14 +17,6 @@ before(async () => {
   if (skip === undefined) server = await startTestPostgres();
 });
 after(() => server?.close());
-
-class HandScheduler implements RolloutScheduler {
-  readonly pending = new Set<() => void | Promise<void>>();
-  after(_ms: number, fn: () => void | Promise<void>): () => void {
-    this.pending.add(fn);
-    return () => this.pending.delete(fn);
-  }
-}
 
 test('a second gateway on the shared store times a rollout started on the first, and drops it once aborted', {
   skip,

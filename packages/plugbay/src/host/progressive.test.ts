@@ -2,23 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import { HandScheduler } from '../test-support/hand-scheduler.js';
 import { tempDir, writeSvcVersion } from '../test-support/plugins.js';
 import { createInlineTier } from '../tiers/index.js';
 import { createHost } from './host.js';
-import type { RolloutScheduler } from './progressive.js';
-
-class HandScheduler implements RolloutScheduler {
-  readonly pending = new Set<() => void | Promise<void>>();
-  after(_ms: number, fn: () => void | Promise<void>): () => void {
-    this.pending.add(fn);
-    return () => this.pending.delete(fn);
-  }
-  async fire(): Promise<void> {
-    const now = [...this.pending];
-    this.pending.clear();
-    for (const fn of now) await fn();
-  }
-}
 
 test('a quiet step waits for minCalls: its end is extended by one interval and recorded, then it passes and promotes', async (t) => {
   const root = await tempDir(t);

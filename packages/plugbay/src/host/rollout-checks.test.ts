@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { createGateway, type Gateway } from '../gateway/server.js';
+import { HandScheduler } from '../test-support/hand-scheduler.js';
 import { writeSvcVersion } from '../test-support/plugins.js';
 import {
   prometheusSkipReason,
@@ -15,25 +16,11 @@ import {
 } from '../test-support/prometheus.js';
 import { createInlineTier } from '../tiers/index.js';
 import { createHost } from './host.js';
-import type { RolloutScheduler } from './progressive.js';
 import { type CheckContext, createCheck } from './rollout-checks.js';
 import type { PluginHost } from './types.js';
 
 const skip = await prometheusSkipReason();
 const quiet = pino({ level: 'silent' });
-
-class HandScheduler implements RolloutScheduler {
-  readonly pending = new Set<() => void | Promise<void>>();
-  after(_ms: number, fn: () => void | Promise<void>): () => void {
-    this.pending.add(fn);
-    return () => this.pending.delete(fn);
-  }
-  async fire(): Promise<void> {
-    const now = [...this.pending];
-    this.pending.clear();
-    for (const fn of now) await fn();
-  }
-}
 
 describe('PromQL rollout checks against a real Prometheus', { skip }, () => {
   let host: PluginHost;
