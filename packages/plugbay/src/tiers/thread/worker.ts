@@ -10,7 +10,6 @@ import * as sdkRuntime from '@plugbay/sdk/runtime';
 import type * as CoreErrors from '../../core/errors.js';
 import type { WireError } from '../../core/errors.js';
 import type { PluginLogLine } from '../../core/types.js';
-import { MemoryWatch } from './memory-watch.js';
 import {
   callStride,
   type HostMessage,
@@ -31,10 +30,13 @@ const { PlugbayError, toWireError }: Errors =
 const port = parentPort!;
 const init = workerData as WorkerInit;
 
+// Loaded only for a plugin with a cap: node:v8 and node:vm are a few ms of every worker's start otherwise.
 const memory =
   init.memoryMb === undefined
     ? undefined
-    : new MemoryWatch(init.memoryMb * 2 ** 20, (bytes) => post([ToHost.OverMemory, bytes]));
+    : new (await import('./memory-watch.js')).MemoryWatch(init.memoryMb * 2 ** 20, (bytes) =>
+        post([ToHost.OverMemory, bytes]),
+      );
 
 /** ctx.span()'s recorder, only when the host exports traces (one Spans message per turn); otherwise none. */
 const recordSpan: sdkRuntime.SpanRecorder | undefined =
