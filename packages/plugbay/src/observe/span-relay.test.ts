@@ -99,24 +99,7 @@ test('the relay socket takes OTLP/JSON from the plugin, refuses oversized bodies
     line: (l: unknown) => lines.push(l),
   } as never);
   t.after(() => socket.close());
-  const post = (body: string) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: socket.path,
-          path: '/v1/traces',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8').on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const post = (body: string) => postTraces(socket.path, body);
   const ok = await post(JSON.stringify(request1([span(traceA, 1), span(traceB, 2)])));
   assert.equal(ok.status, 200);
   assert.deepEqual(JSON.parse(ok.body), {
@@ -213,24 +196,28 @@ test('the relay socket charges request bytes to the rate and refuses a request u
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) {
     statuses.push(
-      await new Promise<number>((resolve) => {
-        const req = request(
-          {
-            socketPath: socket.path,
-            path: '/v1/traces',
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-          },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        );
-        req.on('error', () => resolve(-1));
-        req.end(body);
-      }),
+      await postTraces(socket.path, body).then(
+        (r) => r.status,
+        () => -1,
+      ),
     );
   }
   assert.deepEqual(statuses.slice(0, 4), [200, 200, 200, 200]);
   assert.equal(statuses.at(-1), 429, statuses.join(' '));
 });
+
+/** POSTs `body` to the relay socket's /v1/traces: the status and the answer's text. */
+function postTraces(socketPath: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath, path: '/v1/traces', method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
