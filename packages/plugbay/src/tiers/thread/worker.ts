@@ -30,7 +30,7 @@ const { PlugbayError, toWireError }: Errors =
 const port = parentPort!;
 const init = workerData as WorkerInit;
 
-// Loaded only for a plugin with a cap: node:v8 and node:vm are a few ms of every worker's start otherwise.
+// Loaded only for a plugin with a cap: node:v8 and node:vm add about 1 ms to every other worker's start.
 const memory =
   init.memoryMb === undefined
     ? undefined
