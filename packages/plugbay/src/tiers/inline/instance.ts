@@ -70,6 +70,8 @@ export class InlineInstance extends InstanceBase implements Instance {
   /** With host tracing on: ctx.span()'s recorder and the relay its spans pass (observe/span-relay.ts). */
   readonly #spans: { relay: SpanRelay; record: SpanRecorder } | undefined;
   #leaks: Leak[] | undefined;
+  /** #track rejects each answer when its call aborts: the host adds no race of its own (one promise less). */
+  readonly settlesOnAbort = true;
 
   constructor(plugin: CheckedPlugin, log: PluginLoggerSink, attribution: Attribution) {
     super(plugin, 'inline');
@@ -174,16 +176,20 @@ export class InlineInstance extends InstanceBase implements Instance {
     } catch (error) {
       return Promise.reject(pluginError(error, this.#source));
     }
-    if (result instanceof Promise) return this.#track(result);
-    if (isThenable(result)) return this.#track(Promise.resolve(result));
+    if (result instanceof Promise) return this.#track(result, ctx);
+    if (isThenable(result)) return this.#track(Promise.resolve(result), ctx);
     return result;
   }
 
-  /** An answer still to come: close() waits for it, destroy() fails it (the plugin's code runs on regardless). */
-  #track(result: Promise<unknown>): Promise<unknown> {
+  /**
+   * An answer still to come: it rejects when the call aborts (deadline or caller), close() waits for it,
+   * destroy() fails it. The plugin's code runs on regardless.
+   */
+  #track(result: Promise<unknown>, ctx: CallContext): Promise<unknown> {
     const pending = this.#pending;
     return new Promise((resolve, reject) => {
       pending.add(reject);
+      ctx.onAbort(reject);
       result.then(
         (value) => {
           this.#settled(reject);
