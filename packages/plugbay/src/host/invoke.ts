@@ -147,8 +147,7 @@ export class Invoker {
     let [target, arm] = this.#select(name, active, options, undefined);
     let retried = false;
     for (;;) {
-      const decisions = active.decisions;
-      if (decisions !== undefined) decisions.set(arm, (decisions.get(arm) ?? 0) + 1);
+      active.decisions?.count(arm);
       if (channels.routeDecision.hasSubscribers)
         channels.routeDecision.publish({ plugin: name, version: target.version, arm, key: options.key });
       const f = functionOf(target, fn);

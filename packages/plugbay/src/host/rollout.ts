@@ -4,6 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { PlugbayError } from '../core/errors.js';
 import { channels } from '../observe/channels.js';
+import type { RouteDecisions } from '../observe/metrics.js';
 import type { StateChange } from '../store/types.js';
 import type { LoadedVersion } from './loaded.js';
 import type { Loader } from './loader.js';
@@ -26,7 +27,7 @@ export interface ActiveRoute {
   readonly compiled: CompiledRoute;
   readonly revision: number;
   /** Route decision counters by arm (shared by every revision of the plugin's route); undefined: metrics off. */
-  readonly decisions?: Map<string, number> | undefined;
+  readonly decisions?: RouteDecisions | undefined;
 }
 
 export class Rollout {

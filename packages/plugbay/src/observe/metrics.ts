@@ -75,6 +75,34 @@ export class FnCells {
   }
 }
 
+/**
+ * One plugin's route decisions by arm. The call path counts with one string comparison while the arm repeats
+ * (arms are the router's shared strings), instead of a Map get and set per call.
+ */
+export class RouteDecisions {
+  readonly #cells = new Map<string, { n: number }>();
+  #lastArm: string | undefined;
+  #last: { n: number } = { n: 0 };
+
+  count(arm: string): void {
+    if (arm !== this.#lastArm) {
+      let cell = this.#cells.get(arm);
+      if (cell === undefined) {
+        cell = { n: 0 };
+        this.#cells.set(arm, cell);
+      }
+      this.#lastArm = arm;
+      this.#last = cell;
+    }
+    this.#last.n++;
+  }
+
+  /** The count of each arm chosen so far. */
+  *counts(): IterableIterator<[arm: string, n: number]> {
+    for (const [arm, cell] of this.#cells) yield [arm, cell.n];
+  }
+}
+
 /** `PLUGBAY_TIMEOUT` → `timeout`: a small, fixed label set (codes come from one registry). */
 export function outcomeOf(code: string): string {
   return code.startsWith('PLUGBAY_') ? code.slice(8).toLowerCase() : 'error';
@@ -155,8 +183,8 @@ export class HostMetrics {
   readonly #snapshot: () => VersionSnapshot[];
   /** Every version ever loaded, by `plugin@version`. */
   readonly #versions = new Map<string, VersionCells>();
-  /** Route decisions by plugin, then arm. */
-  readonly #routes = new Map<string, Map<string, number>>();
+  /** Route decisions by plugin. */
+  readonly #routes = new Map<string, RouteDecisions>();
   readonly #series: () => SeriesRecorder;
 
   constructor(options: HostMetricsOptions) {
@@ -181,14 +209,14 @@ export class HostMetrics {
     return cells;
   }
 
-  /** The per-arm counters of one plugin's route decisions (the host caches the map with the route). */
-  routeDecisions(plugin: string): Map<string, number> {
-    let m = this.#routes.get(plugin);
-    if (m === undefined) {
-      m = new Map();
-      this.#routes.set(plugin, m);
+  /** The per-arm counters of one plugin's route decisions (the host caches them with the route). */
+  routeDecisions(plugin: string): RouteDecisions {
+    let decisions = this.#routes.get(plugin);
+    if (decisions === undefined) {
+      decisions = new RouteDecisions();
+      this.#routes.set(plugin, decisions);
     }
-    return m;
+    return decisions;
   }
 
   /** The cells of plugin@version if it was ever loaded in this process. */
@@ -294,8 +322,8 @@ export class HostMetrics {
       'Versions chosen by the router, by arm (pinned, experiment:<name>:<variant>, canary, stable, fallback).',
       ['plugin', 'arm'],
       () =>
-        [...this.#routes].flatMap(([plugin, arms]) =>
-          [...arms].map(([arm, n]): Sample => [{ plugin, arm }, n]),
+        [...this.#routes].flatMap(([plugin, decisions]) =>
+          [...decisions.counts()].map(([arm, n]): Sample => [{ plugin, arm }, n]),
         ),
     );
     // Instances that cannot measure a resource have no sample of it.
