@@ -1,9 +1,10 @@
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import formatLimitModule from 'ajv-formats/dist/limit.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on .default.
-const addFormats = addFormatsModule as unknown as { default: (ajv: Ajv) => Ajv };
+const formatLimit = formatLimitModule as unknown as { default: (ajv: Ajv) => Ajv };
 
 /**
  * The one Ajv setup of plugbay: function schemas, manifests and configs are all checked through it.
@@ -17,8 +18,11 @@ export function createAjv(options: { allErrors?: boolean; validateSchema?: boole
     strict: false,
     coerceTypes: false,
     useDefaults: false,
+    // What ajv-formats' addFormats(ajv) adds, in half the time (a host makes one Ajv per plugin it loads): the
+    // formats through the option, which takes the table as it is, and the formatMaximum/Minimum keywords.
+    formats: fullFormats,
   });
-  addFormats.default(ajv);
+  formatLimit.default(ajv);
   return ajv;
 }
 
