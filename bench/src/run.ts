@@ -28,8 +28,21 @@ function runMode(
   return JSON.parse(line);
 }
 
-const inlineRows = runMode('./calls.js', 'inline', true).results as Sequential[];
-const inlineStackRows = runMode('./calls.js', 'inline-stack', true).results as Sequential[];
+/**
+ * The run (of `runs`, each in its own process) whose `name` row has the median p50. This machine's speed differs
+ * by up to 2× from one process to the next (the same build: 0.54 and 1.1 µs per inline call, minutes apart), so
+ * a sub-microsecond figure read from one process is as much the machine's as ours; the rows of the median run
+ * stay together, its own baseline with it.
+ */
+function medianRun(mode: string, name: string, runs: number): Sequential[] {
+  const all = Array.from({ length: runs }, () => runMode('./calls.js', mode, true).results as Sequential[]);
+  const p50 = (rows: Sequential[]) => rows.find((r) => r.name === name)?.p50 ?? Number.NaN;
+  return all.sort((a, b) => p50(a) - p50(b))[runs >> 1]!;
+}
+
+const quickRun = process.env.BENCH_QUICK === '1';
+const inlineRows = medianRun('inline', 'inline host.call (async-context)', quickRun ? 1 : 3);
+const inlineStackRows = medianRun('inline-stack', 'inline host.call (stack)', quickRun ? 1 : 3);
 const seq = [
   // Each inline run measures its own direct call: async-context turns promise hooks on for the whole process,
   // which slows every promise (a direct call too), so a baseline from one run is wrong for the other.
@@ -74,7 +87,7 @@ console.log(
 );
 const checks = [
   [
-    'inline host.call p50, default attribution (stack before Node 24; target ≤ 0.5 µs)',
+    'inline host.call p50, default attribution (stack before Node 24; median of 3 processes; target ≤ 0.5 µs)',
     `${inlineStack.p50.toFixed(3)} µs`,
     inlineStack.p50 <= 0.5,
   ],
@@ -120,7 +133,7 @@ console.log(
 );
 summary.push(
   {
-    measure: 'inline host.call p50, default attribution',
+    measure: 'inline host.call p50, default attribution (median of 3 processes)',
     value: `${inlineStack.p50.toFixed(3)} µs`,
     target: '≤ 0.5 µs',
     met: inlineStack.p50 <= 0.5,
