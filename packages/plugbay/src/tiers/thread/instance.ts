@@ -13,6 +13,8 @@ import { crashError, type WorkerEnd } from './errors.js';
 import { ToWorker, type WorkerInit } from './protocol.js';
 import type { ThreadTierConfig } from './tier.js';
 
+const sdkRuntimeUrl = import.meta.resolve('@plugbay/sdk/runtime');
+
 /** A call that arrived while the worker restarts; it waits for the new worker, bounded by its own deadline. */
 class Waiting {
   done = false;
@@ -58,6 +60,7 @@ export class ThreadInstance extends InstanceBase implements Instance {
     const memoryMb = plugin.permissions.memoryMb;
     this.#init = {
       entryUrl: pathToFileURL(plugin.entryPath).href,
+      sdkRuntimeUrl,
       ...(this.#source as Required<ErrorSource>),
       ...(memoryMb === undefined ? {} : { memoryMb }),
     };

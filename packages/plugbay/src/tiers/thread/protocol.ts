@@ -118,6 +118,8 @@ export type HostMessage =
 export interface WorkerInit {
   /** file: URL of the plugin's entry. */
   entryUrl: string;
+  /** file: URL of `@plugbay/sdk/runtime`, resolved by the host once for every worker. */
+  sdkRuntimeUrl: string;
   plugin: string;
   version: string;
   /** `permissions.memoryMb`: the worker also watches its ArrayBuffers/Buffers against it (memory-watch.ts). */

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PluginLogger } from '@plugbay/sdk';
+import type * as SdkRuntime from '@plugbay/sdk/runtime';
 import type { CallScope } from '@plugbay/sdk/runtime';
-import * as sdkRuntime from '@plugbay/sdk/runtime';
 import type * as CoreErrors from '../../core/errors.js';
 import type { WireError } from '../../core/errors.js';
 import type { PluginLogLine } from '../../core/types.js';
@@ -20,6 +20,10 @@ import {
   type WorkerRequest,
 } from './protocol.js';
 
+const init = workerData as WorkerInit;
+// By the URL the host resolved once: resolving the package specifier again in each fresh worker took ~1 ms
+// (2 %) of a thread plugin's load → first call (paired rounds, one process).
+const sdkRuntime = (await import(init.sdkRuntimeUrl)) as typeof SdkRuntime;
 const { PluginRuntime, resolveDefinition } = sdkRuntime;
 // The SDK's runtime entry exports its errors (no TypeBox: a faster worker start). An SDK built before it did
 // lacks them; then the main entry serves (it loads TypeBox too).
@@ -28,7 +32,6 @@ const { PlugbayError, toWireError }: Errors =
   'PlugbayError' in sdkRuntime ? (sdkRuntime as unknown as Errors) : await import('../../core/errors.js');
 
 const port = parentPort!;
-const init = workerData as WorkerInit;
 
 // Loaded only for a plugin with a cap: node:v8 and node:vm add about 1 ms to every other worker's start.
 const memory =
@@ -39,7 +42,7 @@ const memory =
       );
 
 /** ctx.span()'s recorder, only when the host exports traces (one Spans message per turn); otherwise none. */
-const recordSpan: sdkRuntime.SpanRecorder | undefined =
+const recordSpan: SdkRuntime.SpanRecorder | undefined =
   // An SDK built before ctx.span() has no recorder to make (and its ctx has no span() to call).
   init.traceSpans === true && typeof sdkRuntime.batchedRecorder === 'function'
     ? sdkRuntime.batchedRecorder((spans) => post([ToHost.Spans, spans]))
@@ -121,7 +124,7 @@ class Scope implements CallScope {
     this.key = key;
   }
 
-  get recordSpan(): sdkRuntime.SpanRecorder | undefined {
+  get recordSpan(): SdkRuntime.SpanRecorder | undefined {
     return recordSpan;
   }
 
@@ -141,7 +144,7 @@ class Scope implements CallScope {
 }
 
 const scopes = new Map<number, Scope>();
-let runtime: sdkRuntime.PluginRuntime;
+let runtime: SdkRuntime.PluginRuntime;
 /** The id of the last request read from the port. Ids grow in the order the host sends them. */
 let lastReceived = 0;
 
