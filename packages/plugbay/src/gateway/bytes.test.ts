@@ -92,6 +92,16 @@ test('codec "bytes": binary bodies with zero bytes reach the plugin unchanged; t
   await assert.rejects(host.call('reader', 'echo', { not: 'bytes' }), { code: 'PLUGBAY_INVALID_INPUT' });
 });
 
+test('a contentType node cannot send in a header is a 500 PLUGBAY_INTERNAL, and the gateway serves on', async (t) => {
+  const { url } = await serve(t, {
+    echo: { input: {}, output: {}, codec: 'bytes', contentType: 'text/plain\u0001' },
+  });
+  const res = await post(url, 'echo', 'hi');
+  assert.equal(res.status, 500);
+  assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'PLUGBAY_INTERNAL');
+  assert.equal((await post(url, 'echo', 'hi')).status, 500, 'the gateway is still up and answering');
+});
+
 test('manifest rules: contentType needs codec "bytes"; a node plugin cannot take bytes', async (t) => {
   const { validateManifest } = await import('../core/manifest.js');
   const base = { name: 'x', version: '1.0.0', entry: 'i.js' };

@@ -3,28 +3,31 @@
  * `host.callDetailed`, and the host's error codes decide the HTTP status.
  */
 
-import { setMaxListeners } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
-import { traceIdOf } from '@plugbay/sdk/runtime';
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance, type FastifySchema, type FastifySchemaCompiler } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifySchema,
+  type FastifySchemaCompiler,
+  type FastifyServerFactory,
+} from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
-import { abortWatchers, type WatchedSignal } from '../core/call.js';
 import { PlugbayError } from '../core/errors.js';
 import { OptionChecker } from '../core/options.js';
 import type { Diagnostic } from '../core/types.js';
-import type { CallOptions, PluginHost, VersionStatus } from '../host/types.js';
+import type { PluginHost, VersionStatus } from '../host/types.js';
 import { adminRoutes } from './admin.js';
 import { adminTokenProblem, isLoopback, requireAdminToken } from './admin-auth.js';
+import { CallRoute, callHeaders } from './call-route.js';
 import { registerDashboard } from './dashboard/routes.js';
 import { httpErrorOf } from './errors.js';
 import { type FleetReport, registerFleetRoute, soloFleet } from './fleet.js';
-import { GatewayTracing, registerObserveRoutes } from './observe-routes.js';
+import { registerObserveRoutes } from './observe-routes.js';
 import { documentedManifests, openApiDocument } from './openapi.js';
-import { createOriginPolicy, isHostName, originOf } from './origin.js';
+import { createOriginPolicy, isHostName, type OriginPolicy, originOf } from './origin.js';
 import {
   adminErrors,
   commonErrors,
@@ -117,22 +120,13 @@ export interface GatewayRoute {
   schema: FastifySchema | undefined;
 }
 
-/** Headers a caller may send on `POST /v1/call/:plugin/:fn`. */
-export const callHeaders = {
-  key: 'x-plugbay-key',
-  version: 'x-plugbay-version',
-  timeoutMs: 'x-plugbay-timeout-ms',
-  traceparent: 'traceparent',
-} as const;
-
 /** Default of `maxTimeoutMs`: twice the default call deadline, and nginx's default `proxy_read_timeout`. */
 export const defaultMaxTimeoutMs = 60_000;
 
 /** Default of `shutdownTimeoutMs`: Kubernetes gives a pod 30 s after SIGTERM; this leaves time to stop plugins. */
 export const defaultShutdownTimeoutMs = 10_000;
 
-/** Headers the gateway sets on a successful call. */
-export const resultHeaders = { servedBy: 'x-plugbay-served-by', arm: 'x-plugbay-arm' } as const;
+export { callHeaders, resultHeaders } from './call-route.js';
 
 export function createGateway(options: GatewayOptions): Gateway {
   const config = normalise(options);
@@ -141,8 +135,14 @@ export function createGateway(options: GatewayOptions): Gateway {
   let closing: Promise<void> | undefined;
   const isClosing = () => closing !== undefined;
   const routes: GatewayRoute[] = [];
-  const tracing = new GatewayTracing();
-  const traffic = createListener(config, config.hostname, routes, isClosing);
+  const calls = new CallRoute({
+    host,
+    maxTimeoutMs: config.maxTimeoutMs,
+    bodyLimit: config.bodyLimit,
+    logger: config.logger,
+    isClosing,
+  });
+  const traffic = createListener(config, config.hostname, routes, isClosing, calls);
   const admin =
     config.adminPort === undefined
       ? traffic
@@ -150,50 +150,22 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   // Calls read their body as bytes: a `bytes` function gets them unchanged, the host parses them for a JSON one
   // (CallOptions.rawInput). Which it is depends on the version the call is routed to, known only inside the host.
+  // On the traffic listener's sockets, calls are served in front of fastify (call-route.ts); this route answers
+  // the same way for what fastify gets (inject(), an odd request), and lists the route with its schema.
   traffic.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     const asBytes = (_request: unknown, body: string | Buffer, done: (err: null, body: unknown) => void) =>
       done(null, body);
     scope.addContentTypeParser('*', { parseAs: 'buffer' }, asBytes);
-    // The same parser by name for the usual type: fastify finds a named one in its cache, while a request that only
-    // the catch-all matches parses its Content-Type header again on every request (~1 µs).
-    scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, asBytes);
     scope.post<{ Params: { plugin: string; fn: string } }>(
       '/v1/call/:plugin/:fn',
       { schema: callSchema, validatorCompiler: documentationOnly },
       async (request, reply) => {
+        // No body at all (`curl -X POST`) is an empty one: `{}` for a JSON function.
+        const body = request.body instanceof Uint8Array ? request.body : noBody;
         const { plugin, fn } = request.params;
-        let span: ReturnType<GatewayTracing['start']>['span'];
-        let failure: unknown;
-        try {
-          const options = callOptionsOf(request.headers, config.maxTimeoutMs);
-          options.signal = connectionSignal(request.raw.socket);
-          options.rawInput = true;
-          if (tracing.enabled) {
-            const traced = tracing.start(plugin, fn, options.traceparent);
-            options.traceparent = traced.traceparent;
-            span = traced.span;
-          } else options.newTrace = true; // made only if the call reads it (a log line, a tier passing it on)
-          // No body at all (`curl -X POST`) is an empty one: `{}` for a JSON function.
-          const body = request.body instanceof Uint8Array ? request.body : noBody;
-          const result = await host.callDetailed(plugin, fn, body, options);
-          reply
-            .header(resultHeaders.servedBy, `${result.plugin}@${result.version}`)
-            .header(resultHeaders.arm, result.arm);
-          if (result.contentType !== undefined) {
-            const out = result.output as Uint8Array;
-            return reply
-              .type(result.contentType)
-              .send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
-          }
-          // Serialised here: fastify would send a plain string output as text, not as a JSON string.
-          return reply.type('application/json; charset=utf-8').send(JSON.stringify(result.output ?? null));
-        } catch (err) {
-          failure = err;
-          throw err;
-        } finally {
-          tracing.end(span, failure);
-        }
+        const answer = await calls.answer(plugin, fn, request.headers, body, request.raw.socket, request.url);
+        return reply.code(answer.status).headers(answer.headers).send(answer.body);
       },
     );
   });
@@ -261,7 +233,14 @@ function createListener(
   hostname: string,
   routes: GatewayRoute[],
   isClosing: () => boolean,
+  calls?: CallRoute,
 ): FastifyInstance {
+  // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
+  const originPolicy = createOriginPolicy({
+    listenHostname: hostname,
+    allowOrigins: config.allowOrigins,
+    allowHosts: config.allowHosts,
+  });
   // return503OnClosing off: while closing, a request already on its way over a kept-alive connection is still
   // served (the host is open until the gateway has closed), answered with `connection: close` (onSend below).
   const fastify = Fastify({
@@ -269,6 +248,7 @@ function createListener(
     bodyLimit: config.bodyLimit,
     return503OnClosing: false,
     schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
+    ...(calls === undefined ? {} : { serverFactory: serverWith(calls, originPolicy) }),
   });
   fastify.setValidatorCompiler(gatewayValidation.validatorCompiler);
   fastify.setSerializerCompiler(gatewayValidation.serializerCompiler);
@@ -280,12 +260,6 @@ function createListener(
     }
   });
 
-  // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
-  const originPolicy = createOriginPolicy({
-    listenHostname: hostname,
-    allowOrigins: config.allowOrigins,
-    allowHosts: config.allowHosts,
-  });
   fastify.addHook('onRequest', (request, _reply, done) => {
     done(originPolicy.check(request.method, request.headers));
   });
@@ -322,6 +296,21 @@ function createListener(
     return reply.code(mapped.status).send(mapped.body);
   });
   return fastify;
+}
+
+/** An HTTP server whose requests go to the call route first, then to fastify (call-route.ts). */
+function serverWith(calls: CallRoute, originPolicy: OriginPolicy): FastifyServerFactory<Server> {
+  return (
+    handler,
+    options: { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number },
+  ) => {
+    const server = createServer(calls.front(originPolicy, handler));
+    // What fastify sets on a server it makes itself (fastify/lib/server.js).
+    server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
+    server.requestTimeout = options.requestTimeout ?? 0;
+    server.setTimeout(options.connectionTimeout ?? 0);
+    return server;
+  };
 }
 
 async function listenOn(fastify: FastifyInstance, port: number, host: string): Promise<GatewayAddress> {
@@ -583,79 +572,6 @@ function stringList(
     else list.push(item);
   });
   return list;
-}
-
-const connectionAbort = Symbol('plugbay.connectionAbort');
-
-/**
- * One abort signal per client connection, fired when the client hangs up: the calls still running for it are
- * cancelled (PLUGBAY_CANCELLED reaches the plugin). Per connection rather than per request because a fresh
- * AbortController with a listener costs ~13 µs on Node 20, a quarter of a whole gateway request; HTTP/1.1 has one
- * request in flight per connection anyway. Its calls wait in a Set, not as listeners (core/call.ts `abortWatchers`).
- */
-function connectionSignal(socket: Socket): AbortSignal {
-  const holder = socket as Socket & { [connectionAbort]?: WatchedSignal };
-  let signal = holder[connectionAbort];
-  if (signal === undefined) {
-    const controller = new AbortController();
-    const created: WatchedSignal = controller.signal;
-    // The calls in flight on the connection, kept in a Set rather than as one abort listener each (core/call.ts).
-    const calls = new Set<{ handleEvent(): void }>();
-    created[abortWatchers] = calls;
-    // Pipelined requests share the signal: no leak warning for more than 10 listeners.
-    setMaxListeners(0, created);
-    signal = created;
-    holder[connectionAbort] = created;
-    socket.once('close', () => {
-      controller.abort(new PlugbayError('PLUGBAY_CANCELLED', 'the client closed the connection'));
-      for (const call of calls) call.handleEvent();
-      calls.clear();
-    });
-  }
-  return signal;
-}
-
-/** Reads the call headers into host call options; a malformed header is the caller's error. */
-function callOptionsOf(headers: IncomingHttpHeaders, maxTimeoutMs: number): CallOptions {
-  const options: CallOptions = {};
-  const key = headers[callHeaders.key];
-  if (typeof key === 'string') options.key = key;
-  // A version that is neither a version nor a range is refused by the host's router (PLUGBAY_INVALID_ARGUMENT).
-  const version = headers[callHeaders.version];
-  if (typeof version === 'string') options.version = version;
-  // W3C trace context: a malformed traceparent is ignored (the call starts a new trace), never passed on.
-  const traceparent = headers[callHeaders.traceparent];
-  if (typeof traceparent === 'string' && traceIdOf(traceparent) !== undefined)
-    options.traceparent = traceparent;
-  const timeout = headers[callHeaders.timeoutMs];
-  if (typeof timeout === 'string') {
-    const ms = Number(timeout);
-    if (!/^\d+$/.test(timeout) || ms < 1 || !Number.isSafeInteger(ms)) {
-      throw new PlugbayError(
-        'PLUGBAY_INVALID_ARGUMENT',
-        `${callHeaders.timeoutMs} must be a positive integer, got "${timeout}"`,
-        {
-          details: {
-            header: callHeaders.timeoutMs,
-            field: callHeaders.timeoutMs,
-            rule: 'a positive integer',
-          },
-        },
-      );
-    }
-    if (ms > maxTimeoutMs) {
-      const rule = `at most ${maxTimeoutMs} (the gateway's --max-timeout-ms)`;
-      throw new PlugbayError(
-        'PLUGBAY_INVALID_ARGUMENT',
-        `${callHeaders.timeoutMs} must be ${rule}, got ${ms}`,
-        {
-          details: { header: callHeaders.timeoutMs, field: callHeaders.timeoutMs, rule, max: maxTimeoutMs },
-        },
-      );
-    }
-    options.timeoutMs = ms;
-  }
-  return options;
 }
 
 /** `GET /v1/plugins`: loaded versions grouped by plugin, each plugin with its diagnostics; the rest apart. */
