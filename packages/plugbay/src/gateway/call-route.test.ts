@@ -122,6 +122,7 @@ const cases: [name: string, sent: Sent, status: number][] = [
     200,
   ],
   ['a query string', { path: '/v1/call/echo/greet?debug=1', body: '{"name":"Ada"}' }, 200],
+  ['a fragment', { path: '/v1/call/echo/greet#top', body: '{"name":"Ada"}' }, 200],
   ['encoded names', { path: '/v1/call/%65cho/gr%65et', body: '{"name":"Ada"}' }, 200],
   ['no body', { path: '/v1/call/echo/none' }, 200],
   ['a string output', { path: '/v1/call/echo/text', body: '{}' }, 200],
@@ -129,6 +130,20 @@ const cases: [name: string, sent: Sent, status: number][] = [
     'any content type',
     { path: '/v1/call/echo/greet', body: '{"name":"Bo"}', headers: { 'content-type': 'text/plain' } },
     200,
+  ],
+  [
+    'a content type with parameters',
+    {
+      path: '/v1/call/echo/greet',
+      body: '{"name":"Bo"}',
+      headers: { 'content-type': 'application/json; charset=UTF-8' },
+    },
+    200,
+  ],
+  [
+    'a malformed content type',
+    { path: '/v1/call/echo/greet', body: '{"name":"Bo"}', headers: { 'content-type': 'json' } },
+    415,
   ],
   ['input the schema refuses', { path: '/v1/call/echo/greet', body: '{"name":""}' }, 400],
   ['malformed JSON', { path: '/v1/call/echo/greet', body: '{"name":' }, 400],
@@ -211,31 +226,33 @@ test('plain calls on a socket never reach fastify; odd requests go on to it', as
   }
 });
 
-test('a chunked body over the limit is 413 as it grows; a client gone mid-body leaves the gateway serving', async (t) => {
+test('a body over the limit is 413 and ends the connection, declared or as it grows; a client gone mid-body leaves the gateway serving', async (t) => {
   const { port } = await setup(t);
-  const chunked = await new Promise<Answer>((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/v1/call/echo/greet',
-        headers: { 'transfer-encoding': 'chunked' },
-      },
-      (res) => {
-        let body = '';
-        res.on('data', (c: Buffer) => {
-          body += c.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: pick(res.headers) }));
-      },
-    );
-    req.on('error', reject);
-    for (let i = 0; i < 8; i++) req.write('x'.repeat(64));
-    req.end();
-  });
-  assert.equal(chunked.status, 413);
-  assert.equal((JSON.parse(chunked.body) as { error: { code: string } }).error.code, 'PLUGBAY_INVALID_INPUT');
+  const oversized = (headers: Record<string, string>) =>
+    new Promise<{ status: number; code: string; connection: string | undefined }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/call/echo/greet', headers },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              code: (JSON.parse(body) as { error: { code: string } }).error.code,
+              connection: res.headers.connection,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write('x'.repeat(64));
+      req.end();
+    });
+  const refused = { status: 413, code: 'PLUGBAY_INVALID_INPUT', connection: 'close' };
+  assert.deepEqual(await oversized({ 'transfer-encoding': 'chunked' }), refused);
+  assert.deepEqual(await oversized({ 'content-length': String(8 * 64) }), refused);
 
   // Headers promise 100 bytes, 10 come, the client hangs up.
   const gone = connect(port, '127.0.0.1');

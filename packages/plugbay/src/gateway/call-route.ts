@@ -50,6 +50,18 @@ export interface CallRouteOptions {
 }
 
 const prefix = '/v1/call/';
+/**
+ * Content types served in front as they are; any other (another spelling, parameters, a malformed one) goes on to
+ * fastify, which judges it (415 for a malformed one) before its catch-all parser reads the body alike.
+ */
+const plainTypes = new Set([
+  'application/json',
+  'application/json; charset=utf-8',
+  'text/plain',
+  'text/plain; charset=utf-8',
+  'application/octet-stream',
+  'application/x-www-form-urlencoded',
+]);
 /** find-my-way's default: a longer path parameter matches no route (fastify answers 404). */
 const maxParamLength = 100;
 const jsonType = 'application/json; charset=utf-8';
@@ -131,7 +143,8 @@ export class CallRoute {
   ): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
       const params = req.method === 'POST' ? callParamsOf(req.url ?? '') : undefined;
-      if (params === undefined) {
+      const type = req.headers['content-type'];
+      if (params === undefined || (type !== undefined && !plainTypes.has(type))) {
         next(req, res);
         return;
       }
@@ -143,12 +156,17 @@ export class CallRoute {
         return;
       }
       this.#readBody(req, (error, body) => {
-        if (error !== undefined) this.#send(res, this.#failure(error, plugin, url), url);
-        // answer() never rejects, and #send never throws.
-        else
-          void this.answer(plugin, fn, req.headers, body, req.socket, url).then((a) =>
-            this.#send(res, a, url),
-          );
+        if (error !== undefined) {
+          const refusal = this.#failure(error, plugin, url);
+          // As fastify does: the client may still be sending the rest of the body.
+          refusal.headers.connection = 'close';
+          this.#send(res, refusal, url);
+          return;
+        }
+        this.answer(plugin, fn, req.headers, body, req.socket, url)
+          .then((answer) => this.#send(res, answer, url))
+          // answer() only rejects if a tracer's span throws as it ends; #send never throws.
+          .catch((err: unknown) => this.#send(res, this.#failure(err, plugin, url), url));
       });
     };
   }
@@ -211,13 +229,21 @@ export class CallRoute {
 }
 
 /**
- * `[plugin, fn]` of a plain call path (`/v1/call/<plugin>/<fn>`, a query string ignored), decoded; undefined for
+ * `[plugin, fn]` of a plain call path (`/v1/call/<plugin>/<fn>`, a query or fragment ignored), decoded; undefined for
  * anything else, which fastify's router then judges.
  */
 function callParamsOf(url: string): [plugin: string, fn: string] | undefined {
   if (!url.startsWith(prefix)) return undefined;
-  const query = url.indexOf('?', prefix.length);
-  const path = query === -1 ? url : url.slice(0, query);
+  // find-my-way ends the path at `?` or `#`.
+  let end = url.length;
+  for (let i = prefix.length; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+  }
+  const path = url.slice(0, end);
   const slash = path.indexOf('/', prefix.length);
   if (slash === -1 || path.indexOf('/', slash + 1) !== -1) return undefined;
   const plugin = paramOf(path.slice(prefix.length, slash));

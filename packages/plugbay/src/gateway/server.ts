@@ -3,16 +3,10 @@
  * `host.callDetailed`, and the host's error codes decide the HTTP status.
  */
 
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import Fastify, {
-  type FastifyInstance,
-  type FastifySchema,
-  type FastifySchemaCompiler,
-  type FastifyServerFactory,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchema, type FastifySchemaCompiler } from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
@@ -27,7 +21,7 @@ import { httpErrorOf } from './errors.js';
 import { type FleetReport, registerFleetRoute, soloFleet } from './fleet.js';
 import { registerObserveRoutes } from './observe-routes.js';
 import { documentedManifests, openApiDocument } from './openapi.js';
-import { createOriginPolicy, isHostName, type OriginPolicy, originOf } from './origin.js';
+import { createOriginPolicy, isHostName, originOf } from './origin.js';
 import {
   adminErrors,
   commonErrors,
@@ -93,7 +87,11 @@ export interface GatewayAddress {
 }
 
 export interface Gateway {
-  /** The fastify instance of the traffic listener, e.g. for `gateway.fastify.inject(...)` in tests. */
+  /**
+   * The fastify instance of the traffic listener, e.g. for `gateway.fastify.inject(...)` in tests. Calls on its
+   * sockets are served in front of it (call-route.ts): hooks added here see every other request, and calls made
+   * through inject(), but not those.
+   */
   readonly fastify: FastifyInstance;
   /** The fastify instance serving the admin API: `fastify` itself unless `adminPort` is set. */
   readonly adminFastify: FastifyInstance;
@@ -248,8 +246,17 @@ function createListener(
     bodyLimit: config.bodyLimit,
     return503OnClosing: false,
     schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
-    ...(calls === undefined ? {} : { serverFactory: serverWith(calls, originPolicy) }),
   });
+  if (calls !== undefined) {
+    // The call route in front of fastify's request listener (call-route.ts), on the server fastify made: its
+    // timeouts stay, and the extra server of a `localhost` listener (::1 beside 127.0.0.1) keeps fastify's alone.
+    const server = fastify.server;
+    const [handler] = server.listeners('request') as Parameters<CallRoute['front']>[1][];
+    if (handler !== undefined) {
+      server.removeListener('request', handler);
+      server.on('request', calls.front(originPolicy, handler));
+    }
+  }
   fastify.setValidatorCompiler(gatewayValidation.validatorCompiler);
   fastify.setSerializerCompiler(gatewayValidation.serializerCompiler);
   // Both listeners serve /healthz and /readyz: the reference lists each route once.
@@ -296,21 +303,6 @@ function createListener(
     return reply.code(mapped.status).send(mapped.body);
   });
   return fastify;
-}
-
-/** An HTTP server whose requests go to the call route first, then to fastify (call-route.ts). */
-function serverWith(calls: CallRoute, originPolicy: OriginPolicy): FastifyServerFactory<Server> {
-  return (
-    handler,
-    options: { keepAliveTimeout?: number; requestTimeout?: number; connectionTimeout?: number },
-  ) => {
-    const server = createServer(calls.front(originPolicy, handler));
-    // What fastify sets on a server it makes itself (fastify/lib/server.js).
-    server.keepAliveTimeout = options.keepAliveTimeout ?? 72_000;
-    server.requestTimeout = options.requestTimeout ?? 0;
-    server.setTimeout(options.connectionTimeout ?? 0);
-    return server;
-  };
 }
 
 async function listenOn(fastify: FastifyInstance, port: number, host: string): Promise<GatewayAddress> {
