@@ -4,6 +4,7 @@ import { symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { cleanup } from './cleanup.js';
 
 /** The compiled CLI entry (tests run from dist). */
 export const cliPath = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -65,8 +66,10 @@ export async function servePlugbay(
 ) {
   // Its own state file: the default (.plugbay/state.db in the repo) is locked by any other serve running.
   const child = startPlugbay(['serve', dir, '--port', '0', '--state', state, ...extra], options);
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  cleanup(t, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGKILL');
+    await exitOf(child);
   });
   const listening = waitForLog(child, (l) => typeof l.port === 'number');
   const adminListening = extra.includes('--admin-port')
@@ -114,19 +117,19 @@ export function waitForLog(child: ChildProcess, match: (line: LogLine) => boolea
           continue;
         }
         if (match(line)) {
-          cleanup();
+          stopListening();
           resolve(line);
           return;
         }
       }
     };
     const onExit = (code: number | null) => {
-      cleanup();
+      stopListening();
       reject(
         new Error(`plugbay exited (${code}) before the expected log line; it printed:\n${seen}${buffered}`),
       );
     };
-    const cleanup = () => {
+    const stopListening = () => {
       child.stderr?.off('data', onData);
       child.off('exit', onExit);
     };

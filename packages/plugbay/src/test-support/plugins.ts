@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { cleanup } from './cleanup.js';
 
 export interface PluginFiles {
   /** plugin.json contents: an object (serialised) or raw text (to test broken JSON); omitted = no plugin.json. */
@@ -14,7 +15,7 @@ export interface PluginFiles {
 /** A temp directory removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'plugbay-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  cleanup(t, () => rm(dir, { recursive: true, force: true, maxRetries: 3 }));
   return dir;
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
+import { cleanup } from './cleanup.js';
 import { startTokenServer, type TokenServer } from './token-server.js';
 
 export const registryBinary = '/usr/bin/docker-registry';
@@ -91,7 +92,7 @@ ${auth}`,
     await tokens?.close();
     await rm(dir, { recursive: true, force: true });
   };
-  t?.after(stop);
+  if (t !== undefined) cleanup(t, stop);
   return {
     host,
     storage,
