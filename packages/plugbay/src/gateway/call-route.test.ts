@@ -215,14 +215,16 @@ test('plain calls on a socket never reach fastify; odd requests go on to it', as
     assert.equal((await overSocket(port, { ...sent, body: '{}' })).status, status, sent.path);
   }
   assert.deepEqual(seenByFastify, ['POST /v1/call/echo/greet/', 'GET /v1/call/echo/greet']);
-  // fastify's router refuses these before any hook: its own error codes say that it answered.
-  for (const [path, status, code] of [
+  // fastify's router refuses these before any hook, with the gateway's error body; its code says who answered.
+  for (const [path, status, httpCode] of [
     [`/v1/call/${'e'.repeat(101)}/greet`, 414, 'FST_ERR_MAX_PARAM_LENGTH'],
     ['/v1/call/%E0%A4%A/greet', 400, 'FST_ERR_BAD_URL'],
   ] as const) {
     const answer = await overSocket(port, { path, body: '{}' });
     assert.equal(answer.status, status, path);
-    assert.equal((JSON.parse(answer.body) as { code: string }).code, code, path);
+    const { error } = JSON.parse(answer.body) as { error: { code: string; details: { httpCode: string } } };
+    assert.equal(error.code, 'PLUGBAY_INVALID_INPUT', path);
+    assert.equal(error.details.httpCode, httpCode, path);
   }
 });
 

@@ -6,7 +6,12 @@
 import type { AddressInfo } from 'node:net';
 import { basename } from 'node:path';
 import { Type } from '@sinclair/typebox';
-import Fastify, { type FastifyInstance, type FastifySchema, type FastifySchemaCompiler } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifySchema,
+  type FastifySchemaCompiler,
+} from 'fastify';
 import type { Logger } from 'pino';
 import semver from 'semver';
 import { PlugbayError } from '../core/errors.js';
@@ -246,6 +251,12 @@ function createListener(
     bodyLimit: config.bodyLimit,
     return503OnClosing: false,
     schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
+    // The router's own refusals (a malformed percent-encoding, a path parameter over 100 characters) get the
+    // gateway's error body too, not fastify's.
+    frameworkErrors: (error, _request, reply) => {
+      const mapped = httpErrorOf(error);
+      (reply as FastifyReply).code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
+    },
   });
   if (calls !== undefined) {
     // The call route in front of fastify's request listener (call-route.ts), on the server fastify made: its
