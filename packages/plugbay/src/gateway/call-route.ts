@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { abortWatchers, type WatchedSignal } from '../core/call.js';
 import { PlugbayError } from '../core/errors.js';
 import type { CallOptions, PluginHost } from '../host/types.js';
-import { httpErrorOf } from './errors.js';
+import { errorAnswer } from './errors.js';
 import { GatewayTracing } from './observe-routes.js';
 import type { OriginPolicy } from './origin.js';
 
@@ -121,15 +121,8 @@ export class CallRoute {
     }
   }
 
-  /** The answer to an error: its code's status and the error body (errors.ts); an internal one is logged. */
   #failure(err: unknown, plugin: string | undefined, url: string): HttpAnswer {
-    const mapped = httpErrorOf(err, plugin);
-    if (mapped.internal) this.#options.logger?.error({ err, url }, 'gateway: internal error');
-    return {
-      status: mapped.status,
-      headers: { ...mapped.headers, 'content-type': jsonType },
-      body: JSON.stringify(mapped.body),
-    };
+    return errorAnswer(err, plugin, this.#options.logger, url);
   }
 
   /**
@@ -211,7 +204,7 @@ export class CallRoute {
   }
 
   /** Writes the answer; one that node refuses (a header it cannot send) becomes a 500, never a throw. */
-  #send(res: ServerResponse, answer: HttpAnswer, url = ''): void {
+  #send(res: ServerResponse, answer: HttpAnswer, url: string): void {
     if (res.headersSent || res.destroyed) return;
     const headers: Record<string, string | number> = answer.headers;
     headers['content-length'] = Buffer.byteLength(answer.body);

@@ -1,4 +1,5 @@
 import type { FastifyError } from 'fastify';
+import type { Logger } from 'pino';
 import { type ErrorCode, PlugbayError } from '../core/errors.js';
 
 /**
@@ -97,6 +98,25 @@ export function httpErrorOf(err: unknown, plugin?: string): HttpError {
       undefined,
     ),
     internal: true,
+  };
+}
+
+/**
+ * The whole answer to an error, as the routes send it: status, headers and the JSON body; an internal error is
+ * logged with the request's URL.
+ */
+export function errorAnswer(
+  err: unknown,
+  plugin: string | undefined,
+  logger: Logger | undefined,
+  url: string,
+): { status: number; headers: Record<string, string>; body: string } {
+  const mapped = httpErrorOf(err, plugin);
+  if (mapped.internal) logger?.error({ err, url }, 'gateway: internal error');
+  return {
+    status: mapped.status,
+    headers: { ...mapped.headers, 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(mapped.body),
   };
 }
 

@@ -9,6 +9,7 @@ import { Type } from '@sinclair/typebox';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   type FastifySchema,
   type FastifySchemaCompiler,
 } from 'fastify';
@@ -22,7 +23,7 @@ import { adminRoutes } from './admin.js';
 import { adminTokenProblem, isLoopback, requireAdminToken } from './admin-auth.js';
 import { CallRoute, callHeaders } from './call-route.js';
 import { registerDashboard } from './dashboard/routes.js';
-import { httpErrorOf } from './errors.js';
+import { errorAnswer, httpErrorOf } from './errors.js';
 import { type FleetReport, registerFleetRoute, soloFleet } from './fleet.js';
 import { registerObserveRoutes } from './observe-routes.js';
 import { documentedManifests, openApiDocument } from './openapi.js';
@@ -238,6 +239,11 @@ function createListener(
   isClosing: () => boolean,
   calls?: CallRoute,
 ): FastifyInstance {
+  const sendError = (err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
+    const answer = errorAnswer(err, plugin, config.logger, request.url);
+    return reply.code(answer.status).headers(answer.headers).send(answer.body);
+  };
   // Before anything is parsed: a cross-site or rebound request never reaches a route (origin.ts).
   const originPolicy = createOriginPolicy({
     listenHostname: hostname,
@@ -253,10 +259,7 @@ function createListener(
     schemaErrorFormatter: gatewayValidation.schemaErrorFormatter,
     // The router's own refusals (a malformed percent-encoding, a path parameter over 100 characters) get the
     // gateway's error body too, not fastify's.
-    frameworkErrors: (error, _request, reply) => {
-      const mapped = httpErrorOf(error);
-      (reply as FastifyReply).code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
-    },
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply as FastifyReply),
   });
   if (calls !== undefined) {
     // The call route in front of fastify's request listener (call-route.ts), on the server fastify made: its
@@ -298,13 +301,7 @@ function createListener(
     done(null, payload);
   });
 
-  fastify.setErrorHandler((err, request, reply) => {
-    const plugin = (request.params as { plugin?: string } | undefined)?.plugin;
-    const mapped = httpErrorOf(err, plugin);
-    if (mapped.internal) config.logger?.error({ err, url: request.url }, 'gateway: internal error');
-    if (mapped.headers !== undefined) reply.headers(mapped.headers);
-    return reply.code(mapped.status).type('application/json; charset=utf-8').send(mapped.body);
-  });
+  fastify.setErrorHandler(sendError);
 
   fastify.setNotFoundHandler((request, reply) => {
     const err = new PlugbayError('PLUGBAY_NOT_FOUND', `no route ${request.method} ${request.url}`, {
