@@ -6,6 +6,8 @@
 //   thread        a bare MessagePort round trip vs thread host.call vs piscina, sequential             pinned
 //   pipelined     the same three with 64 calls in flight                                               all cores
 //   thread-start  start to first call: a bare Worker's first round trip vs a new host's load + first call   pinned
+import { syncBuiltinESMExports } from 'node:module';
+import workerThreads from 'node:worker_threads';
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import { createHost, createInlineTier, createThreadTier } from 'plugbay';
@@ -88,36 +90,94 @@ export interface StartRow {
   /** Median of the rounds, ms. */
   medianMs: number;
   roundsMs: number[];
+  /** Where the time went: the median ms of each phase, in order (see threadStart). */
+  phasesMs: Record<string, number>;
 }
+
+/** When each Worker made in this process was created, came online and sent its first message (performance.now()). */
+interface WorkerMilestones {
+  created: number;
+  online?: number;
+  firstMessage?: number;
+}
+const spawned: WorkerMilestones[] = [];
+
+/**
+ * Records the milestones of every Worker this process makes, the host's included: the Worker class is replaced by
+ * a subclass, and syncBuiltinESMExports() updates the ESM bindings that modules imported already hold.
+ */
+function watchWorkers(): void {
+  const Base = workerThreads.Worker;
+  workerThreads.Worker = class extends Base {
+    constructor(...args: ConstructorParameters<typeof Base>) {
+      const m: WorkerMilestones = { created: performance.now() };
+      super(...args);
+      spawned.push(m);
+      this.once('online', () => {
+        m.online = performance.now();
+      });
+      this.once('message', () => {
+        m.firstMessage = performance.now();
+      });
+    }
+  };
+  syncBuiltinESMExports();
+}
+
+const medianOf = (ms: number[]): number => [...ms].sort((a, b) => a - b)[ms.length >> 1] as number;
 
 /**
  * Start to first call, in alternating rounds: `new Worker` to its first answered message vs a fresh host's
- * `load` (manifest, checks, worker boot, plugin import, start) to its first answered `host.call`.
+ * `load` (manifest, checks, worker boot, plugin import, start) to its first answered `host.call`. Each is cut
+ * into phases at its worker's milestones; ours: the host's checks up to `new Worker`, Node's worker boot up to
+ * 'online', loading the worker's runtime, the SDK and the plugin up to its Loaded message, then start and the
+ * first call.
  */
 async function threadStart(): Promise<StartRow[]> {
-  const bare: number[] = [];
-  const ours: number[] = [];
+  watchWorkers();
+  const bare: number[][] = [];
+  const ours: number[][] = [];
   const rounds = quick ? 3 : 9;
   for (let round = 0; round < rounds; round++) {
     let t0 = performance.now();
     const raw = rawEchoWorker(payload);
     await raw.call();
-    bare.push(performance.now() - t0);
+    const b = spawned.at(-1)!;
+    bare.push([performance.now() - t0, b.online! - t0, b.firstMessage! - b.online!]);
     await raw.worker.terminate();
 
     t0 = performance.now();
     const host = createHost({ logger, tiers: { thread: createThreadTier() }, tierFor: () => 'thread' });
     await host.load(dir);
+    const loaded = performance.now();
     await host.call('echo', 'echo', payload);
-    ours.push(performance.now() - t0);
+    const o = spawned.at(-1)!;
+    ours.push([
+      performance.now() - t0,
+      o.created - t0,
+      o.online! - o.created,
+      o.firstMessage! - o.online!,
+      loaded - o.firstMessage!,
+      performance.now() - loaded,
+    ]);
     await host.close();
   }
-  const row = (name: string, ms: number[]): StartRow => ({
+  const row = (name: string, rows: number[][], phases: string[]): StartRow => ({
     name,
-    medianMs: [...ms].sort((a, b) => a - b)[ms.length >> 1] as number,
-    roundsMs: ms,
+    medianMs: medianOf(rows.map((r) => r[0]!)),
+    roundsMs: rows.map((r) => r[0]!),
+    phasesMs: Object.fromEntries(phases.map((p, i) => [p, medianOf(rows.map((r) => r[i + 1]!))])),
   });
-  return [row('raw: new Worker → first round trip', bare), row('thread host.load → first host.call', ours)];
+  return [
+    row('raw: new Worker → first round trip', bare, ['worker boot', 'first round trip']),
+    row('thread host.load → first host.call', ours, [
+      'checks',
+      'worker boot',
+      'runtime, SDK and plugin import',
+      'start',
+      'first call',
+    ]),
+  ];
 }
 
 const results =

@@ -11,8 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
+import { appProtocolVersion, magicCookieKey, magicCookieValue } from '@plugbay/sdk/process';
 import { pino } from 'pino';
 import { createHost } from 'plugbay';
+import { connectFrames } from '../../packages/plugbay/dist/tiers/process/frames-client.js';
 import { ProcessTier } from '../../packages/plugbay/dist/tiers/process/index.js';
 import { writePlugin } from '../../packages/plugbay/dist/tiers/process/test-helpers.js';
 
@@ -21,6 +23,11 @@ const sdkEntry = path.resolve(here, '../../packages/sdk/dist/process/main.js');
 const quick = process.env.BENCH_QUICK === '1';
 const N = quick ? 500 : 5000;
 const P = quick ? 2000 : 20000;
+/**
+ * Calls each path makes before it is measured. V8 optimizes the call path of both processes over the first
+ * thousands of calls: after 500 the process tier measured 1.47–1.74× raw, after 20 000 1.41–1.47× (same build).
+ */
+const W = quick ? 500 : 4 * N;
 const payload = { text: 'x'.repeat(52) }; // 64 bytes of JSON
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'plugbay-bench-process-'));
 
@@ -171,7 +178,7 @@ async function throughput(path: Path): Promise<number> {
 async function pair(raw: Path, ours: Path): Promise<{ raw: Result; ours: Result; ratio: number }> {
   const rounds = 5;
   const n = Math.ceil(N / rounds);
-  for (const p of [raw, ours]) for (let i = 0; i < N / 10; i++) await p.once(); // warm-up
+  for (const p of [raw, ours]) for (let i = 0; i < W; i++) await p.once(); // warm-up
   const per = {
     raw: [] as Awaited<ReturnType<typeof round>>[],
     ours: [] as Awaited<ReturnType<typeof round>>[],
@@ -198,7 +205,7 @@ async function pair(raw: Path, ours: Path): Promise<{ raw: Result; ours: Result;
 /** Sequential figures of one path (the Go KV comparison, which has no pair in this process). */
 async function measure(name: string, once: () => Promise<unknown>): Promise<Result> {
   const path = { name, pid: -1, once };
-  for (let i = 0; i < N / 10; i++) await once(); // warm-up
+  for (let i = 0; i < W; i++) await once(); // warm-up
   const r = await round(path, N);
   return {
     name,
@@ -332,6 +339,56 @@ const grpcPair = await pair(
   { name: 'raw grpc-js unary', pid: rawGrpcPid, once: rawGrpc },
   { name: 'process tier (grpc)', pid: childPid('PLUGBAY_CARRIER=grpc'), once: grpcTier.once },
 );
+
+/**
+ * Where the frames gap goes: the same call through one layer more at a time, in interleaved rounds. The SDK's
+ * process entry launched by hand (no permission flags, no OS sandbox) and driven by the host's frames client alone;
+ * then host.call on a plugin without the OS layers; then the process tier as it runs (sandbox on).
+ */
+async function sdkFramesAlone(): Promise<{ once: () => Promise<unknown>; stop: () => void }> {
+  const child = spawn(process.execPath, [sdkEntry], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: {
+      [magicCookieKey]: magicCookieValue,
+      PLUGIN_PROTOCOL_VERSIONS: String(appProtocolVersion),
+      PLUGIN_UNIX_SOCKET_DIR: root,
+      PLUGBAY_PLUGIN_ENTRY: path.join(plugin.dir, 'plugin.mjs'),
+      PLUGBAY_CARRIER: 'frames',
+    },
+  });
+  const handshake = await new Promise<string>((resolve) =>
+    child.stdout.once('data', (d) => resolve(String(d))),
+  );
+  const carrier = await connectFrames(handshake.split('|')[3] as string, { plugin: 'echo' }, 5000);
+  const ctx = { deadline: Date.now() + 3_600_000, traceparent: undefined, key: undefined, onAbort() {} };
+  return {
+    once: () => carrier.call('echo', payload, ctx as never),
+    stop: () => {
+      carrier.destroy(new Error('bench done'));
+      child.kill();
+    },
+  };
+}
+const layerRounds = quick ? 3 : 7;
+const sdkAlone = await sdkFramesAlone();
+const unboxedHost = await tierCall('frames', false);
+const layerPaths = [
+  ['raw unix-socket frames', rawFrame],
+  ['+ plugbay protocol: the SDK server, the host frames client', sdkAlone.once],
+  ['+ host.call (route, schemas, deadline, metrics), permission flags', unboxedHost.once],
+  ['+ OS sandbox (namespaces, seccomp, own uid): the process tier', frames.once],
+] as const;
+const layerP50 = layerPaths.map(() => [] as number[]);
+for (const [, once] of layerPaths) for (let i = 0; i < W; i++) await once(); // warm-up
+for (let r = 0; r < layerRounds; r++)
+  for (const [i, [name, once]] of layerPaths.entries())
+    (layerP50[i] as number[]).push((await round({ name, pid: -1, once }, Math.ceil(N / 5))).p50);
+sdkAlone.stop();
+await unboxedHost.host.close();
+const overRaw = (i: number): number =>
+  median((layerP50[i] as number[]).map((p, r) => p / (layerP50[0] as number[])[r]!));
+const layers = layerPaths.map(([name], i) => ({ name, p50us: median(layerP50[i]!), ratio: overRaw(i) }));
+
 const results = [framesPair.raw, framesPair.ours, grpcPair.raw, grpcPair.ours];
 const [rf, pf, rg, pg] = results as [Result, Result, Result, Result];
 console.log(
@@ -348,6 +405,9 @@ console.log(
 console.log(
   `grpc: ${grpcPair.ratio.toFixed(2)}x raw grpc-js p50 (target <= 1.1), ${((pg.callsPerSec / rg.callsPerSec) * 100).toFixed(0)}% of raw throughput`,
 );
+console.log(`\n| frames, one layer more at a time | p50 µs | × raw |\n|---|---|---|`);
+for (const l of layers) console.log(`| ${l.name} | ${l.p50us.toFixed(1)} | ${l.ratio.toFixed(2)} |`);
+console.log(`(medians of ${layerRounds} interleaved rounds; × raw: the median of the per-round p50 ratios)`);
 const bareMs = median(cold.bare);
 const over = (xs: number[]): string => {
   const ms = median(xs);
@@ -414,6 +474,7 @@ fs.rmSync(root, { recursive: true, force: true });
 console.log(
   JSON.stringify({
     framesRatio: framesPair.ratio,
+    framesLayers: layers.map((l) => Number(l.ratio.toFixed(3))),
     framesThroughput: pf.callsPerSec / rf.callsPerSec,
     grpcRatio: grpcPair.ratio,
     coldFramesMs: median(cold.frames),

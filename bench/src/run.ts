@@ -127,8 +127,15 @@ const checks = [
 console.log('\n## Thread tier: start to first call, one core\n');
 console.log(
   table(
-    ['path', 'median ms', 'rounds ms'],
-    starts.map((r) => [r.name, r.medianMs, r.roundsMs.map((ms) => ms.toFixed(1)).join(' ')]),
+    ['path', 'median ms', 'phases, median ms', 'rounds ms'],
+    starts.map((r) => [
+      r.name,
+      r.medianMs,
+      Object.entries(r.phasesMs)
+        .map(([phase, ms]) => `${phase} ${ms.toFixed(1)}`)
+        .join(' · '),
+      r.roundsMs.map((ms) => ms.toFixed(1)).join(' '),
+    ]),
   ),
 );
 summary.push(
@@ -401,16 +408,19 @@ writeFileSync(
     const lines = out.trim().split('\n');
     const proc = JSON.parse(lines.at(-1) ?? '{}') as {
       framesRatio: number;
+      /** × raw after each layer: raw, + protocol, + host.call, + OS sandbox (process-tier.ts). */
+      framesLayers: number[];
       framesThroughput: number;
       grpcRatio: number;
       coldFramesMs: number;
     };
+    const layer = (i: number) => `${(proc.framesLayers[i] ?? Number.NaN).toFixed(2)}×`;
     console.log(`\n## Process tier vs raw boundaries${hasTaskset ? ' (taskset -c 0)' : ''}\n`);
     console.log(lines.slice(0, -1).join('\n'));
     summary.push(
       {
         measure: 'process tier, frames, p50 vs raw unix-socket frames',
-        value: `${proc.framesRatio.toFixed(2)}×`,
+        value: `${proc.framesRatio.toFixed(2)}× (by layer: protocol ${layer(1)}, + host.call ${layer(2)}, + sandbox ${layer(3)})`,
         target: '≤ 1.15×',
         met: proc.framesRatio <= 1.15,
       },
