@@ -408,7 +408,7 @@ writeFileSync(
     const lines = out.trim().split('\n');
     const proc = JSON.parse(lines.at(-1) ?? '{}') as {
       framesRatio: number;
-      /** × raw after each layer: raw, + protocol, + host.call, + OS sandbox (process-tier.ts). */
+      /** × raw: raw, raw with its server in the OS sandbox, then + protocol, + host.call, + OS sandbox (process-tier.ts). */
       framesLayers: number[];
       framesThroughput: number;
       grpcRatio: number;
@@ -420,7 +420,7 @@ writeFileSync(
     summary.push(
       {
         measure: 'process tier, frames, p50 vs raw unix-socket frames',
-        value: `${proc.framesRatio.toFixed(2)}× (by layer: protocol ${layer(1)}, + host.call ${layer(2)}, + sandbox ${layer(3)})`,
+        value: `${proc.framesRatio.toFixed(2)}× (by layer: protocol ${layer(2)}, + host.call ${layer(3)}, + sandbox ${layer(4)}; the sandbox around the raw server ${layer(1)})`,
         target: '≤ 1.15×',
         met: proc.framesRatio <= 1.15,
       },
