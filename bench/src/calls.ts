@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import { createHost, createInlineTier, createThreadTier } from 'plugbay';
 import { payload, writeEchoPlugin } from './echo-plugin.js';
-import { type Pipelined, pipelined, rawEchoWorker, type Sequential, sequential } from './harness.js';
+import { median, type Pipelined, pipelined, rawEchoWorker, type Sequential, sequential } from './harness.js';
 
 const mode = process.argv[2] ?? 'inline';
 const quick = process.env.BENCH_QUICK === '1';
@@ -124,8 +124,6 @@ function watchWorkers(): void {
   syncBuiltinESMExports();
 }
 
-const medianOf = (ms: number[]): number => [...ms].sort((a, b) => a - b)[ms.length >> 1] as number;
-
 /**
  * Start to first call, in alternating rounds: `new Worker` to its first answered message vs a fresh host's
  * `load` (manifest, checks, worker boot, plugin import, start) to its first answered `host.call`. Each is cut
@@ -164,9 +162,9 @@ async function threadStart(): Promise<StartRow[]> {
   }
   const row = (name: string, rows: number[][], phases: string[]): StartRow => ({
     name,
-    medianMs: medianOf(rows.map((r) => r[0]!)),
+    medianMs: median(rows.map((r) => r[0]!)),
     roundsMs: rows.map((r) => r[0]!),
-    phasesMs: Object.fromEntries(phases.map((p, i) => [p, medianOf(rows.map((r) => r[i + 1]!))])),
+    phasesMs: Object.fromEntries(phases.map((p, i) => [p, median(rows.map((r) => r[i + 1]!))])),
   });
   return [
     row('raw: new Worker → first round trip', bare, ['worker boot', 'first round trip']),

@@ -19,6 +19,7 @@ import { ProcessTier } from '../../packages/plugbay/dist/tiers/process/index.js'
 import { detectSandboxTools, wrapCommand } from '../../packages/plugbay/dist/tiers/process/sandbox.js';
 import { makeSocketDir } from '../../packages/plugbay/dist/tiers/process/socket-dir.js';
 import { writePlugin } from '../../packages/plugbay/dist/tiers/process/test-helpers.js';
+import { mean, median } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const sdkEntry = path.resolve(here, '../../packages/sdk/dist/process/main.js');
@@ -265,14 +266,6 @@ async function measure(name: string, once: () => Promise<unknown>): Promise<Resu
   };
 }
 
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1
-    ? (s[s.length >> 1] as number)
-    : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
-};
-
 // raw frames
 const rawFramesSock = path.join(root, 'raw-frames.sock');
 const { pid: rawFramesPid, stop: stopRawFrames } = await startChild(
@@ -431,24 +424,44 @@ const unboxedHost = await tierCall('frames', false);
 const boxedRaw = await startSandboxedRawServer();
 const boxedRawClient = await rawFramesClient(boxedRaw.socket);
 const layerPaths = [
-  ['raw unix-socket frames', rawFrame],
-  ['(raw unix-socket frames, the server inside the same OS sandbox)', boxedRawClient.once],
-  ['+ plugbay protocol: the SDK server, the host frames client', sdkAlone.once],
-  ['+ host.call (route, schemas, deadline, metrics), permission flags', unboxedHost.once],
-  ['+ OS sandbox (namespaces, seccomp, own uid): the process tier', frames.once],
-] as const;
+  { key: 'raw', name: 'raw unix-socket frames', once: rawFrame },
+  {
+    key: 'sandboxedRaw',
+    name: '(raw unix-socket frames, the server inside the same OS sandbox)',
+    once: boxedRawClient.once,
+  },
+  {
+    key: 'protocol',
+    name: '+ plugbay protocol: the SDK server, the host frames client',
+    once: sdkAlone.once,
+  },
+  {
+    key: 'hostCall',
+    name: '+ host.call (route, schemas, deadline, metrics), permission flags',
+    once: unboxedHost.once,
+  },
+  {
+    key: 'sandbox',
+    name: '+ OS sandbox (namespaces, seccomp, own uid): the process tier',
+    once: frames.once,
+  },
+];
 const layerP50 = layerPaths.map(() => [] as number[]);
-for (const [, once] of layerPaths) for (let i = 0; i < W; i++) await once(); // warm-up
+for (const { once } of layerPaths) for (let i = 0; i < W; i++) await once(); // warm-up
 for (let r = 0; r < rounds; r++)
-  for (const [i, [name, once]] of layerPaths.entries())
-    (layerP50[i] as number[]).push((await round({ name, pid: -1, once }, n)).p50);
+  for (const [i, layer] of layerPaths.entries())
+    layerP50[i]!.push((await round({ ...layer, pid: -1 }, n)).p50);
 sdkAlone.stop();
 boxedRawClient.close();
 boxedRaw.stop();
 await unboxedHost.host.close();
-const overRaw = (i: number): number =>
-  median((layerP50[i] as number[]).map((p, r) => p / (layerP50[0] as number[])[r]!));
-const layers = layerPaths.map(([name], i) => ({ name, p50us: median(layerP50[i]!), ratio: overRaw(i) }));
+const rawP50 = layerP50[0]!;
+const layers = layerPaths.map(({ key, name }, i) => ({
+  key,
+  name,
+  p50us: median(layerP50[i]!),
+  ratio: median(layerP50[i]!.map((p, r) => p / rawP50[r]!)),
+}));
 
 const results = [framesPair.raw, framesPair.ours, grpcPair.raw, grpcPair.ours];
 const [rf, pf, rg, pg] = results as [Result, Result, Result, Result];
@@ -537,7 +550,7 @@ fs.rmSync(root, { recursive: true, force: true });
 console.log(
   JSON.stringify({
     framesRatio: framesPair.ratio,
-    framesLayers: layers.map((l) => Number(l.ratio.toFixed(3))),
+    framesLayers: Object.fromEntries(layers.map((l) => [l.key, Number(l.ratio.toFixed(3))])),
     framesThroughput: pf.callsPerSec / rf.callsPerSec,
     grpcRatio: grpcPair.ratio,
     coldFramesMs: median(cold.frames),

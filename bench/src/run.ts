@@ -408,19 +408,19 @@ writeFileSync(
     const lines = out.trim().split('\n');
     const proc = JSON.parse(lines.at(-1) ?? '{}') as {
       framesRatio: number;
-      /** × raw: raw, raw with its server in the OS sandbox, then + protocol, + host.call, + OS sandbox (process-tier.ts). */
-      framesLayers: number[];
+      /** × raw after each layer (process-tier.ts); `sandboxedRaw`: the raw server inside the OS sandbox. */
+      framesLayers: Record<'sandboxedRaw' | 'protocol' | 'hostCall' | 'sandbox', number>;
       framesThroughput: number;
       grpcRatio: number;
       coldFramesMs: number;
     };
-    const layer = (i: number) => `${(proc.framesLayers[i] ?? Number.NaN).toFixed(2)}×`;
+    const layer = (key: keyof typeof proc.framesLayers) => `${proc.framesLayers[key].toFixed(2)}×`;
     console.log(`\n## Process tier vs raw boundaries${hasTaskset ? ' (taskset -c 0)' : ''}\n`);
     console.log(lines.slice(0, -1).join('\n'));
     summary.push(
       {
         measure: 'process tier, frames, p50 vs raw unix-socket frames',
-        value: `${proc.framesRatio.toFixed(2)}× (by layer: protocol ${layer(2)}, + host.call ${layer(3)}, + sandbox ${layer(4)}; the sandbox around the raw server ${layer(1)})`,
+        value: `${proc.framesRatio.toFixed(2)}× (by layer: protocol ${layer('protocol')}, + host.call ${layer('hostCall')}, + sandbox ${layer('sandbox')}; the sandbox around the raw server ${layer('sandboxedRaw')})`,
         target: '≤ 1.15×',
         met: proc.framesRatio <= 1.15,
       },
