@@ -9,6 +9,9 @@ import type { CallContext } from './types.js';
  * owner aborts its controller first, then calls `handleEvent()` of each call in the set. The gateway's connection
  * signals carry one (server.ts); any other signal gets a listener as usual.
  */
+/** Fixed for the life of the thread; the getter costs ~35 ns (a brand check and a native call) on every read. */
+const timeOrigin = performance.timeOrigin;
+
 export const abortWatchers: unique symbol = Symbol('plugbay.abortWatchers');
 
 /** A signal whose owner keeps its calls in `[abortWatchers]` (see there). */
@@ -53,7 +56,7 @@ export class Call extends DeadlineEntry implements CallContext {
     super();
     this.#deadlines = deadlines;
     this.#timeoutMs = timeoutMs;
-    const start = startedAt === undefined ? Date.now() : performance.timeOrigin + startedAt;
+    const start = startedAt === undefined ? Date.now() : timeOrigin + startedAt;
     this.deadline = start + timeoutMs;
     this.ownDeadline = start + ownTimeoutMs;
     this.#traceparent = traceparent;
