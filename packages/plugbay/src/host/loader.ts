@@ -2,13 +2,13 @@
 // artifact store → tier load → export audit → start → into the version set. Everything is decided on the bytes
 // read once; the tier runs the stored copy.
 import { join, relative } from 'node:path';
-import type { Ajv } from 'ajv';
+import type { ValidateFunction } from 'ajv';
 import type { Logger } from 'pino';
 import { fileEntries } from '../artifact/contents.js';
 import { type ArtifactStore, openArtifactStore } from '../artifact/store.js';
 import { checkDeclaredContracts } from '../contract/implements.js';
 import { PlugbayError } from '../core/errors.js';
-import { compileSchema, createAjv, violationsOf } from '../core/schema.js';
+import { violationsOf } from '../core/schema.js';
 import type { CheckedPlugin, Diagnostic, Instance, TierKind } from '../core/types.js';
 import { channels } from '../observe/channels.js';
 import { pluginSink } from '../observe/log.js';
@@ -25,6 +25,7 @@ import { bytesValidator, describeViolations, type FunctionEntry, LoadedVersion }
 import { place, replace } from './placement.js';
 import type { HostState } from './state.js';
 import type { LoadReport, VersionStatus } from './types.js';
+import { type ManifestValidators, manifestValidators } from './validators.js';
 import { status } from './versions.js';
 
 /** Marks an error load() throws without recording a diagnostic. */
@@ -252,12 +253,10 @@ export class Loader {
         level: trust.level,
       });
     for (const warning of gate.decision.warnings) this.#s.log.warn({ plugin: name, version }, warning);
-    // One Ajv per loaded version: its compiled code is released with the version (see core/schema.ts). The
-    // manifest check validated these schemas against the meta-schema already.
-    const ajv = createAjv({ validateSchema: false });
-    const config = checkConfig(ajv, plugin, settings.config[name]);
+    const validators = manifestValidators(plugin.manifest, source);
+    const config = checkConfig(validators.config, plugin, settings.config[name]);
     const cells = this.#s.metrics?.version(name, version, kind, Object.keys(plugin.manifest.functions));
-    const functions = compileFunctions(ajv, plugin, cells?.fns);
+    const functions = functionEntries(validators, plugin, cells?.fns);
     this.#loading.add(plugin.id);
     let stored: CheckedPlugin;
     try {
@@ -477,13 +476,14 @@ interface About {
   instance: string;
 }
 
-function checkConfig(ajv: Ajv, plugin: CheckedPlugin, config: unknown): unknown {
-  const schema = plugin.manifest.config;
-  if (schema === undefined) return config;
-  const compiled = compileSchema(ajv, schema);
-  if ('error' in compiled) throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `config: ${compiled.error}`);
-  if (!compiled.validate(config ?? {})) {
-    const violations = violationsOf(compiled.validate.errors);
+function checkConfig(
+  validate: ValidateFunction | undefined,
+  plugin: CheckedPlugin,
+  config: unknown,
+): unknown {
+  if (validate === undefined) return config;
+  if (!validate(config ?? {})) {
+    const violations = violationsOf(validate.errors);
     throw new PlugbayError(
       'PLUGBAY_START_FAILED',
       `config of ${plugin.id} is invalid: ${describeViolations(violations)}`,
@@ -497,44 +497,38 @@ function checkConfig(ajv: Ajv, plugin: CheckedPlugin, config: unknown): unknown 
   return config ?? {};
 }
 
-function compileFunctions(
-  ajv: Ajv,
+function functionEntries(
+  validators: ManifestValidators,
   plugin: CheckedPlugin,
   cells: ReadonlyMap<string, FnCells> | undefined,
 ): Map<string, FunctionEntry> {
   const out = new Map<string, FunctionEntry>();
-  const source = { plugin: plugin.manifest.name, version: plugin.manifest.version };
   for (const [name, spec] of Object.entries(plugin.manifest.functions)) {
+    const common = {
+      name,
+      timeoutMs: spec.timeoutMs,
+      idempotent: spec.idempotent ?? false,
+      cells: cells?.get(name),
+    };
     if (spec.codec === 'bytes') {
       // The schemas of a bytes function document the bytes; what the host can check is that they are bytes.
       out.set(name, {
-        name,
+        ...common,
         validateInput: bytesValidator(),
         validateOutput: bytesValidator(),
-        timeoutMs: spec.timeoutMs,
-        idempotent: spec.idempotent ?? false,
         codec: 'bytes',
         contentType: spec.contentType ?? 'application/octet-stream',
-        cells: cells?.get(name),
       });
-      continue;
+    } else {
+      const compiled = validators.functions.get(name)!; // every JSON function has its pair
+      out.set(name, {
+        ...common,
+        validateInput: compiled.input,
+        validateOutput: compiled.output,
+        codec: 'json',
+        contentType: undefined,
+      });
     }
-    const input = compileSchema(ajv, spec.input);
-    const output = compileSchema(ajv, spec.output);
-    if ('error' in input || 'error' in output) {
-      const error = 'error' in input ? input.error : (output as { error: string }).error;
-      throw new PlugbayError('PLUGBAY_MANIFEST_INVALID', `functions.${name}: ${error}`, source);
-    }
-    out.set(name, {
-      name,
-      validateInput: input.validate,
-      validateOutput: output.validate,
-      timeoutMs: spec.timeoutMs,
-      idempotent: spec.idempotent ?? false,
-      codec: 'json',
-      contentType: undefined,
-      cells: cells?.get(name),
-    });
   }
   return out;
 }
