@@ -134,13 +134,12 @@ export class MemoryStateStore implements StateStore {
       change.route === undefined || change.route.route === null
         ? undefined
         : toJson(change.route.route, 'change.route.route');
-    let history: StableRecord[] | undefined;
+    // The stable history changes in place below (a copy of it per switch made each commit cost O(switches so far)).
+    let pushStable: StableRecord | undefined;
     if (change.activate !== undefined) {
-      const current = this.#history.get(change.activate.plugin) ?? [];
-      history =
-        current.at(-1)?.version === change.activate.version
-          ? current
-          : [...current, { version: change.activate.version, time }];
+      const current = this.#history.get(change.activate.plugin);
+      if (current?.at(-1)?.version !== change.activate.version)
+        pushStable = { version: change.activate.version, time };
     }
     if (change.rollback !== undefined) {
       const current = this.#history.get(change.rollback.plugin) ?? [];
@@ -148,7 +147,6 @@ export class MemoryStateStore implements StateStore {
         current.map((r) => r.version),
         change.rollback.from,
       );
-      history = current.slice(0, -1);
     }
     const grantKey = (g: { plugin: string; capability: string }) => `${g.plugin}\0${g.capability}`;
     if (change.revoke !== undefined) checkRevoke(this.#grants.has(grantKey(change.revoke)), change.revoke);
@@ -163,8 +161,13 @@ export class MemoryStateStore implements StateStore {
       if (routeJson === undefined) this.#routes.delete(change.route.plugin);
       else this.#routes.set(change.route.plugin, routeJson);
     }
-    const historyPlugin = change.activate?.plugin ?? change.rollback?.plugin;
-    if (history !== undefined && historyPlugin !== undefined) this.#history.set(historyPlugin, history);
+    if (change.rollback !== undefined) this.#history.get(change.rollback.plugin)?.pop();
+    else if (pushStable !== undefined) {
+      const plugin = change.activate!.plugin;
+      const history = this.#history.get(plugin);
+      if (history === undefined) this.#history.set(plugin, [pushStable]);
+      else history.push(pushStable);
+    }
     this.#audit.push(audit);
     return auditEntry(audit.id, audit.time, audit.input, audit.details);
   }
