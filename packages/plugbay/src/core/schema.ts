@@ -79,7 +79,8 @@ export function compileSchema(ajv: Ajv, schema: unknown): { validate: ValidateFu
 /**
  * Says why `schema` is not a valid JSON Schema (checked against the meta-schema), or undefined when it is.
  * It does not compile: an Ajv instance keeps the generated code of everything it ever compiled (in its code
- * scope, even after removeSchema), so code compiled for a plugin lives in an Ajv that is dropped with it.
+ * scope, even after removeSchema), so code compiled for a plugin lives in an Ajv of its own (host/validators.ts
+ * keeps the most recent sets of a manifest's schemas compiled, a bounded number).
  */
 export function schemaProblem(ajv: Ajv, schema: unknown): string | undefined {
   if (typeof schema === 'boolean') return undefined;
