@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createHost } from 'plugbay';
 import { ProcessTier } from '../../packages/plugbay/dist/tiers/process/index.js';
+import { median } from './harness.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const goDir = path.resolve(here, '../../examples/go-plugins');
@@ -42,12 +43,6 @@ export interface GoPluginResult {
   p50Ratio: number;
   skipped?: string;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-};
 
 /** utime + stime of a process in µs (/proc/<pid>/stat). */
 function cpuUsOf(pid: number): number {
